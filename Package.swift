@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot-path modules are compiled with exclusivity checking off: their state lives behind
+// UnsafeMutablePointers owned by one worker thread (DESIGN.md, "Facts measured"), so the
+// runtime checks would only cost time (~8% of forwarding CPU in a probe).
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "SwiftFabric",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fabric", targets: ["fabric"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CXDP",
+            pkgConfig: "libxdp",
+            providers: [.apt(["libxdp-dev", "libbpf-dev"])]
+        ),
+        .target(name: "FabricPacket", swiftSettings: hotPath),
+        .target(name: "FabricCore", dependencies: ["FabricPacket"], swiftSettings: hotPath),
+        .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket"], swiftSettings: hotPath),
+        .target(name: "FabricLab", dependencies: ["FabricCore"]),
+        .executableTarget(
+            name: "fabric",
+            dependencies: [
+                "FabricIO", "FabricLab", "FabricCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
+        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricCore"]),
+    ]
+)

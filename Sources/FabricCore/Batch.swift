@@ -1,0 +1,62 @@
+/// Where a frame goes after the pipeline: one egress port, every port but the ingress one, or
+/// nowhere (with the reason). Encoded in 16 bits so a batch keeps it in a plain array.
+public struct Verdict: Equatable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt16
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    @usableFromInline static let dropBase: UInt16 = 0xFE00
+    public static let flood = Verdict(rawValue: 0xFFFF)
+    @inlinable public static func port(_ index: Int) -> Verdict { Verdict(rawValue: UInt16(truncatingIfNeeded: index)) }
+    @inlinable public static func drop(_ reason: DropReason) -> Verdict { Verdict(rawValue: dropBase | UInt16(reason.rawValue)) }
+
+    @inlinable public var isFlood: Bool { rawValue == 0xFFFF }
+    @inlinable public var dropReason: DropReason? {
+        guard rawValue & 0xFF00 == Self.dropBase else { return nil }
+        return DropReason(rawValue: UInt8(truncatingIfNeeded: rawValue))
+    }
+    @inlinable public var portIndex: Int? { rawValue < Self.dropBase ? Int(rawValue) : nil }
+
+    public var description: String {
+        if isFlood { return "flood" }
+        if let r = dropReason { return "drop(\(r))" }
+        return "port(\(rawValue))"
+    }
+}
+
+/// A batch of frames received on one port, as struct-of-arrays preallocated once. Stages
+/// read `addr`/`len` and write `verdict`; nothing here allocates after `init`.
+public struct Batch: ~Copyable {
+    public let capacity: Int
+    public let addr: UnsafeMutablePointer<UInt64>
+    public let len: UnsafeMutablePointer<UInt32>
+    public let verdict: UnsafeMutablePointer<Verdict>
+    /// Frames in the batch.
+    public var count = 0
+    /// Index of the port every frame of this batch arrived on.
+    public var ingress = 0
+    /// Monotonic nanoseconds when the batch was received.
+    public var timestamp: UInt64 = 0
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        addr = .allocate(capacity: capacity)
+        len = .allocate(capacity: capacity)
+        verdict = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        addr.deallocate()
+        len.deallocate()
+        verdict.deallocate()
+    }
+
+    /// Appends a frame (test and receive helper). Returns false when full.
+    @inlinable public mutating func append(addr a: UInt64, len l: UInt32) -> Bool {
+        guard count < capacity else { return false }
+        addr[count] = a
+        len[count] = l
+        verdict[count] = .flood
+        count += 1
+        return true
+    }
+}

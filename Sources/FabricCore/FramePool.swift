@@ -1,0 +1,43 @@
+/// The free list of UMEM frames: a stack of frame addresses, allocated once.
+///
+/// Every frame of the UMEM is always in exactly one place: this pool, a kernel ring (fill, rx,
+/// tx, completion), or an egress queue. `FrameLedger` checks that the places add up.
+public struct FramePool: ~Copyable {
+    public let capacity: Int
+    public let frameSize: Int
+    @usableFromInline let stack: UnsafeMutablePointer<UInt64>
+    @usableFromInline var top: Int
+
+    /// A pool that owns frames `0 ..< frameCount`, each `frameSize` bytes, all free.
+    public init(frameCount: Int, frameSize: Int) {
+        precondition(frameCount > 0 && frameSize > 0)
+        capacity = frameCount
+        self.frameSize = frameSize
+        stack = .allocate(capacity: frameCount)
+        // Push in reverse so the lowest addresses come out first (easier to read in a debugger).
+        for i in 0..<frameCount {
+            stack[i] = UInt64(frameCount - 1 - i) * UInt64(frameSize)
+        }
+        top = frameCount
+    }
+
+    deinit { stack.deallocate() }
+
+    @inlinable public var freeCount: Int { top }
+
+    /// Takes one frame; nil when the pool is empty.
+    @inlinable public mutating func allocate() -> UInt64? {
+        guard top > 0 else { return nil }
+        top &-= 1
+        return stack[top]
+    }
+
+    /// Returns a frame. The address may carry an offset inside its frame (the kernel hands back
+    /// rx addresses past the headroom); it is aligned down to the frame start.
+    @inlinable public mutating func release(_ addr: UInt64) {
+        // A double free would push the pool past its capacity; that is a bug, not input.
+        precondition(top < capacity, "FramePool: more frames released than exist")
+        stack[top] = addr - addr % UInt64(frameSize)
+        top &+= 1
+    }
+}

@@ -1,0 +1,55 @@
+/// A fixed power-of-two ring of frames (UMEM address + length) with packet and byte depth.
+/// Single owner: the worker thread that enqueues is the one that dequeues.
+public struct FrameQueue: ~Copyable {
+    public let capacity: Int
+    @usableFromInline let mask: Int
+    @usableFromInline let addrs: UnsafeMutablePointer<UInt64>
+    @usableFromInline let lens: UnsafeMutablePointer<UInt32>
+    @usableFromInline var head = 0   // next to dequeue (monotonic)
+    @usableFromInline var tail = 0   // next to enqueue (monotonic)
+    /// Bytes currently queued.
+    public var byteDepth = 0
+
+    public init(capacity: Int) {
+        precondition(capacity > 0 && capacity & (capacity - 1) == 0, "FrameQueue capacity must be a power of two")
+        self.capacity = capacity
+        mask = capacity - 1
+        addrs = .allocate(capacity: capacity)
+        lens = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        addrs.deallocate()
+        lens.deallocate()
+    }
+
+    /// Frames currently queued.
+    @inlinable public var count: Int { tail &- head }
+    @inlinable public var isEmpty: Bool { tail == head }
+    @inlinable public var isFull: Bool { tail &- head == capacity }
+
+    /// Appends a frame; false (and nothing changes) when the queue is full.
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32) -> Bool {
+        guard tail &- head < capacity else { return false }
+        addrs[tail & mask] = addr
+        lens[tail & mask] = len
+        tail &+= 1
+        byteDepth &+= Int(len)
+        return true
+    }
+
+    /// The oldest frame without removing it.
+    @inlinable public func peek() -> (addr: UInt64, len: UInt32)? {
+        guard head != tail else { return nil }
+        return (addrs[head & mask], lens[head & mask])
+    }
+
+    /// Removes and returns the oldest frame.
+    @inlinable public mutating func dequeue() -> (addr: UInt64, len: UInt32)? {
+        guard head != tail else { return nil }
+        let i = head & mask
+        head &+= 1
+        byteDepth &-= Int(lens[i])
+        return (addrs[i], lens[i])
+    }
+}

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+/* fabric_xsk: steer every frame arriving on a SwiftFabric port into the AF_XDP socket bound to
+ * the frame's rx queue. When no socket is bound to that queue the frame goes on to the kernel
+ * (XDP_PASS), so a port without a switch behind it still works as a plain interface.
+ *
+ * One instance of this program (and so one xsks_map) is loaded per port: queue 0 of two ports
+ * must not share a map slot.
+ *
+ * fabric_stats is a per-CPU array: [0] frames redirected, [1] frames passed. User space sums
+ * the CPUs; nothing here takes a lock or an atomic.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} fabric_stats SEC(".maps");
+
+#define STAT_REDIRECTED 0
+#define STAT_PASSED 1
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *n = bpf_map_lookup_elem(&fabric_stats, &slot);
+	if (n)
+		*n += 1;
+}
+
+SEC("xdp")
+int fabric_xsk(struct xdp_md *ctx)
+{
+	__u32 queue = ctx->rx_queue_index;
+
+	/* The lookup tells "socket bound" from "slot empty" so the counters are honest;
+	 * bpf_redirect_map's XDP_PASS default covers a socket that goes away in between. */
+	if (bpf_map_lookup_elem(&xsks_map, &queue)) {
+		count(STAT_REDIRECTED);
+		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
+	}
+	count(STAT_PASSED);
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";

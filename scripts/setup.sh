@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12 machine: packages, bpffs, BPF objects.
+# Both README commands (scripts/demo.sh, scripts/test.sh) run this first.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm iproute2 iputils-ping iperf3 ethtool)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# bpffs: libxdp pins its dispatcher there when it can. SwiftFabric works without it (the
+# dispatcher fails on this kernel anyway and libxdp falls back to a single program), but
+# mount it where we may so libxdp's own messages stay quiet.
+if [ "$(id -u)" -eq 0 ] && ! mountpoint -q /sys/fs/bpf 2>/dev/null; then
+  mount -t bpf bpf /sys/fs/bpf 2>/dev/null || echo "setup: could not mount bpffs (continuing without it)"
+fi
+
+"$root/scripts/build-bpf.sh"
