@@ -32,6 +32,13 @@ public struct FramePool: ~Copyable {
         return stack[top]
     }
 
+    /// Takes one frame from a pool the caller has checked is not empty (`freeCount > 0`).
+    @inlinable public mutating func take() -> UInt64 {
+        precondition(top > 0, "FramePool: take() from an empty pool")
+        top &-= 1
+        return stack[top]
+    }
+
     /// Returns a frame. The address may carry an offset inside its frame (the kernel hands back
     /// rx addresses past the headroom); it is aligned down to the frame start.
     @inlinable public mutating func release(_ addr: UInt64) {

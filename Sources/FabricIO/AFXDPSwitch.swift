@@ -1,0 +1,511 @@
+// The AF_XDP switch: setup, the run loop, teardown.
+//
+// Setup: one anonymous mmap is the UMEM for every port. For each port: load and attach
+// bpf/fabric_xsk (native, falling back to generic in `auto` mode), create an AF_XDP socket on
+// queue 0 sharing the UMEM (xsk_socket__create_shared, libxdp's own program load inhibited) and
+// put it into that program's xsks_map.
+//
+// Run loop (Snabb's breathe with xdpsock's ring discipline), one thread:
+//   for each port: reclaim TX completions into the pool, receive one batch, run the pipeline
+//                  (frames land in egress queues), top up the fill ring in bulk;
+//   for each port: move queued frames into the TX ring, kick the kernel if it asks.
+// Syscalls happen per batch at most and only when a ring's need_wakeup flag asks for them.
+// `adaptive` polling spins while frames flow and blocks in poll() once idle for a while, so a
+// switch shares the machine's two cores with generators and the kernel threads feeding it.
+//
+// Teardown (SIGINT/SIGTERM): detach the XDP programs first (frames go back to the kernel
+// stack), drain what is queued, then close the sockets and the UMEM, then report.
+import CXDP
+import FabricCore
+import Glibc
+
+public enum PollMode: String, CaseIterable, Sendable {
+    /// Never sleep: lowest latency, but starves the kernel threads on a small machine.
+    case busy
+    /// Spin while frames flow; block in poll() after `spinMicroseconds` without work.
+    case adaptive
+}
+
+public struct SwitchOptions: Sendable {
+    public var ports: [String]
+    public var xdpMode: XDPMode = .auto
+    public var poll: PollMode = .adaptive
+    public var bpfObject: String
+    public var queueID: UInt32 = 0
+    public var batchSize = 64
+    /// Entries of each AF_XDP ring (rx, tx, fill, completion); a power of two.
+    public var ringSize = 2048
+    public var frameSize = 4096
+    /// Egress queue capacity per port, in frames; a power of two.
+    public var queueCapacity = 1024
+    public var macAgingSeconds = 300
+    public var spinMicroseconds = 200
+    public var statsFile: String? = nil
+    public var statsIntervalSeconds = 1.0
+    public var verbose = false
+
+    public init(ports: [String], bpfObject: String) {
+        self.ports = ports
+        self.bpfObject = bpfObject
+    }
+
+    /// Every frame in a ring or a queue at once, per port: fill + tx ring + egress queue.
+    var framesPerPort: Int { 2 * ringSize + queueCapacity }
+
+    func validate() throws {
+        func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
+        guard !ports.isEmpty else { throw FabricIOError("no ports given (--ports a,b,...)") }
+        guard Set(ports).count == ports.count else { throw FabricIOError("a port is listed twice in --ports \(ports.joined(separator: ","))") }
+        guard ports.count < 256 else { throw FabricIOError("at most 255 ports") }
+        for p in ports where p.isEmpty || p.utf8.count >= Int(IF_NAMESIZE) {
+            throw FabricIOError("port name '\(p)' is not a valid interface name")
+        }
+        guard pow2(ringSize), ringSize >= 64 else { throw FabricIOError("ring size \(ringSize) must be a power of two >= 64") }
+        guard pow2(queueCapacity) else { throw FabricIOError("queue capacity \(queueCapacity) must be a power of two") }
+        guard frameSize == 2048 || frameSize == 4096 else { throw FabricIOError("frame size must be 2048 or 4096") }
+        guard (1...ringSize).contains(batchSize) else { throw FabricIOError("batch size must be 1...\(ringSize)") }
+    }
+}
+
+/// Kernel objects a switch holds, released in order: XDP programs, sockets, UMEM, memory.
+/// Idempotent, and run from deinit too, so a failed setup leaves nothing behind.
+final class SwitchResources {
+    var area: UnsafeMutableRawPointer?
+    var areaSize = 0
+    var umem: OpaquePointer?
+    var programs: [XDPProgram] = []
+    let rings: UnsafeMutablePointer<XSKRings>
+    let portCount: Int
+
+    init(portCount: Int) {
+        self.portCount = portCount
+        rings = .allocate(capacity: portCount)
+        for p in 0..<portCount { (rings + p).initialize(to: XSKRings()) }
+    }
+
+    func detachPrograms() {
+        for prog in programs { prog.detach() }
+    }
+
+    func closeSockets() {
+        for p in 0..<portCount {
+            if let s = rings[p].socket { xsk_socket__delete(s) }
+            rings[p].socket = nil
+            rings[p].fd = -1
+        }
+        if let u = umem { _ = xsk_umem__delete(u) }
+        umem = nil
+    }
+
+    deinit {
+        detachPrograms()
+        closeSockets()
+        programs.removeAll()
+        if let a = area { munmap(a, areaSize) }
+        for p in 0..<portCount { rings[p].deallocate() }
+        rings.deallocate()
+    }
+}
+
+public struct AFXDPSwitch: ~Copyable {
+    public let options: SwitchOptions
+    public let names: [String]
+    let ifindexes: [Int32]
+    let resources: SwitchResources
+    let rings: UnsafeMutablePointer<XSKRings>
+    let portCount: Int
+    let fillTarget: Int
+    var dp: Datapath
+    var batch: Batch
+    var loop = LoopCounters()
+    let pollFDs: UnsafeMutablePointer<pollfd>
+    let startedAt: UInt64
+    var sequence: UInt64 = 0
+
+    /// Sets up every port. Throws with a message naming the port and the cause; whatever was
+    /// set up before the failure is released.
+    public init(options: SwitchOptions) throws {
+        try options.validate()
+        XDPProgram.configureLogging(verbose: options.verbose)
+        let portCount = options.ports.count
+        var indexes: [Int32] = []
+        for name in options.ports {
+            let idx = if_nametoindex(name)
+            guard idx != 0 else { throw FabricIOError("port \(name): no such interface in this network namespace") }
+            indexes.append(Int32(idx))
+        }
+        // Everything the kernel gives us hangs off `res`, whose deinit gives it back if a
+        // later step throws.
+        let res = SwitchResources(portCount: portCount)
+        let rings = res.rings
+
+        // One UMEM for all ports.
+        let frameCount = options.framesPerPort * portCount
+        let size = frameCount * options.frameSize
+        guard let area = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+              area != MAP_FAILED else {
+            throw FabricIOError("cannot map \(size) bytes of UMEM", errno: errno)
+        }
+        res.area = area
+        res.areaSize = size
+        var umemConfig = xsk_umem_config(
+            fill_size: UInt32(options.ringSize), comp_size: UInt32(options.ringSize),
+            frame_size: UInt32(options.frameSize), frame_headroom: 0, flags: 0)
+        var umem: OpaquePointer?
+        let urc = xsk_umem__create(&umem, area, UInt64(size), rings[0].fill, rings[0].comp, &umemConfig)
+        guard urc == 0, let umem else { throw FabricIOError.negative(urc, "cannot create UMEM (\(size) bytes)") }
+        res.umem = umem
+
+        for (p, name) in options.ports.enumerated() {
+            let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: indexes[p])
+            res.programs.append(prog)
+            try prog.attach(mode: options.xdpMode)
+            if prog.replacedStale {
+                logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
+            }
+            var cfg = xsk_socket_config()
+            cfg.rx_size = UInt32(options.ringSize)
+            cfg.tx_size = UInt32(options.ringSize)
+            cfg.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
+            cfg.xdp_flags = 0
+            cfg.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
+            var xsk: OpaquePointer?
+            let r = rings[p]
+            let src = xsk_socket__create_shared(&xsk, name, options.queueID, umem, r.rx, r.tx, r.fill, r.comp, &cfg)
+            guard src == 0, let xsk else {
+                throw FabricIOError.negative(src, "port \(name): cannot create AF_XDP socket on queue \(options.queueID)")
+            }
+            rings[p].socket = xsk
+            rings[p].fd = xsk_socket__fd(xsk)
+            let mrc = xsk_socket__update_xskmap(xsk, prog.xsksMapFD)
+            guard mrc == 0 else { throw FabricIOError.negative(mrc, "port \(name): cannot insert socket into xsks_map") }
+        }
+
+        self.options = options
+        names = options.ports
+        self.portCount = portCount
+        ifindexes = indexes
+        resources = res
+        self.rings = rings
+        fillTarget = options.ringSize
+        dp = Datapath(portCount: portCount, frames: area,
+                      pool: FramePool(frameCount: frameCount, frameSize: options.frameSize),
+                      bridge: L2Bridge(table: MACTable(capacity: 8192, agingTime: UInt64(options.macAgingSeconds) * 1_000_000_000)),
+                      queueCapacity: options.queueCapacity)
+        batch = Batch(capacity: options.batchSize)
+        pollFDs = .allocate(capacity: portCount)
+        startedAt = monotonicNanoseconds()
+        for p in 0..<portCount { refill(p) }
+    }
+
+    deinit {
+        pollFDs.deallocate()
+        // `resources` releases the kernel objects when its last reference goes.
+    }
+
+    /// XDP attach mode actually in use per port (after `auto` fallback).
+    public var attachModes: [String] { resources.programs.map { $0.mode.rawValue } }
+
+    // MARK: - The per-batch path (no allocation, no ARC, no locks)
+
+    @inline(__always) mutating func reclaim(_ p: Int) -> Int {
+        guard rings[p].txOutstanding > 0 else { return 0 }
+        let r = rings[p]
+        // Copy mode sends at most 32 frames per kick: keep kicking while the kernel has
+        // unconsumed TX descriptors and says it wants a wakeup.
+        if xsk_prod_nb_free(r.tx, UInt32(options.ringSize)) < UInt32(options.ringSize),
+           xsk_ring_prod__needs_wakeup(r.tx) != 0 {
+            kick(p)
+        }
+        var idx: UInt32 = 0
+        let n = Int(xsk_ring_cons__peek(r.comp, UInt32(options.ringSize), &idx))
+        guard n > 0 else { return 0 }
+        for i in 0..<n {
+            dp.pool.release(xsk_ring_cons__comp_addr(r.comp, idx &+ UInt32(i)).pointee)
+        }
+        xsk_ring_cons__release(r.comp, UInt32(n))
+        rings[p].txOutstanding -= n
+        return n
+    }
+
+    @inline(__always) mutating func receive(_ p: Int, now: UInt64) -> Int {
+        let r = rings[p]
+        var idx: UInt32 = 0
+        let n = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity), &idx))
+        guard n > 0 else { return 0 }
+        for i in 0..<n {
+            let d = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!
+            batch.addr[i] = d.pointee.addr
+            batch.len[i] = d.pointee.len
+        }
+        batch.count = n
+        xsk_ring_cons__release(r.rx, UInt32(n))
+        rings[p].fillOutstanding -= n
+        batch.ingress = p
+        batch.timestamp = now
+        dp.forward(&batch)
+        return n
+    }
+
+    @inline(__always) mutating func refill(_ p: Int) {
+        let deficit = fillTarget - rings[p].fillOutstanding
+        // Refill in bulk: wait until at least a batch worth is missing (or the ring is empty).
+        guard deficit >= batch.capacity || deficit == fillTarget else { return }
+        let n = min(deficit, dp.pool.freeCount)
+        guard n > 0 else { return }
+        let r = rings[p]
+        var idx: UInt32 = 0
+        let got = Int(xsk_ring_prod__reserve(r.fill, UInt32(n), &idx))
+        guard got > 0 else { return }
+        for i in 0..<got {
+            xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = dp.pool.take()
+        }
+        xsk_ring_prod__submit(r.fill, UInt32(got))
+        rings[p].fillOutstanding += got
+        if xsk_ring_prod__needs_wakeup(r.fill) != 0 {
+            _ = recvfrom(r.fd, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
+        }
+    }
+
+    @inline(__always) mutating func transmit(_ p: Int) -> Int {
+        let queued = dp.queues[p].count
+        guard queued > 0 else { return 0 }
+        let r = rings[p]
+        let free = Int(xsk_prod_nb_free(r.tx, UInt32(queued)))
+        let n = min(queued, free)
+        var idx: UInt32 = 0
+        let got = n > 0 ? Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx)) : 0
+        guard got > 0 else {
+            kick(p)  // ring full: let the kernel drain it
+            return 0
+        }
+        var bytes: UInt64 = 0
+        for i in 0..<got {
+            let frame = dp.queues[p].dequeueUnchecked()
+            let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
+            d.pointee.addr = frame.addr
+            d.pointee.len = frame.len
+            d.pointee.options = 0
+            bytes &+= UInt64(frame.len)
+        }
+        xsk_ring_prod__submit(r.tx, UInt32(got))
+        rings[p].txOutstanding += got
+        dp.countTransmit(port: p, frames: got, bytes: bytes)
+        if xsk_ring_prod__needs_wakeup(r.tx) != 0 { kick(p) }
+        return got
+    }
+
+    @inline(__always) mutating func kick(_ p: Int) {
+        loop.kicks &+= 1
+        if sendto(rings[p].fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 {
+            switch errno {
+            case EAGAIN, EBUSY, ENOBUFS, EINTR: break        // the kernel is busy: try again next round
+            case ENETDOWN, ENXIO: rings[p].suspect = true    // link down or interface gone
+            default: loop.kickErrors &+= 1
+            }
+        }
+    }
+
+    /// One pass over all ports. Returns the number of frames moved (0 = idle).
+    @inline(__always) mutating func iterate(now: UInt64) -> Int {
+        var work = 0
+        for p in 0..<portCount where dp.inService[p] {
+            work &+= reclaim(p)
+            work &+= receive(p, now: now)
+            refill(p)
+        }
+        for p in 0..<portCount where dp.inService[p] {
+            work &+= transmit(p)
+        }
+        loop.iterations &+= 1
+        return work
+    }
+
+    // MARK: - Run, housekeeping, shutdown
+
+    /// Runs until SIGINT/SIGTERM (or `stop` returns true, checked every housekeeping tick).
+    /// Returns the final report after an orderly shutdown.
+    public mutating func run(until stop: () -> Bool = { false }) -> SwitchReport {
+        let spin = UInt64(options.spinMicroseconds) * 1000
+        let tick: UInt64 = 100_000_000
+        let statsEvery = UInt64(options.statsIntervalSeconds * 1e9)
+        var lastWork = monotonicNanoseconds()
+        var lastTick = lastWork
+        var lastStats = lastWork
+        var lastAging = lastWork
+        while !stopRequested.load(ordering: .relaxed) {
+            var now = monotonicNanoseconds()
+            if iterate(now: now) > 0 {
+                lastWork = now
+            } else if options.poll == .adaptive && now &- lastWork > spin {
+                sleepUntilWork()
+                now = monotonicNanoseconds()
+            }
+            if now &- lastTick >= tick {
+                lastTick = now
+                if stop() { break }
+                checkPorts()
+                if now &- lastAging >= 1_000_000_000 {
+                    lastAging = now
+                    dp.bridge.table.age(now: now)
+                }
+                if statsEvery > 0, options.statsFile != nil, now &- lastStats >= statsEvery {
+                    lastStats = now
+                    publishStats(running: true)
+                }
+            }
+        }
+        return shutdown()
+    }
+
+    /// Blocks in poll() until a port has frames to receive, a timeout, or a signal.
+    mutating func sleepUntilWork() {
+        var n = 0
+        var short = false
+        for p in 0..<portCount where dp.inService[p] {
+            pollFDs[n] = pollfd(fd: rings[p].fd, events: Int16(POLLIN), revents: 0)
+            n += 1
+            // Frames the kernel still holds for TX come back on the completion ring, which
+            // poll() does not report: wake soon to collect them if the fill ring runs low.
+            if rings[p].txOutstanding > 0 || rings[p].fillOutstanding < fillTarget / 2 { short = true }
+        }
+        guard n > 0 else {
+            usleep(100_000)
+            return
+        }
+        loop.polls &+= 1
+        let rc = poll(pollFDs, nfds_t(n), short ? 1 : 100)
+        if rc > 0 {
+            var i = 0
+            for p in 0..<portCount where dp.inService[p] {
+                if pollFDs[i].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { rings[p].suspect = true }
+                i += 1
+            }
+        }
+    }
+
+    /// Takes out of service every port whose interface has disappeared (or was replaced by
+    /// another interface of the same name).
+    mutating func checkPorts() {
+        for p in 0..<portCount where dp.inService[p] {
+            let idx = if_nametoindex(names[p])
+            if idx == 0 || Int32(idx) != ifindexes[p] {
+                vanish(p, why: idx == 0 ? "interface disappeared" : "interface was replaced")
+            } else {
+                rings[p].suspect = false
+            }
+        }
+    }
+
+    /// Takes port `p` out of service and recovers every frame it held: its egress queue, and
+    /// what sat in its four rings when the kernel unbound the socket.
+    mutating func vanish(_ p: Int, why: String) {
+        resources.programs[p].interfaceVanished()
+        dp.takeOutOfService(port: p)
+        let r = rings[p]
+        var recovered = 0
+        var idx: UInt32 = 0
+        // Received but not yet processed.
+        let rx = Int(xsk_ring_cons__peek(r.rx, UInt32(options.ringSize), &idx))
+        for i in 0..<rx { dp.pool.release(xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!.pointee.addr) }
+        xsk_ring_cons__release(r.rx, UInt32(rx))
+        // Given to the fill ring, never consumed by the kernel.
+        var fill = 0
+        if let cons = r.fill.pointee.consumer {
+            let consumed = cons.pointee
+            fill = Int(r.fill.pointee.cached_prod &- consumed)
+            for i in 0..<fill { dp.pool.release(xsk_ring_prod__fill_addr(r.fill, consumed &+ UInt32(i)).pointee) }
+        }
+        rings[p].fillOutstanding -= rx + fill
+        // Sent and completed, or never sent.
+        let comp = Int(xsk_ring_cons__peek(r.comp, UInt32(options.ringSize), &idx))
+        for i in 0..<comp { dp.pool.release(xsk_ring_cons__comp_addr(r.comp, idx &+ UInt32(i)).pointee) }
+        xsk_ring_cons__release(r.comp, UInt32(comp))
+        var tx = 0
+        if let cons = r.tx.pointee.consumer {
+            let consumed = cons.pointee
+            tx = Int(r.tx.pointee.cached_prod &- consumed)
+            for i in 0..<tx { dp.pool.release(xsk_ring_prod__tx_desc(r.tx, consumed &+ UInt32(i))!.pointee.addr) }
+        }
+        rings[p].txOutstanding -= comp + tx
+        recovered = rx + fill + comp + tx
+        logLine("fabric: port \(names[p]): \(why); taken out of service, \(recovered) frames recovered, "
+            + "forwarding continues on \(activePorts.joined(separator: ","))")
+    }
+
+    var activePorts: [String] { (0..<portCount).filter { dp.inService[$0] }.map { names[$0] } }
+
+    /// Orderly stop: detach XDP, drain queued frames for up to 100 ms, close sockets, report.
+    mutating func shutdown() -> SwitchReport {
+        resources.detachPrograms()
+        let deadline = monotonicNanoseconds() + 100_000_000
+        while monotonicNanoseconds() < deadline {
+            let moved = iterate(now: monotonicNanoseconds())
+            let pending = (0..<portCount).contains { dp.inService[$0] && (dp.queues[$0].count > 0 || XSKRings.pending(rings[$0].tx) > 0) }
+            if moved == 0 && !pending { break }
+        }
+        // Last completions (skbs freed since), so the ledger is as settled as it gets.
+        for p in 0..<portCount where dp.inService[p] { _ = reclaim(p) }
+        let report = snapshot(running: false)
+        if options.statsFile != nil { write(report) }
+        resources.closeSockets()
+        return report
+    }
+
+    public func ledger() -> FrameLedger {
+        var l = FrameLedger()
+        l.total = dp.pool.capacity
+        l.free = dp.pool.freeCount
+        l.queued = dp.queuedFrames
+        for p in 0..<portCount {
+            l.fillOutstanding += rings[p].fillOutstanding
+            l.txOutstanding += rings[p].txOutstanding
+            if dp.inService[p] {
+                l.inFillAndRxRings += XSKRings.pending(rings[p].fill) + XSKRings.pending(rings[p].rx)
+                l.inTxAndCompletionRings += XSKRings.pending(rings[p].tx) + XSKRings.pending(rings[p].comp)
+            }
+        }
+        return l
+    }
+
+    public mutating func snapshot(running: Bool) -> SwitchReport {
+        sequence += 1
+        var ports: [PortReport] = []
+        for p in 0..<portCount {
+            let c = dp.counters[p]
+            let x = resources.programs[p].counters()
+            var drops: [String: UInt64] = [:]
+            for r in DropReason.allCases { drops[r.description] = c.drops[r] }
+            ports.append(PortReport(
+                name: names[p], ifindex: ifindexes[p], inService: dp.inService[p],
+                xdpMode: resources.programs[p].mode.rawValue,
+                rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
+                floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
+                xdpRedirected: x.redirected, xdpPassed: x.passed))
+        }
+        return SwitchReport(
+            sequence: sequence, uptimeSeconds: Double(monotonicNanoseconds() - startedAt) / 1e9,
+            running: running, ports: ports, macEntries: dp.bridge.table.count, ledger: ledger(), loop: loop)
+    }
+
+    mutating func publishStats(running: Bool) {
+        write(snapshot(running: running))
+    }
+
+    func write(_ report: SwitchReport) {
+        guard let path = options.statsFile else { return }
+        StatsFile.write(report, to: path)
+    }
+}
+
+extension FrameQueue {
+    /// Dequeue from a queue the caller has checked holds at least one frame.
+    @inlinable mutating func dequeueUnchecked() -> (addr: UInt64, len: UInt32) {
+        dequeue()!
+    }
+}
+
+extension AFXDPSwitch {
+    /// Writes a snapshot to --stats-file now (used once at start so readers know it is up).
+    public mutating func publishStatsNow() { publishStats(running: true) }
+}

@@ -1,0 +1,147 @@
+// XDP program attachment.
+//
+// Each switch port gets its own instance of bpf/fabric_xsk.bpf.c (so its own xsks_map: queue 0
+// of two ports must not share a slot), loaded and attached through libxdp. libxdp first tries
+// its multi-program dispatcher, which fails on this kernel and falls back to attaching our
+// program alone; either way works with or without bpffs, because we never pin anything.
+//
+// After a SIGKILL the program stays attached. On start we look at what is attached: our own
+// program (by name) is a stale leftover and is replaced; anything else is someone else's and
+// we refuse with a message that says how to remove it.
+import CXDP
+import Glibc
+
+public enum XDPMode: String, CaseIterable, Sendable {
+    case auto, native, generic
+
+    var libxdp: xdp_attach_mode {
+        switch self {
+        case .native: XDP_MODE_NATIVE
+        case .generic: XDP_MODE_SKB
+        case .auto: XDP_MODE_UNSPEC
+        }
+    }
+}
+
+public final class XDPProgram {
+    /// The BPF function name in fabric_xsk.bpf.c; also how we recognise a stale instance.
+    public static let programName = "fabric_xsk"
+
+    public let interface: String
+    public let ifindex: Int32
+    public private(set) var mode: XDPMode = .auto
+    let program: OpaquePointer
+    public private(set) var xsksMapFD: Int32 = -1
+    private(set) var statsMapFD: Int32 = -1
+    private(set) var attached = false
+    /// True when an earlier run's program was found attached and replaced.
+    public private(set) var replacedStale = false
+
+    /// Silences libxdp/libbpf below warnings unless `verbose`.
+    public static func configureLogging(verbose: Bool) {
+        Self.verbose = verbose
+        fabric_set_library_logging(verbose ? 2 : 1)
+    }
+    nonisolated(unsafe) static var verbose = false
+
+    /// Opens and loads the object (not yet attached).
+    public init(objectPath: String, interface: String, ifindex: Int32) throws {
+        self.interface = interface
+        self.ifindex = ifindex
+        guard access(objectPath, R_OK) == 0 else {
+            throw FabricIOError("XDP object \(objectPath) is not readable (run scripts/build-bpf.sh)", errno: Glibc.errno)
+        }
+        // xdp_program__open_file returns an error pointer, not nil, on failure.
+        let prog = xdp_program__open_file(objectPath, "xdp", nil)
+        let err = libxdp_get_error(UnsafeRawPointer(prog))
+        guard let prog, err == 0 else {
+            throw FabricIOError.negative(Int32(err), "cannot open XDP object \(objectPath)")
+        }
+        // Maps are created when libxdp loads the program on attach; their fds come after.
+        program = prog
+    }
+
+    /// Removes a stale SwiftFabric program from the interface; throws if a foreign one is there.
+    func clearStale() throws {
+        let mp = xdp_multiprog__get_from_ifindex(ifindex)
+        let err = libxdp_get_error(UnsafeRawPointer(mp))
+        guard let mp, err == 0 else { return }  // nothing attached (or unreadable: attach will say)
+        defer { xdp_multiprog__close(mp) }
+        var names: [String] = []
+        if xdp_multiprog__is_legacy(mp) {
+            if let main = xdp_multiprog__main_prog(mp), let n = xdp_program__name(main) { names.append(String(cString: n)) }
+        } else {
+            var p = xdp_multiprog__next_prog(nil, mp)
+            while let prog = p {
+                if let n = xdp_program__name(prog) { names.append(String(cString: n)) }
+                p = xdp_multiprog__next_prog(prog, mp)
+            }
+        }
+        if names.isEmpty { return }
+        guard names.allSatisfy({ $0 == Self.programName }) else {
+            throw FabricIOError("interface \(interface) already has XDP program(s) \(names.joined(separator: ", ")) attached; "
+                + "remove with `ip link set dev \(interface) xdp off` (and xdpgeneric off) if they are not needed")
+        }
+        let rc = xdp_multiprog__detach(mp)
+        guard rc == 0 else { throw FabricIOError.negative(rc, "cannot remove stale \(Self.programName) from \(interface)") }
+        replacedStale = true
+    }
+
+    /// Attaches in the requested mode; `auto` tries native and falls back to generic.
+    func attach(mode requested: XDPMode) throws {
+        try clearStale()
+        let order: [XDPMode] = requested == .auto ? [.native, .generic] : [requested]
+        var lastError: Int32 = 0
+        // libxdp first tries its dispatcher, which fails on this kernel and falls back to our
+        // program alone; keep its warnings about that out of the operator's way.
+        if !Self.verbose { fabric_set_library_logging(0) }
+        defer { fabric_set_library_logging(Self.verbose ? 2 : 1) }
+        for m in order {
+            let rc = xdp_program__attach(program, ifindex, m.libxdp, 0)
+            if rc == 0 {
+                mode = m
+                attached = true
+                let obj = xdp_program__bpf_obj(program)
+                xsksMapFD = bpf_object__find_map_fd_by_name(obj, "xsks_map")
+                statsMapFD = bpf_object__find_map_fd_by_name(obj, "fabric_stats")
+                guard xsksMapFD >= 0, statsMapFD >= 0 else {
+                    throw FabricIOError("XDP object has no xsks_map/fabric_stats map (wrong object file?)")
+                }
+                return
+            }
+            lastError = rc
+        }
+        throw FabricIOError.negative(lastError, "cannot attach XDP program to \(interface) in \(requested) mode (--verbose shows libxdp's reasons)")
+    }
+
+    /// Detaches the program; an interface that is already gone counts as detached.
+    public func detach() {
+        guard attached else { return }
+        attached = false
+        let rc = xdp_program__detach(program, ifindex, mode.libxdp, 0)
+        if rc != 0 && rc != -ENODEV && if_nametoindex(interface) != 0 {
+            logLine("fabric: warning: detaching XDP from \(interface): \(String(cString: strerror(-rc)))")
+        }
+    }
+
+    /// Marks the program as gone with its interface (nothing to detach).
+    public func interfaceVanished() { attached = false }
+
+    /// Frames the program redirected to the socket and passed to the kernel, summed over CPUs.
+    public func counters() -> (redirected: UInt64, passed: UInt64) {
+        guard statsMapFD >= 0 else { return (0, 0) }
+        let cpus = Int(max(libbpf_num_possible_cpus(), 1))
+        var values = [UInt64](repeating: 0, count: cpus)
+        func sum(_ key: UInt32) -> UInt64 {
+            var k = key
+            guard bpf_map_lookup_elem(statsMapFD, &k, &values) == 0 else { return 0 }
+            return values.reduce(0, &+)
+        }
+        return (sum(0), sum(1))
+    }
+
+    deinit {
+        detach()
+        xdp_program__close(program)
+    }
+}
