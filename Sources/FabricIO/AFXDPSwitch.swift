@@ -74,6 +74,7 @@ final class SwitchResources {
     var areaSize = 0
     var umem: OpaquePointer?
     var programs: [XDPProgram] = []
+    var locks: [PortLock] = []
     let rings: UnsafeMutablePointer<XSKRings>
     let portCount: Int
 
@@ -101,6 +102,7 @@ final class SwitchResources {
         detachPrograms()
         closeSockets()
         programs.removeAll()
+        locks.removeAll()
         if let a = area { munmap(a, areaSize) }
         for p in 0..<portCount { rings[p].deallocate() }
         rings.deallocate()
@@ -157,6 +159,7 @@ public struct AFXDPSwitch: ~Copyable {
         res.umem = umem
 
         for (p, name) in options.ports.enumerated() {
+            res.locks.append(try PortLock(interface: name, ifindex: indexes[p]))
             let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: indexes[p])
             res.programs.append(prog)
             try prog.attach(mode: options.xdpMode)
