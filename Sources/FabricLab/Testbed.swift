@@ -7,7 +7,10 @@ import Foundation
 /// - Addresses come from 10.77.0.0/24 (host i is 10.77.0.i), MACs are 02:5f:00:00:00:<i>; both
 ///   exist only inside the namespaces created here. The switch ports carry no address: the
 ///   switch is a bridge.
-/// - VLAN offload is off on both veth ends (tags must stay in the frame).
+/// - VLAN offload is off on both veth ends (tags must stay in the frame), and so is TX
+///   checksum offload: a veth otherwise hands out UDP/TCP frames whose checksum is only
+///   "to be filled in" (CHECKSUM_PARTIAL). A switch that forwards raw frames through AF_XDP
+///   would pass on the unfinished checksum, and the receiving host drops the segment.
 /// - IPv6 is off in the host namespaces so the only frames on the wire are the ones a test
 ///   sends (plus ARP); the foundation switch is an L2 bridge and does not need it.
 /// - Hosts need nothing extra to receive what the switch sends: AF_XDP TX hands an skb to the
@@ -75,6 +78,8 @@ public struct Testbed: Sendable {
                 // old kernels; that is not fatal).
                 try Shell.inNamespace(ns, ["ethtool", "-K", Self.hostInterface, "rxvlan", "off", "txvlan", "off"], check: false)
                 try Shell.inNamespace(switchNamespace, ["ethtool", "-K", port, "rxvlan", "off", "txvlan", "off"], check: false)
+                try Shell.inNamespace(ns, ["ethtool", "-K", Self.hostInterface, "tx", "off"])
+                try Shell.inNamespace(switchNamespace, ["ethtool", "-K", port, "tx", "off"])
             }
         } catch {
             down()

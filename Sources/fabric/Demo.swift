@@ -3,12 +3,99 @@ import FabricIO
 import FabricLab
 import Foundation
 
-struct DemoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "placeholder")
-    func run() throws {}
+/// Path of the running `fabric` executable, so children run the same build.
+func selfExecutable() -> String {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
 }
 
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Bring up a test bed, run the switch, put ping/UDP/TCP through it, report, tear down.")
+
+    @Option(help: "Number of hosts.") var hosts: Int = 4
+    @Option(help: "Name prefix of the test bed's namespaces.") var prefix: String = "sfdemo"
+    @Option(help: "XDP attach mode for the switch.") var xdpMode: XDPMode = .auto
+    @Option(help: "Poll mode for the switch.") var poll: PollMode = .adaptive
+    @Option(help: "UDP datagrams per pair.") var udpCount: Int = 5000
+    @Option(help: "Seconds of iperf3 TCP.") var tcpSeconds: Int = 3
+
+    func run() throws {
+        guard getuid() == 0 else {
+            logLine("fabric demo: needs root (namespaces, veths, XDP)")
+            throw ExitCode(2)
+        }
+        var demo = Demo(testbed: Testbed(prefix: prefix, hosts: hosts), fabric: selfExecutable())
+        demo.switchArguments = ["--xdp-mode", xdpMode.rawValue, "--poll", poll.rawValue,
+                                "--bpf-object", bpfObjectPath("fabric_xsk.o")]
+        demo.udpPerPair = udpCount
+        demo.tcpSeconds = tcpSeconds
+        // Ctrl-C: stop the steps; the deferred teardown still runs.
+        installDemoInterruptHandler(prefix: prefix)
+        let report = try demo.run()
+        print("")
+        print(report, terminator: "")
+    }
+}
+
+/// On SIGINT/SIGTERM the demo removes its test bed (which also removes the switch's XDP
+/// programs with the veths) before exiting, so an interrupted demo leaves nothing behind.
+func installDemoInterruptHandler(prefix: String) {
+    demoPrefix = prefix
+    let handler: @convention(c) (Int32) -> Void = { sig in
+        Testbed(prefix: demoPrefix).down()
+        _exit(128 + sig)
+    }
+    signal(SIGINT, handler)
+    signal(SIGTERM, handler)
+}
+nonisolated(unsafe) var demoPrefix = "sfdemo"
+
 struct ProbeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "probe", abstract: "placeholder")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Numbered UDP datagrams for tests and the demo (sender and receiver).",
+        subcommands: [Send.self, Receive.self])
+
+    struct Send: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "udp-send", abstract: "Send numbered UDP datagrams.")
+        @Option(help: "Network namespace to send from.") var netns: String?
+        @Option(help: "Destination IPv4 address.") var to: String
+        @Option(help: "Destination UDP port.") var port: UInt16 = 7777
+        @Option(help: "Datagrams to send.") var count: Int = 1000
+        @Option(help: "UDP payload bytes (18 makes 64-byte frames).") var payload: Int = UDPProbe.payloadFor64ByteFrames
+        @Option(help: "Packets per second (0 = unthrottled).") var pps: Double = 0
+        @Flag(help: "Print the result as one JSON line.") var json = false
+        func run() throws {
+            if let ns = netns { try enterNetworkNamespace(ns) }
+            let r = try UDPProbe.send(to: to, port: port, count: count, payload: payload, pps: pps)
+            if json {
+                print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+            } else {
+                print(String(format: "sent %d datagrams in %.3f s (%.0f pps), %d retries", r.sent, r.seconds, r.packetsPerSecond, r.errors))
+            }
+        }
+    }
+
+    struct Receive: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "udp-recv", abstract: "Count numbered UDP datagrams.")
+        @Option(help: "Network namespace to receive in.") var netns: String?
+        @Option(help: "UDP port to listen on.") var port: UInt16 = 7777
+        @Option(help: "Datagrams expected.") var count: Int = 1000
+        @Option(help: "Seconds to wait for the first datagram.") var startTimeout: Double = 10
+        @Option(help: "Seconds of silence that end the run.") var idleTimeout: Double = 1
+        @Flag(help: "Print the result as one JSON line.") var json = false
+        func run() throws {
+            if let ns = netns { try enterNetworkNamespace(ns) }
+            let r = try UDPProbe.receive(port: port, count: count, startTimeout: startTimeout, idleTimeout: idleTimeout) {
+                print("listening on udp port \(port)")
+                fflush(nil)
+            }
+            if json {
+                print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+            } else {
+                print("received \(r.received) (\(r.unique) unique, \(r.duplicates) duplicates, \(r.reordered) reordered)")
+            }
+        }
+    }
 }

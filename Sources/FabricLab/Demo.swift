@@ -1,0 +1,181 @@
+import Foundation
+
+/// `fabric demo`: bring up a star test bed, run the switch as a child process, put ping, UDP
+/// and TCP traffic through it, print a report, and tear everything down (also on failure).
+public struct Demo {
+    public var testbed: Testbed
+    /// The `fabric` executable (the switch and the UDP probes run as its subcommands).
+    public var fabric: String
+    /// Extra arguments for `fabric switch` (e.g. --xdp-mode generic).
+    public var switchArguments: [String] = []
+    public var pingCount = 20
+    public var udpPerPair = 5000
+    public var tcpSeconds = 3
+    public var log: (String) -> Void = { print($0); fflush(nil) }
+
+    public init(testbed: Testbed, fabric: String) {
+        self.testbed = testbed
+        self.fabric = fabric
+    }
+
+    public func run() throws -> String {
+        let tb = testbed
+        log("== bringing up test bed '\(tb.prefix)' with \(tb.hostCount) hosts")
+        try tb.up()
+        defer {
+            tb.down()
+            log("== test bed '\(tb.prefix)' removed")
+        }
+        let statsFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).json"
+        defer { try? FileManager.default.removeItem(atPath: statsFile) }
+        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: switchArguments)
+        defer { sw.child.stop() }
+        log("== switch running (pid \(sw.child.pid)): \(sw.banner)")
+
+        var out = "SwiftFabric demo: \(tb.hostCount) hosts around one switch (test bed '\(tb.prefix)', \(sw.banner))\n\n"
+        out += try pingSection()
+        out += try udpSection()
+        out += try tcpSection()
+
+        guard let status = sw.child.stop(), status == 0 else {
+            throw TestbedError("the switch did not stop cleanly:\n\(sw.child.output)")
+        }
+        let final = try sw.finalReport()
+        out += "\nSwitch counters (from the switch's own exit summary)\n"
+        out += final.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        return out
+    }
+
+    func pingSection() throws -> String {
+        let tb = testbed
+        log("== ping: \(pingCount) per ordered pair")
+        var all: [Double] = []
+        var tx = 0, rx = 0, pairsOK = 0, pairs = 0
+        var perPair: [String] = []
+        for a in 1...tb.hostCount {
+            for b in 1...tb.hostCount where a != b {
+                let r = try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: pingCount)
+                pairs += 1
+                tx += r.transmitted
+                rx += r.received
+                if r.received == r.transmitted && r.transmitted > 0 { pairsOK += 1 }
+                all += r.rttMilliseconds
+                perPair.append(String(format: "    h%d -> h%d  %2d/%2d replies  p50 %.3f ms", a, b, r.received, r.transmitted,
+                                      percentile(r.rttMilliseconds, 50)))
+            }
+        }
+        var s = "Ping (\(pingCount) echo requests per ordered pair, 10 ms apart)\n"
+        s += String(format: "  %d/%d pairs complete, %d/%d replies (loss %.1f%%)\n", pairsOK, pairs, rx, tx,
+                    tx == 0 ? 100 : 100 * Double(tx - rx) / Double(tx))
+        if !all.isEmpty {
+            s += String(format: "  RTT ms: min %.3f  avg %.3f  p50 %.3f  p99 %.3f  max %.3f\n",
+                        all.min()!, all.reduce(0, +) / Double(all.count), percentile(all, 50), percentile(all, 99), all.max()!)
+        }
+        return s + perPair.joined(separator: "\n") + "\n\n"
+    }
+
+    func udpSection() throws -> String {
+        let tb = testbed
+        guard tb.hostCount >= 2 else { return "" }
+        log("== UDP: \(udpPerPair) datagrams per pair around the ring")
+        var s = "UDP bursts (64-byte frames, \(udpPerPair) datagrams per pair, unthrottled)\n"
+        for a in 1...tb.hostCount {
+            let b = a % tb.hostCount + 1
+            let r = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(a), to: tb.hostNamespace(b),
+                                   address: tb.hostAddress(b), count: udpPerPair)
+            let lat = r.receive.latencyMicroseconds
+            s += String(format: "  h%d -> h%d  sent %6d  received %6d  loss %5.2f%%  reordered %d  send rate %7.0f pps  latency p50 %.0f us p99 %.0f us\n",
+                        a, b, r.send.sent, r.receive.unique,
+                        100 * Double(r.send.sent - r.receive.unique) / Double(max(1, r.send.sent)),
+                        r.receive.reordered, r.send.packetsPerSecond, percentile(lat, 50), percentile(lat, 99))
+        }
+        return s + "\n"
+    }
+
+    func tcpSection() throws -> String {
+        let tb = testbed
+        guard tb.hostCount >= 2 else { return "" }
+        guard Shell.exists("iperf3") else { return "TCP: iperf3 not installed (scripts/setup.sh installs it); skipped\n" }
+        let dst = tb.hostCount
+        log("== TCP: iperf3 h1 -> h\(dst) for \(tcpSeconds) s")
+        let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(dst), "iperf3", "-s", "-1", "-p", "5201"])
+        defer { server.stop(grace: 2) }
+        usleep(300_000)
+        let out = try Shell.inNamespace(tb.hostNamespace(1), ["iperf3", "-c", tb.hostAddress(dst), "-p", "5201",
+                                                              "-t", "\(tcpSeconds)", "-J"], check: false)
+        guard let json = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
+              let end = json["end"] as? [String: Any],
+              let recv = end["sum_received"] as? [String: Any],
+              let bps = (recv["bits_per_second"] as? NSNumber)?.doubleValue else {
+            return "TCP (iperf3 h1 -> h\(dst)): failed: \(out.prefix(300))\n"
+        }
+        let retrans = ((end["sum_sent"] as? [String: Any])?["retransmits"] as? NSNumber)?.intValue ?? 0
+        return String(format: "TCP (iperf3, %d s, h1 -> h%d): %.2f Gbit/s received, %d retransmits\n", tcpSeconds, dst, bps / 1e9, retrans)
+    }
+}
+
+/// One UDP sender/receiver pair, each a `fabric probe` child in its own namespace.
+public enum UDPRun {
+    public struct Result: Sendable {
+        public var send: UDPProbe.SendResult
+        public var receive: UDPProbe.ReceiveResult
+    }
+
+    public static func run(fabric: String, from: String, to: String, address: String, count: Int,
+                           payload: Int = UDPProbe.payloadFor64ByteFrames, pps: Double = 0, port: UInt16 = 7777) throws -> Result {
+        let receiver = try ChildProcess([fabric, "probe", "udp-recv", "--netns", to, "--port", "\(port)",
+                                         "--count", "\(count)", "--json"])
+        defer { receiver.stop(grace: 1) }
+        // Wait for the receiver to say it is bound.
+        let deadline = Date().addingTimeInterval(10)
+        while !receiver.output.contains("listening") && receiver.isRunning && Date() < deadline { usleep(5_000) }
+        let sendOut = try Shell.run([fabric, "probe", "udp-send", "--netns", from, "--to", address, "--port", "\(port)",
+                                     "--count", "\(count)", "--payload", "\(payload)", "--pps", "\(pps)", "--json"])
+        _ = receiver.wait(timeout: 15)
+        let dec = JSONDecoder()
+        guard let sendLine = sendOut.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let send = try? dec.decode(UDPProbe.SendResult.self, from: Data(sendLine.utf8)) else {
+            throw TestbedError("udp-send in \(from) failed: \(sendOut)")
+        }
+        guard let recvLine = receiver.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+              let recv = try? dec.decode(UDPProbe.ReceiveResult.self, from: Data(recvLine.utf8)) else {
+            throw TestbedError("udp-recv in \(to) failed: \(receiver.output)")
+        }
+        return Result(send: send, receive: recv)
+    }
+}
+
+/// `fabric switch` as a child process on a test bed's switch namespace.
+public struct SwitchProcess {
+    public let child: ChildProcess
+    public let statsFile: String
+    public let banner: String
+
+    /// Starts the switch on every port of the test bed and waits until it forwards (it writes
+    /// its first stats snapshot once every port is attached).
+    public static func start(fabric: String, testbed tb: Testbed, statsFile: String, extra: [String] = [],
+                             statsInterval: Double = 0.2) throws -> SwitchProcess {
+        try? FileManager.default.removeItem(atPath: statsFile)
+        let child = try ChildProcess([fabric, "switch", "--netns", tb.switchNamespace, "--ports",
+                                      tb.switchPorts.joined(separator: ","), "--stats-file", statsFile,
+                                      "--stats-interval", "\(statsInterval)"] + extra)
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: statsFile) {
+            guard child.isRunning, Date() < deadline else {
+                child.stop()
+                throw TestbedError("the switch did not start:\n\(child.output)")
+            }
+            usleep(10_000)
+        }
+        let line = child.output.split(separator: "\n").first { $0.contains("forwarding on") }.map(String.init) ?? ""
+        let banner = line.range(of: "forwarding on ").map { String(line[$0.upperBound...]) } ?? "started"
+        return SwitchProcess(child: child, statsFile: statsFile, banner: banner)
+    }
+
+    /// The exit summary table the switch printed after it stopped.
+    public func finalReport() throws -> String {
+        let out = child.output
+        guard let r = out.range(of: "PORT ") else { throw TestbedError("no summary from the switch:\n\(out)") }
+        return String(out[r.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
