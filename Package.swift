@@ -33,6 +33,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
-        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricCore"]),
+        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore"]),
     ]
 )

@@ -11,8 +11,9 @@ import Foundation
 ///   checksum offload: a veth otherwise hands out UDP/TCP frames whose checksum is only
 ///   "to be filled in" (CHECKSUM_PARTIAL). A switch that forwards raw frames through AF_XDP
 ///   would pass on the unfinished checksum, and the receiving host drops the segment.
-/// - IPv6 is off in the host namespaces so the only frames on the wire are the ones a test
-///   sends (plus ARP); the foundation switch is an L2 bridge and does not need it.
+/// - IPv6 is off in every namespace of the test bed so the only frames on the wire are the
+///   ones a test sends (plus ARP), and the switch namespace's kernel never talks on the switch
+///   ports; the foundation switch is an L2 bridge and does not need IPv6.
 /// - Hosts need nothing extra to receive what the switch sends: AF_XDP TX hands an skb to the
 ///   veth, which delivers it like any other frame. (XDP *redirect* into a veth would need an
 ///   XDP program on the peer; see bpf/xdp_pass.bpf.c, used by the benchmarks.)
@@ -61,6 +62,10 @@ public struct Testbed: Sendable {
         do {
             try Shell.run(["ip", "netns", "add", switchNamespace])
             try Shell.inNamespace(switchNamespace, ["ip", "link", "set", "lo", "up"])
+            // The switch ports belong to the switch: the kernel of the switch namespace must not
+            // talk on them (IPv6 would send router solicitations and MLD reports).
+            try Shell.inNamespace(switchNamespace, ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+            try Shell.inNamespace(switchNamespace, ["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"])
             for i in 1...hostCount {
                 let ns = hostNamespace(i)
                 let port = switchPort(i)

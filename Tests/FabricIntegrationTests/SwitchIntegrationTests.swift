@@ -1,0 +1,198 @@
+import FabricIO
+import FabricLab
+import Foundation
+import XCTest
+
+/// End to end, as root: real namespaces, veths, XDP programs and AF_XDP sockets. Each test
+/// builds its own test bed under a unique prefix and removes it (and stops the switch) in a
+/// teardown block, which XCTest runs also when an assertion fails.
+final class SwitchIntegrationTests: XCTestCase {
+    var fabric = ""
+    var statsFile = ""
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(getuid() == 0, "integration tests need root (namespaces, veth, XDP); run scripts/test.sh as root")
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        var candidate = dir.appendingPathComponent("fabric").path
+        if !FileManager.default.isExecutableFile(atPath: candidate) {
+            candidate = dir.deletingLastPathComponent().appendingPathComponent("fabric").path
+        }
+        fabric = candidate
+        guard FileManager.default.isExecutableFile(atPath: fabric) else {
+            XCTFail("no fabric executable next to the test bundle (\(fabric)); run `swift build` first (scripts/test.sh does)")
+            throw XCTSkip("fabric not built")
+        }
+        statsFile = NSTemporaryDirectory() + "fabric-it-\(getpid())-\(UUID().uuidString.prefix(8)).json"
+    }
+
+    /// A test bed with a prefix no other run uses, removed after the test whatever happens.
+    func makeTestbed(hosts: Int) throws -> Testbed {
+        let prefix = "it" + String(UUID().uuidString.prefix(5)).lowercased()
+        let tb = Testbed(prefix: prefix, hosts: hosts)
+        addTeardownBlock {
+            tb.down()
+            XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")
+            try? FileManager.default.removeItem(atPath: self.statsFile)
+        }
+        try tb.up()
+        return tb
+    }
+
+    func startSwitch(_ tb: Testbed, extra: [String] = []) throws -> SwitchProcess {
+        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: extra)
+        addTeardownBlock { sw.child.stop(grace: 5) }
+        return sw
+    }
+
+    func ping(_ tb: Testbed, _ a: Int, _ b: Int, count: Int = 3) throws -> PingResult {
+        try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: count, interval: 0.02)
+    }
+
+    /// Waits for a snapshot newer than `after` (the switch writes one every 0.2 s).
+    func nextSnapshot(after seq: UInt64) throws -> SwitchReport {
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if let r = try? StatsFile.read(statsFile), r.sequence > seq { return r }
+            usleep(20_000)
+        }
+        throw TestbedError("no new stats snapshot after sequence \(seq)")
+    }
+
+    /// A switch snapshot and the hosts' own veth counters taken while no frame moved: host
+    /// counters read, a snapshot written after that, host counters read again and unchanged.
+    func quietReading(_ tb: Testbed, after seq: UInt64) throws -> (SwitchReport, [LinkStats]) {
+        var snap = try nextSnapshot(after: seq)
+        for _ in 0..<20 {
+            let l1 = try (1...tb.hostCount).map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface) }
+            snap = try nextSnapshot(after: snap.sequence)
+            snap = try nextSnapshot(after: snap.sequence)
+            let l2 = try (1...tb.hostCount).map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface) }
+            if zip(l1, l2).allSatisfy({ $0.txPackets == $1.txPackets && $0.rxPackets == $1.rxPackets }) {
+                return (snap, l2)
+            }
+        }
+        throw TestbedError("the hosts never stopped sending long enough to read counters")
+    }
+
+    func xdpAttached(_ tb: Testbed, port: String) -> Bool {
+        let out = (try? Shell.run(["ip", "-n", tb.switchNamespace, "link", "show", "dev", port])) ?? ""
+        return out.contains(" xdp") || out.contains("prog/xdp")
+    }
+
+    // MARK: - Tests
+
+    func testPingAndUDPBetweenEveryPairAndCountersMatch() throws {
+        let tb = try makeTestbed(hosts: 4)
+        let sw = try startSwitch(tb)
+        let n = tb.hostCount
+
+        // ARP + ICMP between every ordered pair through the learning bridge.
+        for a in 1...n {
+            for b in 1...n where a != b {
+                let r = try ping(tb, a, b)
+                XCTAssertEqual(r.received, r.transmitted, "ping h\(a) -> h\(b)")
+                XCTAssertEqual(r.transmitted, 3)
+            }
+        }
+
+        // UDP between every ordered pair; the switch's counters must agree with the kernel's
+        // own counters on the host ends of the veths, frame for frame.
+        let perPair = 300
+        let (before, linkBefore) = try quietReading(tb, after: 0)
+        for a in 1...n {
+            for b in 1...n where a != b {
+                let r = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(a), to: tb.hostNamespace(b),
+                                       address: tb.hostAddress(b), count: perPair, pps: 50_000)
+                XCTAssertEqual(r.send.sent, perPair)
+                XCTAssertEqual(r.receive.unique, perPair, "UDP h\(a) -> h\(b): every datagram arrives")
+                XCTAssertEqual(r.receive.duplicates, 0)
+                XCTAssertEqual(r.receive.reordered, 0)
+            }
+        }
+        let (after, linkAfter) = try quietReading(tb, after: before.sequence)
+        for i in 0..<n {
+            let port = after.ports[i], portBefore = before.ports[i]
+            let hostSent = linkAfter[i].txPackets - linkBefore[i].txPackets
+            let hostGot = linkAfter[i].rxPackets - linkBefore[i].rxPackets
+            XCTAssertEqual(port.rxFrames - portBefore.rxFrames, hostSent, "switch rx on \(port.name) == frames h\(i + 1) sent")
+            XCTAssertEqual(port.txFrames - portBefore.txFrames, hostGot, "switch tx on \(port.name) == frames h\(i + 1) received")
+            XCTAssertGreaterThanOrEqual(hostSent, UInt64(perPair * (n - 1)), "h\(i + 1) sent at least its UDP")
+            XCTAssertEqual(port.xdpRedirected, port.rxFrames, "the XDP program steered every frame into the socket")
+            XCTAssertEqual(port.dropsTotal, 0)
+        }
+
+        // Orderly stop: exit 0, XDP detached, every frame accounted for.
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertFalse(final.running)
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        XCTAssertEqual(final.ledger.total, final.ledger.free + final.ledger.queued + final.ledger.fillOutstanding + final.ledger.txOutstanding)
+        XCTAssertEqual(final.ledger.inKernelFlight, 0, "\(final.ledger)")
+        XCTAssertEqual(final.ledger.queued, 0)
+        for p in tb.switchPorts { XCTAssertFalse(xdpAttached(tb, port: p), "XDP program left on \(p)") }
+        XCTAssertTrue(sw.child.output.contains("RX_FRAMES"), "exit summary printed")
+    }
+
+    func testSIGKILLLeavesStaleProgramThatTheNextStartReplaces() throws {
+        let tb = try makeTestbed(hosts: 2)
+        let first = try startSwitch(tb)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3)
+        first.child.signal(SIGKILL)
+        XCTAssertNotNil(first.child.wait(timeout: 5))
+        XCTAssertTrue(xdpAttached(tb, port: "h1"), "after SIGKILL the program stays attached")
+        XCTAssertEqual(try ping(tb, 1, 2, count: 2).received, 0, "with nobody behind the sockets frames go nowhere")
+
+        let second = try startSwitch(tb)
+        XCTAssertTrue(second.child.output.contains("replaced a stale fabric_xsk program"), second.child.output)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3, "forwarding again after restart")
+        XCTAssertEqual(second.child.stop(), 0)
+        XCTAssertFalse(xdpAttached(tb, port: "h1"))
+    }
+
+    func testVanishedInterfaceIsTakenOutOfServiceAndOthersKeepForwarding() throws {
+        let tb = try makeTestbed(hosts: 3)
+        let sw = try startSwitch(tb)
+        XCTAssertEqual(try ping(tb, 1, 3).received, 3)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3)
+        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "del", "h3"])
+        let deadline = Date().addingTimeInterval(5)
+        while !sw.child.output.contains("h3: interface disappeared") && Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(sw.child.output.contains("h3: interface disappeared"), sw.child.output)
+        XCTAssertEqual(try ping(tb, 1, 2, count: 5).received, 5, "h1 <-> h2 still forwarded")
+        XCTAssertEqual(try ping(tb, 2, 1, count: 5).received, 5)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertEqual(final.ports.map(\.inService), [true, true, false])
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        XCTAssertEqual(final.ledger.inKernelFlight, 0, "\(final.ledger)")
+    }
+
+    func testSecondSwitchOnTheSamePortsIsRefused() throws {
+        let tb = try makeTestbed(hosts: 2)
+        let sw = try startSwitch(tb)
+        let out = try Shell.run([fabric, "switch", "--netns", tb.switchNamespace, "--ports", "h1,h2"], check: false)
+        XCTAssertTrue(out.contains("in use by another running switch (pid \(sw.child.pid))"), out)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3, "the running switch is undisturbed")
+    }
+
+    func testBadPortAndBadOptionsGiveClearErrors() throws {
+        let tb = try makeTestbed(hosts: 1)
+        let missing = try Shell.run([fabric, "switch", "--netns", tb.switchNamespace, "--ports", "h1,nope0"], check: false)
+        XCTAssertTrue(missing.contains("port nope0: no such interface"), missing)
+        XCTAssertFalse(xdpAttached(tb, port: "h1"), "a failed start leaves no program behind")
+        let dup = try Shell.run([fabric, "switch", "--netns", tb.switchNamespace, "--ports", "h1,h1"], check: false)
+        XCTAssertTrue(dup.contains("listed twice"), dup)
+        let ring = try Shell.run([fabric, "switch", "--netns", tb.switchNamespace, "--ports", "h1", "--ring-size", "1000"], check: false)
+        XCTAssertTrue(ring.contains("power of two"), ring)
+        let ns = try Shell.run([fabric, "switch", "--netns", "no-such-ns-\(getpid())", "--ports", "h1"], check: false)
+        XCTAssertTrue(ns.contains("cannot open network namespace"), ns)
+    }
+
+    func testGenericModeForwardsToo() throws {
+        let tb = try makeTestbed(hosts: 2)
+        let sw = try startSwitch(tb, extra: ["--xdp-mode", "generic"])
+        XCTAssertTrue(sw.banner.contains("h1:generic"), sw.banner)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3)
+        XCTAssertEqual(try ping(tb, 2, 1).received, 3)
+    }
+}
