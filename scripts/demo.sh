@@ -4,5 +4,5 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
-swift build -c release --product fabric 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+swift build -c release --product fabric
 exec .build/release/fabric demo "$@"
