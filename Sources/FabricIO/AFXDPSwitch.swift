@@ -49,8 +49,9 @@ public struct SwitchOptions: Sendable {
         self.bpfObject = bpfObject
     }
 
-    /// Every frame in a ring or a queue at once, per port: fill + tx ring + egress queue.
-    var framesPerPort: Int { 2 * ringSize + queueCapacity }
+    /// Enough frames for every ring and queue of a port to be full at once: fill + rx + tx
+    /// rings and the egress queue. A backlog in the rx ring then never starves the fill ring.
+    var framesPerPort: Int { 3 * ringSize + queueCapacity }
 
     func validate() throws {
         func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
@@ -251,12 +252,14 @@ public struct AFXDPSwitch: ~Copyable {
     }
 
     @inline(__always) mutating func refill(_ p: Int) {
-        let deficit = fillTarget - rings[p].fillOutstanding
-        // Refill in bulk: wait until at least a batch worth is missing (or the ring is empty).
-        guard deficit >= batch.capacity || deficit == fillTarget else { return }
-        let n = min(deficit, dp.pool.freeCount)
-        guard n > 0 else { return }
         let r = rings[p]
+        // Keep the fill ring itself full (frames waiting in the rx ring do not count): a
+        // backlog on rx must not leave the kernel without buffers. Refill in bulk, once at
+        // least a batch worth of slots is free.
+        let free = Int(xsk_prod_nb_free(r.fill, UInt32(fillTarget)))
+        guard free >= batch.capacity || free == fillTarget else { return }
+        let n = min(free, dp.pool.freeCount)
+        guard n > 0 else { return }
         var idx: UInt32 = 0
         let got = Int(xsk_ring_prod__reserve(r.fill, UInt32(n), &idx))
         guard got > 0 else { return }
@@ -370,7 +373,7 @@ public struct AFXDPSwitch: ~Copyable {
             n += 1
             // Frames the kernel still holds for TX come back on the completion ring, which
             // poll() does not report: wake soon to collect them if the fill ring runs low.
-            if rings[p].txOutstanding > 0 || rings[p].fillOutstanding < fillTarget / 2 { short = true }
+            if rings[p].txOutstanding > 0 { short = true }
         }
         guard n > 0 else {
             usleep(100_000)
@@ -484,11 +487,25 @@ public struct AFXDPSwitch: ~Copyable {
                 xdpMode: resources.programs[p].mode.rawValue,
                 rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
-                xdpRedirected: x.redirected, xdpPassed: x.passed))
+                xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))
         }
         return SwitchReport(
             sequence: sequence, uptimeSeconds: Double(monotonicNanoseconds() - startedAt) / 1e9,
             running: running, ports: ports, macEntries: dp.bridge.table.count, ledger: ledger(), loop: loop)
+    }
+
+    /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).
+    func socketDrops(_ p: Int) -> SocketDrops {
+        var st = xdp_statistics()
+        var len = socklen_t(MemoryLayout<xdp_statistics>.size)
+        var d = SocketDrops()
+        guard rings[p].fd >= 0, getsockopt(rings[p].fd, 283 /* SOL_XDP */, XDP_STATISTICS, &st, &len) == 0 else { return d }
+        d.rxRingFull = st.rx_ring_full
+        d.rxDropped = st.rx_dropped
+        d.fillRingEmpty = st.rx_fill_ring_empty_descs
+        d.rxInvalid = st.rx_invalid_descs
+        d.txInvalid = st.tx_invalid_descs
+        return d
     }
 
     mutating func publishStats(running: Bool) {

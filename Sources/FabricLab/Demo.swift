@@ -83,11 +83,10 @@ public struct Demo {
             let b = a % tb.hostCount + 1
             let r = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(a), to: tb.hostNamespace(b),
                                    address: tb.hostAddress(b), count: udpPerPair)
-            let lat = r.receive.latencyMicroseconds
-            s += String(format: "  h%d -> h%d  sent %6d  received %6d  loss %5.2f%%  reordered %d  send rate %7.0f pps  latency p50 %.0f us p99 %.0f us\n",
+            s += String(format: "  h%d -> h%d  sent %6d  received %6d  loss %5.2f%%  reordered %d  send rate %7.0f pps  one-way latency p50 %.0f us p99 %.0f us\n",
                         a, b, r.send.sent, r.receive.unique,
                         100 * Double(r.send.sent - r.receive.unique) / Double(max(1, r.send.sent)),
-                        r.receive.reordered, r.send.packetsPerSecond, percentile(lat, 50), percentile(lat, 99))
+                        r.receive.reordered, r.send.packetsPerSecond, r.receive.latencyP50, r.receive.latencyP99)
         }
         return s + "\n"
     }

@@ -78,6 +78,21 @@ public final class ChildProcess: @unchecked Sendable {
         return String(decoding: collected, as: UTF8.self)
     }
 
+    /// After exit: stop the asynchronous reader and read whatever is still in the pipe.
+    private func drain() {
+        lock.lock()
+        let first = !drained
+        drained = true
+        lock.unlock()
+        guard first else { return }
+        outPipe.fileHandleForReading.readabilityHandler = nil
+        let rest = outPipe.fileHandleForReading.readDataToEndOfFile()
+        lock.lock()
+        collected.append(rest)
+        lock.unlock()
+    }
+    private var drained = false
+
     public func signal(_ sig: Int32) {
         if process.isRunning { kill(pid, sig) }
     }
@@ -88,8 +103,7 @@ public final class ChildProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { return nil }
-        // Let the reader drain what is left.
-        usleep(20_000)
+        drain()
         return process.terminationStatus
     }
 

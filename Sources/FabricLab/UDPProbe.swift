@@ -27,7 +27,10 @@ public enum UDPProbe {
         public var reordered: Int = 0
         public var bytes: Int = 0
         public var seconds: Double = 0
-        public var latencyMicroseconds: [Double] = []
+        /// One-way latency (send timestamp to receive), microseconds.
+        public var latencyP50: Double = 0
+        public var latencyP99: Double = 0
+        public var latencyMax: Double = 0
     }
 
     static func now() -> UInt64 {
@@ -87,7 +90,7 @@ public enum UDPProbe {
     /// seconds (after the first one, or `startTimeout` before it). `ready` is called once the
     /// socket is bound.
     public static func receive(port: UInt16, count: Int, startTimeout: Double = 10, idleTimeout: Double = 1,
-                               keepLatencies: Bool = true, ready: () -> Void = {}) throws -> ReceiveResult {
+                               ready: () -> Void = {}) throws -> ReceiveResult {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw TestbedError("socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -104,6 +107,8 @@ public enum UDPProbe {
         var highest = -1
         var buf = [UInt8](repeating: 0, count: 2048)
         var first: UInt64 = 0, last: UInt64 = 0
+        var latencies: [Double] = []
+        latencies.reserveCapacity(min(count, 1 << 20))
         while result.received < count {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let timeout = result.received == 0 ? startTimeout : idleTimeout
@@ -119,7 +124,7 @@ public enum UDPProbe {
             result.bytes += n
             let seq = buf.withUnsafeBytes { Int(UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self))) }
             let sentAt = buf.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
-            if keepLatencies && t > sentAt { result.latencyMicroseconds.append(Double(t - sentAt) / 1000) }
+            if t > sentAt && latencies.count < 1 << 20 { latencies.append(Double(t - sentAt) / 1000) }
             if seq >= 0 && seq < count {
                 if seen[seq] { result.duplicates += 1 } else { seen[seq] = true; result.unique += 1 }
                 if seq < highest { result.reordered += 1 }
@@ -127,6 +132,11 @@ public enum UDPProbe {
             }
         }
         result.seconds = Double(last - first) / 1e9
+        if !latencies.isEmpty {
+            result.latencyP50 = percentile(latencies, 50)
+            result.latencyP99 = percentile(latencies, 99)
+            result.latencyMax = latencies.max() ?? 0
+        }
         return result
     }
 }

@@ -119,6 +119,7 @@ final class SwitchIntegrationTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(hostSent, UInt64(perPair * (n - 1)), "h\(i + 1) sent at least its UDP")
             XCTAssertEqual(port.xdpRedirected, port.rxFrames, "the XDP program steered every frame into the socket")
             XCTAssertEqual(port.dropsTotal, 0)
+            XCTAssertEqual(port.socket.frames, 0, "no frame lost at the AF_XDP socket")
         }
 
         // Orderly stop: exit 0, XDP detached, every frame accounted for.
