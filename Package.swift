@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fabric", targets: ["fabric"]),
+        .executable(name: "fabric-pipeline-bench", targets: ["fabric-pipeline-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,6 +32,14 @@ let package = Package(
                 "FabricIO", "FabricLab", "FabricCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Benchmarks/: the per-packet path without sockets, with malloc/ARC counting.
+        .target(name: "CRuntimeCounters", path: "Benchmarks/CRuntimeCounters"),
+        .executableTarget(
+            name: "fabric-pipeline-bench",
+            dependencies: ["FabricCore", "FabricPacket", "CRuntimeCounters"],
+            path: "Benchmarks/PipelineBench",
+            swiftSettings: hotPath
         ),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore"]),

@@ -13,8 +13,13 @@ set +e
 swift test --skip-build --disable-swift-testing "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
+# The per-packet path allocates nothing and makes no ARC/exclusivity runtime calls: audited by
+# the pipeline benchmark's runtime counters (its timing is not asserted, only the counts).
+echo "== allocation audit: fabric-pipeline-bench (debug build)"
+if .build/debug/fabric-pipeline-bench 200000; then audit_ok=1; else audit_ok=0; rc=1; fi
 passed=$(grep -cE "^Test Case '.*' passed" "$log" || true)
 failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
+passed=$((passed + audit_ok)); failed=$((failed + 1 - audit_ok))
 skipped=$(grep -cE "^Test Case '.*' skipped" "$log" || true)
 leftover=$(ip netns list 2>/dev/null | grep -E '^it[0-9a-f]{5}' || true)
 if [ -n "$leftover" ]; then
