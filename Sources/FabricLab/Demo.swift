@@ -152,10 +152,14 @@ public struct SwitchProcess {
 
     /// Starts the switch on every port of the test bed and waits until it forwards (it writes
     /// its first stats snapshot once every port is attached).
+    /// With `ipNetnsExec` the switch is started under `ip netns exec`, which remounts /sys
+    /// without bpffs, instead of entering the namespace itself with `--netns`.
     public static func start(fabric: String, testbed tb: Testbed, statsFile: String, extra: [String] = [],
-                             statsInterval: Double = 0.2) throws -> SwitchProcess {
+                             statsInterval: Double = 0.2, ipNetnsExec: Bool = false) throws -> SwitchProcess {
         try? FileManager.default.removeItem(atPath: statsFile)
-        let child = try ChildProcess([fabric, "switch", "--netns", tb.switchNamespace, "--ports",
+        let placement = ipNetnsExec ? ["ip", "netns", "exec", tb.switchNamespace, fabric, "switch"]
+                                    : [fabric, "switch", "--netns", tb.switchNamespace]
+        let child = try ChildProcess(placement + ["--ports",
                                       tb.switchPorts.joined(separator: ","), "--stats-file", statsFile,
                                       "--stats-interval", "\(statsInterval)"] + extra)
         let deadline = Date().addingTimeInterval(20)

@@ -38,8 +38,8 @@ final class SwitchIntegrationTests: XCTestCase {
         return tb
     }
 
-    func startSwitch(_ tb: Testbed, extra: [String] = []) throws -> SwitchProcess {
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: extra)
+    func startSwitch(_ tb: Testbed, extra: [String] = [], ipNetnsExec: Bool = false) throws -> SwitchProcess {
+        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: extra, ipNetnsExec: ipNetnsExec)
         addTeardownBlock { sw.child.stop(grace: 5) }
         return sw
     }
@@ -187,6 +187,16 @@ final class SwitchIntegrationTests: XCTestCase {
         XCTAssertTrue(ring.contains("power of two"), ring)
         let ns = try Shell.run([fabric, "switch", "--netns", "no-such-ns-\(getpid())", "--ports", "h1"], check: false)
         XCTAssertTrue(ns.contains("cannot open network namespace"), ns)
+    }
+
+    func testRunsWithoutBPFFSUnderIPNetnsExec() throws {
+        let tb = try makeTestbed(hosts: 2)
+        let mounts = try Shell.inNamespace(tb.switchNamespace, ["cat", "/proc/self/mounts"])
+        XCTAssertFalse(mounts.contains(" bpf "), "ip netns exec is expected to hide bpffs")
+        let sw = try startSwitch(tb, ipNetnsExec: true)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3)
+        XCTAssertEqual(sw.child.stop(), 0)
+        XCTAssertFalse(xdpAttached(tb, port: "h1"))
     }
 
     func testGenericModeForwardsToo() throws {
