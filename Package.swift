@@ -41,6 +41,7 @@ let package = Package(
             path: "Benchmarks/PipelineBench",
             swiftSettings: hotPath
         ),
+        .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore"]),
     ]

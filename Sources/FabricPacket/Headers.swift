@@ -1,0 +1,306 @@
+// Header views over frame memory: each holds a pointer into a UMEM frame and is created by a
+// failable init that checks the bytes it will read are inside the frame. Accessors do no
+// further checks: the init is the only way to get a view, so every read is in bounds.
+// All multi-byte fields are network byte order.
+
+@usableFromInline @inline(__always)
+func be16(_ p: UnsafeRawPointer, _ off: Int) -> UInt16 {
+    UInt16(bigEndian: p.loadUnaligned(fromByteOffset: off, as: UInt16.self))
+}
+
+@usableFromInline @inline(__always)
+func be32(_ p: UnsafeRawPointer, _ off: Int) -> UInt32 {
+    UInt32(bigEndian: p.loadUnaligned(fromByteOffset: off, as: UInt32.self))
+}
+
+@usableFromInline @inline(__always)
+func be24(_ p: UnsafeRawPointer, _ off: Int) -> UInt32 {
+    UInt32(p.load(fromByteOffset: off, as: UInt8.self)) << 16 | UInt32(be16(p, off + 1))
+}
+
+public enum EtherType {
+    public static let ipv4: UInt16 = 0x0800
+    public static let arp: UInt16 = 0x0806
+    public static let vlan: UInt16 = 0x8100
+    public static let qinq: UInt16 = 0x88A8
+    public static let ipv6: UInt16 = 0x86DD
+    public static let macControl: UInt16 = 0x8808
+}
+
+/// IEEE 802.1Q tag (the 4 bytes after the source MAC): TPID, PCP/DEI/VID, inner EtherType.
+public struct VLANView {
+    public static let length = 4
+    @usableFromInline let base: UnsafeRawPointer
+    /// `base` points at the TPID (frame offset 12).
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= 6 else { return nil }  // TCI + inner EtherType after the TPID
+        self.base = base
+    }
+    @inlinable public var tci: UInt16 { be16(base, 2) }
+    @inlinable public var pcp: UInt8 { UInt8(truncatingIfNeeded: tci >> 13) }
+    @inlinable public var dei: Bool { tci & 0x1000 != 0 }
+    @inlinable public var vid: UInt16 { tci & 0x0FFF }
+    @inlinable public var innerEtherType: UInt16 { be16(base, 4) }
+}
+
+/// IPv4 header (RFC 791), options included in `headerLength`.
+public struct IPv4View {
+    public static let minimumLength = 20
+    @usableFromInline let base: UnsafeRawPointer
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= IPv4View.minimumLength else { return nil }
+        self.base = base
+    }
+    @inlinable public var version: UInt8 { base.load(as: UInt8.self) >> 4 }
+    @inlinable public var headerLength: Int { Int(base.load(as: UInt8.self) & 0x0F) * 4 }
+    @inlinable public var tos: UInt8 { base.load(fromByteOffset: 1, as: UInt8.self) }
+    @inlinable public var dscp: UInt8 { tos >> 2 }
+    @inlinable public var ecn: UInt8 { tos & 0x03 }
+    @inlinable public var totalLength: Int { Int(be16(base, 2)) }
+    @inlinable public var identification: UInt16 { be16(base, 4) }
+    @inlinable public var flagsAndFragmentOffset: UInt16 { be16(base, 6) }
+    /// Not the first fragment, or more fragments follow: L4 headers are absent or partial.
+    @inlinable public var isFragment: Bool { flagsAndFragmentOffset & 0x3FFF != 0 }
+    @inlinable public var ttl: UInt8 { base.load(fromByteOffset: 8, as: UInt8.self) }
+    @inlinable public var protocolNumber: UInt8 { base.load(fromByteOffset: 9, as: UInt8.self) }
+    @inlinable public var checksum: UInt16 { be16(base, 10) }
+    @inlinable public var source: UInt32 { be32(base, 12) }
+    @inlinable public var destination: UInt32 { be32(base, 16) }
+}
+
+/// IPv6 fixed header (RFC 8200).
+public struct IPv6View {
+    public static let length = 40
+    @usableFromInline let base: UnsafeRawPointer
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= IPv6View.length else { return nil }
+        self.base = base
+    }
+    @inlinable public var version: UInt8 { base.load(as: UInt8.self) >> 4 }
+    @inlinable public var trafficClass: UInt8 { UInt8(truncatingIfNeeded: be16(base, 0) >> 4) }
+    @inlinable public var dscp: UInt8 { trafficClass >> 2 }
+    @inlinable public var ecn: UInt8 { trafficClass & 0x03 }
+    @inlinable public var flowLabel: UInt32 { be32(base, 0) & 0x000F_FFFF }
+    @inlinable public var payloadLength: Int { Int(be16(base, 4)) }
+    @inlinable public var nextHeader: UInt8 { base.load(fromByteOffset: 6, as: UInt8.self) }
+    @inlinable public var hopLimit: UInt8 { base.load(fromByteOffset: 7, as: UInt8.self) }
+    /// Source and destination as (high, low) 64-bit halves.
+    @inlinable public var source: IPv6Address { IPv6Address(high: loadU64(8), low: loadU64(16)) }
+    @inlinable public var destination: IPv6Address { IPv6Address(high: loadU64(24), low: loadU64(32)) }
+    @inlinable func loadU64(_ off: Int) -> UInt64 { UInt64(bigEndian: base.loadUnaligned(fromByteOffset: off, as: UInt64.self)) }
+}
+
+/// UDP header (RFC 768).
+public struct UDPView {
+    public static let length = 8
+    public static let roceV2Port: UInt16 = 4791
+    @usableFromInline let base: UnsafeRawPointer
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= UDPView.length else { return nil }
+        self.base = base
+    }
+    @inlinable public var sourcePort: UInt16 { be16(base, 0) }
+    @inlinable public var destinationPort: UInt16 { be16(base, 2) }
+    @inlinable public var length: Int { Int(be16(base, 4)) }
+    @inlinable public var checksum: UInt16 { be16(base, 6) }
+}
+
+/// InfiniBand Base Transport Header as carried by RoCEv2 (12 bytes).
+public struct BTHView {
+    public static let length = 12
+    public static let icrcLength = 4
+    @usableFromInline let base: UnsafeRawPointer
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= BTHView.length else { return nil }
+        self.base = base
+    }
+    @inlinable public var opcode: UInt8 { base.load(as: UInt8.self) }
+    @inlinable public var solicitedEvent: Bool { base.load(fromByteOffset: 1, as: UInt8.self) & 0x80 != 0 }
+    @inlinable public var migReq: Bool { base.load(fromByteOffset: 1, as: UInt8.self) & 0x40 != 0 }
+    @inlinable public var padCount: UInt8 { (base.load(fromByteOffset: 1, as: UInt8.self) >> 4) & 0x03 }
+    @inlinable public var transportVersion: UInt8 { base.load(fromByteOffset: 1, as: UInt8.self) & 0x0F }
+    @inlinable public var partitionKey: UInt16 { be16(base, 2) }
+    @inlinable public var fecn: Bool { base.load(fromByteOffset: 4, as: UInt8.self) & 0x80 != 0 }
+    @inlinable public var becn: Bool { base.load(fromByteOffset: 4, as: UInt8.self) & 0x40 != 0 }
+    @inlinable public var destinationQP: UInt32 { be24(base, 5) }
+    @inlinable public var ackRequest: Bool { base.load(fromByteOffset: 8, as: UInt8.self) & 0x80 != 0 }
+    @inlinable public var psn: UInt32 { be24(base, 9) }
+}
+
+/// The RoCE opcodes this switch cares about, and which extended headers follow the BTH.
+public enum RoCEOpcode {
+    public static let cnp: UInt8 = 0x81
+    public static let rcAcknowledge: UInt8 = 0x11
+
+    /// Bytes of extended transport headers after the BTH for `opcode` (RETH 16, AETH 4,
+    /// DETH 8, ImmDt 4, AtomicETH 28, AtomicAckETH 8), or nil for opcodes we do not know.
+    @inlinable public static func extendedHeaderLength(_ opcode: UInt8) -> Int? {
+        let transport = opcode & 0xE0
+        let op = opcode & 0x1F
+        switch transport {
+        case 0x00, 0x20:  // RC, UC (UC has no READ/ACK/ATOMIC)
+            if transport == 0x20 && op > 0x0B { return nil }
+            switch op {
+            case 0x00, 0x01, 0x02, 0x04: return 0          // SEND FIRST/MIDDLE/LAST/ONLY
+            case 0x03, 0x05: return 4                      // SEND LAST/ONLY with immediate
+            case 0x06: return 16                           // RDMA WRITE FIRST: RETH
+            case 0x07, 0x08: return 0                      // WRITE MIDDLE/LAST
+            case 0x09: return 4                            // WRITE LAST with immediate
+            case 0x0A: return 16                           // WRITE ONLY: RETH
+            case 0x0B: return 20                           // WRITE ONLY with immediate: RETH+ImmDt
+            case 0x0C: return 16                           // READ REQUEST: RETH
+            case 0x0D, 0x0F, 0x10: return 4                // READ RESPONSE FIRST/LAST/ONLY: AETH
+            case 0x0E: return 0                            // READ RESPONSE MIDDLE
+            case 0x11: return 4                            // ACKNOWLEDGE: AETH
+            case 0x12: return 12                           // ATOMIC ACKNOWLEDGE: AETH+AtomicAckETH
+            case 0x13, 0x14: return 28                     // COMPARE SWAP, FETCH ADD: AtomicETH
+            case 0x16, 0x17: return 4                      // SEND LAST/ONLY with invalidate: IETH
+            default: return nil
+            }
+        case 0x60:  // UD
+            switch op {
+            case 0x04: return 8                            // SEND ONLY: DETH
+            case 0x05: return 12                           // SEND ONLY with immediate: DETH+ImmDt
+            default: return nil
+            }
+        case 0x80:
+            return opcode == cnp ? 16 : nil                // CNP: 16 reserved bytes
+        default:
+            return nil
+        }
+    }
+
+    /// Opcodes whose first extended header is a RETH (virtual address, rkey, DMA length).
+    @inlinable public static func hasRETH(_ opcode: UInt8) -> Bool {
+        let t = opcode & 0xE0, op = opcode & 0x1F
+        return (t == 0x00 || t == 0x20) && (op == 0x06 || op == 0x0A || op == 0x0B || (t == 0x00 && op == 0x0C))
+    }
+
+    /// Opcodes whose first extended header is an AETH (syndrome, MSN).
+    @inlinable public static func hasAETH(_ opcode: UInt8) -> Bool {
+        let op = opcode & 0x1F
+        return opcode & 0xE0 == 0x00 && (op == 0x0D || op == 0x0F || op == 0x10 || op == 0x11 || op == 0x12)
+    }
+}
+
+/// RDMA Extended Transport Header (16 bytes).
+public struct RETHView {
+    public static let length = 16
+    @usableFromInline let base: UnsafeRawPointer
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= RETHView.length else { return nil }
+        self.base = base
+    }
+    @inlinable public var virtualAddress: UInt64 { UInt64(bigEndian: base.loadUnaligned(as: UInt64.self)) }
+    @inlinable public var remoteKey: UInt32 { be32(base, 8) }
+    @inlinable public var dmaLength: UInt32 { be32(base, 12) }
+}
+
+/// ACK Extended Transport Header (4 bytes).
+public struct AETHView {
+    public static let length = 4
+    @usableFromInline let base: UnsafeRawPointer
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= AETHView.length else { return nil }
+        self.base = base
+    }
+    @inlinable public var syndrome: UInt8 { base.load(as: UInt8.self) }
+    @inlinable public var messageSequenceNumber: UInt32 { be24(base, 1) }
+}
+
+/// MAC Control frame body (after the EtherType 0x8808): IEEE 802.3x PAUSE (opcode 0x0001,
+/// one pause time) or 802.1Qbb PFC (opcode 0x0101, class-enable vector + 8 pause times).
+public struct MACControlView {
+    public static let pauseOpcode: UInt16 = 0x0001
+    public static let pfcOpcode: UInt16 = 0x0101
+    /// Opcode + class-enable vector + 8 times.
+    public static let pfcLength = 20
+    public static let pauseLength = 4
+    @usableFromInline let base: UnsafeRawPointer
+    @usableFromInline let available: Int
+    @inlinable public init?(_ base: UnsafeRawPointer, available: Int) {
+        guard available >= 2 else { return nil }
+        let opcode = be16(base, 0)
+        if opcode == MACControlView.pfcOpcode && available < MACControlView.pfcLength { return nil }
+        if opcode == MACControlView.pauseOpcode && available < MACControlView.pauseLength { return nil }
+        self.base = base
+        self.available = available
+    }
+    @inlinable public var opcode: UInt16 { be16(base, 0) }
+    @inlinable public var isPFC: Bool { opcode == MACControlView.pfcOpcode }
+    @inlinable public var isPause: Bool { opcode == MACControlView.pauseOpcode }
+    /// PAUSE: the single pause time in quanta.
+    @inlinable public var pauseTime: UInt16 { isPause ? be16(base, 2) : 0 }
+    /// PFC: bit n = priority n enabled (the second byte of the vector; the first is reserved).
+    @inlinable public var classEnableVector: UInt8 { isPFC ? base.load(fromByteOffset: 3, as: UInt8.self) : 0 }
+    /// PFC: pause time of `priority` (0...7) in quanta of 512 bit times.
+    @inlinable public func pauseTime(priority: Int) -> UInt16 {
+        guard isPFC, (0..<8).contains(priority) else { return 0 }
+        return be16(base, 4 + 2 * priority)
+    }
+}
+
+/// A 128-bit IPv6 address as two big-endian halves (plain integers: cheap to compare and hash).
+public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+    @inlinable public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+    public static func < (a: IPv6Address, b: IPv6Address) -> Bool { (a.high, a.low) < (b.high, b.low) }
+
+    /// Parses RFC 4291 text (with `::`; no embedded IPv4). Nil if invalid.
+    public init?(_ text: String) {
+        // Split at the one "::" if there is one.
+        let u = Array(text.utf8)
+        var cut: [Int] = []
+        var i = 0
+        while i + 1 < u.count {
+            if u[i] == 58 && u[i + 1] == 58 { cut.append(i); i += 2 } else { i += 1 }
+        }
+        guard cut.count <= 1 else { return nil }
+        let halves: [String] = cut.isEmpty ? [text]
+            : [String(decoding: u[..<cut[0]], as: UTF8.self), String(decoding: u[(cut[0] + 2)...], as: UTF8.self)]
+        func groups(_ s: String) -> [UInt16]? {
+            if s.isEmpty { return [] }
+            var out: [UInt16] = []
+            for g in s.split(separator: ":", omittingEmptySubsequences: false) {
+                guard (1...4).contains(g.count), let v = UInt16(g, radix: 16) else { return nil }
+                out.append(v)
+            }
+            return out
+        }
+        guard let head = groups(halves[0]) else { return nil }
+        var all = head
+        if halves.count == 2 {
+            guard let tail = groups(halves[1]), head.count + tail.count <= 7 else { return nil }
+            all += [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        }
+        guard all.count == 8 else { return nil }
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        for i in 0..<4 { hi = hi << 16 | UInt64(all[i]) }
+        for i in 4..<8 { lo = lo << 16 | UInt64(all[i]) }
+        self.init(high: hi, low: lo)
+    }
+
+    public var description: String {
+        let g = (0..<8).map { i -> UInt16 in
+            let half = i < 4 ? high : low
+            return UInt16(truncatingIfNeeded: half >> UInt64(48 - 16 * (i % 4)))
+        }
+        // Longest run of zero groups (length >= 2) becomes "::".
+        var best = (start: -1, len: 0), cur = (start: -1, len: 0)
+        for (i, v) in g.enumerated() {
+            if v == 0 {
+                cur = cur.start < 0 ? (i, 1) : (cur.start, cur.len + 1)
+                if cur.len > best.len { best = cur }
+            } else { cur = (-1, 0) }
+        }
+        let hex = g.map { String($0, radix: 16) }
+        if best.len < 2 { return hex.joined(separator: ":") }
+        let left = hex[..<best.start].joined(separator: ":")
+        let right = hex[(best.start + best.len)...].joined(separator: ":")
+        return left + "::" + right
+    }
+}

@@ -1,0 +1,60 @@
+/// The RoCEv2 invariant CRC (InfiniBand Architecture Spec. Annex A17.3.3): CRC-32 as zlib
+/// computes it, over 8 bytes of 0xFF, the IP header with its variant fields set to all ones
+/// (IPv4: TOS, TTL, header checksum; IPv6: traffic class, flow label, hop limit), the UDP
+/// header with its checksum set to all ones, the BTH with byte 4 (FECN/BECN/reserved) set to
+/// all ones, and everything after it up to the ICRC, which is stored little-endian as the last
+/// 4 bytes of the IP packet. A switch may change exactly the masked fields.
+public enum ICRC {
+    @usableFromInline static let table: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    @inlinable @inline(__always)
+    static func update(_ crc: inout UInt32, _ byte: UInt8) {
+        crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
+    }
+
+    /// Computes the ICRC of the RoCEv2 packet whose IP header starts at `ip` and which is
+    /// `l3Length` bytes long (IP total length). `ipVersion` 4 or 6. Nil if too short.
+    public static func compute(ip: UnsafeRawPointer, l3Length: Int, ipVersion: Int) -> UInt32? {
+        let ipHeader: Int
+        if ipVersion == 4 {
+            ipHeader = Int(ip.load(as: UInt8.self) & 0x0F) * 4
+        } else {
+            ipHeader = IPv6View.length
+        }
+        let udp = ipHeader, bth = udp + UDPView.length
+        let end = l3Length - BTHView.icrcLength
+        guard ipHeader >= 20, bth + BTHView.length <= end else { return nil }
+        var crc: UInt32 = 0xFFFF_FFFF
+        for _ in 0..<8 { update(&crc, 0xFF) }
+        for i in 0..<end {
+            var b = ip.load(fromByteOffset: i, as: UInt8.self)
+            if i < ipHeader {
+                if ipVersion == 4 {
+                    if i == 1 || i == 8 || i == 10 || i == 11 { b = 0xFF }
+                } else {
+                    if i == 0 { b |= 0x0F } else if i < 4 || i == 7 { b = 0xFF }
+                }
+            } else if i == udp + 6 || i == udp + 7 || i == bth + 4 {
+                b = 0xFF
+            }
+            update(&crc, b)
+        }
+        return ~crc
+    }
+
+    /// The ICRC stored in the packet (little-endian, last 4 bytes of the IP packet).
+    public static func stored(ip: UnsafeRawPointer, l3Length: Int) -> UInt32? {
+        guard l3Length >= 4 else { return nil }
+        return UInt32(littleEndian: ip.loadUnaligned(fromByteOffset: l3Length - 4, as: UInt32.self))
+    }
+
+    /// True when the stored ICRC matches the computed one.
+    public static func isValid(ip: UnsafeRawPointer, l3Length: Int, ipVersion: Int) -> Bool {
+        guard let c = compute(ip: ip, l3Length: l3Length, ipVersion: ipVersion), let s = stored(ip: ip, l3Length: l3Length) else { return false }
+        return c == s
+    }
+}
