@@ -1,0 +1,230 @@
+import FabricPacket
+
+/// Where a routed packet goes next: out of `port`, to `gateway` (nil: the destination itself
+/// is on the port's subnet, a connected route).
+public struct NextHop: Sendable, Hashable {
+    public var port: Int
+    public var gateway: IPAddress?
+    public init(port: Int, gateway: IPAddress?) {
+        self.port = port
+        self.gateway = gateway
+    }
+}
+
+/// An IPv4 or IPv6 address.
+public enum IPAddress: Sendable, Hashable, CustomStringConvertible {
+    case v4(UInt32)
+    case v6(IPv6Address)
+
+    public init?(_ text: String) {
+        if let v4 = parseIPv4(text) { self = .v4(v4) } else if let v6 = IPv6Address(text) { self = .v6(v6) } else { return nil }
+    }
+
+    public var description: String {
+        switch self {
+        case .v4(let a): formatIPv4(a)
+        case .v6(let a): a.description
+        }
+    }
+}
+
+public func parseIPv4(_ text: String) -> UInt32? {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4 else { return nil }
+    var v: UInt32 = 0
+    for p in parts {
+        guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let o = UInt8(p) else { return nil }
+        v = v << 8 | UInt32(o)
+    }
+    return v
+}
+
+public func formatIPv4(_ a: UInt32) -> String {
+    "\(a >> 24).\(a >> 16 & 0xFF).\(a >> 8 & 0xFF).\(a & 0xFF)"
+}
+
+/// A prefix: address and length, the address masked to the length.
+public struct IPPrefix: Sendable, Hashable, CustomStringConvertible {
+    public var address: IPAddress
+    public var length: Int
+
+    /// Parses `a.b.c.d/n` or `x::y/n`; nil when malformed or the length is out of range.
+    /// With `strict`, host bits must be zero (a route); otherwise they are kept (an interface
+    /// address like 10.0.0.1/24).
+    public init?(_ text: String, strict: Bool) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let len = Int(parts[1]), let addr = IPAddress(String(parts[0])) else { return nil }
+        switch addr {
+        case .v4(let a):
+            guard (0...32).contains(len) else { return nil }
+            let masked = len == 0 ? 0 : a & ~UInt32(0) << (32 - len)
+            if strict && masked != a { return nil }
+            address = strict ? .v4(masked) : addr
+        case .v6(let a):
+            guard (0...128).contains(len) else { return nil }
+            let masked = IPv6LPM.mask(a, len)
+            if strict && masked != a { return nil }
+            address = strict ? .v6(masked) : addr
+        }
+        length = len
+    }
+
+    public init(address: IPAddress, length: Int) {
+        self.address = address
+        self.length = length
+    }
+
+    /// The network (host bits cleared).
+    public var network: IPPrefix {
+        switch address {
+        case .v4(let a): IPPrefix(address: .v4(length == 0 ? 0 : a & ~UInt32(0) << (32 - length)), length: length)
+        case .v6(let a): IPPrefix(address: .v6(IPv6LPM.mask(a, length)), length: length)
+        }
+    }
+
+    public func contains(_ ip: IPAddress) -> Bool {
+        switch (network.address, ip) {
+        case (.v4(let n), .v4(let a)): return length == 0 || a & ~UInt32(0) << (32 - length) == n
+        case (.v6(let n), .v6(let a)): return IPv6LPM.mask(a, length) == n
+        default: return false
+        }
+    }
+
+    public var description: String { "\(address)/\(length)" }
+}
+
+/// The forwarding information base: LPM tables whose values index route targets, each target a
+/// list of next-hop members (one for a plain route, up to 64 for an ECMP group). Built from the
+/// configuration once; read-only on the data path.
+public struct FIB: ~Copyable {
+    public static let maxECMPMembers = 64
+
+    public var v4: IPv4LPM
+    public var v6: IPv6LPM
+    /// Targets as ranges of `members`.
+    @usableFromInline let targetFirst: UnsafeMutablePointer<Int32>
+    @usableFromInline let targetCount: UnsafeMutablePointer<Int32>
+    /// Next-hop ids of every target, back to back.
+    @usableFromInline let members: UnsafeMutablePointer<Int32>
+    public let nextHops: [NextHop]
+    /// Next hop ports and gateways as plain arrays for the data path.
+    @usableFromInline let hopPort: UnsafeMutablePointer<Int32>
+    @usableFromInline let hopGateway4: UnsafeMutablePointer<UInt32>   // 0 = connected
+    @usableFromInline let hopGateway6: UnsafeMutablePointer<IPv6Address>
+    @usableFromInline let hopConnected: UnsafeMutablePointer<Bool>
+    public let targetCountTotal: Int
+
+    public struct Entry: Sendable {
+        public var prefix: IPPrefix
+        public var nextHops: [NextHop]
+        public init(prefix: IPPrefix, nextHops: [NextHop]) {
+            self.prefix = prefix
+            self.nextHops = nextHops
+        }
+    }
+
+    public init(entries: [Entry]) {
+        var hops: [NextHop] = []
+        var hopIndex: [NextHop: Int] = [:]
+        var firsts: [Int32] = [], counts: [Int32] = [], mem: [Int32] = []
+        var r4: [IPv4LPM.Route] = [], r6: [IPv6LPM.Route] = []
+        for e in entries {
+            precondition(!e.nextHops.isEmpty && e.nextHops.count <= FIB.maxECMPMembers)
+            let t = UInt32(firsts.count)
+            firsts.append(Int32(mem.count))
+            counts.append(Int32(e.nextHops.count))
+            for h in e.nextHops {
+                let id = hopIndex[h] ?? {
+                    hops.append(h)
+                    hopIndex[h] = hops.count - 1
+                    return hops.count - 1
+                }()
+                mem.append(Int32(id))
+            }
+            switch e.prefix.network.address {
+            case .v4(let a): r4.append(.init(prefix: a, length: e.prefix.length, value: t))
+            case .v6(let a): r6.append(.init(prefix: a, length: e.prefix.length, value: t))
+            }
+        }
+        v4 = IPv4LPM(routes: r4)
+        v6 = IPv6LPM(routes: r6)
+        func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
+            let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, a.count))
+            p.initialize(from: a, count: a.count)
+            return p
+        }
+        targetFirst = copy(firsts)
+        targetCount = copy(counts)
+        members = copy(mem)
+        nextHops = hops
+        hopPort = copy(hops.map { Int32($0.port) })
+        hopGateway4 = copy(hops.map { if case .v4(let g)? = $0.gateway { g } else { 0 } })
+        hopGateway6 = copy(hops.map { if case .v6(let g)? = $0.gateway { g } else { IPv6Address(high: 0, low: 0) } })
+        hopConnected = copy(hops.map { $0.gateway == nil })
+        targetCountTotal = firsts.count
+    }
+
+    deinit {
+        targetFirst.deallocate()
+        targetCount.deallocate()
+        members.deallocate()
+        hopPort.deallocate()
+        hopGateway4.deallocate()
+        hopGateway6.deallocate()
+        hopConnected.deallocate()
+    }
+
+    /// Members of a target.
+    @inlinable public func memberCount(target: UInt32) -> Int { Int(targetCount[Int(target)]) }
+    @inlinable public func member(target: UInt32, _ i: Int) -> Int { Int(members[Int(targetFirst[Int(target)]) + i]) }
+    @inlinable public func port(hop: Int) -> Int { Int(hopPort[hop]) }
+    @inlinable public func isConnected(hop: Int) -> Bool { hopConnected[hop] }
+    @inlinable public func gateway4(hop: Int) -> UInt32 { hopGateway4[hop] }
+    @inlinable public func gateway6(hop: Int) -> IPv6Address { hopGateway6[hop] }
+}
+
+/// The 5-tuple hash ECMP and flowlets key on. Includes the UDP source port, which RoCEv2 NICs
+/// vary per queue pair precisely so that fabrics can spread QPs (RoCEv2 Annex A17.3).
+public enum FlowHash {
+    @inlinable @inline(__always)
+    public static func mix(_ x: UInt64) -> UInt64 {
+        // splitmix64 finalizer: every input bit affects every output bit.
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    @inlinable @inline(__always)
+    public static func v4(source: UInt32, destination: UInt32, protocolNumber: UInt8, sourcePort: UInt16, destinationPort: UInt16) -> UInt32 {
+        let a = UInt64(source) << 32 | UInt64(destination)
+        let b = UInt64(protocolNumber) << 32 | UInt64(sourcePort) << 16 | UInt64(destinationPort)
+        return UInt32(truncatingIfNeeded: mix(a ^ mix(b)) >> 16)
+    }
+
+    @inlinable @inline(__always)
+    public static func v6(source: IPv6Address, destination: IPv6Address, protocolNumber: UInt8, sourcePort: UInt16, destinationPort: UInt16) -> UInt32 {
+        let a = mix(source.high ^ mix(source.low))
+        let b = mix(destination.high ^ mix(destination.low ^ a))
+        let c = UInt64(protocolNumber) << 32 | UInt64(sourcePort) << 16 | UInt64(destinationPort)
+        return UInt32(truncatingIfNeeded: mix(b ^ c) >> 16)
+    }
+}
+
+/// Chooses one member of an ECMP group for a packet. A pipeline stage is generic over its
+/// selector (static dispatch, no existential per packet), so the flowlet issue adds
+/// selectors without touching routing.
+public protocol PathSelector: ~Copyable {
+    /// Index in 0..<memberCount for a packet of flow `flowHash` routed to `target` at `now`.
+    mutating func select(target: UInt32, memberCount: Int, flowHash: UInt32, length: UInt32, now: UInt64) -> Int
+}
+
+/// Plain ECMP: the flow hash modulo the member count (per-flow stable, no reordering).
+public struct HashPathSelector: PathSelector {
+    public init() {}
+    @inlinable @inline(__always)
+    public mutating func select(target: UInt32, memberCount: Int, flowHash: UInt32, length: UInt32, now: UInt64) -> Int {
+        // Multiply-shift instead of %: unbiased enough and no division on the hot path.
+        Int((UInt64(flowHash) &* UInt64(memberCount)) >> 32)
+    }
+}
