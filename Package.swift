@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -25,11 +26,12 @@ let package = Package(
         .target(name: "FabricPacket", swiftSettings: hotPath),
         .target(name: "FabricCore", dependencies: ["FabricPacket"], swiftSettings: hotPath),
         .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket"], swiftSettings: hotPath),
+        .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricLab", dependencies: ["FabricCore"]),
         .executableTarget(
             name: "fabric",
             dependencies: [
-                "FabricIO", "FabricLab", "FabricCore",
+                "FabricIO", "FabricLab", "FabricCore", "FabricConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,6 +43,7 @@ let package = Package(
             path: "Benchmarks/PipelineBench",
             swiftSettings: hotPath
         ),
+        .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore"]),

@@ -1,0 +1,91 @@
+import FabricPacket
+
+/// How the switch forwards: as a learning bridge (L2) or as a router (L3, RoCEv2-aware).
+public enum ForwardingMode: String, Sendable, CaseIterable {
+    case bridge, router
+}
+
+/// One switch port as configured.
+public struct PortConfig: Sendable, Equatable {
+    public var name: String
+    /// The port's MAC; nil = the interface's own address.
+    public var mac: MACAddress?
+    /// Interface addresses with their prefix length (host bits kept): 10.77.1.254/24.
+    public var addresses: [IPPrefix]
+    public var trust: TrustMode
+    /// Emulated line rate in Gb/s (used by the lossless-Ethernet issue); nil = unlimited.
+    public var speedGbps: Double?
+
+    public init(name: String, mac: MACAddress? = nil, addresses: [IPPrefix] = [], trust: TrustMode = .dscp, speedGbps: Double? = nil) {
+        self.name = name
+        self.mac = mac
+        self.addresses = addresses
+        self.trust = trust
+        self.speedGbps = speedGbps
+    }
+}
+
+/// A static route: a prefix and its next-hop addresses (more than one: ECMP).
+public struct RouteConfig: Sendable, Equatable {
+    public var prefix: IPPrefix
+    public var nextHops: [IPAddress]
+    public init(prefix: IPPrefix, nextHops: [IPAddress]) {
+        self.prefix = prefix
+        self.nextHops = nextHops
+    }
+}
+
+public struct NeighbourConfig: Sendable, Equatable {
+    public var address: IPAddress
+    public var mac: MACAddress
+    public init(address: IPAddress, mac: MACAddress) {
+        self.address = address
+        self.mac = mac
+    }
+}
+
+/// A validated switch configuration: everything the data plane needs, in plain values.
+/// Produced by the YAML loader (FabricConfig) or built directly (tests, test bed).
+public struct SwitchConfig: Sendable, Equatable {
+    public var name: String
+    public var mode: ForwardingMode
+    public var ports: [PortConfig]
+    public var routes: [RouteConfig]
+    public var neighbours: [NeighbourConfig]
+    public var qos: QoSMaps
+    /// ECMP member choice: "ecmp" for now; the flowlet issue adds more.
+    public var loadBalancing: String
+
+    public init(name: String = "switch", mode: ForwardingMode = .router, ports: [PortConfig], routes: [RouteConfig] = [],
+                neighbours: [NeighbourConfig] = [], qos: QoSMaps = .nvidiaRoCE, loadBalancing: String = "ecmp") {
+        self.name = name
+        self.mode = mode
+        self.ports = ports
+        self.routes = routes
+        self.neighbours = neighbours
+        self.qos = qos
+        self.loadBalancing = loadBalancing
+    }
+
+    /// Port index whose connected subnet contains `address`, if any.
+    public func connectedPort(for address: IPAddress) -> Int? {
+        ports.firstIndex { $0.addresses.contains { $0.contains(address) } }
+    }
+
+    /// FIB entries: connected routes from port addresses, then static routes whose next hops
+    /// resolve to the port of a connected subnet. Nil entries for unresolvable next hops are a
+    /// configuration error the loader reports before this is called.
+    public func fibEntries() -> [FIB.Entry] {
+        var entries: [FIB.Entry] = []
+        for (i, p) in ports.enumerated() {
+            for a in p.addresses {
+                entries.append(FIB.Entry(prefix: a.network, nextHops: [NextHop(port: i, gateway: nil)]))
+            }
+        }
+        for r in routes {
+            let hops = r.nextHops.compactMap { nh in connectedPort(for: nh).map { NextHop(port: $0, gateway: nh) } }
+            if !hops.isEmpty { entries.append(FIB.Entry(prefix: r.prefix, nextHops: hops)) }
+        }
+        return entries
+    }
+}

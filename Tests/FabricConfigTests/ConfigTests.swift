@@ -1,0 +1,124 @@
+import FabricConfig
+import FabricCore
+import Foundation
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    static let exampleFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../scripts/example-switch.yaml").standardized.path
+
+    func testTheDocumentedExampleIsValid() throws {
+        let c = try ConfigLoader.load(file: Self.exampleFile)
+        XCTAssertEqual(c.name, "leaf1")
+        XCTAssertEqual(c.mode, .router)
+        XCTAssertEqual(c.ports.map(\.name), ["h1", "h2", "up1", "up2"])
+        XCTAssertEqual(c.ports[0].speedGbps, 10)
+        XCTAssertEqual(c.ports[1].mac?.description, "02:5f:00:00:02:fe")
+        XCTAssertEqual(c.ports[1].addresses.map(\.description), ["10.77.2.254/24", "fd77:2::fe/64"])
+        XCTAssertEqual(c.qos.dscpToTC[26], 3)
+        XCTAssertEqual(c.qos.dscpToTC[48], 6)
+        XCTAssertEqual(c.qos.dscpToTC[24], 3, "override applied")
+        XCTAssertEqual(c.routes.count, 3)
+        XCTAssertEqual(c.routes[0].nextHops.map(\.description), ["10.0.1.1", "10.0.2.1"])
+        XCTAssertEqual(c.neighbours.count, 1)
+        // The FIB: 5 connected + 3 static.
+        let fib = FIB(entries: c.fibEntries())
+        let t = try XCTUnwrap(fib.v4.lookup(parseIPv4("10.99.1.1")!))
+        XCTAssertEqual(fib.memberCount(target: t), 2)
+        XCTAssertEqual(Set((0..<2).map { fib.port(hop: fib.member(target: t, $0)) }), [2, 3])
+        let d = try XCTUnwrap(fib.v4.lookup(parseIPv4("8.8.8.8")!))
+        XCTAssertEqual(fib.port(hop: fib.member(target: d, 0)), 3)
+        let connected = try XCTUnwrap(fib.v4.lookup(parseIPv4("10.77.1.9")!))
+        XCTAssertTrue(fib.isConnected(hop: fib.member(target: connected, 0)))
+    }
+
+    /// Parses `yaml` expecting rejection; returns the message.
+    func reject(_ yaml: String, file: StaticString = #filePath, line: UInt = #line) -> String {
+        do {
+            _ = try ConfigLoader.parse(yaml, file: "t.yaml")
+            XCTFail("accepted:\n\(yaml)", file: file, line: line)
+            return ""
+        } catch let e as ConfigError {
+            return e.description
+        } catch {
+            XCTFail("not a ConfigError: \(error)", file: file, line: line)
+            return ""
+        }
+    }
+
+    let base = """
+    ports:
+      - name: h1
+        addresses: [10.77.1.254/24]
+      - name: h2
+        addresses: [10.77.2.254/24]
+
+    """
+
+    func testUnknownKey() {
+        let m = reject(base + "colour: blue\n")
+        XCTAssertTrue(m.hasPrefix("t.yaml:6: colour: unknown key 'colour' (expected one of: switch, ports"), m)
+        let m2 = reject("ports:\n  - name: h1\n    adresses: [10.0.0.1/24]\n")
+        XCTAssertTrue(m2.contains("t.yaml:3: ports[0].adresses: unknown key 'adresses'"), m2)
+    }
+
+    func testWrongType() {
+        let m = reject("ports: h1\n")
+        XCTAssertTrue(m.contains("ports: expected a list, got 'h1'"), m)
+        let m2 = reject(base + "qos:\n  dscp_to_tc: [26, 3]\n")
+        XCTAssertTrue(m2.contains("qos.dscp_to_tc: expected a mapping like {26: 3}, got a list"), m2)
+    }
+
+    func testBadPrefix() {
+        let m = reject("ports:\n  - name: h1\n    addresses: [10.77.1/24]\n")
+        XCTAssertTrue(m.contains("t.yaml:3: ports[0].addresses[0]: expected an address with prefix length like 10.77.1.254/24"), m)
+        let m2 = reject(base + "routes:\n  - prefix: 10.99.0.1/16\n    via: 10.77.1.1\n")
+        XCTAssertTrue(m2.contains("routes[0].prefix: '10.99.0.1/16' has host bits set; the network is 10.99.0.0/16"), m2)
+        let m3 = reject("ports:\n  - name: h1\n    addresses: [10.77.1.0/24]\n")
+        XCTAssertTrue(m3.contains("is a network address"), m3)
+    }
+
+    func testDuplicatePort() {
+        let m = reject(base + "  - name: h1\n")
+        XCTAssertTrue(m.contains("ports[2].name: duplicate port 'h1' (also ports[0])"), m)
+    }
+
+    func testRouteToNowhere() {
+        let m = reject(base + "routes:\n  - prefix: 10.99.0.0/16\n    via: 192.0.2.1\n")
+        XCTAssertTrue(m.contains("t.yaml:8: routes[0].via: next hop 192.0.2.1 is not on any port's subnet (route to nowhere)"), m)
+        let m2 = reject(base + "routes:\n  - prefix: 10.99.0.0/16\n    group: spines\n")
+        XCTAssertTrue(m2.contains("routes[0].group: no ECMP group named 'spines'"), m2)
+        let m3 = reject(base + "routes:\n  - prefix: 10.99.0.0/16\n")
+        XCTAssertTrue(m3.contains("routes[0]: a route needs exactly one of 'via'"), m3)
+    }
+
+    func testOutOfRange() {
+        let m = reject(base + "qos:\n  dscp_to_tc: {64: 3}\n")
+        XCTAssertTrue(m.contains("qos.dscp_to_tc.64: 64 is out of range 0...63"), m)
+        let m2 = reject(base + "qos:\n  dscp_to_tc: {26: 8}\n")
+        XCTAssertTrue(m2.contains("qos.dscp_to_tc.26: 8 is out of range 0...7"), m2)
+        let m3 = reject("ports:\n  - name: h1\n    addresses: [10.77.1.254/24]\n    speed: fast\n")
+        XCTAssertTrue(m3.contains("ports[0].speed: expected a line rate like 10G or 800M, got 'FAST'"), m3)
+        let members = (1...65).map { "10.77.1.\($0)" }.joined(separator: ", ")
+        let m4 = reject(base + "ecmp_groups:\n  - name: big\n    members: [\(members)]\n")
+        XCTAssertTrue(m4.contains("an ECMP group has 1...64 members, got 65"), m4)
+    }
+
+    func testBadEnumAndMACAndFamilies() {
+        XCTAssertTrue(reject(base + "qos:\n  profile: cisco\n").contains("expected one of nvidia-roce, sonic-azure, got 'cisco'"))
+        XCTAssertTrue(reject("ports:\n  - name: h1\n    trust: vlan\n    addresses: [10.0.0.1/24]\n").contains("expected one of dscp, pcp"))
+        XCTAssertTrue(reject("ports:\n  - name: h1\n    mac: ff:ff:ff:ff:ff:ff\n    addresses: [10.0.0.1/24]\n").contains("expected a unicast MAC address"))
+        let m = reject("ports:\n  - name: h1\n    addresses: [10.0.0.1/24, fd77::1/64]\nroutes:\n  - prefix: fd99::/64\n    via: 10.0.0.2\n")
+        XCTAssertTrue(m.contains("not of the same address family"), m)
+        XCTAssertTrue(reject("").contains("the file is empty"))
+        XCTAssertTrue(reject("ports: [\n").contains("not valid YAML"))
+        XCTAssertTrue(reject("switch: {mode: router}\nports:\n  - name: h1\n").contains("mode router needs at least one port with an address"))
+        XCTAssertTrue(reject(base + "buffers: {size: 1}\n").contains("buffers.size: unknown key 'size'"))
+    }
+
+    func testBridgeModeNeedsNoAddresses() throws {
+        let c = try ConfigLoader.parse("switch: {mode: bridge}\nports:\n  - name: h1\n  - name: h2\n")
+        XCTAssertEqual(c.mode, .bridge)
+        XCTAssertEqual(c.ports.count, 2)
+    }
+}
