@@ -1,23 +1,33 @@
-/// Where a frame goes after the pipeline: one egress port, every port but the ingress one, or
-/// nowhere (with the reason). Encoded in 16 bits so a batch keeps it in a plain array.
+/// Where a frame goes after the pipeline: one egress port, every port but the ingress one,
+/// held until its next hop's MAC is resolved, consumed by the switch itself (ARP, ICMP to the
+/// switch, PFC), or nowhere (with the reason). 16 bits, so a batch keeps it in a plain array.
 public struct Verdict: Equatable, Sendable, CustomStringConvertible {
     public var rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
     @usableFromInline static let dropBase: UInt16 = 0xFE00
     public static let flood = Verdict(rawValue: 0xFFFF)
+    /// Routed, waiting for ARP: `Batch.holdPort`/`holdNextHop` say where it goes.
+    public static let hold = Verdict(rawValue: 0xFFFE)
+    /// Addressed to the switch itself and used up (not a drop).
+    public static let consume = Verdict(rawValue: 0xFFFD)
     @inlinable public static func port(_ index: Int) -> Verdict { Verdict(rawValue: UInt16(truncatingIfNeeded: index)) }
     @inlinable public static func drop(_ reason: DropReason) -> Verdict { Verdict(rawValue: dropBase | UInt16(reason.rawValue)) }
 
     @inlinable public var isFlood: Bool { rawValue == 0xFFFF }
+    @inlinable public var isHold: Bool { rawValue == 0xFFFE }
+    @inlinable public var isConsume: Bool { rawValue == 0xFFFD }
     @inlinable public var dropReason: DropReason? {
         guard rawValue & 0xFF00 == Self.dropBase else { return nil }
         return DropReason(rawValue: UInt8(truncatingIfNeeded: rawValue))
     }
     @inlinable public var portIndex: Int? { rawValue < Self.dropBase ? Int(rawValue) : nil }
+    @inlinable public var isDrop: Bool { rawValue & 0xFF00 == Self.dropBase }
 
     public var description: String {
         if isFlood { return "flood" }
+        if isHold { return "hold" }
+        if isConsume { return "consume" }
         if let r = dropReason { return "drop(\(r))" }
         return "port(\(rawValue))"
     }
@@ -30,6 +40,11 @@ public struct Batch: ~Copyable {
     public let addr: UnsafeMutablePointer<UInt64>
     public let len: UnsafeMutablePointer<UInt32>
     public let verdict: UnsafeMutablePointer<Verdict>
+    /// Traffic class chosen by classification (router mode).
+    public let tc: UnsafeMutablePointer<UInt8>
+    /// For `.hold`: the egress port and the IPv4 next hop to resolve.
+    public let holdPort: UnsafeMutablePointer<UInt16>
+    public let holdNextHop: UnsafeMutablePointer<UInt32>
     /// Frames in the batch.
     public var count = 0
     /// Index of the port every frame of this batch arrived on.
@@ -42,12 +57,21 @@ public struct Batch: ~Copyable {
         addr = .allocate(capacity: capacity)
         len = .allocate(capacity: capacity)
         verdict = .allocate(capacity: capacity)
+        tc = .allocate(capacity: capacity)
+        tc.initialize(repeating: 0, count: capacity)
+        holdPort = .allocate(capacity: capacity)
+        holdPort.initialize(repeating: 0, count: capacity)
+        holdNextHop = .allocate(capacity: capacity)
+        holdNextHop.initialize(repeating: 0, count: capacity)
     }
 
     deinit {
         addr.deallocate()
         len.deallocate()
         verdict.deallocate()
+        tc.deallocate()
+        holdPort.deallocate()
+        holdNextHop.deallocate()
     }
 
     /// Appends a frame (test and receive helper). Returns false when full.

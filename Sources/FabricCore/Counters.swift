@@ -18,6 +18,19 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case oversize
     /// Flooded, but no other port is in service to take it.
     case noEgress
+    /// The parser rejected the frame (the per-port parse-error counters say why).
+    case malformed
+    /// IPv4 TTL or IPv6 hop limit would reach 0.
+    case ttlExpired
+    /// No route to the destination.
+    case noRoute
+    /// The next hop's MAC could not be resolved in time (or has no static entry, IPv6).
+    case neighbourUnresolved
+    /// Too many frames already waiting for ARP.
+    case pendingFull
+    /// A router port got a frame for another MAC, a group MAC with an IP payload, or an
+    /// EtherType it does not route.
+    case notRoutable
 
     public var description: String {
         switch self {
@@ -30,6 +43,12 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .portDown: "port_down"
         case .oversize: "oversize"
         case .noEgress: "no_egress"
+        case .malformed: "malformed"
+        case .ttlExpired: "ttl_expired"
+        case .noRoute: "no_route"
+        case .neighbourUnresolved: "neighbour_unresolved"
+        case .pendingFull: "pending_full"
+        case .notRoutable: "not_routable"
         }
     }
 }
@@ -45,19 +64,36 @@ public struct PortCounters: Sendable, Equatable {
     /// Frames that arrived flooded to this port as copies of one received frame.
     public var floodCopies: UInt64 = 0
     public var drops = DropCounts()
+    /// Router mode: frames by kind received, and frames addressed to the switch itself.
+    public var roceFrames: UInt64 = 0
+    public var cnpFrames: UInt64 = 0
+    public var consumed: UInt64 = 0
+    /// ARP requests and replies the switch sent on this port.
+    public var arpRequestsSent: UInt64 = 0
+    public var arpRepliesSent: UInt64 = 0
+    public var icmpEchoReplies: UInt64 = 0
+    /// Why malformed frames were malformed, by `ParseError.rawValue`.
+    public var parseErrors = DropCounts()
 
     public init() {}
 
     public var totalDrops: UInt64 { drops.total }
 }
 
-/// One counter per `DropReason`, in a fixed-size inline array (room for 16 reasons).
+/// One counter per `DropReason` (or `ParseError`), in a fixed-size inline array (24 slots).
 public struct DropCounts: Sendable, Equatable {
-    public static let slots = 16
+    public static let slots = 24
     @usableFromInline var values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                                   UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
                                    UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
-        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     public init() {}
+
+    /// By raw index (parse errors).
+    @inlinable public subscript(raw index: Int) -> UInt64 {
+        get { withUnsafeBytes(of: values) { $0.load(fromByteOffset: index * 8, as: UInt64.self) } }
+        set { withUnsafeMutableBytes(of: &values) { $0.storeBytes(of: newValue, toByteOffset: index * 8, as: UInt64.self) } }
+    }
 
     @inlinable public subscript(reason: DropReason) -> UInt64 {
         get {
@@ -71,6 +107,6 @@ public struct DropCounts: Sendable, Equatable {
     public var total: UInt64 { DropReason.allCases.reduce(0) { $0 + self[$1] } }
 
     public static func == (a: DropCounts, b: DropCounts) -> Bool {
-        DropReason.allCases.allSatisfy { a[$0] == b[$0] }
+        (0..<slots).allSatisfy { a[raw: $0] == b[raw: $0] }
     }
 }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FabricPacket
 
 /// The switch's data plane without any I/O: the frame pool over one shared UMEM, one egress
 /// queue per port, per-port counters and the pipeline. The I/O layer hands it batches of
@@ -15,18 +16,33 @@ public struct Datapath: ~Copyable {
     /// Base of the UMEM area; frame `addr` lives at `frames + addr`.
     public let frames: UnsafeMutableRawPointer
     public var pool: FramePool
+    public let mode: ForwardingMode
     public var bridge: L2Bridge
+    public var router: Router<HashPathSelector>
+    public var pending = PendingQueue()
     public let queues: UnsafeMutablePointer<FrameQueue>
     public let counters: UnsafeMutablePointer<PortCounters>
     public let inService: UnsafeMutablePointer<Bool>
 
+    /// A learning bridge.
     public init(portCount: Int, frames: UnsafeMutableRawPointer, pool: consuming FramePool,
                 bridge: consuming L2Bridge, queueCapacity: Int) {
+        let config = SwitchConfig(mode: .bridge, ports: (0..<portCount).map { PortConfig(name: "p\($0)") })
+        self.init(config: config, portMACs: [MACAddress](repeating: MACAddress(rawValue: 0), count: portCount),
+                  frames: frames, pool: pool, bridge: bridge, queueCapacity: queueCapacity)
+    }
+
+    /// The forwarding mode and pipeline `config` asks for; `portMACs` are the ports' own MACs.
+    public init(config: SwitchConfig, portMACs: [MACAddress], frames: UnsafeMutableRawPointer, pool: consuming FramePool,
+                bridge: consuming L2Bridge = L2Bridge(table: MACTable()), queueCapacity: Int) {
+        let portCount = config.ports.count
         precondition(portCount > 0 && portCount < Int(Verdict.dropBase))
         self.portCount = portCount
         self.frames = frames
         self.pool = pool
+        mode = config.mode
         self.bridge = bridge
+        router = Router(config: config, portMACs: portMACs, selector: HashPathSelector())
         queues = .allocate(capacity: portCount)
         counters = .allocate(capacity: portCount)
         inService = .allocate(capacity: portCount)
@@ -60,9 +76,16 @@ public struct Datapath: ~Copyable {
         counters[ingress].rxFrames &+= UInt64(batch.count)
         counters[ingress].rxBytes &+= rxBytes
 
-        bridge.process(&batch, frames: UnsafeRawPointer(frames))
+        switch mode {
+        case .bridge: bridge.process(&batch, frames: UnsafeRawPointer(frames))
+        case .router: router.process(&batch, frames: frames, counters: counters)
+        }
         dispatch(&batch)
         batch.count = 0
+        if router.learnedNeighbour {
+            router.learnedNeighbour = false
+            releasePending(now: batch.timestamp)
+        }
     }
 
     @usableFromInline mutating func dispatch(_ batch: inout Batch) {
@@ -75,6 +98,11 @@ public struct Datapath: ~Copyable {
                 enqueue(addr: addr, len: len, port: port)
             } else if verdict.isFlood {
                 flood(addr: addr, len: len, ingress: ingress)
+            } else if verdict.isConsume {
+                counters[ingress].consumed &+= 1
+                pool.release(addr)
+            } else if verdict.isHold {
+                hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], now: batch.timestamp)
             } else {
                 // Only drop verdicts are left; `?? .runt` cannot be taken.
                 counters[ingress].drops[verdict.dropReason ?? .runt] &+= 1
@@ -123,6 +151,71 @@ public struct Datapath: ~Copyable {
         enqueue(addr: target, len: len, port: port)
     }
 
+    // MARK: - Next-hop resolution (router mode)
+
+    /// Parks a routed frame until ARP resolves its next hop, asking if nobody asked lately.
+    @usableFromInline mutating func hold(addr: UInt64, len: UInt32, port: Int, nextHop: UInt32, now: UInt64) {
+        guard inService[port], pending.add(addr: addr, len: len, port: UInt16(port), nextHop: nextHop, now: now) else {
+            counters[port].drops[inService[port] ? .pendingFull : .portDown] &+= 1
+            pool.release(addr)
+            return
+        }
+        if router.neighbours.shouldRequest(nextHop, now: now) {
+            sendARPRequest(port: port, target: nextHop)
+        }
+    }
+
+    /// Builds an ARP request (RFC 826) for `target` in a fresh frame and queues it on `port`.
+    mutating func sendARPRequest(port: Int, target: UInt32) {
+        guard let source = router.sourceAddress(port: port, for: target), let fresh = pool.allocate() else { return }
+        let addr = fresh + 256
+        let f = frames + Int(addr)
+        memset(f, 0, 60)
+        let me = router.mac(port: port)
+        Rewrite.setMACs(f, destination: .broadcast, source: me)
+        f.storeBytes(of: EtherType.arp.bigEndian, toByteOffset: 12, as: UInt16.self)
+        f.storeBytes(of: UInt64(0x0001_0800_0604_0001).bigEndian, toByteOffset: 14, as: UInt64.self)
+        storeMAC(me, at: f + 22)
+        f.storeBytes(of: source.bigEndian, toByteOffset: 28, as: UInt32.self)
+        f.storeBytes(of: target.bigEndian, toByteOffset: 38, as: UInt32.self)
+        counters[port].arpRequestsSent &+= 1
+        enqueue(addr: addr, len: 60, port: port)
+    }
+
+    /// Sends every held frame whose next hop is now known.
+    public mutating func releasePending(now: UInt64) {
+        guard pending.count > 0 else { return }
+        var released: [(UInt64, UInt32, Int, MACAddress)] = []
+        pending.remove { addr, len, port, nextHop, _ in
+            guard let mac = router.neighbours.lookup(nextHop, now: now) else { return false }
+            released.append((addr, len, port, mac))
+            return true
+        }
+        for (addr, len, port, mac) in released {
+            storeMAC(mac, at: frames + Int(addr))
+            enqueue(addr: addr, len: len, port: port)
+        }
+    }
+
+    /// Drops held frames older than the pending timeout (housekeeping, off the data path).
+    public mutating func expirePending(now: UInt64) {
+        guard pending.count > 0 else { return }
+        var expired: [(UInt64, Int)] = []
+        let timeout = pending.timeout
+        pending.remove { addr, _, port, _, since in
+            guard now &- since >= timeout else { return false }
+            expired.append((addr, port))
+            return true
+        }
+        for (addr, port) in expired {
+            counters[port].drops[.neighbourUnresolved] &+= 1
+            pool.release(addr)
+        }
+    }
+
+    /// Frames parked for ARP (part of the frame ledger).
+    public var pendingFrames: Int { pending.count }
+
     /// Takes a port out of service: its queued frames go back to the pool (counted as
     /// `portDown` drops) and the addresses learned on it are forgotten.
     public mutating func takeOutOfService(port: Int) {
@@ -133,6 +226,12 @@ public struct Datapath: ~Copyable {
             pool.release(frame.addr)
         }
         bridge.table.flush(port: port)
+        pending.remove { addr, _, p, _, _ in
+            guard p == port else { return false }
+            counters[port].drops[.portDown] &+= 1
+            pool.release(addr)
+            return true
+        }
     }
 
     /// Counts a frame as sent on `port` (the I/O layer calls this when it submits to TX).

@@ -18,7 +18,7 @@ public struct EthernetView {
     }
 
     /// Six octets, big-endian, into the low 48 bits: one 4-byte and one 2-byte load.
-    @inlinable static func loadMAC(_ p: UnsafeRawPointer) -> UInt64 {
+    @inlinable public static func loadMAC(_ p: UnsafeRawPointer) -> UInt64 {
         let hi = UInt64(UInt32(bigEndian: p.loadUnaligned(as: UInt32.self)))
         let lo = UInt64(UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt16.self)))
         return hi << 16 | lo

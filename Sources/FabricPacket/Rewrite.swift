@@ -25,7 +25,7 @@ public enum Rewrite {
 
     /// Replaces the 16-bit word at `off` of an IPv4 header and fixes its checksum.
     @inlinable
-    static func replaceIPv4Word(_ ip: UnsafeMutableRawPointer, _ off: Int, _ new: UInt16) {
+    public static func replaceIPv4Word(_ ip: UnsafeMutableRawPointer, _ off: Int, _ new: UInt16) {
         let old = load16(ip, off)
         guard old != new else { return }
         store16(ip, off, new)
