@@ -75,6 +75,26 @@ static inline int fabric_setns_net(int fd)
 	return (int)syscall(__NR_setns, fd, 0x40000000 /* CLONE_NEWNET */);
 }
 
+/* The MAC address of an interface in the calling thread's network namespace (SIOCGIFHWADDR;
+ * /sys would show the namespace /sys was mounted in, not the one we setns()'d into). */
+#include <sys/ioctl.h>
+#include <string.h>
+static inline int fabric_interface_mac(const char *ifname, unsigned char out[6])
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	int rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
+	int err = rc < 0 ? -errno : 0;
+	close(fd);
+	if (!err)
+		memcpy(out, ifr.ifr_hwaddr.sa_data, 6);
+	return err;
+}
+
 /* The ring structs are embedded in Swift-allocated memory whose layout Swift derives from this
  * header; libxdp writes them through the pointers we pass. Same header, same layout. */
 _Static_assert(sizeof(struct xdp_desc) == 16, "xdp_desc layout");

@@ -17,6 +17,7 @@
 // stack), drain what is queued, then close the sockets and the UMEM, then report.
 import CXDP
 import FabricCore
+import FabricPacket
 import Glibc
 
 public enum PollMode: String, CaseIterable, Sendable {
@@ -28,6 +29,8 @@ public enum PollMode: String, CaseIterable, Sendable {
 
 public struct SwitchOptions: Sendable {
     public var ports: [String]
+    /// Forwarding configuration (router or bridge). Nil: a learning bridge on `ports`.
+    public var config: SwitchConfig? = nil
     public var xdpMode: XDPMode = .auto
     public var poll: PollMode = .adaptive
     public var bpfObject: String
@@ -46,6 +49,13 @@ public struct SwitchOptions: Sendable {
 
     public init(ports: [String], bpfObject: String) {
         self.ports = ports
+        self.bpfObject = bpfObject
+    }
+
+    /// A switch as `config` describes it.
+    public init(config: SwitchConfig, bpfObject: String) {
+        self.ports = config.ports.map(\.name)
+        self.config = config
         self.bpfObject = bpfObject
     }
 
@@ -185,6 +195,18 @@ public struct AFXDPSwitch: ~Copyable {
             guard mrc == 0 else { throw FabricIOError.negative(mrc, "port \(name): cannot insert socket into xsks_map") }
         }
 
+        let config = options.config ?? SwitchConfig(name: "bridge", mode: .bridge, ports: options.ports.map { PortConfig(name: $0) })
+        var macs: [MACAddress] = []
+        for (p, port) in config.ports.enumerated() {
+            if let m = port.mac {
+                macs.append(m)
+                continue
+            }
+            var raw = [UInt8](repeating: 0, count: 6)
+            let rc = fabric_interface_mac(options.ports[p], &raw)
+            guard rc == 0 else { throw FabricIOError.negative(rc, "port \(options.ports[p]): cannot read its MAC address") }
+            macs.append(MACAddress(rawValue: raw.reduce(0) { $0 << 8 | UInt64($1) }))
+        }
         self.options = options
         names = options.ports
         self.portCount = portCount
@@ -192,7 +214,7 @@ public struct AFXDPSwitch: ~Copyable {
         resources = res
         self.rings = rings
         fillTarget = options.ringSize
-        dp = Datapath(portCount: portCount, frames: area,
+        dp = Datapath(config: config, portMACs: macs, frames: area,
                       pool: FramePool(frameCount: frameCount, frameSize: options.frameSize),
                       bridge: L2Bridge(table: MACTable(capacity: 8192, agingTime: UInt64(options.macAgingSeconds) * 1_000_000_000)),
                       queueCapacity: options.queueCapacity)
@@ -351,6 +373,7 @@ public struct AFXDPSwitch: ~Copyable {
                 lastTick = now
                 if stop() { break }
                 checkPorts()
+                dp.expirePending(now: now)
                 if now &- lastAging >= 1_000_000_000 {
                     lastAging = now
                     dp.bridge.table.age(now: now)
@@ -463,6 +486,7 @@ public struct AFXDPSwitch: ~Copyable {
         l.total = dp.pool.capacity
         l.free = dp.pool.freeCount
         l.queued = dp.queuedFrames
+        l.pending = dp.pendingFrames
         for p in 0..<portCount {
             l.fillOutstanding += rings[p].fillOutstanding
             l.txOutstanding += rings[p].txOutstanding
@@ -487,11 +511,19 @@ public struct AFXDPSwitch: ~Copyable {
                 xdpMode: resources.programs[p].mode.rawValue,
                 rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
+                roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, consumed: c.consumed,
+                arpRequestsSent: c.arpRequestsSent, arpRepliesSent: c.arpRepliesSent, icmpEchoReplies: c.icmpEchoReplies,
+                parseErrors: Dictionary(uniqueKeysWithValues: ParseError.allCases.map { ($0.description, c.parseErrors[raw: Int($0.rawValue)]) }.filter { $0.1 > 0 }),
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))
         }
         return SwitchReport(
+            name: options.config?.name ?? "bridge", mode: dp.mode.rawValue,
             sequence: sequence, uptimeSeconds: Double(monotonicNanoseconds() - startedAt) / 1e9,
-            running: running, ports: ports, macEntries: dp.bridge.table.count, ledger: ledger(), loop: loop)
+            running: running, ports: ports, macEntries: dp.bridge.table.count,
+            neighbours: dp.router.neighbours.entries(now: monotonicNanoseconds()).map {
+                NeighbourReport(address: formatIPv4($0.ip), mac: $0.mac?.description, isStatic: $0.isStatic)
+            }.sorted { $0.address < $1.address },
+            ledger: ledger(), loop: loop)
     }
 
     /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).

@@ -13,6 +13,15 @@ public struct PortReport: Codable, Sendable {
     public var floodCopies: UInt64
     public var drops: [String: UInt64]
     public var dropsTotal: UInt64
+    /// Router mode: RoCEv2 and CNP frames received, frames consumed by the switch itself
+    /// (ARP, ICMP to its addresses, PAUSE/PFC), ARP/ICMP it sent, and parse errors by kind.
+    public var roceFrames: UInt64
+    public var cnpFrames: UInt64
+    public var consumed: UInt64
+    public var arpRequestsSent: UInt64
+    public var arpRepliesSent: UInt64
+    public var icmpEchoReplies: UInt64
+    public var parseErrors: [String: UInt64]
     public var xdpRedirected: UInt64
     public var xdpPassed: UInt64
     /// Frames the kernel dropped at this port's AF_XDP socket before the switch saw them.
@@ -39,13 +48,25 @@ public struct SocketDrops: Codable, Sendable, Equatable {
 /// A snapshot of a running (or just stopped) switch, as written to --stats-file and printed
 /// on exit. Schema: see README "Counters".
 public struct SwitchReport: Codable, Sendable {
+    public var name: String
+    /// "bridge" or "router".
+    public var mode: String
     public var sequence: UInt64
     public var uptimeSeconds: Double
     public var running: Bool
     public var ports: [PortReport]
     public var macEntries: Int
+    public var neighbours: [NeighbourReport]
     public var ledger: FrameLedger
     public var loop: LoopCounters
+}
+
+/// One ARP cache entry.
+public struct NeighbourReport: Codable, Sendable {
+    public var address: String
+    /// nil while being resolved.
+    public var mac: String?
+    public var isStatic: Bool
 }
 
 /// How the run loop spent its time (counted per iteration, never per packet).
@@ -77,7 +98,16 @@ extension SwitchReport {
             return all.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" }
         }
         if !reasons.isEmpty { out += "drops by reason: " + reasons.joined(separator: " ") + "\n" }
-        out += "MAC table: \(macEntries) entries; \(ledger)\n"
+        if mode == "router" {
+            let kinds = ports.map { p in "\(p.name): roce \(p.roceFrames) cnp \(p.cnpFrames) to-switch \(p.consumed) arp-req \(p.arpRequestsSent) arp-rep \(p.arpRepliesSent)" }
+            out += "router: " + kinds.joined(separator: "; ") + "\n"
+            let pe = ports.flatMap { p in p.parseErrors.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" } }
+            if !pe.isEmpty { out += "parse errors: " + pe.joined(separator: " ") + "\n" }
+            let resolved = neighbours.filter { $0.mac != nil }.count
+            out += "neighbours: \(resolved) resolved, \(neighbours.count - resolved) resolving; \(ledger)\n"
+        } else {
+            out += "MAC table: \(macEntries) entries; \(ledger)\n"
+        }
         return out
     }
 }

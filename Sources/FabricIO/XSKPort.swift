@@ -63,6 +63,8 @@ public struct FrameLedger: Sendable, Codable, CustomStringConvertible {
     public var total = 0
     public var free = 0
     public var queued = 0
+    /// Routed frames parked while ARP resolves their next hop.
+    public var pending = 0
     public var fillOutstanding = 0
     public var txOutstanding = 0
     /// What the kernel's ring indices say is sitting in fill+rx and tx+completion rings.
@@ -70,14 +72,14 @@ public struct FrameLedger: Sendable, Codable, CustomStringConvertible {
     public var inTxAndCompletionRings = 0
 
     /// free + in rings + queued == UMEM frames.
-    public var balances: Bool { free + queued + fillOutstanding + txOutstanding == total }
+    public var balances: Bool { free + queued + pending + fillOutstanding + txOutstanding == total }
     /// Frames the kernel holds outside any ring (copy-mode skbs still in flight). Zero at rest.
     public var inKernelFlight: Int {
         (fillOutstanding - inFillAndRxRings) + (txOutstanding - inTxAndCompletionRings)
     }
 
     public var description: String {
-        "frames: \(total) total = \(free) free + \(queued) queued + \(fillOutstanding) fill/rx + \(txOutstanding) tx/completion"
+        "frames: \(total) total = \(free) free + \(queued) queued + \(pending) awaiting ARP + \(fillOutstanding) fill/rx + \(txOutstanding) tx/completion"
             + (balances ? " (balanced)" : " (UNBALANCED)")
             + (inKernelFlight == 0 ? "" : "; \(inKernelFlight) in kernel flight")
     }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import FabricConfig
+import FabricCore
 import FabricIO
 import FabricLab
 import Foundation
@@ -8,7 +10,7 @@ struct Fabric: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fabric",
         abstract: "SwiftFabric: an AF_XDP software switch and lab for AI-fabric networking.",
-        subcommands: [SwitchCommand.self, TestbedCommand.self, DemoCommand.self, ProbeCommand.self])
+        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, DemoCommand.self, ProbeCommand.self])
 }
 
 /// Where the compiled XDP objects are: $FABRIC_BPF_DIR, else the nearest `.build-bpf/` above
@@ -35,8 +37,10 @@ struct SwitchCommand: ParsableCommand {
         commandName: "switch",
         abstract: "Run the switch on the given ports until SIGINT/SIGTERM, then print per-port counters.")
 
-    @Option(help: "Comma-separated interface names to switch between.")
-    var ports: String
+    @Option(help: "Comma-separated interface names to bridge between (without --config).")
+    var ports: String?
+    @Option(help: "Switch configuration file (YAML; see scripts/example-switch.yaml).")
+    var config: String?
     @Option(help: "Network namespace to run in (as created by `ip netns add`).")
     var netns: String?
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
@@ -61,9 +65,23 @@ struct SwitchCommand: ParsableCommand {
     var verbose = false
 
     func run() throws {
+        let object = bpfObject ?? bpfObjectPath("fabric_xsk.o")
+        var opts: SwitchOptions
+        switch (config, ports) {
+        case (let file?, nil):
+            do {
+                opts = SwitchOptions(config: try ConfigLoader.load(file: file), bpfObject: object)
+            } catch {
+                logLine("fabric switch: \(error)")
+                throw ExitCode(2)
+            }
+        case (nil, let list?):
+            opts = SwitchOptions(ports: list.split(separator: ",").map { String($0) }, bpfObject: object)
+        default:
+            logLine("fabric switch: give either --config FILE or --ports a,b,... (a learning bridge)")
+            throw ExitCode(2)
+        }
         if let ns = netns { try enterNetworkNamespace(ns) }
-        var opts = SwitchOptions(ports: ports.split(separator: ",").map { String($0) },
-                                 bpfObject: bpfObject ?? bpfObjectPath("fabric_xsk.o"))
         opts.xdpMode = xdpMode
         opts.poll = poll
         opts.statsFile = statsFile
@@ -82,7 +100,8 @@ struct SwitchCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
-        print("fabric switch: forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
+        let kind = opts.config.map { "\($0.mode.rawValue) '\($0.name)'" } ?? "bridge"
+        print("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
               + (netns.map { " in netns \($0)" } ?? ""))
         fflush(nil)
         if opts.statsFile != nil { sw.publishStatsNow() }
@@ -103,11 +122,17 @@ struct TestbedCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the test bed (removing leftovers first).")
         @Option(help: "Number of hosts.") var hosts: Int = 4
         @Option(help: "Name prefix of the namespaces.") var prefix: String = "sf"
+        @Flag(help: "Each host in its own subnet with a default route via the switch, which runs as a router.")
+        var routed = false
         func run() throws {
-            let tb = Testbed(prefix: prefix, hosts: hosts)
+            let tb = Testbed(prefix: prefix, hosts: hosts, routed: routed)
             try tb.up()
             print(tb.summary, terminator: "")
-            print("run the switch: fabric switch --netns \(tb.switchNamespace) --ports \(tb.switchPorts.joined(separator: ","))")
+            if routed {
+                print("run the switch: fabric switch --netns \(tb.switchNamespace) --config \(tb.configPath)")
+            } else {
+                print("run the switch: fabric switch --netns \(tb.switchNamespace) --ports \(tb.switchPorts.joined(separator: ","))")
+            }
         }
     }
 
@@ -119,6 +144,37 @@ struct TestbedCommand: ParsableCommand {
             let present = tb.existingNamespaces()
             tb.down()
             print(present.isEmpty ? "test bed '\(prefix)': nothing to remove" : "test bed '\(prefix)': removed \(present.sorted().joined(separator: " "))")
+        }
+    }
+}
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Work with switch configuration files.",
+        subcommands: [Check.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a configuration file and summarise it; exit 1 if invalid.")
+        @Argument(help: "The YAML file.") var file: String
+        func run() throws {
+            let c: SwitchConfig
+            do {
+                c = try ConfigLoader.load(file: file)
+            } catch {
+                logLine("\(error)")
+                throw ExitCode(1)
+            }
+            print("\(file): valid. \(c.mode.rawValue) '\(c.name)', QoS profile \(c.qos.profile), load balancing \(c.loadBalancing)")
+            for p in c.ports {
+                let addrs = p.addresses.map(\.description).joined(separator: ", ")
+                print("  port \(p.name): \(addrs.isEmpty ? "no address" : addrs), trust \(p.trust.rawValue)"
+                      + (p.mac.map { ", mac \($0)" } ?? "") + (p.speedGbps.map { ", \($0)G" } ?? ""))
+            }
+            for r in c.routes {
+                print("  route \(r.prefix) via \(r.nextHops.map(\.description).joined(separator: ", "))\(r.nextHops.count > 1 ? " (ECMP)" : "")")
+            }
+            for n in c.neighbours { print("  neighbour \(n.address) at \(n.mac)") }
         }
     }
 }
