@@ -155,13 +155,12 @@ public struct SwitchProcess {
     /// With `ipNetnsExec` the switch is started under `ip netns exec`, which remounts /sys
     /// without bpffs, instead of entering the namespace itself with `--netns`.
     public static func start(fabric: String, testbed tb: Testbed, statsFile: String, extra: [String] = [],
-                             statsInterval: Double = 0.2, ipNetnsExec: Bool = false) throws -> SwitchProcess {
+                             statsInterval: Double = 0.2, ipNetnsExec: Bool = false, config: String? = nil) throws -> SwitchProcess {
         try? FileManager.default.removeItem(atPath: statsFile)
         let placement = ipNetnsExec ? ["ip", "netns", "exec", tb.switchNamespace, fabric, "switch"]
                                     : [fabric, "switch", "--netns", tb.switchNamespace]
-        let child = try ChildProcess(placement + ["--ports",
-                                      tb.switchPorts.joined(separator: ","), "--stats-file", statsFile,
-                                      "--stats-interval", "\(statsInterval)"] + extra)
+        let what = config.map { ["--config", $0] } ?? ["--ports", tb.switchPorts.joined(separator: ",")]
+        let child = try ChildProcess(placement + what + ["--stats-file", statsFile, "--stats-interval", "\(statsInterval)"] + extra)
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: statsFile) {
             guard child.isRunning, Date() < deadline else {

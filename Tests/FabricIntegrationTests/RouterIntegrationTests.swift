@@ -1,0 +1,118 @@
+import FabricIO
+import FabricLab
+import Foundation
+import XCTest
+
+/// The switch as a router on a routed test bed: hosts in their own subnets with only a default
+/// route via the switch and no static ARP.
+final class RouterIntegrationTests: XCTestCase {
+    var fabric = ""
+    var statsFile = ""
+
+    override func setUpWithError() throws {
+        try XCTSkipUnless(getuid() == 0, "integration tests need root (namespaces, veth, XDP); run scripts/test.sh as root")
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        fabric = dir.appendingPathComponent("fabric").path
+        guard FileManager.default.isExecutableFile(atPath: fabric) else {
+            XCTFail("no fabric executable next to the test bundle (\(fabric)); run `swift build` first")
+            throw XCTSkip("fabric not built")
+        }
+        statsFile = NSTemporaryDirectory() + "fabric-rt-\(getpid())-\(UUID().uuidString.prefix(8)).json"
+    }
+
+    func makeTestbed(hosts: Int) throws -> Testbed {
+        let tb = Testbed(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: true)
+        addTeardownBlock {
+            tb.down()
+            XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")
+            try? FileManager.default.removeItem(atPath: self.statsFile)
+        }
+        try tb.up()
+        return tb
+    }
+
+    func startRouter(_ tb: Testbed, config: String) throws -> SwitchProcess {
+        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, config: config)
+        addTeardownBlock { sw.child.stop(grace: 5) }
+        return sw
+    }
+
+    func testHostsWithoutStaticARPPingAndExchangeUDPAndTCPAcrossSubnets() throws {
+        let tb = try makeTestbed(hosts: 3)
+        let sw = try startRouter(tb, config: tb.configPath)
+        for a in 1...3 {
+            let gw = try Ping.run(from: tb.hostNamespace(a), to: tb.gatewayAddress(a), count: 3, interval: 0.02)
+            XCTAssertEqual(gw.received, 3, "h\(a) pings its gateway")
+            for b in 1...3 where a != b {
+                let r = try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: 3, interval: 0.02)
+                XCTAssertEqual(r.received, 3, "h\(a) -> h\(b) across subnets")
+            }
+        }
+        // No host has a static neighbour: what they know they learned by ARP from the switch.
+        let neigh = try Shell.run(["ip", "-n", tb.hostNamespace(1), "neigh", "show"])
+        XCTAssertFalse(neigh.contains("PERMANENT"), neigh)
+        XCTAssertTrue(neigh.contains("10.77.1.254"), neigh)
+
+        let udp = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(3),
+                                 address: tb.hostAddress(3), count: 2000, pps: 50_000)
+        XCTAssertEqual(udp.receive.unique, 2000, "UDP across subnets")
+        XCTAssertEqual(udp.receive.reordered, 0)
+
+        let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(2), "iperf3", "-s", "-1", "-p", "5202"])
+        defer { server.stop(grace: 2) }
+        usleep(300_000)
+        let out = try Shell.inNamespace(tb.hostNamespace(1), ["iperf3", "-c", tb.hostAddress(2), "-p", "5202", "-t", "1", "-J"], check: false)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
+        let bps = (((json["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? NSNumber)?.doubleValue ?? 0
+        XCTAssertGreaterThan(bps, 1e8, "TCP across subnets: \(out.prefix(400))")
+
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertEqual(final.mode, "router")
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        XCTAssertEqual(final.ledger.pending, 0)
+        XCTAssertEqual(final.neighbours.filter { $0.mac != nil }.count, 3, "all three hosts resolved by ARP")
+        XCTAssertGreaterThan(final.ports[0].arpRepliesSent, 0)
+        XCTAssertGreaterThan(final.ports[0].icmpEchoReplies, 0)
+        for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
+    }
+
+    /// Two next hops (h3 and h4 both hold 10.88.0.1) for 10.88.0.0/16: many UDP flows from h1,
+    /// differing only in source port (RoCEv2's entropy), spread over both.
+    func testECMPSpreadsManyFlowsOverTwoNextHops() throws {
+        let tb = try makeTestbed(hosts: 4)
+        for h in [3, 4] {
+            try Shell.run(["ip", "-n", tb.hostNamespace(h), "addr", "add", "10.88.0.1/32", "dev", "lo"])
+        }
+        let config = NSTemporaryDirectory() + "fabric-ecmp-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        try tb.switchConfigYAML(extra: """
+        ecmp_groups:
+          - name: anycast
+            members: [10.77.3.1, 10.77.4.1]
+        routes:
+          - prefix: 10.88.0.0/16
+            group: anycast
+
+        """).write(toFile: config, atomically: true, encoding: .utf8)
+        _ = try startRouter(tb, config: config)
+        // Resolve the hosts first (ARP), so the flows below go straight through.
+        for h in 2...4 { _ = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(h), count: 1) }
+        let before = try [3, 4].map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface).rxPackets }
+        let flows = 64, perFlow = 20
+        var script = ""
+        for f in 0..<flows {
+            // One UDP flow per source port, sent with the kernel's own socket from h1.
+            script += "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('10.77.1.1', \(50000 + f)))\n"
+            script += "for i in range(\(perFlow)): s.sendto(b'x'*32, ('10.88.0.1', 4791))\ns.close()\n"
+        }
+        try Shell.inNamespace(tb.hostNamespace(1), ["python3", "-c", script])
+        usleep(300_000)
+        let after = try [3, 4].map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface).rxPackets }
+        let got = zip(after, before).map { Int($0 - $1) }
+        XCTAssertEqual(got[0] + got[1], flows * perFlow, "every datagram reached one of the two next hops: \(got)")
+        XCTAssertGreaterThan(got[0], flows * perFlow / 5, "h3 got a share: \(got)")
+        XCTAssertGreaterThan(got[1], flows * perFlow / 5, "h4 got a share: \(got)")
+        XCTAssertEqual(got[0] % perFlow, 0, "flows are not split between next hops: \(got)")
+    }
+}
