@@ -1,13 +1,17 @@
 // fabric-pipeline-bench: the per-packet path without sockets, measured and audited.
 //
-// Runs the L2 bridge pipeline and the egress dispatch (Datapath.forward) plus the dequeue a TX
-// pass does, over synthetic 64-byte frames between 4 learned hosts with 1 in 16 frames
-// broadcast (flooded, so copies are made), the way the run loop drives it: one batch per call.
-// Prints ns per frame, and the heap allocations, retains/releases and exclusivity checks made
-// in the timed steady state. Exits 1 if any of those is not zero: the per-packet path must
-// allocate nothing and touch no reference counts.
+// bridge: the L2 bridge pipeline and the egress dispatch (Datapath.forward) plus the dequeue a
+//         TX pass does, over synthetic 64-byte frames between 4 learned hosts with 1 in 16
+//         frames broadcast (flooded, so copies are made).
+// router: the full RoCEv2 L3 pipeline (parse to the BTH, classify, LPM with ECMP over two next
+//         hops, rewrite MACs and TTL with incremental checksum, dispatch) over 64-frame
+//         batches of RoCEv2 RDMA WRITE frames, with 1k and with 100k IPv4 prefixes.
+// Both are driven the way the run loop drives them: one batch per call. Prints ns per frame,
+// and the heap allocations, retains/releases and exclusivity checks made in the timed steady
+// state. Exits 1 if any of those is not zero: the per-packet path must allocate nothing and
+// touch no reference counts.
 //
-//   swift run -c release fabric-pipeline-bench [FRAMES]
+//   swift run -c release fabric-pipeline-bench [bridge|router|all] [FRAMES]
 import CRuntimeCounters
 import FabricCore
 import FabricPacket
@@ -15,7 +19,9 @@ import FabricPacket
 import Glibc
 #endif
 
-let frames = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 4_000_000 : 4_000_000
+let args = Array(CommandLine.arguments.dropFirst())
+let which = args.first { Int($0) == nil } ?? "all"
+let frames = args.compactMap { Int($0) }.first ?? 4_000_000
 let ports = 4
 let frameSize = 2048
 let frameCount = 4096
@@ -100,24 +106,47 @@ final class Probe {}
 counterSelfTest()
 
 var bench = Bench()
-// Learn every host and warm up, then count.
-_ = bench.run(100_000)
-let before = fabric_runtime_counts_now()
-let t0 = monotonicNanoseconds()
-let n = bench.run(frames)
-let t1 = monotonicNanoseconds()
-let after = fabric_runtime_counts_now()
+struct Audit {
+    var mallocs: UInt64 = 0, retains: UInt64 = 0, releases: UInt64 = 0, accesses: UInt64 = 0
+    var clean: Bool { mallocs + retains + releases + accesses == 0 }
+}
 
-let mallocs = after.mallocs - before.mallocs
-let retains = after.retains - before.retains
-let releases = after.releases - before.releases
-let accesses = after.accesses - before.accesses
-let ns = Double(t1 - t0) / Double(n)
-print("pipeline: \(n) frames (64 B, 4 ports, 1/16 flooded), "
-      + "\(fixed(ns, 1)) ns/frame (\(fixed(1e3 / ns, 1)) Mframes/s)")
-print("steady state: \(mallocs) mallocs, \(retains) retains, \(releases) releases, \(accesses) exclusivity checks")
-precondition(bench.dp.pool.freeCount == frameCount, "frame pool lost frames: \(bench.dp.pool.freeCount) of \(frameCount) free")
-if mallocs + retains + releases + accesses != 0 {
+/// Runs `body` once to warm up, then measures it: (ns per frame, runtime calls made).
+func measure(_ n: Int, _ body: (Int) -> Int) -> (Double, Audit) {
+    _ = body(min(n, 100_000))
+    let before = fabric_runtime_counts_now()
+    let t0 = monotonicNanoseconds()
+    let done = body(n)
+    let t1 = monotonicNanoseconds()
+    let after = fabric_runtime_counts_now()
+    let audit = Audit(mallocs: after.mallocs - before.mallocs, retains: after.retains - before.retains,
+                      releases: after.releases - before.releases, accesses: after.accesses - before.accesses)
+    return (Double(t1 - t0) / Double(done), audit)
+}
+
+func report(_ label: String, _ r: (Double, Audit)) -> Bool {
+    print("\(label): \(fixed(r.0, 1)) ns/frame (\(fixed(1e3 / r.0, 1)) Mframes/s); steady state: \(r.1.mallocs) mallocs, "
+          + "\(r.1.retains) retains, \(r.1.releases) releases, \(r.1.accesses) exclusivity checks")
+    return r.1.clean
+}
+
+var ok = true
+if which == "bridge" || which == "all" {
+    var bench = Bench()
+    ok = report("bridge (64 B, 4 ports, 1/16 flooded)", measure(frames) { bench.run($0) }) && ok
+    precondition(bench.dp.pool.freeCount == frameCount, "frame pool lost frames")
+}
+if which == "router" || which == "all" {
+    for prefixes in [1_000, 100_000] {
+        var bench = RouterBench(prefixes: prefixes)
+        let total = measure(frames) { bench.run($0) }
+        ok = report("router (RoCEv2 RDMA WRITE 114 B, \(prefixes / 1000)k IPv4 prefixes, ECMP x2)", total) && ok
+        let harness = measure(frames) { bench.run($0, pipeline: false) }
+        print("  of which writing the test frames: \(fixed(harness.0, 1)) ns/frame; pipeline alone: \(fixed(total.0 - harness.0, 1)) ns/frame")
+        precondition(bench.routed > 0 && bench.dp.pool.freeCount == frameCount, "router bench did not route (or lost frames)")
+    }
+}
+if !ok {
     print("FAIL: the per-packet path allocated or touched reference counts")
     exit(1)
 }
