@@ -1,3 +1,5 @@
+import FabricPacket
+
 /// Where a frame goes after the pipeline: one egress port, every port but the ingress one,
 /// held until its next hop's MAC is resolved, consumed by the switch itself (ARP, ICMP to the
 /// switch, PFC), or nowhere (with the reason). 16 bits, so a batch keeps it in a plain array.
@@ -45,6 +47,9 @@ public struct Batch: ~Copyable {
     /// For `.hold`: the egress port and the IPv4 next hop to resolve.
     public let holdPort: UnsafeMutablePointer<UInt16>
     public let holdNextHop: UnsafeMutablePointer<UInt32>
+    /// For `.hold` of an IPv6 packet: the next hop to resolve by neighbour discovery.
+    public let holdNextHop6: UnsafeMutablePointer<IPv6Address>
+    public let holdIsV6: UnsafeMutablePointer<Bool>
     /// Frames in the batch.
     public var count = 0
     /// Index of the port every frame of this batch arrived on.
@@ -63,6 +68,10 @@ public struct Batch: ~Copyable {
         holdPort.initialize(repeating: 0, count: capacity)
         holdNextHop = .allocate(capacity: capacity)
         holdNextHop.initialize(repeating: 0, count: capacity)
+        holdNextHop6 = .allocate(capacity: capacity)
+        holdNextHop6.initialize(repeating: IPv6Address(high: 0, low: 0), count: capacity)
+        holdIsV6 = .allocate(capacity: capacity)
+        holdIsV6.initialize(repeating: false, count: capacity)
     }
 
     deinit {
@@ -72,6 +81,8 @@ public struct Batch: ~Copyable {
         tc.deallocate()
         holdPort.deallocate()
         holdNextHop.deallocate()
+        holdNextHop6.deallocate()
+        holdIsV6.deallocate()
     }
 
     /// Appends a frame (test and receive helper). Returns false when full.

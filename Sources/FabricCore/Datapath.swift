@@ -102,7 +102,11 @@ public struct Datapath: ~Copyable {
                 counters[ingress].consumed &+= 1
                 pool.release(addr)
             } else if verdict.isHold {
-                hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], now: batch.timestamp)
+                if batch.holdIsV6[i] {
+                    hold6(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop6[i], now: batch.timestamp)
+                } else {
+                    hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], now: batch.timestamp)
+                }
             } else {
                 // Only drop verdicts are left; `?? .runt` cannot be taken.
                 counters[ingress].drops[verdict.dropReason ?? .runt] &+= 1
@@ -165,6 +169,48 @@ public struct Datapath: ~Copyable {
         }
     }
 
+    /// As `hold`, for IPv6: parks the frame and sends a neighbour solicitation.
+    @usableFromInline mutating func hold6(addr: UInt64, len: UInt32, port: Int, nextHop: IPv6Address, now: UInt64) {
+        guard inService[port], pending.add(addr: addr, len: len, port: UInt16(port), nextHop: 0, nextHop6: nextHop, isV6: true, now: now) else {
+            counters[port].drops[inService[port] ? .pendingFull : .portDown] &+= 1
+            pool.release(addr)
+            return
+        }
+        if router.neighbours.shouldRequest(nextHop, now: now) {
+            sendNeighbourSolicitation(port: port, target: nextHop)
+        }
+    }
+
+    /// Builds a neighbour solicitation (RFC 4861 section 4.3) for `target`, to its
+    /// solicited-node multicast address, with our link-layer address, and queues it on `port`.
+    mutating func sendNeighbourSolicitation(port: Int, target: IPv6Address) {
+        guard let source = router.sourceAddress6(port: port), let fresh = pool.allocate() else { return }
+        let addr = fresh + 256
+        let f = frames + Int(addr)
+        let length = 14 + 40 + 24 + 8
+        memset(f, 0, length)
+        let me = router.mac(port: port)
+        let low24 = target.low & 0xFF_FFFF
+        Rewrite.setMACs(f, destination: MACAddress(rawValue: 0x3333_FF00_0000 | low24), source: me)
+        f.storeBytes(of: EtherType.ipv6.bigEndian, toByteOffset: 12, as: UInt16.self)
+        let ip = f + 14
+        ip.storeBytes(of: UInt32(0x6000_0000).bigEndian, as: UInt32.self)
+        ip.storeBytes(of: UInt16(32).bigEndian, toByteOffset: 4, as: UInt16.self)
+        ip.storeBytes(of: UInt8(58), toByteOffset: 6, as: UInt8.self)
+        ip.storeBytes(of: UInt8(255), toByteOffset: 7, as: UInt8.self)
+        storeIPv6(source, at: ip + 8)
+        storeIPv6(IPv6Address(high: 0xFF02_0000_0000_0000, low: 0x0000_0001_FF00_0000 | low24), at: ip + 24)
+        let icmp = ip + 40
+        icmp.storeBytes(of: UInt8(135), as: UInt8.self)
+        storeIPv6(target, at: icmp + 8)
+        icmp.storeBytes(of: UInt8(1), toByteOffset: 24, as: UInt8.self)   // source link-layer address option
+        icmp.storeBytes(of: UInt8(1), toByteOffset: 25, as: UInt8.self)
+        storeMAC(me, at: icmp + 26)
+        icmp.storeBytes(of: icmpv6Checksum(ip: ip, messageLength: 32).bigEndian, toByteOffset: 2, as: UInt16.self)
+        counters[port].arpRequestsSent &+= 1
+        enqueue(addr: addr, len: UInt32(length), port: port)
+    }
+
     /// Builds an ARP request (RFC 826) for `target` in a fresh frame and queues it on `port`.
     mutating func sendARPRequest(port: Int, target: UInt32) {
         guard let source = router.sourceAddress(port: port, for: target), let fresh = pool.allocate() else { return }
@@ -186,9 +232,10 @@ public struct Datapath: ~Copyable {
     public mutating func releasePending(now: UInt64) {
         guard pending.count > 0 else { return }
         var released: [(UInt64, UInt32, Int, MACAddress)] = []
-        pending.remove { addr, len, port, nextHop, _ in
-            guard let mac = router.neighbours.lookup(nextHop, now: now) else { return false }
-            released.append((addr, len, port, mac))
+        pending.remove { e in
+            let known = e.isV6 ? router.neighbours.lookup(e.nextHop6, now: now) : router.neighbours.lookup(e.nextHop, now: now)
+            guard let mac = known else { return false }
+            released.append((e.addr, e.len, e.port, mac))
             return true
         }
         for (addr, len, port, mac) in released {
@@ -202,9 +249,9 @@ public struct Datapath: ~Copyable {
         guard pending.count > 0 else { return }
         var expired: [(UInt64, Int)] = []
         let timeout = pending.timeout
-        pending.remove { addr, _, port, _, since in
-            guard now &- since >= timeout else { return false }
-            expired.append((addr, port))
+        pending.remove { e in
+            guard now &- e.since >= timeout else { return false }
+            expired.append((e.addr, e.port))
             return true
         }
         for (addr, port) in expired {
@@ -226,10 +273,10 @@ public struct Datapath: ~Copyable {
             pool.release(frame.addr)
         }
         bridge.table.flush(port: port)
-        pending.remove { addr, _, p, _, _ in
-            guard p == port else { return false }
+        pending.remove { e in
+            guard e.port == port else { return false }
             counters[port].drops[.portDown] &+= 1
-            pool.release(addr)
+            pool.release(e.addr)
             return true
         }
     }

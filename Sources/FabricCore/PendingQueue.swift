@@ -1,3 +1,5 @@
+import FabricPacket
+
 /// Routed frames waiting for their next hop's MAC (ARP in flight): a small bounded array.
 /// Released in arrival order when the neighbour is learned; dropped (counted as
 /// `neighbourUnresolved`) after `timeout`. Scanned only on ARP events and housekeeping ticks.
@@ -8,6 +10,8 @@ public struct PendingQueue: ~Copyable {
     @usableFromInline let len: UnsafeMutablePointer<UInt32>
     @usableFromInline let port: UnsafeMutablePointer<UInt16>
     @usableFromInline let nextHop: UnsafeMutablePointer<UInt32>
+    @usableFromInline let nextHop6: UnsafeMutablePointer<IPv6Address>
+    @usableFromInline let isV6: UnsafeMutablePointer<Bool>
     @usableFromInline let since: UnsafeMutablePointer<UInt64>
     public var count = 0
 
@@ -18,6 +22,8 @@ public struct PendingQueue: ~Copyable {
         len = .allocate(capacity: capacity)
         port = .allocate(capacity: capacity)
         nextHop = .allocate(capacity: capacity)
+        nextHop6 = .allocate(capacity: capacity)
+        isV6 = .allocate(capacity: capacity)
         since = .allocate(capacity: capacity)
     }
 
@@ -26,30 +32,49 @@ public struct PendingQueue: ~Copyable {
         len.deallocate()
         port.deallocate()
         nextHop.deallocate()
+        nextHop6.deallocate()
+        isV6.deallocate()
         since.deallocate()
     }
 
     /// Parks a frame; false when full.
-    @inlinable public mutating func add(addr a: UInt64, len l: UInt32, port p: UInt16, nextHop n: UInt32, now: UInt64) -> Bool {
+    @inlinable public mutating func add(addr a: UInt64, len l: UInt32, port p: UInt16, nextHop n: UInt32,
+                                        nextHop6 n6: IPv6Address = IPv6Address(high: 0, low: 0), isV6 v6: Bool = false,
+                                        now: UInt64) -> Bool {
         guard count < capacity else { return false }
         addr[count] = a
         len[count] = l
         port[count] = p
         nextHop[count] = n
+        nextHop6[count] = n6
+        isV6[count] = v6
         since[count] = now
         count += 1
         return true
     }
 
+    public struct Entry {
+        public var addr: UInt64
+        public var len: UInt32
+        public var port: Int
+        public var nextHop: UInt32
+        public var nextHop6: IPv6Address
+        public var isV6: Bool
+        public var since: UInt64
+    }
+
     /// Removes (in order) every entry for which `take` returns true; keeps the rest in order.
-    public mutating func remove(where take: (_ addr: UInt64, _ len: UInt32, _ port: Int, _ nextHop: UInt32, _ since: UInt64) -> Bool) {
+    public mutating func remove(where take: (_ entry: Entry) -> Bool) {
         var kept = 0
         for i in 0..<count {
-            if !take(addr[i], len[i], Int(port[i]), nextHop[i], since[i]) {
+            let e = Entry(addr: addr[i], len: len[i], port: Int(port[i]), nextHop: nextHop[i], nextHop6: nextHop6[i], isV6: isV6[i], since: since[i])
+            if !take(e) {
                 addr[kept] = addr[i]
                 len[kept] = len[i]
                 port[kept] = port[i]
                 nextHop[kept] = nextHop[i]
+                nextHop6[kept] = nextHop6[i]
+                isV6[kept] = isV6[i]
                 since[kept] = since[i]
                 kept += 1
             }

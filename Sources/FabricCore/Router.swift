@@ -25,6 +25,7 @@ public struct Router<Selector: PathSelector>: ~Copyable {
     @usableFromInline let localV4Mask: UnsafeMutablePointer<UInt32>
     @usableFromInline let localV4Count: Int
     @usableFromInline let localV6: UnsafeMutablePointer<IPv6Address>
+    @usableFromInline let localV6Port: UnsafeMutablePointer<Int32>
     @usableFromInline let localV6Count: Int
     /// Set when ARP taught the switch a neighbour: the datapath then releases held frames.
     public var learnedNeighbour = false
@@ -46,12 +47,12 @@ public struct Router<Selector: PathSelector>: ~Copyable {
         pcpToTC = .allocate(capacity: 8)
         pcpToTC.initialize(from: config.qos.pcpToTC, count: 8)
         var v4: [(UInt32, Int32, UInt32)] = []
-        var v6: [IPv6Address] = []
+        var v6: [(IPv6Address, Int32)] = []
         for (i, p) in config.ports.enumerated() {
             for a in p.addresses {
                 switch a.address {
                 case .v4(let x): v4.append((x, Int32(i), a.length == 0 ? 0 : ~UInt32(0) << (32 - a.length)))
-                case .v6(let x): v6.append(x)
+                case .v6(let x): v6.append((x, Int32(i)))
                 }
             }
         }
@@ -66,7 +67,9 @@ public struct Router<Selector: PathSelector>: ~Copyable {
         }
         localV6Count = v6.count
         localV6 = .allocate(capacity: max(1, v6.count))
-        localV6.initialize(from: v6, count: v6.count)
+        localV6.initialize(from: v6.map(\.0), count: v6.count)
+        localV6Port = .allocate(capacity: max(1, v6.count))
+        localV6Port.initialize(from: v6.map(\.1), count: v6.count)
         for n in config.neighbours {
             switch n.address {
             case .v4(let a): neighbours.addStatic(a, mac: n.mac)
@@ -84,6 +87,13 @@ public struct Router<Selector: PathSelector>: ~Copyable {
         localV4Port.deallocate()
         localV4Mask.deallocate()
         localV6.deallocate()
+        localV6Port.deallocate()
+    }
+
+    /// The switch's first IPv6 address on `port` (source of neighbour solicitations).
+    public func sourceAddress6(port: Int) -> IPv6Address? {
+        for i in 0..<localV6Count where Int(localV6Port[i]) == port { return localV6[i] }
+        return nil
     }
 
     public func mac(port: Int) -> MACAddress { MACAddress(rawValue: portMAC[port]) }
@@ -104,10 +114,11 @@ public struct Router<Selector: PathSelector>: ~Copyable {
         return nil
     }
 
+    /// The port of our IPv6 address `a`, if it is ours.
     @inlinable @inline(__always)
-    func isLocalV6(_ a: IPv6Address) -> Bool {
-        for i in 0..<localV6Count where localV6[i] == a { return true }
-        return false
+    func isLocalV6(_ a: IPv6Address) -> Int? {
+        for i in 0..<localV6Count where localV6[i] == a { return Int(localV6Port[i]) }
+        return nil
     }
 
     public mutating func process(_ batch: inout Batch, frames: UnsafeMutableRawPointer, counters: UnsafeMutablePointer<PortCounters>) {
@@ -142,7 +153,8 @@ public struct Router<Selector: PathSelector>: ~Copyable {
             }
             // IP: must be addressed to this port's MAC.
             let dstMAC = EthernetView.loadMAC(UnsafeRawPointer(frame))
-            guard dstMAC == myMAC else {
+            // IPv6 multicast MACs (33:33:...) carry neighbour discovery to us.
+            guard dstMAC == myMAC || (dstMAC >> 32 == 0x3333 && info.etherType == EtherType.ipv6) else {
                 batch.verdict[i] = .drop(.notRoutable)
                 continue
             }
@@ -155,7 +167,7 @@ public struct Router<Selector: PathSelector>: ~Copyable {
             if info.etherType == EtherType.ipv4 {
                 batch.verdict[i] = route4(frame, ip: ip, info: info, batch: &batch, index: i, ingress: ingress, now: now, counters: counters)
             } else {
-                batch.verdict[i] = route6(frame, ip: ip, info: info, len: UInt32(len), ingress: ingress, now: now)
+                batch.verdict[i] = route6(frame, ip: ip, info: info, batch: &batch, index: i, ingress: ingress, now: now, counters: counters)
             }
         }
     }
@@ -192,28 +204,103 @@ public struct Router<Selector: PathSelector>: ~Copyable {
     }
 
     @inlinable @inline(__always)
-    mutating func route6(_ frame: UnsafeMutableRawPointer, ip: UnsafeMutableRawPointer, info: PacketInfo, len: UInt32, ingress: Int, now: UInt64) -> Verdict {
-        guard let v = IPv6View(UnsafeRawPointer(ip), available: IPv6View.length) else { return .drop(.malformed) }
-        let dst = v.destination
-        if isLocalV6(dst) { return .consume }
-        if dst.high >> 56 == 0xFF { return .drop(.notRoutable) }  // multicast: not routed
+    mutating func route6(_ frame: UnsafeMutableRawPointer, ip: UnsafeMutableRawPointer, info: PacketInfo, batch: inout Batch,
+                         index i: Int, ingress: Int, now: UInt64, counters: UnsafeMutablePointer<PortCounters>) -> Verdict {
+        let dst = loadIPv6(UnsafeRawPointer(ip + 24))
+        if info.ipProtocol == 58 && info.l4Offset > 0 {
+            if let v = icmp6(frame, ip: ip, info: info, dst: dst, ingress: ingress, now: now, counters: counters) { return v }
+        }
+        if isLocalV6(dst) != nil { return .consume }
+        if dst.high >> 56 == 0xFF {
+            // Link-scope multicast (RS, MLD, DAD) is for this link only: used up here.
+            return dst.high >> 48 & 0x0F == 0x02 ? .consume : .drop(.notRoutable)
+        }
         guard info.ttl > 1 else { return .drop(.ttlExpired) }
         guard let target = fib.v6.lookup(dst) else { return .drop(.noRoute) }
         let n = fib.memberCount(target: target)
         var m = 0
         if n > 1 {
-            let h = FlowHash.v6(source: v.source, destination: dst, protocolNumber: info.ipProtocol,
+            let h = FlowHash.v6(source: loadIPv6(UnsafeRawPointer(ip + 8)), destination: dst, protocolNumber: info.ipProtocol,
                                 sourcePort: info.sourcePort, destinationPort: info.destinationPort)
-            m = selector.select(target: target, memberCount: n, flowHash: h, length: len, now: now)
+            m = selector.select(target: target, memberCount: n, flowHash: h, length: UInt32(info.l3Length), now: now)
         }
         let hop = fib.member(target: target, m)
         let egress = fib.port(hop: hop)
         let nextHop = fib.isConnected(hop: hop) ? dst : fib.gateway6(hop: hop)
-        // No neighbour discovery yet: IPv6 next hops need a static neighbour entry.
-        guard let mac = neighbours.lookup(nextHop) else { return .drop(.neighbourUnresolved) }
         Rewrite.decrementIPv6HopLimit(ip)
-        Rewrite.setMACs(frame, destination: mac, source: MACAddress(rawValue: portMAC[egress]))
+        storeMAC(MACAddress(rawValue: portMAC[egress]), at: frame + 6)
+        guard let mac = neighbours.lookup(nextHop, now: now) else {
+            batch.holdPort[i] = UInt16(truncatingIfNeeded: egress)
+            batch.holdNextHop6[i] = nextHop
+            batch.holdIsV6[i] = true
+            return .hold
+        }
+        storeMAC(mac, at: frame)
         return .port(egress)
+    }
+
+    /// ICMPv6 the switch answers or learns from (RFC 4861, RFC 4443): neighbour solicitations
+    /// for its addresses (answered in place with an advertisement), advertisements (learned),
+    /// and echo requests to its addresses. Nil: not ours, route as usual.
+    @inlinable
+    mutating func icmp6(_ frame: UnsafeMutableRawPointer, ip: UnsafeMutableRawPointer, info: PacketInfo, dst: IPv6Address,
+                        ingress: Int, now: UInt64, counters: UnsafeMutablePointer<PortCounters>) -> Verdict? {
+        let icmp = frame + Int(info.l4Offset)
+        let length = Int(info.l3Length) - IPv6View.length
+        guard length >= 4 else { return nil }
+        let type = icmp.load(as: UInt8.self)
+        switch type {
+        case 135, 136:  // neighbour solicitation / advertisement
+            guard length >= 24, info.ttl == 255 else { return .drop(.notRoutable) }  // RFC 4861 7.1.1
+            let target = loadIPv6(UnsafeRawPointer(icmp + 8))
+            let src = loadIPv6(UnsafeRawPointer(ip + 8))
+            // Link-layer address option: source (1) in a solicitation, target (2) in an advert.
+            var lla: MACAddress?
+            var off = 24
+            while off + 8 <= length {
+                let optType = icmp.load(fromByteOffset: off, as: UInt8.self)
+                let optLen = Int(icmp.load(fromByteOffset: off + 1, as: UInt8.self)) * 8
+                guard optLen > 0, off + optLen <= length else { break }
+                if optType == (type == 135 ? 1 : 2) { lla = MACAddress(rawValue: EthernetView.loadMAC(UnsafeRawPointer(icmp + off + 2))) }
+                off += optLen
+            }
+            let learnIP = type == 135 ? src : target
+            if let mac = lla, !mac.isGroup, learnIP.high != 0 || learnIP.low != 0 {
+                if neighbours.lookup(learnIP, now: now) != mac { learnedNeighbour = true }
+                neighbours.learn(learnIP, mac: mac, now: now)
+            }
+            guard type == 135, isLocalV6(target) == ingress, src.high != 0 || src.low != 0, let asker = lla else { return .consume }
+            // Advertisement in place: to the asker, from our address, flags Router, Solicited,
+            // Override (0x80, 0x40, 0x20 of the first flags byte), our MAC as target option.
+            let me = MACAddress(rawValue: portMAC[ingress])
+            storeIPv6(src, at: ip + 24)
+            storeIPv6(target, at: ip + 8)
+            ip.storeBytes(of: UInt16(32).bigEndian, toByteOffset: 4, as: UInt16.self)
+            icmp.storeBytes(of: UInt32(0x8000_0000 | 0x4000_0000 | 0x2000_0000).bigEndian, toByteOffset: 4, as: UInt32.self)
+            icmp.storeBytes(of: UInt8(136), as: UInt8.self)
+            icmp.storeBytes(of: UInt8(2), toByteOffset: 24, as: UInt8.self)
+            icmp.storeBytes(of: UInt8(1), toByteOffset: 25, as: UInt8.self)
+            storeMAC(me, at: icmp + 26)
+            icmp.storeBytes(of: icmpv6Checksum(ip: UnsafeRawPointer(ip), messageLength: 32).bigEndian, toByteOffset: 2, as: UInt16.self)
+            Rewrite.setMACs(frame, destination: asker, source: me)
+            counters[ingress].arpRepliesSent &+= 1
+            return .port(ingress)
+        case 128 where isLocalV6(dst) != nil:  // echo request to us: reply in place
+            let src = loadIPv6(UnsafeRawPointer(ip + 8))
+            storeIPv6(dst, at: ip + 8)
+            storeIPv6(src, at: ip + 24)
+            ip.storeBytes(of: UInt8(64), toByteOffset: 7, as: UInt8.self)
+            let sum = UInt16(bigEndian: icmp.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            icmp.storeBytes(of: UInt8(129), as: UInt8.self)
+            // Only the type changes (128 -> 129); swapping addresses keeps the pseudo-header sum.
+            icmp.storeBytes(of: Rewrite.adjustChecksum(sum, old: 0x8000, new: 0x8100).bigEndian, toByteOffset: 2, as: UInt16.self)
+            let asker = MACAddress(rawValue: EthernetView.loadMAC(UnsafeRawPointer(frame + 6)))
+            Rewrite.setMACs(frame, destination: asker, source: MACAddress(rawValue: portMAC[ingress]))
+            counters[ingress].icmpEchoReplies &+= 1
+            return .port(ingress)
+        default:
+            return nil
+        }
     }
 
     /// ARP (RFC 826): learn the sender if it is on the ingress port's subnet; answer requests

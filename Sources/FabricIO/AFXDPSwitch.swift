@@ -520,9 +520,11 @@ public struct AFXDPSwitch: ~Copyable {
             name: options.config?.name ?? "bridge", mode: dp.mode.rawValue,
             sequence: sequence, uptimeSeconds: Double(monotonicNanoseconds() - startedAt) / 1e9,
             running: running, ports: ports, macEntries: dp.bridge.table.count,
-            neighbours: dp.router.neighbours.entries(now: monotonicNanoseconds()).map {
+            neighbours: (dp.router.neighbours.entries(now: monotonicNanoseconds()).map {
                 NeighbourReport(address: formatIPv4($0.ip), mac: $0.mac?.description, isStatic: $0.isStatic)
-            }.sorted { $0.address < $1.address },
+            }.sorted { $0.address < $1.address }) + dp.router.neighbours.entries6(now: monotonicNanoseconds()).map {
+                NeighbourReport(address: $0.ip.description, mac: $0.mac?.description, isStatic: $0.isStatic)
+            },
             ledger: ledger(), loop: loop)
     }
 

@@ -180,11 +180,14 @@ public enum FrameParser {
     @inlinable
     static func parseL4(_ frame: UnsafeRawPointer, l4: Int, available: Int, _ info: inout PacketInfo) -> PacketInfo {
         guard info.ipProtocol == 17 else {
-            // TCP/ICMP: ports are not needed to route; only UDP carries RoCEv2.
+            // TCP: ports for the flow hash. ICMP/ICMPv6: the offset, for the switch's own
+            // echo replies and neighbour discovery. Only UDP carries RoCEv2.
             if info.ipProtocol == 6 && available >= 4 {
                 info.l4Offset = UInt16(l4)
                 info.sourcePort = be16(frame, l4)
                 info.destinationPort = be16(frame, l4 + 2)
+            } else if (info.ipProtocol == 1 || info.ipProtocol == 58) && available >= 4 {
+                info.l4Offset = UInt16(l4)
             }
             return info
         }

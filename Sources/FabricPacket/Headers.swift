@@ -304,3 +304,13 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         return left + "::" + right
     }
 }
+
+/// Writes an IPv6 address (16 bytes, network order) at `p`.
+@inlinable public func storeIPv6(_ a: IPv6Address, at p: UnsafeMutableRawPointer) {
+    p.storeBytes(of: a.high.bigEndian, as: UInt64.self)
+    p.storeBytes(of: a.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+}
+
+@inlinable public func loadIPv6(_ p: UnsafeRawPointer) -> IPv6Address {
+    IPv6Address(high: UInt64(bigEndian: p.loadUnaligned(as: UInt64.self)), low: UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+}

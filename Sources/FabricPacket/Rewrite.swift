@@ -112,3 +112,22 @@ public func internetChecksum(_ p: UnsafeRawPointer, count: Int, initial: UInt32 
     while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
     return ~UInt16(truncatingIfNeeded: sum)
 }
+
+/// The ICMPv6 checksum (RFC 4443 section 2.3) of the message after the IPv6 header at `ip`:
+/// pseudo-header (source, destination, upper-layer length, next header 58) plus the message,
+/// with the message's own checksum field taken as zero.
+public func icmpv6Checksum(ip: UnsafeRawPointer, messageLength: Int) -> UInt16 {
+    var sum: UInt32 = 0
+    for i in stride(from: 8, to: 40, by: 2) { sum &+= UInt32(be16(ip, i)) }
+    sum &+= UInt32(messageLength >> 16) &+ UInt32(messageLength & 0xFFFF) &+ 58
+    let msg = ip + IPv6View.length
+    var i = 0
+    while i + 1 < messageLength {
+        if i != 2 { sum &+= UInt32(be16(msg, i)) }
+        i += 2
+    }
+    if i < messageLength { sum &+= UInt32(msg.load(fromByteOffset: i, as: UInt8.self)) << 8 }
+    while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+    let c = ~UInt16(truncatingIfNeeded: sum)
+    return c == 0 ? 0xFFFF : c
+}

@@ -259,6 +259,47 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(Array(f[26...]), Array(bytes[26...]))
     }
 
+    /// scapy's neighbour solicitation for the switch's IPv6 address gets exactly scapy's
+    /// advertisement back (Golden/make_golden.py builds both).
+    func testAnswersNeighbourSolicitationLikeScapySays() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../FabricPacketTests/Golden/golden.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let c = (json["cases"] as! [[String: Any]]).first { $0["name"] as? String == "ipv6-nd-solicitation" }!
+        func hex(_ s: String) -> [UInt8] {
+            var out: [UInt8] = []
+            var it = s.makeIterator()
+            while let a = it.next(), let b = it.next() { out.append(UInt8(String([a, b]), radix: 16)!) }
+            return out
+        }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: 64 * 2048, alignment: 4096)
+        defer { memory.deallocate() }
+        let cfg = SwitchConfig(ports: [PortConfig(name: "h1", addresses: [IPPrefix("fd77:1::fe/64", strict: false)!]),
+                                       PortConfig(name: "h2", addresses: [IPPrefix("fd77:2::fe/64", strict: false)!])])
+        var dp = Datapath(config: cfg, portMACs: [MACAddress("02:5f:00:00:01:fe")!, MACAddress("02:5f:00:00:02:fe")!],
+                          frames: memory, pool: FramePool(frameCount: 64, frameSize: 2048), queueCapacity: 16)
+        var batch = Batch(capacity: 4)
+        let ns = hex(c["hex"] as! String)
+        let addr = dp.pool.allocate()! + 256
+        ns.withUnsafeBytes { (memory + Int(addr)).copyMemory(from: $0.baseAddress!, byteCount: ns.count) }
+        _ = batch.append(addr: addr, len: UInt32(ns.count))
+        batch.ingress = 1
+        batch.timestamp = 1_000
+        dp.forward(&batch)
+        let f = try XCTUnwrap(dp.queues[1].dequeue())
+        let reply = Array(UnsafeRawBufferPointer(start: memory + Int(f.addr), count: Int(f.len)))
+        XCTAssertEqual(reply, hex(c["reply"] as! String))
+        XCTAssertEqual(dp.router.neighbours.lookup(IPv6Address("fd77:2::1")!, now: 2_000)?.description, "02:5f:00:00:00:02",
+                       "learned the asker from its source link-layer option")
+        // The same solicitation on the other port (not that port's address) is not answered.
+        let addr2 = dp.pool.allocate()! + 256
+        ns.withUnsafeBytes { (memory + Int(addr2)).copyMemory(from: $0.baseAddress!, byteCount: ns.count) }
+        _ = batch.append(addr: addr2, len: UInt32(ns.count))
+        batch.ingress = 0
+        dp.forward(&batch)
+        XCTAssertTrue(dp.queues[0].isEmpty)
+        XCTAssertEqual(dp.counters[0].consumed, 1)
+    }
+
     func testDropsAreCountedByReason() {
         let bed = RouterBed()
         let me = RouterBed.portMACs[0]

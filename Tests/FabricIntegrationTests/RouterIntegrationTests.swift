@@ -77,6 +77,27 @@ final class RouterIntegrationTests: XCTestCase {
         for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
     }
 
+    func testIPv6NeighbourDiscoveryAndRoutingAcrossSubnets() throws {
+        let tb = try makeTestbed(hosts: 3)
+        let sw = try startRouter(tb, config: tb.configPath)
+        for a in 1...3 {
+            let gw = try Ping.run(from: tb.hostNamespace(a), to: tb.gatewayAddress6(a), count: 3, interval: 0.02)
+            XCTAssertEqual(gw.received, 3, "h\(a) pings its IPv6 gateway (needs the switch's neighbour advertisement)")
+            for b in 1...3 where a != b {
+                let r = try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress6(b), count: 3, interval: 0.02)
+                XCTAssertEqual(r.received, 3, "h\(a) -> h\(b) over IPv6 (the switch resolves h\(b) by solicitation)")
+            }
+        }
+        let neigh = try Shell.run(["ip", "-n", tb.hostNamespace(2), "-6", "neigh", "show"])
+        XCTAssertTrue(neigh.contains("fd77:2::fe"), neigh)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        let resolved6 = final.neighbours.filter { $0.address.hasPrefix("fd77:") && $0.mac != nil }
+        XCTAssertEqual(resolved6.count, 3, "\(final.neighbours)")
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
+    }
+
     /// Two next hops (h3 and h4 both hold 10.88.0.1) for 10.88.0.0/16: many UDP flows from h1,
     /// differing only in source port (RoCEv2's entropy), spread over both.
     func testECMPSpreadsManyFlowsOverTwoNextHops() throws {

@@ -16,10 +16,13 @@ public struct NeighbourTable: ~Copyable {
     public let reachableTime: UInt64
     public let retryInterval: UInt64
 
-    /// Static IPv6 neighbours (no ND yet): scanned linearly; a handful at most.
-    public private(set) var staticV6: [(IPv6Address, MACAddress)] = []
+    /// IPv6 neighbours (static and learned by neighbour discovery): a small linear table, as a
+    /// lab switch has a handful of IPv6 neighbours per port. Same states as IPv4.
+    public static let v6Capacity = 256
     @usableFromInline let v6Keys: UnsafeMutablePointer<IPv6Address>
     @usableFromInline let v6Macs: UnsafeMutablePointer<UInt64>
+    @usableFromInline let v6Stamps: UnsafeMutablePointer<UInt64>
+    @usableFromInline let v6Static: UnsafeMutablePointer<Bool>
     @usableFromInline var v6Count = 0
 
     public init(capacity: Int = 4096, reachableTime: UInt64 = 300_000_000_000, retryInterval: UInt64 = 1_000_000_000) {
@@ -36,8 +39,10 @@ public struct NeighbourTable: ~Copyable {
         stamps.initialize(repeating: 0, count: capacity)
         flags = .allocate(capacity: capacity)
         flags.initialize(repeating: 0, count: capacity)
-        v6Keys = .allocate(capacity: 64)
-        v6Macs = .allocate(capacity: 64)
+        v6Keys = .allocate(capacity: Self.v6Capacity)
+        v6Macs = .allocate(capacity: Self.v6Capacity)
+        v6Stamps = .allocate(capacity: Self.v6Capacity)
+        v6Static = .allocate(capacity: Self.v6Capacity)
     }
 
     deinit {
@@ -47,6 +52,8 @@ public struct NeighbourTable: ~Copyable {
         flags.deallocate()
         v6Keys.deallocate()
         v6Macs.deallocate()
+        v6Stamps.deallocate()
+        v6Static.deallocate()
     }
 
     @inlinable func slot(_ ip: UInt32) -> Int {
@@ -91,17 +98,54 @@ public struct NeighbourTable: ~Copyable {
         flags[i] = 1
     }
 
-    public mutating func addStatic(_ ip: IPv6Address, mac: MACAddress) {
-        guard v6Count < 64 else { return }
-        v6Keys[v6Count] = ip
-        v6Macs[v6Count] = mac.rawValue
-        v6Count += 1
-        staticV6.append((ip, mac))
+    @inlinable func index6(_ ip: IPv6Address) -> Int? {
+        for i in 0..<v6Count where v6Keys[i] == ip { return i }
+        return nil
     }
 
-    @inlinable public func lookup(_ ip: IPv6Address) -> MACAddress? {
-        for i in 0..<v6Count where v6Keys[i] == ip { return MACAddress(rawValue: v6Macs[i]) }
-        return nil
+    mutating func insert6(_ ip: IPv6Address) -> Int? {
+        if let i = index6(ip) { return i }
+        guard v6Count < Self.v6Capacity else { return nil }
+        v6Keys[v6Count] = ip
+        v6Macs[v6Count] = 0
+        v6Stamps[v6Count] = 0
+        v6Static[v6Count] = false
+        v6Count += 1
+        return v6Count - 1
+    }
+
+    public mutating func addStatic(_ ip: IPv6Address, mac: MACAddress) {
+        guard let i = insert6(ip) else { return }
+        v6Macs[i] = mac.rawValue
+        v6Static[i] = true
+    }
+
+    /// The MAC of a resolved, unexpired IPv6 neighbour.
+    @inlinable public func lookup(_ ip: IPv6Address, now: UInt64) -> MACAddress? {
+        guard let i = index6(ip), v6Macs[i] != 0 else { return nil }
+        if !v6Static[i] && now &- v6Stamps[i] >= reachableTime { return nil }
+        return MACAddress(rawValue: v6Macs[i])
+    }
+
+    /// Records `ip` at `mac` (neighbour advertisement or solicitation). Static entries stay.
+    public mutating func learn(_ ip: IPv6Address, mac: MACAddress, now: UInt64) {
+        guard let i = insert6(ip), !v6Static[i] else { return }
+        v6Macs[i] = mac.rawValue
+        v6Stamps[i] = now
+    }
+
+    /// As `shouldRequest` for IPv4: true when a neighbour solicitation should go out now.
+    public mutating func shouldRequest(_ ip: IPv6Address, now: UInt64) -> Bool {
+        guard let i = insert6(ip) else { return false }
+        if v6Macs[i] != 0 && (v6Static[i] || now &- v6Stamps[i] < reachableTime) { return false }
+        if v6Macs[i] != 0 { v6Macs[i] = 0; v6Stamps[i] = 0 }
+        guard v6Stamps[i] == 0 || now &- v6Stamps[i] >= retryInterval else { return false }
+        v6Stamps[i] = now
+        return true
+    }
+
+    public func entries6(now: UInt64) -> [(ip: IPv6Address, mac: MACAddress?, isStatic: Bool)] {
+        (0..<v6Count).map { i in (v6Keys[i], v6Macs[i] == 0 ? nil : MACAddress(rawValue: v6Macs[i]), v6Static[i]) }
     }
 
     /// For a packet that needs `ip` resolved: true when an ARP request should go out now

@@ -12,6 +12,7 @@ the rewrite touches only fields the ICRC masks.
 """
 import json
 from scapy.all import Ether, Dot1Q, Dot1AD, IP, IPv6, IPv6ExtHdrHopByHop, UDP, TCP, ARP, Raw, raw
+from scapy.layers.inet6 import ICMPv6ND_NS, ICMPv6ND_NA, ICMPv6NDOptSrcLLAddr, ICMPv6NDOptDstLLAddr
 from scapy.contrib.roce import BTH, AETH, cnp
 from scapy.contrib.mac_control import MACControlClassBasedFlowControl, MACControlPause
 
@@ -127,5 +128,17 @@ add("pause", pause, kind="pause", etherType=0x8808)
 
 qinq = Ether(raw(Ether(src=SRC, dst=DST) / Dot1AD(vlan=10) / Dot1Q(vlan=20) / IP(src="10.77.1.1", dst="10.77.2.1") / UDP()))
 add("qinq-stacked", qinq, kind="other", error="stacked_vlan", hasVLAN=True, vid=10, l3Offset=0)
+
+# Neighbour discovery: a host (fd77:2::1, 02:5f:00:00:00:02) asks for the switch's address
+# fd77:2::fe on a port whose MAC is 02:5f:00:00:02:fe. "reply" is the advertisement a router
+# must answer with (RFC 4861 7.2.4: solicited, override, router flags; target link-layer option).
+PORT_MAC, HOST_MAC = "02:5f:00:00:02:fe", "02:5f:00:00:00:02"
+ns = Ether(raw(Ether(src=HOST_MAC, dst="33:33:ff:00:00:fe") / IPv6(src="fd77:2::1", dst="ff02::1:ff00:fe", hlim=255)
+               / ICMPv6ND_NS(tgt="fd77:2::fe") / ICMPv6NDOptSrcLLAddr(lladdr=HOST_MAC)))
+na = Ether(src=PORT_MAC, dst=HOST_MAC) / IPv6(src="fd77:2::fe", dst="fd77:2::1", hlim=255) \
+    / ICMPv6ND_NA(R=1, S=1, O=1, tgt="fd77:2::fe") / ICMPv6NDOptDstLLAddr(lladdr=PORT_MAC)
+c = dict(name="ipv6-nd-solicitation", hex=raw(ns).hex(),
+         expect=expect(ns, kind="ipv6", l4Offset=54, **ip_fields(ns, 14)), reply=raw(na).hex())
+cases.append(c)
 
 print(json.dumps(dict(generator="scapy " + __import__("scapy").VERSION, cases=cases), indent=1))
