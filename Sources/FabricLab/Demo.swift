@@ -20,7 +20,7 @@ public struct Demo {
 
     public func run() throws -> String {
         let tb = testbed
-        log("== bringing up test bed '\(tb.prefix)' with \(tb.hostCount) hosts")
+        log("== bringing up \(tb.routed ? "routed" : "bridged") test bed '\(tb.prefix)' with \(tb.hostCount) hosts")
         try tb.up()
         defer {
             tb.down()
@@ -28,11 +28,14 @@ public struct Demo {
         }
         let statsFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: statsFile) }
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: switchArguments)
+        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: switchArguments,
+                                         config: tb.routed ? tb.configPath : nil)
         defer { sw.child.stop() }
         log("== switch running (pid \(sw.child.pid)): \(sw.banner)")
 
-        var out = "SwiftFabric demo: \(tb.hostCount) hosts around one switch (test bed '\(tb.prefix)', \(sw.banner))\n\n"
+        var out = "SwiftFabric demo: \(tb.hostCount) hosts around one switch (test bed '\(tb.prefix)', \(sw.banner))\n"
+        out += tb.routed ? "Each host in its own subnet (10.77.i.0/24, default route via the switch at 10.77.i.254): every frame below was routed.\n\n"
+                         : "All hosts in 10.77.0.0/24: the switch is a learning bridge.\n\n"
         out += try pingSection()
         out += try udpSection()
         out += try tcpSection()

@@ -19,13 +19,14 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Poll mode for the switch.") var poll: PollMode = .adaptive
     @Option(help: "UDP datagrams per pair.") var udpCount: Int = 5000
     @Option(help: "Seconds of iperf3 TCP.") var tcpSeconds: Int = 3
+    @Flag(help: "Route instead of bridge: each host in its own subnet, the switch as the L3 router.") var routed = false
 
     func run() throws {
         guard getuid() == 0 else {
             logLine("fabric demo: needs root (namespaces, veths, XDP)")
             throw ExitCode(2)
         }
-        var demo = Demo(testbed: Testbed(prefix: prefix, hosts: hosts), fabric: selfExecutable())
+        var demo = Demo(testbed: Testbed(prefix: prefix, hosts: hosts, routed: routed), fabric: selfExecutable())
         demo.switchArguments = ["--xdp-mode", xdpMode.rawValue, "--poll", poll.rawValue,
                                 "--bpf-object", bpfObjectPath("fabric_xsk.o")]
         demo.udpPerPair = udpCount
