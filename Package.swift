@@ -12,6 +12,8 @@ let package = Package(
     products: [
         .executable(name: "fabric", targets: ["fabric"]),
         .executable(name: "fabric-pipeline-bench", targets: ["fabric-pipeline-bench"]),
+        // For Benchmarks/PackageBenchmark (a separate package, so CI does not build it).
+        .library(name: "FabricBenchSupport", targets: ["FabricBenchSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,9 +39,10 @@ let package = Package(
         ),
         // Benchmarks/: the per-packet path without sockets, with malloc/ARC counting.
         .target(name: "CRuntimeCounters", path: "Benchmarks/CRuntimeCounters"),
+        .target(name: "FabricBenchSupport", dependencies: ["FabricCore", "FabricPacket"], path: "Benchmarks/Support", swiftSettings: hotPath),
         .executableTarget(
             name: "fabric-pipeline-bench",
-            dependencies: ["FabricCore", "FabricPacket", "CRuntimeCounters"],
+            dependencies: ["FabricCore", "FabricPacket", "FabricBenchSupport", "CRuntimeCounters"],
             path: "Benchmarks/PipelineBench",
             swiftSettings: hotPath
         ),

@@ -15,6 +15,7 @@
 import CRuntimeCounters
 import FabricCore
 import FabricPacket
+import FabricBenchSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -138,7 +139,7 @@ if which == "bridge" || which == "all" {
 }
 if which == "router" || which == "all" {
     for prefixes in [1_000, 100_000] {
-        var bench = RouterBench(prefixes: prefixes)
+        var bench = RouterWorkload(prefixes: prefixes)
         let total = measure(frames) { bench.run($0) }
         ok = report("router (RoCEv2 RDMA WRITE 114 B, \(prefixes / 1000)k IPv4 prefixes, ECMP x2)", total) && ok
         let harness = measure(frames) { bench.run($0, pipeline: false) }

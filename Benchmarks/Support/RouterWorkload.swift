@@ -4,21 +4,26 @@ import FabricPacket
 import Glibc
 #endif
 
-/// The router pipeline over RoCEv2 frames: 4 ports (h1 ingress, two uplinks), `prefixes`
-/// random IPv4 prefixes (/16 to /28) all routed over both uplinks, destinations drawn from
-/// those prefixes, UDP source ports varied per frame as RoCEv2 QPs do.
-struct RouterBench: ~Copyable {
+/// The router pipeline over RoCEv2 frames, shared by fabric-pipeline-bench and the
+/// package-benchmark suite: 4 ports (h1 ingress, two uplinks), `prefixes` random IPv4
+/// prefixes (/16 to /28) all routed over both uplinks, destinations drawn from those prefixes,
+/// UDP source ports varied per frame as RoCEv2 QPs do.
+public struct RouterWorkload: ~Copyable {
+    public static let batchSize = 64
+    public static let frameCount = 4096
+    public static let frameSize = 2048
     let memory: UnsafeMutableRawPointer
-    var dp: Datapath
-    var batch = Batch(capacity: batchSize)
+    public var dp: Datapath
+    var batch = Batch(capacity: RouterWorkload.batchSize)
     // Raw pointers, not arrays: the harness itself must make no ARC calls, or the audit
     // could not tell the pipeline's from its own.
     let template: UnsafeMutableRawPointer
     let templateLength: Int
     let destinations: UnsafeMutablePointer<UInt32>
-    var routed = 0
+    public var routed = 0
 
-    init(prefixes: Int) {
+    public init(prefixes: Int) {
+        let frameCount = Self.frameCount, frameSize = Self.frameSize
         memory = .allocate(byteCount: frameCount * frameSize, alignment: 4096)
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: frameCount * frameSize)
         var config = SwitchConfig(ports: [
@@ -76,7 +81,8 @@ struct RouterBench: ~Copyable {
     }
 
     /// `pipeline` false: only write and free the frames (the harness cost, to subtract).
-    mutating func run(_ n: Int, pipeline: Bool = true) -> Int {
+    public mutating func run(_ n: Int, pipeline: Bool = true) -> Int {
+        let batchSize = Self.batchSize
         var done = 0
         var seq = 0
         while done < n {
