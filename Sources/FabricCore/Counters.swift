@@ -67,6 +67,9 @@ public struct PortCounters: Sendable, Equatable {
     /// Router mode: frames by kind received, and frames addressed to the switch itself.
     public var roceFrames: UInt64 = 0
     public var cnpFrames: UInt64 = 0
+    /// IPv6 packets with extension headers (forwarded on addresses, L4 not parsed) and IPv4
+    /// fragments.
+    public var l4Skipped: UInt64 = 0
     public var consumed: UInt64 = 0
     /// ARP requests and replies the switch sent on this port.
     public var arpRequestsSent: UInt64 = 0

@@ -162,6 +162,7 @@ public struct Router<Selector: PathSelector>: ~Copyable {
             let tc = trustPCP[ingress] ? (info.hasVLAN ? pcpToTC[Int(info.pcp)] : 0) : dscpToTC[Int(info.dscp)]
             batch.tc[i] = tc
             if info.kind == .rocev2 { counters[ingress].roceFrames &+= 1 } else if info.kind == .cnp { counters[ingress].cnpFrames &+= 1 }
+            if info.l4Skipped { counters[ingress].l4Skipped &+= 1 }
 
             let ip = frame + Int(info.l3Offset)
             if info.etherType == EtherType.ipv4 {

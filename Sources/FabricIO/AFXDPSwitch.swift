@@ -511,7 +511,7 @@ public struct AFXDPSwitch: ~Copyable {
                 xdpMode: resources.programs[p].mode.rawValue,
                 rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
-                roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, consumed: c.consumed,
+                roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, l4Skipped: c.l4Skipped, consumed: c.consumed,
                 arpRequestsSent: c.arpRequestsSent, arpRepliesSent: c.arpRepliesSent, icmpEchoReplies: c.icmpEchoReplies,
                 parseErrors: Dictionary(uniqueKeysWithValues: ParseError.allCases.map { ($0.description, c.parseErrors[raw: Int($0.rawValue)]) }.filter { $0.1 > 0 }),
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))

@@ -17,6 +17,8 @@ public struct PortReport: Codable, Sendable {
     /// (ARP, ICMP to its addresses, PAUSE/PFC), ARP/ICMP it sent, and parse errors by kind.
     public var roceFrames: UInt64
     public var cnpFrames: UInt64
+    /// IPv6 with extension headers / IPv4 fragments: routed without L4 parsing.
+    public var l4Skipped: UInt64
     public var consumed: UInt64
     public var arpRequestsSent: UInt64
     public var arpRepliesSent: UInt64

@@ -308,9 +308,16 @@ final class RouterTests: XCTestCase {
         bed.receive(Frames.udp4(dstMAC: 0x02_00_00_00_00_99, srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2))            // not our MAC
         bed.receive(Array(Frames.udp4(dstMAC: me, srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2).prefix(30)))          // truncated IPv4
         bed.receive(Frames.eth(me, RouterBed.host1, 0x88CC) + [UInt8](repeating: 0, count: 46))                                         // LLDP ethertype
+        var frag = Frames.udp4(dstMAC: me, srcMAC: RouterBed.host1, src: h1, dst: parseIPv4("192.0.2.1")!, sport: 1, dport: 2)
+        frag[20] = 0x20                                                                                                                 // MF: a fragment
+        frag[24] = 0; frag[25] = 0
+        let c = frag.withUnsafeBytes { internetChecksum($0.baseAddress! + 14, count: 20) }
+        frag[24] = UInt8(c >> 8); frag[25] = UInt8(c & 0xFF)
+        bed.receive(frag)
         bed.forward(ingress: 0)
+        XCTAssertEqual(bed.dp.counters[0].l4Skipped, 1, "the fragment is counted as routed without L4")
         let d = bed.dp.counters[0].drops
-        XCTAssertEqual(d[.noRoute], 1)
+        XCTAssertEqual(d[.noRoute], 2)
         XCTAssertEqual(d[.ttlExpired], 1)
         XCTAssertEqual(d[.notRoutable], 2)
         XCTAssertEqual(d[.malformed], 1)
