@@ -20,6 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# scapy: the independent RoCEv2 implementation the packet tests check our frames against.
+if ! python3 -c 'import scapy' 2>/dev/null; then
+  echo "setup: installing scapy (pip)"
+  python3 -m pip install --quiet --root-user-action=ignore scapy 2>/dev/null || python3 -m pip install --quiet scapy
+fi
+
 # bpffs: libxdp pins its dispatcher there when it can. SwiftFabric works without it (the
 # dispatcher fails on this kernel anyway and libxdp falls back to a single program), but
 # mount it where we may so libxdp's own messages stay quiet.

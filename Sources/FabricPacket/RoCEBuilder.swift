@@ -1,0 +1,138 @@
+/// Builds RoCEv2 frames the way a RoCE NIC emits them: Ethernet / IPv4 or IPv6 / UDP 4791 /
+/// BTH (+RETH) / payload (padded to 4 bytes) / ICRC. Writes into caller memory (a UMEM frame),
+/// allocates nothing.
+public enum RoCEBuilder {
+    /// UDP source port for a queue pair, as Linux's RDMA core derives it (rdma_calc_flow_label
+    /// then rdma_flow_label_to_udp_sport, include/rdma/ib_verbs.h): stable per QP pair and
+    /// spread over 0xC000-0xFFFF, which is the entropy ECMP and flowlets hash on.
+    @inlinable
+    public static func udpSourcePort(localQP: UInt32, remoteQP: UInt32) -> UInt16 {
+        var v = UInt64(localQP) &* UInt64(remoteQP)
+        v ^= v >> 20
+        v ^= v >> 40
+        let fl = UInt32(truncatingIfNeeded: v) & 0xF_FFFF
+        var low = fl & 0x3FFF
+        low ^= (fl & 0xF_C000) >> 14
+        return UInt16(truncatingIfNeeded: low | 0xC000)
+    }
+
+    /// RC opcodes for a message split into MTU-sized packets.
+    public enum Verb: Sendable {
+        case send, rdmaWrite
+
+        /// The opcode of packet `index` of `count` packets of one message.
+        @inlinable public func opcode(index: Int, count: Int) -> UInt8 {
+            switch self {
+            case .send:
+                return count == 1 ? 0x04 : index == 0 ? 0x00 : index == count - 1 ? 0x02 : 0x01
+            case .rdmaWrite:
+                return count == 1 ? 0x0A : index == 0 ? 0x06 : index == count - 1 ? 0x08 : 0x07
+            }
+        }
+    }
+
+    public struct Addresses: Sendable {
+        public var sourceMAC: MACAddress
+        public var destinationMAC: MACAddress
+        public var source: UInt32            // IPv4 (host order)
+        public var destination: UInt32
+        public init(sourceMAC: MACAddress, destinationMAC: MACAddress, source: UInt32, destination: UInt32) {
+            self.sourceMAC = sourceMAC
+            self.destinationMAC = destinationMAC
+            self.source = source
+            self.destination = destination
+        }
+    }
+
+    /// Frame length for a packet carrying `payload` bytes with `opcode`.
+    @inlinable public static func frameLength(opcode: UInt8, payload: Int) -> Int {
+        let ext = RoCEOpcode.extendedHeaderLength(opcode) ?? 0
+        let padded = (payload + 3) & ~3
+        return 14 + 20 + 8 + BTHView.length + ext + padded + BTHView.icrcLength
+    }
+
+    /// Writes one IPv4 RoCEv2 packet at `frame` and returns its length (0 if `capacity` is too
+    /// small). `payloadBytes` are copied from `payload` (may be nil: zeros); a RETH, when the
+    /// opcode has one, carries `remoteAddress`, `rkey` and `dmaLength`.
+    @inlinable
+    public static func writeIPv4(into frame: UnsafeMutableRawPointer, capacity: Int, addresses a: Addresses,
+                                 dscp: UInt8, ecn: UInt8, ipID: UInt16, sourcePort: UInt16,
+                                 opcode: UInt8, destinationQP: UInt32, psn: UInt32, ackRequest: Bool,
+                                 payload: UnsafeRawPointer?, payloadBytes: Int,
+                                 remoteAddress: UInt64 = 0, rkey: UInt32 = 0, dmaLength: UInt32 = 0) -> Int {
+        let ext = RoCEOpcode.extendedHeaderLength(opcode) ?? 0
+        let padded = (payloadBytes + 3) & ~3
+        let length = 14 + 20 + 8 + BTHView.length + ext + padded + BTHView.icrcLength
+        guard length <= capacity, length - 14 <= 0xFFFF else { return 0 }
+        Rewrite.setMACs(frame, destination: a.destinationMAC, source: a.sourceMAC)
+        frame.storeBytes(of: EtherType.ipv4.bigEndian, toByteOffset: 12, as: UInt16.self)
+        // IPv4: DF set, TTL 64, protocol UDP, checksum computed below.
+        let ip = frame + 14
+        let total = length - 14
+        ip.storeBytes(of: UInt8(0x45), as: UInt8.self)
+        ip.storeBytes(of: (dscp & 0x3F) << 2 | ecn & 0x03, toByteOffset: 1, as: UInt8.self)
+        ip.storeBytes(of: UInt16(total).bigEndian, toByteOffset: 2, as: UInt16.self)
+        ip.storeBytes(of: ipID.bigEndian, toByteOffset: 4, as: UInt16.self)
+        ip.storeBytes(of: UInt16(0x4000).bigEndian, toByteOffset: 6, as: UInt16.self)
+        ip.storeBytes(of: UInt16(64 << 8 | 17).bigEndian, toByteOffset: 8, as: UInt16.self)
+        ip.storeBytes(of: UInt16(0), toByteOffset: 10, as: UInt16.self)
+        ip.storeBytes(of: a.source.bigEndian, toByteOffset: 12, as: UInt32.self)
+        ip.storeBytes(of: a.destination.bigEndian, toByteOffset: 16, as: UInt32.self)
+        ip.storeBytes(of: internetChecksum(ip, count: 20).bigEndian, toByteOffset: 10, as: UInt16.self)
+        // UDP: checksum 0 (allowed for IPv4; RoCEv2 NICs send 0).
+        let udp = ip + 20
+        udp.storeBytes(of: sourcePort.bigEndian, as: UInt16.self)
+        udp.storeBytes(of: UDPView.roceV2Port.bigEndian, toByteOffset: 2, as: UInt16.self)
+        udp.storeBytes(of: UInt16(total - 20).bigEndian, toByteOffset: 4, as: UInt16.self)
+        udp.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
+        // BTH.
+        let bth = udp + 8
+        bth.storeBytes(of: opcode, as: UInt8.self)
+        bth.storeBytes(of: UInt8(padded - payloadBytes) << 4, toByteOffset: 1, as: UInt8.self)  // SE 0, M 0, PadCnt, TVer 0
+        bth.storeBytes(of: UInt16(0xFFFF).bigEndian, toByteOffset: 2, as: UInt16.self)
+        bth.storeBytes(of: (destinationQP & 0xFF_FFFF).bigEndian, toByteOffset: 4, as: UInt32.self)  // byte 4 = 0 (FECN/BECN)
+        bth.storeBytes(of: (psn & 0xFF_FFFF | (ackRequest ? 0x8000_0000 : 0)).bigEndian, toByteOffset: 8, as: UInt32.self)
+        var off = 20 + 8 + BTHView.length
+        if RoCEOpcode.hasRETH(opcode) {
+            let reth = ip + off
+            reth.storeBytes(of: remoteAddress.bigEndian, as: UInt64.self)
+            reth.storeBytes(of: rkey.bigEndian, toByteOffset: 8, as: UInt32.self)
+            reth.storeBytes(of: dmaLength.bigEndian, toByteOffset: 12, as: UInt32.self)
+        }
+        if ext > 16 || (ext > 0 && !RoCEOpcode.hasRETH(opcode)) {
+            // Other extended headers (immediate data, AETH, DETH): zeros unless written later.
+            let start = RoCEOpcode.hasRETH(opcode) ? 16 : 0
+            (ip + off + start).initializeMemory(as: UInt8.self, repeating: 0, count: ext - start)
+        }
+        off += ext
+        if let payload, payloadBytes > 0 {
+            (ip + off).copyMemory(from: payload, byteCount: payloadBytes)
+        } else if payloadBytes > 0 {
+            (ip + off).initializeMemory(as: UInt8.self, repeating: 0, count: payloadBytes)
+        }
+        if padded > payloadBytes {
+            (ip + off + payloadBytes).initializeMemory(as: UInt8.self, repeating: 0, count: padded - payloadBytes)
+        }
+        let icrc = ICRC.compute(ip: UnsafeRawPointer(ip), l3Length: total, ipVersion: 4) ?? 0
+        ip.storeBytes(of: icrc.littleEndian, toByteOffset: total - 4, as: UInt32.self)
+        return length
+    }
+
+    /// Writes a CNP (congestion notification) to the sender's queue pair `destinationQP`:
+    /// opcode 0x81, BECN set, PSN 0, 16 reserved zero bytes, DSCP 48 by convention.
+    @inlinable
+    public static func writeCNP(into frame: UnsafeMutableRawPointer, capacity: Int, addresses a: Addresses,
+                                sourcePort: UInt16, destinationQP: UInt32, dscp: UInt8 = 48) -> Int {
+        let length = writeIPv4(into: frame, capacity: capacity, addresses: a, dscp: dscp, ecn: 0, ipID: 0, sourcePort: sourcePort,
+                               opcode: RoCEOpcode.cnp, destinationQP: destinationQP, psn: 0, ackRequest: false,
+                               payload: nil, payloadBytes: 0)
+        guard length > 0 else { return 0 }
+        let ip = frame + 14
+        let bth = ip + 28
+        bth.storeBytes(of: UInt8(0x40), toByteOffset: 4, as: UInt8.self)  // BECN (masked in the ICRC: no recompute)
+        (bth + BTHView.length).initializeMemory(as: UInt8.self, repeating: 0, count: 16)
+        let icrc = ICRC.compute(ip: UnsafeRawPointer(ip), l3Length: length - 14, ipVersion: 4) ?? 0
+        ip.storeBytes(of: icrc.littleEndian, toByteOffset: length - 18, as: UInt32.self)
+        return length
+    }
+}

@@ -1,0 +1,117 @@
+import FabricPacket
+import Foundation
+import XCTest
+
+/// Frames our builder writes, checked by scapy (an independent RoCEv2 implementation): it must
+/// parse the BTH fields back and compute the same ICRC and IPv4 checksum.
+final class RoCEBuilderTests: XCTestCase {
+    let addresses = RoCEBuilder.Addresses(sourceMAC: MACAddress("02:5f:00:00:00:01")!, destinationMAC: MACAddress("02:5f:00:00:01:fe")!,
+                                          source: 0x0A4D_0101, destination: 0x0A4D_0201)
+
+    func build(opcode: UInt8, payload: Int, qp: UInt32, psn: UInt32, ackRequest: Bool = false) -> [UInt8] {
+        var buf = [UInt8](repeating: 0, count: 2048)
+        let body = [UInt8]((0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let n = buf.withUnsafeMutableBytes { p in
+            body.withUnsafeBytes { b in
+                RoCEBuilder.writeIPv4(into: p.baseAddress!, capacity: p.count, addresses: addresses, dscp: 26, ecn: 2, ipID: 7,
+                                      sourcePort: RoCEBuilder.udpSourcePort(localQP: 0x11, remoteQP: qp), opcode: opcode,
+                                      destinationQP: qp, psn: psn, ackRequest: ackRequest,
+                                      payload: b.baseAddress, payloadBytes: payload,
+                                      remoteAddress: 0x1000, rkey: 0xABCD, dmaLength: 4096)
+            }
+        }
+        XCTAssertGreaterThan(n, 0)
+        return Array(buf[0..<n])
+    }
+
+    /// Runs Golden/check_roce.py over the frames; one decoded result per frame.
+    func scapy(_ frames: [[UInt8]]) throws -> [[String: Any]] {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/check_roce.py").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = errors
+        try p.run()
+        input.fileHandleForWriting.write(Data(frames.map { $0.map { String(format: "%02x", $0) }.joined() }.joined(separator: "\n").utf8))
+        try input.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            XCTFail("scapy check failed (scripts/setup.sh installs scapy): \(String(decoding: err, as: UTF8.self))")
+            return []
+        }
+        return String(decoding: out, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    func testScapyParsesOurFramesAndAgreesOnTheICRC() throws {
+        // A 3-packet RDMA WRITE (FIRST with RETH, MIDDLE, LAST), a SEND ONLY whose payload needs
+        // padding, and a CNP.
+        let qp: UInt32 = 0x000123
+        var frames: [[UInt8]] = []
+        for i in 0..<3 {
+            frames.append(build(opcode: RoCEBuilder.Verb.rdmaWrite.opcode(index: i, count: 3), payload: 1024, qp: qp, psn: 0xFF_FFFE + UInt32(i) & 0xFF_FFFF, ackRequest: i == 2))
+        }
+        frames.append(build(opcode: RoCEBuilder.Verb.send.opcode(index: 0, count: 1), payload: 13, qp: qp, psn: 5))
+        var cnp = [UInt8](repeating: 0, count: 256)
+        let n = cnp.withUnsafeMutableBytes {
+            RoCEBuilder.writeCNP(into: $0.baseAddress!, capacity: $0.count, addresses: addresses, sourcePort: 0xC123, destinationQP: 0x11)
+        }
+        frames.append(Array(cnp[0..<n]))
+
+        let results = try scapy(frames)
+        XCTAssertEqual(results.count, frames.count)
+        guard results.count == frames.count else { return }
+        let expectedOpcodes = [0x06, 0x07, 0x08, 0x04, 0x81]
+        let expectedPSN = [0xFF_FFFE, 0xFF_FFFF, 0, 5, 0]
+        for (i, r) in results.enumerated() {
+            XCTAssertEqual(r["ok"] as? Bool, true, "frame \(i)")
+            XCTAssertEqual(r["opcode"] as? Int, expectedOpcodes[i], "frame \(i)")
+            XCTAssertEqual(r["psn"] as? Int, expectedPSN[i], "frame \(i)")
+            XCTAssertEqual(r["icrc_ok"] as? Bool, true, "scapy computes the same ICRC, frame \(i)")
+            XCTAssertEqual(r["ip_chksum_ok"] as? Bool, true, "frame \(i)")
+            XCTAssertEqual(r["dport"] as? Int, 4791)
+            XCTAssertEqual(r["pkey"] as? Int, 0xFFFF)
+        }
+        XCTAssertEqual(results[0]["dqpn"] as? Int, 0x123)
+        XCTAssertEqual(results[2]["ackreq"] as? Int, 1)
+        XCTAssertEqual(results[3]["padcount"] as? Int, 3, "13 bytes padded to 16")
+        XCTAssertEqual(results[0]["dscp"] as? Int, 26)
+        XCTAssertEqual(results[0]["ecn"] as? Int, 2)
+        XCTAssertEqual(results[4]["becn"] as? Int, 1)
+        XCTAssertEqual(results[4]["dqpn"] as? Int, 0x11)
+        XCTAssertEqual(results[0]["sport"] as? Int, Int(RoCEBuilder.udpSourcePort(localQP: 0x11, remoteQP: qp)))
+    }
+
+    func testOurParserReadsOurFramesBack() {
+        let f = build(opcode: 0x0A, payload: 100, qp: 0x42, psn: 9)
+        f.withUnsafeBytes { p in
+            let info = FrameParser.parse(p.baseAddress!, length: p.count)
+            XCTAssertNil(info.error)
+            XCTAssertEqual(info.kind, .rocev2)
+            XCTAssertEqual(info.roceOpcode, 0x0A)
+            XCTAssertEqual(info.destinationQP, 0x42)
+            XCTAssertEqual(info.psn, 9)
+            XCTAssertTrue(ICRC.isValid(ip: p.baseAddress! + 14, l3Length: Int(info.l3Length), ipVersion: 4))
+        }
+    }
+
+    func testUDPSourcePortMatchesLinuxDerivation() {
+        // Values computed by hand from include/rdma/ib_verbs.h for (lqpn, rqpn).
+        // v = 0x11 * 0x123 = 0x1353; v ^= v>>20 (0) -> fl = 0x1353; low = 0x1353 ^ 0 -> 0xD353.
+        XCTAssertEqual(RoCEBuilder.udpSourcePort(localQP: 0x11, remoteQP: 0x123), 0xD353)
+        // Every port lands in 0xC000...0xFFFF and different QP pairs spread.
+        var ports = Set<UInt16>()
+        for q in UInt32(1)...1000 {
+            let p = RoCEBuilder.udpSourcePort(localQP: 0x100, remoteQP: q)
+            XCTAssertGreaterThanOrEqual(p, 0xC000)
+            ports.insert(p)
+        }
+        XCTAssertGreaterThan(ports.count, 900)
+    }
+}
