@@ -88,6 +88,47 @@ final class RoCEBuilderTests: XCTestCase {
         XCTAssertEqual(results[0]["sport"] as? Int, Int(RoCEBuilder.udpSourcePort(localQP: 0x11, remoteQP: qp)))
     }
 
+    /// tshark (Wireshark's dissectors, apt) decodes our frames as InfiniBand over UDP 4791 with
+    /// the opcode, destination QP and PSN we wrote, and no malformed-packet warning.
+    func testTsharkDecodesOurFramesAsRoCE() throws {
+        let frames = [build(opcode: 0x06, payload: 256, qp: 0x0ABCDE, psn: 1000),
+                      build(opcode: 0x04, payload: 10, qp: 0x000007, psn: 0xFF_FFFF)]
+        // pcap (microsecond, Ethernet) written by hand: 24-byte header, 16 bytes per record.
+        var pcap = Data()
+        func le32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { pcap.append(contentsOf: $0) } }
+        func le16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { pcap.append(contentsOf: $0) } }
+        le32(0xA1B2_C3D4); le16(2); le16(4); le32(0); le32(0); le32(65535); le32(1)
+        for f in frames { le32(0); le32(0); le32(UInt32(f.count)); le32(UInt32(f.count)); pcap.append(contentsOf: f) }
+        let file = NSTemporaryDirectory() + "roce-\(getpid()).pcap"
+        try pcap.write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // Payload heuristics (RPC-over-RDMA, SMB Direct, ...) would try to read our zero-filled
+        // payloads as their protocols; the transport headers are what we check.
+        let payloadProtocols = ["smc", "smb_direct", "rpcordma", "nvme-rdma", "lnet", "iser", "infiniband_sdp", "fcoib"]
+        p.arguments = ["tshark", "-r", file] + payloadProtocols.flatMap { ["--disable-protocol", $0] } + ["-T", "fields", "-E", "separator=|", "-e", "frame.protocols",
+                       "-e", "infiniband.bth.opcode", "-e", "infiniband.bth.destqp", "-e", "infiniband.bth.psn", "-e", "_ws.expert.severity"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "tshark failed (scripts/setup.sh installs it)")
+        let rows = text.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertEqual(rows.count, 2, text)
+        guard rows.count == 2 else { return }
+        XCTAssertTrue(rows[0][0].contains("udp:infiniband"), text)
+        XCTAssertEqual(rows[0][1], "6")
+        XCTAssertEqual(rows[0][2], "0x0abcde")
+        XCTAssertEqual(rows[0][3], "1000")
+        XCTAssertEqual(rows[1][1], "4")
+        XCTAssertEqual(rows[1][2], "0x000007")
+        XCTAssertEqual(rows[1][3], "16777215")
+        for r in rows { XCTAssertTrue(r.count < 5 || r[4].isEmpty, "tshark expert warning: \(r)") }
+    }
+
     func testOurParserReadsOurFramesBack() {
         let f = build(opcode: 0x0A, payload: 100, qp: 0x42, psn: 9)
         f.withUnsafeBytes { p in
