@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         .systemLibrary(
@@ -29,11 +30,13 @@ let package = Package(
         .target(name: "FabricCore", dependencies: ["FabricPacket"], swiftSettings: hotPath),
         .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket"], swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricLab", dependencies: ["FabricCore"]),
+        .target(name: "FabricLab", dependencies: ["FabricCore", "FabricTraffic"]),
+        .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore",
+                                                      .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .executableTarget(
             name: "fabric",
             dependencies: [
-                "FabricIO", "FabricLab", "FabricCore", "FabricConfig",
+                "FabricIO", "FabricLab", "FabricCore", "FabricConfig", "FabricTraffic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +52,6 @@ let package = Package(
         .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
-        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore"]),
+        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricTraffic"]),
     ]
 )

@@ -8,6 +8,8 @@
 #include <bpf/bpf.h>
 #include <linux/if_xdp.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>

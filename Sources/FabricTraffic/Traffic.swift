@@ -1,0 +1,335 @@
+// RoCEv2 workload: a sender that behaves like an RC queue-pair NIC (messages split into
+// MTU-sized FIRST/MIDDLE/LAST packets, per-QP PSN, UDP source port from the QP pair, DSCP 26 +
+// ECT(0), honours 802.1Qbb PFC for its priority) and a receiver that measures what fabric users
+// care about (goodput, loss as PSN gaps that never fill, reordering, CE marks, ICRC failures,
+// one-way latency). Frames are built and parsed by FabricPacket.
+import FabricCore
+import FabricPacket
+import Glibc
+import Histogram
+import Foundation
+
+/// The first 16 bytes of every packet's payload: send time, message number, magic.
+public enum TrafficPayload {
+    public static let length = 16
+    public static let magic: UInt32 = 0x5346_5243  // "SFRC"
+}
+
+public struct SenderConfig: Sendable {
+    public var interface = "eth0"
+    public var destinationMAC: MACAddress
+    public var source: UInt32
+    public var destination: UInt32
+    public var queuePairs = 1
+    /// First local QPN; QP i is localQP + i, talking to remote QPN remoteQP + i.
+    public var localQP: UInt32 = 0x100
+    public var remoteQP: UInt32 = 0x200
+    public var messageBytes = 4096
+    /// Payload bytes per packet (the RoCE path MTU).
+    public var mtu = 1024
+    public var verb: RoCEBuilder.Verb = .rdmaWrite
+    /// Stop after this many messages (0: run for `seconds`).
+    public var messages = 0
+    public var seconds = 1.0
+    /// Offered load in Gb/s on the wire (0: as fast as the socket takes frames).
+    public var rateGbps = 0.0
+    public var dscp: UInt8 = 26
+    public var ecn: UInt8 = 2          // ECT(0)
+    /// 802.1p priority of this traffic (PFC pauses it); the NVIDIA profile's lossless class.
+    public var priority = 3
+    /// Link speed for PFC quanta (512 bit times each).
+    public var linkGbps = 10.0
+    /// Test aid: every Nth packet gets one payload byte flipped after its ICRC was computed,
+    /// so receivers must count it as an ICRC failure (0: never).
+    public var corruptEvery = 0
+
+    public init(destinationMAC: MACAddress, source: UInt32, destination: UInt32) {
+        self.destinationMAC = destinationMAC
+        self.source = source
+        self.destination = destination
+    }
+}
+
+public struct SenderReport: Codable, Sendable {
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var messages: UInt64 = 0
+    public var seconds: Double = 0
+    public var retries: UInt64 = 0
+    /// PFC frames received that paused (time > 0) or resumed (time 0) our priority.
+    public var pauseFrames: UInt64 = 0
+    public var resumeFrames: UInt64 = 0
+    public var pausedMicroseconds: Double = 0
+    public var corrupted: UInt64 = 0
+    public var gbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0 }
+}
+
+/// Sends RoCEv2 RC traffic from one host. Single-threaded; call `run` once.
+public struct RoCESender {
+    public let config: SenderConfig
+    let socket: PacketSocket
+
+    public init(config: SenderConfig) throws {
+        guard config.mtu >= TrafficPayload.length, config.mtu <= 4096, config.messageBytes >= 1,
+              (1...4096).contains(config.queuePairs), (0...7).contains(config.priority) else {
+            throw TrafficError("bad sender settings: mtu 16...4096, message >= 1 byte, 1...4096 queue pairs, priority 0...7")
+        }
+        self.config = config
+        socket = try PacketSocket(interface: config.interface)
+    }
+
+    public func run() throws -> SenderReport {
+        let c = config
+        var report = SenderReport()
+        let frame = UnsafeMutableRawPointer.allocate(byteCount: 9216, alignment: 64)
+        let rx = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 64)
+        let payload = UnsafeMutableRawPointer.allocate(byteCount: c.mtu, alignment: 8)
+        payload.initializeMemory(as: UInt8.self, repeating: 0x5A, count: c.mtu)
+        defer { frame.deallocate(); rx.deallocate(); payload.deallocate() }
+        let addresses = RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: c.destinationMAC, source: c.source, destination: c.destination)
+        var psn = [UInt32](repeating: 0, count: c.queuePairs)
+        let ports = (0..<c.queuePairs).map { RoCEBuilder.udpSourcePort(localQP: c.localQP + UInt32($0), remoteQP: c.remoteQP + UInt32($0)) }
+        let packetsPerMessage = (c.messageBytes + c.mtu - 1) / c.mtu
+        let start = trafficClock()
+        let end = c.messages > 0 ? UInt64.max : start + UInt64(c.seconds * 1e9)
+        let bitsPerNano = c.rateGbps  // Gb/s == bits per ns
+        var wireBits = 0.0
+        var pausedUntil: UInt64 = 0
+        var pauseStartedAt: UInt64 = 0
+        var message: UInt64 = 0
+        var ipID: UInt16 = 0
+
+        /// Reads any PFC frames waiting on the socket and updates the pause state (a NIC does
+        /// this in hardware; we check once per packet, which is a non-blocking recv).
+        func checkPFC(_ now: UInt64) {
+            while true {
+                let n = recv(socket.fd, rx, 2048, Int32(MSG_DONTWAIT))
+                if n <= 0 { return }
+                let info = FrameParser.parse(UnsafeRawPointer(rx), length: n)
+                guard info.kind == .pfc, let mc = MACControlView(UnsafeRawPointer(rx + Int(info.l3Offset)), available: n - Int(info.l3Offset)),
+                      mc.classEnableVector & (1 << UInt8(c.priority)) != 0 else { continue }
+                let quanta = mc.pauseTime(priority: c.priority)
+                if quanta == 0 {
+                    report.resumeFrames += 1
+                    if pausedUntil > now { report.pausedMicroseconds += Double(now - pauseStartedAt) / 1000 }
+                    pausedUntil = 0
+                } else {
+                    report.pauseFrames += 1
+                    // One quantum = 512 bit times at the link speed.
+                    let until = now + UInt64(Double(quanta) * 512 / c.linkGbps)
+                    if pausedUntil <= now { pauseStartedAt = now }
+                    pausedUntil = until
+                }
+            }
+        }
+
+        sending: while c.messages == 0 || message < UInt64(c.messages) {
+            let qp = Int(message % UInt64(c.queuePairs))
+            for index in 0..<packetsPerMessage {
+                let bytes = index == packetsPerMessage - 1 ? c.messageBytes - index * c.mtu : c.mtu
+                let size = max(bytes, TrafficPayload.length)
+                var now = trafficClock()
+                if now >= end { break sending }
+                checkPFC(now)
+                while now < pausedUntil {
+                    checkPFC(now)
+                    now = trafficClock()
+                    if now >= end { break sending }
+                }
+                if pauseStartedAt > 0 && pausedUntil > 0 && now >= pausedUntil {
+                    report.pausedMicroseconds += Double(pausedUntil - pauseStartedAt) / 1000
+                    pausedUntil = 0
+                    pauseStartedAt = 0
+                }
+                payload.storeBytes(of: now.bigEndian, as: UInt64.self)
+                payload.storeBytes(of: UInt32(truncatingIfNeeded: message).bigEndian, toByteOffset: 8, as: UInt32.self)
+                payload.storeBytes(of: TrafficPayload.magic.bigEndian, toByteOffset: 12, as: UInt32.self)
+                let opcode = c.verb.opcode(index: index, count: packetsPerMessage)
+                let len = RoCEBuilder.writeIPv4(into: frame, capacity: 9216, addresses: addresses, dscp: c.dscp, ecn: c.ecn, ipID: ipID,
+                                                sourcePort: ports[qp], opcode: opcode, destinationQP: c.remoteQP + UInt32(qp),
+                                                psn: psn[qp], ackRequest: index == packetsPerMessage - 1,
+                                                payload: payload, payloadBytes: size,
+                                                remoteAddress: 0x10_0000, rkey: 0x1234, dmaLength: UInt32(c.messageBytes))
+                ipID &+= 1
+                psn[qp] = (psn[qp] + 1) & 0xFF_FFFF
+                if c.corruptEvery > 0 && (report.packets + 1) % UInt64(c.corruptEvery) == 0 {
+                    let b = frame.load(fromByteOffset: len - 5, as: UInt8.self)
+                    frame.storeBytes(of: b ^ 0xFF, toByteOffset: len - 5, as: UInt8.self)
+                    report.corrupted += 1
+                }
+                if bitsPerNano > 0 {
+                    wireBits += Double(len + 24) * 8   // + FCS, preamble, inter-frame gap
+                    let due = start + UInt64(wireBits / bitsPerNano)
+                    while trafficClock() < due {}
+                }
+                while try !socket.send(frame, length: len) {
+                    report.retries += 1
+                    usleep(20)
+                }
+                report.packets += 1
+                report.bytes += UInt64(len)
+            }
+            message += 1
+            report.messages = message
+        }
+        report.seconds = Double(trafficClock() - start) / 1e9
+        return report
+    }
+}
+
+/// Per flow (source address, destination QP) at the receiver.
+public struct FlowReport: Codable, Sendable {
+    public var source: String
+    public var destinationQP: UInt32
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    /// PSNs skipped and never filled afterwards.
+    public var lost: UInt64 = 0
+    /// Packets that arrived after a higher PSN of the same QP.
+    public var reordered: UInt64 = 0
+    public var ceMarked: UInt64 = 0
+}
+
+public struct ReceiverReport: Codable, Sendable {
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    public var seconds: Double = 0
+    public var lost: UInt64 = 0
+    public var reordered: UInt64 = 0
+    public var ceMarked: UInt64 = 0
+    public var icrcFailures: UInt64 = 0
+    public var cnpReceived: UInt64 = 0
+    /// Frames the receiving host's own socket dropped (it fell behind): not fabric loss, and
+    /// reported apart so the two are never confused.
+    public var hostDrops: UInt64 = 0
+    public var latencyMicroseconds: LatencySummary
+    public var flows: [FlowReport]
+    public var goodputGbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0 }
+}
+
+public struct LatencySummary: Codable, Sendable {
+    public var samples: UInt64
+    public var p50: Double
+    public var p99: Double
+    public var p999: Double
+    public var max: Double
+}
+
+/// Receives RoCEv2 traffic on one host and measures it.
+public struct RoCEReceiver {
+    public let interface: String
+    let socket: PacketSocket
+
+    public init(interface: String) throws {
+        self.interface = interface
+        socket = try PacketSocket(interface: interface)
+        socket.claimRoCEPort()
+    }
+
+    /// Receives until `seconds` have passed, or `idle` seconds without a RoCE packet once
+    /// traffic has started. `ready` runs once the socket is open.
+    public func run(seconds: Double, idle: Double = 1.0, ready: () -> Void = {}) -> ReceiverReport {
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 9216, alignment: 64)
+        defer { buffer.deallocate() }
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        struct Flow { var report: FlowReport; var expected: UInt32; var started: Bool }
+        var flows: [UInt64: Flow] = [:]
+        var r = ReceiverReport(latencyMicroseconds: LatencySummary(samples: 0, p50: 0, p99: 0, p999: 0, max: 0), flows: [])
+        ready()
+        let start = trafficClock()
+        let end = start + UInt64(seconds * 1e9)
+        var first: UInt64 = 0, last: UInt64 = 0
+        while true {
+            let now = trafficClock()
+            if now >= end { break }
+            if last > 0 && now - last > UInt64(idle * 1e9) { break }
+            let n = socket.receive(into: buffer, capacity: 9216, timeoutMilliseconds: 50)
+            guard n > 0 else { continue }
+            let t = trafficClock()
+            let info = FrameParser.parse(UnsafeRawPointer(buffer), length: n)
+            guard info.error == nil, info.kind == .rocev2 || info.kind == .cnp, info.etherType == EtherType.ipv4 else { continue }
+            let ip = UnsafeRawPointer(buffer + Int(info.l3Offset))
+            guard ICRC.isValid(ip: ip, l3Length: Int(info.l3Length), ipVersion: 4) else {
+                r.icrcFailures += 1
+                continue
+            }
+            if info.kind == .cnp {
+                r.cnpReceived += 1
+                continue
+            }
+            if first == 0 { first = t }
+            last = t
+            let src = UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+            let key = UInt64(src) << 32 | UInt64(info.destinationQP)
+            var flow = flows[key] ?? Flow(report: FlowReport(source: formatIPv4(src), destinationQP: info.destinationQP), expected: 0, started: false)
+            flow.report.packets += 1
+            flow.report.bytes += UInt64(n)
+            if info.ecn == 3 { flow.report.ceMarked += 1 }
+            // PSN accounting in 24-bit serial arithmetic: ahead = gap (provisional loss),
+            // behind = reordered (and it fills one gap).
+            let psn = info.psn
+            if !flow.started {
+                flow.started = true
+                flow.expected = (psn + 1) & 0xFF_FFFF
+            } else {
+                let delta = (psn &- flow.expected) & 0xFF_FFFF
+                if delta == 0 {
+                    flow.expected = (psn + 1) & 0xFF_FFFF
+                } else if delta < 0x80_0000 {
+                    flow.report.lost += UInt64(delta)
+                    flow.expected = (psn + 1) & 0xFF_FFFF
+                } else {
+                    flow.report.reordered += 1
+                    if flow.report.lost > 0 { flow.report.lost -= 1 }
+                }
+            }
+            flows[key] = flow
+            // One-way latency from the payload timestamp.
+            let payloadOffset = Int(info.bthOffset) + BTHView.length + (RoCEOpcode.extendedHeaderLength(info.roceOpcode) ?? 0)
+            if payloadOffset + TrafficPayload.length <= n,
+               UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset + 12, as: UInt32.self)) == TrafficPayload.magic {
+                let sent = UInt64(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset, as: UInt64.self))
+                if t > sent { _ = histogram.record(t - sent) }
+            }
+        }
+        r.seconds = first > 0 ? Double(last - first) / 1e9 : 0
+        r.hostDrops = socket.drops()
+        r.flows = flows.values.map(\.report).sorted { ($0.source, $0.destinationQP) < ($1.source, $1.destinationQP) }
+        for f in r.flows {
+            r.packets += f.packets
+            r.bytes += f.bytes
+            r.lost += f.lost
+            r.reordered += f.reordered
+            r.ceMarked += f.ceMarked
+        }
+        if histogram.totalCount > 0 {
+            r.latencyMicroseconds = LatencySummary(samples: histogram.totalCount,
+                                                   p50: Double(histogram.valueAtPercentile(50)) / 1000,
+                                                   p99: Double(histogram.valueAtPercentile(99)) / 1000,
+                                                   p999: Double(histogram.valueAtPercentile(99.9)) / 1000,
+                                                   max: Double(histogram.maxRecorded) / 1000)
+        }
+        return r
+    }
+}
+
+extension ReceiverReport {
+    /// A table a network engineer reads without the docs.
+    public var table: String {
+        func f(_ v: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", v) }
+        var s = "RoCEv2 receiver: \(packets) packets, \(bytes) bytes in \(f(seconds, 3)) s = \(f(goodputGbps, 2)) Gb/s\n"
+        s += "  loss \(lost) packets (PSN gaps never filled), reordered \(reordered), CE-marked \(ceMarked)"
+        s += packets > 0 ? " (\(f(100 * Double(ceMarked) / Double(packets), 2))%)" : ""
+        s += ", ICRC failures \(icrcFailures), CNPs \(cnpReceived)\n"
+        if hostDrops > 0 { s += "  WARNING: this host's socket dropped \(hostDrops) frames (the receiver fell behind; counted in loss above)\n" }
+        let l = latencyMicroseconds
+        s += "  one-way latency (us): p50 \(f(l.p50)) p99 \(f(l.p99)) p99.9 \(f(l.p999)) max \(f(l.max)) over \(l.samples) packets\n"
+        s += "  FLOW                       PACKETS        BYTES   LOST  REORDERED  CE\n"
+        for fl in flows {
+            let name = "\(fl.source) qp 0x\(String(fl.destinationQP, radix: 16))"
+            s += "  " + name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                + String(format: "%10llu %12llu %6llu %10llu %4llu\n", fl.packets, fl.bytes, fl.lost, fl.reordered, fl.ceMarked)
+        }
+        return s
+    }
+}

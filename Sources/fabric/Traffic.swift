@@ -1,0 +1,122 @@
+import ArgumentParser
+import FabricCore
+import FabricIO
+import FabricLab
+import FabricPacket
+import FabricTraffic
+import Foundation
+
+struct TrafficCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "traffic",
+        abstract: "RoCEv2 traffic that behaves like a lossless NIC (AF_PACKET for now).",
+        subcommands: [OneToOne.self, Send.self, Receive.self])
+
+    /// `fabric traffic one-to-one --from h1 --to h2`: on a test bed, by host names.
+    struct OneToOne: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "one-to-one", abstract: "RoCEv2 from one test-bed host to another, with a report.")
+        @Option(help: "Test bed prefix.") var prefix: String = "sf"
+        @Option(help: "Sending host (h1, h2, ...).") var from: String
+        @Option(help: "Receiving host.") var to: String
+        @Option(help: "Seconds of traffic.") var seconds: Double = 2
+        @Option(help: "Offered load in Gb/s (0: as fast as possible).") var rate: Double = 0
+        @Option(help: "Queue pairs.") var qps: Int = 4
+        @Option(help: "Message size in bytes.") var message: Int = 65536
+        @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
+        @Flag(help: "Print the receiver's report as JSON.") var json = false
+
+        func run() throws {
+            let routed = FileManager.default.fileExists(atPath: "/run/swiftfabric/testbed-\(prefix).yaml")
+            let tb = Testbed(prefix: prefix, hosts: 1, routed: routed)
+            func index(_ h: String) throws -> Int {
+                guard h.hasPrefix("h"), let i = Int(h.dropFirst()), i > 0 else { throw ValidationError("hosts are named h1, h2, ...: got '\(h)'") }
+                return i
+            }
+            let a = try index(from), b = try index(to)
+            let result = try RoCERun.run(fabric: selfExecutable(), from: tb.hostNamespace(a), to: tb.hostNamespace(b),
+                                         destination: tb.hostAddress(b), seconds: seconds, rate: rate, qps: qps, message: message, mtu: mtu)
+            if json {
+                print(String(decoding: try JSONEncoder().encode(result.receiver), as: UTF8.self))
+                return
+            }
+            print(String(format: "sender %@ -> %@: %llu packets, %llu messages in %.3f s = %.2f Gb/s offered, %llu PFC pauses",
+                         from, to, result.sender.packets, result.sender.messages, result.sender.seconds, result.sender.gbps, result.sender.pauseFrames))
+            print(result.receiver.table, terminator: "")
+        }
+    }
+
+    struct Send: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "send", abstract: "Send RoCEv2 RC traffic from this host.")
+        @Option(help: "Network namespace.") var netns: String?
+        @Option(help: "Interface.") var interface: String = "eth0"
+        @Option(help: "Destination IPv4 address.") var to: String
+        @Option(help: "Next-hop MAC (default: resolved through the host's own routing and ARP).") var mac: String?
+        @Option(help: "Source IPv4 address (default: the host's route source).") var source: String?
+        @Option(help: "Seconds of traffic (when --messages is 0).") var seconds: Double = 1
+        @Option(help: "Messages to send (0: run for --seconds).") var messages: Int = 0
+        @Option(help: "Offered load in Gb/s (0: unthrottled).") var rate: Double = 0
+        @Option(help: "Queue pairs.") var qps: Int = 1
+        @Option(help: "Message size in bytes.") var message: Int = 4096
+        @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
+        @Option(help: "DSCP.") var dscp: UInt8 = 26
+        @Option(help: "802.1p priority PFC pauses.") var priority: Int = 3
+        @Option(help: "Link speed in Gb/s for PFC quanta.") var linkGbps: Double = 10
+        @Option(help: "Test aid: corrupt every Nth packet after its ICRC (0: never).") var corruptEvery: Int = 0
+        @Flag(help: "Print the result as one JSON line.") var json = false
+
+        func run() throws {
+            var resolved: NextHopLookup.Result?
+            if mac == nil || source == nil, let ns = netns {
+                resolved = try NextHopLookup.resolve(namespace: ns, destination: to)
+            }
+            if let ns = netns { try enterNetworkNamespace(ns) }
+            guard let dst = parseIPv4(to), let src = parseIPv4(source ?? resolved?.source ?? ""),
+                  let m = MACAddress(mac ?? resolved?.mac ?? "") else {
+                throw ValidationError("need --to, and --source/--mac unless --netns lets the host resolve them")
+            }
+            var c = SenderConfig(destinationMAC: m, source: src, destination: dst)
+            c.interface = interface
+            c.seconds = seconds
+            c.messages = messages
+            c.rateGbps = rate
+            c.queuePairs = qps
+            c.messageBytes = message
+            c.mtu = mtu
+            c.dscp = dscp
+            c.priority = priority
+            c.linkGbps = linkGbps
+            c.corruptEvery = corruptEvery
+            let r = try RoCESender(config: c).run()
+            if json {
+                print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+            } else {
+                print(String(format: "sent %llu packets (%llu messages) in %.3f s = %.2f Gb/s; PFC: %llu pauses, %llu resumes, %.0f us paused",
+                             r.packets, r.messages, r.seconds, r.gbps, r.pauseFrames, r.resumeFrames, r.pausedMicroseconds))
+            }
+        }
+    }
+
+    struct Receive: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "recv", abstract: "Receive and measure RoCEv2 traffic on this host.")
+        @Option(help: "Network namespace.") var netns: String?
+        @Option(help: "Interface.") var interface: String = "eth0"
+        @Option(help: "Stop after this many seconds.") var seconds: Double = 10
+        @Option(help: "Stop after this many idle seconds once traffic has started.") var idle: Double = 1
+        @Flag(help: "Print the report as one JSON line.") var json = false
+
+        func run() throws {
+            if let ns = netns { try enterNetworkNamespace(ns) }
+            let receiver = try RoCEReceiver(interface: interface)
+            let r = receiver.run(seconds: seconds, idle: idle) {
+                print("listening on \(interface)")
+                fflush(nil)
+            }
+            if json {
+                print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+            } else {
+                print(r.table, terminator: "")
+            }
+        }
+    }
+}
+
