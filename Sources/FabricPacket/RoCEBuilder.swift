@@ -136,3 +136,27 @@ public enum RoCEBuilder {
         return length
     }
 }
+
+/// IEEE 802.1Qbb priority flow control frames (DESIGN.md: DA 01:80:C2:00:00:01, EtherType
+/// 0x8808, opcode 0x0101, class-enable vector, eight pause times, zero padding to 60 bytes).
+public enum PFCBuilder {
+    public static let destination = MACAddress(rawValue: 0x0180_C200_0001)
+    public static let length = 60
+
+    /// Writes a PFC frame pausing each priority in `times` (priority -> quanta; 0 = XON) and
+    /// returns its length (60; the NIC adds the FCS).
+    @inlinable
+    public static func write(into frame: UnsafeMutableRawPointer, source: MACAddress, times: [(priority: Int, quanta: UInt16)]) -> Int {
+        frame.initializeMemory(as: UInt8.self, repeating: 0, count: length)
+        Rewrite.setMACs(frame, destination: destination, source: source)
+        frame.storeBytes(of: EtherType.macControl.bigEndian, toByteOffset: 12, as: UInt16.self)
+        frame.storeBytes(of: MACControlView.pfcOpcode.bigEndian, toByteOffset: 14, as: UInt16.self)
+        var vector: UInt8 = 0
+        for t in times where (0..<8).contains(t.priority) {
+            vector |= 1 << UInt8(t.priority)
+            frame.storeBytes(of: t.quanta.bigEndian, toByteOffset: 18 + 2 * t.priority, as: UInt16.self)
+        }
+        frame.storeBytes(of: vector, toByteOffset: 17, as: UInt8.self)
+        return length
+    }
+}

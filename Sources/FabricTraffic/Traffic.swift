@@ -60,6 +60,11 @@ public struct SenderReport: Codable, Sendable {
     public var pauseFrames: UInt64 = 0
     public var resumeFrames: UInt64 = 0
     public var pausedMicroseconds: Double = 0
+    /// For the last pause: from the moment the PFC frame was read to the first packet of the
+    /// paused priority sent after it (the pause as the wire saw it), and the pause time the
+    /// frame asked for (quanta x 512 bit times at the link speed).
+    public var lastPauseObservedMicroseconds: Double = 0
+    public var lastPauseRequestedMicroseconds: Double = 0
     public var corrupted: UInt64 = 0
     public var gbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0 }
 }
@@ -94,8 +99,10 @@ public struct RoCESender {
         let end = c.messages > 0 ? UInt64.max : start + UInt64(c.seconds * 1e9)
         let bitsPerNano = c.rateGbps  // Gb/s == bits per ns
         var wireBits = 0.0
+        var paceOrigin = start   // pacing restarts after a pause: a NIC resumes at its rate, it does not burst to catch up
         var pausedUntil: UInt64 = 0
         var pauseStartedAt: UInt64 = 0
+        var pauseDetectedAt: UInt64 = 0   // set by a pause frame, cleared by the next packet sent
         var message: UInt64 = 0
         var ipID: UInt16 = 0
 
@@ -119,6 +126,8 @@ public struct RoCESender {
                     let until = now + UInt64(Double(quanta) * 512 / c.linkGbps)
                     if pausedUntil <= now { pauseStartedAt = now }
                     pausedUntil = until
+                    pauseDetectedAt = now
+                    report.lastPauseRequestedMicroseconds = Double(quanta) * 512 / c.linkGbps / 1000
                 }
             }
         }
@@ -128,19 +137,37 @@ public struct RoCESender {
             for index in 0..<packetsPerMessage {
                 let bytes = index == packetsPerMessage - 1 ? c.messageBytes - index * c.mtu : c.mtu
                 let size = max(bytes, TrafficPayload.length)
+                // 1. Pace to the offered load (on-the-wire bits incl. FCS, preamble and gap),
+                //    sleeping while far from the due time and reading PFC all the while.
+                let wireLength = RoCEBuilder.frameLength(opcode: c.verb.opcode(index: index, count: packetsPerMessage), payload: size)
                 var now = trafficClock()
+                if bitsPerNano > 0 {
+                    wireBits += Double(wireLength + 24) * 8
+                    let due = paceOrigin + UInt64(wireBits / bitsPerNano)
+                    while now < due {
+                        if due - now > 200_000 { usleep(50) }
+                        now = trafficClock()
+                        checkPFC(now)
+                    }
+                }
                 if now >= end { break sending }
                 checkPFC(now)
+                // 2. Honour a pause of our priority: wait it out, still reading PFC (an XON
+                //    ends it early, another XOFF extends it).
                 while now < pausedUntil {
-                    checkPFC(now)
+                    if pausedUntil - now > 200_000 { usleep(50) }
                     now = trafficClock()
+                    checkPFC(now)
                     if now >= end { break sending }
                 }
                 if pauseStartedAt > 0 && pausedUntil > 0 && now >= pausedUntil {
                     report.pausedMicroseconds += Double(pausedUntil - pauseStartedAt) / 1000
                     pausedUntil = 0
                     pauseStartedAt = 0
+                    paceOrigin = now
+                    wireBits = Double(wireLength + 24) * 8
                 }
+                // 3. Build the packet now, so its timestamp is its send time.
                 payload.storeBytes(of: now.bigEndian, as: UInt64.self)
                 payload.storeBytes(of: UInt32(truncatingIfNeeded: message).bigEndian, toByteOffset: 8, as: UInt32.self)
                 payload.storeBytes(of: TrafficPayload.magic.bigEndian, toByteOffset: 12, as: UInt32.self)
@@ -157,17 +184,16 @@ public struct RoCESender {
                     frame.storeBytes(of: b ^ 0xFF, toByteOffset: len - 5, as: UInt8.self)
                     report.corrupted += 1
                 }
-                if bitsPerNano > 0 {
-                    wireBits += Double(len + 24) * 8   // + FCS, preamble, inter-frame gap
-                    let due = start + UInt64(wireBits / bitsPerNano)
-                    while trafficClock() < due {}
-                }
                 while try !socket.send(frame, length: len) {
                     report.retries += 1
                     usleep(20)
                 }
                 report.packets += 1
                 report.bytes += UInt64(len)
+                if pauseDetectedAt > 0 {
+                    report.lastPauseObservedMicroseconds = Double(trafficClock() - pauseDetectedAt) / 1000
+                    pauseDetectedAt = 0
+                }
             }
             message += 1
             report.messages = message
@@ -188,6 +214,10 @@ public struct FlowReport: Codable, Sendable {
     /// Packets that arrived after a higher PSN of the same QP.
     public var reordered: UInt64 = 0
     public var ceMarked: UInt64 = 0
+    /// The longest silence between two packets of this flow, and when it ended (seconds after
+    /// the flow's first packet): a PFC pause of the flow's priority shows up here.
+    public var maxGapMicroseconds: Double = 0
+    public var maxGapEndedAt: Double = 0
 }
 
 public struct ReceiverReport: Codable, Sendable {
@@ -232,7 +262,7 @@ public struct RoCEReceiver {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 9216, alignment: 64)
         defer { buffer.deallocate() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        struct Flow { var report: FlowReport; var expected: UInt32; var started: Bool }
+        struct Flow { var report: FlowReport; var expected: UInt32; var started: Bool; var first: UInt64 = 0; var last: UInt64 = 0 }
         var flows: [UInt64: Flow] = [:]
         var r = ReceiverReport(latencyMicroseconds: LatencySummary(samples: 0, p50: 0, p99: 0, p999: 0, max: 0), flows: [])
         ready()
@@ -264,6 +294,12 @@ public struct RoCEReceiver {
             var flow = flows[key] ?? Flow(report: FlowReport(source: formatIPv4(src), destinationQP: info.destinationQP), expected: 0, started: false)
             flow.report.packets += 1
             flow.report.bytes += UInt64(n)
+            if flow.last > 0, t - flow.last > UInt64(flow.report.maxGapMicroseconds * 1000) {
+                flow.report.maxGapMicroseconds = Double(t - flow.last) / 1000
+                flow.report.maxGapEndedAt = Double(t - flow.first) / 1e9
+            }
+            if flow.first == 0 { flow.first = t }
+            flow.last = t
             if info.ecn == 3 { flow.report.ceMarked += 1 }
             // PSN accounting in 24-bit serial arithmetic: ahead = gap (provisional loss),
             // behind = reordered (and it fills one gap).
@@ -324,11 +360,11 @@ extension ReceiverReport {
         if hostDrops > 0 { s += "  WARNING: this host's socket dropped \(hostDrops) frames (the receiver fell behind; counted in loss above)\n" }
         let l = latencyMicroseconds
         s += "  one-way latency (us): p50 \(f(l.p50)) p99 \(f(l.p99)) p99.9 \(f(l.p999)) max \(f(l.max)) over \(l.samples) packets\n"
-        s += "  FLOW                       PACKETS        BYTES   LOST  REORDERED  CE\n"
+        s += "  FLOW                       PACKETS        BYTES   LOST  REORDERED  CE   MAX_GAP_US\n"
         for fl in flows {
             let name = "\(fl.source) qp 0x\(String(fl.destinationQP, radix: 16))"
             s += "  " + name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                + String(format: "%10llu %12llu %6llu %10llu %4llu\n", fl.packets, fl.bytes, fl.lost, fl.reordered, fl.ceMarked)
+                + String(format: "%10llu %12llu %6llu %10llu %4llu %12.1f\n", fl.packets, fl.bytes, fl.lost, fl.reordered, fl.ceMarked, fl.maxGapMicroseconds)
         }
         return s
     }

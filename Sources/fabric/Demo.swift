@@ -1,6 +1,8 @@
 import ArgumentParser
 import FabricIO
 import FabricLab
+import FabricPacket
+import FabricTraffic
 import Foundation
 
 /// Path of the running `fabric` executable, so children run the same build.
@@ -56,7 +58,29 @@ struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Numbered UDP datagrams for tests and the demo (sender and receiver).",
-        subcommands: [Send.self, Receive.self])
+        subcommands: [Send.self, Receive.self, PFC.self])
+
+    struct PFC: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "pfc", abstract: "Send 802.1Qbb PFC frames out of an interface (tests of PFC honouring).")
+        @Option(help: "Network namespace.") var netns: String?
+        @Option(help: "Interface to send on.") var interface: String
+        @Option(help: "Priority to pause (0-7).") var priority: Int = 3
+        @Option(help: "Pause time in quanta of 512 bit times (0 = resume).") var quanta: UInt16 = 0xFFFF
+        @Option(help: "Frames to send.") var count: Int = 1
+        @Option(help: "Microseconds between frames.") var interval: Int = 0
+        func run() throws {
+            if let ns = netns { try enterNetworkNamespace(ns) }
+            let socket = try PacketSocket(interface: interface)
+            let frame = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
+            defer { frame.deallocate() }
+            let n = PFCBuilder.write(into: frame, source: socket.mac, times: [(priority, quanta)])
+            for i in 0..<count {
+                while try !socket.send(frame, length: n) { usleep(10) }
+                if interval > 0 && i + 1 < count { usleep(UInt32(interval)) }
+            }
+            print("sent \(count) PFC frame(s) on \(interface): priority \(priority), \(quanta) quanta")
+        }
+    }
 
     struct Send: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "udp-send", abstract: "Send numbered UDP datagrams.")

@@ -56,6 +56,7 @@ struct TrafficCommand: ParsableCommand {
         @Option(help: "Messages to send (0: run for --seconds).") var messages: Int = 0
         @Option(help: "Offered load in Gb/s (0: unthrottled).") var rate: Double = 0
         @Option(help: "Queue pairs.") var qps: Int = 1
+        @Option(help: "First remote QPN (QP i goes to this + i).") var remoteQp: UInt32 = 0x200
         @Option(help: "Message size in bytes.") var message: Int = 4096
         @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
         @Option(help: "DSCP.") var dscp: UInt8 = 26
@@ -80,6 +81,8 @@ struct TrafficCommand: ParsableCommand {
             c.messages = messages
             c.rateGbps = rate
             c.queuePairs = qps
+            c.remoteQP = remoteQp
+            c.localQP = remoteQp &- 0x100
             c.messageBytes = message
             c.mtu = mtu
             c.dscp = dscp
@@ -91,7 +94,8 @@ struct TrafficCommand: ParsableCommand {
                 print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
             } else {
                 print(String(format: "sent %llu packets (%llu messages) in %.3f s = %.2f Gb/s; PFC: %llu pauses, %llu resumes, %.0f us paused",
-                             r.packets, r.messages, r.seconds, r.gbps, r.pauseFrames, r.resumeFrames, r.pausedMicroseconds))
+                             r.packets, r.messages, r.seconds, r.gbps, r.pauseFrames, r.resumeFrames, r.pausedMicroseconds)
+                      + (r.pauseFrames > 0 ? String(format: "; last pause: %.1f us asked, %.1f us until the next packet", r.lastPauseRequestedMicroseconds, r.lastPauseObservedMicroseconds) : ""))
             }
         }
     }

@@ -64,6 +64,48 @@ final class TrafficIntegrationTests: XCTestCase {
         XCTAssertEqual(r.receiver.lost, r.sender.corrupted)
     }
 
+    /// PFC honouring: PFC frames for priority 3 sent at h1 (from the switch's side of its link)
+    /// stop h1's priority-3 sender for quanta x 512 bit times, while its priority-0 sender goes on.
+    func testPFCPausesThePausedPriorityForTheRightTimeAndOnlyIt() throws {
+        let (tb, _) = try routedBedWithSwitch(hosts: 2)
+        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
+        defer { receiver.stop(grace: 1) }
+        let deadline = Date().addingTimeInterval(10)
+        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
+        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.05", "--link-gbps", "1", "--json"]
+        let lossless = try ChildProcess([fabric, "traffic", "send", "--priority", "3", "--dscp", "26"] + common)
+        let lossy = try ChildProcess([fabric, "traffic", "send", "--priority", "0", "--dscp", "0", "--remote-qp", "768"] + common)
+        usleep(700_000)
+        // 4 XOFFs 30 ms apart, each 65535 quanta (33.55 ms at 1 Gb/s): one pause of ~124 ms.
+        try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3",
+                       "--quanta", "65535", "--count", "4", "--interval", "30000"])
+        XCTAssertEqual(lossless.wait(timeout: 20), 0, lossless.output)
+        XCTAssertEqual(lossy.wait(timeout: 20), 0, lossy.output)
+        _ = receiver.wait(timeout: 15)
+        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
+            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
+            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
+        }
+        let s3 = try last(lossless, SenderReport.self)
+        let s0 = try last(lossy, SenderReport.self)
+        let r = try last(receiver, ReceiverReport.self)
+        XCTAssertEqual(s3.pauseFrames, 4)
+        XCTAssertEqual(s0.pauseFrames, 0, "priority 0 is not paused")
+        XCTAssertEqual(s3.lastPauseRequestedMicroseconds, 33_553.92, accuracy: 0.1)
+        // From reading the last XOFF to the next priority-3 packet: the requested time, plus
+        // at most a little (tens of microseconds measured here; 1 ms allowed for a busy VM).
+        XCTAssertGreaterThanOrEqual(s3.lastPauseObservedMicroseconds, s3.lastPauseRequestedMicroseconds)
+        XCTAssertLessThan(s3.lastPauseObservedMicroseconds, s3.lastPauseRequestedMicroseconds + 1_000)
+        XCTAssertGreaterThan(s3.pausedMicroseconds, 110_000, "refreshed XOFFs kept it paused ~124 ms")
+        XCTAssertLessThan(s3.pausedMicroseconds, 140_000)
+        let paused = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x200 })
+        let other = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x300 })
+        XCTAssertGreaterThan(paused.maxGapMicroseconds, 100_000, "the receiver saw priority 3 stop")
+        XCTAssertLessThan(other.maxGapMicroseconds, 75_000, "priority 0 kept flowing")
+        XCTAssertEqual(r.lost, 0, "pausing loses nothing")
+        XCTAssertLessThan(s3.packets, s0.packets, "the paused sender sent less in the same time")
+    }
+
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.
