@@ -9,9 +9,10 @@ import Glibc
 import Histogram
 import Foundation
 
-/// The first 16 bytes of every packet's payload: send time, message number, magic.
+/// The first 20 bytes of every packet's payload: send time, message number, magic, and the
+/// sender's QPN (so a receiver can address CNPs to it, as an RC responder knows its peer QP).
 public enum TrafficPayload {
-    public static let length = 16
+    public static let length = 20
     public static let magic: UInt32 = 0x5346_5243  // "SFRC"
 }
 
@@ -39,6 +40,8 @@ public struct SenderConfig: Sendable {
     public var priority = 3
     /// Link speed for PFC quanta (512 bit times each).
     public var linkGbps = 10.0
+    /// Congestion control: DCQCN cuts the rate on CNPs and recovers it (needs a rate).
+    public var dcqcn = false
     /// Test aid: every Nth packet gets one payload byte flipped after its ICRC was computed,
     /// so receivers must count it as an ICRC failure (0: never).
     public var corruptEvery = 0
@@ -66,6 +69,10 @@ public struct SenderReport: Codable, Sendable {
     public var lastPauseObservedMicroseconds: Double = 0
     public var lastPauseRequestedMicroseconds: Double = 0
     public var corrupted: UInt64 = 0
+    public var cnpsReceived: UInt64 = 0
+    /// DCQCN: rate cuts, and the rate at the end (Gb/s).
+    public var rateCuts: UInt64 = 0
+    public var finalRateGbps: Double = 0
     public var gbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0 }
 }
 
@@ -97,9 +104,8 @@ public struct RoCESender {
         let packetsPerMessage = (c.messageBytes + c.mtu - 1) / c.mtu
         let start = trafficClock()
         let end = c.messages > 0 ? UInt64.max : start + UInt64(c.seconds * 1e9)
-        let bitsPerNano = c.rateGbps  // Gb/s == bits per ns
         var wireBits = 0.0
-        var paceOrigin = start   // pacing restarts after a pause: a NIC resumes at its rate, it does not burst to catch up
+        var paceOrigin = start   // pacing restarts after a pause or a rate change: no burst to catch up
         var pausedUntil: UInt64 = 0
         var pauseStartedAt: UInt64 = 0
         var pauseDetectedAt: UInt64 = 0   // set by a pause frame, cleared by the next packet sent
@@ -108,11 +114,27 @@ public struct RoCESender {
 
         /// Reads any PFC frames waiting on the socket and updates the pause state (a NIC does
         /// this in hardware; we check once per packet, which is a non-blocking recv).
+        var dcqcn = DCQCN(lineRateGbps: c.rateGbps > 0 ? c.rateGbps : c.linkGbps, now: start)
+        var rate = c.rateGbps
+        let firstQP = c.localQP, lastQP = c.localQP + UInt32(c.queuePairs)
+        /// Reads control frames waiting on the socket: PFC for our priority (pause state) and
+        /// CNPs for our QPs (DCQCN). A NIC does this in hardware; we poll between packets.
         func checkPFC(_ now: UInt64) {
             while true {
                 let n = recv(socket.fd, rx, 2048, Int32(MSG_DONTWAIT))
                 if n <= 0 { return }
                 let info = FrameParser.parse(UnsafeRawPointer(rx), length: n)
+                if info.kind == .cnp, info.destinationQP >= firstQP, info.destinationQP < lastQP,
+                   ICRC.isValid(ip: UnsafeRawPointer(rx + Int(info.l3Offset)), l3Length: Int(info.l3Length), ipVersion: 4) {
+                    report.cnpsReceived += 1
+                    if c.dcqcn {
+                        dcqcn.congestionNotified(now: now)
+                        rate = dcqcn.currentGbps
+                        paceOrigin = now
+                        wireBits = 0
+                    }
+                    continue
+                }
                 guard info.kind == .pfc, let mc = MACControlView(UnsafeRawPointer(rx + Int(info.l3Offset)), available: n - Int(info.l3Offset)),
                       mc.classEnableVector & (1 << UInt8(c.priority)) != 0 else { continue }
                 let quanta = mc.pauseTime(priority: c.priority)
@@ -141,9 +163,17 @@ public struct RoCESender {
                 //    sleeping while far from the due time and reading PFC all the while.
                 let wireLength = RoCEBuilder.frameLength(opcode: c.verb.opcode(index: index, count: packetsPerMessage), payload: size)
                 var now = trafficClock()
-                if bitsPerNano > 0 {
+                if c.dcqcn {
+                    let r = dcqcn.advance(now: now, sentBytes: UInt64(wireLength))
+                    if r != rate {
+                        rate = r
+                        paceOrigin = now
+                        wireBits = 0
+                    }
+                }
+                if rate > 0 {
                     wireBits += Double(wireLength + 24) * 8
-                    let due = paceOrigin + UInt64(wireBits / bitsPerNano)
+                    let due = paceOrigin + UInt64(wireBits / rate)   // Gb/s == bits per ns
                     while now < due {
                         if due - now > 200_000 { usleep(50) }
                         now = trafficClock()
@@ -171,6 +201,7 @@ public struct RoCESender {
                 payload.storeBytes(of: now.bigEndian, as: UInt64.self)
                 payload.storeBytes(of: UInt32(truncatingIfNeeded: message).bigEndian, toByteOffset: 8, as: UInt32.self)
                 payload.storeBytes(of: TrafficPayload.magic.bigEndian, toByteOffset: 12, as: UInt32.self)
+                payload.storeBytes(of: (c.localQP + UInt32(qp)).bigEndian, toByteOffset: 16, as: UInt32.self)
                 let opcode = c.verb.opcode(index: index, count: packetsPerMessage)
                 let len = RoCEBuilder.writeIPv4(into: frame, capacity: 9216, addresses: addresses, dscp: c.dscp, ecn: c.ecn, ipID: ipID,
                                                 sourcePort: ports[qp], opcode: opcode, destinationQP: c.remoteQP + UInt32(qp),
@@ -199,6 +230,8 @@ public struct RoCESender {
             report.messages = message
         }
         report.seconds = Double(trafficClock() - start) / 1e9
+        report.rateCuts = dcqcn.cuts
+        report.finalRateGbps = rate
         return report
     }
 }
@@ -229,6 +262,9 @@ public struct ReceiverReport: Codable, Sendable {
     public var ceMarked: UInt64 = 0
     public var icrcFailures: UInt64 = 0
     public var cnpReceived: UInt64 = 0
+    /// CNPs this receiver sent back for CE-marked packets (at most one per flow per 50 us,
+    /// the NVIDIA default min_time_between_cnps).
+    public var cnpSent: UInt64 = 0
     /// Frames the receiving host's own socket dropped (it fell behind): not fabric loss, and
     /// reported apart so the two are never confused.
     public var hostDrops: UInt64 = 0
@@ -262,7 +298,9 @@ public struct RoCEReceiver {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 9216, alignment: 64)
         defer { buffer.deallocate() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        struct Flow { var report: FlowReport; var expected: UInt32; var started: Bool; var first: UInt64 = 0; var last: UInt64 = 0 }
+        struct Flow { var report: FlowReport; var expected: UInt32; var started: Bool; var first: UInt64 = 0; var last: UInt64 = 0; var lastCNP: UInt64 = 0 }
+        let cnpFrame = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64)
+        defer { cnpFrame.deallocate() }
         var flows: [UInt64: Flow] = [:]
         var r = ReceiverReport(latencyMicroseconds: LatencySummary(samples: 0, p50: 0, p99: 0, p999: 0, max: 0), flows: [])
         ready()
@@ -300,7 +338,26 @@ public struct RoCEReceiver {
             }
             if flow.first == 0 { flow.first = t }
             flow.last = t
-            if info.ecn == 3 { flow.report.ceMarked += 1 }
+            if info.ecn == 3 {
+                flow.report.ceMarked += 1
+                // Notification point: a CNP to the sender's QP (named in our payload header),
+                // back to the L2 source of the marked frame (its gateway when routed).
+                let payloadOffset = Int(info.bthOffset) + BTHView.length + (RoCEOpcode.extendedHeaderLength(info.roceOpcode) ?? 0)
+                if t &- flow.lastCNP >= 50_000, payloadOffset + TrafficPayload.length <= n,
+                   UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset + 12, as: UInt32.self)) == TrafficPayload.magic {
+                    let senderQP = UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset + 16, as: UInt32.self))
+                    let me = UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
+                    let back = RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: MACAddress(rawValue: EthernetView.loadMAC(UnsafeRawPointer(buffer + 6))),
+                                                     source: me, destination: src)
+                    let len = RoCEBuilder.writeCNP(into: cnpFrame, capacity: 128, addresses: back,
+                                                   sourcePort: RoCEBuilder.udpSourcePort(localQP: info.destinationQP, remoteQP: senderQP),
+                                                   destinationQP: senderQP)
+                    if len > 0, (try? socket.send(cnpFrame, length: len)) == true {
+                        r.cnpSent += 1
+                        flow.lastCNP = t
+                    }
+                }
+            }
             // PSN accounting in 24-bit serial arithmetic: ahead = gap (provisional loss),
             // behind = reordered (and it fills one gap).
             let psn = info.psn
@@ -356,7 +413,7 @@ extension ReceiverReport {
         var s = "RoCEv2 receiver: \(packets) packets, \(bytes) bytes in \(f(seconds, 3)) s = \(f(goodputGbps, 2)) Gb/s\n"
         s += "  loss \(lost) packets (PSN gaps never filled), reordered \(reordered), CE-marked \(ceMarked)"
         s += packets > 0 ? " (\(f(100 * Double(ceMarked) / Double(packets), 2))%)" : ""
-        s += ", ICRC failures \(icrcFailures), CNPs \(cnpReceived)\n"
+        s += ", ICRC failures \(icrcFailures), CNPs sent \(cnpSent)\n"
         if hostDrops > 0 { s += "  WARNING: this host's socket dropped \(hostDrops) frames (the receiver fell behind; counted in loss above)\n" }
         let l = latencyMicroseconds
         s += "  one-way latency (us): p50 \(f(l.p50)) p99 \(f(l.p99)) p99.9 \(f(l.p999)) max \(f(l.max)) over \(l.samples) packets\n"

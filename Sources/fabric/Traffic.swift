@@ -60,6 +60,8 @@ struct TrafficCommand: ParsableCommand {
         @Option(help: "Message size in bytes.") var message: Int = 4096
         @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
         @Option(help: "DSCP.") var dscp: UInt8 = 26
+        @Option(help: "ECN bits to send with: 2 = ECT(0) (default), 1 = ECT(1), 0 = Not-ECT, 3 = CE (test aid: pretend the fabric marked every packet).") var ecn: UInt8 = 2
+        @Option(help: "Congestion control: none or dcqcn (rate cut on CNPs; needs --rate).") var cc: String = "none"
         @Option(help: "802.1p priority PFC pauses.") var priority: Int = 3
         @Option(help: "Link speed in Gb/s for PFC quanta.") var linkGbps: Double = 10
         @Option(help: "Test aid: corrupt every Nth packet after its ICRC (0: never).") var corruptEvery: Int = 0
@@ -86,6 +88,10 @@ struct TrafficCommand: ParsableCommand {
             c.messageBytes = message
             c.mtu = mtu
             c.dscp = dscp
+            c.ecn = ecn
+            guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
+            c.dcqcn = cc == "dcqcn"
+            if c.dcqcn && rate <= 0 { throw ValidationError("--cc dcqcn needs --rate (the line rate it starts from)") }
             c.priority = priority
             c.linkGbps = linkGbps
             c.corruptEvery = corruptEvery
@@ -95,7 +101,8 @@ struct TrafficCommand: ParsableCommand {
             } else {
                 print(String(format: "sent %llu packets (%llu messages) in %.3f s = %.2f Gb/s; PFC: %llu pauses, %llu resumes, %.0f us paused",
                              r.packets, r.messages, r.seconds, r.gbps, r.pauseFrames, r.resumeFrames, r.pausedMicroseconds)
-                      + (r.pauseFrames > 0 ? String(format: "; last pause: %.1f us asked, %.1f us until the next packet", r.lastPauseRequestedMicroseconds, r.lastPauseObservedMicroseconds) : ""))
+                      + (r.pauseFrames > 0 ? String(format: "; last pause: %.1f us asked, %.1f us until the next packet", r.lastPauseRequestedMicroseconds, r.lastPauseObservedMicroseconds) : "")
+                      + String(format: "; CNPs %llu, DCQCN cuts %llu, final rate %.3f Gb/s", r.cnpsReceived, r.rateCuts, r.finalRateGbps))
             }
         }
     }

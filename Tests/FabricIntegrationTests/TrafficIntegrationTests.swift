@@ -106,6 +106,29 @@ final class TrafficIntegrationTests: XCTestCase {
         XCTAssertLessThan(s3.packets, s0.packets, "the paused sender sent less in the same time")
     }
 
+    /// CE-marked packets (the sender marks them itself: the switch's ECN marking comes with the
+    /// lossless work) make the receiver send CNPs through the switch; with DCQCN the sender cuts
+    /// its rate, without it the rate stays.
+    func testCEMarksLeadToCNPsAndDCQCNCutsTheRate() throws {
+        let (tb, sw) = try routedBedWithSwitch(hosts: 2)
+        func run(_ cc: String) throws -> RoCERun.Result {
+            try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
+                            seconds: 1, rate: 0.1, qps: 1, message: 4096, mtu: 1024, extra: ["--ecn", "3", "--cc", cc])
+        }
+        let plain = try run("none")
+        let controlled = try run("dcqcn")
+        XCTAssertEqual(plain.receiver.ceMarked, plain.receiver.packets)
+        XCTAssertGreaterThan(plain.receiver.cnpSent, 100, "the receiver notifies")
+        XCTAssertGreaterThan(plain.sender.cnpsReceived, 100, "CNPs come back through the switch")
+        XCTAssertEqual(plain.sender.rateCuts, 0)
+        XCTAssertGreaterThan(controlled.sender.rateCuts, 10)
+        XCTAssertLessThan(controlled.sender.finalRateGbps, 0.05, "DCQCN cut the rate")
+        XCTAssertLessThan(controlled.receiver.goodputGbps, plain.receiver.goodputGbps / 2, "a measurable rate cut")
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertGreaterThan(final.ports[1].cnpFrames, 100, "the switch saw the CNPs as CNPs")
+    }
+
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.
