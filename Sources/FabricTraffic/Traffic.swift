@@ -40,6 +40,9 @@ public struct SenderConfig: Sendable {
     public var priority = 3
     /// Link speed for PFC quanta (512 bit times each).
     public var linkGbps = 10.0
+    /// CLOCK_MONOTONIC time to start at (0: now): lets several senders start together, the
+    /// barrier of a collective round.
+    public var startAt: UInt64 = 0
     /// Congestion control: DCQCN cuts the rate on CNPs and recovers it (needs a rate).
     public var dcqcn = false
     /// Test aid: every Nth packet gets one payload byte flipped after its ICRC was computed,
@@ -70,6 +73,9 @@ public struct SenderReport: Codable, Sendable {
     public var lastPauseRequestedMicroseconds: Double = 0
     public var corrupted: UInt64 = 0
     public var cnpsReceived: UInt64 = 0
+    /// CLOCK_MONOTONIC (shared by all namespaces) at the first and after the last packet.
+    public var startedAt: UInt64 = 0
+    public var endedAt: UInt64 = 0
     /// DCQCN: rate cuts, and the rate at the end (Gb/s).
     public var rateCuts: UInt64 = 0
     public var finalRateGbps: Double = 0
@@ -102,6 +108,12 @@ public struct RoCESender {
         var psn = [UInt32](repeating: 0, count: c.queuePairs)
         let ports = (0..<c.queuePairs).map { RoCEBuilder.udpSourcePort(localQP: c.localQP + UInt32($0), remoteQP: c.remoteQP + UInt32($0)) }
         let packetsPerMessage = (c.messageBytes + c.mtu - 1) / c.mtu
+        while c.startAt > 0 {
+            let now = trafficClock()
+            guard now < c.startAt else { break }
+            let left = c.startAt - now
+            if left > 200_000 { usleep(UInt32(min(left / 2000, 100_000))) }
+        }
         let start = trafficClock()
         let end = c.messages > 0 ? UInt64.max : start + UInt64(c.seconds * 1e9)
         var wireBits = 0.0
@@ -229,7 +241,9 @@ public struct RoCESender {
             message += 1
             report.messages = message
         }
-        report.seconds = Double(trafficClock() - start) / 1e9
+        report.endedAt = trafficClock()
+        report.startedAt = start
+        report.seconds = Double(report.endedAt - start) / 1e9
         report.rateCuts = dcqcn.cuts
         report.finalRateGbps = rate
         return report

@@ -10,7 +10,7 @@ struct TrafficCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "traffic",
         abstract: "RoCEv2 traffic that behaves like a lossless NIC (AF_PACKET for now).",
-        subcommands: [OneToOne.self, Send.self, Receive.self])
+        subcommands: [OneToOne.self, Incast.self, AllToAll.self, Permutation.self, Collective.self, Send.self, Receive.self])
 
     /// `fabric traffic one-to-one --from h1 --to h2`: on a test bed, by host names.
     struct OneToOne: ParsableCommand {
@@ -65,6 +65,7 @@ struct TrafficCommand: ParsableCommand {
         @Option(help: "802.1p priority PFC pauses.") var priority: Int = 3
         @Option(help: "Link speed in Gb/s for PFC quanta.") var linkGbps: Double = 10
         @Option(help: "Test aid: corrupt every Nth packet after its ICRC (0: never).") var corruptEvery: Int = 0
+        @Option(help: "Start at this CLOCK_MONOTONIC time in ns (a barrier shared by several senders; 0: now).") var startAt: UInt64 = 0
         @Flag(help: "Print the result as one JSON line.") var json = false
 
         func run() throws {
@@ -95,6 +96,7 @@ struct TrafficCommand: ParsableCommand {
             c.priority = priority
             c.linkGbps = linkGbps
             c.corruptEvery = corruptEvery
+            c.startAt = startAt
             let r = try RoCESender(config: c).run()
             if json {
                 print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
@@ -131,3 +133,126 @@ struct TrafficCommand: ParsableCommand {
     }
 }
 
+
+/// "5s", "500ms", "2m" or plain seconds.
+func parseDuration(_ text: String) throws -> Double {
+    let t = text.lowercased()
+    let (number, scale): (Substring, Double) = t.hasSuffix("ms") ? (t.dropLast(2), 1e-3)
+        : t.hasSuffix("s") ? (t.dropLast(), 1) : t.hasSuffix("m") ? (t.dropLast(), 60) : (Substring(t), 1)
+    guard let v = Double(number), v > 0 else { throw ValidationError("'\(text)' is not a duration like 5s or 500ms") }
+    return v * scale
+}
+
+/// "64KB", "1MB", "4096" (bytes; K/M/G are powers of 1024).
+func parseSize(_ text: String) throws -> Int {
+    let t = text.uppercased().replacingOccurrences(of: "B", with: "")
+    let scale = t.hasSuffix("K") ? 1 << 10 : t.hasSuffix("M") ? 1 << 20 : t.hasSuffix("G") ? 1 << 30 : 1
+    guard let v = Int(scale == 1 ? t : String(t.dropLast())), v > 0 else { throw ValidationError("'\(text)' is not a size like 64KB") }
+    return v * scale
+}
+
+func parseHosts(_ list: String) throws -> [Int] {
+    try list.split(separator: ",").map {
+        guard $0.hasPrefix("h"), let i = Int($0.dropFirst()), i > 0 else { throw ValidationError("hosts are named h1, h2, ...: got '\($0)'") }
+        return i
+    }
+}
+
+/// Options every pattern takes.
+struct PatternOptions: ParsableArguments {
+    @Option(help: "Test bed prefix.") var prefix: String = "sf"
+    @Option(help: "How long each flow sends (5s, 500ms).") var duration: String = "2s"
+    @Option(help: "Offered load per flow in Gb/s (0: as fast as the sender can).") var rate: Double = 0
+    @Option(help: "Queue pairs per flow.") var qps: Int = 2
+    @Option(help: "Message size (64KB, 1MB).") var message: String = "64KB"
+    @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
+    @Option(help: "Congestion control: none or dcqcn.") var cc: String = "none"
+
+    func testbed() -> Testbed {
+        Testbed(prefix: prefix, hosts: 1, routed: FileManager.default.fileExists(atPath: "/run/swiftfabric/testbed-\(prefix).yaml"))
+    }
+
+    func options() throws -> WorkloadOptions {
+        var o = WorkloadOptions()
+        o.seconds = try parseDuration(duration)
+        o.rateGbps = rate
+        o.queuePairs = qps
+        o.messageBytes = try parseSize(message)
+        o.mtu = mtu
+        o.extraSenderArguments = ["--cc", cc]
+        return o
+    }
+
+    func run(_ pattern: Pattern, title: String) throws {
+        let tb = testbed()
+        print("\(title) on test bed '\(prefix)' for \(duration)\(rate > 0 ? " at \(rate) Gb/s per flow" : ""), \(qps) QPs per flow, \(message) messages")
+        fflush(nil)
+        let r = try Workload.run(fabric: selfExecutable(), testbed: tb, pattern: pattern, options: try options()) { line in
+            print(line)
+            fflush(nil)
+        }
+        print(r.table, terminator: "")
+    }
+}
+
+extension TrafficCommand {
+    struct Incast: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "N senders into one receiver: fabric traffic incast --to h1 --from h2,h3,h4 --duration 5s")
+        @Option(help: "The receiving host.") var to: String
+        @Option(help: "Sending hosts, comma separated.") var from: String
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let dst = try parseHosts(to), src = try parseHosts(from)
+            guard dst.count == 1, !src.isEmpty, !src.contains(dst[0]) else { throw ValidationError("one --to host, and --from hosts other than it") }
+            try common.run(.incast(to: dst[0], from: src), title: "incast \(from) -> \(to)")
+        }
+    }
+
+    struct AllToAll: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "all-to-all", abstract: "Every host to every other host at once.")
+        @Option(help: "Hosts, comma separated.") var hosts: String
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let h = try parseHosts(hosts)
+            guard h.count >= 2 else { throw ValidationError("all-to-all needs at least 2 hosts") }
+            try common.run(.allToAll(hosts: h), title: "all-to-all among \(hosts)")
+        }
+    }
+
+    struct Permutation: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Each host sends to one other; each receives from one.")
+        @Option(help: "Hosts, comma separated.") var hosts: String
+        @Option(help: "Seed of the permutation.") var seed: UInt64 = 1
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let h = try parseHosts(hosts)
+            guard h.count >= 2 else { throw ValidationError("a permutation needs at least 2 hosts") }
+            try common.run(.permutation(hosts: h, seed: seed), title: "permutation among \(hosts) (seed \(seed))")
+        }
+    }
+
+    struct Collective: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "All-to-all in rounds with a barrier: per round every host sends one message to every other; reports each round's completion time.")
+        @Option(help: "Hosts, comma separated.") var hosts: String
+        @Option(help: "Rounds.") var rounds: Int = 3
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let h = try parseHosts(hosts)
+            guard h.count >= 2, rounds >= 1 else { throw ValidationError("a collective needs at least 2 hosts and 1 round") }
+            var o = try common.options()
+            o.messages = 1
+            print("collective all-to-all among \(hosts): \(rounds) rounds of one \(common.message) message per pair")
+            var times: [Double] = []
+            for round in 1...rounds {
+                let r = try Workload.run(fabric: selfExecutable(), testbed: common.testbed(), pattern: .allToAll(hosts: h), options: o)
+                times.append(r.completionSeconds)
+                print(String(format: "  round %d: completion %.3f ms, %llu packets, lost %llu, reordered %llu",
+                             round, r.completionSeconds * 1000, r.receivedPackets, r.lost, r.reordered))
+                fflush(nil)
+            }
+            let sorted = times.sorted()
+            print(String(format: "collective completion time: median %.3f ms, min %.3f ms, max %.3f ms over %d rounds",
+                         sorted[sorted.count / 2] * 1000, sorted.first! * 1000, sorted.last! * 1000, rounds))
+        }
+    }
+}

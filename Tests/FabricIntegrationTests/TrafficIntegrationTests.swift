@@ -129,6 +129,32 @@ final class TrafficIntegrationTests: XCTestCase {
         XCTAssertGreaterThan(final.ports[1].cnpFrames, 100, "the switch saw the CNPs as CNPs")
     }
 
+    func testAllToAllAndACollectiveRoundLoseNothing() throws {
+        let (tb, _) = try routedBedWithSwitch(hosts: 3)
+        var o = WorkloadOptions()
+        o.seconds = 1
+        o.rateGbps = 0.02
+        let r = try Workload.run(fabric: fabric, testbed: tb, pattern: .allToAll(hosts: [1, 2, 3]), options: o)
+        XCTAssertEqual(r.senders.count, 6)
+        XCTAssertEqual(r.receivers.count, 3)
+        XCTAssertGreaterThan(r.sentPackets, 1000)
+        XCTAssertEqual(r.receivedPackets, r.sentPackets)
+        XCTAssertEqual(r.lost, 0)
+        XCTAssertEqual(r.reordered, 0)
+        for (h, rep) in r.receivers {
+            XCTAssertEqual(rep.flows.count, 2 * 2, "h\(h): 2 senders x 2 QPs")
+            XCTAssertEqual(rep.latencyMicroseconds.samples, rep.packets, "h\(h): latency histogram populated")
+        }
+        // One collective round: one 64 KB message per ordered pair, started together.
+        var c = WorkloadOptions()
+        c.messages = 1
+        let round = try Workload.run(fabric: fabric, testbed: tb, pattern: .allToAll(hosts: [1, 2, 3]), options: c)
+        XCTAssertEqual(round.receivedPackets, 6 * 64, "6 messages of 64 packets")
+        XCTAssertGreaterThan(round.completionSeconds, 0)
+        XCTAssertLessThan(round.completionSeconds, 5)
+        XCTAssertEqual(Pattern.permutation(hosts: [1, 2, 3, 4], seed: 7).pairs.filter { $0.from == $0.to }.count, 0)
+    }
+
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.
