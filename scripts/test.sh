@@ -7,6 +7,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
 swift build --build-tests
+# The README's demo and benchmarks run release builds: make sure one builds (whole-module
+# optimisation resolves imports differently and has broken a release-only build before).
+swift build -c release --product fabric
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

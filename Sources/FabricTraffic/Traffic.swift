@@ -3,6 +3,7 @@
 // ECT(0), honours 802.1Qbb PFC for its priority) and a receiver that measures what fabric users
 // care about (goodput, loss as PSN gaps that never fill, reordering, CE marks, ICRC failures,
 // one-way latency). Frames are built and parsed by FabricPacket.
+import CXDP
 import FabricCore
 import FabricPacket
 import Glibc
@@ -121,6 +122,7 @@ public struct RoCESender {
         var pausedUntil: UInt64 = 0
         var pauseStartedAt: UInt64 = 0
         var pauseDetectedAt: UInt64 = 0   // set by a pause frame, cleared by the next packet sent
+        var lastControlCheck: UInt64 = 0
         var message: UInt64 = 0
         var ipID: UInt16 = 0
 
@@ -193,7 +195,14 @@ public struct RoCESender {
                     }
                 }
                 if now >= end { break sending }
-                checkPFC(now)
+                // Control frames (PFC, CNP) are read every 10 us at most, not per packet: a
+                // recv() per packet would halve the send rate, and 10 us is well inside the
+                // reaction time a pause needs (one quantum at 100G is 5 ns, but a pause lasts
+                // thousands of them).
+                if now &- lastControlCheck >= 10_000 {
+                    checkPFC(now)
+                    lastControlCheck = now
+                }
                 // 2. Honour a pause of our priority: wait it out, still reading PFC (an XON
                 //    ends it early, another XOFF extends it).
                 while now < pausedUntil {
