@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket"], swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricLab", dependencies: ["FabricCore", "FabricTraffic"]),
-        .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore",
+        .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore", "FabricIO",
                                                       .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .executableTarget(
             name: "fabric",

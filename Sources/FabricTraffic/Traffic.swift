@@ -5,6 +5,7 @@
 // one-way latency). Frames are built and parsed by FabricPacket.
 import CXDP
 import FabricCore
+import FabricIO
 import FabricPacket
 import Glibc
 import Histogram
@@ -17,8 +18,17 @@ public enum TrafficPayload {
     public static let magic: UInt32 = 0x5346_5243  // "SFRC"
 }
 
+/// How a sender puts frames on the wire.
+public enum SendBackend: String, Sendable, CaseIterable {
+    /// A transmit-only AF_XDP socket: frames built in the UMEM, one kick per batch.
+    case afxdp
+    /// A raw AF_PACKET socket: one send() per frame. Works everywhere.
+    case afpacket
+}
+
 public struct SenderConfig: Sendable {
     public var interface = "eth0"
+    public var backend: SendBackend = .afxdp
     public var destinationMAC: MACAddress
     public var source: UInt32
     public var destination: UInt32
@@ -86,7 +96,12 @@ public struct SenderReport: Codable, Sendable {
 /// Sends RoCEv2 RC traffic from one host. Single-threaded; call `run` once.
 public struct RoCESender {
     public let config: SenderConfig
+    /// Control frames (PFC, CNP) always arrive here; data goes out here too with `.afpacket`.
     let socket: PacketSocket
+    let xsk: XSKTransmitter?
+    /// The backend in use (AF_XDP falls back to AF_PACKET, with `fallbackReason`).
+    public let backend: SendBackend
+    public let fallbackReason: String?
 
     public init(config: SenderConfig) throws {
         guard config.mtu >= TrafficPayload.length, config.mtu <= 4096, config.messageBytes >= 1,
@@ -95,6 +110,21 @@ public struct RoCESender {
         }
         self.config = config
         socket = try PacketSocket(interface: config.interface)
+        if config.backend == .afxdp {
+            do {
+                xsk = try XSKTransmitter(interface: config.interface)
+                backend = .afxdp
+                fallbackReason = nil
+            } catch {
+                xsk = nil
+                backend = .afpacket
+                fallbackReason = "\(error)"
+            }
+        } else {
+            xsk = nil
+            backend = .afpacket
+            fallbackReason = nil
+        }
     }
 
     public func run() throws -> SenderReport {
@@ -104,7 +134,10 @@ public struct RoCESender {
         let rx = UnsafeMutableRawPointer.allocate(byteCount: 2048, alignment: 64)
         let payload = UnsafeMutableRawPointer.allocate(byteCount: c.mtu, alignment: 8)
         payload.initializeMemory(as: UInt8.self, repeating: 0x5A, count: c.mtu)
-        defer { frame.deallocate(); rx.deallocate(); payload.deallocate() }
+        let batchAddrs = UnsafeMutablePointer<UInt64>.allocate(capacity: 32)
+        let batchLens = UnsafeMutablePointer<UInt32>.allocate(capacity: 32)
+        var batched = 0
+        defer { frame.deallocate(); rx.deallocate(); payload.deallocate(); batchAddrs.deallocate(); batchLens.deallocate() }
         let addresses = RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: c.destinationMAC, source: c.source, destination: c.destination)
         var psn = [UInt32](repeating: 0, count: c.queuePairs)
         let ports = (0..<c.queuePairs).map { RoCEBuilder.udpSourcePort(localQP: c.localQP + UInt32($0), remoteQP: c.remoteQP + UInt32($0)) }
@@ -218,13 +251,23 @@ public struct RoCESender {
                     paceOrigin = now
                     wireBits = Double(wireLength + 24) * 8
                 }
-                // 3. Build the packet now, so its timestamp is its send time.
+                // 3. Build the packet now, so its timestamp is its send time: in a UMEM frame
+                //    (AF_XDP) or the local buffer (AF_PACKET).
+                var target = frame
+                var umemAddr: UInt64 = 0
+                if let x = xsk {
+                    while x.reserve(1, into: &umemAddr) == 0 {
+                        if batched > 0 { _ = x.submit(batchAddrs, batchLens, count: batched); batched = 0 }
+                        x.reclaim()
+                    }
+                    target = x.frame(umemAddr)
+                }
                 payload.storeBytes(of: now.bigEndian, as: UInt64.self)
                 payload.storeBytes(of: UInt32(truncatingIfNeeded: message).bigEndian, toByteOffset: 8, as: UInt32.self)
                 payload.storeBytes(of: TrafficPayload.magic.bigEndian, toByteOffset: 12, as: UInt32.self)
                 payload.storeBytes(of: (c.localQP + UInt32(qp)).bigEndian, toByteOffset: 16, as: UInt32.self)
                 let opcode = c.verb.opcode(index: index, count: packetsPerMessage)
-                let len = RoCEBuilder.writeIPv4(into: frame, capacity: 9216, addresses: addresses, dscp: c.dscp, ecn: c.ecn, ipID: ipID,
+                let len = RoCEBuilder.writeIPv4(into: target, capacity: 4096, addresses: addresses, dscp: c.dscp, ecn: c.ecn, ipID: ipID,
                                                 sourcePort: ports[qp], opcode: opcode, destinationQP: c.remoteQP + UInt32(qp),
                                                 psn: psn[qp], ackRequest: index == packetsPerMessage - 1,
                                                 payload: payload, payloadBytes: size,
@@ -232,13 +275,24 @@ public struct RoCESender {
                 ipID &+= 1
                 psn[qp] = (psn[qp] + 1) & 0xFF_FFFF
                 if c.corruptEvery > 0 && (report.packets + 1) % UInt64(c.corruptEvery) == 0 {
-                    let b = frame.load(fromByteOffset: len - 5, as: UInt8.self)
-                    frame.storeBytes(of: b ^ 0xFF, toByteOffset: len - 5, as: UInt8.self)
+                    let b = target.load(fromByteOffset: len - 5, as: UInt8.self)
+                    target.storeBytes(of: b ^ 0xFF, toByteOffset: len - 5, as: UInt8.self)
                     report.corrupted += 1
                 }
-                while try !socket.send(frame, length: len) {
-                    report.retries += 1
-                    usleep(20)
+                if let x = xsk {
+                    batchAddrs[batched] = umemAddr
+                    batchLens[batched] = UInt32(len)
+                    batched += 1
+                    // Unpaced: hand the kernel 32 at a time. Paced: every packet at its time.
+                    if batched == 32 || rate > 0 {
+                        report.retries += UInt64(x.submit(batchAddrs, batchLens, count: batched))
+                        batched = 0
+                    }
+                } else {
+                    while try !socket.send(frame, length: len) {
+                        report.retries += 1
+                        usleep(20)
+                    }
                 }
                 report.packets += 1
                 report.bytes += UInt64(len)
@@ -249,6 +303,10 @@ public struct RoCESender {
             }
             message += 1
             report.messages = message
+        }
+        if let x = xsk {
+            if batched > 0 { _ = x.submit(batchAddrs, batchLens, count: batched) }
+            x.flush(timeout: 1_000_000_000)
         }
         report.endedAt = trafficClock()
         report.startedAt = start

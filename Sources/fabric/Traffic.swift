@@ -49,6 +49,7 @@ struct TrafficCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "send", abstract: "Send RoCEv2 RC traffic from this host.")
         @Option(help: "Network namespace.") var netns: String?
         @Option(help: "Interface.") var interface: String = "eth0"
+        @Option(help: "afxdp (transmit-only AF_XDP; falls back to afpacket with a message) or afpacket.") var backend: String = "afxdp"
         @Option(help: "Destination IPv4 address.") var to: String
         @Option(help: "Next-hop MAC (default: resolved through the host's own routing and ARP).") var mac: String?
         @Option(help: "Source IPv4 address (default: the host's route source).") var source: String?
@@ -80,6 +81,8 @@ struct TrafficCommand: ParsableCommand {
             }
             var c = SenderConfig(destinationMAC: m, source: src, destination: dst)
             c.interface = interface
+            guard let b = SendBackend(rawValue: backend) else { throw ValidationError("--backend is afxdp or afpacket") }
+            c.backend = b
             c.seconds = seconds
             c.messages = messages
             c.rateGbps = rate
@@ -97,7 +100,9 @@ struct TrafficCommand: ParsableCommand {
             c.linkGbps = linkGbps
             c.corruptEvery = corruptEvery
             c.startAt = startAt
-            let r = try RoCESender(config: c).run()
+            let sender = try RoCESender(config: c)
+            if let why = sender.fallbackReason { logLine("fabric traffic send: AF_XDP unavailable (\(why)); using AF_PACKET") }
+            let r = try sender.run()
             if json {
                 print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
             } else {
