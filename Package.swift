@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricLab", dependencies: ["FabricCore", "FabricTraffic"]),
         .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore", "FabricIO",
-                                                      .product(name: "Histogram", package: "hdrhistogram-swift")]),
+                                                      .product(name: "Histogram", package: "hdrhistogram-swift")],
+                swiftSettings: hotPath),
         .executableTarget(
             name: "fabric",
             dependencies: [

@@ -63,27 +63,33 @@ public enum ICRC {
         }
         let udp = ipHeader, bth = udp + UDPView.length
         let end = l3Length - BTHView.icrcLength
-        guard ipHeader >= 20, bth + BTHView.length <= end else { return nil }
-        var crc: UInt32 = 0xFFFF_FFFF
-        for _ in 0..<8 { update(&crc, 0xFF) }
-        // The headers byte by byte, with the variant fields masked; then the rest (the BTH's
-        // last 7 bytes, extended headers and payload) eight bytes at a time.
+        // IPv4 options make the header at most 60 bytes: the masked part fits in 80.
+        guard ipHeader >= 20, bth + BTHView.length <= end, bth + 5 <= 80 else { return nil }
+        // The 8 bytes of 0xFF, then the headers with their variant fields set to all ones (built
+        // in a small stack copy), then the rest (the BTH's last 7 bytes, extended headers and
+        // payload) straight from the frame, eight bytes at a time.
         let masked = bth + 5
-        for i in 0..<masked {
-            var b = ip.load(fromByteOffset: i, as: UInt8.self)
-            if i < ipHeader {
-                if ipVersion == 4 {
-                    if i == 1 || i == 8 || i == 10 || i == 11 { b = 0xFF }
-                } else {
-                    if i == 0 { b |= 0x0F } else if i < 4 || i == 7 { b = 0xFF }
-                }
-            } else if i == udp + 6 || i == udp + 7 || i == bth + 4 {
-                b = 0xFF
+        return withUnsafeTemporaryAllocation(byteCount: 8 + 80, alignment: 8) { tmp -> UInt32 in
+            let h = tmp.baseAddress!
+            h.storeBytes(of: UInt64.max, as: UInt64.self)
+            (h + 8).copyMemory(from: ip, byteCount: masked)
+            let m = h + 8
+            if ipVersion == 4 {
+                m.storeBytes(of: 0xFF, toByteOffset: 1, as: UInt8.self)
+                m.storeBytes(of: 0xFF, toByteOffset: 8, as: UInt8.self)
+                m.storeBytes(of: 0xFFFF, toByteOffset: 10, as: UInt16.self)
+            } else {
+                m.storeBytes(of: m.load(as: UInt8.self) | 0x0F, as: UInt8.self)
+                m.storeBytes(of: 0xFF, toByteOffset: 1, as: UInt8.self)
+                m.storeBytes(of: 0xFFFF, toByteOffset: 2, as: UInt16.self)
+                m.storeBytes(of: 0xFF, toByteOffset: 7, as: UInt8.self)
             }
-            update(&crc, b)
+            m.storeBytes(of: 0xFFFF, toByteOffset: udp + 6, as: UInt16.self)
+            m.storeBytes(of: 0xFF, toByteOffset: bth + 4, as: UInt8.self)
+            var crc = update(0xFFFF_FFFF, UnsafeRawPointer(h), count: 8 + masked)
+            crc = update(crc, ip + masked, count: end - masked)
+            return ~crc
         }
-        crc = update(crc, ip + masked, count: end - masked)
-        return ~crc
     }
 
     /// The ICRC stored in the packet (little-endian, last 4 bytes of the IP packet).

@@ -228,11 +228,11 @@ public struct RoCESender {
                     }
                 }
                 if now >= end { break sending }
-                // Control frames (PFC, CNP) are read every 10 us at most, not per packet: a
-                // recv() per packet would halve the send rate, and 10 us is well inside the
+                // Control frames (PFC, CNP) are read every 25 us at most, not per packet: a
+                // recv() per packet would halve the send rate, and 25 us is well inside the
                 // reaction time a pause needs (one quantum at 100G is 5 ns, but a pause lasts
                 // thousands of them).
-                if now &- lastControlCheck >= 10_000 {
+                if now &- lastControlCheck >= 25_000 {
                     checkPFC(now)
                     lastControlCheck = now
                 }
