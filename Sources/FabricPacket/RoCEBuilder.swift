@@ -36,54 +36,77 @@ public enum RoCEBuilder {
         public var destinationMAC: MACAddress
         public var source: UInt32            // IPv4 (host order)
         public var destination: UInt32
+        /// Set for IPv6 RoCEv2 (then `source`/`destination` are unused).
+        public var source6: IPv6Address?
+        public var destination6: IPv6Address?
         public init(sourceMAC: MACAddress, destinationMAC: MACAddress, source: UInt32, destination: UInt32) {
             self.sourceMAC = sourceMAC
             self.destinationMAC = destinationMAC
             self.source = source
             self.destination = destination
         }
+        public init(sourceMAC: MACAddress, destinationMAC: MACAddress, source6: IPv6Address, destination6: IPv6Address) {
+            self.init(sourceMAC: sourceMAC, destinationMAC: destinationMAC, source: 0, destination: 0)
+            self.source6 = source6
+            self.destination6 = destination6
+        }
+        @inlinable public var isV6: Bool { destination6 != nil }
+        /// Bytes of the IP header.
+        @inlinable public var ipHeaderLength: Int { isV6 ? 40 : 20 }
     }
 
-    /// Frame length for a packet carrying `payload` bytes with `opcode`.
-    @inlinable public static func frameLength(opcode: UInt8, payload: Int) -> Int {
+    /// Frame length for a packet carrying `payload` bytes with `opcode` (IPv4; +20 for IPv6).
+    @inlinable public static func frameLength(opcode: UInt8, payload: Int, ipv6: Bool = false) -> Int {
         let ext = RoCEOpcode.extendedHeaderLength(opcode) ?? 0
         let padded = (payload + 3) & ~3
-        return 14 + 20 + 8 + BTHView.length + ext + padded + BTHView.icrcLength
+        return 14 + (ipv6 ? 40 : 20) + 8 + BTHView.length + ext + padded + BTHView.icrcLength
     }
 
-    /// Writes one IPv4 RoCEv2 packet at `frame` and returns its length (0 if `capacity` is too
-    /// small). `payloadBytes` are copied from `payload` (may be nil: zeros); a RETH, when the
+    /// Writes one RoCEv2 packet at `frame` (IPv4, or IPv6 when `addresses` has IPv6 addresses)
+    /// and returns its length (0 if `capacity` is too small). Over IPv6 the flow label carries
+    /// the same entropy as the UDP source port, and the UDP checksum is 0 as RoCE NICs send it. `payloadBytes` are copied from `payload` (may be nil: zeros); a RETH, when the
     /// opcode has one, carries `remoteAddress`, `rkey` and `dmaLength`.
     @inlinable
-    public static func writeIPv4(into frame: UnsafeMutableRawPointer, capacity: Int, addresses a: Addresses,
+    public static func writePacket(into frame: UnsafeMutableRawPointer, capacity: Int, addresses a: Addresses,
                                  dscp: UInt8, ecn: UInt8, ipID: UInt16, sourcePort: UInt16,
                                  opcode: UInt8, destinationQP: UInt32, psn: UInt32, ackRequest: Bool,
                                  payload: UnsafeRawPointer?, payloadBytes: Int,
                                  remoteAddress: UInt64 = 0, rkey: UInt32 = 0, dmaLength: UInt32 = 0) -> Int {
         let ext = RoCEOpcode.extendedHeaderLength(opcode) ?? 0
         let padded = (payloadBytes + 3) & ~3
-        let length = 14 + 20 + 8 + BTHView.length + ext + padded + BTHView.icrcLength
+        let ipLen = a.ipHeaderLength
+        let length = 14 + ipLen + 8 + BTHView.length + ext + padded + BTHView.icrcLength
         guard length <= capacity, length - 14 <= 0xFFFF else { return 0 }
         Rewrite.setMACs(frame, destination: a.destinationMAC, source: a.sourceMAC)
-        frame.storeBytes(of: EtherType.ipv4.bigEndian, toByteOffset: 12, as: UInt16.self)
-        // IPv4: DF set, TTL 64, protocol UDP, checksum computed below.
         let ip = frame + 14
         let total = length - 14
-        ip.storeBytes(of: UInt8(0x45), as: UInt8.self)
-        ip.storeBytes(of: (dscp & 0x3F) << 2 | ecn & 0x03, toByteOffset: 1, as: UInt8.self)
-        ip.storeBytes(of: UInt16(total).bigEndian, toByteOffset: 2, as: UInt16.self)
-        ip.storeBytes(of: ipID.bigEndian, toByteOffset: 4, as: UInt16.self)
-        ip.storeBytes(of: UInt16(0x4000).bigEndian, toByteOffset: 6, as: UInt16.self)
-        ip.storeBytes(of: UInt16(64 << 8 | 17).bigEndian, toByteOffset: 8, as: UInt16.self)
-        ip.storeBytes(of: UInt16(0), toByteOffset: 10, as: UInt16.self)
-        ip.storeBytes(of: a.source.bigEndian, toByteOffset: 12, as: UInt32.self)
-        ip.storeBytes(of: a.destination.bigEndian, toByteOffset: 16, as: UInt32.self)
-        ip.storeBytes(of: internetChecksum(ip, count: 20).bigEndian, toByteOffset: 10, as: UInt16.self)
-        // UDP: checksum 0 (allowed for IPv4; RoCEv2 NICs send 0).
-        let udp = ip + 20
+        if let src6 = a.source6, let dst6 = a.destination6 {
+            frame.storeBytes(of: EtherType.ipv6.bigEndian, toByteOffset: 12, as: UInt16.self)
+            let tc = UInt32((dscp & 0x3F) << 2 | ecn & 0x03)
+            ip.storeBytes(of: (6 << 28 | tc << 20 | UInt32(sourcePort)).bigEndian, as: UInt32.self)
+            ip.storeBytes(of: UInt16(total - 40).bigEndian, toByteOffset: 4, as: UInt16.self)
+            ip.storeBytes(of: UInt16(17 << 8 | 64).bigEndian, toByteOffset: 6, as: UInt16.self)  // UDP, hop limit 64
+            storeIPv6(src6, at: ip + 8)
+            storeIPv6(dst6, at: ip + 24)
+        } else {
+            frame.storeBytes(of: EtherType.ipv4.bigEndian, toByteOffset: 12, as: UInt16.self)
+            // IPv4: DF set, TTL 64, protocol UDP, checksum computed below.
+            ip.storeBytes(of: UInt8(0x45), as: UInt8.self)
+            ip.storeBytes(of: (dscp & 0x3F) << 2 | ecn & 0x03, toByteOffset: 1, as: UInt8.self)
+            ip.storeBytes(of: UInt16(total).bigEndian, toByteOffset: 2, as: UInt16.self)
+            ip.storeBytes(of: ipID.bigEndian, toByteOffset: 4, as: UInt16.self)
+            ip.storeBytes(of: UInt16(0x4000).bigEndian, toByteOffset: 6, as: UInt16.self)
+            ip.storeBytes(of: UInt16(64 << 8 | 17).bigEndian, toByteOffset: 8, as: UInt16.self)
+            ip.storeBytes(of: UInt16(0), toByteOffset: 10, as: UInt16.self)
+            ip.storeBytes(of: a.source.bigEndian, toByteOffset: 12, as: UInt32.self)
+            ip.storeBytes(of: a.destination.bigEndian, toByteOffset: 16, as: UInt32.self)
+            ip.storeBytes(of: internetChecksum(ip, count: 20).bigEndian, toByteOffset: 10, as: UInt16.self)
+        }
+        // UDP: checksum 0 (RoCEv2 NICs send 0).
+        let udp = ip + ipLen
         udp.storeBytes(of: sourcePort.bigEndian, as: UInt16.self)
         udp.storeBytes(of: UDPView.roceV2Port.bigEndian, toByteOffset: 2, as: UInt16.self)
-        udp.storeBytes(of: UInt16(total - 20).bigEndian, toByteOffset: 4, as: UInt16.self)
+        udp.storeBytes(of: UInt16(total - ipLen).bigEndian, toByteOffset: 4, as: UInt16.self)
         udp.storeBytes(of: UInt16(0), toByteOffset: 6, as: UInt16.self)
         // BTH.
         let bth = udp + 8
@@ -92,7 +115,7 @@ public enum RoCEBuilder {
         bth.storeBytes(of: UInt16(0xFFFF).bigEndian, toByteOffset: 2, as: UInt16.self)
         bth.storeBytes(of: (destinationQP & 0xFF_FFFF).bigEndian, toByteOffset: 4, as: UInt32.self)  // byte 4 = 0 (FECN/BECN)
         bth.storeBytes(of: (psn & 0xFF_FFFF | (ackRequest ? 0x8000_0000 : 0)).bigEndian, toByteOffset: 8, as: UInt32.self)
-        var off = 20 + 8 + BTHView.length
+        var off = ipLen + 8 + BTHView.length
         if RoCEOpcode.hasRETH(opcode) {
             let reth = ip + off
             reth.storeBytes(of: remoteAddress.bigEndian, as: UInt64.self)
@@ -113,7 +136,7 @@ public enum RoCEBuilder {
         if padded > payloadBytes {
             (ip + off + payloadBytes).initializeMemory(as: UInt8.self, repeating: 0, count: padded - payloadBytes)
         }
-        let icrc = ICRC.compute(ip: UnsafeRawPointer(ip), l3Length: total, ipVersion: 4) ?? 0
+        let icrc = ICRC.compute(ip: UnsafeRawPointer(ip), l3Length: total, ipVersion: a.isV6 ? 6 : 4) ?? 0
         ip.storeBytes(of: icrc.littleEndian, toByteOffset: total - 4, as: UInt32.self)
         return length
     }
@@ -123,15 +146,15 @@ public enum RoCEBuilder {
     @inlinable
     public static func writeCNP(into frame: UnsafeMutableRawPointer, capacity: Int, addresses a: Addresses,
                                 sourcePort: UInt16, destinationQP: UInt32, dscp: UInt8 = 48) -> Int {
-        let length = writeIPv4(into: frame, capacity: capacity, addresses: a, dscp: dscp, ecn: 0, ipID: 0, sourcePort: sourcePort,
+        let length = writePacket(into: frame, capacity: capacity, addresses: a, dscp: dscp, ecn: 0, ipID: 0, sourcePort: sourcePort,
                                opcode: RoCEOpcode.cnp, destinationQP: destinationQP, psn: 0, ackRequest: false,
                                payload: nil, payloadBytes: 0)
         guard length > 0 else { return 0 }
         let ip = frame + 14
-        let bth = ip + 28
+        let bth = ip + a.ipHeaderLength + 8
         bth.storeBytes(of: UInt8(0x40), toByteOffset: 4, as: UInt8.self)  // BECN (masked in the ICRC: no recompute)
         (bth + BTHView.length).initializeMemory(as: UInt8.self, repeating: 0, count: 16)
-        let icrc = ICRC.compute(ip: UnsafeRawPointer(ip), l3Length: length - 14, ipVersion: 4) ?? 0
+        let icrc = ICRC.compute(ip: UnsafeRawPointer(ip), l3Length: length - 14, ipVersion: a.isV6 ? 6 : 4) ?? 0
         ip.storeBytes(of: icrc.littleEndian, toByteOffset: length - 18, as: UInt32.self)
         return length
     }

@@ -32,6 +32,9 @@ public struct SenderConfig: Sendable {
     public var destinationMAC: MACAddress
     public var source: UInt32
     public var destination: UInt32
+    /// IPv6 RoCEv2 instead of IPv4 when set.
+    public var source6: IPv6Address?
+    public var destination6: IPv6Address?
     public var queuePairs = 1
     /// First local QPN; QP i is localQP + i, talking to remote QPN remoteQP + i.
     public var localQP: UInt32 = 0x100
@@ -138,7 +141,10 @@ public struct RoCESender {
         let batchLens = UnsafeMutablePointer<UInt32>.allocate(capacity: 32)
         var batched = 0
         defer { frame.deallocate(); rx.deallocate(); payload.deallocate(); batchAddrs.deallocate(); batchLens.deallocate() }
-        let addresses = RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: c.destinationMAC, source: c.source, destination: c.destination)
+        var addresses = RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: c.destinationMAC, source: c.source, destination: c.destination)
+        if let s6 = c.source6, let d6 = c.destination6 {
+            addresses = RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: c.destinationMAC, source6: s6, destination6: d6)
+        }
         var psn = [UInt32](repeating: 0, count: c.queuePairs)
         let ports = (0..<c.queuePairs).map { RoCEBuilder.udpSourcePort(localQP: c.localQP + UInt32($0), remoteQP: c.remoteQP + UInt32($0)) }
         let packetsPerMessage = (c.messageBytes + c.mtu - 1) / c.mtu
@@ -172,7 +178,8 @@ public struct RoCESender {
                 if n <= 0 { return }
                 let info = FrameParser.parse(UnsafeRawPointer(rx), length: n)
                 if info.kind == .cnp, info.destinationQP >= firstQP, info.destinationQP < lastQP,
-                   ICRC.isValid(ip: UnsafeRawPointer(rx + Int(info.l3Offset)), l3Length: Int(info.l3Length), ipVersion: 4) {
+                   ICRC.isValid(ip: UnsafeRawPointer(rx + Int(info.l3Offset)), l3Length: Int(info.l3Length),
+                                ipVersion: info.etherType == EtherType.ipv6 ? 6 : 4) {
                     report.cnpsReceived += 1
                     if c.dcqcn {
                         dcqcn.congestionNotified(now: now)
@@ -208,7 +215,8 @@ public struct RoCESender {
                 let size = max(bytes, TrafficPayload.length)
                 // 1. Pace to the offered load (on-the-wire bits incl. FCS, preamble and gap),
                 //    sleeping while far from the due time and reading PFC all the while.
-                let wireLength = RoCEBuilder.frameLength(opcode: c.verb.opcode(index: index, count: packetsPerMessage), payload: size)
+                let wireLength = RoCEBuilder.frameLength(opcode: c.verb.opcode(index: index, count: packetsPerMessage), payload: size,
+                                                         ipv6: addresses.isV6)
                 var now = trafficClock()
                 if c.dcqcn {
                     let r = dcqcn.advance(now: now, sentBytes: UInt64(wireLength))
@@ -267,7 +275,7 @@ public struct RoCESender {
                 payload.storeBytes(of: TrafficPayload.magic.bigEndian, toByteOffset: 12, as: UInt32.self)
                 payload.storeBytes(of: (c.localQP + UInt32(qp)).bigEndian, toByteOffset: 16, as: UInt32.self)
                 let opcode = c.verb.opcode(index: index, count: packetsPerMessage)
-                let len = RoCEBuilder.writeIPv4(into: target, capacity: 4096, addresses: addresses, dscp: c.dscp, ecn: c.ecn, ipID: ipID,
+                let len = RoCEBuilder.writePacket(into: target, capacity: 4096, addresses: addresses, dscp: c.dscp, ecn: c.ecn, ipID: ipID,
                                                 sourcePort: ports[qp], opcode: opcode, destinationQP: c.remoteQP + UInt32(qp),
                                                 psn: psn[qp], ackRequest: index == packetsPerMessage - 1,
                                                 payload: payload, payloadBytes: size,
@@ -396,9 +404,10 @@ public struct RoCEReceiver {
             guard n > 0 else { continue }
             let t = trafficClock()
             let info = FrameParser.parse(UnsafeRawPointer(buffer), length: n)
-            guard info.error == nil, info.kind == .rocev2 || info.kind == .cnp, info.etherType == EtherType.ipv4 else { continue }
+            guard info.error == nil, info.kind == .rocev2 || info.kind == .cnp else { continue }
             let ip = UnsafeRawPointer(buffer + Int(info.l3Offset))
-            guard ICRC.isValid(ip: ip, l3Length: Int(info.l3Length), ipVersion: 4) else {
+            let v6 = info.etherType == EtherType.ipv6
+            guard ICRC.isValid(ip: ip, l3Length: Int(info.l3Length), ipVersion: v6 ? 6 : 4) else {
                 r.icrcFailures += 1
                 continue
             }
@@ -408,9 +417,13 @@ public struct RoCEReceiver {
             }
             if first == 0 { first = t }
             last = t
-            let src = UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
-            let key = UInt64(src) << 32 | UInt64(info.destinationQP)
-            var flow = flows[key] ?? Flow(report: FlowReport(source: formatIPv4(src), destinationQP: info.destinationQP), expected: 0, started: false)
+            let src = v6 ? 0 : UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+            let src6 = v6 ? loadIPv6(ip + 8) : IPv6Address(high: 0, low: 0)
+            // Flow key: source address (IPv6 folded) and destination QP.
+            let srcKey = v6 ? UInt64(truncatingIfNeeded: (src6.high ^ src6.low &* 0x9E37_79B9_7F4A_7C15) >> 24) | 1 << 63 : UInt64(src)
+            let key = srcKey << 24 ^ UInt64(info.destinationQP)
+            var flow = flows[key] ?? Flow(report: FlowReport(source: v6 ? src6.description : formatIPv4(src), destinationQP: info.destinationQP),
+                                          expected: 0, started: false)
             flow.report.packets += 1
             flow.report.bytes += UInt64(n)
             if flow.last > 0, t - flow.last > UInt64(flow.report.maxGapMicroseconds * 1000) {
@@ -427,9 +440,11 @@ public struct RoCEReceiver {
                 if t &- flow.lastCNP >= 50_000, payloadOffset + TrafficPayload.length <= n,
                    UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset + 12, as: UInt32.self)) == TrafficPayload.magic {
                     let senderQP = UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset + 16, as: UInt32.self))
-                    let me = UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
-                    let back = RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: MACAddress(rawValue: EthernetView.loadMAC(UnsafeRawPointer(buffer + 6))),
-                                                     source: me, destination: src)
+                    let peerMAC = MACAddress(rawValue: EthernetView.loadMAC(UnsafeRawPointer(buffer + 6)))
+                    let back = v6
+                        ? RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: peerMAC, source6: loadIPv6(ip + 24), destination6: src6)
+                        : RoCEBuilder.Addresses(sourceMAC: socket.mac, destinationMAC: peerMAC,
+                                                source: UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 16, as: UInt32.self)), destination: src)
                     let len = RoCEBuilder.writeCNP(into: cnpFrame, capacity: 128, addresses: back,
                                                    sourcePort: RoCEBuilder.udpSourcePort(localQP: info.destinationQP, remoteQP: senderQP),
                                                    destinationQP: senderQP)

@@ -50,7 +50,7 @@ struct TrafficCommand: ParsableCommand {
         @Option(help: "Network namespace.") var netns: String?
         @Option(help: "Interface.") var interface: String = "eth0"
         @Option(help: "afxdp (transmit-only AF_XDP; falls back to afpacket with a message) or afpacket.") var backend: String = "afxdp"
-        @Option(help: "Destination IPv4 address.") var to: String
+        @Option(help: "Destination IPv4 or IPv6 address.") var to: String
         @Option(help: "Next-hop MAC (default: resolved through the host's own routing and ARP).") var mac: String?
         @Option(help: "Source IPv4 address (default: the host's route source).") var source: String?
         @Option(help: "Seconds of traffic (when --messages is 0).") var seconds: Double = 1
@@ -75,11 +75,21 @@ struct TrafficCommand: ParsableCommand {
                 resolved = try NextHopLookup.resolve(namespace: ns, destination: to)
             }
             if let ns = netns { try enterNetworkNamespace(ns) }
-            guard let dst = parseIPv4(to), let src = parseIPv4(source ?? resolved?.source ?? ""),
-                  let m = MACAddress(mac ?? resolved?.mac ?? "") else {
-                throw ValidationError("need --to, and --source/--mac unless --netns lets the host resolve them")
+            guard let m = MACAddress(mac ?? resolved?.mac ?? "") else {
+                throw ValidationError("need --mac unless --netns lets the host resolve it")
             }
-            var c = SenderConfig(destinationMAC: m, source: src, destination: dst)
+            var c: SenderConfig
+            if let dst6 = IPv6Address(to) {
+                guard let src6 = IPv6Address(source ?? resolved?.source ?? "") else { throw ValidationError("need an IPv6 --source") }
+                c = SenderConfig(destinationMAC: m, source: 0, destination: 0)
+                c.source6 = src6
+                c.destination6 = dst6
+            } else {
+                guard let dst = parseIPv4(to), let src = parseIPv4(source ?? resolved?.source ?? "") else {
+                    throw ValidationError("--to is an IPv4 or IPv6 address; --source the same family")
+                }
+                c = SenderConfig(destinationMAC: m, source: src, destination: dst)
+            }
             c.interface = interface
             guard let b = SendBackend(rawValue: backend) else { throw ValidationError("--backend is afxdp or afpacket") }
             c.backend = b

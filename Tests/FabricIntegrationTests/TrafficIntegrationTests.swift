@@ -53,6 +53,20 @@ final class TrafficIntegrationTests: XCTestCase {
         XCTAssertEqual(final.ports[0].roceFrames, r.sender.packets, "the switch recognised every frame as RoCEv2")
     }
 
+    func testOneToOneRoCEOverIPv6() throws {
+        let (tb, sw) = try routedBedWithSwitch(hosts: 2)
+        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress6(2),
+                                seconds: 1, rate: 0.05, qps: 2, message: 4096, mtu: 1024)
+        XCTAssertGreaterThan(r.sender.packets, 1000)
+        XCTAssertEqual(r.receiver.packets, r.sender.packets)
+        XCTAssertEqual(r.receiver.lost, 0)
+        XCTAssertEqual(r.receiver.icrcFailures, 0, "hop-limit rewrite kept the IPv6 ICRC valid")
+        XCTAssertEqual(Set(r.receiver.flows.map(\.source)), [tb.hostAddress6(1)])
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertEqual(final.ports[0].roceFrames, r.sender.packets)
+    }
+
     func testCorruptedFramesAreCountedAsICRCFailures() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 2)
         let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),

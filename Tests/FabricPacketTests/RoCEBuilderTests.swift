@@ -13,7 +13,7 @@ final class RoCEBuilderTests: XCTestCase {
         let body = [UInt8]((0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 7) })
         let n = buf.withUnsafeMutableBytes { p in
             body.withUnsafeBytes { b in
-                RoCEBuilder.writeIPv4(into: p.baseAddress!, capacity: p.count, addresses: addresses, dscp: 26, ecn: 2, ipID: 7,
+                RoCEBuilder.writePacket(into: p.baseAddress!, capacity: p.count, addresses: addresses, dscp: 26, ecn: 2, ipID: 7,
                                       sourcePort: RoCEBuilder.udpSourcePort(localQP: 0x11, remoteQP: qp), opcode: opcode,
                                       destinationQP: qp, psn: psn, ackRequest: ackRequest,
                                       payload: b.baseAddress, payloadBytes: payload,
@@ -63,18 +63,29 @@ final class RoCEBuilderTests: XCTestCase {
             RoCEBuilder.writeCNP(into: $0.baseAddress!, capacity: $0.count, addresses: addresses, sourcePort: 0xC123, destinationQP: 0x11)
         }
         frames.append(Array(cnp[0..<n]))
+        // The same over IPv6: an RDMA WRITE ONLY.
+        let v6 = RoCEBuilder.Addresses(sourceMAC: addresses.sourceMAC, destinationMAC: addresses.destinationMAC,
+                                       source6: IPv6Address("fd77:1::1")!, destination6: IPv6Address("fd77:2::1")!)
+        var buf6 = [UInt8](repeating: 0, count: 2048)
+        let n6 = buf6.withUnsafeMutableBytes {
+            RoCEBuilder.writePacket(into: $0.baseAddress!, capacity: $0.count, addresses: v6, dscp: 26, ecn: 2, ipID: 0,
+                                  sourcePort: 0xC0DE, opcode: 0x0A, destinationQP: 0x4242, psn: 77, ackRequest: true,
+                                  payload: nil, payloadBytes: 300, remoteAddress: 1, rkey: 2, dmaLength: 300)
+        }
+        frames.append(Array(buf6[0..<n6]))
 
         let results = try scapy(frames)
         XCTAssertEqual(results.count, frames.count)
         guard results.count == frames.count else { return }
-        let expectedOpcodes = [0x06, 0x07, 0x08, 0x04, 0x81]
-        let expectedPSN = [0xFF_FFFE, 0xFF_FFFF, 0, 5, 0]
+        let expectedOpcodes = [0x06, 0x07, 0x08, 0x04, 0x81, 0x0A]
+        let expectedPSN = [0xFF_FFFE, 0xFF_FFFF, 0, 5, 0, 77]
         for (i, r) in results.enumerated() {
             XCTAssertEqual(r["ok"] as? Bool, true, "frame \(i)")
             XCTAssertEqual(r["opcode"] as? Int, expectedOpcodes[i], "frame \(i)")
             XCTAssertEqual(r["psn"] as? Int, expectedPSN[i], "frame \(i)")
             XCTAssertEqual(r["icrc_ok"] as? Bool, true, "scapy computes the same ICRC, frame \(i)")
             XCTAssertEqual(r["ip_chksum_ok"] as? Bool, true, "frame \(i)")
+            XCTAssertEqual(r["udp_len_ok"] as? Bool, true, "UDP length, frame \(i)")
             XCTAssertEqual(r["dport"] as? Int, 4791)
             XCTAssertEqual(r["pkey"] as? Int, 0xFFFF)
         }
@@ -86,6 +97,10 @@ final class RoCEBuilderTests: XCTestCase {
         XCTAssertEqual(results[4]["becn"] as? Int, 1)
         XCTAssertEqual(results[4]["dqpn"] as? Int, 0x11)
         XCTAssertEqual(results[0]["sport"] as? Int, Int(RoCEBuilder.udpSourcePort(localQP: 0x11, remoteQP: qp)))
+        XCTAssertEqual(results[5]["ipv6"] as? Bool, true)
+        XCTAssertEqual(results[5]["dqpn"] as? Int, 0x4242)
+        XCTAssertEqual(results[5]["flow_label"] as? Int, 0xC0DE, "the flow label carries the QP entropy")
+        XCTAssertEqual(results[5]["dscp"] as? Int, 26)
     }
 
     /// tshark (Wireshark's dissectors, apt) decodes our frames as InfiniBand over UDP 4791 with
@@ -127,6 +142,24 @@ final class RoCEBuilderTests: XCTestCase {
         XCTAssertEqual(rows[1][2], "0x000007")
         XCTAssertEqual(rows[1][3], "16777215")
         for r in rows { XCTAssertTrue(r.count < 5 || r[4].isEmpty, "tshark expert warning: \(r)") }
+    }
+
+    func testOurParserReadsOurIPv6FramesBack() {
+        let v6 = RoCEBuilder.Addresses(sourceMAC: addresses.sourceMAC, destinationMAC: addresses.destinationMAC,
+                                       source6: IPv6Address("fd77:1::1")!, destination6: IPv6Address("fd77:2::1")!)
+        var buf = [UInt8](repeating: 0, count: 2048)
+        let n = buf.withUnsafeMutableBytes {
+            RoCEBuilder.writePacket(into: $0.baseAddress!, capacity: $0.count, addresses: v6, dscp: 26, ecn: 2, ipID: 0,
+                                    sourcePort: 0xC0DE, opcode: 0x06, destinationQP: 9, psn: 1, ackRequest: false,
+                                    payload: nil, payloadBytes: 1024)
+        }
+        buf.withUnsafeBytes { p in
+            let info = FrameParser.parse(p.baseAddress!, length: n)
+            XCTAssertNil(info.error)
+            XCTAssertEqual(info.kind, .rocev2)
+            XCTAssertEqual(info.etherType, EtherType.ipv6)
+            XCTAssertTrue(ICRC.isValid(ip: p.baseAddress! + 14, l3Length: Int(info.l3Length), ipVersion: 6))
+        }
     }
 
     func testOurParserReadsOurFramesBack() {

@@ -3,7 +3,7 @@
 stdin) and recomputes its ICRC; prints one JSON object per frame with what it found."""
 import json
 import sys
-from scapy.all import Ether, IP, UDP, raw
+from scapy.all import Ether, IP, IPv6, UDP, raw
 from scapy.contrib.roce import BTH
 
 for line in sys.stdin:
@@ -15,14 +15,21 @@ for line in sys.stdin:
     out = dict(ok=BTH in pkt)
     if BTH in pkt:
         b = pkt[BTH]
+        tos = pkt[IP].tos if IP in pkt else pkt[IPv6].tc
         out.update(opcode=b.opcode, dqpn=b.dqpn, psn=b.psn, padcount=b.padcount, ackreq=b.ackreq, becn=b.becn,
-                   pkey=b.pkey, sport=pkt[UDP].sport, dport=pkt[UDP].dport, dscp=pkt[IP].tos >> 2, ecn=pkt[IP].tos & 3,
-                   ip_chksum_ok=(IP(raw(pkt[IP]))[IP].chksum == Ether(raw(Ether(frame)))[IP].chksum))
-        # Rebuild with the ICRC field cleared: scapy computes it from scratch.
+                   pkey=b.pkey, sport=pkt[UDP].sport, dport=pkt[UDP].dport, dscp=tos >> 2, ecn=tos & 3,
+                   ipv6=IPv6 in pkt,
+                   # UDP length must cover exactly the UDP header and what follows it.
+                   udp_len_ok=pkt[UDP].len == len(raw(pkt[UDP])))
+        # Rebuild with the ICRC field cleared (and the IPv4 checksum): scapy computes them.
         fresh = pkt.copy()
         fresh[BTH].icrc = None
-        del fresh[IP].chksum
+        if IP in fresh:
+            del fresh[IP].chksum
         rebuilt = raw(fresh)
         out["icrc_ok"] = rebuilt[-4:] == frame[-4:] and len(rebuilt) == len(frame)
-        out["ip_chksum_ok"] = rebuilt[14:34] == frame[14:34]
+        out["ip_chksum_ok"] = rebuilt[14:34] == frame[14:34] if IP in pkt else True
+        if IPv6 in pkt:
+            out["flow_label"] = pkt[IPv6].fl
+            out["hlim"] = pkt[IPv6].hlim
     print(json.dumps(out))
