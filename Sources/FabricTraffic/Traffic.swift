@@ -48,6 +48,8 @@ public struct SenderConfig: Sendable {
     public var seconds = 1.0
     /// Offered load in Gb/s on the wire (0: as fast as the socket takes frames).
     public var rateGbps = 0.0
+    /// Or in packets per second (used when `rateGbps` is 0; DCQCN needs `rateGbps`).
+    public var packetsPerSecond = 0.0
     public var dscp: UInt8 = 26
     public var ecn: UInt8 = 2          // ECT(0)
     /// 802.1p priority of this traffic (PFC pauses it); the NVIDIA profile's lossless class.
@@ -157,6 +159,7 @@ public struct RoCESender {
         let start = trafficClock()
         let end = c.messages > 0 ? UInt64.max : start + UInt64(c.seconds * 1e9)
         var wireBits = 0.0
+        var pacedPackets = 0.0   // packets since paceOrigin, for --pps pacing
         var paceOrigin = start   // pacing restarts after a pause or a rate change: no burst to catch up
         var pausedUntil: UInt64 = 0
         var pauseStartedAt: UInt64 = 0
@@ -186,6 +189,7 @@ public struct RoCESender {
                         rate = dcqcn.currentGbps
                         paceOrigin = now
                         wireBits = 0
+                        pacedPackets = 0
                     }
                     continue
                 }
@@ -224,11 +228,14 @@ public struct RoCESender {
                         rate = r
                         paceOrigin = now
                         wireBits = 0
+                        pacedPackets = 0
                     }
                 }
-                if rate > 0 {
+                if rate > 0 || c.packetsPerSecond > 0 {
                     wireBits += Double(wireLength + 24) * 8
-                    let due = paceOrigin + UInt64(wireBits / rate)   // Gb/s == bits per ns
+                    pacedPackets += 1
+                    let due = rate > 0 ? paceOrigin + UInt64(wireBits / rate)   // Gb/s == bits per ns
+                        : paceOrigin + UInt64((pacedPackets - 1) * 1e9 / c.packetsPerSecond)
                     while now < due {
                         if due - now > 200_000 { usleep(50) }
                         now = trafficClock()
@@ -258,6 +265,7 @@ public struct RoCESender {
                     pauseStartedAt = 0
                     paceOrigin = now
                     wireBits = Double(wireLength + 24) * 8
+                    pacedPackets = 1
                 }
                 // 3. Build the packet now, so its timestamp is its send time: in a UMEM frame
                 //    (AF_XDP) or the local buffer (AF_PACKET).
@@ -292,7 +300,7 @@ public struct RoCESender {
                     batchLens[batched] = UInt32(len)
                     batched += 1
                     // Unpaced: hand the kernel 32 at a time. Paced: every packet at its time.
-                    if batched == 32 || rate > 0 {
+                    if batched == 32 || rate > 0 || c.packetsPerSecond > 0 {
                         report.retries += UInt64(x.submit(batchAddrs, batchLens, count: batched))
                         batched = 0
                     }

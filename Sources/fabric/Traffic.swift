@@ -56,6 +56,7 @@ struct TrafficCommand: ParsableCommand {
         @Option(help: "Seconds of traffic (when --messages is 0).") var seconds: Double = 1
         @Option(help: "Messages to send (0: run for --seconds).") var messages: Int = 0
         @Option(help: "Offered load in Gb/s (0: unthrottled).") var rate: Double = 0
+        @Option(help: "Offered load in packets per second (instead of --rate).") var pps: Double = 0
         @Option(help: "Queue pairs.") var qps: Int = 1
         @Option(help: "First remote QPN (QP i goes to this + i).") var remoteQp: UInt32 = 0x200
         @Option(help: "Message size in bytes.") var message: Int = 4096
@@ -96,6 +97,7 @@ struct TrafficCommand: ParsableCommand {
             c.seconds = seconds
             c.messages = messages
             c.rateGbps = rate
+            c.packetsPerSecond = pps
             c.queuePairs = qps
             c.remoteQP = remoteQp
             c.localQP = remoteQp &- 0x100
