@@ -5,37 +5,10 @@ import XCTest
 
 /// The switch as a router on a routed test bed: hosts in their own subnets with only a default
 /// route via the switch and no static ARP.
-final class RouterIntegrationTests: XCTestCase {
-    var fabric = ""
-    var statsFile = ""
+final class RouterIntegrationTests: LabTestCase {
+    func makeTestbed(hosts: Int) throws -> Testbed { try makeTestbed(hosts: hosts, routed: true) }
 
-    override func setUpWithError() throws {
-        try XCTSkipUnless(getuid() == 0, "integration tests need root (namespaces, veth, XDP); run scripts/test.sh as root")
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        fabric = dir.appendingPathComponent("fabric").path
-        guard FileManager.default.isExecutableFile(atPath: fabric) else {
-            XCTFail("no fabric executable next to the test bundle (\(fabric)); run `swift build` first")
-            throw XCTSkip("fabric not built")
-        }
-        statsFile = NSTemporaryDirectory() + "fabric-rt-\(getpid())-\(UUID().uuidString.prefix(8)).json"
-    }
-
-    func makeTestbed(hosts: Int) throws -> Testbed {
-        let tb = Testbed(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: true)
-        addTeardownBlock {
-            tb.down()
-            XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")
-            try? FileManager.default.removeItem(atPath: self.statsFile)
-        }
-        try tb.up()
-        return tb
-    }
-
-    func startRouter(_ tb: Testbed, config: String) throws -> SwitchProcess {
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, config: config)
-        addTeardownBlock { sw.child.stop(grace: 5) }
-        return sw
-    }
+    func startRouter(_ tb: Testbed, config: String) throws -> SwitchProcess { try startSwitch(tb, config: config) }
 
     func testHostsWithoutStaticARPPingAndExchangeUDPAndTCPAcrossSubnets() throws {
         let tb = try makeTestbed(hosts: 3)

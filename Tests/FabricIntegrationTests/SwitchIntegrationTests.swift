@@ -6,44 +6,7 @@ import XCTest
 /// End to end, as root: real namespaces, veths, XDP programs and AF_XDP sockets. Each test
 /// builds its own test bed under a unique prefix and removes it (and stops the switch) in a
 /// teardown block, which XCTest runs also when an assertion fails.
-final class SwitchIntegrationTests: XCTestCase {
-    var fabric = ""
-    var statsFile = ""
-
-    override func setUpWithError() throws {
-        try XCTSkipUnless(getuid() == 0, "integration tests need root (namespaces, veth, XDP); run scripts/test.sh as root")
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        var candidate = dir.appendingPathComponent("fabric").path
-        if !FileManager.default.isExecutableFile(atPath: candidate) {
-            candidate = dir.deletingLastPathComponent().appendingPathComponent("fabric").path
-        }
-        fabric = candidate
-        guard FileManager.default.isExecutableFile(atPath: fabric) else {
-            XCTFail("no fabric executable next to the test bundle (\(fabric)); run `swift build` first (scripts/test.sh does)")
-            throw XCTSkip("fabric not built")
-        }
-        statsFile = NSTemporaryDirectory() + "fabric-it-\(getpid())-\(UUID().uuidString.prefix(8)).json"
-    }
-
-    /// A test bed with a prefix no other run uses, removed after the test whatever happens.
-    func makeTestbed(hosts: Int) throws -> Testbed {
-        let prefix = "it" + String(UUID().uuidString.prefix(5)).lowercased()
-        let tb = Testbed(prefix: prefix, hosts: hosts)
-        addTeardownBlock {
-            tb.down()
-            XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")
-            try? FileManager.default.removeItem(atPath: self.statsFile)
-        }
-        try tb.up()
-        return tb
-    }
-
-    func startSwitch(_ tb: Testbed, extra: [String] = [], ipNetnsExec: Bool = false) throws -> SwitchProcess {
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: extra, ipNetnsExec: ipNetnsExec)
-        addTeardownBlock { sw.child.stop(grace: 5) }
-        return sw
-    }
-
+final class SwitchIntegrationTests: LabTestCase {
     func ping(_ tb: Testbed, _ a: Int, _ b: Int, count: Int = 3) throws -> PingResult {
         try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: count, interval: 0.02)
     }

@@ -5,34 +5,7 @@ import Foundation
 import XCTest
 
 /// RoCEv2 traffic from `fabric traffic` through the switch as a router, on a routed test bed.
-final class TrafficIntegrationTests: XCTestCase {
-    var fabric = ""
-    var statsFile = ""
-
-    override func setUpWithError() throws {
-        try XCTSkipUnless(getuid() == 0, "integration tests need root (namespaces, veth, XDP); run scripts/test.sh as root")
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        fabric = dir.appendingPathComponent("fabric").path
-        guard FileManager.default.isExecutableFile(atPath: fabric) else {
-            XCTFail("no fabric executable next to the test bundle (\(fabric)); run `swift build` first")
-            throw XCTSkip("fabric not built")
-        }
-        statsFile = NSTemporaryDirectory() + "fabric-tr-\(getpid())-\(UUID().uuidString.prefix(8)).json"
-    }
-
-    func routedBedWithSwitch(hosts: Int) throws -> (Testbed, SwitchProcess) {
-        let tb = Testbed(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: true)
-        addTeardownBlock {
-            tb.down()
-            XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")
-            try? FileManager.default.removeItem(atPath: self.statsFile)
-        }
-        try tb.up()
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, config: tb.configPath)
-        addTeardownBlock { sw.child.stop(grace: 5) }
-        return (tb, sw)
-    }
-
+final class TrafficIntegrationTests: LabTestCase {
     func testOneToOneRoCEThroughTheRouterLosesNothingAndMeasuresLatency() throws {
         let (tb, sw) = try routedBedWithSwitch(hosts: 2)
         // 0.1 Gb/s of 1 KB packets: well within what a debug-build receiver keeps up with.
