@@ -29,6 +29,8 @@ public final class XDPProgram {
 
     public let interface: String
     public let ifindex: Int32
+    /// The BPF function name of this program, by which a stale copy is recognised.
+    public let name: String
     public private(set) var mode: XDPMode = .auto
     let program: OpaquePointer
     public private(set) var xsksMapFD: Int32 = -1
@@ -45,9 +47,10 @@ public final class XDPProgram {
     nonisolated(unsafe) static var verbose = false
 
     /// Opens and loads the object (not yet attached).
-    public init(objectPath: String, interface: String, ifindex: Int32) throws {
+    public init(objectPath: String, interface: String, ifindex: Int32, name: String = XDPProgram.programName) throws {
         self.interface = interface
         self.ifindex = ifindex
+        self.name = name
         guard access(objectPath, R_OK) == 0 else {
             throw FabricIOError("XDP object \(objectPath) is not readable (run scripts/build-bpf.sh)", errno: Glibc.errno)
         }
@@ -78,12 +81,12 @@ public final class XDPProgram {
             }
         }
         if names.isEmpty { return }
-        guard names.allSatisfy({ $0 == Self.programName }) else {
+        guard names.allSatisfy({ $0 == name }) else {
             throw FabricIOError("interface \(interface) already has XDP program(s) \(names.joined(separator: ", ")) attached; "
                 + "remove with `ip link set dev \(interface) xdp off` (and xdpgeneric off) if they are not needed")
         }
         let rc = xdp_multiprog__detach(mp)
-        guard rc == 0 else { throw FabricIOError.negative(rc, "cannot remove stale \(Self.programName) from \(interface)") }
+        guard rc == 0 else { throw FabricIOError.negative(rc, "cannot remove stale \(name) from \(interface)") }
         replacedStale = true
     }
 

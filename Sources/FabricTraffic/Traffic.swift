@@ -348,6 +348,9 @@ public struct FlowReport: Codable, Sendable {
     /// the flow's first packet): a PFC pause of the flow's priority shows up here.
     public var maxGapMicroseconds: Double = 0
     public var maxGapEndedAt: Double = 0
+    /// The same from the senders' timestamps of consecutive packets: the silence as the sender
+    /// made it, unaffected by queueing on the way or in this host.
+    public var maxSendGapMicroseconds: Double = 0
 }
 
 public struct ReceiverReport: Codable, Sendable {
@@ -367,6 +370,8 @@ public struct ReceiverReport: Codable, Sendable {
     public var hostDrops: UInt64 = 0
     public var latencyMicroseconds: LatencySummary
     public var flows: [FlowReport]
+    /// How RoCEv2 data arrived: "afxdp" (steered by bpf/roce_rx) or "afpacket".
+    public var backend = "afpacket"
     public var goodputGbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0 }
 }
 
@@ -381,13 +386,32 @@ public struct LatencySummary: Codable, Sendable {
 /// Receives RoCEv2 traffic on one host and measures it.
 public struct RoCEReceiver {
     public let interface: String
+    /// Sends CNPs, and receives everything when AF_XDP is not in use.
     let socket: PacketSocket
+    /// RoCEv2 data arrives here when available (bpf/roce_rx steers it), else on `socket`.
+    let xsk: XSKReceiver?
+    public let fallbackReason: String?
 
-    public init(interface: String) throws {
+    /// `bpfObject`: the compiled bpf/roce_rx; nil to use AF_PACKET only.
+    public init(interface: String, bpfObject: String? = nil) throws {
         self.interface = interface
         socket = try PacketSocket(interface: interface)
         socket.claimRoCEPort()
+        if let obj = bpfObject {
+            do {
+                xsk = try XSKReceiver(interface: interface, bpfObject: obj)
+                fallbackReason = nil
+            } catch {
+                xsk = nil
+                fallbackReason = "\(error)"
+            }
+        } else {
+            xsk = nil
+            fallbackReason = nil
+        }
     }
+
+    public var backend: SendBackend { xsk == nil ? .afpacket : .afxdp }
 
     /// Receives until `seconds` have passed, or `idle` seconds without a RoCE packet once
     /// traffic has started. `ready` runs once the socket is open.
@@ -395,7 +419,7 @@ public struct RoCEReceiver {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 9216, alignment: 64)
         defer { buffer.deallocate() }
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
-        struct Flow { var report: FlowReport; var expected: UInt32; var started: Bool; var first: UInt64 = 0; var last: UInt64 = 0; var lastCNP: UInt64 = 0 }
+        struct Flow { var report: FlowReport; var expected: UInt32; var started: Bool; var first: UInt64 = 0; var last: UInt64 = 0; var lastCNP: UInt64 = 0; var lastSent: UInt64 = 0 }
         let cnpFrame = UnsafeMutableRawPointer.allocate(byteCount: 128, alignment: 64)
         defer { cnpFrame.deallocate() }
         var flows: [UInt64: Flow] = [:]
@@ -404,24 +428,19 @@ public struct RoCEReceiver {
         let start = trafficClock()
         let end = start + UInt64(seconds * 1e9)
         var first: UInt64 = 0, last: UInt64 = 0
-        while true {
-            let now = trafficClock()
-            if now >= end { break }
-            if last > 0 && now - last > UInt64(idle * 1e9) { break }
-            let n = socket.receive(into: buffer, capacity: 9216, timeoutMilliseconds: 50)
-            guard n > 0 else { continue }
-            let t = trafficClock()
-            let info = FrameParser.parse(UnsafeRawPointer(buffer), length: n)
-            guard info.error == nil, info.kind == .rocev2 || info.kind == .cnp else { continue }
-            let ip = UnsafeRawPointer(buffer + Int(info.l3Offset))
+        /// Measures one received frame (in the AF_PACKET buffer or in place in the UMEM).
+        func handle(_ buffer: UnsafeRawPointer, _ n: Int, _ t: UInt64) {
+            let info = FrameParser.parse(buffer, length: n)
+            guard info.error == nil, info.kind == .rocev2 || info.kind == .cnp else { return }
+            let ip = buffer + Int(info.l3Offset)
             let v6 = info.etherType == EtherType.ipv6
             guard ICRC.isValid(ip: ip, l3Length: Int(info.l3Length), ipVersion: v6 ? 6 : 4) else {
                 r.icrcFailures += 1
-                continue
+                return
             }
             if info.kind == .cnp {
                 r.cnpReceived += 1
-                continue
+                return
             }
             if first == 0 { first = t }
             last = t
@@ -480,17 +499,40 @@ public struct RoCEReceiver {
                     if flow.report.lost > 0 { flow.report.lost -= 1 }
                 }
             }
-            flows[key] = flow
             // One-way latency from the payload timestamp.
             let payloadOffset = Int(info.bthOffset) + BTHView.length + (RoCEOpcode.extendedHeaderLength(info.roceOpcode) ?? 0)
             if payloadOffset + TrafficPayload.length <= n,
                UInt32(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset + 12, as: UInt32.self)) == TrafficPayload.magic {
                 let sent = UInt64(bigEndian: buffer.loadUnaligned(fromByteOffset: payloadOffset, as: UInt64.self))
                 if t > sent { _ = histogram.record(t - sent) }
+                if flow.lastSent > 0 && sent > flow.lastSent {
+                    flow.report.maxSendGapMicroseconds = max(flow.report.maxSendGapMicroseconds, Double(sent - flow.lastSent) / 1000)
+                }
+                flow.lastSent = max(flow.lastSent, sent)
+            }
+            flows[key] = flow
+        }
+
+        while !stopRequested.load(ordering: .relaxed) {
+            let now = trafficClock()
+            if now >= end { break }
+            if last > 0 && now - last > UInt64(idle * 1e9) { break }
+            if let x = xsk {
+                _ = x.receive(timeoutMilliseconds: 50) { frame, n in handle(frame, n, trafficClock()) }
+                // CNPs and anything the program passed still come to the AF_PACKET socket.
+                while true {
+                    let n = recv(socket.fd, buffer, 9216, Int32(MSG_DONTWAIT))
+                    if n <= 0 { break }
+                    handle(UnsafeRawPointer(buffer), n, trafficClock())
+                }
+            } else {
+                let n = socket.receive(into: buffer, capacity: 9216, timeoutMilliseconds: 50)
+                if n > 0 { handle(UnsafeRawPointer(buffer), n, trafficClock()) }
             }
         }
         r.seconds = first > 0 ? Double(last - first) / 1e9 : 0
-        r.hostDrops = socket.drops()
+        r.hostDrops = socket.drops() + (xsk?.drops() ?? 0)
+        r.backend = backend.rawValue
         r.flows = flows.values.map(\.report).sorted { ($0.source, $0.destinationQP) < ($1.source, $1.destinationQP) }
         for f in r.flows {
             r.packets += f.packets

@@ -132,11 +132,16 @@ struct TrafficCommand: ParsableCommand {
         @Option(help: "Interface.") var interface: String = "eth0"
         @Option(help: "Stop after this many seconds.") var seconds: Double = 10
         @Option(help: "Stop after this many idle seconds once traffic has started.") var idle: Double = 1
+        @Option(help: "afxdp (bpf/roce_rx steers RoCEv2 data to an AF_XDP socket; falls back to afpacket with a message) or afpacket.") var backend: String = "afxdp"
         @Flag(help: "Print the report as one JSON line.") var json = false
 
         func run() throws {
+            guard let b = SendBackend(rawValue: backend) else { throw ValidationError("--backend is afxdp or afpacket") }
             if let ns = netns { try enterNetworkNamespace(ns) }
-            let receiver = try RoCEReceiver(interface: interface)
+            // SIGINT/SIGTERM end the run cleanly, so the XDP program leaves the interface.
+            installStopHandlers()
+            let receiver = try RoCEReceiver(interface: interface, bpfObject: b == .afxdp ? bpfObjectPath("roce_rx.o") : nil)
+            if let why = receiver.fallbackReason { logLine("fabric traffic recv: AF_XDP unavailable (\(why)); using AF_PACKET") }
             let r = receiver.run(seconds: seconds, idle: idle) {
                 print("listening on \(interface)")
                 fflush(nil)

@@ -18,6 +18,9 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertEqual(r.receiver.icrcFailures, 0, "routing kept every ICRC valid")
         XCTAssertEqual(r.receiver.hostDrops, 0)
         XCTAssertEqual(r.receiver.flows.count, 4, "one flow per queue pair")
+        XCTAssertEqual(r.receiver.backend, "afxdp", "RoCEv2 data came in through the AF_XDP socket")
+        XCTAssertFalse((try Shell.run(["ip", "-n", tb.hostNamespace(2), "link", "show", "dev", "eth0"])).contains("xdp"),
+                       "the receiver took its XDP program off the host interface")
         XCTAssertEqual(r.receiver.latencyMicroseconds.samples, r.receiver.packets)
         XCTAssertGreaterThan(r.receiver.latencyMicroseconds.p50, 0)
         XCTAssertGreaterThanOrEqual(r.receiver.latencyMicroseconds.p99, r.receiver.latencyMicroseconds.p50)
@@ -87,8 +90,10 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertLessThan(s3.pausedMicroseconds, 140_000)
         let paused = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x200 })
         let other = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x300 })
-        XCTAssertGreaterThan(paused.maxGapMicroseconds, 100_000, "the receiver saw priority 3 stop")
-        XCTAssertLessThan(other.maxGapMicroseconds, 75_000, "priority 0 kept flowing")
+        // Judged on the senders' timestamps carried in the packets: the silence as sent, which
+        // queueing for a CPU on this 2-core machine cannot shorten or stretch.
+        XCTAssertGreaterThan(paused.maxSendGapMicroseconds, 110_000, "the receiver's data shows priority 3 stopped")
+        XCTAssertLessThan(other.maxSendGapMicroseconds, 50_000, "priority 0 kept flowing")
         XCTAssertEqual(r.lost, 0, "pausing loses nothing")
         XCTAssertLessThan(s3.packets, s0.packets, "the paused sender sent less in the same time")
     }

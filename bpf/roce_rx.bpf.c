@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+/* roce_rx: the receive steering of a RoCE NIC for `fabric traffic recv` on a host interface.
+ *
+ * RoCEv2 data packets for this host (Ethernet [802.1Q] / IPv4 or IPv6 / UDP dst 4791 / BTH with
+ * an opcode other than CNP) go to the AF_XDP socket of their rx queue; everything else, CNPs
+ * and PFC frames included, goes on to the kernel (XDP_PASS), where the host keeps doing ARP/ND
+ * and a sender's AF_PACKET control socket still sees the frames it must react to.
+ *
+ * fabric_roce_stats (per CPU): [0] redirected, [1] passed.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} fabric_stats SEC(".maps");
+
+static __always_inline int pass(void)
+{
+	__u32 k = 1;
+	__u64 *n = bpf_map_lookup_elem(&fabric_stats, &k);
+	if (n)
+		*n += 1;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int fabric_roce_rx(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end)
+		return pass();
+	__u16 proto = eth->h_proto;
+	void *l3 = eth + 1;
+	if (proto == bpf_htons(ETH_P_8021Q)) {
+		if (l3 + 4 > end)
+			return pass();
+		proto = *(__u16 *)(l3 + 2);
+		l3 += 4;
+	}
+	struct udphdr *udp;
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
+		if ((void *)(ip + 1) > end || ip->protocol != 17 || ip->ihl < 5)
+			return pass();
+		udp = l3 + ip->ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != 17)
+			return pass();
+		udp = (void *)(ip6 + 1);
+	} else {
+		return pass();
+	}
+	if ((void *)(udp + 1) + 1 > end || udp->dest != bpf_htons(4791))
+		return pass();
+	__u8 opcode = *(__u8 *)(udp + 1);
+	if (opcode == 0x81)  /* CNP: for the sender's control socket */
+		return pass();
+	__u32 queue = ctx->rx_queue_index;
+	if (!bpf_map_lookup_elem(&xsks_map, &queue))
+		return pass();
+	__u32 k = 0;
+	__u64 *n = bpf_map_lookup_elem(&fabric_stats, &k);
+	if (n)
+		*n += 1;
+	return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
+}
+
+char _license[] SEC("license") = "GPL";
