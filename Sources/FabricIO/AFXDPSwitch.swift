@@ -191,8 +191,6 @@ public struct AFXDPSwitch: ~Copyable {
             }
             rings[p].socket = xsk
             rings[p].fd = xsk_socket__fd(xsk)
-            let mrc = xsk_socket__update_xskmap(xsk, prog.xsksMapFD)
-            guard mrc == 0 else { throw FabricIOError.negative(mrc, "port \(name): cannot insert socket into xsks_map") }
         }
 
         let config = options.config ?? SwitchConfig(name: "bridge", mode: .bridge, ports: options.ports.map { PortConfig(name: $0) })
@@ -207,6 +205,22 @@ public struct AFXDPSwitch: ~Copyable {
             guard rc == 0 else { throw FabricIOError.negative(rc, "port \(options.ports[p]): cannot read its MAC address") }
             macs.append(MACAddress(rawValue: raw.reduce(0) { $0 << 8 | UInt64($1) }))
         }
+        // Fill every port's fill ring first, then steer frames to the sockets: a frame that
+        // met an empty fill ring would be dropped (the kernel counts it in rx_dropped).
+        var pool = FramePool(frameCount: frameCount, frameSize: options.frameSize)
+        for p in 0..<portCount {
+            let r = rings[p]
+            var idx: UInt32 = 0
+            let n = UInt32(options.ringSize)
+            guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw FabricIOError("port \(options.ports[p]): cannot fill the fill ring") }
+            for i in 0..<Int(n) { xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = pool.take() }
+            xsk_ring_prod__submit(r.fill, n)
+            rings[p].fillOutstanding = Int(n)
+        }
+        for p in 0..<portCount {
+            let mrc = xsk_socket__update_xskmap(rings[p].socket, res.programs[p].xsksMapFD)
+            guard mrc == 0 else { throw FabricIOError.negative(mrc, "port \(options.ports[p]): cannot insert socket into xsks_map") }
+        }
         self.options = options
         names = options.ports
         self.portCount = portCount
@@ -215,13 +229,12 @@ public struct AFXDPSwitch: ~Copyable {
         self.rings = rings
         fillTarget = options.ringSize
         dp = Datapath(config: config, portMACs: macs, frames: area,
-                      pool: FramePool(frameCount: frameCount, frameSize: options.frameSize),
+                      pool: pool,
                       bridge: L2Bridge(table: MACTable(capacity: 8192, agingTime: UInt64(options.macAgingSeconds) * 1_000_000_000)),
                       queueCapacity: options.queueCapacity)
         batch = Batch(capacity: options.batchSize)
         pollFDs = .allocate(capacity: portCount)
         startedAt = monotonicNanoseconds()
-        for p in 0..<portCount { refill(p) }
     }
 
     deinit {
