@@ -159,12 +159,24 @@ public enum ConfigLoader {
         // QoS first: ports refer to nothing in it, but keep the order of the file's sections.
         var qos = QoSMaps.nvidiaRoCE
         if let q = top["qos"] {
-            let m = try q.mapping(allowed: ["profile", "dscp_to_tc", "pcp_to_tc", "tc_to_priority_group", "tc_to_queue", "lossless_tcs"])
+            let m = try q.mapping(allowed: ["profile", "dscp_to_tc", "pcp_to_tc", "tc_to_priority_group", "tc_to_queue", "lossless_tcs",
+                                            "strict_queues", "ets_weights"])
             if let p = m["profile"] { qos = QoSMaps.named(try p.oneOf(QoSMaps.profileNames))! }
             if let d = m["dscp_to_tc"] { try overrideMap(d, &qos.dscpToTC, keys: 0...63) }
             if let d = m["pcp_to_tc"] { try overrideMap(d, &qos.pcpToTC, keys: 0...7) }
             if let d = m["tc_to_priority_group"] { try overrideMap(d, &qos.tcToPriorityGroup, keys: 0...7) }
             if let d = m["tc_to_queue"] { try overrideMap(d, &qos.tcToQueue, keys: 0...7) }
+            if let sq = m["strict_queues"] {
+                qos.strictQueues = 0
+                for e in try sq.sequence() { qos.strictQueues |= 1 << UInt8(try e.int(0...7)) }
+            }
+            if let w = m["ets_weights"] {
+                guard case .mapping(let wm) = w.node else { throw w.fail("expected a mapping like {0: 1, 3: 4}, got \(w.kindName)") }
+                for (k, v) in wm {
+                    let q = try w.child(k, k.string ?? "?").int(0...7)
+                    qos.etsWeights[q] = try w.child(v, "\(q)").int(1...100)
+                }
+            }
             if let l = m["lossless_tcs"] {
                 qos.losslessTCs = 0
                 for e in try l.sequence() { qos.losslessTCs |= 1 << UInt8(try e.int(0...7)) }

@@ -20,7 +20,10 @@ public struct Datapath: ~Copyable {
     public var bridge: L2Bridge
     public var router: Router<HashPathSelector>
     public var pending = PendingQueue()
-    public let queues: UnsafeMutablePointer<FrameQueue>
+    /// Per port: 8 egress queues, their scheduler and the emulated line rate.
+    public let queues: UnsafeMutablePointer<EgressPort>
+    /// Traffic class -> egress queue (from the QoS maps).
+    @usableFromInline let tcToQueue: UnsafeMutablePointer<UInt8>
     public let counters: UnsafeMutablePointer<PortCounters>
     public let inService: UnsafeMutablePointer<Bool>
 
@@ -46,8 +49,11 @@ public struct Datapath: ~Copyable {
         queues = .allocate(capacity: portCount)
         counters = .allocate(capacity: portCount)
         inService = .allocate(capacity: portCount)
+        tcToQueue = .allocate(capacity: 8)
+        tcToQueue.initialize(from: config.qos.tcToQueue.map { $0 & 7 }, count: 8)
         for p in 0..<portCount {
-            (queues + p).initialize(to: FrameQueue(capacity: queueCapacity))
+            (queues + p).initialize(to: EgressPort(capacity: queueCapacity, strictMask: config.qos.strictQueues,
+                                                   weights: config.qos.etsWeights, lineRateGbps: config.ports[p].speedGbps))
             (counters + p).initialize(to: PortCounters())
             (inService + p).initialize(to: true)
         }
@@ -56,6 +62,7 @@ public struct Datapath: ~Copyable {
     deinit {
         queues.deinitialize(count: portCount)
         queues.deallocate()
+        tcToQueue.deallocate()
         counters.deallocate()
         inService.deallocate()
     }
@@ -77,7 +84,9 @@ public struct Datapath: ~Copyable {
         counters[ingress].rxBytes &+= rxBytes
 
         switch mode {
-        case .bridge: bridge.process(&batch, frames: UnsafeRawPointer(frames))
+        case .bridge:
+            batch.tc.update(repeating: 0, count: batch.count)  // one class until the bridge classifies
+            bridge.process(&batch, frames: UnsafeRawPointer(frames))
         case .router: router.process(&batch, frames: frames, counters: counters)
         }
         dispatch(&batch)
@@ -94,10 +103,11 @@ public struct Datapath: ~Copyable {
             let verdict = batch.verdict[i]
             let addr = batch.addr[i]
             let len = batch.len[i]
+            let queue = Int(tcToQueue[Int(batch.tc[i] & 7)])
             if let port = verdict.portIndex {
-                enqueue(addr: addr, len: len, port: port)
+                enqueue(addr: addr, len: len, port: port, queue: queue)
             } else if verdict.isFlood {
-                flood(addr: addr, len: len, ingress: ingress)
+                flood(addr: addr, len: len, ingress: ingress, queue: queue)
             } else if verdict.isConsume {
                 counters[ingress].consumed &+= 1
                 pool.release(addr)
@@ -115,13 +125,13 @@ public struct Datapath: ~Copyable {
         }
     }
 
-    @inline(__always) mutating func enqueue(addr: UInt64, len: UInt32, port: Int) {
+    @inline(__always) mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0) {
         guard inService[port] else {
             counters[port].drops[.portDown] &+= 1
             pool.release(addr)
             return
         }
-        if !queues[port].enqueue(addr: addr, len: len) {
+        if !queues[port].enqueue(addr: addr, len: len, queue: queue) {
             counters[port].drops[.queueFull] &+= 1
             pool.release(addr)
         }
@@ -129,21 +139,21 @@ public struct Datapath: ~Copyable {
 
     /// Sends the frame to every in-service port but `ingress`: copies for all but the last
     /// target, which takes the original frame (so a flood to one port copies nothing).
-    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, ingress: Int) {
+    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, ingress: Int, queue: Int = 0) {
         var last = -1
         for p in 0..<portCount where p != ingress && inService[p] {
-            if last >= 0 { copy(addr: addr, len: len, to: last) }
+            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue) }
             last = p
         }
         if last >= 0 {
-            enqueue(addr: addr, len: len, port: last)
+            enqueue(addr: addr, len: len, port: last, queue: queue)
         } else {
             counters[ingress].drops[.noEgress] &+= 1
             pool.release(addr)
         }
     }
 
-    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int) {
+    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int) {
         guard let fresh = pool.allocate() else {
             counters[port].drops[.noBuffer] &+= 1
             return
@@ -152,7 +162,7 @@ public struct Datapath: ~Copyable {
         let target = fresh + addr % UInt64(pool.frameSize)
         memcpy(frames + Int(target), frames + Int(addr), Int(len))
         counters[port].floodCopies &+= 1
-        enqueue(addr: target, len: len, port: port)
+        enqueue(addr: target, len: len, port: port, queue: queue)
     }
 
     // MARK: - Next-hop resolution (router mode)

@@ -15,6 +15,10 @@ public struct QoSMaps: Sendable, Equatable {
     public var tcToQueue: [UInt8]           // 8 entries
     /// Bit n set: TC n is lossless (PFC on priority n).
     public var losslessTCs: UInt8
+    /// Bit n set: egress queue n is served by strict priority (default: queue 6, CNPs).
+    public var strictQueues: UInt8 = 1 << 6
+    /// ETS weights of the other queues for deficit round robin (default: equal).
+    public var etsWeights: [Int] = Array(repeating: 1, count: 8)
 
     public static let profileNames = ["nvidia-roce", "sonic-azure"]
 

@@ -132,6 +132,9 @@ public struct AFXDPSwitch: ~Copyable {
     var batch: Batch
     var loop = LoopCounters()
     let pollFDs: UnsafeMutablePointer<pollfd>
+    /// Scratch for one TX batch (frames the scheduler released, before the ring takes them).
+    let txAddr: UnsafeMutablePointer<UInt64>
+    let txLen: UnsafeMutablePointer<UInt32>
     let startedAt: UInt64
     var sequence: UInt64 = 0
 
@@ -234,11 +237,15 @@ public struct AFXDPSwitch: ~Copyable {
                       queueCapacity: options.queueCapacity)
         batch = Batch(capacity: options.batchSize)
         pollFDs = .allocate(capacity: portCount)
+        txAddr = .allocate(capacity: options.batchSize)
+        txLen = .allocate(capacity: options.batchSize)
         startedAt = monotonicNanoseconds()
     }
 
     deinit {
         pollFDs.deallocate()
+        txAddr.deallocate()
+        txLen.deallocate()
         // `resources` releases the kernel objects when its last reference goes.
     }
 
@@ -308,26 +315,34 @@ public struct AFXDPSwitch: ~Copyable {
         }
     }
 
-    @inline(__always) mutating func transmit(_ p: Int) -> Int {
-        let queued = dp.queues[p].count
-        guard queued > 0 else { return 0 }
+    @inline(__always) mutating func transmit(_ p: Int, now: UInt64) -> Int {
+        guard !dp.queues[p].isEmpty else { return 0 }
         let r = rings[p]
-        let free = Int(xsk_prod_nb_free(r.tx, UInt32(queued)))
-        let n = min(queued, free)
-        var idx: UInt32 = 0
-        let got = n > 0 ? Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx)) : 0
-        guard got > 0 else {
+        // Room in the TX ring, then as many frames as the scheduler and the emulated line rate
+        // release now (into the scratch arrays), then exactly that many descriptors.
+        let room = min(Int(xsk_prod_nb_free(r.tx, UInt32(batch.capacity))), batch.capacity)
+        guard room > 0 else {
             kick(p)  // ring full: let the kernel drain it
             return 0
         }
+        var n = 0
         var bytes: UInt64 = 0
-        for i in 0..<got {
-            let frame = dp.queues[p].dequeueUnchecked()
-            let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
-            d.pointee.addr = frame.addr
-            d.pointee.len = frame.len
-            d.pointee.options = 0
+        while n < room, let frame = dp.queues[p].dequeue(now: now) {
+            txAddr[n] = frame.addr
+            txLen[n] = frame.len
             bytes &+= UInt64(frame.len)
+            n += 1
+        }
+        guard n > 0 else { return 0 }
+        var idx: UInt32 = 0
+        let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx))
+        // `room` came from the ring itself, so the reservation cannot fall short.
+        precondition(got == n, "TX ring reservation fell short")
+        for i in 0..<got {
+            let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
+            d.pointee.addr = txAddr[i]
+            d.pointee.len = txLen[i]
+            d.pointee.options = 0
         }
         xsk_ring_prod__submit(r.tx, UInt32(got))
         rings[p].txOutstanding += got
@@ -356,7 +371,7 @@ public struct AFXDPSwitch: ~Copyable {
             refill(p)
         }
         for p in 0..<portCount where dp.inService[p] {
-            work &+= transmit(p)
+            work &+= transmit(p, now: now)
         }
         loop.iterations &+= 1
         return work
@@ -378,7 +393,8 @@ public struct AFXDPSwitch: ~Copyable {
             var now = monotonicNanoseconds()
             if iterate(now: now) > 0 {
                 lastWork = now
-            } else if options.poll == .adaptive && now &- lastWork > spin {
+            } else if options.poll == .adaptive && now &- lastWork > spin && dp.queuedFrames == 0 {
+                // (Frames held back by the emulated line rate are work to come: keep spinning.)
                 sleepUntilWork()
                 now = monotonicNanoseconds()
             }
@@ -565,12 +581,7 @@ public struct AFXDPSwitch: ~Copyable {
     }
 }
 
-extension FrameQueue {
-    /// Dequeue from a queue the caller has checked holds at least one frame.
-    @inlinable mutating func dequeueUnchecked() -> (addr: UInt64, len: UInt32) {
-        dequeue()!
-    }
-}
+
 
 extension AFXDPSwitch {
     /// Writes a snapshot to --stats-file now (used once at start so readers know it is up).

@@ -18,6 +18,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.qos.dscpToTC[26], 3)
         XCTAssertEqual(c.qos.dscpToTC[48], 6)
         XCTAssertEqual(c.qos.dscpToTC[24], 3, "override applied")
+        XCTAssertEqual(c.qos.strictQueues, 1 << 6)
+        XCTAssertEqual(c.qos.etsWeights, [1, 1, 1, 4, 1, 1, 1, 1])
         XCTAssertEqual(c.routes.count, 3)
         XCTAssertEqual(c.routes[0].nextHops.map(\.description), ["10.0.1.1", "10.0.2.1"])
         XCTAssertEqual(c.neighbours.count, 1)
@@ -100,6 +102,8 @@ final class ConfigTests: XCTestCase {
         let m3 = reject("ports:\n  - name: h1\n    addresses: [10.77.1.254/24]\n    speed: fast\n")
         XCTAssertTrue(m3.contains("ports[0].speed: expected a line rate like 10G or 800M, got 'FAST'"), m3)
         let members = (1...65).map { "10.77.1.\($0)" }.joined(separator: ", ")
+        XCTAssertTrue(reject(base + "qos:\n  ets_weights: {3: 0}\n").contains("qos.ets_weights.3: 0 is out of range 1...100"))
+        XCTAssertTrue(reject(base + "qos:\n  strict_queues: [8]\n").contains("qos.strict_queues[0]: 8 is out of range 0...7"))
         let m4 = reject(base + "ecmp_groups:\n  - name: big\n    members: [\(members)]\n")
         XCTAssertTrue(m4.contains("an ECMP group has 1...64 members, got 65"), m4)
     }

@@ -162,6 +162,40 @@ final class SwitchIntegrationTests: LabTestCase {
         XCTAssertFalse(xdpAttached(tb, port: "h1"))
     }
 
+    /// An egress port configured at 500 Mb/s sends no faster, whatever it is offered: the
+    /// rate on the emulated wire (frame + preamble/IFG/FCS) within 2% of the configuration.
+    func testEmulatedLineRateHoldsWithinTwoPercent() throws {
+        let tb = try makeTestbed(hosts: 2)
+        let config = NSTemporaryDirectory() + "fabric-rate-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        try "switch: {mode: bridge}\nports:\n  - name: h1\n  - name: h2\n    speed: 500M\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let sw = try startSwitch(tb, config: config)
+        // Far more than 500 Mb/s of 1 KB RoCEv2 frames from h1 to h2's MAC.
+        let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
+                                       "--mac", tb.hostMAC(2), "--source", tb.hostAddress(1), "--seconds", "5",
+                                       "--mtu", "1024", "--message", "1024", "--json"])
+        defer { sender.stop(grace: 2) }
+        usleep(1_000_000)
+        // Bits on the wire seen by h2, stamped at the middle of the (process-spawning) read.
+        func wire() throws -> (Double, Double) {
+            let before = Date().timeIntervalSince1970
+            let l = try LinkStats.read(namespace: tb.hostNamespace(2), device: Testbed.hostInterface)
+            let after = Date().timeIntervalSince1970
+            return (Double(l.rxBytes + 24 * l.rxPackets) * 8, (before + after) / 2)
+        }
+        let (b0, t0) = try wire()
+        usleep(3_000_000)
+        let (b1, t1) = try wire()
+        let gbps = (b1 - b0) / (t1 - t0) / 1e9
+        print("emulated line rate: \(gbps) Gb/s on a 500 Mb/s port")
+        XCTAssertEqual(gbps, 0.5, accuracy: 0.01, "\(gbps) Gb/s on the emulated 500 Mb/s wire")
+        _ = sender.wait(timeout: 10)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertGreaterThan(final.ports[1].drops["queue_full"] ?? 0, 0, "the excess was tail-dropped and counted")
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+    }
+
     func testGenericModeForwardsToo() throws {
         let tb = try makeTestbed(hosts: 2)
         let sw = try startSwitch(tb, extra: ["--xdp-mode", "generic"])

@@ -1,0 +1,157 @@
+/// The egress side of one port: 8 queues (one per traffic class queue), a scheduler and an
+/// emulated line rate.
+///
+/// - Scheduler: strict priority for the queues in `strictMask` (highest queue number first:
+///   CNP's TC6 by default), then deficit weighted round robin (Shreedhar & Varghese, "Efficient
+///   Fair Queuing using Deficit Round Robin", SIGCOMM 1995) among the rest, with quantum =
+///   weight x 1600 bytes, so every visit can send at least one full frame (ETS weights).
+/// - Shaper: a token bucket in bytes at `lineRateGbps`, each frame costing its length plus 24
+///   bytes of preamble, start delimiter, FCS and inter-frame gap, so the rate on the emulated
+///   wire is the configured one. A frame may take the bucket below zero (it is sent whole);
+///   the debt is repaid before the next one, which keeps the long-run rate exact.
+///
+/// veth is as fast as the CPU, so without the shaper congestion never forms on its own.
+public struct EgressPort: ~Copyable {
+    public static let queueCount = 8
+    public static let wireOverhead = 24
+
+    @usableFromInline let queues: UnsafeMutablePointer<FrameQueue>
+    @usableFromInline let quantum: UnsafeMutablePointer<Int>
+    @usableFromInline let deficit: UnsafeMutablePointer<Int>
+    public let strictMask: UInt8
+    @usableFromInline var rr = 0
+    @usableFromInline var freshVisit = true
+    /// Bytes per nanosecond on the emulated wire (0: unlimited).
+    public let bytesPerNanosecond: Double
+    @usableFromInline let burstBytes: Double
+    @usableFromInline var tokens: Double
+    @usableFromInline var lastRefill: UInt64 = 0
+    /// Per queue: frames enqueued, dequeued, dropped because the queue was full.
+    public let enqueued: UnsafeMutablePointer<UInt64>
+    public let dequeued: UnsafeMutablePointer<UInt64>
+    public let dropped: UnsafeMutablePointer<UInt64>
+    /// Highest depth seen per queue, in frames.
+    public let watermark: UnsafeMutablePointer<Int>
+
+    public init(capacity: Int, strictMask: UInt8 = 1 << 6, weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil) {
+        precondition(weights.count == Self.queueCount && weights.allSatisfy { $0 > 0 })
+        queues = .allocate(capacity: Self.queueCount)
+        quantum = .allocate(capacity: Self.queueCount)
+        deficit = .allocate(capacity: Self.queueCount)
+        enqueued = .allocate(capacity: Self.queueCount)
+        dequeued = .allocate(capacity: Self.queueCount)
+        dropped = .allocate(capacity: Self.queueCount)
+        watermark = .allocate(capacity: Self.queueCount)
+        for q in 0..<Self.queueCount {
+            (queues + q).initialize(to: FrameQueue(capacity: capacity))
+            quantum[q] = weights[q] * 1600
+            deficit[q] = 0
+            enqueued[q] = 0
+            dequeued[q] = 0
+            dropped[q] = 0
+            watermark[q] = 0
+        }
+        self.strictMask = strictMask
+        let rate = (lineRateGbps ?? 0) / 8
+        bytesPerNanosecond = rate
+        // Room for a few frames, or 20 us at line rate, whichever is more.
+        burstBytes = max(4 * 1538, rate * 20_000)
+        tokens = burstBytes
+    }
+
+    deinit {
+        queues.deinitialize(count: Self.queueCount)
+        queues.deallocate()
+        quantum.deallocate()
+        deficit.deallocate()
+        enqueued.deallocate()
+        dequeued.deallocate()
+        dropped.deallocate()
+        watermark.deallocate()
+    }
+
+    /// Frames queued on this port.
+    @inlinable public var count: Int {
+        var n = 0
+        for q in 0..<Self.queueCount { n &+= queues[q].count }
+        return n
+    }
+
+    @inlinable public var isEmpty: Bool { count == 0 }
+
+    @inlinable public func depth(queue q: Int) -> (frames: Int, bytes: Int) { (queues[q].count, queues[q].byteDepth) }
+
+    /// Queues a frame on queue `q`; false (counted) when that queue is full.
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0) -> Bool {
+        guard queues[q].enqueue(addr: addr, len: len) else {
+            dropped[q] &+= 1
+            return false
+        }
+        enqueued[q] &+= 1
+        if queues[q].count > watermark[q] { watermark[q] = queues[q].count }
+        return true
+    }
+
+    /// The next frame the scheduler picks, ignoring the line rate (tests, draining).
+    @inlinable public mutating func dequeue() -> (addr: UInt64, len: UInt32)? {
+        guard let q = pick() else { return nil }
+        return take(q)
+    }
+
+    /// The next frame if the emulated wire has room for it at `now`.
+    @inlinable public mutating func dequeue(now: UInt64) -> (addr: UInt64, len: UInt32)? {
+        if bytesPerNanosecond > 0 {
+            if now > lastRefill {
+                tokens = min(burstBytes, tokens + Double(now &- lastRefill) * bytesPerNanosecond)
+                lastRefill = now
+            }
+            guard tokens > 0 else { return nil }
+        }
+        guard let q = pick() else { return nil }
+        let f = take(q)
+        if bytesPerNanosecond > 0 { tokens -= Double(Int(f.len) + Self.wireOverhead) }
+        return f
+    }
+
+    @inlinable mutating func take(_ q: Int) -> (addr: UInt64, len: UInt32) {
+        let f = queues[q].dequeue()!
+        dequeued[q] &+= 1
+        return f
+    }
+
+    /// Strict queues first (highest first), then DWRR among the others. Charges the chosen
+    /// DWRR queue's deficit for the head frame.
+    @inlinable mutating func pick() -> Int? {
+        if strictMask != 0 {
+            var q = Self.queueCount - 1
+            while q >= 0 {
+                if strictMask & (1 << UInt8(q)) != 0 && !queues[q].isEmpty { return q }
+                q -= 1
+            }
+        }
+        var visits = 0
+        while visits < 2 * Self.queueCount + 1 {
+            let q = rr
+            if strictMask & (1 << UInt8(q)) != 0 || queues[q].isEmpty {
+                deficit[q] = 0
+                rr = (rr + 1) & (Self.queueCount - 1)
+                freshVisit = true
+                visits += 1
+                continue
+            }
+            if freshVisit {
+                deficit[q] &+= quantum[q]
+                freshVisit = false
+            }
+            let len = Int(queues[q].peek()!.len)
+            if len <= deficit[q] {
+                deficit[q] &-= len
+                return q
+            }
+            rr = (rr + 1) & (Self.queueCount - 1)
+            freshVisit = true
+            visits += 1
+        }
+        return nil
+    }
+}
