@@ -106,6 +106,16 @@ struct Cursor {
         return m
     }
 
+    /// A byte size like 150KB, 1.5MB, 4096 (K/M = 1024/1024^2).
+    func bytes() throws -> Int {
+        let v = try string().uppercased().replacingOccurrences(of: "B", with: "")
+        let scale = v.hasSuffix("K") ? 1024.0 : v.hasSuffix("M") ? 1024.0 * 1024 : 1
+        guard let n = Double(scale == 1 ? v : String(v.dropLast())), n >= 0, n * scale <= 1e12 else {
+            throw fail("expected a size like 150KB or 1.5MB, got '\(v)'")
+        }
+        return Int(n * scale)
+    }
+
     /// A line rate like 10G, 25G, 100G, 1.5G, 800M (bits per second).
     func speedGbps() throws -> Double {
         let v = try string().uppercased()
@@ -295,8 +305,21 @@ public enum ConfigLoader {
             let m = try lb.mapping(allowed: ["mode"])
             if let md = m["mode"] { config.loadBalancing = try md.oneOf(["ecmp"]) }
         }
-        // Placeholders the lossless-Ethernet issue fills: accepted only as (empty) mappings now.
-        for key in ["buffers", "pfc", "ecn"] {
+        if let e = top["ecn"] {
+            let m = try e.mapping(allowed: ["queues", "kmin", "kmax", "pmax"])
+            if let q = m["queues"] {
+                config.ecn.queues = 0
+                for x in try q.sequence() { config.ecn.queues |= 1 << UInt8(try x.int(0...7)) }
+            }
+            if let k = m["kmin"] { config.ecn.kminBytes = try k.bytes() }
+            if let k = m["kmax"] { config.ecn.kmaxBytes = try k.bytes() }
+            if let p = m["pmax"] { config.ecn.pmax = Double(try p.int(0...100)) / 100 }
+            guard config.ecn.kminBytes < config.ecn.kmaxBytes else {
+                throw e.fail("kmin (\(config.ecn.kminBytes) bytes) must be below kmax (\(config.ecn.kmaxBytes) bytes)")
+            }
+        }
+        // Placeholders the rest of the lossless-Ethernet work fills: accepted only empty now.
+        for key in ["buffers", "pfc"] {
             if let c = top[key] { _ = try c.mapping(allowed: []) }
         }
         return config

@@ -44,6 +44,9 @@ public struct Batch: ~Copyable {
     public let verdict: UnsafeMutablePointer<Verdict>
     /// Traffic class chosen by classification (router mode).
     public let tc: UnsafeMutablePointer<UInt8>
+    /// Router mode: where the IP header starts and its version (0: not IP), for ECN marking.
+    public let l3Offset: UnsafeMutablePointer<UInt16>
+    public let ipVersion: UnsafeMutablePointer<UInt8>
     /// For `.hold`: the egress port and the IPv4 next hop to resolve.
     public let holdPort: UnsafeMutablePointer<UInt16>
     public let holdNextHop: UnsafeMutablePointer<UInt32>
@@ -64,6 +67,10 @@ public struct Batch: ~Copyable {
         verdict = .allocate(capacity: capacity)
         tc = .allocate(capacity: capacity)
         tc.initialize(repeating: 0, count: capacity)
+        l3Offset = .allocate(capacity: capacity)
+        l3Offset.initialize(repeating: 0, count: capacity)
+        ipVersion = .allocate(capacity: capacity)
+        ipVersion.initialize(repeating: 0, count: capacity)
         holdPort = .allocate(capacity: capacity)
         holdPort.initialize(repeating: 0, count: capacity)
         holdNextHop = .allocate(capacity: capacity)
@@ -79,6 +86,8 @@ public struct Batch: ~Copyable {
         len.deallocate()
         verdict.deallocate()
         tc.deallocate()
+        l3Offset.deallocate()
+        ipVersion.deallocate()
         holdPort.deallocate()
         holdNextHop.deallocate()
         holdNextHop6.deallocate()

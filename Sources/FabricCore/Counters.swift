@@ -77,6 +77,15 @@ public struct PortCounters: Sendable, Equatable {
     public var icmpEchoReplies: UInt64 = 0
     /// Why malformed frames were malformed, by `ParseError.rawValue`.
     public var parseErrors = DropCounts()
+    /// 802.1Qbb per priority (index = priority): PFC frames received with that priority
+    /// enabled, XOFF->XON transitions, and total paused nanoseconds of the matching queue.
+    public var pfcRx = PriorityCounts()
+    public var pfcXonTransitions = PriorityCounts()
+    public var pfcPausedNanoseconds = PriorityCounts()
+    /// PAUSE (802.3x) frames received: counted, not honoured (the fabric runs PFC).
+    public var pauseRx: UInt64 = 0
+    /// Per egress queue: frames marked CE by ECN.
+    public var ecnMarked = PriorityCounts()
 
     public init() {}
 
@@ -112,4 +121,16 @@ public struct DropCounts: Sendable, Equatable {
     public static func == (a: DropCounts, b: DropCounts) -> Bool {
         (0..<slots).allSatisfy { a[raw: $0] == b[raw: $0] }
     }
+}
+
+/// Eight counters, one per priority or queue.
+public struct PriorityCounts: Sendable, Equatable {
+    @usableFromInline var values: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    public init() {}
+    @inlinable public subscript(i: Int) -> UInt64 {
+        get { withUnsafeBytes(of: values) { $0.load(fromByteOffset: (i & 7) * 8, as: UInt64.self) } }
+        set { withUnsafeMutableBytes(of: &values) { $0.storeBytes(of: newValue, toByteOffset: (i & 7) * 8, as: UInt64.self) } }
+    }
+    public var array: [UInt64] { (0..<8).map { self[$0] } }
+    public static func == (a: PriorityCounts, b: PriorityCounts) -> Bool { a.array == b.array }
 }

@@ -20,6 +20,9 @@ public struct Datapath: ~Copyable {
     public var bridge: L2Bridge
     public var router: Router<HashPathSelector>
     public var pending = PendingQueue()
+    public let ecn: ECNConfig
+    /// xorshift64* state for ECN marking decisions (no syscall, no lock).
+    @usableFromInline var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per port: 8 egress queues, their scheduler and the emulated line rate.
     public let queues: UnsafeMutablePointer<EgressPort>
     /// Traffic class -> egress queue (from the QoS maps).
@@ -44,6 +47,7 @@ public struct Datapath: ~Copyable {
         self.frames = frames
         self.pool = pool
         mode = config.mode
+        ecn = config.ecn
         self.bridge = bridge
         router = Router(config: config, portMACs: portMACs, selector: HashPathSelector())
         queues = .allocate(capacity: portCount)
@@ -86,6 +90,7 @@ public struct Datapath: ~Copyable {
         switch mode {
         case .bridge:
             batch.tc.update(repeating: 0, count: batch.count)  // one class until the bridge classifies
+            batch.ipVersion.update(repeating: 0, count: batch.count)
             bridge.process(&batch, frames: UnsafeRawPointer(frames))
         case .router: router.process(&batch, frames: frames, counters: counters)
         }
@@ -105,11 +110,15 @@ public struct Datapath: ~Copyable {
             let len = batch.len[i]
             let queue = Int(tcToQueue[Int(batch.tc[i] & 7)])
             if let port = verdict.portIndex {
+                if ecn.queues & (1 << UInt8(queue)) != 0 && batch.ipVersion[i] != 0 {
+                    markECN(addr: addr, l3: Int(batch.l3Offset[i]), version: batch.ipVersion[i], port: port, queue: queue)
+                }
                 enqueue(addr: addr, len: len, port: port, queue: queue)
             } else if verdict.isFlood {
                 flood(addr: addr, len: len, ingress: ingress, queue: queue)
             } else if verdict.isConsume {
                 counters[ingress].consumed &+= 1
+                macControl(addr: addr, len: len, port: ingress, now: batch.timestamp)
                 pool.release(addr)
             } else if verdict.isHold {
                 if batch.holdIsV6[i] {
@@ -119,7 +128,9 @@ public struct Datapath: ~Copyable {
                 }
             } else {
                 // Only drop verdicts are left; `?? .runt` cannot be taken.
-                counters[ingress].drops[verdict.dropReason ?? .runt] &+= 1
+                let reason = verdict.dropReason ?? .runt
+                counters[ingress].drops[reason] &+= 1
+                if reason == .linkLocal { macControl(addr: addr, len: len, port: ingress, now: batch.timestamp) }
                 pool.release(addr)
             }
         }
@@ -163,6 +174,55 @@ public struct Datapath: ~Copyable {
         memcpy(frames + Int(target), frames + Int(addr), Int(len))
         counters[port].floodCopies &+= 1
         enqueue(addr: target, len: len, port: port, queue: queue)
+    }
+
+    // MARK: - PFC in, ECN (lossless Ethernet)
+
+    /// The egress queue PFC priority `priority` pauses (priority n = traffic class n).
+    public func queueForPriority(_ priority: Int) -> Int { Int(tcToQueue[priority & 7]) }
+
+    /// A MAC Control frame arrived on `port`: an 802.1Qbb PFC frame pauses (or resumes) that
+    /// port's egress queues of the enabled priorities; a PAUSE is counted, not honoured.
+    @usableFromInline mutating func macControl(addr: UInt64, len: UInt32, port: Int, now: UInt64) {
+        let f = UnsafeRawPointer(frames + Int(addr))
+        let info = FrameParser.parse(f, length: Int(len))
+        if info.kind == .pause { counters[port].pauseRx &+= 1; return }
+        guard info.kind == .pfc, let mc = MACControlView(f + Int(info.l3Offset), available: Int(len) - Int(info.l3Offset)) else { return }
+        let vector = mc.classEnableVector
+        for priority in 0..<8 where vector & (1 << UInt8(priority)) != 0 {
+            counters[port].pfcRx[priority] &+= 1
+            let q = Int(tcToQueue[priority])
+            if queues[port].pause(queue: q, quanta: mc.pauseTime(priority: priority), now: now) {
+                counters[port].pfcXonTransitions[priority] &+= 1
+            }
+        }
+    }
+
+    /// ECN (DCQCN-style WRED) on the way into queue `queue` of `port`: mark ECT packets CE
+    /// with the probability the queue's depth gives. Only the ECN bits change (the IPv4
+    /// checksum incrementally); the RoCEv2 ICRC masks them.
+    @inline(__always) @usableFromInline
+    mutating func markECN(addr: UInt64, l3: Int, version: UInt8, port: Int, queue: Int) {
+        let p = ecn.probability(depth: queues[port].depth(queue: queue).bytes)
+        guard p > 0 else { return }
+        if p < 1 {
+            rng ^= rng >> 12
+            rng ^= rng << 25
+            rng ^= rng >> 27
+            let draw = Double((rng &* 0x2545_F491_4F6C_DD1D) >> 11) / Double(1 << 53)
+            guard draw < p else { return }
+        }
+        let ip = frames + Int(addr) + l3
+        if version == 4 {
+            let ecnBits = ip.load(fromByteOffset: 1, as: UInt8.self) & 3
+            guard ecnBits == 1 || ecnBits == 2 else { return }
+            Rewrite.setIPv4ECN(ip, 3)
+        } else {
+            let tc = UInt8(truncatingIfNeeded: UInt16(bigEndian: ip.loadUnaligned(as: UInt16.self)) >> 4)
+            guard tc & 3 == 1 || tc & 3 == 2 else { return }
+            Rewrite.setIPv6ECN(ip, 3)
+        }
+        counters[port].ecnMarked[queue] &+= 1
     }
 
     // MARK: - Next-hop resolution (router mode)

@@ -32,10 +32,24 @@ public struct EgressPort: ~Copyable {
     public let dropped: UnsafeMutablePointer<UInt64>
     /// Highest depth seen per queue, in frames.
     public let watermark: UnsafeMutablePointer<Int>
+    /// 802.1Qbb: per queue, paused until this monotonic time (0: not paused). The scheduler
+    /// skips a paused queue; the others go on.
+    public let pausedUntil: UnsafeMutablePointer<UInt64>
+    @usableFromInline let pauseStart: UnsafeMutablePointer<UInt64>
+    @usableFromInline let pausedTotal: UnsafeMutablePointer<UInt64>
+    /// Line rate PFC quanta are measured against (512 bit times each).
+    public let pfcGbps: Double
 
     public init(capacity: Int, strictMask: UInt8 = 1 << 6, weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil) {
         precondition(weights.count == Self.queueCount && weights.allSatisfy { $0 > 0 })
         queues = .allocate(capacity: Self.queueCount)
+        pausedUntil = .allocate(capacity: Self.queueCount)
+        pausedUntil.initialize(repeating: 0, count: Self.queueCount)
+        pauseStart = .allocate(capacity: Self.queueCount)
+        pauseStart.initialize(repeating: 0, count: Self.queueCount)
+        pausedTotal = .allocate(capacity: Self.queueCount)
+        pausedTotal.initialize(repeating: 0, count: Self.queueCount)
+        pfcGbps = lineRateGbps ?? 100
         quantum = .allocate(capacity: Self.queueCount)
         deficit = .allocate(capacity: Self.queueCount)
         enqueued = .allocate(capacity: Self.queueCount)
@@ -68,7 +82,32 @@ public struct EgressPort: ~Copyable {
         dequeued.deallocate()
         dropped.deallocate()
         watermark.deallocate()
+        pausedUntil.deallocate()
+        pauseStart.deallocate()
+        pausedTotal.deallocate()
     }
+
+    /// Pauses queue `q` for `quanta` x 512 bit times from `now` (0 quanta: resume now).
+    /// Returns true when this turned a paused queue into a running one (an XOFF->XON transition).
+    @inlinable public mutating func pause(queue q: Int, quanta: UInt16, now: UInt64) -> Bool {
+        let wasPaused = pausedUntil[q] > now
+        if wasPaused {
+            if quanta == 0 { pausedTotal[q] &+= now &- pauseStart[q] }      // XON: ends it now
+        } else {
+            if pausedUntil[q] > 0 { pausedTotal[q] &+= pausedUntil[q] &- pauseStart[q] }  // an expired pause
+            pauseStart[q] = now
+        }
+        pausedUntil[q] = quanta == 0 ? 0 : now &+ UInt64(Double(quanta) * 512 / pfcGbps)
+        return wasPaused && quanta == 0
+    }
+
+    /// Nanoseconds queue `q` has spent paused, up to `now`.
+    public func pausedNanoseconds(queue q: Int, now: UInt64) -> UInt64 {
+        guard pausedUntil[q] > 0 else { return pausedTotal[q] }
+        return pausedTotal[q] &+ (min(now, pausedUntil[q]) &- pauseStart[q])
+    }
+
+    @inlinable public func isPaused(queue q: Int, now: UInt64) -> Bool { pausedUntil[q] > now }
 
     /// Frames queued on this port.
     @inlinable public var count: Int {
@@ -107,7 +146,7 @@ public struct EgressPort: ~Copyable {
             }
             guard tokens > 0 else { return nil }
         }
-        guard let q = pick() else { return nil }
+        guard let q = pick(now: now) else { return nil }
         let f = take(q)
         if bytesPerNanosecond > 0 { tokens -= Double(Int(f.len) + Self.wireOverhead) }
         return f
@@ -121,18 +160,18 @@ public struct EgressPort: ~Copyable {
 
     /// Strict queues first (highest first), then DWRR among the others. Charges the chosen
     /// DWRR queue's deficit for the head frame.
-    @inlinable mutating func pick() -> Int? {
+    @inlinable mutating func pick(now: UInt64 = 0) -> Int? {
         if strictMask != 0 {
             var q = Self.queueCount - 1
             while q >= 0 {
-                if strictMask & (1 << UInt8(q)) != 0 && !queues[q].isEmpty { return q }
+                if strictMask & (1 << UInt8(q)) != 0 && !queues[q].isEmpty && pausedUntil[q] <= now { return q }
                 q -= 1
             }
         }
         var visits = 0
         while visits < 2 * Self.queueCount + 1 {
             let q = rr
-            if strictMask & (1 << UInt8(q)) != 0 || queues[q].isEmpty {
+            if strictMask & (1 << UInt8(q)) != 0 || queues[q].isEmpty || pausedUntil[q] > now {
                 deficit[q] = 0
                 rr = (rr + 1) & (Self.queueCount - 1)
                 freshVisit = true

@@ -129,6 +129,7 @@ public struct Router<Selector: PathSelector>: ~Copyable {
             let frame = frames + Int(batch.addr[i])
             let len = Int(batch.len[i])
             let info = FrameParser.parse(frame, length: len)
+            batch.ipVersion[i] = 0
             if let e = info.error {
                 counters[ingress].parseErrors[raw: Int(e.rawValue)] &+= 1
                 // UDP 4791 with a BTH opcode we do not know (XRC, vendor extensions) is still a
@@ -161,6 +162,8 @@ public struct Router<Selector: PathSelector>: ~Copyable {
             // Classification.
             let tc = trustPCP[ingress] ? (info.hasVLAN ? pcpToTC[Int(info.pcp)] : 0) : dscpToTC[Int(info.dscp)]
             batch.tc[i] = tc
+            batch.l3Offset[i] = info.l3Offset
+            batch.ipVersion[i] = info.etherType == EtherType.ipv4 ? 4 : 6
             if info.kind == .rocev2 { counters[ingress].roceFrames &+= 1 } else if info.kind == .cnp { counters[ingress].cnpFrames &+= 1 }
             if info.l4Skipped { counters[ingress].l4Skipped &+= 1 }
 

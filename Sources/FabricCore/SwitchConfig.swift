@@ -55,6 +55,7 @@ public struct SwitchConfig: Sendable, Equatable {
     public var qos: QoSMaps
     /// ECMP member choice: "ecmp" for now; the flowlet issue adds more.
     public var loadBalancing: String
+    public var ecn = ECNConfig()
 
     public init(name: String = "switch", mode: ForwardingMode = .router, ports: [PortConfig], routes: [RouteConfig] = [],
                 neighbours: [NeighbourConfig] = [], qos: QoSMaps = .nvidiaRoCE, loadBalancing: String = "ecmp") {

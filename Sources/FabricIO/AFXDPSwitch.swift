@@ -543,6 +543,17 @@ public struct AFXDPSwitch: ~Copyable {
                 roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, l4Skipped: c.l4Skipped, consumed: c.consumed,
                 arpRequestsSent: c.arpRequestsSent, arpRepliesSent: c.arpRepliesSent, icmpEchoReplies: c.icmpEchoReplies,
                 parseErrors: Dictionary(uniqueKeysWithValues: ParseError.allCases.map { ($0.description, c.parseErrors[raw: Int($0.rawValue)]) }.filter { $0.1 > 0 }),
+                pfcRx: c.pfcRx.array, pfcXonTransitions: c.pfcXonTransitions.array,
+                pfcPausedMicroseconds: (0..<8).map { prio in
+                    Double(dp.queues[p].pausedNanoseconds(queue: dp.queueForPriority(prio), now: monotonicNanoseconds())) / 1000
+                },
+                pauseRx: c.pauseRx,
+                queues: (0..<EgressPort.queueCount).map { q in
+                    let d = dp.queues[p].depth(queue: q)
+                    return QueueReport(queue: q, depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: dp.queues[p].watermark[q],
+                                       enqueued: dp.queues[p].enqueued[q], dequeued: dp.queues[p].dequeued[q],
+                                       dropped: dp.queues[p].dropped[q], ecnMarked: c.ecnMarked[q])
+                },
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))
         }
         return SwitchReport(

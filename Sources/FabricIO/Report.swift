@@ -24,6 +24,14 @@ public struct PortReport: Codable, Sendable {
     public var arpRepliesSent: UInt64
     public var icmpEchoReplies: UInt64
     public var parseErrors: [String: UInt64]
+    /// 802.1Qbb per priority 0...7: PFC frames received, XOFF->XON transitions, paused time of
+    /// the matching egress queue (microseconds). PAUSE frames received (counted only).
+    public var pfcRx: [UInt64]
+    public var pfcXonTransitions: [UInt64]
+    public var pfcPausedMicroseconds: [Double]
+    public var pauseRx: UInt64
+    /// Per egress queue 0...7.
+    public var queues: [QueueReport]
     public var xdpRedirected: UInt64
     public var xdpPassed: UInt64
     /// Frames the kernel dropped at this port's AF_XDP socket before the switch saw them.
@@ -63,6 +71,18 @@ public struct SwitchReport: Codable, Sendable {
     public var loop: LoopCounters
 }
 
+/// One egress queue of a port.
+public struct QueueReport: Codable, Sendable {
+    public var queue: Int
+    public var depthFrames: Int
+    public var depthBytes: Int
+    public var watermarkFrames: Int
+    public var enqueued: UInt64
+    public var dequeued: UInt64
+    public var dropped: UInt64
+    public var ecnMarked: UInt64
+}
+
 /// One ARP cache entry.
 public struct NeighbourReport: Codable, Sendable {
     public var address: String
@@ -100,6 +120,12 @@ extension SwitchReport {
             return all.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" }
         }
         if !reasons.isEmpty { out += "drops by reason: " + reasons.joined(separator: " ") + "\n" }
+        let pfc: [String] = ports.flatMap { p in (0..<8).filter { p.pfcRx[$0] > 0 }.map { prio -> String in
+            "\(p.name):prio\(prio)=\(p.pfcRx[prio]) frames/\(Int(p.pfcPausedMicroseconds[prio])) us paused"
+        } }
+        if !pfc.isEmpty { out += "PFC received: " + pfc.joined(separator: " ") + "\n" }
+        let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
+        if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }
         if mode == "router" {
             let kinds = ports.map { p in "\(p.name): roce \(p.roceFrames) cnp \(p.cnpFrames) to-switch \(p.consumed) arp-req \(p.arpRequestsSent) arp-rep \(p.arpRepliesSent)" }
             out += "router: " + kinds.joined(separator: "; ") + "\n"

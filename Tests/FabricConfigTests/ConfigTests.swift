@@ -19,6 +19,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.qos.dscpToTC[48], 6)
         XCTAssertEqual(c.qos.dscpToTC[24], 3, "override applied")
         XCTAssertEqual(c.qos.strictQueues, 1 << 6)
+        XCTAssertEqual(c.ecn.kminBytes, 150 * 1024)
+        XCTAssertEqual(c.ecn.kmaxBytes, 1536 * 1024)
+        XCTAssertEqual(c.ecn.queues, 1 << 3)
         XCTAssertEqual(c.qos.etsWeights, [1, 1, 1, 4, 1, 1, 1, 1])
         XCTAssertEqual(c.routes.count, 3)
         XCTAssertEqual(c.routes[0].nextHops.map(\.description), ["10.0.1.1", "10.0.2.1"])
@@ -118,6 +121,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(reject("ports: [\n").contains("not valid YAML"))
         XCTAssertTrue(reject("switch: {mode: router}\nports:\n  - name: h1\n").contains("mode router needs at least one port with an address"))
         XCTAssertTrue(reject(base + "buffers: {size: 1}\n").contains("buffers.size: unknown key 'size'"))
+        XCTAssertTrue(reject(base + "ecn: {kmin: 2MB, kmax: 1MB}\n").contains("ecn: kmin (2097152 bytes) must be below kmax (1048576 bytes)"))
+        XCTAssertTrue(reject(base + "ecn: {pmax: 150}\n").contains("ecn.pmax: 150 is out of range 0...100"))
+        XCTAssertTrue(reject(base + "ecn: {kmin: lots}\n").contains("ecn.kmin: expected a size like 150KB"))
     }
 
     func testBridgeModeNeedsNoAddresses() throws {

@@ -147,6 +147,77 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertEqual(Pattern.permutation(hosts: [1, 2, 3, 4], seed: 7).pairs.filter { $0.from == $0.to }.count, 0)
     }
 
+    /// The switch's own congestion loop: h2's port runs at 200 Mb/s, h1 offers 1 Gb/s of
+    /// RoCEv2 (DSCP 26 -> TC3 -> queue 3, ECT(0)) with DCQCN. The queue builds, the switch marks
+    /// CE, h2 returns CNPs, h1 cuts its rate.
+    func testSwitchECNMarkingDrivesDCQCN() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        let config = NSTemporaryDirectory() + "fabric-ecn-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        var yaml = tb.switchConfigYAML()
+        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
+        yaml += "ecn:\n  queues: [3]\n  kmin: 50KB\n  kmax: 400KB\n  pmax: 20\n"
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let sw = try startSwitch(tb, config: config)
+        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
+                                seconds: 2, rate: 1, qps: 2, message: 16384, mtu: 1024, extra: ["--cc", "dcqcn"])
+        XCTAssertGreaterThan(r.receiver.ceMarked, 0, "CE marks reached the receiver")
+        XCTAssertGreaterThan(r.receiver.cnpSent, 0)
+        XCTAssertGreaterThan(r.sender.rateCuts, 0, "the sender cut its rate")
+        XCTAssertLessThan(r.sender.finalRateGbps, 1)
+        XCTAssertLessThan(r.receiver.goodputGbps, 0.21, "no more than the 200 Mb/s port")
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        let q3 = final.ports[1].queues[3]
+        XCTAssertGreaterThan(q3.ecnMarked, 0, "the switch marked on queue 3")
+        XCTAssertEqual(q3.ecnMarked, r.receiver.ceMarked, "every mark the switch made arrived")
+        XCTAssertGreaterThan(q3.watermarkFrames, 40, "the queue built up past Kmin")
+    }
+
+    /// PFC into the switch: h2 pauses priority 3 towards itself; the switch holds queue 3 of
+    /// h2's port for the pause time while traffic in the other classes goes on.
+    func testSwitchHonoursPFCFromAHost() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        // h2's port at 10 Gb/s: a quantum is 51.2 ns there, 65535 of them 3.36 ms.
+        let config = NSTemporaryDirectory() + "fabric-pfc-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        try tb.switchConfigYAML().replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24",
+                                                       with: "speed: 10G\n    addresses: [\(tb.gatewayAddress(2))/24")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let sw = try startSwitch(tb, config: config)
+        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
+        defer { receiver.stop(grace: 1) }
+        let deadline = Date().addingTimeInterval(10)
+        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
+        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.05", "--json"]
+        let lossless = try ChildProcess([fabric, "traffic", "send", "--dscp", "26"] + common)
+        let lossy = try ChildProcess([fabric, "traffic", "send", "--dscp", "0", "--priority", "0", "--remote-qp", "768"] + common)
+        usleep(700_000)
+        // 40 XOFFs of 3.36 ms, 1 ms apart (2.36 ms of slack for a late sleep): one pause of ~45 ms.
+        try Shell.run([fabric, "probe", "pfc", "--netns", tb.hostNamespace(2), "--interface", "eth0", "--priority", "3",
+                       "--quanta", "65535", "--count", "40", "--interval", "1000"])
+        XCTAssertEqual(lossless.wait(timeout: 20), 0)
+        XCTAssertEqual(lossy.wait(timeout: 20), 0)
+        _ = receiver.wait(timeout: 15)
+        let line = try XCTUnwrap(receiver.output.split(separator: "\n").last { $0.hasPrefix("{") })
+        let r = try JSONDecoder().decode(ReceiverReport.self, from: Data(line.utf8))
+        XCTAssertEqual(r.lost, 0, "held, not dropped")
+        let paused = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x200 })
+        let other = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x300 })
+        XCTAssertGreaterThan(paused.maxGapMicroseconds, 30_000, "priority 3 stopped at the switch")
+        // Priority 0 went on: its queue was never paused and all its packets arrived. (Its
+        // arrival gaps are not compared: on 2 shared cores they reflect CPU scheduling.)
+        XCTAssertGreaterThan(other.packets, 0)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertEqual(final.ports[1].pfcRx[3], 40)
+        XCTAssertGreaterThan(final.ports[1].pfcPausedMicroseconds[3], 35_000)
+        XCTAssertLessThan(final.ports[1].pfcPausedMicroseconds[3], 80_000)
+        XCTAssertEqual(final.ports[1].pfcPausedMicroseconds[0], 0, "queue 0 never paused")
+        XCTAssertEqual(final.ports[1].queues[0].dequeued, final.ports[1].queues[0].enqueued)
+        XCTAssertEqual(final.ports[1].pfcRx[0], 0)
+    }
+
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.

@@ -1,0 +1,124 @@
+import FabricPacket
+import XCTest
+@testable import FabricCore
+
+final class LosslessTests: XCTestCase {
+    let h1 = parseIPv4("10.77.1.1")!, h2 = parseIPv4("10.77.2.1")!
+
+    func pfc(priority: Int, quanta: UInt16) -> [UInt8] {
+        var f = [UInt8](repeating: 0, count: 60)
+        _ = f.withUnsafeMutableBytes { PFCBuilder.write(into: $0.baseAddress!, source: MACAddress(rawValue: RouterBed.host2), times: [(priority, quanta)]) }
+        return f
+    }
+
+    func testPFCFramePausesOnlyTheMatchingEgressQueueForQuantaTimes512BitTimes() throws {
+        let bed = RouterBed()
+        // Learn h2, then queue one TC3 (DSCP 26) and one TC0 frame for h2's port.
+        bed.receive(Frames.arp(op: 2, dstMAC: RouterBed.portMACs[1], sha: RouterBed.host2, spa: h2, tha: 0, tpa: parseIPv4("10.77.2.254")!))
+        bed.forward(ingress: 1, now: 1_000)
+        // h2 sends PFC XOFF for priority 3, 1000 quanta: 1000 x 512 bits at 100 Gb/s (no speed
+        // configured) = 5.12 us.
+        bed.receive(pfc(priority: 3, quanta: 1000))
+        bed.forward(ingress: 1, now: 10_000)
+        XCTAssertEqual(bed.dp.counters[1].pfcRx[3], 1)
+        XCTAssertEqual(bed.dp.counters[1].consumed, 2, "the ARP reply and the PFC frame")
+        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2, tos: 26 << 2 | 2))
+        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2, tos: 0))
+        bed.forward(ingress: 0, now: 11_000)
+        XCTAssertEqual(bed.dp.queues[1].depth(queue: 3).frames, 1)
+        XCTAssertEqual(bed.dp.queues[1].depth(queue: 0).frames, 1)
+        // At 12 us: the TC0 frame leaves, the paused TC3 frame stays.
+        var out = 0
+        while bed.dp.queues[1].dequeue(now: 12_000) != nil { out += 1 }
+        XCTAssertEqual(out, 1)
+        XCTAssertTrue(bed.dp.queues[1].isPaused(queue: 3, now: 15_119))
+        XCTAssertFalse(bed.dp.queues[1].isPaused(queue: 3, now: 15_120), "paused until 10 us + 5.12 us")
+        XCTAssertNotNil(bed.dp.queues[1].dequeue(now: 15_120))
+        XCTAssertEqual(bed.dp.queues[1].pausedNanoseconds(queue: 3, now: 20_000), 5_120)
+    }
+
+    func testXONResumesAtOnceAndCountsTheTransition() {
+        let bed = RouterBed()
+        bed.receive(pfc(priority: 3, quanta: 0xFFFF))
+        bed.forward(ingress: 1, now: 1_000)
+        XCTAssertTrue(bed.dp.queues[1].isPaused(queue: 3, now: 2_000))
+        bed.receive(pfc(priority: 3, quanta: 0))
+        bed.forward(ingress: 1, now: 3_000)
+        XCTAssertFalse(bed.dp.queues[1].isPaused(queue: 3, now: 3_001))
+        XCTAssertEqual(bed.dp.counters[1].pfcXonTransitions[3], 1)
+        XCTAssertEqual(bed.dp.queues[1].pausedNanoseconds(queue: 3, now: 10_000), 2_000)
+    }
+
+    func testECNProbabilityCurve() {
+        var e = ECNConfig()
+        e.kminBytes = 1000
+        e.kmaxBytes = 3000
+        e.pmax = 0.5
+        XCTAssertEqual(e.probability(depth: 999), 0)
+        XCTAssertEqual(e.probability(depth: 2000), 0.25, accuracy: 1e-9)
+        XCTAssertEqual(e.probability(depth: 3000), 1)
+    }
+
+    func testECNMarksECTPacketsOnADeepLosslessQueueAndKeepsTheChecksum() {
+        // The bed's queues hold 64 frames, far below the default Kmin of 150 KB: use small
+        // thresholds so a few 1 KB frames cross them. (ICRC safety of the ECN rewrite is
+        // checked against scapy in FabricPacketTests.)
+        var cfg = ECNConfig()
+        cfg.kminBytes = 2000
+        cfg.kmaxBytes = 4000
+        let marked = ECNBed(ecn: cfg)
+        for i in 0..<10 {
+            marked.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9,
+                                       tos: 26 << 2 | 2, payload: 1000))
+        }
+        marked.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 99, dport: 9,
+                                   tos: 26 << 2 | 0, payload: 1000))   // Not-ECT: never marked
+        marked.forward(ingress: 0, now: 2_000)
+        let frames = marked.drain(1)
+        XCTAssertEqual(frames.count, 11)
+        // Depth before each enqueue: 0, 1046, 2092, 3138 (p = 0.57), 4184... (p = 1).
+        let ce = frames.prefix(10).map { $0[15] & 3 }
+        XCTAssertEqual(Array(ce.prefix(2)), [2, 2], "below Kmin: untouched")
+        XCTAssertEqual(Array(ce.suffix(6)), [3, 3, 3, 3, 3, 3], "above Kmax: all CE")
+        XCTAssertEqual(frames[10][15] & 3, 0, "Not-ECT stays Not-ECT")
+        for f in frames { XCTAssertTrue(ipv4HeaderValid(f)) }
+        XCTAssertEqual(marked.dp.counters[1].ecnMarked[3], UInt64(ce.filter { $0 == 3 }.count))
+    }
+}
+
+/// RouterBed with a chosen ECN configuration and h2 already resolved.
+final class ECNBed {
+    let memory: UnsafeMutableRawPointer
+    var dp: Datapath
+    var batch = Batch(capacity: 64)
+    init(ecn: ECNConfig) {
+        memory = .allocate(byteCount: 256 * 2048, alignment: 4096)
+        var cfg = SwitchConfig(ports: [
+            PortConfig(name: "h1", addresses: [IPPrefix("10.77.1.254/24", strict: false)!]),
+            PortConfig(name: "h2", addresses: [IPPrefix("10.77.2.254/24", strict: false)!]),
+        ])
+        cfg.ecn = ecn
+        cfg.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.77.2.1")!), mac: MACAddress(rawValue: RouterBed.host2))]
+        dp = Datapath(config: cfg, portMACs: [MACAddress(rawValue: RouterBed.portMACs[0]), MACAddress(rawValue: RouterBed.portMACs[1])],
+                      frames: memory, pool: FramePool(frameCount: 256, frameSize: 2048), queueCapacity: 64)
+    }
+    deinit { memory.deallocate() }
+    func receive(_ bytes: [UInt8]) {
+        let addr = dp.pool.allocate()! + 256
+        bytes.withUnsafeBytes { (memory + Int(addr)).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        _ = batch.append(addr: addr, len: UInt32(bytes.count))
+    }
+    func forward(ingress: Int, now: UInt64) {
+        batch.ingress = ingress
+        batch.timestamp = now
+        dp.forward(&batch)
+    }
+    func drain(_ port: Int) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        while let f = dp.queues[port].dequeue() {
+            out.append(Array(UnsafeRawBufferPointer(start: memory + Int(f.addr), count: Int(f.len))))
+            dp.pool.release(f.addr)
+        }
+        return out
+    }
+}
