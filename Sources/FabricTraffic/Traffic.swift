@@ -253,8 +253,10 @@ public struct RoCESender {
                 }
                 // 2. Honour a pause of our priority: wait it out, still reading PFC (an XON
                 //    ends it early, another XOFF extends it).
+                // Sleep only while more than 2 ms remain and spin the rest: a sleeping thread on
+                // a busy 2-core machine can wake milliseconds late, a spinning one resumes on time.
                 while now < pausedUntil {
-                    if pausedUntil - now > 200_000 { usleep(50) }
+                    if pausedUntil - now > 2_000_000 { usleep(200) }
                     now = trafficClock()
                     checkPFC(now)
                     if now >= end { break sending }

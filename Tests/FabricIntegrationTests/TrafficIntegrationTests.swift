@@ -62,13 +62,15 @@ final class TrafficIntegrationTests: LabTestCase {
         defer { receiver.stop(grace: 1) }
         let deadline = Date().addingTimeInterval(10)
         while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
-        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.05", "--link-gbps", "1", "--json"]
+        // 0.02 Gb/s each: gaps long enough for the switch to sleep between packets, so the
+        // two cores are not overcommitted and timing is the senders', not the scheduler's.
+        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--link-gbps", "1", "--json"]
         let lossless = try ChildProcess([fabric, "traffic", "send", "--priority", "3", "--dscp", "26"] + common)
         let lossy = try ChildProcess([fabric, "traffic", "send", "--priority", "0", "--dscp", "0", "--remote-qp", "768"] + common)
         usleep(700_000)
-        // 4 XOFFs 30 ms apart, each 65535 quanta (33.55 ms at 1 Gb/s): one pause of ~124 ms.
+        // 4 XOFFs 25 ms apart, each 65535 quanta (33.55 ms at 1 Gb/s): one pause of ~109 ms.
         try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3",
-                       "--quanta", "65535", "--count", "4", "--interval", "30000"])
+                       "--quanta", "65535", "--count", "4", "--interval", "25000"])
         XCTAssertEqual(lossless.wait(timeout: 20), 0, lossless.output)
         XCTAssertEqual(lossy.wait(timeout: 20), 0, lossy.output)
         _ = receiver.wait(timeout: 15)
@@ -81,18 +83,20 @@ final class TrafficIntegrationTests: LabTestCase {
         let r = try last(receiver, ReceiverReport.self)
         XCTAssertEqual(s3.pauseFrames, 4)
         XCTAssertEqual(s0.pauseFrames, 0, "priority 0 is not paused")
+        print("PFC honouring: asked \(s3.lastPauseRequestedMicroseconds) us, observed \(s3.lastPauseObservedMicroseconds) us")
         XCTAssertEqual(s3.lastPauseRequestedMicroseconds, 33_553.92, accuracy: 0.1)
         // From reading the last XOFF to the next priority-3 packet: the requested time, plus
-        // at most a little (tens of microseconds measured here; 1 ms allowed for a busy VM).
+        // at most a little (tens of microseconds typically measured here; 2 ms allowed, as a
+        // busy 2-core VM can hold a runnable thread off the CPU for that long).
         XCTAssertGreaterThanOrEqual(s3.lastPauseObservedMicroseconds, s3.lastPauseRequestedMicroseconds)
-        XCTAssertLessThan(s3.lastPauseObservedMicroseconds, s3.lastPauseRequestedMicroseconds + 1_000)
-        XCTAssertGreaterThan(s3.pausedMicroseconds, 110_000, "refreshed XOFFs kept it paused ~124 ms")
-        XCTAssertLessThan(s3.pausedMicroseconds, 140_000)
+        XCTAssertLessThan(s3.lastPauseObservedMicroseconds, s3.lastPauseRequestedMicroseconds + 2_000)
+        XCTAssertGreaterThan(s3.pausedMicroseconds, 95_000, "refreshed XOFFs kept it paused ~109 ms")
+        XCTAssertLessThan(s3.pausedMicroseconds, 130_000)
         let paused = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x200 })
         let other = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x300 })
         // Judged on the senders' timestamps carried in the packets: the silence as sent, which
         // queueing for a CPU on this 2-core machine cannot shorten or stretch.
-        XCTAssertGreaterThan(paused.maxSendGapMicroseconds, 110_000, "the receiver's data shows priority 3 stopped")
+        XCTAssertGreaterThan(paused.maxSendGapMicroseconds, 95_000, "the receiver's data shows priority 3 stopped")
         XCTAssertLessThan(other.maxSendGapMicroseconds, 50_000, "priority 0 kept flowing")
         XCTAssertEqual(r.lost, 0, "pausing loses nothing")
         XCTAssertLessThan(s3.packets, s0.packets, "the paused sender sent less in the same time")
