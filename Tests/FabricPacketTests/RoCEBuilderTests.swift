@@ -144,6 +144,45 @@ final class RoCEBuilderTests: XCTestCase {
         for r in rows { XCTAssertTrue(r.count < 5 || r[4].isEmpty, "tshark expert warning: \(r)") }
     }
 
+    /// Our 802.1Qbb frames decode in tshark exactly as DESIGN.md lays them out, with no warning.
+    func testTsharkDecodesOurPFCFrames() throws {
+        var f = [UInt8](repeating: 0xEE, count: 60)
+        let n = f.withUnsafeMutableBytes {
+            PFCBuilder.write(into: $0.baseAddress!, source: MACAddress("02:5f:00:00:01:fe")!, times: [(3, 0xFFFF), (5, 0x0100)])
+        }
+        XCTAssertEqual(n, 60)
+        XCTAssertEqual(Array(f[0..<6]), [0x01, 0x80, 0xC2, 0, 0, 1])
+        XCTAssertEqual(Array(f[12..<18]), [0x88, 0x08, 0x01, 0x01, 0x00, 0x28])
+        XCTAssertTrue(f[34..<60].allSatisfy { $0 == 0 }, "zero padding to 60 bytes")
+        var pcap = Data()
+        func le32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { pcap.append(contentsOf: $0) } }
+        func le16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { pcap.append(contentsOf: $0) } }
+        le32(0xA1B2_C3D4); le16(2); le16(4); le32(0); le32(0); le32(65535); le32(1)
+        le32(0); le32(0); le32(60); le32(60); pcap.append(contentsOf: f)
+        let file = NSTemporaryDirectory() + "pfc-\(getpid()).pcap"
+        try pcap.write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["tshark", "-r", file, "-T", "fields", "-E", "separator=|", "-e", "macc.opcode", "-e", "macc.cbfc.enbv",
+                       "-e", "macc.cbfc.pause_time.c3", "-e", "macc.cbfc.pause_time.c5", "-e", "macc.cbfc.pause_time.c0", "-e", "_ws.expert.severity"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        p.waitUntilExit()
+        let fields = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(fields.count, 6, text)
+        guard fields.count == 6 else { return }
+        XCTAssertEqual(fields[0], "0x0101")
+        XCTAssertEqual(fields[1], "0x0028")
+        XCTAssertEqual(fields[2], "65535")
+        XCTAssertEqual(fields[3], "256")
+        XCTAssertEqual(fields[4], "0")
+        XCTAssertTrue(fields[5].isEmpty, "tshark expert info: \(fields[5])")
+    }
+
     func testOurParserReadsOurIPv6FramesBack() {
         let v6 = RoCEBuilder.Addresses(sourceMAC: addresses.sourceMAC, destinationMAC: addresses.destinationMAC,
                                        source6: IPv6Address("fd77:1::1")!, destination6: IPv6Address("fd77:2::1")!)
