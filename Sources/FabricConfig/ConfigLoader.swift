@@ -106,6 +106,15 @@ struct Cursor {
         return m
     }
 
+    /// A duration in milliseconds like 200ms or 1s (100...60000 ms).
+    func milliseconds() throws -> UInt64 {
+        let v = try string().lowercased()
+        let ms: Double?
+        if v.hasSuffix("ms") { ms = Double(v.dropLast(2)) } else if v.hasSuffix("s") { ms = Double(v.dropLast()).map { $0 * 1000 } } else { ms = nil }
+        guard let m = ms, (100...60_000).contains(m) else { throw fail("expected a duration of 100ms...60s like 200ms, got '\(v)'") }
+        return UInt64(m)
+    }
+
     /// A byte size like 150KB, 1.5MB, 4096 (K/M = 1024/1024^2).
     func bytes() throws -> Int {
         let v = try string().uppercased().replacingOccurrences(of: "B", with: "")
@@ -318,10 +327,23 @@ public enum ConfigLoader {
                 throw e.fail("kmin (\(config.ecn.kminBytes) bytes) must be below kmax (\(config.ecn.kmaxBytes) bytes)")
             }
         }
-        // Placeholders the rest of the lossless-Ethernet work fills: accepted only empty now.
-        for key in ["buffers", "pfc"] {
-            if let c = top[key] { _ = try c.mapping(allowed: []) }
+        if let pfc = top["pfc"] {
+            let m = try pfc.mapping(allowed: ["watchdog"])
+            if let w = m["watchdog"] {
+                let wm = try w.mapping(allowed: ["enabled", "action", "detection", "restoration"])
+                if let e = wm["enabled"] {
+                    let v = try e.oneOf(["true", "false"])
+                    config.pfcWatchdog.enabled = v == "true"
+                }
+                if let a = wm["action"] {
+                    config.pfcWatchdog.action = PFCWatchdogConfig.Action(rawValue: try a.oneOf(PFCWatchdogConfig.Action.allCases.map(\.rawValue)))!
+                }
+                if let d = wm["detection"] { config.pfcWatchdog.detectionNanoseconds = try d.milliseconds() * 1_000_000 }
+                if let r = wm["restoration"] { config.pfcWatchdog.restorationNanoseconds = try r.milliseconds() * 1_000_000 }
+            }
         }
+        // Placeholder the buffer work fills: accepted only empty now.
+        if let c = top["buffers"] { _ = try c.mapping(allowed: []) }
         return config
     }
 

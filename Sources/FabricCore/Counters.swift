@@ -86,6 +86,10 @@ public struct PortCounters: Sendable, Equatable {
     public var pauseRx: UInt64 = 0
     /// Per egress queue: frames marked CE by ECN.
     public var ecnMarked = PriorityCounts()
+    /// PFC watchdog per egress queue: storms detected and restored, frames it discarded.
+    public var pfcwdStorms = PriorityCounts()
+    public var pfcwdRestored = PriorityCounts()
+    public var pfcwdDropped = PriorityCounts()
 
     public init() {}
 

@@ -21,6 +21,7 @@ public struct Datapath: ~Copyable {
     public var router: Router<HashPathSelector>
     public var pending = PendingQueue()
     public let ecn: ECNConfig
+    public let pfcWatchdog: PFCWatchdogConfig
     /// xorshift64* state for ECN marking decisions (no syscall, no lock).
     @usableFromInline var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per port: 8 egress queues, their scheduler and the emulated line rate.
@@ -48,6 +49,7 @@ public struct Datapath: ~Copyable {
         self.pool = pool
         mode = config.mode
         ecn = config.ecn
+        pfcWatchdog = config.pfcWatchdog
         self.bridge = bridge
         router = Router(config: config, portMACs: portMACs, selector: HashPathSelector())
         queues = .allocate(capacity: portCount)
@@ -142,6 +144,11 @@ public struct Datapath: ~Copyable {
             pool.release(addr)
             return
         }
+        if queues[port].stormed != 0 && queues[port].stormed & (1 << UInt8(queue)) != 0 && pfcWatchdog.action == .drop {
+            counters[port].pfcwdDropped[queue] &+= 1
+            pool.release(addr)
+            return
+        }
         if !queues[port].enqueue(addr: addr, len: len, queue: queue) {
             counters[port].drops[.queueFull] &+= 1
             pool.release(addr)
@@ -177,6 +184,40 @@ public struct Datapath: ~Copyable {
     }
 
     // MARK: - PFC in, ECN (lossless Ethernet)
+
+    /// The PFC watchdog pass (housekeeping, every 100 ms): declare storms on queues paused
+    /// without a break for the detection time while holding frames, apply the action, and
+    /// restore queues that saw no XOFF for the restoration time.
+    public mutating func runPFCWatchdog(now: UInt64) {
+        guard pfcWatchdog.enabled else { return }
+        for p in 0..<portCount where inService[p] {
+            for q in 0..<EgressPort.queueCount {
+                let bit = UInt8(1) << UInt8(q)
+                if queues[p].stormed & bit == 0 {
+                    guard queues[p].continuousPause(queue: q, now: now) >= pfcWatchdog.detectionNanoseconds,
+                          queues[p].depth(queue: q).frames > 0 else { continue }
+                    queues[p].stormed |= bit
+                    counters[p].pfcwdStorms[q] &+= 1
+                    switch pfcWatchdog.action {
+                    case .drop:
+                        queues[p].ignorePauses |= bit
+                        queues[p].clearPause(queue: q, now: now)
+                        let n = queues[p].flush(queue: q) { pool.release($0) }
+                        counters[p].pfcwdDropped[q] &+= UInt64(n)
+                    case .forward:
+                        queues[p].ignorePauses |= bit
+                        queues[p].clearPause(queue: q, now: now)
+                    case .alert:
+                        break
+                    }
+                } else if now &- queues[p].lastXoff[q] >= pfcWatchdog.restorationNanoseconds {
+                    queues[p].stormed &= ~bit
+                    queues[p].ignorePauses &= ~bit
+                    counters[p].pfcwdRestored[q] &+= 1
+                }
+            }
+        }
+    }
 
     /// The egress queue PFC priority `priority` pauses (priority n = traffic class n).
     public func queueForPriority(_ priority: Int) -> Int { Int(tcToQueue[priority & 7]) }

@@ -36,6 +36,12 @@ public struct EgressPort: ~Copyable {
     /// skips a paused queue; the others go on.
     public let pausedUntil: UnsafeMutablePointer<UInt64>
     @usableFromInline let pauseStart: UnsafeMutablePointer<UInt64>
+    /// When the last XOFF for each queue arrived (the watchdog's restoration clock).
+    public let lastXoff: UnsafeMutablePointer<UInt64>
+    /// Watchdog: bit q set while queue q is declared stormed; `ignorePauses` while the action
+    /// says to disregard its PFC frames.
+    public var stormed: UInt8 = 0
+    public var ignorePauses: UInt8 = 0
     @usableFromInline let pausedTotal: UnsafeMutablePointer<UInt64>
     /// Line rate PFC quanta are measured against (512 bit times each).
     public let pfcGbps: Double
@@ -47,6 +53,8 @@ public struct EgressPort: ~Copyable {
         pausedUntil.initialize(repeating: 0, count: Self.queueCount)
         pauseStart = .allocate(capacity: Self.queueCount)
         pauseStart.initialize(repeating: 0, count: Self.queueCount)
+        lastXoff = .allocate(capacity: Self.queueCount)
+        lastXoff.initialize(repeating: 0, count: Self.queueCount)
         pausedTotal = .allocate(capacity: Self.queueCount)
         pausedTotal.initialize(repeating: 0, count: Self.queueCount)
         pfcGbps = lineRateGbps ?? 100
@@ -85,11 +93,14 @@ public struct EgressPort: ~Copyable {
         pausedUntil.deallocate()
         pauseStart.deallocate()
         pausedTotal.deallocate()
+        lastXoff.deallocate()
     }
 
     /// Pauses queue `q` for `quanta` x 512 bit times from `now` (0 quanta: resume now).
     /// Returns true when this turned a paused queue into a running one (an XOFF->XON transition).
     @inlinable public mutating func pause(queue q: Int, quanta: UInt16, now: UInt64) -> Bool {
+        if quanta > 0 { lastXoff[q] = now }
+        if ignorePauses & (1 << UInt8(q)) != 0 { return false }   // stormed: the watchdog overrides PFC
         let wasPaused = pausedUntil[q] > now
         if wasPaused {
             if quanta == 0 { pausedTotal[q] &+= now &- pauseStart[q] }      // XON: ends it now
@@ -99,6 +110,28 @@ public struct EgressPort: ~Copyable {
         }
         pausedUntil[q] = quanta == 0 ? 0 : now &+ UInt64(Double(quanta) * 512 / pfcGbps)
         return wasPaused && quanta == 0
+    }
+
+    /// How long queue `q` has been paused without a break, at `now` (0 if not paused).
+    @inlinable public func continuousPause(queue q: Int, now: UInt64) -> UInt64 {
+        pausedUntil[q] > now ? now &- pauseStart[q] : 0
+    }
+
+    /// Ends a pause now (the watchdog's forward/drop actions).
+    public mutating func clearPause(queue q: Int, now: UInt64) {
+        if pausedUntil[q] > now { pausedTotal[q] &+= now &- pauseStart[q] }
+        else if pausedUntil[q] > 0 { pausedTotal[q] &+= pausedUntil[q] &- pauseStart[q] }
+        pausedUntil[q] = 0
+    }
+
+    /// Removes every frame of queue `q` (the watchdog's drop action); returns them.
+    public mutating func flush(queue q: Int, into release: (UInt64) -> Void) -> Int {
+        var n = 0
+        while let f = queues[q].dequeue() {
+            release(f.addr)
+            n += 1
+        }
+        return n
     }
 
     /// Nanoseconds queue `q` has spent paused, up to `now`.

@@ -56,6 +56,7 @@ public struct SwitchConfig: Sendable, Equatable {
     /// ECMP member choice: "ecmp" for now; the flowlet issue adds more.
     public var loadBalancing: String
     public var ecn = ECNConfig()
+    public var pfcWatchdog = PFCWatchdogConfig()
 
     public init(name: String = "switch", mode: ForwardingMode = .router, ports: [PortConfig], routes: [RouteConfig] = [],
                 neighbours: [NeighbourConfig] = [], qos: QoSMaps = .nvidiaRoCE, loadBalancing: String = "ecmp") {

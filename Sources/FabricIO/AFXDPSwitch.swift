@@ -403,6 +403,7 @@ public struct AFXDPSwitch: ~Copyable {
                 if stop() { break }
                 checkPorts()
                 dp.expirePending(now: now)
+                dp.runPFCWatchdog(now: now)
                 if now &- lastAging >= 1_000_000_000 {
                     lastAging = now
                     dp.bridge.table.age(now: now)
@@ -552,7 +553,9 @@ public struct AFXDPSwitch: ~Copyable {
                     let d = dp.queues[p].depth(queue: q)
                     return QueueReport(queue: q, depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: dp.queues[p].watermark[q],
                                        enqueued: dp.queues[p].enqueued[q], dequeued: dp.queues[p].dequeued[q],
-                                       dropped: dp.queues[p].dropped[q], ecnMarked: c.ecnMarked[q])
+                                       dropped: dp.queues[p].dropped[q], ecnMarked: c.ecnMarked[q],
+                                       stormed: dp.queues[p].stormed & (1 << UInt8(q)) != 0, pfcwdStorms: c.pfcwdStorms[q],
+                                       pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q])
                 },
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))
         }

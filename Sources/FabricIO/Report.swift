@@ -81,6 +81,11 @@ public struct QueueReport: Codable, Sendable {
     public var dequeued: UInt64
     public var dropped: UInt64
     public var ecnMarked: UInt64
+    /// PFC watchdog: stormed now, storms detected and restored, frames it discarded.
+    public var stormed: Bool
+    public var pfcwdStorms: UInt64
+    public var pfcwdRestored: UInt64
+    public var pfcwdDropped: UInt64
 }
 
 /// One ARP cache entry.
@@ -126,6 +131,10 @@ extension SwitchReport {
         if !pfc.isEmpty { out += "PFC received: " + pfc.joined(separator: " ") + "\n" }
         let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
         if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }
+        let storms = ports.flatMap { p in p.queues.filter { $0.pfcwdStorms > 0 }.map {
+            "\(p.name):q\($0.queue) storms=\($0.pfcwdStorms) restored=\($0.pfcwdRestored) dropped=\($0.pfcwdDropped)\($0.stormed ? " (stormed now)" : "")"
+        } }
+        if !storms.isEmpty { out += "PFC watchdog: " + storms.joined(separator: " ") + "\n" }
         if mode == "router" {
             let kinds = ports.map { p in "\(p.name): roce \(p.roceFrames) cnp \(p.cnpFrames) to-switch \(p.consumed) arp-req \(p.arpRequestsSent) arp-rep \(p.arpRepliesSent)" }
             out += "router: " + kinds.joined(separator: "; ") + "\n"

@@ -49,6 +49,60 @@ final class LosslessTests: XCTestCase {
         XCTAssertEqual(bed.dp.queues[1].pausedNanoseconds(queue: 3, now: 10_000), 2_000)
     }
 
+    /// SONiC pfcwd semantics with a fake clock: XOFFs refreshed for 250 ms while queue 3 holds a
+    /// frame -> storm (drop action: the frame and new arrivals are discarded, pauses ignored);
+    /// 200 ms without XOFF -> restored.
+    func testPFCWatchdogDetectsAStormDropsAndRestores() {
+        let ms: UInt64 = 1_000_000
+        let bed = RouterBed()
+        bed.receive(Frames.arp(op: 2, dstMAC: RouterBed.portMACs[1], sha: RouterBed.host2, spa: h2, tha: 0, tpa: parseIPv4("10.77.2.254")!))
+        bed.forward(ingress: 1, now: 1)
+        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2, tos: 26 << 2 | 2))
+        bed.forward(ingress: 0, now: 2)
+        var t: UInt64 = 10 * ms
+        // XOFF every 0.2 ms (65535 quanta at the default 100G = 0.336 ms): continuously paused.
+        while t < 260 * ms {
+            bed.receive(pfc(priority: 3, quanta: 0xFFFF))
+            bed.forward(ingress: 1, now: t)
+            bed.dp.runPFCWatchdog(now: t)
+            t += ms / 5
+        }
+        let c = bed.dp.counters[1]
+        XCTAssertEqual(c.pfcwdStorms[3], 1, "declared stormed after 200 ms")
+        XCTAssertEqual(c.pfcwdDropped[3], 1, "its queued frame was discarded")
+        XCTAssertEqual(bed.dp.queues[1].depth(queue: 3).frames, 0)
+        XCTAssertFalse(bed.dp.queues[1].isPaused(queue: 3, now: t), "pauses ignored while stormed")
+        // A new TC3 frame during the storm is dropped too; a TC0 frame is not affected.
+        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2, tos: 26 << 2 | 2))
+        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2, tos: 0))
+        bed.forward(ingress: 0, now: t)
+        XCTAssertEqual(bed.dp.counters[1].pfcwdDropped[3], 2)
+        XCTAssertEqual(bed.dp.queues[1].depth(queue: 0).frames, 1)
+        // No XOFF for 200 ms: restored, and PFC is honoured again.
+        bed.dp.runPFCWatchdog(now: t + 150 * ms)
+        XCTAssertEqual(bed.dp.counters[1].pfcwdRestored[3], 0)
+        bed.dp.runPFCWatchdog(now: t + 200 * ms)
+        XCTAssertEqual(bed.dp.counters[1].pfcwdRestored[3], 1)
+        bed.receive(pfc(priority: 3, quanta: 0xFFFF))
+        bed.forward(ingress: 1, now: t + 201 * ms)
+        XCTAssertTrue(bed.dp.queues[1].isPaused(queue: 3, now: t + 201 * ms + 100_000), "honoured again")
+        _ = bed.drain(1)
+        XCTAssertTrue(bed.ledgerBalances)
+    }
+
+    func testPFCWatchdogIgnoresAPausedButEmptyQueue() {
+        let ms: UInt64 = 1_000_000
+        let bed = RouterBed()
+        var t: UInt64 = ms
+        while t < 300 * ms {
+            bed.receive(pfc(priority: 3, quanta: 0xFFFF))
+            bed.forward(ingress: 1, now: t)
+            bed.dp.runPFCWatchdog(now: t)
+            t += ms / 5
+        }
+        XCTAssertEqual(bed.dp.counters[1].pfcwdStorms[3], 0, "nothing waiting: not a storm")
+    }
+
     func testECNProbabilityCurve() {
         var e = ECNConfig()
         e.kminBytes = 1000

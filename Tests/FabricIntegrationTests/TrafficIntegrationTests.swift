@@ -222,6 +222,37 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertEqual(final.ports[1].pfcRx[0], 0)
     }
 
+    /// A pause storm: h2 keeps priority 3 paused for ~0.4 s while traffic for it waits in the
+    /// switch. The PFC watchdog declares the storm after 200 ms, discards the queue (drop
+    /// action), and restores it once the XOFFs stop.
+    func testPFCWatchdogBreaksAPauseStorm() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        let config = NSTemporaryDirectory() + "fabric-wd-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        try (tb.switchConfigYAML().replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24",
+                                                        with: "speed: 10G\n    addresses: [\(tb.gatewayAddress(2))/24")
+             + "pfc:\n  watchdog: {action: drop, detection: 200ms, restoration: 200ms}\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let sw = try startSwitch(tb, config: config)
+        let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
+                                       "--seconds", "2", "--rate", "0.02", "--json"])
+        defer { sender.stop(grace: 2) }
+        usleep(500_000)
+        try Shell.run([fabric, "probe", "pfc", "--netns", tb.hostNamespace(2), "--interface", "eth0", "--priority", "3",
+                       "--quanta", "65535", "--count", "400", "--interval", "1000"])
+        XCTAssertEqual(sender.wait(timeout: 20), 0)
+        usleep(500_000)   // past the restoration time and a housekeeping tick
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        let q3 = final.ports[1].queues[3]
+        XCTAssertGreaterThanOrEqual(q3.pfcwdStorms, 1, "storm detected")
+        XCTAssertGreaterThan(q3.pfcwdDropped, 0, "the stormed queue's frames were discarded")
+        XCTAssertEqual(q3.pfcwdRestored, q3.pfcwdStorms, "and restored after the XOFFs stopped")
+        XCTAssertFalse(q3.stormed)
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        XCTAssertTrue(sw.child.output.contains("PFC watchdog: h2:q3"), sw.child.output)
+    }
+
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.
