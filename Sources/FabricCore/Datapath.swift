@@ -112,10 +112,12 @@ public struct Datapath: ~Copyable {
             let len = batch.len[i]
             let queue = Int(tcToQueue[Int(batch.tc[i] & 7)])
             if let port = verdict.portIndex {
-                if ecn.queues & (1 << UInt8(queue)) != 0 && batch.ipVersion[i] != 0 {
+                // ECN decides on the depth the frame finds, and marks it once it is queued (a
+                // frame tail-dropped is not counted as marked).
+                let mark = ecn.queues & (1 << UInt8(queue)) != 0 && batch.ipVersion[i] != 0 && shouldMark(port: port, queue: queue)
+                if enqueue(addr: addr, len: len, port: port, queue: queue) && mark {
                     markECN(addr: addr, l3: Int(batch.l3Offset[i]), version: batch.ipVersion[i], port: port, queue: queue)
                 }
-                enqueue(addr: addr, len: len, port: port, queue: queue)
             } else if verdict.isFlood {
                 flood(addr: addr, len: len, ingress: ingress, queue: queue)
             } else if verdict.isConsume {
@@ -138,21 +140,25 @@ public struct Datapath: ~Copyable {
         }
     }
 
-    @inline(__always) mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0) {
+    /// Queues a frame on `port`; false (frame released, drop counted) when it cannot.
+    @inline(__always) @discardableResult
+    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0) -> Bool {
         guard inService[port] else {
             counters[port].drops[.portDown] &+= 1
             pool.release(addr)
-            return
+            return false
         }
         if queues[port].stormed != 0 && queues[port].stormed & (1 << UInt8(queue)) != 0 && pfcWatchdog.action == .drop {
             counters[port].pfcwdDropped[queue] &+= 1
             pool.release(addr)
-            return
+            return false
         }
         if !queues[port].enqueue(addr: addr, len: len, queue: queue) {
             counters[port].drops[.queueFull] &+= 1
             pool.release(addr)
+            return false
         }
+        return true
     }
 
     /// Sends the frame to every in-service port but `ingress`: copies for all but the last
@@ -242,17 +248,22 @@ public struct Datapath: ~Copyable {
     /// ECN (DCQCN-style WRED) on the way into queue `queue` of `port`: mark ECT packets CE
     /// with the probability the queue's depth gives. Only the ECN bits change (the IPv4
     /// checksum incrementally); the RoCEv2 ICRC masks them.
+    /// The random decision: mark with the probability the queue's current depth gives.
+    @inline(__always) @usableFromInline
+    mutating func shouldMark(port: Int, queue: Int) -> Bool {
+        let p = ecn.probability(depth: queues[port].depth(queue: queue).bytes)
+        guard p > 0 else { return false }
+        if p >= 1 { return true }
+        rng ^= rng >> 12
+        rng ^= rng << 25
+        rng ^= rng >> 27
+        let draw = Double((rng &* 0x2545_F491_4F6C_DD1D) >> 11) / Double(1 << 53)
+        return draw < p
+    }
+
+    /// Sets CE on an ECT packet (Not-ECT packets are left alone) and counts it.
     @inline(__always) @usableFromInline
     mutating func markECN(addr: UInt64, l3: Int, version: UInt8, port: Int, queue: Int) {
-        let p = ecn.probability(depth: queues[port].depth(queue: queue).bytes)
-        guard p > 0 else { return }
-        if p < 1 {
-            rng ^= rng >> 12
-            rng ^= rng << 25
-            rng ^= rng >> 27
-            let draw = Double((rng &* 0x2545_F491_4F6C_DD1D) >> 11) / Double(1 << 53)
-            guard draw < p else { return }
-        }
         let ip = frames + Int(addr) + l3
         if version == 4 {
             let ecnBits = ip.load(fromByteOffset: 1, as: UInt8.self) & 3

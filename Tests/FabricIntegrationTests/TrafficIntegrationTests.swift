@@ -174,7 +174,12 @@ final class TrafficIntegrationTests: LabTestCase {
         let final = try StatsFile.read(statsFile)
         let q3 = final.ports[1].queues[3]
         XCTAssertGreaterThan(q3.ecnMarked, 0, "the switch marked on queue 3")
-        XCTAssertEqual(q3.ecnMarked, r.receiver.ceMarked, "every mark the switch made arrived")
+        // Every mark the switch made arrived, unless the receiving host itself dropped frames.
+        if r.receiver.hostDrops == 0 {
+            XCTAssertEqual(q3.ecnMarked, r.receiver.ceMarked, "every mark the switch made arrived")
+        } else {
+            XCTAssertGreaterThanOrEqual(q3.ecnMarked + r.receiver.hostDrops, r.receiver.ceMarked)
+        }
         XCTAssertGreaterThan(q3.watermarkFrames, 40, "the queue built up past Kmin")
     }
 
