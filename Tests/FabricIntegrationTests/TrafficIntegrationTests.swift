@@ -213,7 +213,9 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertEqual(r.lost, 0, "held, not dropped")
         let paused = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x200 })
         let other = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x300 })
-        XCTAssertGreaterThan(paused.maxGapMicroseconds, 30_000, "priority 3 stopped at the switch")
+        // (The XOFFs come from a process sleeping 1 ms between frames on a loaded VM; the pause can
+        // have short holes, so the longest silence is asked to be a fraction of the ~45 ms.)
+        XCTAssertGreaterThan(paused.maxGapMicroseconds, 15_000, "priority 3 stopped at the switch")
         // Priority 0 went on: its queue was never paused and all its packets arrived. (Its
         // arrival gaps are not compared: on 2 shared cores they reflect CPU scheduling.)
         XCTAssertGreaterThan(other.packets, 0)
