@@ -342,8 +342,26 @@ public enum ConfigLoader {
                 if let r = wm["restoration"] { config.pfcWatchdog.restorationNanoseconds = try r.milliseconds() * 1_000_000 }
             }
         }
-        // Placeholder the buffer work fills: accepted only empty now.
-        if let c = top["buffers"] { _ = try c.mapping(allowed: []) }
+        if let b = top["buffers"] {
+            let m = try b.mapping(allowed: ["xoff", "xon", "headroom", "cable_length", "mtu", "lossy_limit"])
+            if let v = m["xoff"] { config.buffers.xoffBytes = try v.bytes() }
+            if let v = m["xon"] { config.buffers.xonBytes = try v.bytes() }
+            if let v = m["lossy_limit"] { config.buffers.lossyLimitBytes = try v.bytes() }
+            if let v = m["mtu"] { config.buffers.mtu = try v.int(576...9216) }
+            if let v = m["headroom"] {
+                config.buffers.headroomBytes = (try? v.oneOf(["auto"])) != nil ? nil : try v.bytes()
+            }
+            if let v = m["cable_length"] {
+                let t = try v.string().lowercased()
+                guard t.hasSuffix("m"), let meters = Double(t.dropLast()), (0...100_000).contains(meters) else {
+                    throw v.fail("expected a cable length like 5m or 300m, got '\(t)'")
+                }
+                config.buffers.cableMeters = meters
+            }
+            guard config.buffers.xonBytes < config.buffers.xoffBytes else {
+                throw b.fail("xon (\(config.buffers.xonBytes) bytes) must be below xoff (\(config.buffers.xoffBytes) bytes)")
+            }
+        }
         return config
     }
 

@@ -18,6 +18,11 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case oversize
     /// Flooded, but no other port is in service to take it.
     case noEgress
+    /// A lossy priority group used up its share of the buffer (tail drop).
+    case bufferFull
+    /// A lossless priority group overflowed XOFF + headroom: PFC did not stop the sender in
+    /// time. Should never happen with a correctly sized headroom.
+    case headroomOverflow
     /// The parser rejected the frame (the per-port parse-error counters say why).
     case malformed
     /// IPv4 TTL or IPv6 hop limit would reach 0.
@@ -43,6 +48,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .portDown: "port_down"
         case .oversize: "oversize"
         case .noEgress: "no_egress"
+        case .bufferFull: "buffer_full"
+        case .headroomOverflow: "headroom_overflow"
         case .malformed: "malformed"
         case .ttlExpired: "ttl_expired"
         case .noRoute: "no_route"
@@ -86,6 +93,11 @@ public struct PortCounters: Sendable, Equatable {
     public var pauseRx: UInt64 = 0
     /// Per egress queue: frames marked CE by ECN.
     public var ecnMarked = PriorityCounts()
+    /// PFC frames this switch sent on this port, per priority (XOFF and XON alike).
+    public var pfcTx = PriorityCounts()
+    /// Ingress buffer per priority group: bytes held now and the most ever held.
+    public var pgBytes = PriorityCounts()
+    public var pgWatermark = PriorityCounts()
     /// PFC watchdog per egress queue: storms detected and restored, frames it discarded.
     public var pfcwdStorms = PriorityCounts()
     public var pfcwdRestored = PriorityCounts()

@@ -22,6 +22,16 @@ public struct Datapath: ~Copyable {
     public var pending = PendingQueue()
     public let ecn: ECNConfig
     public let pfcWatchdog: PFCWatchdogConfig
+    // Ingress buffer accounting (per port x priority group) and the PFC the switch sends.
+    public let buffers: BufferConfig
+    @usableFromInline let tcToPG: UnsafeMutablePointer<UInt8>
+    @usableFromInline let losslessPGs: UInt8
+    /// Per priority group: the lossless priorities (TCs) it pauses.
+    @usableFromInline let pgPriorities: UnsafeMutablePointer<UInt8>
+    @usableFromInline let headroom: UnsafeMutablePointer<Int>          // per port
+    @usableFromInline let refreshInterval: UnsafeMutablePointer<UInt64> // per port: half a 0xFFFF pause
+    @usableFromInline let xoffSent: UnsafeMutablePointer<UInt64>       // [port*8+pg]: when, 0 = not paused
+    @usableFromInline var xoffActive = 0
     /// xorshift64* state for ECN marking decisions (no syscall, no lock).
     @usableFromInline var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per port: 8 egress queues, their scheduler and the emulated line rate.
@@ -50,6 +60,27 @@ public struct Datapath: ~Copyable {
         mode = config.mode
         ecn = config.ecn
         pfcWatchdog = config.pfcWatchdog
+        buffers = config.buffers
+        tcToPG = .allocate(capacity: 8)
+        tcToPG.initialize(from: config.qos.tcToPriorityGroup.map { $0 & 7 }, count: 8)
+        var lossless: UInt8 = 0
+        pgPriorities = .allocate(capacity: 8)
+        pgPriorities.initialize(repeating: 0, count: 8)
+        for tc in 0..<8 where config.qos.losslessTCs & (1 << UInt8(tc)) != 0 {
+            let pg = Int(config.qos.tcToPriorityGroup[tc] & 7)
+            lossless |= 1 << UInt8(pg)
+            pgPriorities[pg] |= 1 << UInt8(tc)
+        }
+        losslessPGs = lossless
+        headroom = .allocate(capacity: portCount)
+        refreshInterval = .allocate(capacity: portCount)
+        for p in 0..<portCount {
+            let speed = config.ports[p].speedGbps ?? 100
+            headroom[p] = config.buffers.headroom(speedGbps: speed)
+            refreshInterval[p] = UInt64(65535 * 512 / speed / 2)
+        }
+        xoffSent = .allocate(capacity: portCount * 8)
+        xoffSent.initialize(repeating: 0, count: portCount * 8)
         self.bridge = bridge
         router = Router(config: config, portMACs: portMACs, selector: HashPathSelector())
         queues = .allocate(capacity: portCount)
@@ -69,6 +100,11 @@ public struct Datapath: ~Copyable {
         queues.deinitialize(count: portCount)
         queues.deallocate()
         tcToQueue.deallocate()
+        tcToPG.deallocate()
+        pgPriorities.deallocate()
+        headroom.deallocate()
+        refreshInterval.deallocate()
+        xoffSent.deallocate()
         counters.deallocate()
         inService.deallocate()
     }
@@ -111,15 +147,16 @@ public struct Datapath: ~Copyable {
             let addr = batch.addr[i]
             let len = batch.len[i]
             let queue = Int(tcToQueue[Int(batch.tc[i] & 7)])
+            let pg = Int(tcToPG[Int(batch.tc[i] & 7)])
             if let port = verdict.portIndex {
                 // ECN decides on the depth the frame finds, and marks it once it is queued (a
                 // frame tail-dropped is not counted as marked).
                 let mark = ecn.queues & (1 << UInt8(queue)) != 0 && batch.ipVersion[i] != 0 && shouldMark(port: port, queue: queue)
-                if enqueue(addr: addr, len: len, port: port, queue: queue) && mark {
+                if enqueue(addr: addr, len: len, port: port, queue: queue, ingress: ingress, pg: pg, now: batch.timestamp) && mark {
                     markECN(addr: addr, l3: Int(batch.l3Offset[i]), version: batch.ipVersion[i], port: port, queue: queue)
                 }
             } else if verdict.isFlood {
-                flood(addr: addr, len: len, ingress: ingress, queue: queue)
+                flood(addr: addr, len: len, ingress: ingress, queue: queue, pg: pg, now: batch.timestamp)
             } else if verdict.isConsume {
                 counters[ingress].consumed &+= 1
                 macControl(addr: addr, len: len, port: ingress, now: batch.timestamp)
@@ -140,9 +177,11 @@ public struct Datapath: ~Copyable {
         }
     }
 
-    /// Queues a frame on `port`; false (frame released, drop counted) when it cannot.
+    /// Queues a frame on `port`; false (frame released, drop counted) when it cannot. Frames
+    /// that came in on a port (`ingress` >= 0) are charged to its priority group `pg` until
+    /// they leave; frames the switch made (ingress -1) are not.
     @inline(__always) @discardableResult
-    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0) -> Bool {
+    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0, ingress: Int = -1, pg: Int = 0, now: UInt64 = 0) -> Bool {
         guard inService[port] else {
             counters[port].drops[.portDown] &+= 1
             pool.release(addr)
@@ -153,31 +192,111 @@ public struct Datapath: ~Copyable {
             pool.release(addr)
             return false
         }
-        if !queues[port].enqueue(addr: addr, len: len, queue: queue) {
+        var tag = FrameQueue.untagged
+        if ingress >= 0 {
+            let held = Int(counters[ingress].pgBytes[pg])
+            if losslessPGs & (1 << UInt8(pg)) != 0 {
+                if held + Int(len) > buffers.xoffBytes + headroom[ingress] {
+                    counters[ingress].drops[.headroomOverflow] &+= 1
+                    pool.release(addr)
+                    return false
+                }
+            } else if held + Int(len) > buffers.lossyLimitBytes {
+                counters[ingress].drops[.bufferFull] &+= 1
+                pool.release(addr)
+                return false
+            }
+            tag = UInt16(ingress) << 3 | UInt16(pg)
+        }
+        if !queues[port].enqueue(addr: addr, len: len, queue: queue, tag: tag) {
             counters[port].drops[.queueFull] &+= 1
             pool.release(addr)
             return false
         }
+        if ingress >= 0 { charge(ingress: ingress, pg: pg, bytes: Int(len), now: now) }
         return true
+    }
+
+    /// Adds to an ingress PG's occupancy; a lossless PG reaching XOFF pauses its sender.
+    @inline(__always) mutating func charge(ingress: Int, pg: Int, bytes: Int, now: UInt64) {
+        let held = counters[ingress].pgBytes[pg] &+ UInt64(bytes)
+        counters[ingress].pgBytes[pg] = held
+        if held > counters[ingress].pgWatermark[pg] { counters[ingress].pgWatermark[pg] = held }
+        if losslessPGs & (1 << UInt8(pg)) != 0 && held >= UInt64(buffers.xoffBytes) && xoffSent[ingress * 8 + pg] == 0 {
+            sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0xFFFF)
+            xoffSent[ingress * 8 + pg] = max(now, 1)
+            xoffActive += 1
+        }
+    }
+
+    /// A frame charged to `tag` left the switch (or was discarded): credit its PG; a lossless
+    /// PG falling below XON lets its sender go.
+    @inline(__always) mutating func credit(tag: UInt16, bytes: Int) {
+        guard tag != FrameQueue.untagged else { return }
+        let ingress = Int(tag >> 3), pg = Int(tag & 7)
+        let held = counters[ingress].pgBytes[pg] &- UInt64(bytes)
+        counters[ingress].pgBytes[pg] = held
+        if xoffSent[ingress * 8 + pg] != 0 && held < UInt64(buffers.xonBytes) {
+            sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0)
+            xoffSent[ingress * 8 + pg] = 0
+            xoffActive -= 1
+        }
+    }
+
+    /// Builds an 802.1Qbb frame for `priorities` and puts it on `port`'s control queue.
+    mutating func sendPFC(port: Int, priorities: UInt8, quanta: UInt16) {
+        guard inService[port], let fresh = pool.allocate() else { return }
+        let f = frames + Int(fresh)
+        var times: [(priority: Int, quanta: UInt16)] = []
+        for p in 0..<8 where priorities & (1 << UInt8(p)) != 0 {
+            times.append((p, quanta))
+            counters[port].pfcTx[p] &+= 1
+        }
+        let n = PFCBuilder.write(into: f, source: router.mac(port: port), times: times)
+        if !queues[port].control.enqueue(addr: fresh, len: UInt32(n)) { pool.release(fresh) }
+    }
+
+    /// Re-sends XOFF for PGs still above XON every half pause time (run loop, per iteration;
+    /// nothing to do unless some PG is in XOFF).
+    public mutating func refreshPFC(now: UInt64) {
+        guard xoffActive > 0 else { return }
+        for port in 0..<portCount {
+            for pg in 0..<8 {
+                let sent = xoffSent[port * 8 + pg]
+                if sent != 0 && now &- sent >= refreshInterval[port] {
+                    sendPFC(port: port, priorities: pgPriorities[pg], quanta: 0xFFFF)
+                    xoffSent[port * 8 + pg] = now
+                }
+            }
+        }
+    }
+
+    /// The next frame `port` may transmit at `now` (control first, then the scheduler within
+    /// pauses and the line rate), with its buffer charge released.
+    @inline(__always)
+    public mutating func dequeueForTransmit(port: Int, now: UInt64) -> (addr: UInt64, len: UInt32)? {
+        guard let f = queues[port].dequeueTagged(now: now) else { return nil }
+        credit(tag: f.tag, bytes: Int(f.len))
+        return (f.addr, f.len)
     }
 
     /// Sends the frame to every in-service port but `ingress`: copies for all but the last
     /// target, which takes the original frame (so a flood to one port copies nothing).
-    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, ingress: Int, queue: Int = 0) {
+    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, ingress: Int, queue: Int = 0, pg: Int = 0, now: UInt64 = 0) {
         var last = -1
         for p in 0..<portCount where p != ingress && inService[p] {
-            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue) }
+            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue, ingress: ingress, pg: pg, now: now) }
             last = p
         }
         if last >= 0 {
-            enqueue(addr: addr, len: len, port: last, queue: queue)
+            enqueue(addr: addr, len: len, port: last, queue: queue, ingress: ingress, pg: pg, now: now)
         } else {
             counters[ingress].drops[.noEgress] &+= 1
             pool.release(addr)
         }
     }
 
-    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int) {
+    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int, ingress: Int, pg: Int, now: UInt64) {
         guard let fresh = pool.allocate() else {
             counters[port].drops[.noBuffer] &+= 1
             return
@@ -186,7 +305,7 @@ public struct Datapath: ~Copyable {
         let target = fresh + addr % UInt64(pool.frameSize)
         memcpy(frames + Int(target), frames + Int(addr), Int(len))
         counters[port].floodCopies &+= 1
-        enqueue(addr: target, len: len, port: port, queue: queue)
+        enqueue(addr: target, len: len, port: port, queue: queue, ingress: ingress, pg: pg, now: now)
     }
 
     // MARK: - PFC in, ECN (lossless Ethernet)
@@ -208,8 +327,11 @@ public struct Datapath: ~Copyable {
                     case .drop:
                         queues[p].ignorePauses |= bit
                         queues[p].clearPause(queue: q, now: now)
-                        let n = queues[p].flush(queue: q) { pool.release($0) }
-                        counters[p].pfcwdDropped[q] &+= UInt64(n)
+                        while let f = queues[p].removeOldest(queue: q) {
+                            credit(tag: f.tag, bytes: Int(f.len))
+                            pool.release(f.addr)
+                            counters[p].pfcwdDropped[q] &+= 1
+                        }
                     case .forward:
                         queues[p].ignorePauses |= bit
                         queues[p].clearPause(queue: q, now: now)
@@ -390,9 +512,13 @@ public struct Datapath: ~Copyable {
     public mutating func takeOutOfService(port: Int) {
         guard inService[port] else { return }
         inService[port] = false
-        while let frame = queues[port].dequeue() {
-            counters[port].drops[.portDown] &+= 1
-            pool.release(frame.addr)
+        while let frame = queues[port].control.dequeue() { pool.release(frame.addr) }
+        for q in 0..<EgressPort.queueCount {
+            while let f = queues[port].removeOldest(queue: q) {
+                credit(tag: f.tag, bytes: Int(f.len))
+                counters[port].drops[.portDown] &+= 1
+                pool.release(f.addr)
+            }
         }
         bridge.table.flush(port: port)
         pending.remove { e in

@@ -16,6 +16,9 @@ public struct EgressPort: ~Copyable {
     public static let wireOverhead = 24
 
     @usableFromInline let queues: UnsafeMutablePointer<FrameQueue>
+    /// MAC Control frames the switch sends (its PFC): served before every queue, never paused
+    /// and not held by the shaper (they are tiny and must not wait behind the traffic they stop).
+    public var control: FrameQueue
     @usableFromInline let quantum: UnsafeMutablePointer<Int>
     @usableFromInline let deficit: UnsafeMutablePointer<Int>
     public let strictMask: UInt8
@@ -49,6 +52,7 @@ public struct EgressPort: ~Copyable {
     public init(capacity: Int, strictMask: UInt8 = 1 << 6, weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil) {
         precondition(weights.count == Self.queueCount && weights.allSatisfy { $0 > 0 })
         queues = .allocate(capacity: Self.queueCount)
+        control = FrameQueue(capacity: 64)
         pausedUntil = .allocate(capacity: Self.queueCount)
         pausedUntil.initialize(repeating: 0, count: Self.queueCount)
         pauseStart = .allocate(capacity: Self.queueCount)
@@ -124,14 +128,10 @@ public struct EgressPort: ~Copyable {
         pausedUntil[q] = 0
     }
 
-    /// Removes every frame of queue `q` (the watchdog's drop action); returns them.
-    public mutating func flush(queue q: Int, into release: (UInt64) -> Void) -> Int {
-        var n = 0
-        while let f = queues[q].dequeue() {
-            release(f.addr)
-            n += 1
-        }
-        return n
+    /// Takes the oldest frame of queue `q` regardless of scheduling, pauses and rate (the
+    /// watchdog's drop action, a port going out of service).
+    public mutating func removeOldest(queue q: Int) -> (addr: UInt64, len: UInt32, tag: UInt16)? {
+        queues[q].dequeueTagged()
     }
 
     /// Nanoseconds queue `q` has spent paused, up to `now`.
@@ -144,7 +144,7 @@ public struct EgressPort: ~Copyable {
 
     /// Frames queued on this port.
     @inlinable public var count: Int {
-        var n = 0
+        var n = control.count
         for q in 0..<Self.queueCount { n &+= queues[q].count }
         return n
     }
@@ -154,8 +154,8 @@ public struct EgressPort: ~Copyable {
     @inlinable public func depth(queue q: Int) -> (frames: Int, bytes: Int) { (queues[q].count, queues[q].byteDepth) }
 
     /// Queues a frame on queue `q`; false (counted) when that queue is full.
-    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0) -> Bool {
-        guard queues[q].enqueue(addr: addr, len: len) else {
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0, tag: UInt16 = FrameQueue.untagged) -> Bool {
+        guard queues[q].enqueue(addr: addr, len: len, tag: tag) else {
             dropped[q] &+= 1
             return false
         }
@@ -166,12 +166,21 @@ public struct EgressPort: ~Copyable {
 
     /// The next frame the scheduler picks, ignoring the line rate (tests, draining).
     @inlinable public mutating func dequeue() -> (addr: UInt64, len: UInt32)? {
+        if let c = control.dequeue() { return c }
         guard let q = pick() else { return nil }
-        return take(q)
+        let f = take(q)
+        return (f.addr, f.len)
     }
 
     /// The next frame if the emulated wire has room for it at `now`.
     @inlinable public mutating func dequeue(now: UInt64) -> (addr: UInt64, len: UInt32)? {
+        guard let f = dequeueTagged(now: now) else { return nil }
+        return (f.addr, f.len)
+    }
+
+    /// As `dequeue(now:)`, with the frame's buffer-accounting tag.
+    @inlinable public mutating func dequeueTagged(now: UInt64) -> (addr: UInt64, len: UInt32, tag: UInt16)? {
+        if let c = control.dequeueTagged() { return c }
         if bytesPerNanosecond > 0 {
             if now > lastRefill {
                 tokens = min(burstBytes, tokens + Double(now &- lastRefill) * bytesPerNanosecond)
@@ -185,8 +194,8 @@ public struct EgressPort: ~Copyable {
         return f
     }
 
-    @inlinable mutating func take(_ q: Int) -> (addr: UInt64, len: UInt32) {
-        let f = queues[q].dequeue()!
+    @inlinable mutating func take(_ q: Int) -> (addr: UInt64, len: UInt32, tag: UInt16) {
+        let f = queues[q].dequeueTagged()!
         dequeued[q] &+= 1
         return f
     }

@@ -5,6 +5,10 @@ public struct FrameQueue: ~Copyable {
     @usableFromInline let mask: Int
     @usableFromInline let addrs: UnsafeMutablePointer<UInt64>
     @usableFromInline let lens: UnsafeMutablePointer<UInt32>
+    /// Per frame: who to credit when it leaves (ingress port << 3 | priority group), or
+    /// `FrameQueue.untagged` for frames the switch made itself.
+    @usableFromInline let tags: UnsafeMutablePointer<UInt16>
+    public static let untagged: UInt16 = 0xFFFF
     @usableFromInline var head = 0   // next to dequeue (monotonic)
     @usableFromInline var tail = 0   // next to enqueue (monotonic)
     /// Bytes currently queued.
@@ -16,11 +20,13 @@ public struct FrameQueue: ~Copyable {
         mask = capacity - 1
         addrs = .allocate(capacity: capacity)
         lens = .allocate(capacity: capacity)
+        tags = .allocate(capacity: capacity)
     }
 
     deinit {
         addrs.deallocate()
         lens.deallocate()
+        tags.deallocate()
     }
 
     /// Frames currently queued.
@@ -29,10 +35,11 @@ public struct FrameQueue: ~Copyable {
     @inlinable public var isFull: Bool { tail &- head == capacity }
 
     /// Appends a frame; false (and nothing changes) when the queue is full.
-    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32) -> Bool {
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, tag: UInt16 = FrameQueue.untagged) -> Bool {
         guard tail &- head < capacity else { return false }
         addrs[tail & mask] = addr
         lens[tail & mask] = len
+        tags[tail & mask] = tag
         tail &+= 1
         byteDepth &+= Int(len)
         return true
@@ -46,10 +53,16 @@ public struct FrameQueue: ~Copyable {
 
     /// Removes and returns the oldest frame.
     @inlinable public mutating func dequeue() -> (addr: UInt64, len: UInt32)? {
+        guard let f = dequeueTagged() else { return nil }
+        return (f.addr, f.len)
+    }
+
+    /// Removes and returns the oldest frame with its tag.
+    @inlinable public mutating func dequeueTagged() -> (addr: UInt64, len: UInt32, tag: UInt16)? {
         guard head != tail else { return nil }
         let i = head & mask
         head &+= 1
         byteDepth &-= Int(lens[i])
-        return (addrs[i], lens[i])
+        return (addrs[i], lens[i], tags[i])
     }
 }

@@ -92,3 +92,30 @@ public struct PFCWatchdogConfig: Sendable, Equatable {
     public var restorationNanoseconds: UInt64 = 200_000_000
     public init() {}
 }
+
+/// Ingress buffer accounting per (ingress port, priority group), SONiC's model simplified to
+/// static thresholds: a lossless PG sends PFC XOFF on its ingress port when its frames in the
+/// switch reach `xoffBytes`, refreshes it while above `xonBytes`, sends XON below; it drops only
+/// past `xoffBytes + headroom` (counted as `headroom_overflow`, which should never happen when
+/// the headroom is right). A lossy PG tail-drops past `lossyLimitBytes`.
+public struct BufferConfig: Sendable, Equatable {
+    public var xoffBytes = 96 * 1024
+    public var xonBytes = 48 * 1024
+    /// nil: sized from speed, MTU and cable length (`headroom(speedGbps:)`).
+    public var headroomBytes: Int? = nil
+    public var cableMeters = 5.0
+    public var mtu = 1500
+    public var lossyLimitBytes = 2 * 1024 * 1024
+    public init() {}
+
+    /// 2 x the bytes in flight on the cable (5 ns/m each way) + an MTU being sent + the bytes
+    /// the peer sends before it reacts (IEEE 802.1Qbb response delay in pause quanta: 67 at
+    /// 10G, 80 at 25G, 394 at 100G) + one more MTU (the frame the peer had started).
+    public func headroom(speedGbps: Double) -> Int {
+        if let h = headroomBytes { return h }
+        let cable = cableMeters * 5 * speedGbps / 8          // bytes on the cable one way
+        let quanta: Double = speedGbps <= 10 ? 67 : speedGbps <= 25 ? 80 : 394
+        let response = quanta * 512 / 8
+        return Int(2 * cable + response) + 2 * (mtu + 38)
+    }
+}

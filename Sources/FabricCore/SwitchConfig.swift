@@ -57,6 +57,7 @@ public struct SwitchConfig: Sendable, Equatable {
     public var loadBalancing: String
     public var ecn = ECNConfig()
     public var pfcWatchdog = PFCWatchdogConfig()
+    public var buffers = BufferConfig()
 
     public init(name: String = "switch", mode: ForwardingMode = .router, ports: [PortConfig], routes: [RouteConfig] = [],
                 neighbours: [NeighbourConfig] = [], qos: QoSMaps = .nvidiaRoCE, loadBalancing: String = "ecmp") {

@@ -327,7 +327,7 @@ public struct AFXDPSwitch: ~Copyable {
         }
         var n = 0
         var bytes: UInt64 = 0
-        while n < room, let frame = dp.queues[p].dequeue(now: now) {
+        while n < room, let frame = dp.dequeueForTransmit(port: p, now: now) {
             txAddr[n] = frame.addr
             txLen[n] = frame.len
             bytes &+= UInt64(frame.len)
@@ -370,6 +370,7 @@ public struct AFXDPSwitch: ~Copyable {
             work &+= receive(p, now: now)
             refill(p)
         }
+        dp.refreshPFC(now: now)
         for p in 0..<portCount where dp.inService[p] {
             work &+= transmit(p, now: now)
         }
@@ -548,6 +549,7 @@ public struct AFXDPSwitch: ~Copyable {
                 pfcPausedMicroseconds: (0..<8).map { prio in
                     Double(dp.queues[p].pausedNanoseconds(queue: dp.queueForPriority(prio), now: monotonicNanoseconds())) / 1000
                 },
+                pfcTx: c.pfcTx.array, pgBytes: c.pgBytes.array, pgWatermark: c.pgWatermark.array,
                 pauseRx: c.pauseRx,
                 queues: (0..<EgressPort.queueCount).map { q in
                     let d = dp.queues[p].depth(queue: q)

@@ -29,6 +29,10 @@ public struct PortReport: Codable, Sendable {
     public var pfcRx: [UInt64]
     public var pfcXonTransitions: [UInt64]
     public var pfcPausedMicroseconds: [Double]
+    /// PFC frames this switch sent on the port, per priority; ingress buffer per PG now and peak.
+    public var pfcTx: [UInt64]
+    public var pgBytes: [UInt64]
+    public var pgWatermark: [UInt64]
     public var pauseRx: UInt64
     /// Per egress queue 0...7.
     public var queues: [QueueReport]
@@ -129,6 +133,8 @@ extension SwitchReport {
             "\(p.name):prio\(prio)=\(p.pfcRx[prio]) frames/\(Int(p.pfcPausedMicroseconds[prio])) us paused"
         } }
         if !pfc.isEmpty { out += "PFC received: " + pfc.joined(separator: " ") + "\n" }
+        let pfcOut: [String] = ports.flatMap { p in (0..<8).filter { p.pfcTx[$0] > 0 }.map { "\(p.name):prio\($0)=\(p.pfcTx[$0]) frames (PG peak \(p.pgWatermark[$0]) B)" } }
+        if !pfcOut.isEmpty { out += "PFC sent: " + pfcOut.joined(separator: " ") + "\n" }
         let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
         if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }
         let storms = ports.flatMap { p in p.queues.filter { $0.pfcwdStorms > 0 }.map {

@@ -23,6 +23,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.ecn.kmaxBytes, 1536 * 1024)
         XCTAssertEqual(c.ecn.queues, 1 << 3)
         XCTAssertEqual(c.pfcWatchdog.action, .drop)
+        XCTAssertEqual(c.buffers.xoffBytes, 96 * 1024)
+        XCTAssertNil(c.buffers.headroomBytes, "auto")
+        XCTAssertEqual(c.buffers.cableMeters, 5)
         XCTAssertEqual(c.pfcWatchdog.detectionNanoseconds, 200_000_000)
         XCTAssertEqual(c.qos.etsWeights, [1, 1, 1, 4, 1, 1, 1, 1])
         XCTAssertEqual(c.routes.count, 3)
@@ -126,6 +129,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(reject(base + "ecn: {kmin: 2MB, kmax: 1MB}\n").contains("ecn: kmin (2097152 bytes) must be below kmax (1048576 bytes)"))
         XCTAssertTrue(reject(base + "ecn: {pmax: 150}\n").contains("ecn.pmax: 150 is out of range 0...100"))
         XCTAssertTrue(reject(base + "ecn: {kmin: lots}\n").contains("ecn.kmin: expected a size like 150KB"))
+        XCTAssertTrue(reject(base + "buffers: {xoff: 10KB, xon: 20KB}\n").contains("buffers: xon (20480 bytes) must be below xoff (10240 bytes)"))
+        XCTAssertTrue(reject(base + "buffers: {cable_length: far}\n").contains("buffers.cable_length: expected a cable length like 5m"))
         XCTAssertTrue(reject(base + "pfc: {watchdog: {action: panic}}\n").contains("pfc.watchdog.action: expected one of drop, forward, alert"))
         XCTAssertTrue(reject(base + "pfc: {watchdog: {detection: 5ms}}\n").contains("pfc.watchdog.detection: expected a duration of 100ms...60s"))
     }

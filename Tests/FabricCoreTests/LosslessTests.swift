@@ -145,16 +145,18 @@ final class ECNBed {
     let memory: UnsafeMutableRawPointer
     var dp: Datapath
     var batch = Batch(capacity: 64)
-    init(ecn: ECNConfig) {
+    init(ecn: ECNConfig, buffers: BufferConfig = BufferConfig()) {
         memory = .allocate(byteCount: 256 * 2048, alignment: 4096)
         var cfg = SwitchConfig(ports: [
             PortConfig(name: "h1", addresses: [IPPrefix("10.77.1.254/24", strict: false)!]),
             PortConfig(name: "h2", addresses: [IPPrefix("10.77.2.254/24", strict: false)!]),
         ])
         cfg.ecn = ecn
+        cfg.buffers = buffers
         cfg.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.77.2.1")!), mac: MACAddress(rawValue: RouterBed.host2))]
         dp = Datapath(config: cfg, portMACs: [MACAddress(rawValue: RouterBed.portMACs[0]), MACAddress(rawValue: RouterBed.portMACs[1])],
                       frames: memory, pool: FramePool(frameCount: 256, frameSize: 2048), queueCapacity: 64)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: 256 * 2048)
     }
     deinit { memory.deallocate() }
     func receive(_ bytes: [UInt8]) {
@@ -167,6 +169,16 @@ final class ECNBed {
         batch.timestamp = now
         dp.forward(&batch)
     }
+    /// The switch's own PFC frames waiting on `port`.
+    func drainControl(_ port: Int) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        while let f = dp.queues[port].control.dequeue() {
+            out.append(Array(UnsafeRawBufferPointer(start: memory + Int(f.addr), count: Int(f.len))))
+            dp.pool.release(f.addr)
+        }
+        return out
+    }
+
     func drain(_ port: Int) -> [[UInt8]] {
         var out: [[UInt8]] = []
         while let f = dp.queues[port].dequeue() {
@@ -174,5 +186,79 @@ final class ECNBed {
             dp.pool.release(f.addr)
         }
         return out
+    }
+}
+
+final class PFCOutTests: XCTestCase {
+    let h1 = parseIPv4("10.77.1.1")!, h2 = parseIPv4("10.77.2.1")!
+
+    func makeBed(xoff: Int, xon: Int) -> ECNBed {
+        var b = BufferConfig()
+        b.xoffBytes = xoff
+        b.xonBytes = xon
+        return ECNBed(ecn: ECNConfig(), buffers: b)
+    }
+
+    func isPFC(_ f: [UInt8], quanta: UInt16) -> Bool {
+        f.count == 60 && Array(f[0..<6]) == [0x01, 0x80, 0xC2, 0, 0, 1] && f[12] == 0x88 && f[13] == 0x08 && f[17] == 1 << 3
+            && UInt16(f[24]) << 8 | UInt16(f[25]) == quanta
+    }
+
+    func testLosslessPGSendsXOFFAtThresholdAndXONBelowIt() {
+        let bed = makeBed(xoff: 8 * 1024, xon: 4 * 1024)
+        for i in 0..<10 {
+            bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9,
+                                    tos: 26 << 2 | 2, payload: 1000))
+        }
+        bed.forward(ingress: 0, now: 1_000)
+        // 10 x 1042 B held for h2: past 8 KB, so h1's port has an XOFF for priority 3 queued.
+        XCTAssertEqual(bed.dp.counters[0].pgBytes[3], 10_420)
+        XCTAssertEqual(bed.dp.counters[0].pfcTx[3], 1)
+        let xoff = bed.drainControl(0)
+        XCTAssertEqual(xoff.count, 1)
+        XCTAssertTrue(isPFC(xoff[0], quanta: 0xFFFF), "\(xoff)")
+        // Transmit on h2's port until below 4 KB: an XON follows.
+        var sent = 0
+        while bed.dp.counters[0].pgBytes[3] >= 4 * 1024, let f = bed.dp.dequeueForTransmit(port: 1, now: 2_000) {
+            bed.dp.pool.release(f.addr)
+            sent += 1
+        }
+        XCTAssertEqual(sent, 7, "10 frames -> 3 left (3126 B < 4 KB)")
+        let xon = bed.drainControl(0)
+        XCTAssertEqual(xon.count, 1)
+        XCTAssertTrue(isPFC(xon[0], quanta: 0))
+        XCTAssertEqual(bed.dp.counters[0].pfcTx[3], 2)
+    }
+
+    func testXOFFIsRefreshedWhileAboveXON() {
+        let bed = makeBed(xoff: 2 * 1024, xon: 1024)
+        for i in 0..<4 {
+            bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9,
+                                    tos: 26 << 2 | 2, payload: 1000))
+        }
+        bed.forward(ingress: 0, now: 1_000)
+        XCTAssertEqual(bed.drainControl(0).count, 1)
+        // Half a 0xFFFF pause at 100G is 167.8 us: nothing before, a refresh after.
+        bed.dp.refreshPFC(now: 1_000 + 160_000)
+        XCTAssertEqual(bed.drainControl(0).count, 0)
+        bed.dp.refreshPFC(now: 1_000 + 170_000)
+        XCTAssertEqual(bed.drainControl(0).count, 1)
+    }
+
+    func testLosslessDropsOnlyPastHeadroomAndLossyAtItsLimit() {
+        let bed = makeBed(xoff: 8 * 1024, xon: 4 * 1024)
+        let headroom = BufferConfig().headroom(speedGbps: 100)
+        XCTAssertEqual(headroom, 625 + 394 * 64 + 2 * 1538, "cable 2 x 312.5 B, 394 quanta response, 2 MTUs")
+        for i in 0..<60 {
+            bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9,
+                                    tos: 26 << 2 | 2, payload: 1000))
+            if bed.batch.count == 64 { bed.forward(ingress: 0, now: 1_000) }
+        }
+        bed.forward(ingress: 0, now: 1_000)
+        let held = Int(bed.dp.counters[0].pgBytes[3])
+        XCTAssertLessThanOrEqual(held, 8 * 1024 + headroom)
+        XCTAssertGreaterThan(held, 8 * 1024 + headroom - 1042)
+        XCTAssertEqual(Int(bed.dp.counters[0].drops[.headroomOverflow]), 60 - held / 1042)
+        XCTAssertEqual(bed.dp.counters[0].drops[.bufferFull], 0)
     }
 }

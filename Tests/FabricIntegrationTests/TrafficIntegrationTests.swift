@@ -260,6 +260,39 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertTrue(sw.child.output.contains("PFC watchdog: h2:q3"), sw.child.output)
     }
 
+    /// Lossless end to end: h1 offers 1 Gb/s of lossless RoCEv2 (DSCP 26 -> TC3 -> PG3) into a
+    /// 200 Mb/s port towards h2, without congestion control. The switch's PG3 on h1's port
+    /// crosses XOFF, the switch sends PFC to h1, h1 pauses: nothing is lost anywhere.
+    func testPFCFromTheSwitchMakesTheLosslessClassLossless() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        let config = NSTemporaryDirectory() + "fabric-lossless-\(getpid()).yaml"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        var yaml = tb.switchConfigYAML()
+        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(1))/24", with: "speed: 10G\n    addresses: [\(tb.gatewayAddress(1))/24")
+        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
+        // Headroom for a software switch must also cover what waits in its own rx ring when
+        // XOFF goes out (up to 2048 frames here, measured peaks of 0.4-0.55 MB): 3 MB, with
+        // egress queues big enough to hold it.
+        yaml += "buffers: {xoff: 64KB, xon: 32KB, headroom: 3MB}\necn: {queues: []}\n"
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let sw = try startSwitch(tb, config: config, extra: ["--queue-capacity", "4096"])
+        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
+                                seconds: 2, rate: 1, qps: 2, message: 16384, mtu: 1024)
+        XCTAssertGreaterThan(r.sender.pauseFrames, 0, "the switch paused the sender")
+        XCTAssertEqual(r.receiver.lost, 0, "lossless: no PSN gap")
+        XCTAssertEqual(r.receiver.packets, r.sender.packets, "every packet sent arrived")
+        XCTAssertLessThan(r.receiver.goodputGbps, 0.21)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        print("lossless: \(r.sender.packets) sent, \(r.receiver.packets) received, \(r.sender.pauseFrames) PFC pauses at the sender, "
+              + "switch PFC tx \(final.ports[0].pfcTx[3]), PG3 watermark \(final.ports[0].pgWatermark[3]) B")
+        XCTAssertGreaterThan(final.ports[0].pfcTx[3], 0)
+        XCTAssertEqual(final.ports[0].dropsTotal, 0, "\(final.ports[0].drops.filter { $0.value > 0 })")
+        XCTAssertEqual(final.ports[1].dropsTotal, 0, "\(final.ports[1].drops.filter { $0.value > 0 })")
+        XCTAssertEqual(final.ports[0].socket.frames + final.ports[1].socket.frames, 0)
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+    }
+
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.
