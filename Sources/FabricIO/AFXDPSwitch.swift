@@ -40,7 +40,7 @@ public struct SwitchOptions: Sendable {
     public var ringSize = 2048
     public var frameSize = 4096
     /// Egress queue capacity per port, in frames; a power of two.
-    public var queueCapacity = 1024
+    public var queueCapacity = 4096
     public var macAgingSeconds = 300
     public var spinMicroseconds = 200
     public var statsFile: String? = nil

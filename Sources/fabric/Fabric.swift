@@ -58,7 +58,7 @@ struct SwitchCommand: ParsableCommand {
     @Option(help: "Entries per AF_XDP ring (power of two).")
     var ringSize: Int = 2048
     @Option(help: "Egress queue capacity per port in frames (power of two).")
-    var queueCapacity: Int = 1024
+    var queueCapacity: Int = 4096
     @Option(help: "MAC address aging time in seconds.")
     var macAging: Int = 300
     @Flag(help: "Print libxdp/libbpf debug output.")

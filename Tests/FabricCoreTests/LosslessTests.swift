@@ -192,10 +192,11 @@ final class ECNBed {
 final class PFCOutTests: XCTestCase {
     let h1 = parseIPv4("10.77.1.1")!, h2 = parseIPv4("10.77.2.1")!
 
-    func makeBed(xoff: Int, xon: Int) -> ECNBed {
+    func makeBed(xoff: Int, xon: Int, softwareSlack: Int = 2 * 1024 * 1024) -> ECNBed {
         var b = BufferConfig()
         b.xoffBytes = xoff
         b.xonBytes = xon
+        b.softwareSlackBytes = softwareSlack
         return ECNBed(ecn: ECNConfig(), buffers: b)
     }
 
@@ -246,9 +247,10 @@ final class PFCOutTests: XCTestCase {
     }
 
     func testLosslessDropsOnlyPastHeadroomAndLossyAtItsLimit() {
-        let bed = makeBed(xoff: 8 * 1024, xon: 4 * 1024)
-        let headroom = BufferConfig().headroom(speedGbps: 100)
+        let bed = makeBed(xoff: 8 * 1024, xon: 4 * 1024, softwareSlack: 0)
+        let headroom = BufferConfig().hardwareHeadroom(speedGbps: 100)
         XCTAssertEqual(headroom, 625 + 394 * 64 + 2 * 1538, "cable 2 x 312.5 B, 394 quanta response, 2 MTUs")
+        XCTAssertEqual(BufferConfig().headroom(speedGbps: 100), headroom + 2 * 1024 * 1024, "plus the software slack")
         for i in 0..<60 {
             bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9,
                                     tos: 26 << 2 | 2, payload: 1000))

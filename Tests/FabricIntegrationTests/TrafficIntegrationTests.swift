@@ -187,11 +187,11 @@ final class TrafficIntegrationTests: LabTestCase {
     /// h2's port for the pause time while traffic in the other classes goes on.
     func testSwitchHonoursPFCFromAHost() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
-        // h2's port at 10 Gb/s: a quantum is 51.2 ns there, 65535 of them 3.36 ms.
+        // h2's port at 1 Gb/s: a quantum is 512 ns there, 65535 of them 33.5 ms.
         let config = NSTemporaryDirectory() + "fabric-pfc-\(getpid()).yaml"
         defer { try? FileManager.default.removeItem(atPath: config) }
         try tb.switchConfigYAML().replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24",
-                                                       with: "speed: 10G\n    addresses: [\(tb.gatewayAddress(2))/24")
+                                                       with: "speed: 1G\n    addresses: [\(tb.gatewayAddress(2))/24")
             .write(toFile: config, atomically: true, encoding: .utf8)
         let sw = try startSwitch(tb, config: config)
         let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
@@ -202,9 +202,9 @@ final class TrafficIntegrationTests: LabTestCase {
         let lossless = try ChildProcess([fabric, "traffic", "send", "--dscp", "26"] + common)
         let lossy = try ChildProcess([fabric, "traffic", "send", "--dscp", "0", "--priority", "0", "--remote-qp", "768"] + common)
         usleep(700_000)
-        // 40 XOFFs of 3.36 ms, 1 ms apart (2.36 ms of slack for a late sleep): one pause of ~45 ms.
+        // 4 XOFFs of 33.5 ms, 10 ms apart (23.5 ms of slack for a late sleep): one pause of ~64 ms.
         try Shell.run([fabric, "probe", "pfc", "--netns", tb.hostNamespace(2), "--interface", "eth0", "--priority", "3",
-                       "--quanta", "65535", "--count", "40", "--interval", "1000"])
+                       "--quanta", "65535", "--count", "4", "--interval", "10000"])
         XCTAssertEqual(lossless.wait(timeout: 20), 0)
         XCTAssertEqual(lossy.wait(timeout: 20), 0)
         _ = receiver.wait(timeout: 15)
@@ -213,17 +213,15 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertEqual(r.lost, 0, "held, not dropped")
         let paused = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x200 })
         let other = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x300 })
-        // (The XOFFs come from a process sleeping 1 ms between frames on a loaded VM; the pause can
-        // have short holes, so the longest silence is asked to be a fraction of the ~45 ms.)
-        XCTAssertGreaterThan(paused.maxGapMicroseconds, 15_000, "priority 3 stopped at the switch")
+        XCTAssertGreaterThan(paused.maxGapMicroseconds, 40_000, "priority 3 stopped at the switch")
         // Priority 0 went on: its queue was never paused and all its packets arrived. (Its
         // arrival gaps are not compared: on 2 shared cores they reflect CPU scheduling.)
         XCTAssertGreaterThan(other.packets, 0)
         XCTAssertEqual(sw.child.stop(), 0)
         let final = try StatsFile.read(statsFile)
-        XCTAssertEqual(final.ports[1].pfcRx[3], 40)
-        XCTAssertGreaterThan(final.ports[1].pfcPausedMicroseconds[3], 35_000)
-        XCTAssertLessThan(final.ports[1].pfcPausedMicroseconds[3], 80_000)
+        XCTAssertEqual(final.ports[1].pfcRx[3], 4)
+        XCTAssertGreaterThan(final.ports[1].pfcPausedMicroseconds[3], 60_000)
+        XCTAssertLessThan(final.ports[1].pfcPausedMicroseconds[3], 130_000)
         XCTAssertEqual(final.ports[1].pfcPausedMicroseconds[0], 0, "queue 0 never paused")
         XCTAssertEqual(final.ports[1].queues[0].dequeued, final.ports[1].queues[0].enqueued)
         XCTAssertEqual(final.ports[1].pfcRx[0], 0)
@@ -236,8 +234,10 @@ final class TrafficIntegrationTests: LabTestCase {
         let tb = try makeTestbed(hosts: 2, routed: true)
         let config = NSTemporaryDirectory() + "fabric-wd-\(getpid()).yaml"
         defer { try? FileManager.default.removeItem(atPath: config) }
+        // h2's port at 1 Gb/s: each XOFF pauses 33.5 ms, so 1 ms apart they never leave a hole
+        // even when the probe's sleeps run late on a busy machine.
         try (tb.switchConfigYAML().replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24",
-                                                        with: "speed: 10G\n    addresses: [\(tb.gatewayAddress(2))/24")
+                                                        with: "speed: 1G\n    addresses: [\(tb.gatewayAddress(2))/24")
              + "pfc:\n  watchdog: {action: drop, detection: 200ms, restoration: 200ms}\n")
             .write(toFile: config, atomically: true, encoding: .utf8)
         let sw = try startSwitch(tb, config: config)
