@@ -65,7 +65,7 @@ struct Bench: ~Copyable {
     @inline(never)
     mutating func transmitAll() {
         for p in 0..<ports {
-            while let f = dp.queues[p].dequeue() { dp.pool.release(f.addr) }
+            while let f = dp.dequeueForTransmit(port: p, now: 0) { dp.pool.release(f.addr) }
         }
     }
 

@@ -103,10 +103,10 @@ public struct RouterWorkload: ~Copyable {
                 continue
             }
             dp.forward(&batch)
-            for p in 2..<4 {
-                while let f = dp.queues[p].dequeue() {
+            for p in 0..<4 {
+                while let f = dp.dequeueForTransmit(port: p, now: 0) {
                     dp.pool.release(f.addr)
-                    routed &+= 1
+                    if p >= 2 { routed &+= 1 }
                 }
             }
             done += batchSize
