@@ -22,6 +22,8 @@ public struct EgressPort: ~Copyable {
     @usableFromInline let quantum: UnsafeMutablePointer<Int>
     @usableFromInline let deficit: UnsafeMutablePointer<Int>
     public let strictMask: UInt8
+    /// Bit q set while queue q holds frames: the scheduler tests a mask, not 8 counts.
+    @usableFromInline var nonEmpty: UInt8 = 0
     @usableFromInline var rr = 0
     @usableFromInline var freshVisit = true
     /// Bytes per nanosecond on the emulated wire (0: unlimited).
@@ -131,7 +133,9 @@ public struct EgressPort: ~Copyable {
     /// Takes the oldest frame of queue `q` regardless of scheduling, pauses and rate (the
     /// watchdog's drop action, a port going out of service).
     public mutating func removeOldest(queue q: Int) -> (addr: UInt64, len: UInt32, tag: UInt16)? {
-        queues[q].dequeueTagged()
+        let f = queues[q].dequeueTagged()
+        if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
+        return f
     }
 
     /// Nanoseconds queue `q` has spent paused, up to `now`.
@@ -149,7 +153,7 @@ public struct EgressPort: ~Copyable {
         return n
     }
 
-    @inlinable public var isEmpty: Bool { count == 0 }
+    @inlinable public var isEmpty: Bool { nonEmpty == 0 && control.isEmpty }
 
     @inlinable public func depth(queue q: Int) -> (frames: Int, bytes: Int) { (queues[q].count, queues[q].byteDepth) }
 
@@ -160,6 +164,7 @@ public struct EgressPort: ~Copyable {
             return false
         }
         enqueued[q] &+= 1
+        nonEmpty |= 1 << UInt8(q)
         if queues[q].count > watermark[q] { watermark[q] = queues[q].count }
         return true
     }
@@ -197,23 +202,24 @@ public struct EgressPort: ~Copyable {
     @inlinable mutating func take(_ q: Int) -> (addr: UInt64, len: UInt32, tag: UInt16) {
         let f = queues[q].dequeueTagged()!
         dequeued[q] &+= 1
+        if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
         return f
     }
 
     /// Strict queues first (highest first), then DWRR among the others. Charges the chosen
     /// DWRR queue's deficit for the head frame.
     @inlinable mutating func pick(now: UInt64 = 0) -> Int? {
-        if strictMask != 0 {
-            var q = Self.queueCount - 1
-            while q >= 0 {
-                if strictMask & (1 << UInt8(q)) != 0 && !queues[q].isEmpty && pausedUntil[q] <= now { return q }
-                q -= 1
-            }
+        var strict = nonEmpty & strictMask
+        while strict != 0 {
+            let q = 7 - strict.leadingZeroBitCount          // highest non-empty strict queue
+            if pausedUntil[q] <= now { return q }
+            strict &= ~(1 << UInt8(q))
         }
+        guard nonEmpty & ~strictMask != 0 else { return nil }
         var visits = 0
         while visits < 2 * Self.queueCount + 1 {
             let q = rr
-            if strictMask & (1 << UInt8(q)) != 0 || queues[q].isEmpty || pausedUntil[q] > now {
+            if (nonEmpty & ~strictMask) & (1 << UInt8(q)) == 0 || pausedUntil[q] > now {
                 deficit[q] = 0
                 rr = (rr + 1) & (Self.queueCount - 1)
                 freshVisit = true
