@@ -9,6 +9,7 @@ import Glibc
 final class PortLock {
     static let directory = "/run/swiftfabric/locks"
     let fd: Int32
+    let path: String
 
     init(interface: String, ifindex: Int32) throws {
         var st = stat()
@@ -33,10 +34,14 @@ final class PortLock {
         let pid = "\(getpid())\n"
         _ = pid.withCString { pwrite(fd, $0, strlen($0), 0) }
         self.fd = fd
+        self.path = path
     }
 
     deinit {
-        ftruncate(fd, 0)
+        // Remove the file while still holding the lock, so nothing is left behind. (A process
+        // that opened it just before could then lock the removed file; it would still fail to
+        // bind the busy AF_XDP queue, with a clear error, so the race costs nothing worse.)
+        unlink(path)
         close(fd)  // releases the flock
     }
 }
