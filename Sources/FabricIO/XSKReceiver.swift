@@ -25,7 +25,7 @@ public final class XSKReceiver {
     /// The XDP attach mode in use.
     public private(set) var mode: XDPMode = .auto
 
-    public init(interface: String, bpfObject: String, mode requested: XDPMode = .auto, frames: Int = 4096, ringSize: Int = 2048) throws {
+    public init(interface: String, bpfObject: String, mode requested: XDPMode = .auto, frames: Int = 8192, ringSize: Int = 4096) throws {
         XDPProgram.configureLogging(verbose: false)
         self.interface = interface
         self.frames = frames
