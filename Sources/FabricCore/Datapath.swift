@@ -64,8 +64,7 @@ public struct Datapath: ~Copyable {
         tcToPG = .allocate(capacity: 8)
         tcToPG.initialize(from: config.qos.tcToPriorityGroup.map { $0 & 7 }, count: 8)
         var lossless: UInt8 = 0
-        pgPriorities = .allocate(capacity: 8)
-        pgPriorities.initialize(repeating: 0, count: 8)
+        pgPriorities = .filled(with: 0, count: 8)
         for tc in 0..<8 where config.qos.losslessTCs & (1 << UInt8(tc)) != 0 {
             let pg = Int(config.qos.tcToPriorityGroup[tc] & 7)
             lossless |= 1 << UInt8(pg)
@@ -79,8 +78,7 @@ public struct Datapath: ~Copyable {
             headroom[p] = config.buffers.headroom(speedGbps: speed)
             refreshInterval[p] = UInt64(65535 * 512 / speed / 2)
         }
-        xoffSent = .allocate(capacity: portCount * 8)
-        xoffSent.initialize(repeating: 0, count: portCount * 8)
+        xoffSent = .filled(with: 0, count: portCount * 8)
         self.bridge = bridge
         router = Router(config: config, portMACs: portMACs, selector: HashPathSelector())
         queues = .allocate(capacity: portCount)

@@ -31,12 +31,9 @@ public struct MACTable: ~Copyable {
         self.agingTime = agingTime
         mask = capacity - 1
         shift = UInt64(64 - capacity.trailingZeroBitCount)
-        keys = .allocate(capacity: capacity)
-        keys.initialize(repeating: 0, count: capacity)
-        ports = .allocate(capacity: capacity)
-        ports.initialize(repeating: 0, count: capacity)
-        seen = .allocate(capacity: capacity)
-        seen.initialize(repeating: 0, count: capacity)
+        keys = .filled(with: 0, count: capacity)
+        ports = .filled(with: 0, count: capacity)
+        seen = .filled(with: 0, count: capacity)
     }
 
     deinit {

@@ -61,8 +61,7 @@ public struct IPv6LPM: ~Copyable {
         var s = 4
         while s < biggest * 2 { s <<= 1 }
         slots = s
-        tables = .allocate(capacity: max(1, ls.count) * s)
-        tables.initialize(repeating: Slot(), count: max(1, ls.count) * s)
+        tables = .filled(with: Slot(), count: max(1, ls.count) * s)
         var n = 0
         for (i, l) in ls.enumerated() {
             for r in byLength[l]! {

@@ -31,14 +31,10 @@ public struct NeighbourTable: ~Copyable {
         mask = capacity - 1
         self.reachableTime = reachableTime
         self.retryInterval = retryInterval
-        keys = .allocate(capacity: capacity)
-        keys.initialize(repeating: 0, count: capacity)
-        macs = .allocate(capacity: capacity)
-        macs.initialize(repeating: 0, count: capacity)
-        stamps = .allocate(capacity: capacity)
-        stamps.initialize(repeating: 0, count: capacity)
-        flags = .allocate(capacity: capacity)
-        flags.initialize(repeating: 0, count: capacity)
+        keys = .filled(with: 0, count: capacity)
+        macs = .filled(with: 0, count: capacity)
+        stamps = .filled(with: 0, count: capacity)
+        flags = .filled(with: 0, count: capacity)
         v6Keys = .allocate(capacity: Self.v6Capacity)
         v6Macs = .allocate(capacity: Self.v6Capacity)
         v6Stamps = .allocate(capacity: Self.v6Capacity)
