@@ -92,9 +92,12 @@ public struct SenderReport: Codable, Sendable {
     /// CLOCK_MONOTONIC (shared by all namespaces) at the first and after the last packet.
     public var startedAt: UInt64 = 0
     public var endedAt: UInt64 = 0
-    /// DCQCN: rate cuts, and the rate at the end (Gb/s).
+    /// DCQCN: rate cuts, the rate at the end, and the time-weighted mean of the rate over the
+    /// run (Gb/s). The final rate is one sample of a sawtooth (after a quiet gap DCQCN has
+    /// recovered, the next CNP cuts again); the mean is what the flow was held to.
     public var rateCuts: UInt64 = 0
     public var finalRateGbps: Double = 0
+    public var meanRateGbps: Double = 0
     public var gbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0 }
 }
 
@@ -172,6 +175,12 @@ public struct RoCESender {
         /// this in hardware; we check once per packet, which is a non-blocking recv).
         var dcqcn = DCQCN(lineRateGbps: c.rateGbps > 0 ? c.rateGbps : c.linkGbps, now: start)
         var rate = c.rateGbps
+        var rateSince = start, rateIntegral = 0.0   // Gb/s x ns, for the time-weighted mean
+        func setRate(_ r: Double, _ now: UInt64) {
+            rateIntegral += rate * Double(now &- rateSince)
+            rateSince = now
+            rate = r
+        }
         let firstQP = c.localQP, lastQP = c.localQP + UInt32(c.queuePairs)
         /// Reads control frames waiting on the socket: PFC for our priority (pause state) and
         /// CNPs for our QPs (DCQCN). A NIC does this in hardware; we poll between packets.
@@ -186,7 +195,7 @@ public struct RoCESender {
                     report.cnpsReceived += 1
                     if c.dcqcn {
                         dcqcn.congestionNotified(now: now)
-                        rate = dcqcn.currentGbps
+                        setRate(dcqcn.currentGbps, now)
                         paceOrigin = now
                         wireBits = 0
                         pacedPackets = 0
@@ -225,7 +234,7 @@ public struct RoCESender {
                 if c.dcqcn {
                     let r = dcqcn.advance(now: now, sentBytes: UInt64(wireLength))
                     if r != rate {
-                        rate = r
+                        setRate(r, now)
                         paceOrigin = now
                         wireBits = 0
                         pacedPackets = 0
@@ -331,6 +340,8 @@ public struct RoCESender {
         report.seconds = Double(report.endedAt - start) / 1e9
         report.rateCuts = dcqcn.cuts
         report.finalRateGbps = rate
+        setRate(rate, report.endedAt)
+        report.meanRateGbps = report.endedAt > start ? rateIntegral / Double(report.endedAt - start) : rate
         return report
     }
 }

@@ -121,7 +121,7 @@ struct TrafficCommand: ParsableCommand {
                 print(String(format: "sent %llu packets (%llu messages) in %.3f s = %.2f Gb/s; PFC: %llu pauses, %llu resumes, %.0f us paused",
                              r.packets, r.messages, r.seconds, r.gbps, r.pauseFrames, r.resumeFrames, r.pausedMicroseconds)
                       + (r.pauseFrames > 0 ? String(format: "; last pause: %.1f us asked, %.1f us until the next packet", r.lastPauseRequestedMicroseconds, r.lastPauseObservedMicroseconds) : "")
-                      + String(format: "; CNPs %llu, DCQCN cuts %llu, final rate %.3f Gb/s", r.cnpsReceived, r.rateCuts, r.finalRateGbps))
+                      + String(format: "; CNPs %llu, DCQCN cuts %llu, rate %.3f Gb/s mean, %.3f at the end", r.cnpsReceived, r.rateCuts, r.meanRateGbps, r.finalRateGbps))
             }
         }
     }

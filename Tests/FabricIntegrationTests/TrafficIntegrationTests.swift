@@ -118,7 +118,11 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertGreaterThan(plain.sender.cnpsReceived, 100, "CNPs come back through the switch")
         XCTAssertEqual(plain.sender.rateCuts, 0)
         XCTAssertGreaterThan(controlled.sender.rateCuts, 10)
-        XCTAssertLessThan(controlled.sender.finalRateGbps, 0.05, "DCQCN cut the rate")
+        // The rate over the run, not its last sample: after a quiet gap (a descheduled sender
+        // on 2 shared cores) DCQCN has recovered to ~0.1 until the next CNP (CI saw 0.09997).
+        print("DCQCN: rate \(controlled.sender.meanRateGbps) Gb/s mean, \(controlled.sender.finalRateGbps) at the end, \(controlled.sender.rateCuts) cuts")
+        XCTAssertLessThan(controlled.sender.meanRateGbps, 0.05, "DCQCN cut the rate")
+        XCTAssertEqual(plain.sender.meanRateGbps, 0.1, accuracy: 1e-9, "without DCQCN the rate stays")
         XCTAssertLessThan(controlled.receiver.goodputGbps, plain.receiver.goodputGbps / 2, "a measurable rate cut")
         XCTAssertEqual(sw.child.stop(), 0)
         let final = try StatsFile.read(statsFile)
