@@ -50,6 +50,42 @@ final class EgressPortTests: XCTestCase {
         XCTAssertNil(e.dequeue(now: now + 1_000_000))
     }
 
+    /// A backlogged port whose worker was away for 2 ms makes the 2 ms of wire time up; an idle
+    /// port that waited 2 ms saves up only its small burst (a real wire is no faster after a rest).
+    func testShaperCatchesUpAfterTheWorkerWasAwayButNotAfterIdle() {
+        // 1 Gb/s: 1250 wire bytes per frame take 10 us, so 2 ms is 200 frames.
+        var busy = EgressPort(capacity: 2048, lineRateGbps: 1)
+        for i in 0..<1000 { _ = busy.enqueue(addr: UInt64(i), len: 1226) }
+        var now: UInt64 = 1
+        while busy.dequeue(now: now) != nil {}          // the initial burst
+        now += 10_000
+        while busy.dequeue(now: now) != nil {}          // steady: the bucket is drained, frames wait
+        now += 2_000_000                                 // the worker is descheduled for 2 ms
+        var caughtUp = 0
+        while busy.dequeue(now: now) != nil { caughtUp += 1 }
+        XCTAssertEqual(caughtUp, 200, accuracy: 2, "2 ms of a backlogged 1 Gb/s wire is made up")
+
+        var idle = EgressPort(capacity: 2048, lineRateGbps: 1)
+        _ = idle.enqueue(addr: 0, len: 1226)
+        while idle.dequeue(now: 1) != nil {}
+        XCTAssertNil(idle.dequeue(now: 2))               // empty: the wire goes idle
+        for i in 0..<1000 { _ = idle.enqueue(addr: UInt64(i), len: 1226) }
+        var afterRest = 0
+        while idle.dequeue(now: 2_000_002) != nil { afterRest += 1 }
+        XCTAssertLessThanOrEqual(afterRest, 6, "an idle wire saves up only the burst (\(afterRest) frames)")
+
+        // A paused backlog is an idle wire too: the pause is not made up afterwards.
+        var paused = EgressPort(capacity: 2048, lineRateGbps: 1)
+        for i in 0..<1000 { _ = paused.enqueue(addr: UInt64(i), len: 1226, queue: 3) }
+        while paused.dequeue(now: 1) != nil {}
+        _ = paused.pause(queue: 3, quanta: 0xFFFF, now: 2)   // 33.5 ms at 1 Gb/s
+        XCTAssertNil(paused.dequeue(now: 100_000))
+        _ = paused.pause(queue: 3, quanta: 0, now: 2_000_000)
+        var afterPause = 0
+        while paused.dequeue(now: 2_000_001) != nil { afterPause += 1 }
+        XCTAssertLessThanOrEqual(afterPause, 6, "a pause is not made up (\(afterPause) frames)")
+    }
+
     func testUnlimitedPortIsNotShaped() {
         var e = EgressPort(capacity: 16)
         for i in 0..<16 { _ = e.enqueue(addr: UInt64(i), len: 1500) }

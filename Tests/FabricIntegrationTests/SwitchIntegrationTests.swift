@@ -195,6 +195,7 @@ final class SwitchIntegrationTests: LabTestCase {
         // The excess is tail-dropped and counted: at the ingress once its (lossy) priority
         // group reaches its share of the buffer, or at the egress queue.
         let excess = (final.ports[0].drops["buffer_full"] ?? 0) + (final.ports[1].drops["queue_full"] ?? 0)
+        print("emulated line rate: excess tail-dropped \(excess) frames")
         XCTAssertGreaterThan(excess, 0, "the excess was tail-dropped and counted")
         XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
     }
