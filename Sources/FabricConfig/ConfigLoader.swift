@@ -343,14 +343,9 @@ public enum ConfigLoader {
             }
         }
         if let b = top["buffers"] {
-            let m = try b.mapping(allowed: ["xoff", "xon", "headroom", "cable_length", "mtu", "lossy_limit"])
-            if let v = m["xoff"] { config.buffers.xoffBytes = try v.bytes() }
-            if let v = m["xon"] { config.buffers.xonBytes = try v.bytes() }
-            if let v = m["lossy_limit"] { config.buffers.lossyLimitBytes = try v.bytes() }
+            let m = try b.mapping(allowed: ["pool", "lossless", "lossy", "cable_length", "mtu"])
+            if let v = m["pool"] { config.buffers.poolBytes = try v.bytes() }
             if let v = m["mtu"] { config.buffers.mtu = try v.int(576...9216) }
-            if let v = m["headroom"] {
-                config.buffers.headroomBytes = (try? v.oneOf(["auto"])) != nil ? nil : try v.bytes()
-            }
             if let v = m["cable_length"] {
                 let t = try v.string().lowercased()
                 guard t.hasSuffix("m"), let meters = Double(t.dropLast()), (0...100_000).contains(meters) else {
@@ -358,11 +353,35 @@ public enum ConfigLoader {
                 }
                 config.buffers.cableMeters = meters
             }
-            guard config.buffers.xonBytes < config.buffers.xoffBytes else {
-                throw b.fail("xon (\(config.buffers.xonBytes) bytes) must be below xoff (\(config.buffers.xoffBytes) bytes)")
+            if let l = m["lossless"] {
+                let lm = try l.mapping(allowed: ["reserved", "dynamic_th", "static_th", "xon_offset", "headroom"])
+                try Self.profile(l, lm, &config.buffers.lossless)
+                if let v = lm["xon_offset"] { config.buffers.xonOffsetBytes = try v.bytes() }
+                if let v = lm["headroom"] {
+                    config.buffers.headroomBytes = (try? v.oneOf(["auto"])) != nil ? nil : try v.bytes()
+                }
+            }
+            if let l = m["lossy"] {
+                try Self.profile(l, try l.mapping(allowed: ["reserved", "dynamic_th", "static_th"]), &config.buffers.lossy)
+            }
+            for (name, p) in [("lossless", config.buffers.lossless), ("lossy", config.buffers.lossy)] {
+                if case .fixed(let t) = p.threshold, t > config.buffers.poolBytes {
+                    throw b.fail("\(name).static_th (\(t) bytes) is larger than the pool (\(config.buffers.poolBytes) bytes)")
+                }
             }
         }
         return config
+    }
+
+    /// `reserved` and one of `dynamic_th` (SONiC's exponent: alpha = 2^n) or `static_th`.
+    static func profile(_ c: Cursor, _ m: [String: Cursor], _ p: inout BufferConfig.Profile) throws {
+        if let v = m["reserved"] { p.reservedBytes = try v.bytes() }
+        switch (m["dynamic_th"], m["static_th"]) {
+        case (.some, .some): throw c.fail("give dynamic_th or static_th, not both")
+        case (let d?, nil): p.threshold = .dynamic(try d.int(-7...7))
+        case (nil, let st?): p.threshold = .fixed(try st.bytes())
+        case (nil, nil): break
+        }
     }
 
     static func overrideMap(_ c: Cursor, _ map: inout [UInt8], keys: ClosedRange<Int>) throws {

@@ -32,6 +32,9 @@ public struct Datapath: ~Copyable {
     @usableFromInline let refreshInterval: UnsafeMutablePointer<UInt64> // per port: half a 0xFFFF pause
     @usableFromInline let xoffSent: UnsafeMutablePointer<UInt64>       // [port*8+pg]: when, 0 = not paused
     @usableFromInline var xoffActive = 0
+    /// Bytes of the shared pool in use now, and the most ever in use.
+    public internal(set) var poolShared = 0
+    public internal(set) var poolWatermark = 0
     /// xorshift64* state for ECN marking decisions (no syscall, no lock).
     @usableFromInline var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per port: 8 egress queues, their scheduler and the emulated line rate.
@@ -191,19 +194,14 @@ public struct Datapath: ~Copyable {
             return false
         }
         var tag = FrameQueue.untagged
+        var part = (shared: 0, headroom: 0)
         if ingress >= 0 {
-            let held = Int(counters[ingress].pgBytes[pg])
-            if losslessPGs & (1 << UInt8(pg)) != 0 {
-                if held + Int(len) > buffers.xoffBytes + headroom[ingress] {
-                    counters[ingress].drops[.headroomOverflow] &+= 1
-                    pool.release(addr)
-                    return false
-                }
-            } else if held + Int(len) > buffers.lossyLimitBytes {
-                counters[ingress].drops[.bufferFull] &+= 1
+            guard let p = admit(ingress: ingress, pg: pg, bytes: Int(len)) else {
+                counters[ingress].drops[losslessPGs & (1 << UInt8(pg)) != 0 ? .headroomOverflow : .bufferFull] &+= 1
                 pool.release(addr)
                 return false
             }
+            part = p
             tag = UInt16(ingress) << 3 | UInt16(pg)
         }
         if !queues[port].enqueue(addr: addr, len: len, queue: queue, tag: tag) {
@@ -211,48 +209,94 @@ public struct Datapath: ~Copyable {
             pool.release(addr)
             return false
         }
-        if ingress >= 0 { charge(ingress: ingress, pg: pg, bytes: Int(len), now: now) }
+        if ingress >= 0 { charge(ingress: ingress, pg: pg, bytes: Int(len), part: part, now: now) }
         return true
     }
 
-    /// Adds to an ingress PG's occupancy; a lossless PG reaching XOFF pauses its sender.
-    @inline(__always) mutating func charge(ingress: Int, pg: Int, bytes: Int, now: UInt64) {
+    /// Where a frame of `bytes` would be held in its ingress PG (`BufferConfig`): the parts
+    /// taken from the shared pool and from headroom (the rest fits the PG's reserved space),
+    /// or nil when it may not be held at all.
+    @inline(__always) func admit(ingress: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {
+        let lossless = losslessPGs & (1 << UInt8(pg)) != 0
+        let held = Int(counters[ingress].pgBytes[pg])
+        let shared = Int(counters[ingress].pgShared[pg])
+        let inHeadroom = Int(counters[ingress].pgHeadroom[pg])
+        let reserved = lossless ? buffers.lossless.reservedBytes : buffers.lossy.reservedBytes
+        let reservedFree = max(0, reserved - (held - shared - inHeadroom))
+        let rest = bytes - min(bytes, reservedFree)
+        if rest == 0 { return (0, 0) }
+        let free = buffers.poolBytes - poolShared
+        if inHeadroom == 0 && rest <= free {
+            let threshold = lossless ? buffers.lossless.threshold : buffers.lossy.threshold
+            if shared + rest <= threshold.limit(free: free) { return (rest, 0) }
+        }
+        guard lossless, inHeadroom + rest <= headroom[ingress] else { return nil }
+        return (0, rest)
+    }
+
+    /// Adds to an ingress PG's occupancy; a lossless PG that had to use headroom pauses its
+    /// sender (XOFF on the ingress port for the PG's priorities).
+    @inline(__always) mutating func charge(ingress: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int), now: UInt64) {
         let held = counters[ingress].pgBytes[pg] &+ UInt64(bytes)
         counters[ingress].pgBytes[pg] = held
         if held > counters[ingress].pgWatermark[pg] { counters[ingress].pgWatermark[pg] = held }
-        if losslessPGs & (1 << UInt8(pg)) != 0 && held >= UInt64(buffers.xoffBytes) && xoffSent[ingress * 8 + pg] == 0 {
-            sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0xFFFF)
-            xoffSent[ingress * 8 + pg] = max(now, 1)
-            xoffActive += 1
+        if part.shared > 0 {
+            counters[ingress].pgShared[pg] &+= UInt64(part.shared)
+            poolShared &+= part.shared
+            if poolShared > poolWatermark { poolWatermark = poolShared }
+        }
+        if part.headroom > 0 {
+            let h = counters[ingress].pgHeadroom[pg] &+ UInt64(part.headroom)
+            counters[ingress].pgHeadroom[pg] = h
+            if h > counters[ingress].pgHeadroomWatermark[pg] { counters[ingress].pgHeadroomWatermark[pg] = h }
+            if xoffSent[ingress * 8 + pg] == 0 {
+                sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0xFFFF, now: now)
+                xoffSent[ingress * 8 + pg] = max(now, 1)
+                xoffActive += 1
+            }
         }
     }
 
-    /// A frame charged to `tag` left the switch (or was discarded): credit its PG; a lossless
-    /// PG falling below XON lets its sender go.
-    @inline(__always) mutating func credit(tag: UInt16, bytes: Int) {
+    /// A frame charged to `tag` left the switch (or was discarded): credit its PG, headroom
+    /// first, then shared, then reserved; a lossless PG in XOFF whose headroom is empty and
+    /// whose shared use is `xonOffsetBytes` below its threshold lets its sender go.
+    @inline(__always) mutating func credit(tag: UInt16, bytes: Int, now: UInt64 = 0) {
         guard tag != FrameQueue.untagged else { return }
         let ingress = Int(tag >> 3), pg = Int(tag & 7)
-        let held = counters[ingress].pgBytes[pg] &- UInt64(bytes)
-        counters[ingress].pgBytes[pg] = held
-        if xoffSent[ingress * 8 + pg] != 0 && held < UInt64(buffers.xonBytes) {
-            sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0)
-            xoffSent[ingress * 8 + pg] = 0
-            xoffActive -= 1
+        var left = UInt64(bytes)
+        counters[ingress].pgBytes[pg] &-= left
+        let h = min(left, counters[ingress].pgHeadroom[pg])
+        counters[ingress].pgHeadroom[pg] &-= h
+        left &-= h
+        let s = min(left, counters[ingress].pgShared[pg])
+        let shared = counters[ingress].pgShared[pg] &- s
+        counters[ingress].pgShared[pg] = shared
+        poolShared &-= Int(s)
+        if xoffSent[ingress * 8 + pg] != 0 && counters[ingress].pgHeadroom[pg] == 0 {
+            let limit = buffers.lossless.threshold.limit(free: buffers.poolBytes - poolShared)
+            if shared == 0 || Int(shared) + buffers.xonOffsetBytes <= limit {
+                sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0, now: now)
+                xoffSent[ingress * 8 + pg] = 0
+                xoffActive -= 1
+            }
         }
     }
 
-    /// Builds an 802.1Qbb frame for `priorities` and puts it on `port`'s control queue.
-    mutating func sendPFC(port: Int, priorities: UInt8, quanta: UInt16) {
+    /// Builds an 802.1Qbb frame for `priorities` and puts it on `port`'s control queue. An
+    /// XOFF carries `now` (when the PG crossed its threshold) past its 60 bytes, in the unused
+    /// rest of its UMEM frame, so the transmit side can measure the PFC reaction time.
+    mutating func sendPFC(port: Int, priorities: UInt8, quanta: UInt16, now: UInt64 = 0) {
         guard inService[port], let fresh = pool.allocate() else { return }
         let f = frames + Int(fresh)
-        var times: [(priority: Int, quanta: UInt16)] = []
-        for p in 0..<8 where priorities & (1 << UInt8(p)) != 0 {
-            times.append((p, quanta))
-            counters[port].pfcTx[p] &+= 1
-        }
-        let n = PFCBuilder.write(into: f, source: router.mac(port: port), times: times)
-        if !queues[port].control.enqueue(addr: fresh, len: UInt32(n)) { pool.release(fresh) }
+        for p in 0..<8 where priorities & (1 << UInt8(p)) != 0 { counters[port].pfcTx[p] &+= 1 }
+        let n = PFCBuilder.write(into: f, source: router.mac(port: port), priorities: priorities, quanta: quanta)
+        f.storeBytes(of: quanta > 0 ? now : 0, toByteOffset: Self.pfcStampOffset, as: UInt64.self)
+        if !queues[port].control.enqueue(addr: fresh, len: UInt32(n), tag: Self.pfcTag) { pool.release(fresh) }
     }
+
+    /// The tag of the switch's own PFC frames on a control queue, and where their stamp lives.
+    @usableFromInline static let pfcTag: UInt16 = 0xFFFE
+    @usableFromInline static let pfcStampOffset = 64
 
     /// Re-sends XOFF for PGs still above XON every half pause time (run loop, per iteration;
     /// nothing to do unless some PG is in XOFF).
@@ -262,7 +306,7 @@ public struct Datapath: ~Copyable {
             for pg in 0..<8 {
                 let sent = xoffSent[port * 8 + pg]
                 if sent != 0 && now &- sent >= refreshInterval[port] {
-                    sendPFC(port: port, priorities: pgPriorities[pg], quanta: 0xFFFF)
+                    sendPFC(port: port, priorities: pgPriorities[pg], quanta: 0xFFFF, now: now)
                     xoffSent[port * 8 + pg] = now
                 }
             }
@@ -274,8 +318,24 @@ public struct Datapath: ~Copyable {
     @inline(__always)
     public mutating func dequeueForTransmit(port: Int, now: UInt64) -> (addr: UInt64, len: UInt32)? {
         guard let f = queues[port].dequeueTagged(now: now) else { return nil }
-        credit(tag: f.tag, bytes: Int(f.len))
+        if f.tag == Self.pfcTag {
+            pfcSent(port: port, addr: f.addr)
+        } else {
+            credit(tag: f.tag, bytes: Int(f.len), now: now)
+        }
         return (f.addr, f.len)
+    }
+
+    /// An XOFF leaves for the wire: its reaction time is from the PG's threshold crossing (the
+    /// batch's receive time) to now, on a fresh clock read (rare: once per XOFF).
+    @inline(never) mutating func pfcSent(port: Int, addr: UInt64) {
+        let stamp = (frames + Int(addr)).load(fromByteOffset: Self.pfcStampOffset, as: UInt64.self)
+        guard stamp != 0 else { return }
+        let t = monotonicNanoseconds()
+        let reaction = t > stamp ? t - stamp : 0
+        counters[port].pfcReactions &+= 1
+        counters[port].pfcReactionTotalNanoseconds &+= reaction
+        if reaction > counters[port].pfcReactionMaxNanoseconds { counters[port].pfcReactionMaxNanoseconds = reaction }
     }
 
     /// Sends the frame to every in-service port but `ingress`: copies for all but the last

@@ -93,19 +93,63 @@ public struct PFCWatchdogConfig: Sendable, Equatable {
     public init() {}
 }
 
-/// Ingress buffer accounting per (ingress port, priority group), SONiC's model simplified to
-/// static thresholds: a lossless PG sends PFC XOFF on its ingress port when its frames in the
-/// switch reach `xoffBytes`, refreshes it while above `xonBytes`, sends XON below; it drops only
-/// past `xoffBytes + headroom` (counted as `headroom_overflow`, which should never happen when
-/// the headroom is right). A lossy PG tail-drops past `lossyLimitBytes`.
+/// Ingress buffer accounting, SONiC's (and SAI's) model: one shared pool per switch, and per
+/// (ingress port, priority group) three parts a frame is charged to in order:
+/// - `reserved`: guaranteed to the PG whatever the pool holds (SONiC's profile `size`);
+/// - shared: from the pool, while the PG's shared use stays within its threshold, either
+///   static (`static_th`, bytes) or dynamic (`dynamic_th` n: alpha = 2^n times the pool's free
+///   bytes, so a PG alone may take alpha/(1+alpha) of the pool and N busy PGs share it);
+/// - headroom (lossless PGs only): what arrives after the PG could not take a frame from the
+///   pool and sent PFC XOFF on its ingress port, until the sender stops. A headroom overflow
+///   is a drop of its own (`headroom_overflow`), which a right-sized headroom never sees.
+/// A lossy PG tail-drops (`buffer_full`) when the pool part is refused. A lossless PG in XOFF
+/// refreshes it while paused and sends XON once its headroom is empty and its shared use is
+/// `xonOffsetBytes` below its threshold. Frames leave headroom first, then shared, then reserved.
 public struct BufferConfig: Sendable, Equatable {
-    public var xoffBytes = 96 * 1024
-    public var xonBytes = 48 * 1024
+    public enum Threshold: Sendable, Equatable {
+        /// SONiC dynamic_th: alpha = 2^n (n in -7...7) times the pool's free bytes.
+        case dynamic(Int)
+        /// SONiC static_th: a fixed number of shared bytes.
+        case fixed(Int)
+
+        /// The shared bytes a PG may hold when the pool has `free` bytes left.
+        @inlinable public func limit(free: Int) -> Int {
+            switch self {
+            case .dynamic(let n): n >= 0 ? free << n : free >> -n
+            case .fixed(let bytes): bytes
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .dynamic(let n): "dynamic_th \(n) (alpha \(n >= 0 ? "\(1 << n)" : "1/\(1 << -n)"))"
+            case .fixed(let bytes): "static_th \(bytes) B"
+            }
+        }
+    }
+
+    /// What one kind of PG (lossless or lossy) is given.
+    public struct Profile: Sendable, Equatable {
+        public var reservedBytes: Int
+        public var threshold: Threshold
+        public init(reservedBytes: Int, threshold: Threshold) {
+            self.reservedBytes = reservedBytes
+            self.threshold = threshold
+        }
+    }
+
+    /// The switch's shared ingress pool (reserved and headroom are outside it).
+    public var poolBytes = 8 * 1024 * 1024
+    /// Lossless PGs: 16 KB reserved, alpha 1/4 (one PG alone takes up to a fifth of the pool,
+    /// 1.6 MB: above the default ECN Kmax of 1.5 MB, so ECN marks before PFC pauses).
+    public var lossless = Profile(reservedBytes: 16 * 1024, threshold: .dynamic(-2))
+    /// Lossy PGs: nothing reserved, alpha 1 (one PG alone takes up to half the pool).
+    public var lossy = Profile(reservedBytes: 0, threshold: .dynamic(0))
+    public var xonOffsetBytes = 32 * 1024
     /// nil: sized from speed, MTU and cable length (`headroom(speedGbps:)`).
     public var headroomBytes: Int? = nil
     public var cableMeters = 5.0
     public var mtu = 1500
-    public var lossyLimitBytes = 2 * 1024 * 1024
     public init() {}
 
     /// What a software fabric adds to a hardware one's headroom: frames already in the switch's

@@ -550,6 +550,10 @@ public struct AFXDPSwitch: ~Copyable {
                     Double(dp.queues[p].pausedNanoseconds(queue: dp.queueForPriority(prio), now: monotonicNanoseconds())) / 1000
                 },
                 pfcTx: c.pfcTx.array, pgBytes: c.pgBytes.array, pgWatermark: c.pgWatermark.array,
+                pgShared: c.pgShared.array, pgHeadroom: c.pgHeadroom.array, pgHeadroomWatermark: c.pgHeadroomWatermark.array,
+                pfcReaction: ReactionReport(count: c.pfcReactions,
+                                            meanMicroseconds: c.pfcReactions == 0 ? 0 : Double(c.pfcReactionTotalNanoseconds) / Double(c.pfcReactions) / 1000,
+                                            maxMicroseconds: Double(c.pfcReactionMaxNanoseconds) / 1000),
                 pauseRx: c.pauseRx,
                 queues: (0..<EgressPort.queueCount).map { q in
                     let d = dp.queues[p].depth(queue: q)
@@ -570,7 +574,8 @@ public struct AFXDPSwitch: ~Copyable {
             }.sorted { $0.address < $1.address }) + dp.router.neighbours.entries6(now: monotonicNanoseconds()).map {
                 NeighbourReport(address: $0.ip.description, mac: $0.mac?.description, isStatic: $0.isStatic)
             },
-            ledger: ledger(), loop: loop)
+            ledger: ledger(), loop: loop,
+            buffer: BufferReport(poolBytes: dp.buffers.poolBytes, usedBytes: dp.poolShared, watermarkBytes: dp.poolWatermark))
     }
 
     /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).

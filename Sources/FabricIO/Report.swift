@@ -33,6 +33,13 @@ public struct PortReport: Codable, Sendable {
     public var pfcTx: [UInt64]
     public var pgBytes: [UInt64]
     public var pgWatermark: [UInt64]
+    /// Of `pgBytes`, what the shared pool and the headroom hold now; the peak headroom use.
+    public var pgShared: [UInt64]
+    public var pgHeadroom: [UInt64]
+    public var pgHeadroomWatermark: [UInt64]
+    /// XOFFs sent on this port and their reaction time (PG threshold crossing to the XOFF's
+    /// submission for transmission), mean and max in microseconds.
+    public var pfcReaction: ReactionReport
     public var pauseRx: UInt64
     /// Per egress queue 0...7.
     public var queues: [QueueReport]
@@ -73,6 +80,22 @@ public struct SwitchReport: Codable, Sendable {
     public var neighbours: [NeighbourReport]
     public var ledger: FrameLedger
     public var loop: LoopCounters
+    /// The shared ingress buffer pool.
+    public var buffer: BufferReport
+}
+
+/// The switch's shared ingress pool: its size, bytes in use now and the most ever in use.
+public struct BufferReport: Codable, Sendable {
+    public var poolBytes: Int
+    public var usedBytes: Int
+    public var watermarkBytes: Int
+}
+
+/// How fast the switch sent its XOFFs.
+public struct ReactionReport: Codable, Sendable {
+    public var count: UInt64
+    public var meanMicroseconds: Double
+    public var maxMicroseconds: Double
 }
 
 /// One egress queue of a port.
@@ -133,8 +156,15 @@ extension SwitchReport {
             "\(p.name):prio\(prio)=\(p.pfcRx[prio]) frames/\(Int(p.pfcPausedMicroseconds[prio])) us paused"
         } }
         if !pfc.isEmpty { out += "PFC received: " + pfc.joined(separator: " ") + "\n" }
-        let pfcOut: [String] = ports.flatMap { p in (0..<8).filter { p.pfcTx[$0] > 0 }.map { "\(p.name):prio\($0)=\(p.pfcTx[$0]) frames (PG peak \(p.pgWatermark[$0]) B)" } }
+        let pfcOut: [String] = ports.flatMap { p in (0..<8).filter { p.pfcTx[$0] > 0 }.map {
+            "\(p.name):prio\($0)=\(p.pfcTx[$0]) frames (PG peak \(p.pgWatermark[$0]) B, headroom peak \(p.pgHeadroomWatermark[$0]) B)"
+        } }
         if !pfcOut.isEmpty { out += "PFC sent: " + pfcOut.joined(separator: " ") + "\n" }
+        let reactions = ports.filter { $0.pfcReaction.count > 0 }.map {
+            "\($0.name): \($0.pfcReaction.count) XOFF, mean \(String(format: "%.1f", $0.pfcReaction.meanMicroseconds)) us, max \(String(format: "%.1f", $0.pfcReaction.maxMicroseconds)) us"
+        }
+        if !reactions.isEmpty { out += "PFC reaction (threshold to wire): " + reactions.joined(separator: "; ") + "\n" }
+        out += "shared buffer: peak \(buffer.watermarkBytes) of \(buffer.poolBytes) B, \(buffer.usedBytes) B in use\n"
         let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
         if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }
         let storms = ports.flatMap { p in p.queues.filter { $0.pfcwdStorms > 0 }.map {

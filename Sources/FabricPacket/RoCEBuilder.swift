@@ -170,16 +170,28 @@ public enum PFCBuilder {
     /// returns its length (60; the NIC adds the FCS).
     @inlinable
     public static func write(into frame: UnsafeMutableRawPointer, source: MACAddress, times: [(priority: Int, quanta: UInt16)]) -> Int {
-        frame.initializeMemory(as: UInt8.self, repeating: 0, count: length)
-        Rewrite.setMACs(frame, destination: destination, source: source)
-        frame.storeBytes(of: EtherType.macControl.bigEndian, toByteOffset: 12, as: UInt16.self)
-        frame.storeBytes(of: MACControlView.pfcOpcode.bigEndian, toByteOffset: 14, as: UInt16.self)
+        let n = write(into: frame, source: source, priorities: 0, quanta: 0)
         var vector: UInt8 = 0
         for t in times where (0..<8).contains(t.priority) {
             vector |= 1 << UInt8(t.priority)
             frame.storeBytes(of: t.quanta.bigEndian, toByteOffset: 18 + 2 * t.priority, as: UInt16.self)
         }
         frame.storeBytes(of: vector, toByteOffset: 17, as: UInt8.self)
+        return n
+    }
+
+    /// The same quanta for every priority in the mask `priorities` (what a switch sends for a
+    /// priority group), without building a list.
+    @inlinable
+    public static func write(into frame: UnsafeMutableRawPointer, source: MACAddress, priorities: UInt8, quanta: UInt16) -> Int {
+        frame.initializeMemory(as: UInt8.self, repeating: 0, count: length)
+        Rewrite.setMACs(frame, destination: destination, source: source)
+        frame.storeBytes(of: EtherType.macControl.bigEndian, toByteOffset: 12, as: UInt16.self)
+        frame.storeBytes(of: MACControlView.pfcOpcode.bigEndian, toByteOffset: 14, as: UInt16.self)
+        frame.storeBytes(of: priorities, toByteOffset: 17, as: UInt8.self)
+        for p in 0..<8 where priorities & (1 << UInt8(p)) != 0 {
+            frame.storeBytes(of: quanta.bigEndian, toByteOffset: 18 + 2 * p, as: UInt16.self)
+        }
         return length
     }
 }

@@ -175,6 +175,13 @@ struct ConfigCommand: ParsableCommand {
                 print("  route \(r.prefix) via \(r.nextHops.map(\.description).joined(separator: ", "))\(r.nextHops.count > 1 ? " (ECMP)" : "")")
             }
             for n in c.neighbours { print("  neighbour \(n.address) at \(n.mac)") }
+            let b = c.buffers
+            print("  buffers: pool \(b.poolBytes) B; lossless PGs reserved \(b.lossless.reservedBytes) B, \(b.lossless.threshold.description), "
+                  + "xon offset \(b.xonOffsetBytes) B; lossy PGs reserved \(b.lossy.reservedBytes) B, \(b.lossy.threshold.description)")
+            for p in c.ports {
+                let speed = p.speedGbps ?? 100
+                print("  headroom \(p.name): \(b.headroom(speedGbps: speed)) B per lossless PG (at \(speed)G, cable \(b.cableMeters) m, MTU \(b.mtu))")
+            }
         }
     }
 }

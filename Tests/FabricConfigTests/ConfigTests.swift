@@ -23,7 +23,10 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.ecn.kmaxBytes, 1536 * 1024)
         XCTAssertEqual(c.ecn.queues, 1 << 3)
         XCTAssertEqual(c.pfcWatchdog.action, .drop)
-        XCTAssertEqual(c.buffers.xoffBytes, 96 * 1024)
+        XCTAssertEqual(c.buffers.poolBytes, 8 * 1024 * 1024)
+        XCTAssertEqual(c.buffers.lossless, BufferConfig.Profile(reservedBytes: 16 * 1024, threshold: .dynamic(-2)))
+        XCTAssertEqual(c.buffers.lossy, BufferConfig.Profile(reservedBytes: 0, threshold: .dynamic(0)))
+        XCTAssertEqual(c.buffers.xonOffsetBytes, 32 * 1024)
         XCTAssertNil(c.buffers.headroomBytes, "auto")
         XCTAssertEqual(c.buffers.cableMeters, 5)
         XCTAssertEqual(c.pfcWatchdog.detectionNanoseconds, 200_000_000)
@@ -129,10 +132,24 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(reject(base + "ecn: {kmin: 2MB, kmax: 1MB}\n").contains("ecn: kmin (2097152 bytes) must be below kmax (1048576 bytes)"))
         XCTAssertTrue(reject(base + "ecn: {pmax: 150}\n").contains("ecn.pmax: 150 is out of range 0...100"))
         XCTAssertTrue(reject(base + "ecn: {kmin: lots}\n").contains("ecn.kmin: expected a size like 150KB"))
-        XCTAssertTrue(reject(base + "buffers: {xoff: 10KB, xon: 20KB}\n").contains("buffers: xon (20480 bytes) must be below xoff (10240 bytes)"))
+        XCTAssertTrue(reject(base + "buffers: {xoff: 10KB}\n").contains("buffers.xoff: unknown key 'xoff' (expected one of: pool, lossless, lossy, cable_length, mtu)"))
+        XCTAssertTrue(reject(base + "buffers: {lossless: {dynamic_th: 0, static_th: 1MB}}\n").contains("buffers.lossless: give dynamic_th or static_th, not both"))
+        XCTAssertTrue(reject(base + "buffers: {lossy: {dynamic_th: 9}}\n").contains("buffers.lossy.dynamic_th: 9 is out of range -7...7"))
+        XCTAssertTrue(reject(base + "buffers: {pool: 1MB, lossy: {static_th: 2MB}}\n").contains("buffers: lossy.static_th (2097152 bytes) is larger than the pool (1048576 bytes)"))
+        XCTAssertTrue(reject(base + "buffers: {lossy: {xon_offset: 1KB}}\n").contains("buffers.lossy.xon_offset: unknown key"))
         XCTAssertTrue(reject(base + "buffers: {cable_length: far}\n").contains("buffers.cable_length: expected a cable length like 5m"))
         XCTAssertTrue(reject(base + "pfc: {watchdog: {action: panic}}\n").contains("pfc.watchdog.action: expected one of drop, forward, alert"))
         XCTAssertTrue(reject(base + "pfc: {watchdog: {detection: 5ms}}\n").contains("pfc.watchdog.detection: expected a duration of 100ms...60s"))
+    }
+
+    func testStaticThresholdsAndHeadroomParse() throws {
+        let c = try ConfigLoader.parse("switch: {mode: bridge}\nports:\n  - name: h1\n"
+            + "buffers: {pool: 4MB, lossless: {reserved: 0, static_th: 64KB, xon_offset: 16KB, headroom: 3MB}, lossy: {static_th: 1MB}}\n")
+        XCTAssertEqual(c.buffers.poolBytes, 4 * 1024 * 1024)
+        XCTAssertEqual(c.buffers.lossless, BufferConfig.Profile(reservedBytes: 0, threshold: .fixed(64 * 1024)))
+        XCTAssertEqual(c.buffers.lossy, BufferConfig.Profile(reservedBytes: 0, threshold: .fixed(1024 * 1024)))
+        XCTAssertEqual(c.buffers.xonOffsetBytes, 16 * 1024)
+        XCTAssertEqual(c.buffers.headroom(speedGbps: 10), 3 * 1024 * 1024)
     }
 
     func testBridgeModeNeedsNoAddresses() throws {

@@ -153,7 +153,8 @@ final class ECNBed {
         ])
         cfg.ecn = ecn
         cfg.buffers = buffers
-        cfg.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.77.2.1")!), mac: MACAddress(rawValue: RouterBed.host2))]
+        cfg.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.77.2.1")!), mac: MACAddress(rawValue: RouterBed.host2)),
+                          NeighbourConfig(address: .v4(parseIPv4("10.77.1.1")!), mac: MACAddress(rawValue: RouterBed.host1))]
         dp = Datapath(config: cfg, portMACs: [MACAddress(rawValue: RouterBed.portMACs[0]), MACAddress(rawValue: RouterBed.portMACs[1])],
                       frames: memory, pool: FramePool(frameCount: 256, frameSize: 2048), queueCapacity: 64)
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: 256 * 2048)
@@ -192,12 +193,98 @@ final class ECNBed {
 final class PFCOutTests: XCTestCase {
     let h1 = parseIPv4("10.77.1.1")!, h2 = parseIPv4("10.77.2.1")!
 
+    /// Static thresholds, nothing reserved: XOFF once a PG holds more than `xoff`, XON at `xon`.
     func makeBed(xoff: Int, xon: Int, softwareSlack: Int = 2 * 1024 * 1024) -> ECNBed {
         var b = BufferConfig()
-        b.xoffBytes = xoff
-        b.xonBytes = xon
+        b.lossless = .init(reservedBytes: 0, threshold: .fixed(xoff))
+        b.xonOffsetBytes = xoff - xon
         b.softwareSlackBytes = softwareSlack
         return ECNBed(ecn: ECNConfig(), buffers: b)
+    }
+
+    /// `n` frames of 1042 bytes from host `from` (1 or 2) to the other, DSCP `dscp`, forwarded.
+    func offer(_ bed: ECNBed, from: Int, count n: Int, dscp: UInt8, now: UInt64 = 1_000) {
+        let (src, dst) = from == 1 ? (h1, h2) : (h2, h1)
+        for i in 0..<n {
+            bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[from - 1], srcMAC: from == 1 ? RouterBed.host1 : RouterBed.host2,
+                                    src: src, dst: dst, sport: UInt16(i), dport: 9, tos: dscp << 2 | 2, payload: 1000))
+            if bed.batch.count == 64 { bed.forward(ingress: from - 1, now: now) }
+        }
+        bed.forward(ingress: from - 1, now: now)
+    }
+
+    /// SONiC dynamic_th 0 (alpha 1): a PG alone may take half the pool's free bytes; a second
+    /// busy PG gets half of what the first left. The lossless one that is refused sends XOFF
+    /// and goes on in its headroom; the lossy one tail-drops.
+    func testDynamicThresholdSharesThePoolAmongBusyPGs() {
+        var b = BufferConfig()
+        b.poolBytes = 16 * 1042
+        b.lossless = .init(reservedBytes: 0, threshold: .dynamic(0))
+        b.lossy = .init(reservedBytes: 0, threshold: .dynamic(0))
+        b.headroomBytes = 4 * 1042
+        let bed = ECNBed(ecn: ECNConfig(), buffers: b)
+        // Lossless (DSCP 26, PG3) from h1: shared s may grow while s + 1042 <= 16 x 1042 - s,
+        // so 8 frames; XOFF on the 9th, which goes to headroom with 3 more; then 8 drops.
+        offer(bed, from: 1, count: 20, dscp: 26)
+        XCTAssertEqual(bed.dp.counters[0].pgShared[3], 8 * 1042)
+        XCTAssertEqual(bed.dp.counters[0].pgHeadroom[3], 4 * 1042)
+        XCTAssertEqual(bed.dp.counters[0].drops[.headroomOverflow], 8)
+        XCTAssertEqual(bed.dp.poolShared, 8 * 1042)
+        XCTAssertEqual(bed.dp.counters[0].pfcTx[3], 1, "one XOFF")
+        // Lossy (DSCP 0, PG0) from h2 while the pool has 8 frames free: half of what is left
+        // after its own use, s + 1042 <= 8 x 1042 - s: 4 frames, then tail drops.
+        offer(bed, from: 2, count: 10, dscp: 0)
+        XCTAssertEqual(bed.dp.counters[1].pgShared[0], 4 * 1042)
+        XCTAssertEqual(bed.dp.counters[1].drops[.bufferFull], 6)
+        XCTAssertEqual(bed.dp.poolWatermark, 12 * 1042)
+        // Draining h2's port: headroom empties first; XON once shared is 32 KB (the default
+        // xon offset) below the threshold, or empty, since the threshold here is smaller.
+        var sent = 0
+        while bed.dp.counters[0].pfcTx[3] == 1, let f = bed.dp.dequeueForTransmit(port: 1, now: 2_000) {
+            bed.dp.pool.release(f.addr)
+            sent += 1
+        }
+        XCTAssertEqual(sent, 12, "XON only when the PG's headroom and shared use are both gone")
+        XCTAssertEqual(bed.dp.counters[0].pgHeadroom[3], 0)
+        XCTAssertEqual(bed.dp.counters[0].pgShared[3], 0)
+    }
+
+    /// A PG's reserved bytes are its own even when the pool is exhausted.
+    func testReservedSpaceIsGuaranteedWhenThePoolIsFull() {
+        var b = BufferConfig()
+        b.poolBytes = 4 * 1042
+        b.lossy = .init(reservedBytes: 3 * 1042, threshold: .dynamic(0))
+        let bed = ECNBed(ecn: ECNConfig(), buffers: b)
+        // h1's lossy PG: 3 frames reserved, then shared while s + 1042 <= 4 x 1042 - s: 2 more.
+        offer(bed, from: 1, count: 8, dscp: 0)
+        XCTAssertEqual(bed.dp.counters[0].pgBytes[0], 5 * 1042)
+        XCTAssertEqual(bed.dp.counters[0].pgShared[0], 2 * 1042)
+        XCTAssertEqual(bed.dp.counters[0].drops[.bufferFull], 3)
+        // h2's lossy PG: its 3 reserved frames whatever the pool holds, then 1 shared of the 2 left.
+        offer(bed, from: 2, count: 8, dscp: 0)
+        XCTAssertEqual(bed.dp.counters[1].pgBytes[0], 4 * 1042)
+        XCTAssertEqual(bed.dp.counters[1].pgShared[0], 1042)
+        XCTAssertEqual(bed.dp.counters[1].drops[.bufferFull], 4)
+        XCTAssertEqual(bed.dp.poolShared, 3 * 1042)
+        // Everything leaves: the accounting returns to zero.
+        for p in 0..<2 {
+            while let f = bed.dp.dequeueForTransmit(port: p, now: 1_000) { bed.dp.pool.release(f.addr) }
+        }
+        for p in 0..<2 { XCTAssertEqual(bed.dp.counters[p].pgBytes[0], 0) }
+        XCTAssertEqual(bed.dp.poolShared, 0)
+    }
+
+    /// The XOFF carries the time its PG crossed the threshold; sending it counts the reaction.
+    func testXOFFReactionTimeIsMeasuredWhenItLeaves() {
+        let bed = makeBed(xoff: 2 * 1024, xon: 1024)
+        offer(bed, from: 1, count: 4, dscp: 26, now: monotonicNanoseconds())
+        XCTAssertEqual(bed.dp.counters[0].pfcReactions, 0, "queued, not yet sent")
+        let f = bed.dp.dequeueForTransmit(port: 0, now: monotonicNanoseconds())
+        XCTAssertNotNil(f)
+        bed.dp.pool.release(f!.addr)
+        XCTAssertEqual(bed.dp.counters[0].pfcReactions, 1)
+        XCTAssertGreaterThan(bed.dp.counters[0].pfcReactionMaxNanoseconds, 0)
+        XCTAssertLessThan(bed.dp.counters[0].pfcReactionMaxNanoseconds, 1_000_000_000)
     }
 
     func isPFC(_ f: [UInt8], quanta: UInt16) -> Bool {
@@ -258,8 +345,13 @@ final class PFCOutTests: XCTestCase {
         }
         bed.forward(ingress: 0, now: 1_000)
         let held = Int(bed.dp.counters[0].pgBytes[3])
-        XCTAssertLessThanOrEqual(held, 8 * 1024 + headroom)
-        XCTAssertGreaterThan(held, 8 * 1024 + headroom - 1042)
+        let shared = Int(bed.dp.counters[0].pgShared[3]), inHeadroom = Int(bed.dp.counters[0].pgHeadroom[3])
+        XCTAssertEqual(held, shared + inHeadroom, "nothing reserved")
+        XCTAssertLessThanOrEqual(shared, 8 * 1024)
+        XCTAssertGreaterThan(shared, 8 * 1024 - 1042)
+        XCTAssertLessThanOrEqual(inHeadroom, headroom)
+        XCTAssertGreaterThan(inHeadroom, headroom - 1042)
+        XCTAssertEqual(Int(bed.dp.counters[0].pgHeadroomWatermark[3]), inHeadroom)
         XCTAssertEqual(Int(bed.dp.counters[0].drops[.headroomOverflow]), 60 - held / 1042)
         XCTAssertEqual(bed.dp.counters[0].drops[.bufferFull], 0)
     }

@@ -1,3 +1,4 @@
+import FabricCore
 import FabricIO
 import FabricLab
 import FabricTraffic
@@ -280,7 +281,7 @@ final class TrafficIntegrationTests: LabTestCase {
         // Headroom for a software switch must also cover what waits in its own rx ring when
         // XOFF goes out (up to 2048 frames here, measured peaks of 0.4-0.55 MB): 3 MB, with
         // egress queues big enough to hold it.
-        yaml += "buffers: {xoff: 64KB, xon: 32KB, headroom: 3MB}\necn: {queues: []}\n"
+        yaml += "buffers: {lossless: {reserved: 0, static_th: 64KB, xon_offset: 32KB, headroom: 3MB}}\necn: {queues: []}\n"
         try yaml.write(toFile: config, atomically: true, encoding: .utf8)
         let sw = try startSwitch(tb, config: config, extra: ["--queue-capacity", "4096"])
         let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
@@ -298,6 +299,58 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertEqual(final.ports[1].dropsTotal, 0, "\(final.ports[1].drops.filter { $0.value > 0 })")
         XCTAssertEqual(final.ports[0].socket.frames + final.ports[1].socket.frames, 0)
         XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+    }
+
+    /// The lossless class under a 3:1 incast into a 200 Mb/s port (3 x 250 Mb/s offered), three
+    /// runs on one test bed: PFC on (nothing lost anywhere, pauses reach the senders, the
+    /// bottleneck stays busy; the PFC frames on h1's wire decode in tshark), PFC on with the
+    /// senders' DCQCN (ECN marks make PFC rarer), PFC off (drops, counted).
+    func testLosslessIncastWithPFCOnAndOff() throws {
+        let tb = try makeTestbed(hosts: 4, routed: true)
+        let lab = LosslessIncast(testbed: tb, fabric: fabric)
+        let pcap = NSTemporaryDirectory() + "fabric-pfc-\(getpid()).pcapng"
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        let on = try lab.run(pfc: true, cc: "none", alongside: ["ip", "netns", "exec", tb.hostNamespace(1), "dumpcap", "-q", "-i", Testbed.hostInterface,
+                                                                 "-f", "ether proto 0x8808", "-a", "duration:3", "-w", pcap])
+        let dcqcn = try lab.run(pfc: true, cc: "dcqcn")
+        let off = try lab.run(pfc: false, cc: "none")
+        print(LosslessIncast.table([on, dcqcn, off]))
+
+        XCTAssertEqual(on.workload.lost, 0, "PFC on: no PSN gap")
+        XCTAssertEqual(on.workload.receivedPackets, on.workload.sentPackets, "PFC on: every packet arrived")
+        XCTAssertEqual(on.switchDrops, 0, "PFC on: no drop of any kind: \(on.report.ports.map { $0.drops.filter { $0.value > 0 } })")
+        for s in on.workload.senders { XCTAssertGreaterThan(s.report.pauseFrames, 0, "h\(s.from) was paused") }
+        XCTAssertGreaterThan(on.goodputGbps, 0.15, "the 200 Mb/s bottleneck stays busy")
+        XCTAssertLessThan(on.goodputGbps, 0.205, "no faster than the emulated 200 Mb/s wire (frame bytes, 2.5% for the window)")
+        XCTAssertGreaterThan(on.ecnMarks, 0, "ECN marks under sustained load")
+        XCTAssertGreaterThan(on.report.buffer.watermarkBytes, 0)
+        XCTAssertGreaterThan(on.report.ports[0].pfcReaction.count, 0)
+        for p in on.report.ports.prefix(3) {
+            XCTAssertLessThanOrEqual(p.pgHeadroomWatermark[3], UInt64(BufferConfig().headroom(speedGbps: 100)), "\(p.name): headroom held")
+        }
+
+        XCTAssertEqual(dcqcn.workload.lost, 0, "DCQCN + PFC: nothing lost")
+        XCTAssertGreaterThan(dcqcn.workload.senders.reduce(0) { $0 + $1.report.rateCuts }, 0, "the senders cut their rates")
+        XCTAssertLessThan(dcqcn.pfcSent, on.pfcSent / 2, "with DCQCN, PFC is rarer (\(dcqcn.pfcSent) vs \(on.pfcSent) frames)")
+
+        XCTAssertEqual(off.pfcSent, 0)
+        XCTAssertEqual(off.pausesAtSenders, 0)
+        XCTAssertGreaterThan(off.switchDrops, 0, "PFC off: the excess is dropped and counted")
+        XCTAssertGreaterThan(off.workload.lost, 0, "PFC off: the receivers see the loss")
+
+        // What h1's wire carried, decoded by tshark: PFC for priority 3 only, XOFF 0xFFFF or XON 0.
+        let decoded = try Shell.run(["tshark", "-r", pcap, "-T", "fields", "-E", "separator=|", "-e", "macc.opcode", "-e", "macc.cbfc.enbv",
+                                     "-e", "macc.cbfc.pause_time.c3", "-e", "_ws.expert.severity"])
+        let lines = decoded.split(separator: "\n").map(String.init).filter { $0.contains("|") }   // not tshark's warnings
+        XCTAssertGreaterThan(lines.count, 0, "PFC frames captured at h1: \(decoded.prefix(500))")
+        let times = Set(lines.map { $0.split(separator: "|", omittingEmptySubsequences: false).dropFirst(2).first.map(String.init) ?? "?" })
+        // Each: MAC Control opcode PFC, class-enable vector priority 3 only, XOFF 0xFFFF or XON 0, no expert warning.
+        let wrong = lines.filter { l in
+            let f = l.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            return !(f.count == 4 && f[0] == "0x0101" && f[1] == "0x0008" && (f[2] == "65535" || f[2] == "0") && f[3] == "")
+        }
+        XCTAssertEqual(wrong.count, 0, "of \(lines.count) PFC frames, not as expected: \(wrong.prefix(5))")
+        XCTAssertTrue(times.contains("65535"), "XOFF seen: \(times)")
     }
 
     func testIncastTwoToOne() throws {
