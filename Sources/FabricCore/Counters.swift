@@ -100,14 +100,6 @@ public struct PortCounters: Sendable, Equatable {
     public var pfcReactions: UInt64 = 0
     public var pfcReactionTotalNanoseconds: UInt64 = 0
     public var pfcReactionMaxNanoseconds: UInt64 = 0
-    /// Ingress buffer per priority group: bytes held now and the most ever held.
-    public var pgBytes = PriorityCounts()
-    public var pgWatermark = PriorityCounts()
-    /// The parts of `pgBytes` taken from the shared pool and from headroom (the rest is the
-    /// PG's reserved space), and the most headroom ever used.
-    public var pgShared = PriorityCounts()
-    public var pgHeadroom = PriorityCounts()
-    public var pgHeadroomWatermark = PriorityCounts()
     /// PFC watchdog per egress queue: storms detected and restored, frames it discarded.
     public var pfcwdStorms = PriorityCounts()
     public var pfcwdRestored = PriorityCounts()

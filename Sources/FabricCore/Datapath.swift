@@ -28,13 +28,11 @@ public struct Datapath: ~Copyable {
     @usableFromInline let losslessPGs: UInt8
     /// Per priority group: the lossless priorities (TCs) it pauses.
     @usableFromInline let pgPriorities: UnsafeMutablePointer<UInt8>
-    @usableFromInline let headroom: UnsafeMutablePointer<Int>          // per port
     @usableFromInline let refreshInterval: UnsafeMutablePointer<UInt64> // per port: half a 0xFFFF pause
     @usableFromInline let xoffSent: UnsafeMutablePointer<UInt64>       // [port*8+pg]: when, 0 = not paused
     @usableFromInline var xoffActive = 0
-    /// Bytes of the shared pool in use now, and the most ever in use.
-    public internal(set) var poolShared = 0
-    public internal(set) var poolWatermark = 0
+    /// Ingress buffer state: per (port, PG) occupancy, the shared pool, headroom.
+    public var buffer: BufferAccounting
     /// xorshift64* state for ECN marking decisions (no syscall, no lock).
     @usableFromInline var rng: UInt64 = 0x9E37_79B9_7F4A_7C15
     /// Per port: 8 egress queues, their scheduler and the emulated line rate.
@@ -74,13 +72,12 @@ public struct Datapath: ~Copyable {
             pgPriorities[pg] |= 1 << UInt8(tc)
         }
         losslessPGs = lossless
-        headroom = .allocate(capacity: portCount)
         refreshInterval = .allocate(capacity: portCount)
         for p in 0..<portCount {
             let speed = config.ports[p].speedGbps ?? 100
-            headroom[p] = config.buffers.headroom(speedGbps: speed)
             refreshInterval[p] = UInt64(65535 * 512 / speed / 2)
         }
+        buffer = BufferAccounting(config: config.buffers, losslessPGs: lossless, portSpeedsGbps: config.ports.map { $0.speedGbps ?? 100 })
         xoffSent = .filled(with: 0, count: portCount * 8)
         self.bridge = bridge
         router = Router(config: config, portMACs: portMACs, selector: HashPathSelector())
@@ -103,7 +100,6 @@ public struct Datapath: ~Copyable {
         tcToQueue.deallocate()
         tcToPG.deallocate()
         pgPriorities.deallocate()
-        headroom.deallocate()
         refreshInterval.deallocate()
         xoffSent.deallocate()
         counters.deallocate()
@@ -196,7 +192,7 @@ public struct Datapath: ~Copyable {
         var tag = FrameQueue.untagged
         var part = (shared: 0, headroom: 0)
         if ingress >= 0 {
-            guard let p = admit(ingress: ingress, pg: pg, bytes: Int(len)) else {
+            guard let p = buffer.admit(port: ingress, pg: pg, bytes: Int(len)) else {
                 counters[ingress].drops[losslessPGs & (1 << UInt8(pg)) != 0 ? .headroomOverflow : .bufferFull] &+= 1
                 pool.release(addr)
                 return false
@@ -213,72 +209,25 @@ public struct Datapath: ~Copyable {
         return true
     }
 
-    /// Where a frame of `bytes` would be held in its ingress PG (`BufferConfig`): the parts
-    /// taken from the shared pool and from headroom (the rest fits the PG's reserved space),
-    /// or nil when it may not be held at all.
-    @inline(__always) func admit(ingress: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {
-        let lossless = losslessPGs & (1 << UInt8(pg)) != 0
-        let held = Int(counters[ingress].pgBytes[pg])
-        let shared = Int(counters[ingress].pgShared[pg])
-        let inHeadroom = Int(counters[ingress].pgHeadroom[pg])
-        let reserved = lossless ? buffers.lossless.reservedBytes : buffers.lossy.reservedBytes
-        let reservedFree = max(0, reserved - (held - shared - inHeadroom))
-        let rest = bytes - min(bytes, reservedFree)
-        if rest == 0 { return (0, 0) }
-        let free = buffers.poolBytes - poolShared
-        if inHeadroom == 0 && rest <= free {
-            let threshold = lossless ? buffers.lossless.threshold : buffers.lossy.threshold
-            if shared + rest <= threshold.limit(free: free) { return (rest, 0) }
-        }
-        guard lossless, inHeadroom + rest <= headroom[ingress] else { return nil }
-        return (0, rest)
-    }
-
-    /// Adds to an ingress PG's occupancy; a lossless PG that had to use headroom pauses its
-    /// sender (XOFF on the ingress port for the PG's priorities).
+    /// Adds an admitted frame to its ingress PG; a lossless PG that had to use headroom pauses
+    /// its sender (XOFF on the ingress port for the PG's priorities).
     @inline(__always) mutating func charge(ingress: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int), now: UInt64) {
-        let held = counters[ingress].pgBytes[pg] &+ UInt64(bytes)
-        counters[ingress].pgBytes[pg] = held
-        if held > counters[ingress].pgWatermark[pg] { counters[ingress].pgWatermark[pg] = held }
-        if part.shared > 0 {
-            counters[ingress].pgShared[pg] &+= UInt64(part.shared)
-            poolShared &+= part.shared
-            if poolShared > poolWatermark { poolWatermark = poolShared }
-        }
-        if part.headroom > 0 {
-            let h = counters[ingress].pgHeadroom[pg] &+ UInt64(part.headroom)
-            counters[ingress].pgHeadroom[pg] = h
-            if h > counters[ingress].pgHeadroomWatermark[pg] { counters[ingress].pgHeadroomWatermark[pg] = h }
-            if xoffSent[ingress * 8 + pg] == 0 {
-                sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0xFFFF, now: now)
-                xoffSent[ingress * 8 + pg] = max(now, 1)
-                xoffActive += 1
-            }
+        if buffer.charge(port: ingress, pg: pg, bytes: bytes, part: part) && xoffSent[ingress * 8 + pg] == 0 {
+            sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0xFFFF, now: now)
+            xoffSent[ingress * 8 + pg] = max(now, 1)
+            xoffActive += 1
         }
     }
 
-    /// A frame charged to `tag` left the switch (or was discarded): credit its PG, headroom
-    /// first, then shared, then reserved; a lossless PG in XOFF whose headroom is empty and
-    /// whose shared use is `xonOffsetBytes` below its threshold lets its sender go.
+    /// A frame charged to `tag` left the switch (or was discarded): credit its PG; a lossless
+    /// PG in XOFF that may resume (`BufferAccounting.credit`) lets its sender go.
     @inline(__always) mutating func credit(tag: UInt16, bytes: Int, now: UInt64 = 0) {
         guard tag != FrameQueue.untagged else { return }
         let ingress = Int(tag >> 3), pg = Int(tag & 7)
-        var left = UInt64(bytes)
-        counters[ingress].pgBytes[pg] &-= left
-        let h = min(left, counters[ingress].pgHeadroom[pg])
-        counters[ingress].pgHeadroom[pg] &-= h
-        left &-= h
-        let s = min(left, counters[ingress].pgShared[pg])
-        let shared = counters[ingress].pgShared[pg] &- s
-        counters[ingress].pgShared[pg] = shared
-        poolShared &-= Int(s)
-        if xoffSent[ingress * 8 + pg] != 0 && counters[ingress].pgHeadroom[pg] == 0 {
-            let limit = buffers.lossless.threshold.limit(free: buffers.poolBytes - poolShared)
-            if shared == 0 || Int(shared) + buffers.xonOffsetBytes <= limit {
-                sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0, now: now)
-                xoffSent[ingress * 8 + pg] = 0
-                xoffActive -= 1
-            }
+        if buffer.credit(port: ingress, pg: pg, bytes: bytes) && xoffSent[ingress * 8 + pg] != 0 {
+            sendPFC(port: ingress, priorities: pgPriorities[pg], quanta: 0, now: now)
+            xoffSent[ingress * 8 + pg] = 0
+            xoffActive -= 1
         }
     }
 

@@ -549,8 +549,12 @@ public struct AFXDPSwitch: ~Copyable {
                 pfcPausedMicroseconds: (0..<8).map { prio in
                     Double(dp.queues[p].pausedNanoseconds(queue: dp.queueForPriority(prio), now: monotonicNanoseconds())) / 1000
                 },
-                pfcTx: c.pfcTx.array, pgBytes: c.pgBytes.array, pgWatermark: c.pgWatermark.array,
-                pgShared: c.pgShared.array, pgHeadroom: c.pgHeadroom.array, pgHeadroomWatermark: c.pgHeadroomWatermark.array,
+                pfcTx: c.pfcTx.array,
+                pgBytes: (0..<8).map { UInt64(dp.buffer.held(port: p, pg: $0)) },
+                pgWatermark: (0..<8).map { UInt64(dp.buffer.heldPeak(port: p, pg: $0)) },
+                pgShared: (0..<8).map { UInt64(dp.buffer.shared(port: p, pg: $0)) },
+                pgHeadroom: (0..<8).map { UInt64(dp.buffer.headroomUsed(port: p, pg: $0)) },
+                pgHeadroomWatermark: (0..<8).map { UInt64(dp.buffer.headroomPeak(port: p, pg: $0)) },
                 pfcReaction: ReactionReport(count: c.pfcReactions,
                                             meanMicroseconds: c.pfcReactions == 0 ? 0 : Double(c.pfcReactionTotalNanoseconds) / Double(c.pfcReactions) / 1000,
                                             maxMicroseconds: Double(c.pfcReactionMaxNanoseconds) / 1000),
@@ -575,7 +579,7 @@ public struct AFXDPSwitch: ~Copyable {
                 NeighbourReport(address: $0.ip.description, mac: $0.mac?.description, isStatic: $0.isStatic)
             },
             ledger: ledger(), loop: loop,
-            buffer: BufferReport(poolBytes: dp.buffers.poolBytes, usedBytes: dp.poolShared, watermarkBytes: dp.poolWatermark))
+            buffer: BufferReport(poolBytes: dp.buffer.poolBytes, usedBytes: dp.buffer.poolUsed, watermarkBytes: dp.buffer.poolWatermark))
     }
 
     /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).

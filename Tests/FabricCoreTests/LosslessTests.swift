@@ -226,17 +226,17 @@ final class PFCOutTests: XCTestCase {
         // Lossless (DSCP 26, PG3) from h1: shared s may grow while s + 1042 <= 16 x 1042 - s,
         // so 8 frames; XOFF on the 9th, which goes to headroom with 3 more; then 8 drops.
         offer(bed, from: 1, count: 20, dscp: 26)
-        XCTAssertEqual(bed.dp.counters[0].pgShared[3], 8 * 1042)
-        XCTAssertEqual(bed.dp.counters[0].pgHeadroom[3], 4 * 1042)
+        XCTAssertEqual(bed.dp.buffer.shared(port: 0, pg: 3), 8 * 1042)
+        XCTAssertEqual(bed.dp.buffer.headroomUsed(port: 0, pg: 3), 4 * 1042)
         XCTAssertEqual(bed.dp.counters[0].drops[.headroomOverflow], 8)
-        XCTAssertEqual(bed.dp.poolShared, 8 * 1042)
+        XCTAssertEqual(bed.dp.buffer.poolUsed, 8 * 1042)
         XCTAssertEqual(bed.dp.counters[0].pfcTx[3], 1, "one XOFF")
         // Lossy (DSCP 0, PG0) from h2 while the pool has 8 frames free: half of what is left
         // after its own use, s + 1042 <= 8 x 1042 - s: 4 frames, then tail drops.
         offer(bed, from: 2, count: 10, dscp: 0)
-        XCTAssertEqual(bed.dp.counters[1].pgShared[0], 4 * 1042)
+        XCTAssertEqual(bed.dp.buffer.shared(port: 1, pg: 0), 4 * 1042)
         XCTAssertEqual(bed.dp.counters[1].drops[.bufferFull], 6)
-        XCTAssertEqual(bed.dp.poolWatermark, 12 * 1042)
+        XCTAssertEqual(bed.dp.buffer.poolWatermark, 12 * 1042)
         // Draining h2's port: headroom empties first; XON once shared is 32 KB (the default
         // xon offset) below the threshold, or empty, since the threshold here is smaller.
         var sent = 0
@@ -245,8 +245,8 @@ final class PFCOutTests: XCTestCase {
             sent += 1
         }
         XCTAssertEqual(sent, 12, "XON only when the PG's headroom and shared use are both gone")
-        XCTAssertEqual(bed.dp.counters[0].pgHeadroom[3], 0)
-        XCTAssertEqual(bed.dp.counters[0].pgShared[3], 0)
+        XCTAssertEqual(bed.dp.buffer.headroomUsed(port: 0, pg: 3), 0)
+        XCTAssertEqual(bed.dp.buffer.shared(port: 0, pg: 3), 0)
     }
 
     /// A PG's reserved bytes are its own even when the pool is exhausted.
@@ -257,21 +257,21 @@ final class PFCOutTests: XCTestCase {
         let bed = ECNBed(ecn: ECNConfig(), buffers: b)
         // h1's lossy PG: 3 frames reserved, then shared while s + 1042 <= 4 x 1042 - s: 2 more.
         offer(bed, from: 1, count: 8, dscp: 0)
-        XCTAssertEqual(bed.dp.counters[0].pgBytes[0], 5 * 1042)
-        XCTAssertEqual(bed.dp.counters[0].pgShared[0], 2 * 1042)
+        XCTAssertEqual(bed.dp.buffer.held(port: 0, pg: 0), 5 * 1042)
+        XCTAssertEqual(bed.dp.buffer.shared(port: 0, pg: 0), 2 * 1042)
         XCTAssertEqual(bed.dp.counters[0].drops[.bufferFull], 3)
         // h2's lossy PG: its 3 reserved frames whatever the pool holds, then 1 shared of the 2 left.
         offer(bed, from: 2, count: 8, dscp: 0)
-        XCTAssertEqual(bed.dp.counters[1].pgBytes[0], 4 * 1042)
-        XCTAssertEqual(bed.dp.counters[1].pgShared[0], 1042)
+        XCTAssertEqual(bed.dp.buffer.held(port: 1, pg: 0), 4 * 1042)
+        XCTAssertEqual(bed.dp.buffer.shared(port: 1, pg: 0), 1042)
         XCTAssertEqual(bed.dp.counters[1].drops[.bufferFull], 4)
-        XCTAssertEqual(bed.dp.poolShared, 3 * 1042)
+        XCTAssertEqual(bed.dp.buffer.poolUsed, 3 * 1042)
         // Everything leaves: the accounting returns to zero.
         for p in 0..<2 {
             while let f = bed.dp.dequeueForTransmit(port: p, now: 1_000) { bed.dp.pool.release(f.addr) }
         }
-        for p in 0..<2 { XCTAssertEqual(bed.dp.counters[p].pgBytes[0], 0) }
-        XCTAssertEqual(bed.dp.poolShared, 0)
+        for p in 0..<2 { XCTAssertEqual(bed.dp.buffer.held(port: p, pg: 0), 0) }
+        XCTAssertEqual(bed.dp.buffer.poolUsed, 0)
     }
 
     /// The XOFF carries the time its PG crossed the threshold; sending it counts the reaction.
@@ -300,14 +300,14 @@ final class PFCOutTests: XCTestCase {
         }
         bed.forward(ingress: 0, now: 1_000)
         // 10 x 1042 B held for h2: past 8 KB, so h1's port has an XOFF for priority 3 queued.
-        XCTAssertEqual(bed.dp.counters[0].pgBytes[3], 10_420)
+        XCTAssertEqual(bed.dp.buffer.held(port: 0, pg: 3), 10_420)
         XCTAssertEqual(bed.dp.counters[0].pfcTx[3], 1)
         let xoff = bed.drainControl(0)
         XCTAssertEqual(xoff.count, 1)
         XCTAssertTrue(isPFC(xoff[0], quanta: 0xFFFF), "\(xoff)")
         // Transmit on h2's port until below 4 KB: an XON follows.
         var sent = 0
-        while bed.dp.counters[0].pgBytes[3] >= 4 * 1024, let f = bed.dp.dequeueForTransmit(port: 1, now: 2_000) {
+        while bed.dp.buffer.held(port: 0, pg: 3) >= 4 * 1024, let f = bed.dp.dequeueForTransmit(port: 1, now: 2_000) {
             bed.dp.pool.release(f.addr)
             sent += 1
         }
@@ -344,14 +344,14 @@ final class PFCOutTests: XCTestCase {
             if bed.batch.count == 64 { bed.forward(ingress: 0, now: 1_000) }
         }
         bed.forward(ingress: 0, now: 1_000)
-        let held = Int(bed.dp.counters[0].pgBytes[3])
-        let shared = Int(bed.dp.counters[0].pgShared[3]), inHeadroom = Int(bed.dp.counters[0].pgHeadroom[3])
+        let held = Int(bed.dp.buffer.held(port: 0, pg: 3))
+        let shared = Int(bed.dp.buffer.shared(port: 0, pg: 3)), inHeadroom = Int(bed.dp.buffer.headroomUsed(port: 0, pg: 3))
         XCTAssertEqual(held, shared + inHeadroom, "nothing reserved")
         XCTAssertLessThanOrEqual(shared, 8 * 1024)
         XCTAssertGreaterThan(shared, 8 * 1024 - 1042)
         XCTAssertLessThanOrEqual(inHeadroom, headroom)
         XCTAssertGreaterThan(inHeadroom, headroom - 1042)
-        XCTAssertEqual(Int(bed.dp.counters[0].pgHeadroomWatermark[3]), inHeadroom)
+        XCTAssertEqual(Int(bed.dp.buffer.headroomPeak(port: 0, pg: 3)), inHeadroom)
         XCTAssertEqual(Int(bed.dp.counters[0].drops[.headroomOverflow]), 60 - held / 1042)
         XCTAssertEqual(bed.dp.counters[0].drops[.bufferFull], 0)
     }

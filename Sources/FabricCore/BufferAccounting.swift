@@ -1,0 +1,123 @@
+/// The switch's ingress buffer state (`BufferConfig`'s model) in flat tables indexed by
+/// `port * 8 + pg`: bytes held per PG and the parts of it in the shared pool and in headroom,
+/// peaks, and the pool's use. The thresholds are unpacked into plain integers once, so
+/// admitting a frame is a few loads and compares (the bridge pipeline went from 27 to 39
+/// ns/frame when this state lived in `PortCounters` and the thresholds in an enum; back to
+/// 28-29 beside 26-27 for the static-threshold code in the same run this way).
+public struct BufferAccounting: ~Copyable {
+    public let portCount: Int
+    public let poolBytes: Int
+    public var poolUsed = 0
+    public var poolWatermark = 0
+    /// Per (port, PG): bytes held, of them in shared and in headroom; peaks of held and headroom.
+    @usableFromInline let held: UnsafeMutablePointer<Int>
+    @usableFromInline let shared: UnsafeMutablePointer<Int>
+    @usableFromInline let inHeadroom: UnsafeMutablePointer<Int>
+    @usableFromInline let heldPeak: UnsafeMutablePointer<Int>
+    @usableFromInline let headroomPeak: UnsafeMutablePointer<Int>
+    /// Per port: headroom of each lossless PG.
+    @usableFromInline let headroom: UnsafeMutablePointer<Int>
+    /// Per PG (0...7): reserved bytes; threshold as a shift of the pool's free bytes
+    /// (dynamic) or a fixed byte count (static, `dynamicShift == Int.min`).
+    @usableFromInline let reserved: UnsafeMutablePointer<Int>
+    @usableFromInline let dynamicShift: UnsafeMutablePointer<Int>
+    @usableFromInline let fixedLimit: UnsafeMutablePointer<Int>
+    public let losslessPGs: UInt8
+    public let xonOffset: Int
+
+    public init(config: BufferConfig, losslessPGs: UInt8, portSpeedsGbps: [Double]) {
+        portCount = portSpeedsGbps.count
+        poolBytes = config.poolBytes
+        self.losslessPGs = losslessPGs
+        xonOffset = config.xonOffsetBytes
+        let n = portCount * 8
+        held = .filled(with: 0, count: n)
+        shared = .filled(with: 0, count: n)
+        inHeadroom = .filled(with: 0, count: n)
+        heldPeak = .filled(with: 0, count: n)
+        headroomPeak = .filled(with: 0, count: n)
+        headroom = .filled(with: 0, count: portCount)
+        for p in 0..<portCount { headroom[p] = config.headroom(speedGbps: portSpeedsGbps[p]) }
+        reserved = .filled(with: 0, count: 8)
+        dynamicShift = .filled(with: Int.min, count: 8)
+        fixedLimit = .filled(with: 0, count: 8)
+        for pg in 0..<8 {
+            let profile = losslessPGs & (1 << UInt8(pg)) != 0 ? config.lossless : config.lossy
+            reserved[pg] = profile.reservedBytes
+            switch profile.threshold {
+            case .dynamic(let s): dynamicShift[pg] = s
+            case .fixed(let b): fixedLimit[pg] = b
+            }
+        }
+    }
+
+    deinit {
+        for p in [held, shared, inHeadroom, heldPeak, headroomPeak, headroom, reserved, dynamicShift, fixedLimit] { p.deallocate() }
+    }
+
+    @inlinable func isLossless(_ pg: Int) -> Bool { losslessPGs & (1 << UInt8(truncatingIfNeeded: pg)) != 0 }
+
+    /// The shared bytes PG `pg` may hold now.
+    @inlinable func limit(pg: Int) -> Int {
+        let s = dynamicShift[pg]
+        if s == Int.min { return fixedLimit[pg] }
+        let free = poolBytes &- poolUsed
+        return s >= 0 ? free << s : free >> -s
+    }
+
+    /// Where a frame of `bytes` would be held in (port, pg): the parts from the shared pool
+    /// and from headroom (the rest fits the PG's reserved space), or nil: it may not be held.
+    @inlinable public func admit(port: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {
+        let i = port &* 8 &+ pg
+        let h = inHeadroom[i], s = shared[i]
+        let reservedFree = reserved[pg] &- (held[i] &- s &- h)
+        let rest = reservedFree > 0 ? max(0, bytes &- reservedFree) : bytes
+        if rest == 0 { return (0, 0) }
+        if h == 0 && rest <= poolBytes &- poolUsed && s &+ rest <= limit(pg: pg) { return (rest, 0) }
+        guard isLossless(pg), h &+ rest <= headroom[port] else { return nil }
+        return (0, rest)
+    }
+
+    /// Charges an admitted frame. Returns true when it went (partly) to headroom: the PG must
+    /// be in XOFF.
+    @inlinable public mutating func charge(port: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int)) -> Bool {
+        let i = port &* 8 &+ pg
+        let h = held[i] &+ bytes
+        held[i] = h
+        if h > heldPeak[i] { heldPeak[i] = h }
+        if part.shared > 0 {
+            shared[i] &+= part.shared
+            poolUsed &+= part.shared
+            if poolUsed > poolWatermark { poolWatermark = poolUsed }
+        }
+        guard part.headroom > 0 else { return false }
+        let r = inHeadroom[i] &+ part.headroom
+        inHeadroom[i] = r
+        if r > headroomPeak[i] { headroomPeak[i] = r }
+        return true
+    }
+
+    /// Credits a frame that left: headroom first, then shared, then reserved. Returns true
+    /// when a PG in XOFF may now send XON: its headroom is empty and its shared use is
+    /// `xonOffset` below its threshold (or nothing).
+    @inlinable public mutating func credit(port: Int, pg: Int, bytes: Int) -> Bool {
+        let i = port &* 8 &+ pg
+        held[i] &-= bytes
+        let fromHeadroom = min(bytes, inHeadroom[i])
+        inHeadroom[i] &-= fromHeadroom
+        let fromShared = min(bytes &- fromHeadroom, shared[i])
+        let s = shared[i] &- fromShared
+        shared[i] = s
+        poolUsed &-= fromShared
+        return inHeadroom[i] == 0 && (s == 0 || s &+ xonOffset <= limit(pg: pg))
+    }
+
+    // MARK: - Reading (reports, tests)
+
+    public func held(port: Int, pg: Int) -> Int { held[port * 8 + pg] }
+    public func shared(port: Int, pg: Int) -> Int { shared[port * 8 + pg] }
+    public func headroomUsed(port: Int, pg: Int) -> Int { inHeadroom[port * 8 + pg] }
+    public func heldPeak(port: Int, pg: Int) -> Int { heldPeak[port * 8 + pg] }
+    public func headroomPeak(port: Int, pg: Int) -> Int { headroomPeak[port * 8 + pg] }
+    public func headroom(port: Int) -> Int { headroom[port] }
+}
