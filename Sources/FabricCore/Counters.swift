@@ -104,6 +104,9 @@ public struct PortCounters: Sendable, Equatable {
     public var pfcwdStorms = PriorityCounts()
     public var pfcwdRestored = PriorityCounts()
     public var pfcwdDropped = PriorityCounts()
+    /// For the last storm: how long the queue had been paused when the watchdog declared it
+    /// (detection time plus up to one watchdog poll), nanoseconds.
+    public var pfcwdDetectedAfter = PriorityCounts()
 
     public init() {}
 

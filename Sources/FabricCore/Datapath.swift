@@ -330,6 +330,7 @@ public struct Datapath: ~Copyable {
                           queues[p].depth(queue: q).frames > 0 else { continue }
                     queues[p].stormed |= bit
                     counters[p].pfcwdStorms[q] &+= 1
+                    counters[p].pfcwdDetectedAfter[q] = queues[p].continuousPause(queue: q, now: now)
                     switch pfcWatchdog.action {
                     case .drop:
                         queues[p].ignorePauses |= bit

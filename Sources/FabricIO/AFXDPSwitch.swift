@@ -565,7 +565,8 @@ public struct AFXDPSwitch: ~Copyable {
                                        enqueued: dp.queues[p].enqueued[q], dequeued: dp.queues[p].dequeued[q],
                                        dropped: dp.queues[p].dropped[q], ecnMarked: c.ecnMarked[q],
                                        stormed: dp.queues[p].stormed & (1 << UInt8(q)) != 0, pfcwdStorms: c.pfcwdStorms[q],
-                                       pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q])
+                                       pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
+                                       pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6)
                 },
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))
         }

@@ -113,6 +113,8 @@ public struct QueueReport: Codable, Sendable {
     public var pfcwdStorms: UInt64
     public var pfcwdRestored: UInt64
     public var pfcwdDropped: UInt64
+    /// The last storm was declared after the queue had been paused this long.
+    public var pfcwdDetectedAfterMilliseconds: Double
 }
 
 /// One ARP cache entry.
@@ -168,7 +170,7 @@ extension SwitchReport {
         let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
         if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }
         let storms = ports.flatMap { p in p.queues.filter { $0.pfcwdStorms > 0 }.map {
-            "\(p.name):q\($0.queue) storms=\($0.pfcwdStorms) restored=\($0.pfcwdRestored) dropped=\($0.pfcwdDropped)\($0.stormed ? " (stormed now)" : "")"
+            "\(p.name):q\($0.queue) storms=\($0.pfcwdStorms) restored=\($0.pfcwdRestored) dropped=\($0.pfcwdDropped) detected after \(String(format: "%.0f", $0.pfcwdDetectedAfterMilliseconds)) ms paused\($0.stormed ? " (stormed now)" : "")"
         } }
         if !storms.isEmpty { out += "PFC watchdog: " + storms.joined(separator: " ") + "\n" }
         if mode == "router" {

@@ -24,6 +24,15 @@ public struct LosslessIncast {
         public var report: SwitchReport
         /// Frames the switch dropped or its sockets lost, all reasons.
         public var switchDrops: UInt64 { report.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames } }
+        /// "port:reason=count" for every drop the switch counted.
+        public var dropReasons: [String] {
+            report.ports.flatMap { p in
+                var all = p.drops.filter { $0.value > 0 }
+                if p.socket.rxRingFull > 0 { all["socket_rx_ring_full"] = p.socket.rxRingFull }
+                if p.socket.rxDropped > 0 { all["socket_rx_dropped"] = p.socket.rxDropped }
+                return all.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" }
+            }
+        }
         public var pfcSent: UInt64 { report.ports.reduce(0) { $0 + $1.pfcTx.reduce(0, +) } }
         public var pausesAtSenders: UInt64 { workload.senders.reduce(0) { $0 + $1.report.pauseFrames } }
         public var goodputGbps: Double { workload.receivers.first?.report.goodputGbps ?? 0 }
@@ -94,6 +103,9 @@ public struct LosslessIncast {
                 + "\(r.switchDrops) | \(r.pfcSent) | \(r.pausesAtSenders) | \(r.ecnMarks) | \(f(r.goodputGbps)) | \(r.peakPG) | \(r.peakHeadroom) | "
                 + "\(f(r.reactionMeanMicroseconds, 1)) / \(f(r.reactionMaxMicroseconds, 1)) |\n"
         }
-        return out
+        for r in results where r.switchDrops > 0 {
+            out += "\nPFC \(r.pfc ? "on" : "off"), \(r.cc): switch drops by reason: \(r.dropReasons.joined(separator: " "))"
+        }
+        return out + "\n"
     }
 }

@@ -83,6 +83,18 @@ public enum Workload {
                            progress: (String) -> Void = { _ in }) throws -> WorkloadResult {
         let pairs = pattern.pairs
         guard !pairs.isEmpty else { throw TestbedError("the pattern has no flows") }
+        // Neighbours first, as a fabric resolves them before its jobs start: one ping to every
+        // host through the switch makes the switch resolve it (a host's own ARP for its
+        // gateway is not enough: its cache may outlive a restarted switch). Otherwise the
+        // first frames of a full-rate start wait for the switch's ARP, and a burst larger than
+        // its pending queue is dropped (pending_full) even in the lossless class.
+        if tb.routed {
+            let hosts = Set(pairs.flatMap { [$0.from, $0.to] }).sorted()
+            for h in hosts {
+                guard let other = hosts.first(where: { $0 != h }) else { continue }
+                _ = try? Shell.inNamespace(tb.hostNamespace(other), ["ping", "-n", "-q", "-c", "1", "-W", "1", tb.hostAddress(h)], check: false)
+            }
+        }
         let receiving = Array(Set(pairs.map(\.to))).sorted()
         var receivers: [(Int, ChildProcess)] = []
         defer { for (_, r) in receivers { r.stop(grace: 1) } }

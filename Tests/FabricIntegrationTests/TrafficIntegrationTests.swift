@@ -239,7 +239,7 @@ final class TrafficIntegrationTests: LabTestCase {
     /// switch. The PFC watchdog declares the storm after 200 ms, discards the queue (drop
     /// action), and restores it once the XOFFs stop.
     func testPFCWatchdogBreaksAPauseStorm() throws {
-        let tb = try makeTestbed(hosts: 2, routed: true)
+        let tb = try makeTestbed(hosts: 3, routed: true)
         let config = NSTemporaryDirectory() + "fabric-wd-\(getpid()).yaml"
         defer { try? FileManager.default.removeItem(atPath: config) }
         // h2's port at 1 Gb/s: each XOFF pauses 33.5 ms, so 1 ms apart they never leave a hole
@@ -250,22 +250,35 @@ final class TrafficIntegrationTests: LabTestCase {
             .write(toFile: config, atomically: true, encoding: .utf8)
         let sw = try startSwitch(tb, config: config)
         let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
-                                       "--seconds", "2", "--rate", "0.02", "--json"])
+                                       "--seconds", "2.5", "--rate", "0.02", "--json"])
         defer { sender.stop(grace: 2) }
-        usleep(500_000)
-        try Shell.run([fabric, "probe", "pfc", "--netns", tb.hostNamespace(2), "--interface", "eth0", "--priority", "3",
-                       "--quanta", "65535", "--count", "400", "--interval", "1000"])
+        usleep(300_000)
+        // h2 storms: XOFF for priority 3 every ms for about 1.5 s.
+        let storm = try ChildProcess([fabric, "probe", "pfc", "--netns", tb.hostNamespace(2), "--interface", "eth0", "--priority", "3",
+                                      "--quanta", "65535", "--count", "1500", "--interval", "1000"])
+        defer { storm.stop(grace: 1) }
+        usleep(500_000)   // past detection (200 ms) and one watchdog poll (100 ms)
+        // While queue 3 of h2's port is stormed: its other queues (ping is DSCP 0, queue 0) and
+        // the other ports go on forwarding.
+        let toStormed = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 10, interval: 0.05)
+        let elsewhere = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(3), count: 10, interval: 0.05)
+        XCTAssertEqual(storm.wait(timeout: 20), 0, storm.output)
         XCTAssertEqual(sender.wait(timeout: 20), 0)
         usleep(500_000)   // past the restoration time and a housekeeping tick
         XCTAssertEqual(sw.child.stop(), 0)
+        XCTAssertEqual(toStormed.received, 10, "queue 0 of the stormed port forwards")
+        XCTAssertEqual(elsewhere.received, 10, "other ports forward")
         let final = try StatsFile.read(statsFile)
         let q3 = final.ports[1].queues[3]
         XCTAssertGreaterThanOrEqual(q3.pfcwdStorms, 1, "storm detected")
+        XCTAssertGreaterThanOrEqual(q3.pfcwdDetectedAfterMilliseconds, 200, "not before the detection time")
+        XCTAssertLessThanOrEqual(q3.pfcwdDetectedAfterMilliseconds, 200 + 100 + 30, "within detection time plus one 100 ms poll (+30 ms scheduling)")
         XCTAssertGreaterThan(q3.pfcwdDropped, 0, "the stormed queue's frames were discarded")
         XCTAssertEqual(q3.pfcwdRestored, q3.pfcwdStorms, "and restored after the XOFFs stopped")
         XCTAssertFalse(q3.stormed)
         XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
         XCTAssertTrue(sw.child.output.contains("PFC watchdog: h2:q3"), sw.child.output)
+        print("PFC watchdog: storm declared after \(q3.pfcwdDetectedAfterMilliseconds) ms of pause, \(q3.pfcwdDropped) frames discarded")
     }
 
     /// Lossless end to end: h1 offers 1 Gb/s of lossless RoCEv2 (DSCP 26 -> TC3 -> PG3) into a

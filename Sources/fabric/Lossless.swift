@@ -1,0 +1,70 @@
+import ArgumentParser
+import FabricCore
+import FabricIO
+import FabricLab
+import Foundation
+
+/// `fabric lossless`: the lossless-Ethernet experiment on its own test bed, three runs (PFC on,
+/// PFC on with DCQCN senders, PFC off), one table, torn down afterwards (also on Ctrl-C).
+struct LosslessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lossless",
+        abstract: "Incast of lossless RoCEv2 into a slow port with PFC on, PFC + DCQCN, PFC off: losses, pauses, buffers, reaction time.")
+
+    @Option(help: "Hosts sending into one more host.") var senders: Int = 3
+    @Option(help: "Emulated speed of the receiver's switch port.") var bottleneck: String = "200M"
+    @Option(help: "Each sender's rate, Gb/s.") var rate: Double = 0.25
+    @Option(help: "Seconds per run.") var seconds: Double = 3
+    @Option(help: "Name prefix of the test bed's namespaces.") var prefix: String = "sfll"
+    @Option(help: "Also write the results as JSON to this file.") var json: String?
+
+    func run() throws {
+        guard getuid() == 0 else {
+            logLine("fabric lossless: needs root (namespaces, veths, XDP)")
+            throw ExitCode(2)
+        }
+        guard (1...16).contains(senders) else { throw ValidationError("--senders must be 1...16") }
+        let tb = Testbed(prefix: prefix, hosts: senders + 1, routed: true)
+        installDemoInterruptHandler(prefix: prefix)
+        print("== test bed '\(prefix)': h1...h\(senders) send \(rate) Gb/s each of RoCEv2 (DSCP 26, lossless TC3) into h\(senders + 1), "
+              + "whose switch port runs at \(bottleneck); \(seconds) s per run")
+        fflush(nil)
+        try tb.up()
+        defer { tb.down(); print("== test bed '\(prefix)' removed") }
+        var lab = LosslessIncast(testbed: tb, fabric: selfExecutable())
+        lab.senders = senders
+        lab.bottleneck = bottleneck
+        lab.senderGbps = rate
+        lab.seconds = seconds
+        lab.switchArguments = ["--bpf-object", bpfObjectPath("fabric_xsk.o")]
+        var results: [LosslessIncast.Result] = []
+        for (pfc, cc) in [(true, "none"), (true, "dcqcn"), (false, "none")] {
+            print("== run: PFC \(pfc ? "on" : "off"), sender congestion control \(cc)")
+            fflush(nil)
+            results.append(try lab.run(pfc: pfc, cc: cc))
+        }
+        print("")
+        print(LosslessIncast.table(results), terminator: "")
+        let on = results[0], off = results[2]
+        let headroom = on.report.ports.prefix(senders).map { $0.pgHeadroomWatermark[3] }.max() ?? 0
+        print("""
+
+            PFC on:  \(on.workload.lost) lost of \(on.workload.sentPackets); \(on.pfcSent) PFC frames sent, \(on.pausesAtSenders) honoured by the senders
+                     XOFF reaction (PG refused by the pool -> XOFF handed to the kernel): mean \(String(format: "%.1f", on.reactionMeanMicroseconds)) us, max \(String(format: "%.1f", on.reactionMaxMicroseconds)) us
+                     peak PG occupancy \(on.peakPG) B, of it headroom \(headroom) B (limit \(BufferConfig().headroom(speedGbps: 100)) B per PG at 100G); shared pool peak \(on.report.buffer.watermarkBytes) of \(on.report.buffer.poolBytes) B
+            PFC off: \(off.workload.lost) lost of \(off.workload.sentPackets) (\(off.switchDrops) dropped and counted by the switch)
+            goodput at the bottleneck: \(String(format: "%.3f", on.goodputGbps)) Gb/s with PFC, \(String(format: "%.3f", off.goodputGbps)) Gb/s without
+            """)
+        if let path = json {
+            let rows: [[String: String]] = results.map { r in
+                ["pfc": r.pfc ? "on" : "off", "cc": r.cc, "sent": "\(r.workload.sentPackets)", "received": "\(r.workload.receivedPackets)",
+                 "lost": "\(r.workload.lost)", "switchDrops": "\(r.switchDrops)", "pfcSent": "\(r.pfcSent)", "pausesAtSenders": "\(r.pausesAtSenders)",
+                 "ecnMarks": "\(r.ecnMarks)", "goodputGbps": "\(r.goodputGbps)", "peakPGBytes": "\(r.peakPG)", "peakHeadroomBytes": "\(r.peakHeadroom)",
+                 "reactionMeanMicroseconds": "\(r.reactionMeanMicroseconds)", "reactionMaxMicroseconds": "\(r.reactionMaxMicroseconds)"]
+            }
+            let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: URL(fileURLWithPath: path))
+            print("results: \(path)")
+        }
+    }
+}
