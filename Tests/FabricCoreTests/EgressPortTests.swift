@@ -86,6 +86,20 @@ final class EgressPortTests: XCTestCase {
         XCTAssertLessThanOrEqual(afterPause, 6, "a pause is not made up (\(afterPause) frames)")
     }
 
+    /// A pause lasts quanta x 512 bit times at the port's speed: 0xFFFF quanta are 33.55 ms at
+    /// 1G, 3.355 ms at 10G, 1.342 ms at 25G, 335.5 us at 100G; 1 quantum at 100G is 5.12 ns.
+    func testPauseTimeIsQuantaTimes512BitTimesAtThePortSpeed() {
+        for (gbps, quanta, nanoseconds) in [(1.0, UInt16(0xFFFF), UInt64(33_553_920)), (10, 0xFFFF, 3_355_392), (25, 0xFFFF, 1_342_156),
+                                            (100, 0xFFFF, 335_539), (100, 1, 5), (0.5, 100, 102_400)] {
+            var e = EgressPort(capacity: 4, lineRateGbps: gbps)
+            _ = e.enqueue(addr: 0, len: 100, queue: 3)
+            _ = e.pause(queue: 3, quanta: quanta, now: 1_000)
+            XCTAssertTrue(e.isPaused(queue: 3, now: 1_000 + nanoseconds - 1), "\(gbps)G, \(quanta) quanta")
+            XCTAssertFalse(e.isPaused(queue: 3, now: 1_000 + nanoseconds + 1), "\(gbps)G, \(quanta) quanta: \(nanoseconds) ns")
+            XCTAssertEqual(e.pausedNanoseconds(queue: 3, now: 10_000_000_000), nanoseconds, accuracy: 1)
+        }
+    }
+
     func testUnlimitedPortIsNotShaped() {
         var e = EgressPort(capacity: 16)
         for i in 0..<16 { _ = e.enqueue(addr: UInt64(i), len: 1500) }
