@@ -115,6 +115,17 @@ struct Cursor {
         return UInt64(m)
     }
 
+    /// A duration like 256us, 1.5ms or 50 (microseconds), within `range` microseconds.
+    func microseconds(_ range: ClosedRange<UInt64>) throws -> UInt64 {
+        let v = try string().lowercased()
+        let us: Double?
+        if v.hasSuffix("us") { us = Double(v.dropLast(2)) } else if v.hasSuffix("ms") { us = Double(v.dropLast(2)).map { $0 * 1000 } } else { us = Double(v) }
+        guard let u = us, u >= Double(range.lowerBound), u <= Double(range.upperBound) else {
+            throw fail("expected a duration of \(range.lowerBound)us...\(range.upperBound / 1000)ms like 256us, got '\(v)'")
+        }
+        return UInt64(u)
+    }
+
     /// A byte size like 150KB, 1.5MB, 4096 (K/M = 1024/1024^2).
     func bytes() throws -> Int {
         let v = try string().uppercased().replacingOccurrences(of: "B", with: "")
@@ -241,9 +252,11 @@ public enum ConfigLoader {
         var config = SwitchConfig(name: name, mode: mode, ports: ports, qos: qos)
 
         var groups: [String: [IPAddress]] = [:]
+        var groupModes: [String: LoadBalancingMode] = [:]
         if let g = top["ecmp_groups"] {
             for gc in try g.sequence() {
-                let m = try gc.mapping(allowed: ["name", "members"])
+                let m = try gc.mapping(allowed: ["name", "members", "mode"])
+                if let md = m["mode"] { groupModes[try m["name"]?.string() ?? ""] = LoadBalancingMode(name: try md.oneOf(LoadBalancingMode.allCases.map(\.name)))! }
                 guard let n = m["name"], let mem = m["members"] else { throw gc.fail("an ECMP group needs 'name' and 'members'") }
                 let gname = try n.string()
                 guard groups[gname] == nil else { throw n.fail("duplicate ECMP group '\(gname)'") }
@@ -272,6 +285,7 @@ public enum ConfigLoader {
                 let prefix = try p.prefix(strict: true)
                 guard seen.insert(prefix).inserted else { throw p.fail("duplicate route \(prefix)") }
                 var hops: [IPAddress] = []
+                var groupMode: LoadBalancingMode? = nil
                 switch (m["via"], m["group"]) {
                 case (let v?, nil):
                     let list: [Cursor]
@@ -290,13 +304,14 @@ public enum ConfigLoader {
                         throw g.fail("no ECMP group named '\(gname)' (defined: \(groups.keys.sorted().joined(separator: ", ")))")
                     }
                     hops = members
+                    groupMode = groupModes[gname]
                 default:
                     throw rc.fail("a route needs exactly one of 'via' (next-hop addresses) or 'group' (an ECMP group name)")
                 }
                 for h in hops where (h.isV4) != (prefix.address.isV4) {
                     throw rc.fail("next hop \(h) is not of the same address family as \(prefix)")
                 }
-                config.routes.append(RouteConfig(prefix: prefix, nextHops: hops))
+                config.routes.append(RouteConfig(prefix: prefix, nextHops: hops, mode: groupMode))
             }
         }
 
@@ -311,8 +326,14 @@ public enum ConfigLoader {
         }
 
         if let lb = top["load_balancing"] {
-            let m = try lb.mapping(allowed: ["mode"])
-            if let md = m["mode"] { config.loadBalancing = try md.oneOf(["ecmp"]) }
+            let m = try lb.mapping(allowed: ["mode", "flowlet_idle", "flowlet_table"])
+            if let md = m["mode"] { config.loadBalancing.mode = LoadBalancingMode(name: try md.oneOf(LoadBalancingMode.allCases.map(\.name)))! }
+            if let t = m["flowlet_idle"] { config.loadBalancing.flowletIdleNanoseconds = try t.microseconds(1...1_000_000) * 1000 }
+            if let t = m["flowlet_table"] {
+                let n = try t.int(64...1 << 20)
+                guard n & (n - 1) == 0 else { throw t.fail("the flowlet table size must be a power of two, got \(n)") }
+                config.loadBalancing.flowletTableSize = n
+            }
         }
         if let e = top["ecn"] {
             let m = try e.mapping(allowed: ["queues", "kmin", "kmax", "pmax"])

@@ -18,7 +18,9 @@ public struct Datapath: ~Copyable {
     public var pool: FramePool
     public let mode: ForwardingMode
     public var bridge: L2Bridge
-    public var router: Router<HashPathSelector>
+    public var router: Router<AdaptivePathSelector>
+    /// Egress quality per port, read by the router's flowlet and spray selectors.
+    public var load: PortLoad
     public var pending = PendingQueue()
     public let ecn: ECNConfig
     public let pfcWatchdog: PFCWatchdogConfig
@@ -80,7 +82,11 @@ public struct Datapath: ~Copyable {
         buffer = BufferAccounting(config: config.buffers, losslessPGs: lossless, portSpeedsGbps: config.ports.map { $0.speedGbps ?? 100 })
         xoffSent = .filled(with: 0, count: portCount * 8)
         self.bridge = bridge
-        router = Router(config: config, portMACs: portMACs, selector: HashPathSelector())
+        let portLoad = PortLoad(portSpeedsGbps: config.ports.map(\.speedGbps))
+        router = Router(config: config, portMACs: portMACs,
+                        selector: AdaptivePathSelector(load: portLoad, tableSize: config.loadBalancing.flowletTableSize,
+                                                       idleNanoseconds: config.loadBalancing.flowletIdleNanoseconds))
+        load = portLoad
         queues = .allocate(capacity: portCount)
         counters = .allocate(capacity: portCount)
         inService = .allocate(capacity: portCount)
@@ -246,6 +252,14 @@ public struct Datapath: ~Copyable {
     /// The tag of the switch's own PFC frames on a control queue, and where their stamp lives.
     @usableFromInline static let pfcTag: UInt16 = 0xFFFE
     @usableFromInline static let pfcStampOffset = 64
+
+    /// Samples every port's egress load for the load-aware selectors (run loop, per iteration;
+    /// a compare unless a sample interval has passed).
+    @inline(__always) public mutating func sampleLoad(now: UInt64) {
+        guard now &- load.lastSample >= PortLoad.interval else { return }
+        let c = counters, q = queues
+        load.sample(now: now, txBytes: { c[$0].txBytes }, queuedBytes: { q[$0].queuedBytes })
+    }
 
     /// Re-sends XOFF for PGs still above XON every half pause time (run loop, per iteration;
     /// nothing to do unless some PG is in XOFF).

@@ -164,6 +164,13 @@ public struct EgressPort: ~Copyable {
 
     @inlinable public var isEmpty: Bool { nonEmpty == 0 && control.isEmpty }
 
+    /// Bytes waiting in the 8 queues.
+    @inlinable public var queuedBytes: Int {
+        var n = 0
+        for q in 0..<Self.queueCount { n &+= queues[q].byteDepth }
+        return n
+    }
+
     @inlinable public func depth(queue q: Int) -> (frames: Int, bytes: Int) { (queues[q].count, queues[q].byteDepth) }
 
     /// Queues a frame on queue `q`; false (counted) when that queue is full.

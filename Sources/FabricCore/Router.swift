@@ -11,7 +11,7 @@ import FabricPacket
 /// limit - 1 with the IPv4 checksum updated incrementally. Nothing the RoCEv2 ICRC covers is
 /// touched. Frames whose next hop has no MAC yet get the `.hold` verdict; the datapath parks
 /// them and sends the ARP request.
-public struct Router<Selector: PathSelector>: ~Copyable {
+public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     public var fib: FIB
     public var selector: Selector
     public var neighbours: NeighbourTable
@@ -191,7 +191,8 @@ public struct Router<Selector: PathSelector>: ~Copyable {
             let src = UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
             let h = FlowHash.v4(source: src, destination: dst, protocolNumber: info.ipProtocol,
                                 sourcePort: info.sourcePort, destinationPort: info.destinationPort)
-            m = selector.select(target: target, memberCount: n, flowHash: h, length: UInt32(info.l3Length), now: now)
+            m = selector.select(target: target, mode: fib.mode(target: target), ports: fib.memberPorts(target: target), memberCount: n,
+                                flowHash: h, length: UInt32(info.l3Length), now: now)
         }
         let hop = fib.member(target: target, m)
         let egress = fib.port(hop: hop)
@@ -226,7 +227,8 @@ public struct Router<Selector: PathSelector>: ~Copyable {
         if n > 1 {
             let h = FlowHash.v6(source: loadIPv6(UnsafeRawPointer(ip + 8)), destination: dst, protocolNumber: info.ipProtocol,
                                 sourcePort: info.sourcePort, destinationPort: info.destinationPort)
-            m = selector.select(target: target, memberCount: n, flowHash: h, length: UInt32(info.l3Length), now: now)
+            m = selector.select(target: target, mode: fib.mode(target: target), ports: fib.memberPorts(target: target), memberCount: n,
+                                flowHash: h, length: UInt32(info.l3Length), now: now)
         }
         let hop = fib.member(target: target, m)
         let egress = fib.port(hop: hop)

@@ -29,10 +29,23 @@ public struct PortConfig: Sendable, Equatable {
 public struct RouteConfig: Sendable, Equatable {
     public var prefix: IPPrefix
     public var nextHops: [IPAddress]
-    public init(prefix: IPPrefix, nextHops: [IPAddress]) {
+    /// The ECMP group's own mode, if it has one (else `load_balancing.mode`).
+    public var mode: LoadBalancingMode?
+    public init(prefix: IPPrefix, nextHops: [IPAddress], mode: LoadBalancingMode? = nil) {
         self.prefix = prefix
         self.nextHops = nextHops
+        self.mode = mode
     }
+}
+
+/// `load_balancing`: the default mode of ECMP groups and the flowlet table.
+public struct LoadBalancingConfig: Sendable, Equatable {
+    public var mode: LoadBalancingMode = .ecmp
+    /// A gap longer than this starts a new flowlet (Broadcom DLB's default 256 us).
+    public var flowletIdleNanoseconds: UInt64 = 256_000
+    /// Entries of the flowlet table (a power of two), hashed on the 5-tuple.
+    public var flowletTableSize = 4096
+    public init() {}
 }
 
 public struct NeighbourConfig: Sendable, Equatable {
@@ -54,13 +67,13 @@ public struct SwitchConfig: Sendable, Equatable {
     public var neighbours: [NeighbourConfig]
     public var qos: QoSMaps
     /// ECMP member choice: "ecmp" for now; the flowlet issue adds more.
-    public var loadBalancing: String
+    public var loadBalancing: LoadBalancingConfig
     public var ecn = ECNConfig()
     public var pfcWatchdog = PFCWatchdogConfig()
     public var buffers = BufferConfig()
 
     public init(name: String = "switch", mode: ForwardingMode = .router, ports: [PortConfig], routes: [RouteConfig] = [],
-                neighbours: [NeighbourConfig] = [], qos: QoSMaps = .nvidiaRoCE, loadBalancing: String = "ecmp") {
+                neighbours: [NeighbourConfig] = [], qos: QoSMaps = .nvidiaRoCE, loadBalancing: LoadBalancingConfig = LoadBalancingConfig()) {
         self.name = name
         self.mode = mode
         self.ports = ports
@@ -87,7 +100,7 @@ public struct SwitchConfig: Sendable, Equatable {
         }
         for r in routes {
             let hops = r.nextHops.compactMap { nh in connectedPort(for: nh).map { NextHop(port: $0, gateway: nh) } }
-            if !hops.isEmpty { entries.append(FIB.Entry(prefix: r.prefix, nextHops: hops)) }
+            if !hops.isEmpty { entries.append(FIB.Entry(prefix: r.prefix, nextHops: hops, mode: r.mode ?? loadBalancing.mode)) }
         }
         return entries
     }

@@ -371,6 +371,7 @@ public struct AFXDPSwitch: ~Copyable {
             refill(p)
         }
         dp.refreshPFC(now: now)
+        dp.sampleLoad(now: now)
         for p in 0..<portCount where dp.inService[p] {
             work &+= transmit(p, now: now)
         }

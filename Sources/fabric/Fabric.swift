@@ -165,14 +165,14 @@ struct ConfigCommand: ParsableCommand {
                 logLine("\(error)")
                 throw ExitCode(1)
             }
-            print("\(file): valid. \(c.mode.rawValue) '\(c.name)', QoS profile \(c.qos.profile), load balancing \(c.loadBalancing)")
+            print("\(file): valid. \(c.mode.rawValue) '\(c.name)', QoS profile \(c.qos.profile), load balancing \(c.loadBalancing.mode.name)\(c.loadBalancing.mode == .flowlet ? " (idle \(c.loadBalancing.flowletIdleNanoseconds / 1000) us, table \(c.loadBalancing.flowletTableSize))" : "")")
             for p in c.ports {
                 let addrs = p.addresses.map(\.description).joined(separator: ", ")
                 print("  port \(p.name): \(addrs.isEmpty ? "no address" : addrs), trust \(p.trust.rawValue)"
                       + (p.mac.map { ", mac \($0)" } ?? "") + (p.speedGbps.map { ", \($0)G" } ?? ""))
             }
             for r in c.routes {
-                print("  route \(r.prefix) via \(r.nextHops.map(\.description).joined(separator: ", "))\(r.nextHops.count > 1 ? " (ECMP)" : "")")
+                print("  route \(r.prefix) via \(r.nextHops.map(\.description).joined(separator: ", "))\(r.nextHops.count > 1 ? " (ECMP, \((r.mode ?? c.loadBalancing.mode).name))" : "")")
             }
             for n in c.neighbours { print("  neighbour \(n.address) at \(n.mac)") }
             let b = c.buffers

@@ -95,8 +95,8 @@ final class RoutingTests: XCTestCase {
         var perPort = [Int](repeating: 0, count: 4)
         for sport in UInt16(0xC000)..<UInt16(0xC000 + 4000) {
             let h = FlowHash.v4(source: 0x0A4D0101, destination: 0x0A630304, protocolNumber: 17, sourcePort: sport, destinationPort: 4791)
-            let m = sel.select(target: t, memberCount: 4, flowHash: h, length: 64, now: 0)
-            let again = sel.select(target: t, memberCount: 4, flowHash: h, length: 64, now: 99)
+            let m = sel.select(target: t, mode: .ecmp, ports: fib.memberPorts(target: t), memberCount: 4, flowHash: h, length: 64, now: 0)
+            let again = sel.select(target: t, mode: .ecmp, ports: fib.memberPorts(target: t), memberCount: 4, flowHash: h, length: 64, now: 99)
             XCTAssertEqual(m, again)
             perPort[fib.port(hop: fib.member(target: t, m))] += 1
         }

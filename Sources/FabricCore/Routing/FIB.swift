@@ -112,27 +112,34 @@ public struct FIB: ~Copyable {
     @usableFromInline let hopGateway4: UnsafeMutablePointer<UInt32>   // 0 = connected
     @usableFromInline let hopGateway6: UnsafeMutablePointer<IPv6Address>
     @usableFromInline let hopConnected: UnsafeMutablePointer<Bool>
+    /// The egress port of every entry of `members` (what a load-aware selector looks at), and
+    /// each target's load-balancing mode.
+    @usableFromInline let memberPorts: UnsafeMutablePointer<Int32>
+    @usableFromInline let targetMode: UnsafeMutablePointer<LoadBalancingMode>
     public let targetCountTotal: Int
 
     public struct Entry: Sendable {
         public var prefix: IPPrefix
         public var nextHops: [NextHop]
-        public init(prefix: IPPrefix, nextHops: [NextHop]) {
+        public var mode: LoadBalancingMode
+        public init(prefix: IPPrefix, nextHops: [NextHop], mode: LoadBalancingMode = .ecmp) {
             self.prefix = prefix
             self.nextHops = nextHops
+            self.mode = mode
         }
     }
 
     public init(entries: [Entry]) {
         var hops: [NextHop] = []
         var hopIndex: [NextHop: Int] = [:]
-        var firsts: [Int32] = [], counts: [Int32] = [], mem: [Int32] = []
+        var firsts: [Int32] = [], counts: [Int32] = [], mem: [Int32] = [], modes: [LoadBalancingMode] = []
         var r4: [IPv4LPM.Route] = [], r6: [IPv6LPM.Route] = []
         for e in entries {
             precondition(!e.nextHops.isEmpty && e.nextHops.count <= FIB.maxECMPMembers)
             let t = UInt32(firsts.count)
             firsts.append(Int32(mem.count))
             counts.append(Int32(e.nextHops.count))
+            modes.append(e.mode)
             for h in e.nextHops {
                 let id = hopIndex[h] ?? {
                     hops.append(h)
@@ -161,6 +168,8 @@ public struct FIB: ~Copyable {
         hopGateway4 = copy(hops.map { if case .v4(let g)? = $0.gateway { g } else { 0 } })
         hopGateway6 = copy(hops.map { if case .v6(let g)? = $0.gateway { g } else { IPv6Address(high: 0, low: 0) } })
         hopConnected = copy(hops.map { $0.gateway == nil })
+        memberPorts = copy(mem.map { Int32(hops[Int($0)].port) })
+        targetMode = copy(modes)
         targetCountTotal = firsts.count
     }
 
@@ -172,6 +181,8 @@ public struct FIB: ~Copyable {
         hopGateway4.deallocate()
         hopGateway6.deallocate()
         hopConnected.deallocate()
+        memberPorts.deallocate()
+        targetMode.deallocate()
     }
 
     /// Members of a target.
@@ -181,6 +192,26 @@ public struct FIB: ~Copyable {
     @inlinable public func isConnected(hop: Int) -> Bool { hopConnected[hop] }
     @inlinable public func gateway4(hop: Int) -> UInt32 { hopGateway4[hop] }
     @inlinable public func gateway6(hop: Int) -> IPv6Address { hopGateway6[hop] }
+    /// The egress ports of a target's members, in member order.
+    @inlinable public func memberPorts(target: UInt32) -> UnsafePointer<Int32> { UnsafePointer(memberPorts + Int(targetFirst[Int(target)])) }
+    @inlinable public func mode(target: UInt32) -> LoadBalancingMode { targetMode[Int(target)] }
+}
+
+/// How an ECMP group picks its member (per group; `load_balancing.mode` is the default).
+public enum LoadBalancingMode: UInt8, Sendable, CaseIterable {
+    /// The 5-tuple hash: per-flow stable, blind to load (collisions stay collided).
+    case ecmp
+    /// Per flowlet: a flow keeps its member while its packets come closer than the idle timer,
+    /// and after a gap moves to the member of best quality (Broadcom DLB, CONGA, LetFlow).
+    case flowlet
+    /// Per packet: the least loaded of two random members and the previous best (DRILL).
+    case spray
+
+    public var name: String { ["ecmp", "flowlet", "spray"][Int(rawValue)] }
+    public init?(name: String) {
+        guard let m = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = m
+    }
 }
 
 /// The 5-tuple hash ECMP and flowlets key on. Includes the UDP source port, which RoCEv2 NICs
@@ -215,16 +246,24 @@ public enum FlowHash {
 /// selector (static dispatch, no existential per packet), so the flowlet issue adds
 /// selectors without touching routing.
 public protocol PathSelector: ~Copyable {
-    /// Index in 0..<memberCount for a packet of flow `flowHash` routed to `target` at `now`.
-    mutating func select(target: UInt32, memberCount: Int, flowHash: UInt32, length: UInt32, now: UInt64) -> Int
+    /// Index in 0..<memberCount for a packet of flow `flowHash` routed to `target` at `now`;
+    /// `ports` are the members' egress ports and `mode` the group's mode.
+    mutating func select(target: UInt32, mode: LoadBalancingMode, ports: UnsafePointer<Int32>, memberCount: Int,
+                         flowHash: UInt32, length: UInt32, now: UInt64) -> Int
 }
 
 /// Plain ECMP: the flow hash modulo the member count (per-flow stable, no reordering).
 public struct HashPathSelector: PathSelector {
     public init() {}
     @inlinable @inline(__always)
-    public mutating func select(target: UInt32, memberCount: Int, flowHash: UInt32, length: UInt32, now: UInt64) -> Int {
-        // Multiply-shift instead of %: unbiased enough and no division on the hot path.
+    public mutating func select(target: UInt32, mode: LoadBalancingMode, ports: UnsafePointer<Int32>, memberCount: Int,
+                                flowHash: UInt32, length: UInt32, now: UInt64) -> Int {
+        Self.hash(flowHash, memberCount)
+    }
+
+    /// Multiply-shift instead of %: unbiased enough and no division on the hot path.
+    @inlinable @inline(__always)
+    public static func hash(_ flowHash: UInt32, _ memberCount: Int) -> Int {
         Int((UInt64(flowHash) &* UInt64(memberCount)) >> 32)
     }
 }
