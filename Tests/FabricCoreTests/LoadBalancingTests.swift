@@ -1,0 +1,115 @@
+import XCTest
+@testable import FabricCore
+
+final class LoadBalancingTests: XCTestCase {
+    /// Ports 0...3 as the members of one group.
+    let ports: [Int32] = [0, 1, 2, 3]
+
+    func withPorts<R>(_ body: (UnsafePointer<Int32>) -> R) -> R { ports.withUnsafeBufferPointer { body($0.baseAddress!) } }
+
+    /// Bands from a load of `bytesPerSample[p]` per 16 us sample and `queued[p]` bytes.
+    func sampled(speeds: [Double?], bytesPerSample: [UInt64], queued: [Int], samples: Int = 64) -> PortLoad {
+        var load = PortLoad(portSpeedsGbps: speeds)
+        var tx = [UInt64](repeating: 0, count: speeds.count)
+        var now: UInt64 = 1_000
+        for _ in 0...samples {
+            load.sample(now: now, txBytes: { tx[$0] }, queuedBytes: { queued[$0] })
+            for p in 0..<tx.count { tx[p] += bytesPerSample[p] }
+            now += PortLoad.interval
+        }
+        return load
+    }
+
+    func testBandsFollowUtilisationAndQueueRelativeToEachPortsSpeed() {
+        // 16 us at 10G is 20000 bytes. Port 0 idle, 1 at 50%, 2 saturated; port 3 at 5G gets the
+        // same bytes as port 1 and is saturated by them.
+        let load = sampled(speeds: [10, 10, 10, 5], bytesPerSample: [0, 10_000, 20_000, 10_000], queued: [0, 0, 0, 0])
+        XCTAssertEqual(load.band[0], 0)
+        XCTAssertEqual(load.band[1], 3, "50% -> band 3 or 4 (EWMA from 0 converges from below): \(load.utilisation[1])")
+        XCTAssertEqual(load.band[2], 7)
+        XCTAssertEqual(load.band[3], 7, "a half-speed member is saturated by half the bytes")
+        XCTAssertEqual(load.utilisation[1], 0.5, accuracy: 0.01)
+        // Queue: at 10G (1.25 B/ns), 16 us of drain is 20000 B per band.
+        let q = sampled(speeds: [10, 10, 10, 1], bytesPerSample: [0, 0, 0, 0], queued: [0, 19_999, 60_000, 2_000])
+        XCTAssertEqual(q.band[0], 0)
+        XCTAssertEqual(q.band[1], 0)
+        XCTAssertEqual(q.band[2], 3)
+        XCTAssertEqual(q.band[3], 1, "2000 B at 1G drain in 16 us")
+    }
+
+    func testBestMemberIsTheLowestBandWithRandomTies() {
+        let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
+        load.band[0] = 5; load.band[1] = 2; load.band[2] = 2; load.band[3] = 6
+        var sel = AdaptivePathSelector(load: load)
+        var counts = [0, 0, 0, 0]
+        withPorts { p in for _ in 0..<10_000 { counts[sel.best(ports: p, memberCount: 4)] += 1 } }
+        XCTAssertEqual(counts[0] + counts[3], 0, "never a worse band: \(counts)")
+        XCTAssertEqual(Double(counts[1]) / 10_000, 0.5, accuracy: 0.03, "ties split evenly: \(counts)")
+    }
+
+    func testFlowletKeepsItsMemberWithinTheIdleTimeAndMovesAfterAGap() {
+        let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
+        for p in 0..<4 { load.band[p] = 7 }
+        load.band[2] = 0
+        var sel = AdaptivePathSelector(load: load, tableSize: 4096, idleNanoseconds: 256_000)
+        withPorts { p in
+            let flow: UInt32 = 0xDEAD_BEEF
+            XCTAssertEqual(sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: flow, length: 1000, now: 1_000_000), 2)
+            XCTAssertEqual(sel.newFlowlets, 1)
+            // Member 2 becomes the worst, 0 the best; packets 200 us apart stay on 2 (no reordering).
+            load.band[2] = 7; load.band[0] = 0
+            var t: UInt64 = 1_000_000
+            for _ in 0..<20 {
+                t += 200_000
+                XCTAssertEqual(sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: flow, length: 1000, now: t), 2)
+            }
+            XCTAssertEqual(sel.newFlowlets, 1)
+            // A 257 us gap: a new flowlet, on member 0.
+            t += 257_000
+            XCTAssertEqual(sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: flow, length: 1000, now: t), 0)
+            XCTAssertEqual(sel.newFlowlets, 2)
+            XCTAssertEqual(sel.pathChanges, 1)
+            // Exactly the idle time is still the same flowlet.
+            t += 256_000
+            XCTAssertEqual(sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: flow, length: 1000, now: t), 0)
+            XCTAssertEqual(sel.newFlowlets, 2)
+            // Another flow on the same entry while it is active: a collision, it shares member 0.
+            load.band[0] = 7; load.band[1] = 0
+            let other = flow ^ 0x4000_0000        // same low 12 bits: same entry of 4096
+            XCTAssertEqual(sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: other, length: 1000, now: t + 10), 0)
+            XCTAssertEqual(sel.collisions, 1)
+            // After the entry went idle, the other flow takes it over on the best member.
+            XCTAssertEqual(sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: other, length: 1000, now: t + 400_000), 1)
+            XCTAssertEqual(sel.newFlowlets, 3)
+            XCTAssertEqual(sel.pathChanges, 1, "a different flow taking the entry is not a path change")
+        }
+    }
+
+    func testEcmpModeIsTheHashWhateverTheLoad() {
+        let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
+        var sel = AdaptivePathSelector(load: load)
+        withPorts { p in
+            for h in stride(from: UInt32(1), to: 4_000_000_000, by: 77_777_777) {
+                load.band[Int(h % 4)] = UInt8(h % 8)
+                XCTAssertEqual(sel.select(target: 0, mode: .ecmp, ports: p, memberCount: 4, flowHash: h, length: 100, now: UInt64(h)),
+                               HashPathSelector.hash(h, 4))
+            }
+        }
+    }
+
+    func testSprayAvoidsTheLoadedMemberAndSpreadsOverTheRest() {
+        let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
+        load.band[3] = 6
+        var sel = AdaptivePathSelector(load: load)
+        var counts = [0, 0, 0, 0]
+        withPorts { p in
+            for i in 0..<3000 {
+                counts[sel.select(target: 7, mode: .spray, ports: p, memberCount: 4, flowHash: 42, length: 1000, now: UInt64(i))] += 1
+            }
+        }
+        XCTAssertEqual(counts[3], 0, "the loaded member: \(counts)")
+        // Between samples the bytes assigned balance the others (one flow, every member used).
+        for k in 0..<3 { XCTAssertEqual(Double(counts[k]) / 3000, 1.0 / 3, accuracy: 0.05, "\(counts)") }
+        XCTAssertEqual(sel.sprayed, 3000)
+    }
+}
