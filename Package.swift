@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "FabricCore", dependencies: ["FabricPacket"], swiftSettings: hotPath),
         .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket"], swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricLab", dependencies: ["FabricCore", "FabricIO", "FabricTraffic"]),
+        .target(name: "FabricLab", dependencies: ["FabricCore", "FabricIO", "FabricTraffic", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore", "FabricIO",
                                                       .product(name: "Histogram", package: "hdrhistogram-swift")],
                 swiftSettings: hotPath),

@@ -76,10 +76,21 @@ public struct WorkloadResult: Sendable {
     }
 }
 
+/// Hosts a workload can run on, numbered from 1: a star `Testbed` or a `TopologyTestbed`.
+public protocol HostNetwork {
+    func hostNamespace(_ i: Int) -> String
+    func hostAddress(_ i: Int) -> String
+    /// True when hosts reach each other through a router (the switch resolves them).
+    var routed: Bool { get }
+}
+
+extension Testbed: HostNetwork {}
+extension TopologyTestbed: HostNetwork {}
+
 public enum Workload {
     /// Runs `pattern` on the test bed (its switch must be running) and gathers every report.
     /// `progress` gets a line about once a second.
-    public static func run(fabric: String, testbed tb: Testbed, pattern: Pattern, options o: WorkloadOptions,
+    public static func run(fabric: String, testbed tb: some HostNetwork, pattern: Pattern, options o: WorkloadOptions,
                            progress: (String) -> Void = { _ in }) throws -> WorkloadResult {
         let pairs = pattern.pairs
         guard !pairs.isEmpty else { throw TestbedError("the pattern has no flows") }

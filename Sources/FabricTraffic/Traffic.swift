@@ -50,6 +50,10 @@ public struct SenderConfig: Sendable {
     public var rateGbps = 0.0
     /// Or in packets per second (used when `rateGbps` is 0; DCQCN needs `rateGbps`).
     public var packetsPerSecond = 0.0
+    /// With `rateGbps`: send each message's packets back to back at this rate (a NIC's line
+    /// rate) and space the messages to keep the average at `rateGbps`, as RDMA traffic comes;
+    /// gaps between messages are where flowlets begin (0: pace every packet evenly).
+    public var burstGbps = 0.0
     public var dscp: UInt8 = 26
     public var ecn: UInt8 = 2          // ECT(0)
     /// 802.1p priority of this traffic (PFC pauses it); the NVIDIA profile's lossless class.
@@ -164,6 +168,7 @@ public struct RoCESender {
         var wireBits = 0.0
         var pacedPackets = 0.0   // packets since paceOrigin, for --pps pacing
         var paceOrigin = start   // pacing restarts after a pause or a rate change: no burst to catch up
+        var messageStart: UInt64 = 0, messageBits = 0.0   // burst pacing (burstGbps)
         var pausedUntil: UInt64 = 0
         var pauseStartedAt: UInt64 = 0
         var pauseDetectedAt: UInt64 = 0   // set by a pause frame, cleared by the next packet sent
@@ -241,10 +246,23 @@ public struct RoCESender {
                     }
                 }
                 if rate > 0 || c.packetsPerSecond > 0 {
-                    wireBits += Double(wireLength + 24) * 8
-                    pacedPackets += 1
-                    let due = rate > 0 ? paceOrigin + UInt64(wireBits / rate)   // Gb/s == bits per ns
-                        : paceOrigin + UInt64((pacedPackets - 1) * 1e9 / c.packetsPerSecond)
+                    let due: UInt64
+                    if rate > 0 && c.burstGbps > 0 {
+                        // A message starts when the average rate allows (never earlier than
+                        // now: no catching up), its packets follow at the burst rate.
+                        if index == 0 {
+                            messageStart = max(now, paceOrigin + UInt64(wireBits / rate))
+                            messageBits = 0
+                        }
+                        due = messageStart + UInt64(messageBits / c.burstGbps)
+                        messageBits += Double(wireLength + 24) * 8
+                        wireBits += Double(wireLength + 24) * 8
+                    } else {
+                        wireBits += Double(wireLength + 24) * 8
+                        pacedPackets += 1
+                        due = rate > 0 ? paceOrigin + UInt64(wireBits / rate)   // Gb/s == bits per ns
+                            : paceOrigin + UInt64((pacedPackets - 1) * 1e9 / c.packetsPerSecond)
+                    }
                     while now < due {
                         if due - now > 200_000 { usleep(50) }
                         now = trafficClock()

@@ -120,11 +120,30 @@ struct TestbedCommand: ParsableCommand {
 
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the test bed (removing leftovers first).")
-        @Option(help: "Number of hosts.") var hosts: Int = 4
+        @Option(help: "Number of hosts (star test bed).") var hosts: Int = 4
         @Option(help: "Name prefix of the namespaces.") var prefix: String = "sf"
         @Flag(help: "Each host in its own subnet with a default route via the switch, which runs as a router.")
         var routed = false
+        @Option(help: "A topology file (nodes and links, containerlab-style), or 'leaf-spine' for the shipped 2 spines, 2 leaves, 4 hosts per leaf. Starts one switch per switch node.")
+        var topology: String?
+        @Option(help: "With --topology: load-balancing mode of every ECMP group (ecmp, flowlet, spray; default: the topology's).")
+        var mode: String?
         func run() throws {
+            if let topology {
+                let t = topology == "leaf-spine" ? Topology.leafSpine() : try Topology.load(file: topology)
+                var m: LoadBalancingMode? = nil
+                if let mode {
+                    guard let v = LoadBalancingMode(name: mode) else { throw ValidationError("--mode: expected ecmp, flowlet or spray") }
+                    m = v
+                }
+                guard getuid() == 0 else { logLine("fabric testbed up: needs root"); throw ExitCode(2) }
+                let tb = TopologyTestbed(topology: t, prefix: prefix)
+                try tb.up(mode: m)
+                try tb.startDetachedSwitches(fabric: selfExecutable(), extra: ["--bpf-object", bpfObjectPath("fabric_xsk.o")])
+                print(tb.summary, terminator: "")
+                print("switches running (logs, stats, pids in \(tb.runDirectory)); remove everything: fabric testbed down --prefix \(prefix)")
+                return
+            }
             let tb = Testbed(prefix: prefix, hosts: hosts, routed: routed)
             try tb.up()
             print(tb.summary, terminator: "")
@@ -137,9 +156,15 @@ struct TestbedCommand: ParsableCommand {
     }
 
     struct Down: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove every namespace (and veth) of the test bed.")
+        static let configuration = CommandConfiguration(abstract: "Remove every namespace (and veth) of the test bed, and stop its switches.")
         @Option(help: "Name prefix of the namespaces.") var prefix: String = "sf"
         func run() throws {
+            if let tb = TopologyTestbed.recorded(prefix: prefix) {
+                let present = tb.existingNamespaces()
+                tb.down()
+                print("test bed '\(prefix)': switches stopped, removed \(present.sorted().joined(separator: " "))")
+                return
+            }
             let tb = Testbed(prefix: prefix)
             let present = tb.existingNamespaces()
             tb.down()

@@ -57,6 +57,8 @@ struct TrafficCommand: ParsableCommand {
         @Option(help: "Messages to send (0: run for --seconds).") var messages: Int = 0
         @Option(help: "Offered load in Gb/s (0: unthrottled).") var rate: Double = 0
         @Option(help: "Offered load in packets per second (instead of --rate).") var pps: Double = 0
+        @Option(help: "With --rate: send each message back to back at this many Gb/s and space messages to keep the average (RDMA-like bursts; flowlets form in the gaps). 0: pace every packet.")
+        var burst: Double = 0
         @Option(help: "Queue pairs.") var qps: Int = 1
         @Option(help: "First remote QPN (QP i goes to this + i).") var remoteQp: UInt32 = 0x200
         @Option(help: "Message size in bytes.") var message: Int = 4096
@@ -97,6 +99,8 @@ struct TrafficCommand: ParsableCommand {
             c.seconds = seconds
             c.messages = messages
             c.rateGbps = rate
+            c.burstGbps = burst
+            if burst > 0 && rate <= 0 { throw ValidationError("--burst needs --rate (the average the bursts keep)") }
             c.packetsPerSecond = pps
             c.queuePairs = qps
             c.remoteQP = remoteQp
