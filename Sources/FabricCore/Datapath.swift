@@ -82,7 +82,7 @@ public struct Datapath: ~Copyable {
         buffer = BufferAccounting(config: config.buffers, losslessPGs: lossless, portSpeedsGbps: config.ports.map { $0.speedGbps ?? 100 })
         xoffSent = .filled(with: 0, count: portCount * 8)
         self.bridge = bridge
-        let portLoad = PortLoad(portSpeedsGbps: config.ports.map(\.speedGbps))
+        let portLoad = PortLoad(portSpeedsGbps: config.ports.map(\.speedGbps), timeConstantNanoseconds: 16 * config.loadBalancing.flowletIdleNanoseconds)
         router = Router(config: config, portMACs: portMACs,
                         selector: AdaptivePathSelector(load: portLoad, tableSize: config.loadBalancing.flowletTableSize,
                                                        idleNanoseconds: config.loadBalancing.flowletIdleNanoseconds))

@@ -559,6 +559,7 @@ public struct AFXDPSwitch: ~Copyable {
                 pfcReaction: ReactionReport(count: c.pfcReactions,
                                             meanMicroseconds: c.pfcReactions == 0 ? 0 : Double(c.pfcReactionTotalNanoseconds) / Double(c.pfcReactions) / 1000,
                                             maxMicroseconds: Double(c.pfcReactionMaxNanoseconds) / 1000),
+                utilisation: dp.load.utilisation[p], loadBand: Int(dp.load.band[p]),
                 pauseRx: c.pauseRx,
                 queues: (0..<EgressPort.queueCount).map { q in
                     let d = dp.queues[p].depth(queue: q)
@@ -581,7 +582,10 @@ public struct AFXDPSwitch: ~Copyable {
                 NeighbourReport(address: $0.ip.description, mac: $0.mac?.description, isStatic: $0.isStatic)
             },
             ledger: ledger(), loop: loop,
-            buffer: BufferReport(poolBytes: dp.buffer.poolBytes, usedBytes: dp.buffer.poolUsed, watermarkBytes: dp.buffer.poolWatermark))
+            buffer: BufferReport(poolBytes: dp.buffer.poolBytes, usedBytes: dp.buffer.poolUsed, watermarkBytes: dp.buffer.poolWatermark),
+            loadBalancing: LoadBalancingReport(newFlowlets: dp.router.selector.newFlowlets, pathChanges: dp.router.selector.pathChanges,
+                                               collisions: dp.router.selector.collisions, sprayed: dp.router.selector.sprayed,
+                                               flowletIdleMicroseconds: Double(dp.router.selector.idleNanoseconds) / 1000))
     }
 
     /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).

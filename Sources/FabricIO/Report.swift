@@ -40,6 +40,10 @@ public struct PortReport: Codable, Sendable {
     /// XOFFs sent on this port and their reaction time (PG threshold crossing to the XOFF's
     /// submission for transmission), mean and max in microseconds.
     public var pfcReaction: ReactionReport
+    /// Egress load as the flowlet/spray selectors see it: EWMA utilisation of the line rate
+    /// and the quality band (0 best ... 7).
+    public var utilisation: Double
+    public var loadBand: Int
     public var pauseRx: UInt64
     /// Per egress queue 0...7.
     public var queues: [QueueReport]
@@ -82,6 +86,16 @@ public struct SwitchReport: Codable, Sendable {
     public var loop: LoopCounters
     /// The shared ingress buffer pool.
     public var buffer: BufferReport
+    /// The flowlet and spray selectors' counters.
+    public var loadBalancing: LoadBalancingReport
+}
+
+public struct LoadBalancingReport: Codable, Sendable {
+    public var newFlowlets: UInt64
+    public var pathChanges: UInt64
+    public var collisions: UInt64
+    public var sprayed: UInt64
+    public var flowletIdleMicroseconds: Double
 }
 
 /// The switch's shared ingress pool: its size, bytes in use now and the most ever in use.
@@ -166,6 +180,10 @@ extension SwitchReport {
             "\($0.name): \($0.pfcReaction.count) XOFF, mean \(String(format: "%.1f", $0.pfcReaction.meanMicroseconds)) us, max \(String(format: "%.1f", $0.pfcReaction.maxMicroseconds)) us"
         }
         if !reactions.isEmpty { out += "PFC reaction (threshold to wire): " + reactions.joined(separator: "; ") + "\n" }
+        if loadBalancing.newFlowlets + loadBalancing.sprayed > 0 {
+            out += "load balancing: \(loadBalancing.newFlowlets) flowlets, \(loadBalancing.pathChanges) path changes, "
+                + "\(loadBalancing.collisions) collisions (idle \(Int(loadBalancing.flowletIdleMicroseconds)) us), \(loadBalancing.sprayed) packets sprayed\n"
+        }
         out += "shared buffer: peak \(buffer.watermarkBytes) of \(buffer.poolBytes) B, \(buffer.usedBytes) B in use\n"
         let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
         if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }

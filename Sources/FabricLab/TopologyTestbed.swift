@@ -115,7 +115,7 @@ public final class TopologyTestbed: @unchecked Sendable {
             routes += "  - prefix: 10.\(hp.subnet.0).\(hp.subnet.1).0/24\n    via: [\(via.joined(separator: ", "))]\n"
         }
         if !routes.isEmpty { y += "routes:\n" + routes }
-        y += "load_balancing: {mode: \((mode ?? topology.loadBalancing).name)}\n"
+        y += "load_balancing: {mode: \((mode ?? topology.loadBalancing).name)\(topology.flowletIdle.map { ", flowlet_idle: \($0)" } ?? "")}\n"
         return y
     }
 

@@ -10,11 +10,20 @@ public enum Pattern: Sendable {
     case allToAll(hosts: [Int])
     /// Every host to one other host, each receiving from exactly one (a random derangement).
     case permutation(hosts: [Int], seed: UInt64)
+    /// Exactly these flows.
+    case flows([Flow])
+
+    public struct Flow: Sendable {
+        public var from: Int
+        public var to: Int
+        public init(_ from: Int, _ to: Int) { self.from = from; self.to = to }
+    }
 
     public var pairs: [(from: Int, to: Int)] {
         switch self {
         case .incast(let to, let from): return from.map { ($0, to) }
         case .allToAll(let hosts): return hosts.flatMap { a in hosts.filter { $0 != a }.map { (a, $0) } }
+        case .flows(let f): return f.map { ($0.from, $0.to) }
         case .permutation(let hosts, let seed):
             var rng = SplitMix(seed: seed)
             var perm = hosts
@@ -45,7 +54,13 @@ public struct WorkloadOptions: Sendable {
     public var messageBytes = 65536
     public var mtu = 1024
     public var extraSenderArguments: [String] = []
+    /// First remote QPN of each flow, by its index in the pattern's pairs (default 0x1000 +
+    /// 0x100 x index); the QPs decide the UDP source ports, and so the ECMP hash.
+    public var remoteQPs: [Int: UInt32] = [:]
     public init() {}
+
+    /// The first remote QPN flow `index` uses.
+    public func remoteQP(_ index: Int) -> UInt32 { remoteQPs[index] ?? UInt32(0x1000 + index * 0x100) }
 }
 
 public struct WorkloadResult: Sendable {
@@ -125,7 +140,7 @@ public enum Workload {
         let startAt = trafficClock() + 500_000_000
         for (i, p) in pairs.enumerated() {
             var args = [fabric, "traffic", "send", "--netns", tb.hostNamespace(p.from), "--to", tb.hostAddress(p.to),
-                        "--qps", "\(o.queuePairs)", "--remote-qp", "\(0x1000 + i * 0x100)", "--message", "\(o.messageBytes)",
+                        "--qps", "\(o.queuePairs)", "--remote-qp", "\(o.remoteQP(i))", "--message", "\(o.messageBytes)",
                         "--mtu", "\(o.mtu)", "--rate", "\(o.rateGbps)", "--json"]
             args += o.messages > 0 ? ["--messages", "\(o.messages)"] : ["--seconds", "\(o.seconds)"]
             args += ["--start-at", "\(startAt)"]

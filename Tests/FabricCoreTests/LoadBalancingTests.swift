@@ -9,7 +9,7 @@ final class LoadBalancingTests: XCTestCase {
 
     /// Bands from a load of `bytesPerSample[p]` per 16 us sample and `queued[p]` bytes.
     func sampled(speeds: [Double?], bytesPerSample: [UInt64], queued: [Int], samples: Int = 64) -> PortLoad {
-        var load = PortLoad(portSpeedsGbps: speeds)
+        var load = PortLoad(portSpeedsGbps: speeds, timeConstantNanoseconds: 8 * PortLoad.interval)
         var tx = [UInt64](repeating: 0, count: speeds.count)
         var now: UInt64 = 1_000
         for _ in 0...samples {

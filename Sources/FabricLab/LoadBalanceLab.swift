@@ -1,0 +1,126 @@
+import FabricCore
+import FabricIO
+import FabricPacket
+import FabricTraffic
+import Foundation
+
+/// Load balancing on a multi-switch test bed: the same workload under each mode, with what
+/// decides between them: how evenly the leaves' uplinks carried the bytes, what the receivers
+/// saw reordered, latency, and how long a collective took.
+public struct LoadBalanceLab {
+    public let testbed: TopologyTestbed
+    public var fabric: String
+    public var switchArguments: [String] = []
+
+    public init(testbed: TopologyTestbed, fabric: String) {
+        self.testbed = testbed
+        self.fabric = fabric
+    }
+
+    public struct Run: Sendable {
+        public var mode: LoadBalancingMode
+        public var workload: WorkloadResult
+        /// Bytes each leaf uplink sent during the run, "leaf:port" -> bytes.
+        public var uplinkBytes: [String: UInt64]
+        /// Flowlet/spray counters summed over the switches.
+        public var newFlowlets: UInt64
+        public var pathChanges: UInt64
+        public var collisions: UInt64
+        public var switchDrops: UInt64
+
+        /// Max over leaves of (busiest uplink / mean uplink) of that leaf (1 = even), among the
+        /// leaves that sent at least a tenth of what the busiest leaf sent upwards (a leaf
+        /// that only receives sends a few control frames up, whose spread means nothing).
+        public var imbalance: Double {
+            let leaves = Set(uplinkBytes.keys.map { String($0.split(separator: ":")[0]) })
+            let total = Dictionary(uniqueKeysWithValues: leaves.map { l in (l, uplinkBytes.filter { $0.key.hasPrefix(l + ":") }.reduce(0) { $0 + $1.value }) })
+            let busiest = total.values.max() ?? 0
+            var worst = 1.0
+            for leaf in leaves where busiest > 0 && total[leaf]! * 10 >= busiest {
+                let v = uplinkBytes.filter { $0.key.hasPrefix(leaf + ":") }.map { Double($0.value) }
+                let mean = v.reduce(0, +) / Double(v.count)
+                if mean > 0 { worst = max(worst, v.max()! / mean) }
+            }
+            return worst
+        }
+        public var reorderedFraction: Double {
+            workload.receivedPackets == 0 ? 0 : Double(workload.reordered) / Double(workload.receivedPackets)
+        }
+        /// The worst receiver's p99 one-way latency, microseconds.
+        public var p99Microseconds: Double { workload.receivers.map(\.report.latencyMicroseconds.p99).max() ?? 0 }
+    }
+
+    /// Leaf (switch with hosts) -> its uplink port names (ports facing switches).
+    public var leafUplinks: [String: [String]] {
+        var out: [String: [String]] = [:]
+        for s in testbed.topology.switches {
+            let ports = testbed.ports(of: s)
+            guard ports.contains(where: { testbed.topology.kind($0.peer) == .host }) else { continue }
+            out[s] = ports.filter { testbed.topology.kind($0.peer) == .switch }.map(\.name)
+        }
+        return out
+    }
+
+    /// The ECMP member (index into the leaf's uplinks, in next-hop order) a RoCEv2 flow with one
+    /// QP from host `a` to host `b` takes at its leaf under plain ECMP.
+    public func ecmpMember(from a: Int, to b: Int, remoteQP: UInt32, members: Int) -> Int {
+        let sport = RoCEBuilder.udpSourcePort(localQP: remoteQP &- 0x100, remoteQP: remoteQP)
+        let h = FlowHash.v4(source: parseIPv4(testbed.hostAddress(a))!, destination: parseIPv4(testbed.hostAddress(b))!,
+                            protocolNumber: 17, sourcePort: sport, destinationPort: 4791)
+        return HashPathSelector.hash(h, members)
+    }
+
+    /// A remote QPN from `start` on (steps of 0x100) whose flow a -> b hashes to `member`.
+    public func remoteQP(from a: Int, to b: Int, member: Int, members: Int, start: UInt32) -> UInt32 {
+        var q = start
+        while ecmpMember(from: a, to: b, remoteQP: q, members: members) != member { q &+= 0x100 }
+        return q
+    }
+
+    /// Runs `pattern` with every switch in `mode` (switches restarted with that configuration)
+    /// and returns what the hosts and the switches measured.
+    public func run(mode: LoadBalancingMode, pattern: Pattern, options: WorkloadOptions) throws -> Run {
+        for s in testbed.topology.switches {
+            try testbed.switchConfig(s, mode: mode).write(toFile: testbed.configPath(s), atomically: true, encoding: .utf8)
+        }
+        testbed.stopSwitches()
+        try testbed.startSwitches(fabric: fabric, extra: switchArguments)
+        defer { testbed.stopSwitches() }
+        let before = try uplinkTx()
+        let w = try Workload.run(fabric: fabric, testbed: testbed, pattern: pattern, options: options)
+        let statuses = testbed.stopSwitches()
+        for (s, st) in statuses where st != 0 { throw TestbedError("switch \(s) did not stop cleanly (status \(String(describing: st)))") }
+        let after = try uplinkTx()
+        var run = Run(mode: mode, workload: w, uplinkBytes: after.mapValues { $0 }, newFlowlets: 0, pathChanges: 0, collisions: 0, switchDrops: 0)
+        for (k, v) in after { run.uplinkBytes[k] = v &- (before[k] ?? 0) }
+        for s in testbed.topology.switches {
+            let r = try testbed.stats(s)
+            run.newFlowlets += r.loadBalancing.newFlowlets
+            run.pathChanges += r.loadBalancing.pathChanges
+            run.collisions += r.loadBalancing.collisions
+            run.switchDrops += r.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames }
+        }
+        return run
+    }
+
+    func uplinkTx() throws -> [String: UInt64] {
+        var out: [String: UInt64] = [:]
+        for (leaf, ups) in leafUplinks {
+            let r = try testbed.stats(leaf)
+            for p in r.ports where ups.contains(p.name) { out["\(leaf):\(p.name)"] = p.txBytes }
+        }
+        return out
+    }
+
+    public static func table(_ runs: [Run]) -> String {
+        var out = "| mode | completion s | uplink imbalance (max/mean) | uplink bytes | reordered | lost | p99 latency us | flowlets | path changes |\n"
+        out += "|---|---|---|---|---|---|---|---|---|\n"
+        for r in runs {
+            let bytes = r.uplinkBytes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value / 1000) KB" }.joined(separator: ", ")
+            out += "| \(r.mode.name) | \(String(format: "%.3f", r.workload.completionSeconds)) | \(String(format: "%.2f", r.imbalance)) | \(bytes) | "
+                + "\(r.workload.reordered) (\(String(format: "%.2f", r.reorderedFraction * 100))%) | \(r.workload.lost) | "
+                + "\(String(format: "%.0f", r.p99Microseconds)) | \(r.newFlowlets) | \(r.pathChanges) |\n"
+        }
+        return out
+    }
+}
