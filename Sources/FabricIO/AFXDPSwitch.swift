@@ -391,6 +391,7 @@ public struct AFXDPSwitch: ~Copyable {
         var lastTick = lastWork
         var lastStats = lastWork
         var lastAging = lastWork
+        dp.resolveNextHops(now: lastWork)
         while !stopRequested.load(ordering: .relaxed) {
             var now = monotonicNanoseconds()
             if iterate(now: now) > 0 {
@@ -404,6 +405,7 @@ public struct AFXDPSwitch: ~Copyable {
                 lastTick = now
                 if stop() { break }
                 checkPorts()
+                dp.resolveNextHops(now: now)
                 dp.expirePending(now: now)
                 dp.runPFCWatchdog(now: now)
                 if now &- lastAging >= 1_000_000_000 {

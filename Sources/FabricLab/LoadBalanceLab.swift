@@ -27,6 +27,8 @@ public struct LoadBalanceLab {
         public var pathChanges: UInt64
         public var collisions: UInt64
         public var switchDrops: UInt64
+        /// "switch:port:reason=count" for every drop the switches counted.
+        public var dropReasons: [String] = []
 
         /// Max over leaves of (busiest uplink / mean uplink) of that leaf (1 = even), among the
         /// leaves that sent at least a tenth of what the busiest leaf sent upwards (a leaf
@@ -99,6 +101,10 @@ public struct LoadBalanceLab {
             run.pathChanges += r.loadBalancing.pathChanges
             run.collisions += r.loadBalancing.collisions
             run.switchDrops += r.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames }
+            for p in r.ports {
+                for (k, v) in p.drops where v > 0 { run.dropReasons.append("\(s):\(p.name):\(k)=\(v)") }
+                if p.socket.frames > 0 { run.dropReasons.append("\(s):\(p.name):socket=\(p.socket.frames)") }
+            }
         }
         return run
     }
@@ -112,15 +118,33 @@ public struct LoadBalanceLab {
         return out
     }
 
+    /// Per mode, the median over rounds (and the range) of what decides between the modes.
+    public static func summary(_ runs: [Run]) -> String {
+        func median(_ v: [Double]) -> Double { let s = v.sorted(); return s.isEmpty ? 0 : s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+        func cell(_ v: [Double], _ f: String) -> String {
+            v.count > 1 ? "\(String(format: f, median(v))) (\(String(format: f, v.min()!))-\(String(format: f, v.max()!)))" : String(format: f, median(v))
+        }
+        var out = "| mode | rounds | completion s | uplink imbalance (max/mean) | reordered % | p99 latency ms | lost |\n|---|---|---|---|---|---|---|\n"
+        var seen: [LoadBalancingMode] = []
+        for r in runs where !seen.contains(r.mode) { seen.append(r.mode) }
+        for m in seen {
+            let rs = runs.filter { $0.mode == m }
+            out += "| \(m.name) | \(rs.count) | \(cell(rs.map(\.workload.completionSeconds), "%.3f")) | \(cell(rs.map(\.imbalance), "%.2f")) | "
+                + "\(cell(rs.map { $0.reorderedFraction * 100 }, "%.1f")) | \(cell(rs.map { $0.p99Microseconds / 1000 }, "%.0f")) | \(rs.reduce(0) { $0 + $1.workload.lost }) |\n"
+        }
+        return out
+    }
+
     public static func table(_ runs: [Run]) -> String {
-        var out = "| mode | completion s | uplink imbalance (max/mean) | uplink bytes | reordered | lost | p99 latency us | flowlets | path changes |\n"
-        out += "|---|---|---|---|---|---|---|---|---|\n"
+        var out = "| mode | completion s | uplink imbalance (max/mean) | uplink bytes | reordered | lost (receiver host drops) | switch drops | p99 latency us | flowlets | path changes |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|\n"
         for r in runs {
             let bytes = r.uplinkBytes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value / 1000) KB" }.joined(separator: ", ")
             out += "| \(r.mode.name) | \(String(format: "%.3f", r.workload.completionSeconds)) | \(String(format: "%.2f", r.imbalance)) | \(bytes) | "
-                + "\(r.workload.reordered) (\(String(format: "%.2f", r.reorderedFraction * 100))%) | \(r.workload.lost) | "
+                + "\(r.workload.reordered) (\(String(format: "%.2f", r.reorderedFraction * 100))%) | \(r.workload.lost) (\(r.workload.receivers.reduce(0) { $0 + $1.report.hostDrops })) | \(r.switchDrops) | "
                 + "\(String(format: "%.0f", r.p99Microseconds)) | \(r.newFlowlets) | \(r.pathChanges) |\n"
         }
-        return out
+        for r in runs where !r.dropReasons.isEmpty { out += "\n\(r.mode.name): switch drops: \(r.dropReasons.sorted().joined(separator: " "))" }
+        return out + "\n"
     }
 }

@@ -264,7 +264,10 @@ public struct RoCESender {
                             : paceOrigin + UInt64((pacedPackets - 1) * 1e9 / c.packetsPerSecond)
                     }
                     while now < due {
-                        if due - now > 200_000 { usleep(50) }
+                        // Far from due: sleep up to 200 us before it (at most 1 ms at a time, to
+                        // keep reading PFC); then spin. Many paced senders on 2 cores must not
+                        // wake every 50 us each.
+                        if due - now > 250_000 { usleep(UInt32(min(1_000, (due - now - 200_000) / 1_000))) }
                         now = trafficClock()
                         checkPFC(now)
                     }

@@ -47,6 +47,7 @@ func installDemoInterruptHandler(prefix: String) {
     demoPrefix = prefix
     let handler: @convention(c) (Int32) -> Void = { sig in
         Testbed(prefix: demoPrefix).down()
+        topologyDownOnInterrupt?.down()
         _exit(128 + sig)
     }
     signal(SIGINT, handler)

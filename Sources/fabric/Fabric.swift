@@ -10,7 +10,7 @@ struct Fabric: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fabric",
         abstract: "SwiftFabric: an AF_XDP software switch and lab for AI-fabric networking.",
-        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self, ProbeCommand.self])
+        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self, BalanceCommand.self, ProbeCommand.self])
 }
 
 /// Where the compiled XDP objects are: $FABRIC_BPF_DIR, else the nearest `.build-bpf/` above
