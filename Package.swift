@@ -54,6 +54,6 @@ let package = Package(
         .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
-        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricTraffic"]),
+        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricTraffic", "FabricConfig"]),
     ]
 )

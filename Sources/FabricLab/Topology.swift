@@ -111,7 +111,13 @@ public struct Topology: Sendable {
             }
         }
         guard let nodes = top["nodes"] as? [String: Any], !nodes.isEmpty else { throw fail("nodes: expected a mapping of node names") }
-        for name in nodes.keys.sorted(by: Self.naturalOrder) {
+        // In the file's order (host i of the workloads is the i-th host listed).
+        var order = nodes.keys.sorted(by: Self.naturalOrder)
+        if let root = try? Yams.compose(yaml: text), let listed = root.mapping?["nodes"]?.mapping {
+            let keys = Array(listed.keys.compactMap(\.string))
+            if Set(keys) == Set(order) { order = keys }
+        }
+        for name in order {
             guard let nm = nodes[name] as? [String: Any], let k = nm["kind"] as? String else {
                 throw fail("nodes.\(name): expected {kind: switch} or {kind: host}")
             }
