@@ -80,7 +80,14 @@ public struct RouterWorkload: ~Copyable {
         p.storeBytes(of: internetChecksum(p + 14, count: 20).bigEndian, toByteOffset: 24, as: UInt16.self)
     }
 
+    /// Turns the per-queue residence-time histograms on or off on every port.
+    public mutating func recordResidence(_ on: Bool) {
+        for p in 0..<4 { dp.queues[p].recordResidence = on }
+    }
+
     /// `pipeline` false: only write and free the frames (the harness cost, to subtract).
+    /// Frames leave 5 us after they came (a fixed time, no clock read per frame), so the
+    /// residence histograms record every one when on.
     public mutating func run(_ n: Int, pipeline: Bool = true) -> Int {
         let batchSize = Self.batchSize
         var done = 0
@@ -103,8 +110,9 @@ public struct RouterWorkload: ~Copyable {
                 continue
             }
             dp.forward(&batch)
+            let txNow = batch.timestamp &+ 5_000
             for p in 0..<4 {
-                while let f = dp.dequeueForTransmit(port: p, now: 0) {
+                while let f = dp.dequeueForTransmit(port: p, now: txNow) {
                     dp.pool.release(f.addr)
                     if p >= 2 { routed &+= 1 }
                 }

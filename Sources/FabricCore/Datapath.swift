@@ -206,7 +206,7 @@ public struct Datapath: ~Copyable {
             part = p
             tag = UInt16(ingress) << 3 | UInt16(pg)
         }
-        if !queues[port].enqueue(addr: addr, len: len, queue: queue, tag: tag) {
+        if !queues[port].enqueue(addr: addr, len: len, queue: queue, tag: tag, stamp: now) {
             counters[port].drops[.queueFull] &+= 1
             pool.release(addr)
             return false

@@ -47,6 +47,9 @@ public struct EgressPort: ~Copyable {
     public let enqueued: UnsafeMutablePointer<UInt64>
     public let dequeued: UnsafeMutablePointer<UInt64>
     public let dropped: UnsafeMutablePointer<UInt64>
+    /// Switch residence time per queue (receive to transmit submit), when `recordResidence`.
+    public var residence = ResidenceHistograms(histograms: EgressPort.queueCount)
+    public var recordResidence = true
     /// Highest depth seen per queue, in frames.
     public let watermark: UnsafeMutablePointer<Int>
     /// 802.1Qbb: per queue, paused until this monotonic time (0: not paused). The scheduler
@@ -174,8 +177,8 @@ public struct EgressPort: ~Copyable {
     @inlinable public func depth(queue q: Int) -> (frames: Int, bytes: Int) { (queues[q].count, queues[q].byteDepth) }
 
     /// Queues a frame on queue `q`; false (counted) when that queue is full.
-    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0, tag: UInt16 = FrameQueue.untagged) -> Bool {
-        guard queues[q].enqueue(addr: addr, len: len, tag: tag) else {
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0, tag: UInt16 = FrameQueue.untagged, stamp: UInt64 = 0) -> Bool {
+        guard queues[q].enqueue(addr: addr, len: len, tag: tag, stamp: stamp) else {
             dropped[q] &+= 1
             return false
         }
@@ -218,7 +221,7 @@ public struct EgressPort: ~Copyable {
             if tokens > burstBytes { tokens = burstBytes }
             return nil
         }
-        let f = take(q)
+        let f = take(q, now: now)
         if bytesPerNanosecond > 0 {
             tokens -= Double(Int(f.len) + Self.wireOverhead)
             backlogged = nonEmpty != 0
@@ -226,9 +229,11 @@ public struct EgressPort: ~Copyable {
         return f
     }
 
-    @inlinable mutating func take(_ q: Int) -> (addr: UInt64, len: UInt32, tag: UInt16) {
+    @inlinable mutating func take(_ q: Int, now: UInt64 = 0) -> (addr: UInt64, len: UInt32, tag: UInt16) {
         let f = queues[q].dequeueTagged()!
         dequeued[q] &+= 1
+        let stamp = queues[q].lastStamp
+        if recordResidence && stamp != 0 && now > stamp { residence.record(q, nanoseconds: now &- stamp) }
         if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
         return f
     }

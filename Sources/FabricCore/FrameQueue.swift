@@ -9,6 +9,10 @@ public struct FrameQueue: ~Copyable {
     /// `FrameQueue.untagged` for frames the switch made itself.
     @usableFromInline let tags: UnsafeMutablePointer<UInt16>
     public static let untagged: UInt16 = 0xFFFF
+    /// Per frame: when it was received (monotonic ns; 0 for frames the switch made).
+    @usableFromInline let stamps: UnsafeMutablePointer<UInt64>
+    /// The stamp of the frame the last dequeue returned.
+    public var lastStamp: UInt64 = 0
     @usableFromInline var head = 0   // next to dequeue (monotonic)
     @usableFromInline var tail = 0   // next to enqueue (monotonic)
     /// Bytes currently queued.
@@ -21,12 +25,14 @@ public struct FrameQueue: ~Copyable {
         addrs = .allocate(capacity: capacity)
         lens = .allocate(capacity: capacity)
         tags = .allocate(capacity: capacity)
+        stamps = .allocate(capacity: capacity)
     }
 
     deinit {
         addrs.deallocate()
         lens.deallocate()
         tags.deallocate()
+        stamps.deallocate()
     }
 
     /// Frames currently queued.
@@ -35,11 +41,12 @@ public struct FrameQueue: ~Copyable {
     @inlinable public var isFull: Bool { tail &- head == capacity }
 
     /// Appends a frame; false (and nothing changes) when the queue is full.
-    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, tag: UInt16 = FrameQueue.untagged) -> Bool {
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, tag: UInt16 = FrameQueue.untagged, stamp: UInt64 = 0) -> Bool {
         guard tail &- head < capacity else { return false }
         addrs[tail & mask] = addr
         lens[tail & mask] = len
         tags[tail & mask] = tag
+        stamps[tail & mask] = stamp
         tail &+= 1
         byteDepth &+= Int(len)
         return true
@@ -63,6 +70,7 @@ public struct FrameQueue: ~Copyable {
         let i = head & mask
         head &+= 1
         byteDepth &-= Int(lens[i])
+        lastStamp = stamps[i]
         return (addrs[i], lens[i], tags[i])
     }
 }

@@ -327,7 +327,10 @@ public struct AFXDPSwitch: ~Copyable {
         }
         var n = 0
         var bytes: UInt64 = 0
-        while n < room, let frame = dp.dequeueForTransmit(port: p, now: now) {
+        // A fresh clock for the shaper and the residence times: `now` was read before this
+        // iteration received, so frames received just now would look older than it.
+        let txNow = monotonicNanoseconds()
+        while n < room, let frame = dp.dequeueForTransmit(port: p, now: txNow) {
             txAddr[n] = frame.addr
             txLen[n] = frame.len
             bytes &+= UInt64(frame.len)
@@ -570,7 +573,10 @@ public struct AFXDPSwitch: ~Copyable {
                                        dropped: dp.queues[p].dropped[q], ecnMarked: c.ecnMarked[q],
                                        stormed: dp.queues[p].stormed & (1 << UInt8(q)) != 0, pfcwdStorms: c.pfcwdStorms[q],
                                        pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
-                                       pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6)
+                                       pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
+                                       residence: ResidenceReport(count: dp.queues[p].residence.count(q), p50: dp.queues[p].residence.percentile(q, 50),
+                                                                  p99: dp.queues[p].residence.percentile(q, 99), p999: dp.queues[p].residence.percentile(q, 99.9),
+                                                                  max: dp.queues[p].residence.max(q)))
                 },
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))
         }

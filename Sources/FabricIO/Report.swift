@@ -129,6 +129,18 @@ public struct QueueReport: Codable, Sendable {
     public var pfcwdDropped: UInt64
     /// The last storm was declared after the queue had been paused this long.
     public var pfcwdDetectedAfterMilliseconds: Double
+    /// Switch residence time of the frames this queue sent (receive to transmit submit).
+    public var residence: ResidenceReport
+}
+
+/// Percentiles of a residence-time histogram, microseconds (HdrHistogram layout, 1 us
+/// resolution up to 127 us, 1.6% above).
+public struct ResidenceReport: Codable, Sendable {
+    public var count: UInt64
+    public var p50: UInt64
+    public var p99: UInt64
+    public var p999: UInt64
+    public var max: UInt64
 }
 
 /// One ARP cache entry.

@@ -108,3 +108,49 @@ final class EgressPortTests: XCTestCase {
         XCTAssertEqual(n, 16)
     }
 }
+
+final class ResidenceTests: XCTestCase {
+    func testBucketsAreExactBelow128AndWithin2PercentAbove() {
+        for us: UInt64 in [0, 1, 5, 127] { XCTAssertEqual(ResidenceHistograms.lowest(ResidenceHistograms.bucket(us)), us) }
+        for us: UInt64 in [128, 129, 1000, 33_553, 1_000_000, 123_456_789] {
+            let low = ResidenceHistograms.lowest(ResidenceHistograms.bucket(us))
+            XCTAssertLessThanOrEqual(low, us)
+            XCTAssertLessThan(Double(us - low) / Double(us), 1.0 / 64, "\(us) -> \(low)")
+        }
+        // Buckets are monotonic and cover the range without gaps.
+        var last = -1
+        for us in stride(from: UInt64(0), to: 5_000_000, by: 997) {
+            let b = ResidenceHistograms.bucket(us)
+            XCTAssertGreaterThanOrEqual(b, last)
+            last = b
+        }
+    }
+
+    func testPercentilesOfKnownSamples() {
+        var h = ResidenceHistograms(histograms: 2)
+        for i in 1...1000 { h.record(1, nanoseconds: UInt64(i) * 1000) }   // 1...1000 us
+        XCTAssertEqual(h.count(1), 1000)
+        XCTAssertEqual(h.count(0), 0)
+        XCTAssertEqual(h.max(1), 1000)
+        XCTAssertEqual(Double(h.percentile(1, 50)), 500, accuracy: 500 / 64)
+        XCTAssertEqual(Double(h.percentile(1, 99)), 990, accuracy: 990 / 64)
+        XCTAssertEqual(h.percentile(1, 100), 1000)
+        XCTAssertEqual(h.percentile(0, 50), 0)
+    }
+
+    /// Frames stamped at enqueue: the residence at dequeue lands in their queue's histogram.
+    func testEgressPortRecordsResidencePerQueue() {
+        var e = EgressPort(capacity: 16)
+        _ = e.enqueue(addr: 0, len: 100, queue: 3, stamp: 1_000_000)
+        _ = e.enqueue(addr: 1, len: 100, queue: 0, stamp: 1_000_000)
+        _ = e.enqueue(addr: 2, len: 100, queue: 0)                      // made by the switch: no stamp
+        while e.dequeue(now: 1_250_000) != nil {}
+        XCTAssertEqual(e.residence.count(3), 1)
+        XCTAssertEqual(e.residence.max(3), 250)
+        XCTAssertEqual(e.residence.count(0), 1, "the unstamped frame is not counted")
+        e.recordResidence = false
+        _ = e.enqueue(addr: 3, len: 100, queue: 3, stamp: 1_000_000)
+        while e.dequeue(now: 2_000_000) != nil {}
+        XCTAssertEqual(e.residence.count(3), 1, "off: nothing recorded")
+    }
+}

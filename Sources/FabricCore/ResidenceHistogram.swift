@@ -1,0 +1,73 @@
+/// Switch residence times of one egress queue in HdrHistogram's bucket layout at microsecond
+/// resolution: 1 us buckets up to 127 us, then every power of two split into 64 buckets (values
+/// within 1.6%, HdrHistogram with 2 significant digits), up to 2^31 us. Fixed counts in memory
+/// allocated once: recording is a shift, a count of leading zeros and an increment.
+public struct ResidenceHistograms: ~Copyable {
+    public static let subBuckets = 64
+    public static let linear = 128
+    /// Buckets per histogram: 128 linear + 25 powers of two x 64.
+    public static let buckets = linear + 25 * subBuckets
+    public let histograms: Int
+    @usableFromInline let counts: UnsafeMutablePointer<UInt64>
+    @usableFromInline let totals: UnsafeMutablePointer<UInt64>
+    @usableFromInline let maxima: UnsafeMutablePointer<UInt64>
+
+    public init(histograms: Int) {
+        self.histograms = histograms
+        counts = .filled(with: 0, count: histograms * Self.buckets)
+        totals = .filled(with: 0, count: histograms)
+        maxima = .filled(with: 0, count: histograms)
+    }
+
+    deinit {
+        counts.deallocate()
+        totals.deallocate()
+        maxima.deallocate()
+    }
+
+    /// The bucket of a value in microseconds.
+    @inlinable public static func bucket(_ us: UInt64) -> Int {
+        if us < UInt64(linear) { return Int(us) }
+        let e = 63 - us.leadingZeroBitCount - 6                // us >> e lies in 64...127
+        let index = linear + (e - 1) * subBuckets + Int(us >> UInt64(e)) - subBuckets
+        return min(index, buckets - 1)
+    }
+
+    /// The lowest value (us) of a bucket.
+    public static func lowest(_ bucket: Int) -> UInt64 {
+        if bucket < linear { return UInt64(bucket) }
+        let e = (bucket - linear) / subBuckets + 1
+        return UInt64(subBuckets + (bucket - linear) % subBuckets) << UInt64(e)
+    }
+
+    @inlinable public mutating func record(_ h: Int, nanoseconds: UInt64) {
+        let us = nanoseconds / 1000
+        counts[h * Self.buckets + Self.bucket(us)] &+= 1
+        totals[h] &+= 1
+        if us > maxima[h] { maxima[h] = us }
+    }
+
+    public func count(_ h: Int) -> UInt64 { totals[h] }
+    public func max(_ h: Int) -> UInt64 { maxima[h] }
+
+    /// The value (us, the bucket's lowest) at or below which `p` percent of the samples lie.
+    public func percentile(_ h: Int, _ p: Double) -> UInt64 {
+        let n = totals[h]
+        guard n > 0 else { return 0 }
+        let rank = Swift.max(1, UInt64((p / 100 * Double(n)).rounded(.up)))
+        var seen: UInt64 = 0
+        for b in 0..<Self.buckets {
+            seen &+= counts[h * Self.buckets + b]
+            if seen >= rank { return Swift.min(Self.lowest(b), maxima[h]) }
+        }
+        return maxima[h]
+    }
+
+    /// Non-empty buckets as (lowest us, count), for plots and CDFs.
+    public func buckets(_ h: Int) -> [(us: UInt64, count: UInt64)] {
+        (0..<Self.buckets).compactMap { b in
+            let c = counts[h * Self.buckets + b]
+            return c > 0 ? (Self.lowest(b), c) : nil
+        }
+    }
+}
