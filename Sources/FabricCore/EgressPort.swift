@@ -229,13 +229,20 @@ public struct EgressPort: ~Copyable {
         return f
     }
 
+    /// The histogram update, out of line (the rarely-changing bucket math stays out of the
+    /// inlined dequeue). Measured cost of residence telemetry, same run against the code
+    /// before it: the stamp and this check +2.5 ns/frame on the bridge pipeline (28.0 -> 30.5;
+    /// the check alone: without it the stamp is free), the update +3 ns on the router when on.
+    @usableFromInline @inline(never) mutating func noteResidence(_ q: Int, _ nanoseconds: UInt64) {
+        residence.record(q, nanoseconds: nanoseconds)
+    }
+
     @inlinable mutating func take(_ q: Int, now: UInt64 = 0) -> (addr: UInt64, len: UInt32, tag: UInt16) {
-        let f = queues[q].dequeueTagged()!
+        let f = queues[q].dequeueStamped()!
         dequeued[q] &+= 1
-        let stamp = queues[q].lastStamp
-        if recordResidence && stamp != 0 && now > stamp { residence.record(q, nanoseconds: now &- stamp) }
+        if recordResidence && f.stamp != 0 && now > f.stamp { noteResidence(q, now &- f.stamp) }
         if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
-        return f
+        return (f.addr, f.len, f.tag)
     }
 
     /// Strict queues first (highest first), then DWRR among the others. Charges the chosen
