@@ -20,6 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# jsonschema: the tests validate `fabric stats --json` against scripts/stats.schema.json with it.
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+  echo "setup: installing jsonschema (pip)"
+  python3 -m pip install --quiet --root-user-action=ignore jsonschema 2>/dev/null || python3 -m pip install --quiet jsonschema
+fi
+
 # scapy: the independent RoCEv2 implementation the packet tests check our frames against.
 if ! python3 -c 'import scapy' 2>/dev/null; then
   echo "setup: installing scapy (pip)"

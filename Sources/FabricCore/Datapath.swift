@@ -166,9 +166,9 @@ public struct Datapath: ~Copyable {
                 pool.release(addr)
             } else if verdict.isHold {
                 if batch.holdIsV6[i] {
-                    hold6(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop6[i], now: batch.timestamp)
+                    hold6(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop6[i], queue: queue, ingress: ingress, pg: pg, now: batch.timestamp)
                 } else {
-                    hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], now: batch.timestamp)
+                    hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], queue: queue, ingress: ingress, pg: pg, now: batch.timestamp)
                 }
             } else {
                 // Only drop verdicts are left; `?? .runt` cannot be taken.
@@ -424,8 +424,8 @@ public struct Datapath: ~Copyable {
     // MARK: - Next-hop resolution (router mode)
 
     /// Parks a routed frame until ARP resolves its next hop, asking if nobody asked lately.
-    @usableFromInline mutating func hold(addr: UInt64, len: UInt32, port: Int, nextHop: UInt32, now: UInt64) {
-        guard inService[port], pending.add(addr: addr, len: len, port: UInt16(port), nextHop: nextHop, now: now) else {
+    @usableFromInline mutating func hold(addr: UInt64, len: UInt32, port: Int, nextHop: UInt32, queue: Int = 0, ingress: Int = -1, pg: Int = 0, now: UInt64) {
+        guard inService[port], pending.add(addr: addr, len: len, port: UInt16(port), nextHop: nextHop, queue: queue, ingress: ingress, pg: pg, now: now) else {
             counters[port].drops[inService[port] ? .pendingFull : .portDown] &+= 1
             pool.release(addr)
             return
@@ -457,8 +457,9 @@ public struct Datapath: ~Copyable {
     }
 
     /// As `hold`, for IPv6: parks the frame and sends a neighbour solicitation.
-    @usableFromInline mutating func hold6(addr: UInt64, len: UInt32, port: Int, nextHop: IPv6Address, now: UInt64) {
-        guard inService[port], pending.add(addr: addr, len: len, port: UInt16(port), nextHop: 0, nextHop6: nextHop, isV6: true, now: now) else {
+    @usableFromInline mutating func hold6(addr: UInt64, len: UInt32, port: Int, nextHop: IPv6Address, queue: Int = 0, ingress: Int = -1, pg: Int = 0, now: UInt64) {
+        guard inService[port], pending.add(addr: addr, len: len, port: UInt16(port), nextHop: 0, nextHop6: nextHop, isV6: true,
+                                           queue: queue, ingress: ingress, pg: pg, now: now) else {
             counters[port].drops[inService[port] ? .pendingFull : .portDown] &+= 1
             pool.release(addr)
             return
@@ -518,16 +519,17 @@ public struct Datapath: ~Copyable {
     /// Sends every held frame whose next hop is now known.
     public mutating func releasePending(now: UInt64) {
         guard pending.count > 0 else { return }
-        var released: [(UInt64, UInt32, Int, MACAddress)] = []
+        var released: [(PendingQueue.Entry, MACAddress)] = []
         pending.remove { e in
             let known = e.isV6 ? router.neighbours.lookup(e.nextHop6, now: now) : router.neighbours.lookup(e.nextHop, now: now)
             guard let mac = known else { return false }
-            released.append((e.addr, e.len, e.port, mac))
+            released.append((e, mac))
             return true
         }
-        for (addr, len, port, mac) in released {
-            storeMAC(mac, at: frames + Int(addr))
-            enqueue(addr: addr, len: len, port: port)
+        // In the class they arrived in, charged to their ingress PG, stamped with their arrival.
+        for (e, mac) in released {
+            storeMAC(mac, at: frames + Int(e.addr))
+            enqueue(addr: e.addr, len: e.len, port: e.port, queue: e.queue, ingress: e.ingress, pg: e.pg, now: e.since)
         }
     }
 

@@ -13,6 +13,9 @@ public struct PendingQueue: ~Copyable {
     @usableFromInline let nextHop6: UnsafeMutablePointer<IPv6Address>
     @usableFromInline let isV6: UnsafeMutablePointer<Bool>
     @usableFromInline let since: UnsafeMutablePointer<UInt64>
+    /// The frame's class, so it leaves as it would have: ingress port << 8 | PG << 4 | queue
+    /// (without it, frames released after ARP all went out of queue 0, uncharged).
+    @usableFromInline let meta: UnsafeMutablePointer<UInt32>
     public var count = 0
 
     public init(capacity: Int = 256, timeout: UInt64 = 1_000_000_000) {
@@ -25,6 +28,7 @@ public struct PendingQueue: ~Copyable {
         nextHop6 = .allocate(capacity: capacity)
         isV6 = .allocate(capacity: capacity)
         since = .allocate(capacity: capacity)
+        meta = .allocate(capacity: capacity)
     }
 
     deinit {
@@ -35,12 +39,13 @@ public struct PendingQueue: ~Copyable {
         nextHop6.deallocate()
         isV6.deallocate()
         since.deallocate()
+        meta.deallocate()
     }
 
     /// Parks a frame; false when full.
     @inlinable public mutating func add(addr a: UInt64, len l: UInt32, port p: UInt16, nextHop n: UInt32,
                                         nextHop6 n6: IPv6Address = IPv6Address(high: 0, low: 0), isV6 v6: Bool = false,
-                                        now: UInt64) -> Bool {
+                                        queue: Int = 0, ingress: Int = -1, pg: Int = 0, now: UInt64) -> Bool {
         guard count < capacity else { return false }
         addr[count] = a
         len[count] = l
@@ -49,6 +54,7 @@ public struct PendingQueue: ~Copyable {
         nextHop6[count] = n6
         isV6[count] = v6
         since[count] = now
+        meta[count] = UInt32(truncatingIfNeeded: (ingress + 1) & 0xFFFF) << 8 | UInt32(pg & 7) << 4 | UInt32(queue & 7)
         count += 1
         return true
     }
@@ -61,13 +67,19 @@ public struct PendingQueue: ~Copyable {
         public var nextHop6: IPv6Address
         public var isV6: Bool
         public var since: UInt64
+        public var queue: Int
+        /// -1: a frame the switch made.
+        public var ingress: Int
+        public var pg: Int
     }
 
     /// Removes (in order) every entry for which `take` returns true; keeps the rest in order.
     public mutating func remove(where take: (_ entry: Entry) -> Bool) {
         var kept = 0
         for i in 0..<count {
-            let e = Entry(addr: addr[i], len: len[i], port: Int(port[i]), nextHop: nextHop[i], nextHop6: nextHop6[i], isV6: isV6[i], since: since[i])
+            let m = meta[i]
+            let e = Entry(addr: addr[i], len: len[i], port: Int(port[i]), nextHop: nextHop[i], nextHop6: nextHop6[i], isV6: isV6[i], since: since[i],
+                          queue: Int(m & 7), ingress: Int(m >> 8) - 1, pg: Int(m >> 4 & 7))
             if !take(e) {
                 addr[kept] = addr[i]
                 len[kept] = len[i]
@@ -76,6 +88,7 @@ public struct PendingQueue: ~Copyable {
                 nextHop6[kept] = nextHop6[i]
                 isV6[kept] = isV6[i]
                 since[kept] = since[i]
+                meta[kept] = meta[i]
                 kept += 1
             }
         }

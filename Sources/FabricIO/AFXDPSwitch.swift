@@ -137,6 +137,8 @@ public struct AFXDPSwitch: ~Copyable {
     let txLen: UnsafeMutablePointer<UInt32>
     let startedAt: UInt64
     var sequence: UInt64 = 0
+    /// Serves snapshots to `fabric stats` (and /metrics) when set.
+    public var control: ControlServer?
 
     /// Sets up every port. Throws with a message naming the port and the cause; whatever was
     /// set up before the failure is released.
@@ -397,6 +399,7 @@ public struct AFXDPSwitch: ~Copyable {
         dp.resolveNextHops(now: lastWork)
         while !stopRequested.load(ordering: .relaxed) {
             var now = monotonicNanoseconds()
+            if let c = control, c.wanted { c.publish(snapshot(running: true)) }
             if iterate(now: now) > 0 {
                 lastWork = now
             } else if options.poll == .adaptive && now &- lastWork > spin && dp.queuedFrames == 0 {

@@ -161,6 +161,20 @@ public struct LoopCounters: Codable, Sendable {
 }
 
 extension SwitchReport {
+    /// The frame balance of the whole switch: what came in or was made by the switch in fresh
+    /// frames (ARP requests and neighbour solicitations, PFC, flood copies) against what went
+    /// out, was dropped, was used up by the switch (consumed) or is still queued or awaiting a
+    /// neighbour. (ARP/ND replies and echo replies reuse the request's frame: in once, out
+    /// once.) Equal when nothing went missing.
+    public var balance: (into: UInt64, outOf: UInt64) {
+        var into: UInt64 = 0, out: UInt64 = 0
+        for p in ports {
+            into += p.rxFrames + p.floodCopies + p.arpRequestsSent + p.pfcTx.reduce(0, +)
+            out += p.txFrames + p.dropsTotal + p.consumed + p.queues.reduce(0) { $0 + UInt64($1.depthFrames) }
+        }
+        return (into, out + UInt64(ledger.pending))
+    }
+
     /// The exit summary: a fixed-width table a network engineer reads without the docs.
     public var table: String {
         func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }

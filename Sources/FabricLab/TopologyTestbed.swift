@@ -98,7 +98,7 @@ public final class TopologyTestbed: @unchecked Sendable {
 
     /// The generated configuration of switch `node`.
     public func switchConfig(_ node: String, mode: LoadBalancingMode? = nil) -> String {
-        var y = "# Generated from the topology of test bed '\(prefix)'\nswitch:\n  name: \(node)\n  mode: router\nports:\n"
+        var y = "# Generated from the topology of test bed '\(prefix)'\nswitch:\n  name: \(prefix)-\(node)\n  mode: router\nports:\n"
         for (i, p) in ports(of: node).enumerated() {
             y += "  - name: \(p.name)\n    mac: \(portMAC(node, i))\n    addresses: [\(p.address)]\n"
             if let s = p.speed { y += "    speed: \(s)\n" }

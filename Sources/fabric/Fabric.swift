@@ -10,7 +10,7 @@ struct Fabric: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fabric",
         abstract: "SwiftFabric: an AF_XDP software switch and lab for AI-fabric networking.",
-        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self, BalanceCommand.self, ProbeCommand.self])
+        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self, BalanceCommand.self, StatsCommand.self, ProbeCommand.self])
 }
 
 /// Where the compiled XDP objects are: $FABRIC_BPF_DIR, else the nearest `.build-bpf/` above
@@ -61,6 +61,10 @@ struct SwitchCommand: ParsableCommand {
     var queueCapacity: Int = 4096
     @Option(help: "MAC address aging time in seconds.")
     var macAging: Int = 300
+    @Option(help: "Name of this switch: its control socket is /run/swiftfabric/switch-NAME/control.sock (default: the config's switch name, else the --netns name, else 'bridge').")
+    var name: String?
+    @Flag(help: "Do not open the control socket (`fabric stats` will not see this switch).")
+    var noControl = false
     @Flag(help: "Print libxdp/libbpf debug output.")
     var verbose = false
 
@@ -105,7 +109,22 @@ struct SwitchCommand: ParsableCommand {
               + (netns.map { " in netns \($0)" } ?? ""))
         fflush(nil)
         if opts.statsFile != nil { sw.publishStatsNow() }
+        var control: ControlServer?
+        if !noControl {
+            let switchName = name ?? opts.config?.name ?? netns ?? "bridge"
+            do {
+                control = try ControlServer(name: switchName)
+            } catch {
+                logLine("fabric switch: \(error)")
+                throw ExitCode(2)
+            }
+            control?.start()
+            sw.control = control
+            print("fabric switch: control socket \(control!.path) (fabric stats --switch \(switchName))")
+            fflush(nil)
+        }
         let report = sw.run()
+        control?.stop()
         print(String(format: "fabric switch: stopped after %.1f s", report.uptimeSeconds))
         print(report.table, terminator: "")
         fflush(nil)

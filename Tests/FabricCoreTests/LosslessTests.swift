@@ -37,6 +37,21 @@ final class LosslessTests: XCTestCase {
         XCTAssertEqual(bed.dp.queues[1].pausedNanoseconds(queue: 3, now: 20_000), 5_120)
     }
 
+    /// A frame that waited for ARP leaves in its own class, charged to its ingress PG (it used
+    /// to go out of queue 0, uncharged).
+    func testFrameHeldForARPLeavesInItsClassAndIsCharged() {
+        let bed = RouterBed()
+        let frame = Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2, tos: 26 << 2 | 2)
+        bed.receive(frame)
+        bed.forward(ingress: 0, now: 1_000)
+        XCTAssertEqual(bed.dp.pendingFrames, 1, "waiting for h2's MAC")
+        bed.receive(Frames.arp(op: 2, dstMAC: RouterBed.portMACs[1], sha: RouterBed.host2, spa: h2, tha: 0, tpa: parseIPv4("10.77.2.254")!))
+        bed.forward(ingress: 1, now: 2_000)
+        XCTAssertEqual(bed.dp.pendingFrames, 0)
+        XCTAssertEqual(bed.dp.queues[1].depth(queue: 3).frames, 1, "DSCP 26 -> TC3 -> queue 3, as if it had not waited")
+        XCTAssertEqual(bed.dp.buffer.held(port: 0, pg: 3), frame.count, "charged to h1's PG3")
+    }
+
     func testXONResumesAtOnceAndCountsTheTransition() {
         let bed = RouterBed()
         bed.receive(pfc(priority: 3, quanta: 0xFFFF))

@@ -1,0 +1,105 @@
+import FabricIO
+import Foundation
+
+/// The tables of `fabric stats`, laid out like the SONiC commands network engineers know.
+enum StatsTables {
+    static func render(_ view: StatsCommand.View, _ r: SwitchReport, name: String, cleared: Bool) -> String {
+        let head = "switch '\(name)' (\(r.mode)), up \(String(format: "%.1f", r.uptimeSeconds)) s\(cleared ? ", counters since `fabric stats clear`" : "")\n\n"
+        switch view {
+        case .ports: return head + ports(r)
+        case .queues: return head + queues(r)
+        case .pfc: return head + pfc(r)
+        case .pfcwd: return head + pfcwd(r)
+        case .watermarks: return head + watermarks(r)
+        case .flowlets: return head + flowlets(r)
+        case .latency: return head + latency(r)
+        case .clear: return ""
+        }
+    }
+
+    /// Columns padded to their widest cell, numbers right-aligned, a dashed rule under the header.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { i in ([header[i]] + rows.map { i < $0.count ? $0[i] : "" }).map(\.count).max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                let pad = String(repeating: " ", count: widths[i] - c.count)
+                return i == 0 ? c + pad : pad + c
+            }.joined(separator: "  ")
+        }
+        return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    static func n(_ v: UInt64) -> String {
+        var s = String(v), out = ""
+        while s.count > 3 { out = "," + s.suffix(3) + out; s = String(s.dropLast(3)) }
+        return s + out
+    }
+
+    static func ports(_ r: SwitchReport) -> String {
+        table(["IFACE", "STATE", "RX_OK", "RX_BYTES", "RX_DRP", "TX_OK", "TX_BYTES", "TX_DRP", "RoCE", "CNP", "UTIL"],
+              r.ports.map { p in
+                  let ingress: Set<String> = ["runt", "invalid_source", "same_segment", "link_local", "malformed", "ttl_expired", "no_route",
+                                              "not_routable", "buffer_full", "headroom_overflow", "no_egress"]
+                  let rx = p.drops.filter { ingress.contains($0.key) }.values.reduce(0, +) + p.socket.frames
+                  let tx = p.dropsTotal - p.drops.filter { ingress.contains($0.key) }.values.reduce(0, +)
+                  return [p.name, p.inService ? "U" : "D", n(p.rxFrames), n(p.rxBytes), n(rx), n(p.txFrames), n(p.txBytes), n(tx),
+                          n(p.roceFrames), n(p.cnpFrames), String(format: "%.1f%%", p.utilisation * 100)]
+              })
+            + {
+                let reasons = r.ports.flatMap { p in p.drops.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\(n($0.value))" } }
+                return reasons.isEmpty ? "" : "\ndrops by reason: " + reasons.joined(separator: " ") + "\n"
+            }()
+    }
+
+    static func queues(_ r: SwitchReport) -> String {
+        table(["Port", "TxQ", "Counter/pkts", "Drop/pkts", "ECN/marked", "Depth/pkts", "Depth/bytes", "Watermark/pkts"],
+              r.ports.flatMap { p in p.queues.filter { $0.enqueued > 0 || $0.dropped > 0 || $0.depthFrames > 0 }.map { q in
+                  [p.name, "UC\(q.queue)", n(q.dequeued), n(q.dropped + q.pfcwdDropped), n(q.ecnMarked), n(UInt64(q.depthFrames)),
+                   n(UInt64(q.depthBytes)), n(UInt64(q.watermarkFrames))]
+              } })
+    }
+
+    static func pfc(_ r: SwitchReport) -> String {
+        let prios = (0..<8).map { "PFC\($0)" }
+        return table(["Port Rx"] + prios, r.ports.map { p in [p.name] + p.pfcRx.map(n) })
+            + "\n" + table(["Port Tx"] + prios, r.ports.map { p in [p.name] + p.pfcTx.map(n) })
+            + "\n" + table(["Port paused us"] + prios, r.ports.map { p in [p.name] + p.pfcPausedMicroseconds.map { n(UInt64($0)) } })
+            + "\nXOFF->XON transitions: " + r.ports.map { p in "\(p.name) \(p.pfcXonTransitions.reduce(0, +))" }.joined(separator: ", ")
+            + "; PAUSE frames received (counted, not honoured): \(r.ports.reduce(0) { $0 + $1.pauseRx })\n"
+    }
+
+    static func pfcwd(_ r: SwitchReport) -> String {
+        table(["QUEUE", "STATUS", "STORM DETECTED/RESTORED", "DROPPED", "DETECTED AFTER ms"],
+              r.ports.flatMap { p in p.queues.filter { $0.pfcwdStorms > 0 || $0.stormed }.map { q in
+                  ["\(p.name):\(q.queue)", q.stormed ? "stormed" : "operational", "\(q.pfcwdStorms)/\(q.pfcwdRestored)", n(q.pfcwdDropped),
+                   String(format: "%.1f", q.pfcwdDetectedAfterMilliseconds)]
+              } })
+    }
+
+    static func watermarks(_ r: SwitchReport) -> String {
+        let pgs = (0..<8).map { "PG\($0)" }
+        return "Ingress shared pool occupancy per PG (peak bytes held):\n"
+            + table(["Port"] + pgs, r.ports.map { p in [p.name] + p.pgWatermark.map(n) })
+            + "\nIngress headroom per PG (peak bytes):\n"
+            + table(["Port"] + pgs, r.ports.map { p in [p.name] + p.pgHeadroomWatermark.map(n) })
+            + "\nEgress queue watermark (frames):\n"
+            + table(["Port"] + (0..<8).map { "UC\($0)" }, r.ports.map { p in [p.name] + p.queues.map { n(UInt64($0.watermarkFrames)) } })
+            + "\nShared pool: \(n(UInt64(r.buffer.watermarkBytes))) of \(n(UInt64(r.buffer.poolBytes))) bytes at peak, \(n(UInt64(r.buffer.usedBytes))) now\n"
+    }
+
+    static func flowlets(_ r: SwitchReport) -> String {
+        let lb = r.loadBalancing
+        return "new flowlets \(n(lb.newFlowlets)), path changes \(n(lb.pathChanges)), collisions \(n(lb.collisions)), "
+            + "packets sprayed \(n(lb.sprayed)) (flowlet idle \(Int(lb.flowletIdleMicroseconds)) us)\n\n"
+            + table(["Port", "UTIL", "BAND", "TX_OK", "TX_BYTES"],
+                    r.ports.map { p in [p.name, String(format: "%.1f%%", p.utilisation * 100), "\(p.loadBand)", n(p.txFrames), n(p.txBytes)] })
+    }
+
+    static func latency(_ r: SwitchReport) -> String {
+        "Switch residence time (receive to transmit submit) per egress queue, microseconds:\n"
+            + table(["Port", "TxQ", "Packets", "p50", "p99", "p99.9", "max"],
+                    r.ports.flatMap { p in p.queues.filter { $0.residence.count > 0 }.map { q in
+                        [p.name, "UC\(q.queue)", n(q.residence.count), "\(q.residence.p50)", "\(q.residence.p99)", "\(q.residence.p999)", "\(q.residence.max)"]
+                    } })
+    }
+}

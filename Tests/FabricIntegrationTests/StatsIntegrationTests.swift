@@ -1,0 +1,61 @@
+import FabricIO
+import FabricLab
+import FabricTraffic
+import Foundation
+import XCTest
+
+/// The operator's view of a running switch: `fabric stats` through the control socket.
+final class StatsIntegrationTests: LabTestCase {
+    static let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../scripts/stats.schema.json").standardized.path
+
+    func testStatsOfARunningSwitchMatchWhatTheWorkloadSentAndBalance() throws {
+        let (tb, sw) = try routedBedWithSwitch(hosts: 2)
+        let name = "\(tb.prefix)-sw"
+        let socket = ControlServer.directory(name: name) + "/control.sock"
+        let mode = try FileManager.default.attributesOfItem(atPath: socket)[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o600, "the control socket is for root only")
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: "/run/swiftfabric/stats-baseline-\(name).json") }
+
+        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
+                                seconds: 1, rate: 0.05, qps: 2, message: 16384, mtu: 1024)
+        XCTAssertGreaterThan(r.sender.packets, 1000)
+        // While the switch runs: JSON through the control socket.
+        let json = try Shell.run([fabric, "stats", "--switch", name, "--json"])
+        let report = try JSONDecoder().decode(SwitchReport.self, from: Data(json.utf8))
+        XCTAssertTrue(report.running)
+        XCTAssertEqual(report.ports[0].roceFrames, r.sender.packets, "every RoCEv2 packet the sender sent was counted at h1's port")
+        XCTAssertEqual(report.ports[1].queues[3].dequeued, r.sender.packets, "and left through queue 3 of h2's port")
+        XCTAssertEqual(report.ports[1].queues[3].residence.count, r.sender.packets, "each with its residence time")
+        // The documented schema accepts it (an independent validator: Python's jsonschema).
+        let file = NSTemporaryDirectory() + "fabric-snapshot-\(getpid()).json"
+        try json.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let check = try Shell.run(["python3", "-c", "import json,jsonschema,sys; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))); print('valid')",
+                                   file, Self.schema], check: false)
+        XCTAssertTrue(check.contains("valid"), check)
+        // The tables.
+        let latency = try Shell.run([fabric, "stats", "--switch", name, "latency"])
+        XCTAssertTrue(latency.contains("h2") && latency.contains("UC3"), latency)
+        let queues = try Shell.run([fabric, "stats", "--switch", name, "queues"])
+        XCTAssertTrue(queues.contains("Counter/pkts") && queues.contains("UC3"), queues)
+        let pfc = try Shell.run([fabric, "stats", "--switch", name, "pfc"])
+        XCTAssertTrue(pfc.contains("Port Rx") && pfc.contains("PFC7"), pfc)
+        // clear: later views count from there.
+        _ = try Shell.run([fabric, "stats", "--switch", name, "clear"])
+        let after = try JSONDecoder().decode(SwitchReport.self, from: Data(try Shell.run([fabric, "stats", "--switch", name, "--json"]).utf8))
+        XCTAssertLessThan(after.ports[0].roceFrames, 10, "cleared")
+        // Stopped: every frame that came in went out, was dropped, used up by the switch or is
+        // still queued; frames the switch made itself went out too.
+        XCTAssertEqual(sw.child.stop(), 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: socket), "the control socket is removed on exit")
+        let final = try StatsFile.read(statsFile)
+        let b = final.balance
+        XCTAssertEqual(b.into, b.outOf, "rx + made by the switch = tx + drops + consumed + queued: \(b)")
+    }
+
+    func testStatsNamesTheRunningSwitchesWhenAskedWithoutOne() throws {
+        let out = try Shell.run([fabric, "stats", "--switch", "no-such-switch-\(getpid())"], check: false)
+        XCTAssertTrue(out.contains("no switch answers at"), out)
+    }
+}
