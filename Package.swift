@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
@@ -28,7 +29,8 @@ let package = Package(
         ),
         .target(name: "FabricPacket", swiftSettings: hotPath),
         .target(name: "FabricCore", dependencies: ["FabricPacket"], swiftSettings: hotPath),
-        .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket"], swiftSettings: hotPath),
+        .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket", .product(name: "Prometheus", package: "swift-prometheus")],
+                swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricLab", dependencies: ["FabricCore", "FabricIO", "FabricTraffic", .product(name: "Yams", package: "Yams")]),
         .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore", "FabricIO",

@@ -26,6 +26,12 @@ if ! python3 -c 'import jsonschema' 2>/dev/null; then
   python3 -m pip install --quiet --root-user-action=ignore jsonschema 2>/dev/null || python3 -m pip install --quiet jsonschema
 fi
 
+# prometheus_client: its parser checks the switch's /metrics (the text exposition format).
+if ! python3 -c 'import prometheus_client' 2>/dev/null; then
+  echo "setup: installing prometheus_client (pip)"
+  python3 -m pip install --quiet --root-user-action=ignore prometheus_client 2>/dev/null || python3 -m pip install --quiet prometheus_client
+fi
+
 # scapy: the independent RoCEv2 implementation the packet tests check our frames against.
 if ! python3 -c 'import scapy' 2>/dev/null; then
   echo "setup: installing scapy (pip)"

@@ -86,6 +86,22 @@ public final class ControlServer: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// Asks the worker for a snapshot and waits for it (any server thread).
+    func latest(timeout: Double = 2) -> Data? {
+        lock.lock()
+        defer { lock.unlock() }
+        published = nil
+        requested.store(true, ordering: .relaxed)
+        let deadline = Date().addingTimeInterval(timeout)
+        while published == nil && !stopping && lock.wait(until: deadline) {}
+        return published
+    }
+
+    /// The switch's counters now, decoded (the metrics endpoint).
+    public func report() -> SwitchReport? {
+        latest().flatMap { try? JSONDecoder().decode(SwitchReport.self, from: $0) }
+    }
+
     func serve() {
         while true {
             let c = accept(fd, nil, nil)
@@ -111,13 +127,7 @@ public final class ControlServer: @unchecked Sendable {
         case "ping":
             answer = Data("pong\n".utf8)
         case "snapshot":
-            lock.lock()
-            published = nil
-            requested.store(true, ordering: .relaxed)
-            let deadline = Date().addingTimeInterval(2)
-            while published == nil && !stopping && lock.wait(until: deadline) {}
-            answer = published ?? Data("{\"error\": \"the switch did not answer within 2 s\"}\n".utf8)
-            lock.unlock()
+            answer = latest() ?? Data("{\"error\": \"the switch did not answer within 2 s\"}\n".utf8)
         default:
             answer = Data("{\"error\": \"unknown request '\(request)' (expected: snapshot, ping)\"}\n".utf8)
         }

@@ -65,6 +65,10 @@ struct SwitchCommand: ParsableCommand {
     var name: String?
     @Flag(help: "Do not open the control socket (`fabric stats` will not see this switch).")
     var noControl = false
+    @Option(help: "Serve Prometheus metrics at http://[HOST:]PORT/metrics (HOST 127.0.0.1 unless --metrics-public).")
+    var metrics: String?
+    @Flag(help: "Allow --metrics on a non-loopback address.")
+    var metricsPublic = false
     @Flag(help: "Print libxdp/libbpf debug output.")
     var verbose = false
 
@@ -95,6 +99,19 @@ struct SwitchCommand: ParsableCommand {
         opts.queueCapacity = queueCapacity
         opts.macAgingSeconds = macAging
         opts.verbose = verbose
+        if let spec = metrics {
+            // Checked before the ports are taken, so a mistake costs nothing.
+            let parts = spec.split(separator: ":")
+            let host = parts.count == 2 ? String(parts[0]) : "127.0.0.1"
+            guard parts.count <= 2, UInt16(parts.last ?? "") != nil, !noControl else {
+                logLine("fabric switch: --metrics takes [HOST:]PORT and needs the control socket (no --no-control)")
+                throw ExitCode(2)
+            }
+            guard metricsPublic || host == "127.0.0.1" || host == "localhost" else {
+                logLine("fabric switch: --metrics \(spec): not a loopback address; add --metrics-public to listen there")
+                throw ExitCode(2)
+            }
+        }
         installStopHandlers()
         var sw: AFXDPSwitch
         do {
@@ -123,7 +140,27 @@ struct SwitchCommand: ParsableCommand {
             print("fabric switch: control socket \(control!.path) (fabric stats --switch \(switchName))")
             fflush(nil)
         }
+        var metricsServer: MetricsServer?
+        if let spec = metrics {
+            let parts = spec.split(separator: ":")
+            guard let c = control, let port = UInt16(parts.last ?? ""), parts.count <= 2 else {
+                logLine("fabric switch: --metrics takes [HOST:]PORT and needs the control socket (no --no-control)")
+                control?.stop()
+                throw ExitCode(2)
+            }
+            do {
+                metricsServer = try MetricsServer(host: parts.count == 2 ? String(parts[0]) : "127.0.0.1", port: port, allowPublic: metricsPublic, control: c)
+            } catch {
+                logLine("fabric switch: \(error)")
+                control?.stop()
+                throw ExitCode(2)
+            }
+            metricsServer?.start()
+            print("fabric switch: Prometheus metrics at http://\(metricsServer!.address)/metrics")
+            fflush(nil)
+        }
         let report = sw.run()
+        metricsServer?.stop()
         control?.stop()
         print(String(format: "fabric switch: stopped after %.1f s", report.uptimeSeconds))
         print(report.table, terminator: "")

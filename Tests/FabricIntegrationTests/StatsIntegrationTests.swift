@@ -59,3 +59,35 @@ final class StatsIntegrationTests: LabTestCase {
         XCTAssertTrue(out.contains("no switch answers at"), out)
     }
 }
+
+final class MetricsIntegrationTests: LabTestCase {
+    /// /metrics of a running switch parses with Prometheus' own Python parser and carries the
+    /// documented names with the traffic in them.
+    func testMetricsEndpointParsesAsPrometheusTextFormat() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        let sw = try startSwitch(tb, config: tb.configPath, extra: ["--metrics", "9464"])
+        XCTAssertTrue(sw.child.output.contains("Prometheus metrics at http://127.0.0.1:9464/metrics"), sw.child.output)
+        XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 5).received, 5)
+        let script = """
+            import sys, urllib.request
+            from prometheus_client.parser import text_string_to_metric_families
+            text = urllib.request.urlopen('http://127.0.0.1:9464/metrics', timeout=5).read().decode()
+            fams = {f.name: f for f in text_string_to_metric_families(text)}
+            for name in sys.argv[1:]:
+                assert name in fams, 'missing ' + name
+            rx = sum(s.value for s in fams['fabric_port_rx_frames'].samples if s.labels.get('port') == 'h1' and s.name.endswith('_total'))
+            print('families', len(fams), 'h1_rx', int(rx))
+            """
+        let names = ["fabric_up", "fabric_port_rx_frames", "fabric_port_tx_bytes", "fabric_queue_transmitted", "fabric_residence_microseconds",
+                     "fabric_pfc_rx_frames", "fabric_pg_watermark_bytes", "fabric_buffer_pool_used_bytes", "fabric_flowlets"]
+        let out = try Shell.inNamespace(tb.switchNamespace, ["python3", "-c", script] + names, check: false)
+        XCTAssertTrue(out.contains("families"), out)
+        let rx = out.split(separator: " ").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        XCTAssertGreaterThanOrEqual(rx, 5, "h1's echo requests counted: \(out)")
+        // Not on a non-loopback address without the opt-in.
+        let refused = try Shell.run([fabric, "switch", "--netns", tb.switchNamespace, "--config", tb.configPath, "--name", "\(tb.prefix)-other",
+                                     "--metrics", "0.0.0.0:9465"], check: false)
+        XCTAssertTrue(refused.contains("not a loopback address; add --metrics-public"), refused)
+        XCTAssertEqual(sw.child.stop(), 0)
+    }
+}

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Prometheus
+
+/// A Prometheus `/metrics` endpoint (text exposition format, rendered by swift-prometheus) on
+/// a TCP address, 127.0.0.1 unless told otherwise. Each scrape asks the worker for a snapshot
+/// through the control server and renders it; nothing is kept between scrapes.
+///
+/// Metric names (labels in braces):
+/// - `fabric_up`, `fabric_uptime_seconds`
+/// - `fabric_port_rx_frames_total`, `fabric_port_rx_bytes_total`, `fabric_port_tx_frames_total`,
+///   `fabric_port_tx_bytes_total` {port}; `fabric_port_drops_total` {port, reason};
+///   `fabric_port_utilisation` {port}
+/// - `fabric_queue_transmitted_total`, `fabric_queue_dropped_total`, `fabric_queue_ecn_marked_total`,
+///   `fabric_queue_depth_bytes`, `fabric_queue_watermark_frames` {port, queue}
+/// - `fabric_residence_microseconds` {port, queue, quantile = 0.5, 0.99, 0.999, 1}
+/// - `fabric_pfc_rx_frames_total`, `fabric_pfc_tx_frames_total`, `fabric_pfc_paused_microseconds_total`
+///   {port, priority}; `fabric_pfcwd_storms_total` {port, queue}
+/// - `fabric_pg_bytes`, `fabric_pg_watermark_bytes`, `fabric_pg_headroom_watermark_bytes` {port, pg}
+/// - `fabric_buffer_pool_bytes`, `fabric_buffer_pool_used_bytes`, `fabric_buffer_pool_watermark_bytes`
+/// - `fabric_flowlets_total`, `fabric_flowlet_path_changes_total`, `fabric_flowlet_collisions_total`,
+///   `fabric_sprayed_packets_total`
+public final class MetricsServer: @unchecked Sendable {
+    let fd: Int32
+    let control: ControlServer
+    public let address: String
+
+    /// `host` must be a loopback address unless `public` (opt-in: the counters are not secret,
+    /// but a lab switch should not listen on the world by accident).
+    public init(host: String, port: UInt16, allowPublic: Bool, control: ControlServer) throws {
+        guard allowPublic || host == "127.0.0.1" || host == "localhost" else {
+            throw FabricIOError("--metrics \(host):\(port): not a loopback address; add --metrics-public to listen there")
+        }
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard s >= 0 else { throw FabricIOError("metrics socket: \(String(cString: strerror(errno)))") }
+        var one: Int32 = 1
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &addr.sin_addr) == 1 else {
+            close(s)
+            throw FabricIOError("--metrics: '\(host)' is not an IPv4 address")
+        }
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0, listen(s, 16) == 0 else {
+            let e = String(cString: strerror(errno))
+            close(s)
+            throw FabricIOError("--metrics \(host):\(port): \(e)")
+        }
+        fd = s
+        self.control = control
+        address = "\(host):\(port)"
+    }
+
+    public func start() {
+        let t = Thread { [self] in
+            while true {
+                let c = accept(fd, nil, nil)
+                if c < 0 { if errno == EINTR { continue }; return }
+                handle(c)
+                close(c)
+            }
+        }
+        t.name = "fabric-metrics"
+        t.start()
+    }
+
+    public func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+
+    func handle(_ c: Int32) {
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = read(c, &buf, buf.count)
+        guard n > 0 else { return }
+        let line = String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\r\n").first ?? ""
+        let (status, body): (String, String)
+        if line.hasPrefix("GET /metrics") {
+            if let r = control.report() { (status, body) = ("200 OK", Self.render(r)) } else { (status, body) = ("503 Service Unavailable", "the switch did not answer\n") }
+        } else {
+            (status, body) = ("404 Not Found", "only GET /metrics here\n")
+        }
+        let bytes = Array(body.utf8)
+        let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
+        for part in [Array(head.utf8), bytes] {
+            var off = 0
+            while off < part.count {
+                let w = part.withUnsafeBytes { write(c, $0.baseAddress! + off, part.count - off) }
+                if w <= 0 { return }
+                off += w
+            }
+        }
+    }
+
+    /// The snapshot in Prometheus text format.
+    public static func render(_ r: SwitchReport) -> String {
+        let reg = PrometheusCollectorRegistry()
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ v: UInt64) {
+            reg.makeCounter(name: name, labels: labels, help: help).increment(by: Int64(clamping: v))
+        }
+        func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ v: Double) {
+            reg.makeGauge(name: name, labels: labels, help: help).set(v)
+        }
+        gauge("fabric_up", "1 while the switch runs", [("switch", r.name)], r.running ? 1 : 0)
+        gauge("fabric_uptime_seconds", "Seconds since the switch started", [("switch", r.name)], r.uptimeSeconds)
+        for p in r.ports {
+            let port = [("port", p.name)]
+            counter("fabric_port_rx_frames_total", "Frames received", port, p.rxFrames)
+            counter("fabric_port_rx_bytes_total", "Bytes received", port, p.rxBytes)
+            counter("fabric_port_tx_frames_total", "Frames transmitted", port, p.txFrames)
+            counter("fabric_port_tx_bytes_total", "Bytes transmitted", port, p.txBytes)
+            gauge("fabric_port_utilisation", "EWMA utilisation of the port's line rate", port, p.utilisation)
+            for (reason, v) in p.drops.sorted(by: { $0.key < $1.key }) {
+                counter("fabric_port_drops_total", "Frames dropped, by reason", port + [("reason", reason)], v)
+            }
+            for q in p.queues {
+                let l = port + [("queue", "\(q.queue)")]
+                counter("fabric_queue_transmitted_total", "Frames the egress queue sent", l, q.dequeued)
+                counter("fabric_queue_dropped_total", "Frames the egress queue dropped (full or PFC watchdog)", l, q.dropped + q.pfcwdDropped)
+                counter("fabric_queue_ecn_marked_total", "Frames marked CE on the queue", l, q.ecnMarked)
+                counter("fabric_pfcwd_storms_total", "PFC storms the watchdog declared on the queue", l, q.pfcwdStorms)
+                gauge("fabric_queue_depth_bytes", "Bytes queued now", l, Double(q.depthBytes))
+                gauge("fabric_queue_watermark_frames", "Deepest the queue has been, frames", l, Double(q.watermarkFrames))
+                if q.residence.count > 0 {
+                    for (quantile, v) in [("0.5", q.residence.p50), ("0.99", q.residence.p99), ("0.999", q.residence.p999), ("1", q.residence.max)] {
+                        gauge("fabric_residence_microseconds", "Switch residence time (receive to transmit) of the queue's frames", l + [("quantile", quantile)], Double(v))
+                    }
+                }
+            }
+            for prio in 0..<8 {
+                let l = port + [("priority", "\(prio)")]
+                counter("fabric_pfc_rx_frames_total", "802.1Qbb frames received for the priority", l, p.pfcRx[prio])
+                counter("fabric_pfc_tx_frames_total", "802.1Qbb frames the switch sent for the priority", l, p.pfcTx[prio])
+                counter("fabric_pfc_paused_microseconds_total", "Time the priority's queue was paused", l, UInt64(p.pfcPausedMicroseconds[prio]))
+            }
+            for pg in 0..<8 {
+                let l = port + [("pg", "\(pg)")]
+                gauge("fabric_pg_bytes", "Ingress bytes held by the priority group", l, Double(p.pgBytes[pg]))
+                gauge("fabric_pg_watermark_bytes", "Most ingress bytes the priority group held", l, Double(p.pgWatermark[pg]))
+                gauge("fabric_pg_headroom_watermark_bytes", "Most headroom the priority group used", l, Double(p.pgHeadroomWatermark[pg]))
+            }
+        }
+        gauge("fabric_buffer_pool_bytes", "Size of the shared ingress pool", [], Double(r.buffer.poolBytes))
+        gauge("fabric_buffer_pool_used_bytes", "Shared pool bytes in use", [], Double(r.buffer.usedBytes))
+        gauge("fabric_buffer_pool_watermark_bytes", "Most shared pool bytes in use", [], Double(r.buffer.watermarkBytes))
+        counter("fabric_flowlets_total", "Flowlets started", [], r.loadBalancing.newFlowlets)
+        counter("fabric_flowlet_path_changes_total", "Flowlets that moved to another member", [], r.loadBalancing.pathChanges)
+        counter("fabric_flowlet_collisions_total", "Packets whose flowlet entry another flow held", [], r.loadBalancing.collisions)
+        counter("fabric_sprayed_packets_total", "Packets sprayed", [], r.loadBalancing.sprayed)
+        return reg.emitToString()
+    }
+}
