@@ -139,6 +139,33 @@ public struct AFXDPSwitch: ~Copyable {
     var sequence: UInt64 = 0
     /// Serves snapshots to `fabric stats` (and /metrics) when set.
     public var control: ControlServer?
+    /// `--capture`: per port, bit p set when port p has a capture (tested per batch; the
+    /// array of captures is touched only then).
+    var captureMask: UInt64 = 0
+    var captures: [PacketCapture?] = []
+
+    /// Starts capturing port `name` into a pcapng file.
+    public mutating func capture(port name: String, path: String, limitBytes: Int) throws {
+        guard let p = names.firstIndex(of: name) else {
+            throw FabricIOError("--capture \(name):\(path): no port named '\(name)' (ports: \(names.joined(separator: ", ")))")
+        }
+        guard p < 64 else { throw FabricIOError("--capture: only the first 64 ports can be captured") }
+        if captures.isEmpty { captures = Array(repeating: nil, count: portCount) }
+        captures[p] = try PacketCapture(port: p, portName: name, path: path, limitBytes: limitBytes)
+        captureMask |= 1 << UInt64(p)
+    }
+
+    /// Writes out and closes every capture; one line each for the exit summary.
+    mutating func closeCaptures() -> [String] {
+        var lines: [String] = []
+        for case let c? in captures {
+            c.close()
+            lines.append("capture \(names[c.port]): \(c.captured) frames in \(c.path)" + (c.overLimit > 0 ? ", \(c.overLimit) not captured (size limit)" : ""))
+        }
+        captures = []
+        captureMask = 0
+        return lines
+    }
 
     /// Sets up every port. Throws with a message naming the port and the cause; whatever was
     /// set up before the failure is released.
@@ -291,6 +318,10 @@ public struct AFXDPSwitch: ~Copyable {
         rings[p].fillOutstanding -= n
         batch.ingress = p
         batch.timestamp = now
+        if captureMask & (1 << UInt64(p & 63)) != 0, let c = captures[p] {
+            // Before the pipeline rewrites them in place.
+            for i in 0..<n { c.record(UnsafeRawPointer(dp.frames + Int(batch.addr[i])), length: Int(batch.len[i]), monotonic: now, outbound: false) }
+        }
         dp.forward(&batch)
         return n
     }
@@ -339,6 +370,9 @@ public struct AFXDPSwitch: ~Copyable {
             n += 1
         }
         guard n > 0 else { return 0 }
+        if captureMask & (1 << UInt64(p & 63)) != 0, let c = captures[p] {
+            for i in 0..<n { c.record(UnsafeRawPointer(dp.frames + Int(txAddr[i])), length: Int(txLen[i]), monotonic: txNow, outbound: true) }
+        }
         var idx: UInt32 = 0
         let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx))
         // `room` came from the ring itself, so the reservation cannot fall short.
@@ -411,6 +445,7 @@ public struct AFXDPSwitch: ~Copyable {
                 lastTick = now
                 if stop() { break }
                 checkPorts()
+                for case let c? in captures { c.flush() }
                 dp.resolveNextHops(now: now)
                 dp.expirePending(now: now)
                 dp.runPFCWatchdog(now: now)
@@ -515,7 +550,9 @@ public struct AFXDPSwitch: ~Copyable {
         }
         // Last completions (skbs freed since), so the ledger is as settled as it gets.
         for p in 0..<portCount where dp.inService[p] { _ = reclaim(p) }
-        let report = snapshot(running: false)
+        var report = snapshot(running: false)
+        let captured = closeCaptures()
+        if !captured.isEmpty { report.captures = captured }
         if options.statsFile != nil { write(report) }
         resources.closeSockets()
         return report

@@ -88,6 +88,8 @@ public struct SwitchReport: Codable, Sendable {
     public var buffer: BufferReport
     /// The flowlet and spray selectors' counters.
     public var loadBalancing: LoadBalancingReport
+    /// At exit, one line per --capture: frames written and where.
+    public var captures: [String]? = nil
 }
 
 public struct LoadBalancingReport: Codable, Sendable {
@@ -210,6 +212,7 @@ extension SwitchReport {
             out += "load balancing: \(loadBalancing.newFlowlets) flowlets, \(loadBalancing.pathChanges) path changes, "
                 + "\(loadBalancing.collisions) collisions (idle \(Int(loadBalancing.flowletIdleMicroseconds)) us), \(loadBalancing.sprayed) packets sprayed\n"
         }
+        for c in captures ?? [] { out += c + "\n" }
         out += "shared buffer: peak \(buffer.watermarkBytes) of \(buffer.poolBytes) B, \(buffer.usedBytes) B in use\n"
         let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
         if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }

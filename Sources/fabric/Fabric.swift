@@ -69,6 +69,10 @@ struct SwitchCommand: ParsableCommand {
     var metrics: String?
     @Flag(help: "Allow --metrics on a non-loopback address.")
     var metricsPublic = false
+    @Option(help: "Write what PORT receives and sends to a pcapng FILE (nanosecond timestamps; repeatable): --capture h1:/tmp/h1.pcapng")
+    var capture: [String] = []
+    @Option(help: "Stop capturing a port once its file holds this many MB.")
+    var captureLimit: Int = 100
     @Flag(help: "Print libxdp/libbpf debug output.")
     var verbose = false
 
@@ -119,6 +123,18 @@ struct SwitchCommand: ParsableCommand {
         } catch {
             logLine("fabric switch: \(error)")
             throw ExitCode(2)
+        }
+        for spec in capture {
+            guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex, spec.index(after: colon) != spec.endIndex else {
+                logLine("fabric switch: --capture takes PORT:FILE, got '\(spec)'")
+                throw ExitCode(2)
+            }
+            do {
+                try sw.capture(port: String(spec[..<colon]), path: String(spec[spec.index(after: colon)...]), limitBytes: captureLimit << 20)
+            } catch {
+                logLine("fabric switch: \(error)")
+                throw ExitCode(2)
+            }
         }
         let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
         let kind = opts.config.map { "\($0.mode.rawValue) '\($0.name)'" } ?? "bridge"

@@ -91,3 +91,41 @@ final class MetricsIntegrationTests: LabTestCase {
         XCTAssertEqual(sw.child.stop(), 0)
     }
 }
+
+final class CaptureIntegrationTests: LabTestCase {
+    /// --capture h1:FILE: what h1's port received (RoCEv2) and sent (the switch's PFC), as
+    /// pcapng with nanosecond timestamps and directions, decoded by tshark.
+    func testCaptureOfAPortDecodesInTsharkWithItsPFCFrames() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        let config = NSTemporaryDirectory() + "fabric-capture-\(getpid()).yaml"
+        let pcap = NSTemporaryDirectory() + "fabric-capture-\(getpid()).pcapng"
+        defer {
+            try? FileManager.default.removeItem(atPath: config)
+            try? FileManager.default.removeItem(atPath: pcap)
+        }
+        var yaml = tb.switchConfigYAML()
+        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
+        yaml += "buffers: {lossless: {reserved: 0, static_th: 64KB, xon_offset: 32KB, headroom: 3MB}}\n"
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let sw = try startSwitch(tb, config: config, extra: ["--capture", "h1:\(pcap)", "--capture-limit", "20"])
+        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
+                                seconds: 0.5, rate: 1, qps: 1, message: 16384, mtu: 1024)
+        XCTAssertGreaterThan(r.sender.pauseFrames, 0)
+        XCTAssertEqual(sw.child.stop(), 0)
+        XCTAssertTrue(sw.child.output.contains("capture h1:"), sw.child.output)
+        let fields = try Shell.run(["tshark", "-r", pcap, "-T", "fields", "-E", "separator=|", "-e", "frame.p2p_dir",
+                                    "-e", "macc.opcode", "-e", "infiniband.bth.opcode", "-e", "frame.time_epoch", "-e", "_ws.expert.severity"])
+        let rows = fields.split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }.filter { $0.count == 5 }
+        // frame.p2p_dir, from the pcapng epb_flags direction: 1 received, 0 sent.
+        let inbound = rows.filter { $0[0] == "1" }, outbound = rows.filter { $0[0] == "0" }
+        let roceIn = inbound.filter { !$0[2].isEmpty }.count
+        let pfcOut = outbound.filter { $0[1] == "0x0101" }.count
+        print("capture: \(rows.count) frames, \(roceIn) RoCEv2 in, \(pfcOut) PFC out")
+        XCTAssertGreaterThan(roceIn, 1000, "the sender's RoCEv2 frames, decoded as InfiniBand BTH")
+        XCTAssertGreaterThan(pfcOut, 0, "the switch's PFC frames towards h1")
+        XCTAssertEqual(inbound.count + outbound.count, rows.count, "every frame has a direction")
+        let fraction = rows.first?[3].split(separator: ".").last ?? ""
+        XCTAssertEqual(fraction.count, 9, "nanosecond timestamps: \(rows.first ?? [])")
+        XCTAssertFalse(rows.contains { $0[4] == "error" }, "no malformed frame")
+    }
+}

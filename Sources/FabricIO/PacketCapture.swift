@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fabric switch --capture PORT:FILE`: a pcapng file of what one port received and sent,
+/// nanosecond timestamps (if_tsresol 9), direction in each packet's epb_flags, bounded in size.
+/// Frames are copied into a buffer on the worker thread (received frames before the pipeline
+/// rewrites them, sent ones as they go to the TX ring) and written out when it fills, at
+/// every housekeeping tick and at exit. Opt-in: a port without a capture costs one bit test per
+/// batch.
+public final class PacketCapture {
+    public let port: Int
+    public let path: String
+    public let limitBytes: Int
+    let fd: Int32
+    let buffer: UnsafeMutableRawPointer
+    let capacity = 1 << 22
+    var used = 0
+    var written = 0
+    /// Frames captured, and frames not captured because the file reached its limit.
+    public private(set) var captured: UInt64 = 0
+    public private(set) var overLimit: UInt64 = 0
+    /// CLOCK_REALTIME minus CLOCK_MONOTONIC at start: packet times are wall-clock nanoseconds.
+    let realtimeOffset: Int64
+
+    public init(port: Int, portName: String, path: String, limitBytes: Int) throws {
+        self.port = port
+        self.path = path
+        self.limitBytes = limitBytes
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FabricIOError("--capture \(portName):\(path): \(String(cString: strerror(errno)))") }
+        buffer = .allocate(byteCount: capacity, alignment: 8)
+        var rt = timespec(), mono = timespec()
+        clock_gettime(CLOCK_REALTIME, &rt)
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        realtimeOffset = (Int64(rt.tv_sec) - Int64(mono.tv_sec)) * 1_000_000_000 + (Int64(rt.tv_nsec) - Int64(mono.tv_nsec))
+        // Section header block: byte-order magic, version 1.0, section length unknown.
+        put32(0x0A0D_0D0A); put32(28); put32(0x1A2B_3C4D); put16(1); put16(0); put64(UInt64.max); put32(28)
+        // Interface description block: Ethernet, no snap length, if_name, if_tsresol = 10^-9.
+        let name = Array(portName.utf8)
+        let nameOpt = 4 + (name.count + 3) & ~3
+        let idbLength = 20 + nameOpt + 8 + 4
+        put32(1); put32(UInt32(idbLength)); put16(1); put16(0); put32(0)
+        put16(2); put16(UInt16(name.count)); putBytes(name); pad()
+        put16(9); put16(1); put8(9); pad()
+        put32(0)
+        put32(UInt32(idbLength))
+        flush()
+    }
+
+    deinit {
+        buffer.deallocate()
+    }
+
+    @inline(__always) func put8(_ v: UInt8) { buffer.storeBytes(of: v, toByteOffset: used, as: UInt8.self); used += 1 }
+    @inline(__always) func put16(_ v: UInt16) { buffer.storeBytes(of: v, toByteOffset: used, as: UInt16.self); used += 2 }
+    @inline(__always) func put32(_ v: UInt32) { buffer.storeBytes(of: v, toByteOffset: used, as: UInt32.self); used += 4 }
+    @inline(__always) func put64(_ v: UInt64) { buffer.storeBytes(of: v, toByteOffset: used, as: UInt64.self); used += 8 }
+    func putBytes(_ b: [UInt8]) { for x in b { put8(x) } }
+    @inline(__always) func pad() { while used & 3 != 0 { put8(0) } }
+
+    /// Appends one frame (an enhanced packet block). `monotonic`: when it was received or sent.
+    public func record(_ frame: UnsafeRawPointer, length: Int, monotonic: UInt64, outbound: Bool) {
+        let block = 44 + (length + 3) & ~3
+        guard written + used + block <= limitBytes else { overLimit &+= 1; return }
+        if used + block > capacity { flush() }
+        let ts = UInt64(Int64(bitPattern: monotonic) &+ realtimeOffset)
+        put32(6); put32(UInt32(block)); put32(0)
+        put32(UInt32(truncatingIfNeeded: ts >> 32)); put32(UInt32(truncatingIfNeeded: ts))
+        put32(UInt32(length)); put32(UInt32(length))
+        (buffer + used).copyMemory(from: frame, byteCount: length)
+        used += length
+        pad()
+        put16(2); put16(4); put32(outbound ? 2 : 1)      // epb_flags: direction
+        put32(0)                                           // opt_endofopt
+        put32(UInt32(block))
+        captured &+= 1
+    }
+
+    /// Writes the buffer out (housekeeping, full buffer, exit).
+    public func flush() {
+        var off = 0
+        while off < used {
+            let w = write(fd, buffer + off, used - off)
+            if w <= 0 { break }
+            off += w
+        }
+        written += used
+        used = 0
+    }
+
+    public func close() {
+        flush()
+        Glibc.close(fd)
+    }
+}
