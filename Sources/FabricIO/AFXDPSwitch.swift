@@ -139,6 +139,26 @@ public struct AFXDPSwitch: ~Copyable {
     var sequence: UInt64 = 0
     /// Serves snapshots to `fabric stats` (and /metrics) when set.
     public var control: ControlServer?
+    /// `--record`: the sampled time series (nil: not recording).
+    public var recorder: Recorder?
+
+    /// One sample of every port's queues, load and PFC for the recorder (per sample interval,
+    /// never per packet).
+    mutating func record(_ r: Recorder, now: UInt64) {
+        r.begin(now)
+        var storms: UInt64 = 0
+        for p in 0..<portCount {
+            var mask: UInt32 = 0
+            for q in 0..<EgressPort.queueCount where dp.queues[p].isPaused(queue: q, now: now) { mask |= 1 << UInt32(q) }
+            let c = dp.counters[p]
+            storms &+= (0..<8).reduce(0) { $0 &+ c.pfcwdStorms[$1] }
+            r.port(depths: { dp.queues[p].depth(queue: $0).bytes }, txBytes: c.txBytes, pausedMask: mask,
+                   pfcRx: UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcRx[$1] }),
+                   pfcTx: UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcTx[$1] }))
+        }
+        r.finish(storms: UInt32(truncatingIfNeeded: storms), pathChanges: UInt32(truncatingIfNeeded: dp.router.selector.pathChanges))
+    }
+
     /// `--capture`: per port, bit p set when port p has a capture (tested per batch; the
     /// array of captures is touched only then).
     var captureMask: UInt64 = 0
@@ -434,6 +454,7 @@ public struct AFXDPSwitch: ~Copyable {
         while !stopRequested.load(ordering: .relaxed) {
             var now = monotonicNanoseconds()
             if let c = control, c.wanted { c.publish(snapshot(running: true)) }
+            if let r = recorder, r.due(now) { record(r, now: now) }
             if iterate(now: now) > 0 {
                 lastWork = now
             } else if options.poll == .adaptive && now &- lastWork > spin && dp.queuedFrames == 0 {
@@ -446,6 +467,7 @@ public struct AFXDPSwitch: ~Copyable {
                 if stop() { break }
                 checkPorts()
                 for case let c? in captures { c.flush() }
+                recorder?.flush()
                 dp.resolveNextHops(now: now)
                 dp.expirePending(now: now)
                 dp.runPFCWatchdog(now: now)
@@ -551,6 +573,13 @@ public struct AFXDPSwitch: ~Copyable {
         // Last completions (skbs freed since), so the ledger is as settled as it gets.
         for p in 0..<portCount where dp.inService[p] { _ = reclaim(p) }
         var report = snapshot(running: false)
+        if let r = recorder {
+            let residence = (0..<portCount).map { p in
+                (0..<EgressPort.queueCount).map { q in dp.queues[p].residence.buckets(q).flatMap { [$0.us, $0.count] } }
+            }
+            r.close(trailer: RecordTrailer(final: report, residence: residence))
+            recorder = nil
+        }
         let captured = closeCaptures()
         if !captured.isEmpty { report.captures = captured }
         if options.statsFile != nil { write(report) }

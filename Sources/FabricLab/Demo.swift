@@ -11,6 +11,8 @@ public struct Demo {
     public var pingCount = 20
     public var udpPerPair = 5000
     public var tcpSeconds = 3
+    /// Where the demo writes its report (plots and summary of the switch's record); nil: none.
+    public var reportDirectory: String? = "fabric-demo-report"
     public var log: (String) -> Void = { print($0); fflush(nil) }
 
     public init(testbed: Testbed, fabric: String) {
@@ -28,7 +30,10 @@ public struct Demo {
         }
         let statsFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: statsFile) }
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: switchArguments,
+        let recordFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).rec"
+        defer { try? FileManager.default.removeItem(atPath: recordFile) }
+        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile,
+                                         extra: switchArguments + (reportDirectory != nil ? ["--record", recordFile] : []),
                                          config: tb.routed ? tb.configPath : nil)
         defer { sw.child.stop() }
         log("== switch running (pid \(sw.child.pid)): \(sw.banner)")
@@ -46,6 +51,10 @@ public struct Demo {
         let final = try sw.finalReport()
         out += "\nSwitch counters (from the switch's own exit summary)\n"
         out += final.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        if let dir = reportDirectory {
+            let report = try ReportRenderer.render(record: recordFile, into: dir)
+            out += "\nReport (queue depth, port load, residence-time CDF, summary): \(report.directory)/index.html\n"
+        }
         return out
     }
 

@@ -22,6 +22,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "UDP datagrams per pair.") var udpCount: Int = 5000
     @Option(help: "Seconds of iperf3 TCP.") var tcpSeconds: Int = 3
     @Flag(help: "Route instead of bridge: each host in its own subnet, the switch as the L3 router.") var routed = false
+    @Option(help: "Directory for the report the demo ends with (plots and summary of the switch's record).") var report: String = "fabric-demo-report"
 
     func run() throws {
         guard getuid() == 0 else {
@@ -33,6 +34,7 @@ struct DemoCommand: ParsableCommand {
                                 "--bpf-object", bpfObjectPath("fabric_xsk.o")]
         demo.udpPerPair = udpCount
         demo.tcpSeconds = tcpSeconds
+        demo.reportDirectory = report.isEmpty ? nil : report
         // Ctrl-C: stop the steps; the deferred teardown still runs.
         installDemoInterruptHandler(prefix: prefix)
         let report = try demo.run()

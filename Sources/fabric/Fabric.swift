@@ -10,7 +10,7 @@ struct Fabric: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fabric",
         abstract: "SwiftFabric: an AF_XDP software switch and lab for AI-fabric networking.",
-        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self, BalanceCommand.self, StatsCommand.self, ProbeCommand.self])
+        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self, BalanceCommand.self, StatsCommand.self, ReportCommand.self, ProbeCommand.self])
 }
 
 /// Where the compiled XDP objects are: $FABRIC_BPF_DIR, else the nearest `.build-bpf/` above
@@ -73,6 +73,10 @@ struct SwitchCommand: ParsableCommand {
     var capture: [String] = []
     @Option(help: "Stop capturing a port once its file holds this many MB.")
     var captureLimit: Int = 100
+    @Option(help: "Record queue depths, port load, pauses and events every --record-interval us into FILE (draw it with `fabric report FILE`).")
+    var record: String?
+    @Option(help: "Microseconds between --record samples.")
+    var recordInterval: Int = 100
     @Flag(help: "Print libxdp/libbpf debug output.")
     var verbose = false
 
@@ -131,6 +135,16 @@ struct SwitchCommand: ParsableCommand {
             }
             do {
                 try sw.capture(port: String(spec[..<colon]), path: String(spec[spec.index(after: colon)...]), limitBytes: captureLimit << 20)
+            } catch {
+                logLine("fabric switch: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        if let path = record {
+            do {
+                sw.recorder = try Recorder(path: path, switchName: name ?? opts.config?.name ?? netns ?? "bridge", ports: opts.ports,
+                                           speedsGbps: opts.config?.ports.map(\.speedGbps) ?? opts.ports.map { _ in nil },
+                                           intervalMicroseconds: recordInterval)
             } catch {
                 logLine("fabric switch: \(error)")
                 throw ExitCode(2)

@@ -129,3 +129,48 @@ final class CaptureIntegrationTests: LabTestCase {
         XCTAssertFalse(rows.contains { $0[4] == "error" }, "no malformed frame")
     }
 }
+
+final class RecordReportIntegrationTests: LabTestCase {
+    /// --record while lossless traffic meets a slow port, then `fabric report`: the plots and
+    /// the summary exist and hold what happened (queue 3 of h2's port built up; PFC went out).
+    func testRecordAndReportDrawTheQueueAndThePFC() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        let config = NSTemporaryDirectory() + "fabric-rec-\(getpid()).yaml"
+        let record = NSTemporaryDirectory() + "fabric-rec-\(getpid()).rec"
+        let dir = NSTemporaryDirectory() + "fabric-rec-\(getpid()).report"
+        defer {
+            for f in [config, record, dir] { try? FileManager.default.removeItem(atPath: f) }
+        }
+        var yaml = tb.switchConfigYAML()
+        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
+        yaml += "buffers: {lossless: {reserved: 0, static_th: 64KB, xon_offset: 32KB, headroom: 3MB}}\n"
+        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
+        let sw = try startSwitch(tb, config: config, extra: ["--record", record])
+        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
+                                seconds: 0.5, rate: 1, qps: 1, message: 16384, mtu: 1024)
+        XCTAssertGreaterThan(r.sender.pauseFrames, 0)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let out = try Shell.run([fabric, "report", record, "--out", dir])
+        XCTAssertTrue(out.contains("index.html"), out)
+        let recording = try Recording(file: record)
+        XCTAssertGreaterThan(recording.times.count, 100, "samples every 100 us while traffic flowed")
+        XCTAssertGreaterThan(recording.depths[1][3].max() ?? 0, 10_000, "h2's queue 3 built up behind the 200 Mb/s wire")
+        XCTAssertNotNil(recording.trailer, "the final snapshot closes the file")
+        for f in ["queue-depth.svg", "port-load.svg", "residence-cdf.svg", "index.html", "report.md"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/\(f)"), f)
+        }
+        let depth = try String(contentsOfFile: "\(dir)/queue-depth.svg", encoding: .utf8)
+        XCTAssertTrue(depth.contains("<polyline") && depth.contains("h2 q3"), "the queue's line and legend")
+        let cdf = try String(contentsOfFile: "\(dir)/residence-cdf.svg", encoding: .utf8)
+        XCTAssertTrue(cdf.contains("h2 q3"))
+        let summary = try String(contentsOfFile: "\(dir)/report.md", encoding: .utf8)
+        XCTAssertTrue(summary.contains("| h2 | 3 |"), summary)
+        XCTAssertTrue(summary.contains("PFC frames sent"), summary)
+        // An independent SVG reader (librsvg, when installed) renders the plots.
+        if Shell.exists("rsvg-convert") {
+            let png = dir + "/queue-depth.png"
+            _ = try Shell.run(["rsvg-convert", "\(dir)/queue-depth.svg", "-o", png])
+            XCTAssertGreaterThan((try FileManager.default.attributesOfItem(atPath: png)[.size] as? Int) ?? 0, 5_000)
+        }
+    }
+}

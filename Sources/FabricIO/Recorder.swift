@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// `fabric switch --record FILE`: the switch's time series, sampled by the worker every
+/// `interval` (100 us by default) into a buffer and written at every housekeeping tick, plus
+/// its final snapshot and residence histograms at exit. `fabric report FILE` draws it.
+///
+/// File: "SFREC001", a little-endian UInt32 length and a JSON header (`RecordHeader`), then
+/// fixed-size samples: UInt64 time (ns since the first sample), per port 8 x UInt32 queue depth
+/// (bytes), UInt64 transmitted bytes, UInt32 paused-queue mask, UInt32 PFC frames received,
+/// UInt32 PFC frames sent; then per switch UInt32 PFC watchdog storms, UInt32 flowlet path
+/// changes. The file ends with UInt32 0xFFFFFFFF, a UInt32 length and the JSON of `RecordTrailer`.
+public final class Recorder {
+    public static let magic = Array("SFREC001".utf8)
+    public let interval: UInt64
+    let portCount: Int
+    public var sampleBytes: Int { 8 + portCount * (8 * 4 + 8 + 12) + 8 }
+    let fd: Int32
+    let buffer: UnsafeMutableRawPointer
+    let capacityBytes: Int
+    var used = 0
+    var first: UInt64 = 0
+    public var last: UInt64 = 0
+    public private(set) var samples: UInt64 = 0
+
+    public init(path: String, switchName: String, ports: [String], speedsGbps: [Double?], intervalMicroseconds: Int) throws {
+        interval = UInt64(max(10, intervalMicroseconds)) * 1000
+        portCount = ports.count
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FabricIOError("--record \(path): \(String(cString: strerror(errno)))") }
+        capacityBytes = 1 << 22
+        buffer = .allocate(byteCount: capacityBytes, alignment: 8)
+        let header = RecordHeader(switchName: switchName, ports: ports, speedsGbps: speedsGbps, intervalMicroseconds: Int(interval / 1000),
+                                  startedAtUnixSeconds: Date().timeIntervalSince1970)
+        let json = try JSONEncoder().encode(header)
+        var head = Self.magic
+        withUnsafeBytes(of: UInt32(json.count).littleEndian) { head += $0 }
+        head += Array(json)
+        _ = head.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Worker: is a sample due?
+    @inline(__always) public func due(_ now: UInt64) -> Bool { now &- last >= interval }
+
+    /// Worker: starts a sample at `now` (call `port` for every port, then `finish`).
+    @inline(__always) public func begin(_ now: UInt64) {
+        if used + sampleBytes > capacityBytes { flush() }
+        if first == 0 { first = now }
+        last = now
+        put64(now &- first)
+    }
+
+    @inline(__always) public func port(depths: (Int) -> Int, txBytes: UInt64, pausedMask: UInt32, pfcRx: UInt32, pfcTx: UInt32) {
+        for q in 0..<8 { put32(UInt32(clamping: depths(q))) }
+        put64(txBytes)
+        put32(pausedMask)
+        put32(pfcRx)
+        put32(pfcTx)
+    }
+
+    @inline(__always) public func finish(storms: UInt32, pathChanges: UInt32) {
+        put32(storms)
+        put32(pathChanges)
+        samples &+= 1
+    }
+
+    @inline(__always) func put32(_ v: UInt32) { buffer.storeBytes(of: v.littleEndian, toByteOffset: used, as: UInt32.self); used += 4 }
+    @inline(__always) func put64(_ v: UInt64) { buffer.storeBytes(of: v.littleEndian, toByteOffset: used, as: UInt64.self); used += 8 }
+
+    /// Writes the buffered samples (housekeeping tick).
+    public func flush() {
+        var off = 0
+        while off < used {
+            let w = write(fd, buffer + off, used - off)
+            if w <= 0 { break }
+            off += w
+        }
+        used = 0
+    }
+
+    /// At exit: the last samples, then the trailer.
+    public func close(trailer: RecordTrailer) {
+        flush()
+        if let json = try? JSONEncoder().encode(trailer) {
+            var tail: [UInt8] = []
+            withUnsafeBytes(of: UInt32.max.littleEndian) { tail += $0 }
+            withUnsafeBytes(of: UInt32(json.count).littleEndian) { tail += $0 }
+            tail += Array(json)
+            _ = tail.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        }
+        Glibc.close(fd)
+    }
+}
+
+public struct RecordHeader: Codable, Sendable {
+    public var switchName: String
+    public var ports: [String]
+    public var speedsGbps: [Double?]
+    public var intervalMicroseconds: Int
+    public var startedAtUnixSeconds: Double
+}
+
+public struct RecordTrailer: Codable, Sendable {
+    public var final: SwitchReport
+    /// Per port, per queue: residence-time histogram buckets, flattened [lowest us, count, ...].
+    public var residence: [[[UInt64]]]
+}
+
+/// A record file read back (`fabric report`).
+public struct Recording: Sendable {
+    public var header: RecordHeader
+    public var trailer: RecordTrailer?
+    /// Sample times in microseconds since the first sample.
+    public var times: [Double] = []
+    /// [port][queue][sample] queue depth in bytes.
+    public var depths: [[[Double]]]
+    /// [port][sample] transmitted bytes (cumulative).
+    public var txBytes: [[Double]]
+    /// [port][sample] paused-queue mask.
+    public var paused: [[UInt32]]
+    public var pfcRx: [[Double]]
+    public var pfcTx: [[Double]]
+    public var storms: [Double] = []
+    public var pathChanges: [Double] = []
+
+    public init(file: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: file))
+        let bytes = [UInt8](data)
+        guard bytes.count >= 12, Array(bytes[0..<8]) == Recorder.magic else { throw FabricIOError("\(file): not a SwiftFabric record (fabric switch --record)") }
+        func u32(_ o: Int) -> UInt32 { UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24 }
+        func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 }
+        let hl = Int(u32(8))
+        guard 12 + hl <= bytes.count else { throw FabricIOError("\(file): truncated header") }
+        header = try JSONDecoder().decode(RecordHeader.self, from: Data(bytes[12..<(12 + hl)]))
+        let ports = header.ports.count
+        depths = Array(repeating: Array(repeating: [], count: 8), count: ports)
+        txBytes = Array(repeating: [], count: ports)
+        paused = Array(repeating: [], count: ports)
+        pfcRx = Array(repeating: [], count: ports)
+        pfcTx = Array(repeating: [], count: ports)
+        let size = 8 + ports * (8 * 4 + 8 + 12) + 8
+        var o = 12 + hl
+        while o + 4 <= bytes.count {
+            if u32(o) == UInt32.max, o + 8 <= bytes.count {
+                let tl = Int(u32(o + 4))
+                if o + 8 + tl <= bytes.count { trailer = try? JSONDecoder().decode(RecordTrailer.self, from: Data(bytes[(o + 8)..<(o + 8 + tl)])) }
+                break
+            }
+            guard o + size <= bytes.count else { break }   // a sample cut short by a crash
+            times.append(Double(u64(o)) / 1000)
+            var p0 = o + 8
+            for p in 0..<ports {
+                for q in 0..<8 { depths[p][q].append(Double(u32(p0 + 4 * q))) }
+                txBytes[p].append(Double(u64(p0 + 32)))
+                paused[p].append(u32(p0 + 40))
+                pfcRx[p].append(Double(u32(p0 + 44)))
+                pfcTx[p].append(Double(u32(p0 + 48)))
+                p0 += 52
+            }
+            storms.append(Double(u32(p0)))
+            pathChanges.append(Double(u32(p0 + 4)))
+            o += size
+        }
+    }
+}
