@@ -4,12 +4,5 @@
 # 200 Mb/s) under ecmp, flowlet and spray, interleaved round by round. Prints a Markdown table;
 # writes .build-bench/loadbalancing.json. Needs root. Extra arguments go to `fabric balance`
 # (e.g. --rounds 5 --messages 8 --uplink-speed 100M --topology FILE).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-scripts/setup.sh >/dev/null
-swift build -c release --product fabric >/dev/null
-mkdir -p .build-bench
-uname -r | sed 's/^/kernel /'
-echo "cpus $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+source "$(dirname "$0")/lab-bench-prologue.sh"
 exec .build/release/fabric balance --uplink-speed 200M --rounds 3 --json .build-bench/loadbalancing.json "$@"

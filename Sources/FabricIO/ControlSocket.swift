@@ -116,12 +116,7 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     func handle(_ c: Int32) {
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var buf = [UInt8](repeating: 0, count: 256)
-        let n = read(c, &buf, buf.count)
-        guard n > 0 else { return }
-        let request = String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let request = FD.readRequest(c)?.trimmingCharacters(in: .whitespacesAndNewlines) else { return }
         var answer: Data
         switch request {
         case "ping":
@@ -131,14 +126,7 @@ public final class ControlServer: @unchecked Sendable {
         default:
             answer = Data("{\"error\": \"unknown request '\(request)' (expected: snapshot, ping)\"}\n".utf8)
         }
-        answer.withUnsafeBytes { p in
-            var off = 0
-            while off < p.count {
-                let w = write(c, p.baseAddress! + off, p.count - off)
-                if w <= 0 { break }
-                off += w
-            }
-        }
+        _ = answer.withUnsafeBytes { FD.writeAll(c, $0.baseAddress!, $0.count) }
     }
 
     /// Stops serving and removes the socket and its directory.
@@ -199,5 +187,30 @@ public enum ControlClient {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: ControlServer.root)) ?? []
         return names.filter { $0.hasPrefix("switch-") && FileManager.default.fileExists(atPath: "\(ControlServer.root)/\($0)/control.sock") }
             .map { String($0.dropFirst("switch-".count)) }.sorted()
+    }
+}
+
+/// What the control socket, the metrics endpoint, the capture and the recorder do with file
+/// descriptors: write everything, read one request.
+enum FD {
+    /// Writes all `count` bytes (retrying short writes); false when the descriptor fails.
+    @discardableResult
+    static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) -> Bool {
+        var off = 0
+        while off < count {
+            let w = write(fd, p + off, count - off)
+            if w <= 0 { return false }
+            off += w
+        }
+        return true
+    }
+
+    /// One read of a client's request (2 s at most), as text.
+    static func readRequest(_ fd: Int32) -> String? {
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buf, buf.count)
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
     }
 }

@@ -74,12 +74,8 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     func handle(_ c: Int32) {
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let n = read(c, &buf, buf.count)
-        guard n > 0 else { return }
-        let line = String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\r\n").first ?? ""
+        guard let request = FD.readRequest(c) else { return }
+        let line = request.split(separator: "\r\n").first ?? ""
         let (status, body): (String, String)
         if line.hasPrefix("GET /metrics") {
             if let r = control.report() { (status, body) = ("200 OK", Self.render(r)) } else { (status, body) = ("503 Service Unavailable", "the switch did not answer\n") }
@@ -88,14 +84,8 @@ public final class MetricsServer: @unchecked Sendable {
         }
         let bytes = Array(body.utf8)
         let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
-        for part in [Array(head.utf8), bytes] {
-            var off = 0
-            while off < part.count {
-                let w = part.withUnsafeBytes { write(c, $0.baseAddress! + off, part.count - off) }
-                if w <= 0 { return }
-                off += w
-            }
-        }
+        let all = Array(head.utf8) + bytes
+        _ = all.withUnsafeBytes { FD.writeAll(c, $0.baseAddress!, $0.count) }
     }
 
     /// The snapshot in Prometheus text format.

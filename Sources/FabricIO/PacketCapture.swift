@@ -79,12 +79,7 @@ public final class PacketCapture {
 
     /// Writes the buffer out (housekeeping, full buffer, exit).
     public func flush() {
-        var off = 0
-        while off < used {
-            let w = write(fd, buffer + off, used - off)
-            if w <= 0 { break }
-            off += w
-        }
+        FD.writeAll(fd, buffer, used)
         written += used
         used = 0
     }

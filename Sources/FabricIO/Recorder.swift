@@ -38,7 +38,7 @@ public final class Recorder {
         var head = Self.magic
         withUnsafeBytes(of: UInt32(json.count).littleEndian) { head += $0 }
         head += Array(json)
-        _ = head.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        _ = head.withUnsafeBytes { FD.writeAll(fd, $0.baseAddress!, $0.count) }
     }
 
     deinit { buffer.deallocate() }
@@ -73,12 +73,7 @@ public final class Recorder {
 
     /// Writes the buffered samples (housekeeping tick).
     public func flush() {
-        var off = 0
-        while off < used {
-            let w = write(fd, buffer + off, used - off)
-            if w <= 0 { break }
-            off += w
-        }
+        FD.writeAll(fd, buffer, used)
         used = 0
     }
 
@@ -90,7 +85,7 @@ public final class Recorder {
             withUnsafeBytes(of: UInt32.max.littleEndian) { tail += $0 }
             withUnsafeBytes(of: UInt32(json.count).littleEndian) { tail += $0 }
             tail += Array(json)
-            _ = tail.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            _ = tail.withUnsafeBytes { FD.writeAll(fd, $0.baseAddress!, $0.count) }
         }
         Glibc.close(fd)
     }

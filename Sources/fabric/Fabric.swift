@@ -155,7 +155,6 @@ struct SwitchCommand: ParsableCommand {
         print("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
               + (netns.map { " in netns \($0)" } ?? ""))
         fflush(nil)
-        if opts.statsFile != nil { sw.publishStatsNow() }
         var control: ControlServer?
         if !noControl {
             let switchName = name ?? opts.config?.name ?? netns ?? "bridge"
@@ -189,6 +188,9 @@ struct SwitchCommand: ParsableCommand {
             print("fabric switch: Prometheus metrics at http://\(metricsServer!.address)/metrics")
             fflush(nil)
         }
+        // The first stats file last: whoever waits for it (the lab, the tests) finds the control
+        // socket and the metrics endpoint already serving.
+        if opts.statsFile != nil { sw.publishStatsNow() }
         let report = sw.run()
         metricsServer?.stop()
         control?.stop()
