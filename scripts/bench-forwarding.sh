@@ -4,6 +4,8 @@
 # interleaved round by round so the machine's noise hits every peer alike.
 #
 #   scripts/bench-forwarding.sh [ROUNDS] [SECONDS]      (defaults: 3 rounds, 4 s of traffic)
+# Peers: swiftfabric (adaptive poll), swiftfabric-polled (the same with a client fetching a
+# stats snapshot every 100 ms), swiftfabric-busy, c-xskfwd, linux-bridge.
 #
 # Sender: Benchmarks/tools/sfgen (AF_PACKET, qdisc bypass, sendmmsg) in h1, pinned to CPU
 # $GEN_CPU (0); it offers as many 60-byte (64 on the wire) frames as it can to h2's MAC and to
@@ -30,7 +32,9 @@ gcc -O2 -Wall -o "$out/xskfwd" Benchmarks/tools/xskfwd.c -lxdp -lbpf
 FABRIC=.build/release/fabric
 
 peer_pid=""
+poller_pid=""
 cleanup() {
+  if [ -n "$poller_pid" ]; then kill -TERM "$poller_pid" 2>/dev/null || true; wait "$poller_pid" 2>/dev/null || true; fi
   if [ -n "$peer_pid" ]; then kill -TERM "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; fi
   "$FABRIC" testbed down --prefix $PREFIX >/dev/null
 }
@@ -52,6 +56,23 @@ start_peer() {
     swiftfabric-busy)
       taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --ports h1,h2 --poll busy >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on" ;;
+    swiftfabric-polled)
+      # The telemetry's cost: the same switch while a client (not pinned) asks its control
+      # socket for a full snapshot every 100 ms, as `fabric stats --watch` or a scraper would.
+      taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --ports h1,h2 >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "control socket"
+      python3 - /run/swiftfabric/switch-$SW/control.sock <<'PY' &
+import socket, sys, time
+while True:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b"snapshot\n")
+    while s.recv(65536):
+        pass
+    s.close()
+    time.sleep(0.1)
+PY
+      poller_pid=$! ;;
     c-xskfwd)
       ip netns exec $SW taskset -c "$FWD_CPU" "$out/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding" ;;
@@ -66,7 +87,8 @@ start_peer() {
 stop_peer() {
   case $1 in
     linux-bridge) ip -n $SW link del br0 ;;
-    *) kill -TERM "$peer_pid"; wait "$peer_pid" || true; peer_pid="" ;;
+    *) if [ -n "$poller_pid" ]; then kill -TERM "$poller_pid"; wait "$poller_pid" || true; poller_pid=""; fi
+       kill -TERM "$peer_pid"; wait "$peer_pid" || true; peer_pid="" ;;
   esac
 }
 
@@ -77,7 +99,7 @@ cpu_ticks() { awk -v c="cpu$1" '$1 == c { busy = $2 + $3 + $4 + $7 + $8 + $9; pr
 rows=$out/forwarding.tsv
 echo -e "round\tpeer\toffered_pps\tforwarded_pps\tping_p50_us\tping_p99_us\tping_loss\tfwd_cpu_busy\tgen_cpu_busy" > "$rows"
 for round in $(seq 1 "$ROUNDS"); do
-  for peer in swiftfabric swiftfabric-busy c-xskfwd linux-bridge; do
+  for peer in swiftfabric swiftfabric-polled swiftfabric-busy c-xskfwd linux-bridge; do
     start_peer $peer
     ip netns exec $H1 ping -n -c 3 -i 0.05 10.77.0.2 >/dev/null || true   # ARP + MAC learning
     ip netns exec $H2 ping -n -c 3 -i 0.05 10.77.0.1 >/dev/null || true
@@ -113,7 +135,7 @@ python3 - "$rows" "$ROUNDS" "$SECONDS_PER_RUN" "$GEN_CPU" "$FWD_CPU" <<'PY'
 import csv, statistics, sys, platform, os
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 rounds, secs, gcpu, fcpu = sys.argv[2:6]
-peers = ["swiftfabric", "swiftfabric-busy", "c-xskfwd", "linux-bridge"]
+peers = ["swiftfabric", "swiftfabric-polled", "swiftfabric-busy", "c-xskfwd", "linux-bridge"]
 med = {}
 for p in peers:
     r = [x for x in rows if x["peer"] == p]
@@ -134,4 +156,7 @@ for p in peers:
     print(f"| {p} | {m['fwd']/1e6:.3f} ({m['lo']/1e6:.3f}-{m['hi']/1e6:.3f}) | {m['off']/1e6:.2f} | "
           f"{m['fwd']/med['c-xskfwd']['fwd']:.2f}x | {m['fwd']/med['linux-bridge']['fwd']:.2f}x | "
           f"{100*m['fb']:.0f}% | {100*m['gb']:.0f}% | {m['p50']:.0f} / {m['p99']:.0f} |")
+print(f"\nTelemetry cost: with a client fetching a full snapshot every 100 ms, SwiftFabric forwarded "
+      f"{med['swiftfabric-polled']['fwd']/med['swiftfabric']['fwd']:.3f}x of what it forwarded unpolled "
+      f"(offered {med['swiftfabric-polled']['off']/med['swiftfabric']['off']:.3f}x).")
 PY

@@ -97,6 +97,22 @@ static inline int fabric_interface_mac(const char *ifname, unsigned char out[6])
 	return err;
 }
 
+/* CPU affinity of the calling thread as a raw bit mask (`size` bytes): glibc's wrappers need
+ * _GNU_SOURCE, which the Swift Glibc module does not define. getaffinity returns the number of
+ * bytes the kernel wrote, or -errno. */
+#include <sys/syscall.h>
+static inline long sf_thread_getaffinity(unsigned long size, void *mask)
+{
+	long rc = syscall(SYS_sched_getaffinity, 0, size, mask);
+	return rc < 0 ? -errno : rc;
+}
+
+static inline long sf_thread_setaffinity(unsigned long size, const void *mask)
+{
+	long rc = syscall(SYS_sched_setaffinity, 0, size, mask);
+	return rc < 0 ? -errno : 0;
+}
+
 /* The ring structs are embedded in Swift-allocated memory whose layout Swift derives from this
  * header; libxdp writes them through the pointers we pass. Same header, same layout. */
 _Static_assert(sizeof(struct xdp_desc) == 16, "xdp_desc layout");

@@ -453,9 +453,12 @@ public struct AFXDPSwitch: ~Copyable {
         dp.resolveNextHops(now: lastWork)
         while !stopRequested.load(ordering: .relaxed) {
             var now = monotonicNanoseconds()
+            let moved = iterate(now: now)
+            // After forwarding what woke us: a snapshot (a few hundred microseconds: counters
+            // of the XDP programs and sockets, percentiles) must not hold up those frames.
             if let c = control, c.wanted { c.publish(snapshot(running: true)) }
             if let r = recorder, r.due(now) { record(r, now: now) }
-            if iterate(now: now) > 0 {
+            if moved > 0 {
                 lastWork = now
             } else if options.poll == .adaptive && now &- lastWork > spin && dp.queuedFrames == 0 {
                 // (Frames held back by the emulated line rate are work to come: keep spinning.)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CXDP
 import Foundation
 import Synchronization
 
@@ -21,7 +22,7 @@ public final class ControlServer: @unchecked Sendable {
     /// Raised by the server, cleared by the worker when it published.
     let requested = Atomic<Bool>(false)
     let lock = NSCondition()
-    var published: Data?
+    var publishedReport: SwitchReport?
     var stopping = false
     var thread: Thread?
 
@@ -62,7 +63,10 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Serves requests on a thread of its own until `stop`.
     public func start() {
-        let t = Thread { [self] in serve() }
+        let t = Thread { [self] in
+            Affinity.leaveWorkerCPUs()
+            serve()
+        }
         t.name = "fabric-control"
         thread = t
         t.start()
@@ -71,16 +75,12 @@ public final class ControlServer: @unchecked Sendable {
     /// Worker side, once per iteration: true when a client waits for a snapshot.
     @inline(__always) public var wanted: Bool { requested.load(ordering: .relaxed) }
 
-    /// Worker side: hand over the snapshot a client asked for.
+    /// Worker side: hand over the snapshot a client asked for. The JSON is encoded on the
+    /// server's thread, not here: encoding on the worker held forwarding up for a few hundred
+    /// microseconds per snapshot (idle ping p99 121 -> 463 us with a client polling every 100 ms).
     public func publish(_ report: SwitchReport) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        publish((try? encoder.encode(report)) ?? Data("{\"error\": \"encoding failed\"}".utf8))
-    }
-
-    func publish(_ json: Data) {
         lock.lock()
-        published = json
+        publishedReport = report
         requested.store(false, ordering: .relaxed)
         lock.broadcast()
         lock.unlock()
@@ -88,18 +88,21 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Asks the worker for a snapshot and waits for it (any server thread).
     func latest(timeout: Double = 2) -> Data? {
-        lock.lock()
-        defer { lock.unlock() }
-        published = nil
-        requested.store(true, ordering: .relaxed)
-        let deadline = Date().addingTimeInterval(timeout)
-        while published == nil && !stopping && lock.wait(until: deadline) {}
-        return published
+        guard let r = report(timeout: timeout) else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? encoder.encode(r)) ?? Data("{\"error\": \"encoding failed\"}".utf8)
     }
 
-    /// The switch's counters now, decoded (the metrics endpoint).
-    public func report() -> SwitchReport? {
-        latest().flatMap { try? JSONDecoder().decode(SwitchReport.self, from: $0) }
+    /// The switch's counters now (the metrics endpoint, `latest`).
+    public func report(timeout: Double = 2) -> SwitchReport? {
+        lock.lock()
+        defer { lock.unlock() }
+        publishedReport = nil
+        requested.store(true, ordering: .relaxed)
+        let deadline = Date().addingTimeInterval(timeout)
+        while publishedReport == nil && !stopping && lock.wait(until: deadline) {}
+        return publishedReport
     }
 
     func serve() {
@@ -212,5 +215,26 @@ enum FD {
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = read(fd, &buf, buf.count)
         return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
+    }
+}
+
+/// Where the telemetry threads run.
+enum Affinity {
+    /// Moves the calling thread off the CPUs the process was pinned to (taskset pins every
+    /// thread of the switch to the worker's CPU), onto the machine's other online CPUs, when
+    /// there are any. Measured with the worker pinned: a client polling snapshots every 100 ms
+    /// raised the idle ping p99 through the switch from 59 to 418 us while the control thread
+    /// encoded JSON on the worker's CPU.
+    static func leaveWorkerCPUs() {
+        var current = [UInt8](repeating: 0, count: 128)
+        guard sf_thread_getaffinity(UInt(current.count), &current) > 0 else { return }
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        var others = [UInt8](repeating: 0, count: 128)
+        var any = false
+        for cpu in 0..<min(online, 128 * 8) where current[cpu / 8] & (1 << (cpu % 8)) == 0 {
+            others[cpu / 8] |= 1 << (cpu % 8)
+            any = true
+        }
+        if any { _ = sf_thread_setaffinity(UInt(others.count), others) }
     }
 }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CXDP
 import Glibc
 #endif
 import Foundation
@@ -57,6 +58,7 @@ public final class MetricsServer: @unchecked Sendable {
 
     public func start() {
         let t = Thread { [self] in
+            Affinity.leaveWorkerCPUs()
             while true {
                 let c = accept(fd, nil, nil)
                 if c < 0 { if errno == EINTR { continue }; return }

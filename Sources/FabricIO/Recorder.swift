@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CXDP
 import Glibc
 #endif
 import Foundation
