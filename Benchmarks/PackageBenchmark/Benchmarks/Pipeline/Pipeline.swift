@@ -26,6 +26,19 @@ let benchmarks: @Sendable () -> Void = {
             WorkloadBox(prefixes: prefixes)
         }
     }
+    // The cost of telemetry: the same batch with the per-queue residence-time histograms off
+    // and on (1k prefixes; compare the two rows of one run).
+    for on in [false, true] {
+        Benchmark("router batch of 64 RoCEv2 frames, 1k prefixes, residence histograms \(on ? "on" : "off")") { (benchmark: Benchmark, workload: WorkloadBox) in
+            for _ in benchmark.scaledIterations {
+                blackHole(workload.run(64))
+            }
+        } setup: { () -> WorkloadBox in
+            let box = WorkloadBox(prefixes: 1_000)
+            box.workload.recordResidence(on)
+            return box
+        }
+    }
 }
 
 /// package-benchmark hands setup state to the closure by value; the workload is ~Copyable,
