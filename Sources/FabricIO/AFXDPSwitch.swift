@@ -45,6 +45,8 @@ public struct SwitchOptions: Sendable {
     public var spinMicroseconds = 200
     public var statsFile: String? = nil
     public var statsIntervalSeconds = 1.0
+    /// Queue-depth sampling interval of the always-on depth ring (`fabric stats depth`).
+    public var sampleIntervalMicroseconds = 100
     public var verbose = false
 
     public init(ports: [String], bpfObject: String) {
@@ -141,6 +143,8 @@ public struct AFXDPSwitch: ~Copyable {
     public var control: ControlServer?
     /// `--record`: the sampled time series (nil: not recording).
     public var recorder: Recorder?
+    /// The last second of queue depths, always on (`fabric stats depth`).
+    public var depthRing: DepthRing
 
     /// One sample of every port's queues, load and PFC for the recorder (per sample interval,
     /// never per packet).
@@ -288,6 +292,7 @@ public struct AFXDPSwitch: ~Copyable {
         pollFDs = .allocate(capacity: portCount)
         txAddr = .allocate(capacity: options.batchSize)
         txLen = .allocate(capacity: options.batchSize)
+        depthRing = DepthRing(ports: portCount, intervalMicroseconds: options.sampleIntervalMicroseconds)
         startedAt = monotonicNanoseconds()
     }
 
@@ -456,7 +461,17 @@ public struct AFXDPSwitch: ~Copyable {
             let moved = iterate(now: now)
             // After forwarding what woke us: a snapshot (a few hundred microseconds: counters
             // of the XDP programs and sockets, percentiles) must not hold up those frames.
-            if let c = control, c.wanted { c.publish(snapshot(running: true)) }
+            if let c = control, c.wanted {
+                if c.wantsSeries { c.publish(series: depthRing.series(portNames: names)) } else { c.publish(snapshot(running: true)) }
+            }
+            if depthRing.due(now) {
+                let q = dp.queues
+                depthRing.sample(now, depth: { q[$0].depth(queue: $1).bytes }, pausedMask: { p in
+                    var m: UInt8 = 0
+                    for k in 0..<EgressPort.queueCount where q[p].isPaused(queue: k, now: now) { m |= 1 << UInt8(k) }
+                    return m
+                })
+            }
             if let r = recorder, r.due(now) { record(r, now: now) }
             if moved > 0 {
                 lastWork = now

@@ -9,7 +9,8 @@ import Synchronization
 /// `/run/swiftfabric/switch-NAME/control.sock`. A client connects, writes one request line and
 /// reads the answer until the switch closes the connection:
 /// - `snapshot`: the switch's counters as JSON (`SwitchReport`, the same document as
-///   --stats-file), at most one worker iteration old.
+///   --stats-file), at most one worker iteration old;
+/// - `depth`: the last second of queue depths (`DepthSeries`, sampled every 100 us).
 ///
 /// The worker never blocks on a client: the server thread asks for a snapshot by raising
 /// `requested` (one relaxed load per worker iteration, never per packet), the worker builds it
@@ -21,6 +22,9 @@ public final class ControlServer: @unchecked Sendable {
     let fd: Int32
     /// Raised by the server, cleared by the worker when it published.
     let requested = Atomic<Bool>(false)
+    /// With `requested`: the depth series rather than the snapshot.
+    let seriesWanted = Atomic<Bool>(false)
+    var publishedSeries: DepthSeries?
     let lock = NSCondition()
     var publishedReport: SwitchReport?
     var stopping = false
@@ -74,6 +78,30 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Worker side, once per iteration: true when a client waits for a snapshot.
     @inline(__always) public var wanted: Bool { requested.load(ordering: .relaxed) }
+    /// Worker side, when `wanted`: is it the depth series?
+    public var wantsSeries: Bool { seriesWanted.load(ordering: .relaxed) }
+
+    /// Worker side: hand over the depth series a client asked for.
+    public func publish(series: DepthSeries) {
+        lock.lock()
+        publishedSeries = series
+        requested.store(false, ordering: .relaxed)
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// The depth series now (any server thread).
+    func series(timeout: Double = 2) -> DepthSeries? {
+        lock.lock()
+        defer { lock.unlock() }
+        publishedSeries = nil
+        seriesWanted.store(true, ordering: .relaxed)
+        requested.store(true, ordering: .relaxed)
+        let deadline = Date().addingTimeInterval(timeout)
+        while publishedSeries == nil && !stopping && lock.wait(until: deadline) {}
+        seriesWanted.store(false, ordering: .relaxed)
+        return publishedSeries
+    }
 
     /// Worker side: hand over the snapshot a client asked for. The JSON is encoded on the
     /// server's thread, not here: encoding on the worker held forwarding up for a few hundred
@@ -126,8 +154,10 @@ public final class ControlServer: @unchecked Sendable {
             answer = Data("pong\n".utf8)
         case "snapshot":
             answer = latest() ?? Data("{\"error\": \"the switch did not answer within 2 s\"}\n".utf8)
+        case "depth":
+            answer = series().flatMap { try? JSONEncoder().encode($0) } ?? Data("{\"error\": \"the switch did not answer within 2 s\"}\n".utf8)
         default:
-            answer = Data("{\"error\": \"unknown request '\(request)' (expected: snapshot, ping)\"}\n".utf8)
+            answer = Data("{\"error\": \"unknown request '\(request)' (expected: snapshot, depth, ping)\"}\n".utf8)
         }
         _ = answer.withUnsafeBytes { FD.writeAll(c, $0.baseAddress!, $0.count) }
     }

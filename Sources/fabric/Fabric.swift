@@ -77,6 +77,8 @@ struct SwitchCommand: ParsableCommand {
     var record: String?
     @Option(help: "Microseconds between --record samples.")
     var recordInterval: Int = 100
+    @Option(help: "Microseconds between samples of the always-on queue-depth ring (`fabric stats depth`: the last 10,000).")
+    var sampleInterval: Int = 100
     @Flag(help: "Print libxdp/libbpf debug output.")
     var verbose = false
 
@@ -102,6 +104,7 @@ struct SwitchCommand: ParsableCommand {
         opts.poll = poll
         opts.statsFile = statsFile
         opts.statsIntervalSeconds = statsInterval
+        opts.sampleIntervalMicroseconds = sampleInterval
         opts.batchSize = batch
         opts.ringSize = ringSize
         opts.queueCapacity = queueCapacity

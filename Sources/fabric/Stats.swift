@@ -11,12 +11,13 @@ struct StatsCommand: ParsableCommand {
         discussion: """
             Views: ports (like `show interfaces counters`), queues (`show queue counters`), pfc (`show pfc counters`), \
             pfcwd (`show pfcwd stats`), watermarks (`watermarkstat`: PG and queue peaks, headroom, shared pool), \
-            flowlets (load balancing), latency (switch residence time per egress queue), clear (count from now on: \
+            flowlets (load balancing), latency (switch residence time per egress queue), depth (queue depth over the \
+            last second of samples, every 100 us), clear (count from now on: \
             later views show differences, like sonic-clear). Switches: /run/swiftfabric/switch-NAME/control.sock.
             """)
 
     enum View: String, ExpressibleByArgument, CaseIterable {
-        case ports, queues, pfc, pfcwd, watermarks, flowlets, latency, clear
+        case ports, queues, pfc, pfcwd, watermarks, flowlets, latency, depth, clear
     }
 
     @Argument(help: "What to show: \(View.allCases.map(\.rawValue).joined(separator: ", ")).") var view: View = .ports
@@ -34,6 +35,22 @@ struct StatsCommand: ParsableCommand {
             return
         }
         repeat {
+            if view == .depth {
+                let raw = try ControlClient.request(path: ControlServer.directory(name: name) + "/control.sock", "depth")
+                if json {
+                    print(String(decoding: raw, as: UTF8.self))
+                } else {
+                    let series: DepthSeries
+                    do { series = try JSONDecoder().decode(DepthSeries.self, from: raw) } catch {
+                        throw ValidationError("switch '\(name)': \(String(decoding: raw.prefix(300), as: UTF8.self))")
+                    }
+                    if watch { print("\u{1B}[2J\u{1B}[H", terminator: "") }
+                    print("switch '\(name)'\n\n" + StatsTables.depth(series), terminator: "")
+                }
+                fflush(nil)
+                if watch { usleep(UInt32(interval * 1e6)) }
+                continue
+            }
             let raw = try ControlClient.request(path: ControlServer.directory(name: name) + "/control.sock", "snapshot")
             let data = StatsBaseline.subtract(raw, name: name)
             if json {

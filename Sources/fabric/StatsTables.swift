@@ -13,7 +13,7 @@ enum StatsTables {
         case .watermarks: return head + watermarks(r)
         case .flowlets: return head + flowlets(r)
         case .latency: return head + latency(r)
-        case .clear: return ""
+        case .depth, .clear: return ""
         }
     }
 
@@ -93,6 +93,32 @@ enum StatsTables {
             + "packets sprayed \(n(lb.sprayed)) (flowlet idle \(Int(lb.flowletIdleMicroseconds)) us)\n\n"
             + table(["Port", "UTIL", "BAND", "TX_OK", "TX_BYTES"],
                     r.ports.map { p in [p.name, String(format: "%.1f%%", p.utilisation * 100), "\(p.loadBand)", n(p.txFrames), n(p.txBytes)] })
+    }
+
+    /// The depth ring: per queue that held anything, now / mean / peak and a sparkline of the
+    /// peaks across the window (taken only while the worker was awake: it sleeps with every
+    /// queue empty).
+    static func depth(_ s: DepthSeries) -> String {
+        let span = (s.times.last ?? 0) / 1000
+        var rows: [[String]] = []
+        let bars = Array("▁▂▃▄▅▆▇█")
+        for (p, name) in s.ports.enumerated() {
+            for q in 0..<8 {
+                let d = s.depths[p][q]
+                guard let peak = d.max(), peak > 0 else { continue }
+                let mean = Double(d.reduce(0) { $0 + UInt64($1) }) / Double(d.count)
+                let pausedShare = Double(s.paused[p].filter { $0 & (1 << UInt8(q)) != 0 }.count) / Double(max(1, d.count))
+                let width = 40
+                let spark = String((0..<width).map { k -> Character in
+                    let a = k * d.count / width, b = max(a + 1, (k + 1) * d.count / width)
+                    let m = d[a..<min(b, d.count)].max() ?? 0
+                    return bars[min(bars.count - 1, Int(Double(m) / Double(peak) * Double(bars.count - 1) + 0.5))]
+                })
+                rows.append([name, "UC\(q)", n(UInt64(d.last ?? 0)), n(UInt64(mean)), n(UInt64(peak)), String(format: "%.0f%%", pausedShare * 100), spark])
+            }
+        }
+        return "Queue depth in bytes over the last \(s.times.count) samples (\(s.intervalMicroseconds) us apart while busy, \(String(format: "%.1f", span)) ms):\n"
+            + table(["Port", "TxQ", "Now", "Mean", "Peak", "Paused", "Peaks over the window"], rows)
     }
 
     static func latency(_ r: SwitchReport) -> String {

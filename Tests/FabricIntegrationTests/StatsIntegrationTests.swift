@@ -149,6 +149,14 @@ final class RecordReportIntegrationTests: LabTestCase {
         let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
                                 seconds: 0.5, rate: 1, qps: 1, message: 16384, mtu: 1024)
         XCTAssertGreaterThan(r.sender.pauseFrames, 0)
+        // The always-on depth ring, through the control socket, while the switch still runs.
+        let name = "\(tb.prefix)-sw"
+        let depthTable = try Shell.run([fabric, "stats", "--switch", name, "depth"])
+        XCTAssertTrue(depthTable.contains("h2") && depthTable.contains("UC3"), depthTable)
+        let series = try JSONDecoder().decode(DepthSeries.self, from: Data(try Shell.run([fabric, "stats", "--switch", name, "depth", "--json"]).utf8))
+        XCTAssertEqual(series.ports, ["h1", "h2"])
+        XCTAssertGreaterThan(series.depths[1][3].max() ?? 0, 10_000, "the ring saw h2's queue 3 build up")
+        XCTAssertLessThanOrEqual(series.times.count, 10_000, "bounded")
         XCTAssertEqual(sw.child.stop(), 0)
         let out = try Shell.run([fabric, "report", record, "--out", dir])
         XCTAssertTrue(out.contains("index.html"), out)
