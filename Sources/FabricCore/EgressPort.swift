@@ -158,6 +158,13 @@ public struct EgressPort: ~Copyable {
 
     @inlinable public func isPaused(queue q: Int, now: UInt64) -> Bool { pausedUntil[q] > now }
 
+    /// Bit q set while queue q is paused at `now` (the recorder's and depth ring's samples).
+    public func pausedMask(now: UInt64) -> UInt8 {
+        var m: UInt8 = 0
+        for q in 0..<Self.queueCount where pausedUntil[q] > now { m |= 1 << UInt8(q) }
+        return m
+    }
+
     /// Frames queued on this port.
     @inlinable public var count: Int {
         var n = control.count

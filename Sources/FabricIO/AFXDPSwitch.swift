@@ -152,11 +152,9 @@ public struct AFXDPSwitch: ~Copyable {
         r.begin(now)
         var storms: UInt64 = 0
         for p in 0..<portCount {
-            var mask: UInt32 = 0
-            for q in 0..<EgressPort.queueCount where dp.queues[p].isPaused(queue: q, now: now) { mask |= 1 << UInt32(q) }
             let c = dp.counters[p]
             storms &+= (0..<8).reduce(0) { $0 &+ c.pfcwdStorms[$1] }
-            r.port(depths: { dp.queues[p].depth(queue: $0).bytes }, txBytes: c.txBytes, pausedMask: mask,
+            r.port(depths: { dp.queues[p].depth(queue: $0).bytes }, txBytes: c.txBytes, pausedMask: UInt32(dp.queues[p].pausedMask(now: now)),
                    pfcRx: UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcRx[$1] }),
                    pfcTx: UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcTx[$1] }))
         }
@@ -466,11 +464,7 @@ public struct AFXDPSwitch: ~Copyable {
             }
             if depthRing.due(now) {
                 let q = dp.queues
-                depthRing.sample(now, depth: { q[$0].depth(queue: $1).bytes }, pausedMask: { p in
-                    var m: UInt8 = 0
-                    for k in 0..<EgressPort.queueCount where q[p].isPaused(queue: k, now: now) { m |= 1 << UInt8(k) }
-                    return m
-                })
+                depthRing.sample(now, depth: { q[$0].depth(queue: $1).bytes }, pausedMask: { q[$0].pausedMask(now: now) })
             }
             if let r = recorder, r.due(now) { record(r, now: now) }
             if moved > 0 {

@@ -22,10 +22,7 @@ struct BalanceCommand: ParsableCommand {
     @Option(help: "Also write the results as JSON to this file.") var json: String?
 
     func run() throws {
-        guard getuid() == 0 else {
-            logLine("fabric balance: needs root (namespaces, veths, XDP)")
-            throw ExitCode(2)
-        }
+        try requireRoot("fabric balance")
         let ms = try modes.split(separator: ",").map { m -> LoadBalancingMode in
             guard let v = LoadBalancingMode(name: String(m)) else { throw ValidationError("--modes: unknown mode '\(m)'") }
             return v

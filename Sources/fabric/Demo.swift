@@ -5,6 +5,14 @@ import FabricPacket
 import FabricTraffic
 import Foundation
 
+/// The lab commands build namespaces, veths and XDP programs: root only, said plainly.
+func requireRoot(_ command: String) throws {
+    guard getuid() == 0 else {
+        logLine("\(command): needs root (namespaces, veths, XDP)")
+        throw ExitCode(2)
+    }
+}
+
 /// Path of the running `fabric` executable, so children run the same build.
 func selfExecutable() -> String {
     URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
@@ -25,10 +33,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Directory for the report the demo ends with (plots and summary of the switch's record).") var report: String = "fabric-demo-report"
 
     func run() throws {
-        guard getuid() == 0 else {
-            logLine("fabric demo: needs root (namespaces, veths, XDP)")
-            throw ExitCode(2)
-        }
+        try requireRoot("fabric demo")
         var demo = Demo(testbed: Testbed(prefix: prefix, hosts: hosts, routed: routed), fabric: selfExecutable())
         demo.switchArguments = ["--xdp-mode", xdpMode.rawValue, "--poll", poll.rawValue,
                                 "--bpf-object", bpfObjectPath("fabric_xsk.o")]

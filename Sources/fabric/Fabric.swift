@@ -227,7 +227,7 @@ struct TestbedCommand: ParsableCommand {
                     guard let v = LoadBalancingMode(name: mode) else { throw ValidationError("--mode: expected ecmp, flowlet or spray") }
                     m = v
                 }
-                guard getuid() == 0 else { logLine("fabric testbed up: needs root"); throw ExitCode(2) }
+                try requireRoot("fabric testbed up")
                 let tb = TopologyTestbed(topology: t, prefix: prefix)
                 try tb.up(mode: m)
                 try tb.startDetachedSwitches(fabric: selfExecutable(), extra: ["--bpf-object", bpfObjectPath("fabric_xsk.o")])

@@ -19,10 +19,7 @@ struct LosslessCommand: ParsableCommand {
     @Option(help: "Also write the results as JSON to this file.") var json: String?
 
     func run() throws {
-        guard getuid() == 0 else {
-            logLine("fabric lossless: needs root (namespaces, veths, XDP)")
-            throw ExitCode(2)
-        }
+        try requireRoot("fabric lossless")
         guard (1...16).contains(senders) else { throw ValidationError("--senders must be 1...16") }
         let tb = Testbed(prefix: prefix, hosts: senders + 1, routed: true)
         installDemoInterruptHandler(prefix: prefix)
