@@ -31,6 +31,7 @@ func bpfObjectPath(_ name: String) -> String {
 
 extension XDPMode: ExpressibleByArgument {}
 extension PollMode: ExpressibleByArgument {}
+extension Backend: ExpressibleByArgument {}
 
 struct SwitchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,6 +44,8 @@ struct SwitchCommand: ParsableCommand {
     var config: String?
     @Option(help: "Network namespace to run in (as created by `ip netns add`).")
     var netns: String?
+    @Option(help: "Sockets under the ports: afxdp (AF_XDP, the fast path), afpacket (AF_PACKET with TPACKET_V3 rings, where AF_XDP is unavailable), auto (AF_XDP, else AF_PACKET with a message).")
+    var backend: Backend = .afxdp
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
     var xdpMode: XDPMode = .auto
     @Option(help: "busy: always spin; adaptive: spin while frames flow, sleep in poll() when idle.")
@@ -124,13 +127,36 @@ struct SwitchCommand: ParsableCommand {
             }
         }
         installStopHandlers()
-        var sw: AFXDPSwitch
+        if backend != .afpacket {
+            var sw: AFXDPSwitch
+            do {
+                sw = try AFXDPSwitch(options: opts)
+            } catch {
+                guard backend == .auto else {
+                    logLine("fabric switch: \(error)")
+                    throw ExitCode(2)
+                }
+                logLine("fabric switch: AF_XDP unavailable (\(error)); falling back to AF_PACKET (TPACKET_V3 rings), which copies every frame")
+                return try serveAFPacket(opts)
+            }
+            return try serve(&sw, opts)
+        }
+        try serveAFPacket(opts)
+    }
+
+    func serveAFPacket(_ opts: SwitchOptions) throws {
+        var sw: AFPacketSwitch
         do {
-            sw = try AFXDPSwitch(options: opts)
+            sw = try AFPacketSwitch(options: opts)
         } catch {
             logLine("fabric switch: \(error)")
             throw ExitCode(2)
         }
+        try serve(&sw, opts)
+    }
+
+    /// Everything after the sockets are up, the same for every backend.
+    func serve<IO: PortBackend & ~Copyable>(_ sw: inout FabricSwitch<IO>, _ opts: SwitchOptions) throws {
         for spec in capture {
             guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex, spec.index(after: colon) != spec.endIndex else {
                 logLine("fabric switch: --capture takes PORT:FILE, got '\(spec)'")

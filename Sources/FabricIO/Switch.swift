@@ -1,20 +1,17 @@
-// The AF_XDP switch: setup, the run loop, teardown.
-//
-// Setup: one anonymous mmap is the UMEM for every port. For each port: load and attach
-// bpf/fabric_xsk (native, falling back to generic in `auto` mode), create an AF_XDP socket on
-// queue 0 sharing the UMEM (xsk_socket__create_shared, libxdp's own program load inhibited) and
-// put it into that program's xsks_map.
+// The switch: a backend's sockets under the ports, the pipeline (Datapath) over them, the run
+// loop, telemetry and teardown. Generic over the backend (AF_XDP or AF_PACKET), specialised at
+// compile time, so the per-batch path has no dynamic dispatch.
 //
 // Run loop (Snabb's breathe with xdpsock's ring discipline), one thread:
 //   for each port: reclaim TX completions into the pool, receive one batch, run the pipeline
-//                  (frames land in egress queues), top up the fill ring in bulk;
+//                  (frames land in egress queues), top up the receive buffers in bulk;
 //   for each port: move queued frames into the TX ring, kick the kernel if it asks.
-// Syscalls happen per batch at most and only when a ring's need_wakeup flag asks for them.
-// `adaptive` polling spins while frames flow and blocks in poll() once idle for a while, so a
-// switch shares the machine's two cores with generators and the kernel threads feeding it.
+// Syscalls happen per batch at most. `adaptive` polling spins while frames flow and blocks in
+// poll() once idle for a while, so a switch shares the machine's two cores with generators and
+// the kernel threads feeding it.
 //
-// Teardown (SIGINT/SIGTERM): detach the XDP programs first (frames go back to the kernel
-// stack), drain what is queued, then close the sockets and the UMEM, then report.
+// Teardown (SIGINT/SIGTERM): stop steering frames to the sockets first (they go back to the
+// kernel stack), drain what is queued, then close the sockets, then report.
 import CXDP
 import FabricCore
 import FabricPacket
@@ -80,60 +77,18 @@ public struct SwitchOptions: Sendable {
     }
 }
 
-/// Kernel objects a switch holds, released in order: XDP programs, sockets, UMEM, memory.
-/// Idempotent, and run from deinit too, so a failed setup leaves nothing behind.
-final class SwitchResources {
-    var area: UnsafeMutableRawPointer?
-    var areaSize = 0
-    var umem: OpaquePointer?
-    var programs: [XDPProgram] = []
-    var locks: [PortLock] = []
-    let rings: UnsafeMutablePointer<XSKRings>
-    let portCount: Int
+public typealias AFXDPSwitch = FabricSwitch<XSKBackend>
+public typealias AFPacketSwitch = FabricSwitch<PacketBackend>
 
-    init(portCount: Int) {
-        self.portCount = portCount
-        rings = .allocate(capacity: portCount)
-        for p in 0..<portCount { (rings + p).initialize(to: XSKRings()) }
-    }
-
-    func detachPrograms() {
-        for prog in programs { prog.detach() }
-    }
-
-    func closeSockets() {
-        for p in 0..<portCount {
-            if let s = rings[p].socket { xsk_socket__delete(s) }
-            rings[p].socket = nil
-            rings[p].fd = -1
-        }
-        if let u = umem { _ = xsk_umem__delete(u) }
-        umem = nil
-    }
-
-    deinit {
-        detachPrograms()
-        closeSockets()
-        programs.removeAll()
-        locks.removeAll()
-        if let a = area { munmap(a, areaSize) }
-        for p in 0..<portCount { rings[p].deallocate() }
-        rings.deallocate()
-    }
-}
-
-public struct AFXDPSwitch: ~Copyable {
+public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     public let options: SwitchOptions
     public let names: [String]
     let ifindexes: [Int32]
-    let resources: SwitchResources
-    let rings: UnsafeMutablePointer<XSKRings>
+    var io: IO
     let portCount: Int
-    let fillTarget: Int
     var dp: Datapath
     var batch: Batch
     var loop = LoopCounters()
-    let pollFDs: UnsafeMutablePointer<pollfd>
     /// Scratch for one TX batch (frames the scheduler released, before the ring takes them).
     let txAddr: UnsafeMutablePointer<UInt64>
     let txLen: UnsafeMutablePointer<UInt32>
@@ -189,64 +144,22 @@ public struct AFXDPSwitch: ~Copyable {
         return lines
     }
 
-    /// Sets up every port. Throws with a message naming the port and the cause; whatever was
-    /// set up before the failure is released.
-    public init(options: SwitchOptions) throws {
+    /// Checks the options and the interfaces; then `open` builds the backend's sockets.
+    static func interfaces(_ options: SwitchOptions) throws -> [Int32] {
         try options.validate()
-        XDPProgram.configureLogging(verbose: options.verbose)
-        let portCount = options.ports.count
         var indexes: [Int32] = []
         for name in options.ports {
             let idx = if_nametoindex(name)
             guard idx != 0 else { throw FabricIOError("port \(name): no such interface in this network namespace") }
             indexes.append(Int32(idx))
         }
-        // Everything the kernel gives us hangs off `res`, whose deinit gives it back if a
-        // later step throws.
-        let res = SwitchResources(portCount: portCount)
-        let rings = res.rings
+        return indexes
+    }
 
-        // One UMEM for all ports.
-        let frameCount = options.framesPerPort * portCount
-        let size = frameCount * options.frameSize
-        guard let area = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
-              area != MAP_FAILED else {
-            throw FabricIOError("cannot map \(size) bytes of UMEM", errno: errno)
-        }
-        res.area = area
-        res.areaSize = size
-        var umemConfig = xsk_umem_config(
-            fill_size: UInt32(options.ringSize), comp_size: UInt32(options.ringSize),
-            frame_size: UInt32(options.frameSize), frame_headroom: 0, flags: 0)
-        var umem: OpaquePointer?
-        let urc = xsk_umem__create(&umem, area, UInt64(size), rings[0].fill, rings[0].comp, &umemConfig)
-        guard urc == 0, let umem else { throw FabricIOError.negative(urc, "cannot create UMEM (\(size) bytes)") }
-        res.umem = umem
-
-        for (p, name) in options.ports.enumerated() {
-            res.locks.append(try PortLock(interface: name, ifindex: indexes[p]))
-            let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: indexes[p])
-            res.programs.append(prog)
-            try prog.attach(mode: options.xdpMode)
-            if prog.replacedStale {
-                logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
-            }
-            var cfg = xsk_socket_config()
-            cfg.rx_size = UInt32(options.ringSize)
-            cfg.tx_size = UInt32(options.ringSize)
-            cfg.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
-            cfg.xdp_flags = 0
-            cfg.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
-            var xsk: OpaquePointer?
-            let r = rings[p]
-            let src = xsk_socket__create_shared(&xsk, name, options.queueID, umem, r.rx, r.tx, r.fill, r.comp, &cfg)
-            guard src == 0, let xsk else {
-                throw FabricIOError.negative(src, "port \(name): cannot create AF_XDP socket on queue \(options.queueID)")
-            }
-            rings[p].socket = xsk
-            rings[p].fd = xsk_socket__fd(xsk)
-        }
-
+    /// Sets up every port over `io` (built by the caller from the same options). Throws with a
+    /// message naming the port and the cause; the backend releases what it holds if this fails.
+    public init(options: SwitchOptions, ifindexes indexes: [Int32], io: consuming IO) throws {
+        let portCount = options.ports.count
         let config = options.config ?? SwitchConfig(name: "bridge", mode: .bridge, ports: options.ports.map { PortConfig(name: $0) })
         var macs: [MACAddress] = []
         for (p, port) in config.ports.enumerated() {
@@ -259,35 +172,19 @@ public struct AFXDPSwitch: ~Copyable {
             guard rc == 0 else { throw FabricIOError.negative(rc, "port \(options.ports[p]): cannot read its MAC address") }
             macs.append(MACAddress(rawValue: raw.reduce(0) { $0 << 8 | UInt64($1) }))
         }
-        // Fill every port's fill ring first, then steer frames to the sockets: a frame that
-        // met an empty fill ring would be dropped (the kernel counts it in rx_dropped).
-        var pool = FramePool(frameCount: frameCount, frameSize: options.frameSize)
-        for p in 0..<portCount {
-            let r = rings[p]
-            var idx: UInt32 = 0
-            let n = UInt32(options.ringSize)
-            guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw FabricIOError("port \(options.ports[p]): cannot fill the fill ring") }
-            for i in 0..<Int(n) { xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = pool.take() }
-            xsk_ring_prod__submit(r.fill, n)
-            rings[p].fillOutstanding = Int(n)
-        }
-        for p in 0..<portCount {
-            let mrc = xsk_socket__update_xskmap(rings[p].socket, res.programs[p].xsksMapFD)
-            guard mrc == 0 else { throw FabricIOError.negative(mrc, "port \(options.ports[p]): cannot insert socket into xsks_map") }
-        }
+        var pool = FramePool(frameCount: io.frameCount, frameSize: options.frameSize)
+        try io.start(pool: &pool)
+        let frames = io.frames
         self.options = options
         names = options.ports
         self.portCount = portCount
         ifindexes = indexes
-        resources = res
-        self.rings = rings
-        fillTarget = options.ringSize
-        dp = Datapath(config: config, portMACs: macs, frames: area,
+        self.io = io
+        dp = Datapath(config: config, portMACs: macs, frames: frames,
                       pool: pool,
                       bridge: L2Bridge(table: MACTable(capacity: 8192, agingTime: UInt64(options.macAgingSeconds) * 1_000_000_000)),
                       queueCapacity: options.queueCapacity)
         batch = Batch(capacity: options.batchSize)
-        pollFDs = .allocate(capacity: portCount)
         txAddr = .allocate(capacity: options.batchSize)
         txLen = .allocate(capacity: options.batchSize)
         depthRing = DepthRing(ports: portCount, intervalMicroseconds: options.sampleIntervalMicroseconds)
@@ -295,50 +192,18 @@ public struct AFXDPSwitch: ~Copyable {
     }
 
     deinit {
-        pollFDs.deallocate()
         txAddr.deallocate()
         txLen.deallocate()
-        // `resources` releases the kernel objects when its last reference goes.
     }
 
-    /// XDP attach mode actually in use per port (after `auto` fallback).
-    public var attachModes: [String] { resources.programs.map { $0.mode.rawValue } }
+    /// How each port is attached (XDP mode after `auto` fallback, or af_packet).
+    public var attachModes: [String] { io.attachModes }
 
     // MARK: - The per-batch path (no allocation, no ARC, no locks)
 
-    @inline(__always) mutating func reclaim(_ p: Int) -> Int {
-        guard rings[p].txOutstanding > 0 else { return 0 }
-        let r = rings[p]
-        // Copy mode sends at most 32 frames per kick: keep kicking while the kernel has
-        // unconsumed TX descriptors and says it wants a wakeup.
-        if xsk_prod_nb_free(r.tx, UInt32(options.ringSize)) < UInt32(options.ringSize),
-           xsk_ring_prod__needs_wakeup(r.tx) != 0 {
-            kick(p)
-        }
-        var idx: UInt32 = 0
-        let n = Int(xsk_ring_cons__peek(r.comp, UInt32(options.ringSize), &idx))
-        guard n > 0 else { return 0 }
-        for i in 0..<n {
-            dp.pool.release(xsk_ring_cons__comp_addr(r.comp, idx &+ UInt32(i)).pointee)
-        }
-        xsk_ring_cons__release(r.comp, UInt32(n))
-        rings[p].txOutstanding -= n
-        return n
-    }
-
     @inline(__always) mutating func receive(_ p: Int, now: UInt64) -> Int {
-        let r = rings[p]
-        var idx: UInt32 = 0
-        let n = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity), &idx))
+        let n = io.receive(p, into: &batch, pool: &dp.pool)
         guard n > 0 else { return 0 }
-        for i in 0..<n {
-            let d = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!
-            batch.addr[i] = d.pointee.addr
-            batch.len[i] = d.pointee.len
-        }
-        batch.count = n
-        xsk_ring_cons__release(r.rx, UInt32(n))
-        rings[p].fillOutstanding -= n
         batch.ingress = p
         batch.timestamp = now
         if captureMask & (1 << UInt64(p & 63)) != 0, let c = captures[p] {
@@ -349,38 +214,12 @@ public struct AFXDPSwitch: ~Copyable {
         return n
     }
 
-    @inline(__always) mutating func refill(_ p: Int) {
-        let r = rings[p]
-        // Keep the fill ring itself full (frames waiting in the rx ring do not count): a
-        // backlog on rx must not leave the kernel without buffers. Refill in bulk, once at
-        // least a batch worth of slots is free.
-        let free = Int(xsk_prod_nb_free(r.fill, UInt32(fillTarget)))
-        guard free >= batch.capacity || free == fillTarget else { return }
-        let n = min(free, dp.pool.freeCount)
-        guard n > 0 else { return }
-        var idx: UInt32 = 0
-        let got = Int(xsk_ring_prod__reserve(r.fill, UInt32(n), &idx))
-        guard got > 0 else { return }
-        for i in 0..<got {
-            xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = dp.pool.take()
-        }
-        xsk_ring_prod__submit(r.fill, UInt32(got))
-        rings[p].fillOutstanding += got
-        if xsk_ring_prod__needs_wakeup(r.fill) != 0 {
-            _ = recvfrom(r.fd, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
-        }
-    }
-
     @inline(__always) mutating func transmit(_ p: Int, now: UInt64) -> Int {
         guard !dp.queues[p].isEmpty else { return 0 }
-        let r = rings[p]
         // Room in the TX ring, then as many frames as the scheduler and the emulated line rate
         // release now (into the scratch arrays), then exactly that many descriptors.
-        let room = min(Int(xsk_prod_nb_free(r.tx, UInt32(batch.capacity))), batch.capacity)
-        guard room > 0 else {
-            kick(p)  // ring full: let the kernel drain it
-            return 0
-        }
+        let room = io.transmitRoom(p, limit: batch.capacity, loop: &loop)
+        guard room > 0 else { return 0 }
         var n = 0
         var bytes: UInt64 = 0
         // A fresh clock for the shaper and the residence times: `now` was read before this
@@ -396,41 +235,18 @@ public struct AFXDPSwitch: ~Copyable {
         if captureMask & (1 << UInt64(p & 63)) != 0, let c = captures[p] {
             for i in 0..<n { c.record(UnsafeRawPointer(dp.frames + Int(txAddr[i])), length: Int(txLen[i]), monotonic: txNow, outbound: true) }
         }
-        var idx: UInt32 = 0
-        let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx))
-        // `room` came from the ring itself, so the reservation cannot fall short.
-        precondition(got == n, "TX ring reservation fell short")
-        for i in 0..<got {
-            let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
-            d.pointee.addr = txAddr[i]
-            d.pointee.len = txLen[i]
-            d.pointee.options = 0
-        }
-        xsk_ring_prod__submit(r.tx, UInt32(got))
-        rings[p].txOutstanding += got
-        dp.countTransmit(port: p, frames: got, bytes: bytes)
-        if xsk_ring_prod__needs_wakeup(r.tx) != 0 { kick(p) }
-        return got
-    }
-
-    @inline(__always) mutating func kick(_ p: Int) {
-        loop.kicks &+= 1
-        if sendto(rings[p].fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 {
-            switch errno {
-            case EAGAIN, EBUSY, ENOBUFS, EINTR: break        // the kernel is busy: try again next round
-            case ENETDOWN, ENXIO: rings[p].suspect = true    // link down or interface gone
-            default: loop.kickErrors &+= 1
-            }
-        }
+        io.transmit(p, addr: txAddr, len: txLen, count: n, pool: &dp.pool, loop: &loop)
+        dp.countTransmit(port: p, frames: n, bytes: bytes)
+        return n
     }
 
     /// One pass over all ports. Returns the number of frames moved (0 = idle).
     @inline(__always) mutating func iterate(now: UInt64) -> Int {
         var work = 0
         for p in 0..<portCount where dp.inService[p] {
-            work &+= reclaim(p)
+            work &+= io.reclaim(p, pool: &dp.pool, loop: &loop)
             work &+= receive(p, now: now)
-            refill(p)
+            io.refill(p, pool: &dp.pool)
         }
         dp.refreshPFC(now: now)
         dp.sampleLoad(now: now)
@@ -471,7 +287,7 @@ public struct AFXDPSwitch: ~Copyable {
                 lastWork = now
             } else if options.poll == .adaptive && now &- lastWork > spin && dp.queuedFrames == 0 {
                 // (Frames held back by the emulated line rate are work to come: keep spinning.)
-                sleepUntilWork()
+                io.sleepUntilWork(inService: dp.inService, loop: &loop)
                 now = monotonicNanoseconds()
             }
             if now &- lastTick >= tick {
@@ -496,32 +312,6 @@ public struct AFXDPSwitch: ~Copyable {
         return shutdown()
     }
 
-    /// Blocks in poll() until a port has frames to receive, a timeout, or a signal.
-    mutating func sleepUntilWork() {
-        var n = 0
-        var short = false
-        for p in 0..<portCount where dp.inService[p] {
-            pollFDs[n] = pollfd(fd: rings[p].fd, events: Int16(POLLIN), revents: 0)
-            n += 1
-            // Frames the kernel still holds for TX come back on the completion ring, which
-            // poll() does not report: wake soon to collect them if the fill ring runs low.
-            if rings[p].txOutstanding > 0 { short = true }
-        }
-        guard n > 0 else {
-            usleep(100_000)
-            return
-        }
-        loop.polls &+= 1
-        let rc = poll(pollFDs, nfds_t(n), short ? 1 : 100)
-        if rc > 0 {
-            var i = 0
-            for p in 0..<portCount where dp.inService[p] {
-                if pollFDs[i].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 { rings[p].suspect = true }
-                i += 1
-            }
-        }
-    }
-
     /// Takes out of service every port whose interface has disappeared (or was replaced by
     /// another interface of the same name).
     mutating func checkPorts() {
@@ -529,44 +319,15 @@ public struct AFXDPSwitch: ~Copyable {
             let idx = if_nametoindex(names[p])
             if idx == 0 || Int32(idx) != ifindexes[p] {
                 vanish(p, why: idx == 0 ? "interface disappeared" : "interface was replaced")
-            } else {
-                rings[p].suspect = false
             }
         }
     }
 
     /// Takes port `p` out of service and recovers every frame it held: its egress queue, and
-    /// what sat in its four rings when the kernel unbound the socket.
+    /// what the kernel held for it.
     mutating func vanish(_ p: Int, why: String) {
-        resources.programs[p].interfaceVanished()
         dp.takeOutOfService(port: p)
-        let r = rings[p]
-        var recovered = 0
-        var idx: UInt32 = 0
-        // Received but not yet processed.
-        let rx = Int(xsk_ring_cons__peek(r.rx, UInt32(options.ringSize), &idx))
-        for i in 0..<rx { dp.pool.release(xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!.pointee.addr) }
-        xsk_ring_cons__release(r.rx, UInt32(rx))
-        // Given to the fill ring, never consumed by the kernel.
-        var fill = 0
-        if let cons = r.fill.pointee.consumer {
-            let consumed = cons.pointee
-            fill = Int(r.fill.pointee.cached_prod &- consumed)
-            for i in 0..<fill { dp.pool.release(xsk_ring_prod__fill_addr(r.fill, consumed &+ UInt32(i)).pointee) }
-        }
-        rings[p].fillOutstanding -= rx + fill
-        // Sent and completed, or never sent.
-        let comp = Int(xsk_ring_cons__peek(r.comp, UInt32(options.ringSize), &idx))
-        for i in 0..<comp { dp.pool.release(xsk_ring_cons__comp_addr(r.comp, idx &+ UInt32(i)).pointee) }
-        xsk_ring_cons__release(r.comp, UInt32(comp))
-        var tx = 0
-        if let cons = r.tx.pointee.consumer {
-            let consumed = cons.pointee
-            tx = Int(r.tx.pointee.cached_prod &- consumed)
-            for i in 0..<tx { dp.pool.release(xsk_ring_prod__tx_desc(r.tx, consumed &+ UInt32(i))!.pointee.addr) }
-        }
-        rings[p].txOutstanding -= comp + tx
-        recovered = rx + fill + comp + tx
+        let recovered = io.vanish(p, pool: &dp.pool)
         logLine("fabric: port \(names[p]): \(why); taken out of service, \(recovered) frames recovered, "
             + "forwarding continues on \(activePorts.joined(separator: ","))")
     }
@@ -575,15 +336,15 @@ public struct AFXDPSwitch: ~Copyable {
 
     /// Orderly stop: detach XDP, drain queued frames for up to 100 ms, close sockets, report.
     mutating func shutdown() -> SwitchReport {
-        resources.detachPrograms()
+        io.detach()
         let deadline = monotonicNanoseconds() + 100_000_000
         while monotonicNanoseconds() < deadline {
             let moved = iterate(now: monotonicNanoseconds())
-            let pending = (0..<portCount).contains { dp.inService[$0] && (dp.queues[$0].count > 0 || XSKRings.pending(rings[$0].tx) > 0) }
+            let pending = (0..<portCount).contains { dp.inService[$0] && (dp.queues[$0].count > 0 || io.transmitPending($0)) }
             if moved == 0 && !pending { break }
         }
         // Last completions (skbs freed since), so the ledger is as settled as it gets.
-        for p in 0..<portCount where dp.inService[p] { _ = reclaim(p) }
+        for p in 0..<portCount where dp.inService[p] { _ = io.reclaim(p, pool: &dp.pool, loop: &loop) }
         var report = snapshot(running: false)
         if let r = recorder {
             let residence = (0..<portCount).map { p in
@@ -595,7 +356,7 @@ public struct AFXDPSwitch: ~Copyable {
         let captured = closeCaptures()
         if !captured.isEmpty { report.captures = captured }
         if options.statsFile != nil { write(report) }
-        resources.closeSockets()
+        io.close()
         return report
     }
 
@@ -605,14 +366,7 @@ public struct AFXDPSwitch: ~Copyable {
         l.free = dp.pool.freeCount
         l.queued = dp.queuedFrames
         l.pending = dp.pendingFrames
-        for p in 0..<portCount {
-            l.fillOutstanding += rings[p].fillOutstanding
-            l.txOutstanding += rings[p].txOutstanding
-            if dp.inService[p] {
-                l.inFillAndRxRings += XSKRings.pending(rings[p].fill) + XSKRings.pending(rings[p].rx)
-                l.inTxAndCompletionRings += XSKRings.pending(rings[p].tx) + XSKRings.pending(rings[p].comp)
-            }
-        }
+        io.ledger(&l, inService: dp.inService)
         return l
     }
 
@@ -621,12 +375,12 @@ public struct AFXDPSwitch: ~Copyable {
         var ports: [PortReport] = []
         for p in 0..<portCount {
             let c = dp.counters[p]
-            let x = resources.programs[p].counters()
+            let x = io.steeringCounters(p)
             var drops: [String: UInt64] = [:]
             for r in DropReason.allCases { drops[r.description] = c.drops[r] }
             ports.append(PortReport(
                 name: names[p], ifindex: ifindexes[p], inService: dp.inService[p],
-                xdpMode: resources.programs[p].mode.rawValue,
+                xdpMode: attachModes[p],
                 rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
                 roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, l4Skipped: c.l4Skipped, consumed: c.consumed,
@@ -659,7 +413,7 @@ public struct AFXDPSwitch: ~Copyable {
                                                                   p99: dp.queues[p].residence.percentile(q, 99), p999: dp.queues[p].residence.percentile(q, 99.9),
                                                                   max: dp.queues[p].residence.max(q)))
                 },
-                xdpRedirected: x.redirected, xdpPassed: x.passed, socket: socketDrops(p)))
+                xdpRedirected: x.redirected, xdpPassed: x.passed, socket: io.socketDrops(p)))
         }
         return SwitchReport(
             name: options.config?.name ?? "bridge", mode: dp.mode.rawValue,
@@ -677,20 +431,6 @@ public struct AFXDPSwitch: ~Copyable {
                                                flowletIdleMicroseconds: Double(dp.router.selector.idleNanoseconds) / 1000))
     }
 
-    /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).
-    func socketDrops(_ p: Int) -> SocketDrops {
-        var st = xdp_statistics()
-        var len = socklen_t(MemoryLayout<xdp_statistics>.size)
-        var d = SocketDrops()
-        guard rings[p].fd >= 0, getsockopt(rings[p].fd, 283 /* SOL_XDP */, XDP_STATISTICS, &st, &len) == 0 else { return d }
-        d.rxRingFull = st.rx_ring_full
-        d.rxDropped = st.rx_dropped
-        d.fillRingEmpty = st.rx_fill_ring_empty_descs
-        d.rxInvalid = st.rx_invalid_descs
-        d.txInvalid = st.tx_invalid_descs
-        return d
-    }
-
     mutating func publishStats(running: Bool) {
         write(snapshot(running: running))
     }
@@ -703,7 +443,23 @@ public struct AFXDPSwitch: ~Copyable {
 
 
 
-extension AFXDPSwitch {
+extension FabricSwitch where IO == XSKBackend {
+    /// A switch over AF_XDP sockets.
+    public init(options: SwitchOptions) throws {
+        let indexes = try Self.interfaces(options)
+        try self.init(options: options, ifindexes: indexes, io: try XSKBackend(options: options, ifindexes: indexes))
+    }
+}
+
+extension FabricSwitch where IO == PacketBackend {
+    /// A switch over AF_PACKET sockets (TPACKET_V3).
+    public init(options: SwitchOptions) throws {
+        let indexes = try Self.interfaces(options)
+        try self.init(options: options, ifindexes: indexes, io: try PacketBackend(options: options, ifindexes: indexes))
+    }
+}
+
+extension FabricSwitch where IO: ~Copyable {
     /// Writes a snapshot to --stats-file now (used once at start so readers know it is up).
     public mutating func publishStatsNow() { publishStats(running: true) }
 }

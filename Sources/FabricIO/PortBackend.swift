@@ -1,0 +1,56 @@
+// The sockets under a switch's ports: what `FabricSwitch` needs from them, so the run loop,
+// the pipeline, telemetry and shutdown are one code for every backend.
+//
+// Frames live in the backend's frame area and are named by their offset in it (a UMEM
+// address for AF_XDP). The switch's FramePool hands out free frames; a backend gives frames
+// to the kernel (AF_XDP fill and TX rings) or copies into them (AF_PACKET) and returns them to
+// the pool when it is done. Every method on the per-batch path is generic-specialised (no
+// existential), allocates nothing and makes a syscall per batch at most.
+import FabricCore
+
+public enum Backend: String, CaseIterable, Sendable {
+    /// AF_XDP sockets with a shared UMEM, steered by bpf/fabric_xsk (the fast path).
+    case afxdp
+    /// AF_PACKET sockets with TPACKET_V3 rings and qdisc bypass: no XDP needed.
+    case afpacket
+    /// AF_XDP, or AF_PACKET (with a message saying why) when AF_XDP cannot be set up.
+    case auto
+}
+
+public protocol PortBackend: ~Copyable {
+    /// The frame area: frames are offsets into it.
+    var frames: UnsafeMutableRawPointer { get }
+    var frameCount: Int { get }
+    /// How each port is attached, for the summary (native, generic, af_packet).
+    var attachModes: [String] { get }
+
+    /// Gives the kernel its first buffers and starts steering frames to the sockets.
+    mutating func start(pool: inout FramePool) throws
+    /// Frames whose transmission finished go back to the pool; returns how many.
+    mutating func reclaim(_ p: Int, pool: inout FramePool, loop: inout LoopCounters) -> Int
+    /// Fills `batch` (addr, len, count) with up to its capacity of frames received on port p.
+    mutating func receive(_ p: Int, into batch: inout Batch, pool: inout FramePool) -> Int
+    /// Keeps port p supplied with receive buffers.
+    mutating func refill(_ p: Int, pool: inout FramePool)
+    /// How many frames port p can take for transmission now (at most `limit`).
+    mutating func transmitRoom(_ p: Int, limit: Int, loop: inout LoopCounters) -> Int
+    /// Transmits `count` frames (offsets and lengths); count <= transmitRoom.
+    mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count: Int,
+                           pool: inout FramePool, loop: inout LoopCounters)
+    /// Blocks until a port in service has frames to receive, or a short timeout.
+    mutating func sleepUntilWork(inService: UnsafeMutablePointer<Bool>, loop: inout LoopCounters)
+    /// True while port p has frames handed to the kernel for transmission that are not sent.
+    func transmitPending(_ p: Int) -> Bool
+    /// Port p's interface vanished: recover every frame the kernel held for it; returns how many.
+    mutating func vanish(_ p: Int, pool: inout FramePool) -> Int
+    /// The backend's share of the frame ledger (frames in kernel rings).
+    func ledger(_ l: inout FrameLedger, inService: UnsafeMutablePointer<Bool>)
+    /// Frames the port's steering program redirected and passed (0 without one).
+    func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64)
+    /// What the kernel dropped at the socket.
+    mutating func socketDrops(_ p: Int) -> SocketDrops
+    /// Stops steering frames to the sockets (they go to the kernel's stack again).
+    mutating func detach()
+    /// Closes the sockets.
+    mutating func close()
+}

@@ -1,0 +1,321 @@
+// The AF_XDP backend: one anonymous mmap is the UMEM for every port. For each port: load and
+// attach bpf/fabric_xsk (native, falling back to generic in `auto` mode), create an AF_XDP
+// socket on queue 0 sharing the UMEM (xsk_socket__create_shared, libxdp's own program load
+// inhibited) and put it into that program's xsks_map. Frames move between ports by address,
+// never copied in user space. Ring discipline as xdpsock: batched rx/tx, bulk refill, kicks
+// only when a ring's need_wakeup flag asks.
+import CXDP
+import FabricCore
+import Glibc
+
+/// Kernel objects the backend holds, released in order: XDP programs, sockets, UMEM, memory.
+/// Idempotent, and run from deinit too, so a failed setup leaves nothing behind.
+final class XSKResources {
+    var area: UnsafeMutableRawPointer?
+    var areaSize = 0
+    var umem: OpaquePointer?
+    var programs: [XDPProgram] = []
+    var locks: [PortLock] = []
+    let rings: UnsafeMutablePointer<XSKRings>
+    let portCount: Int
+
+    init(portCount: Int) {
+        self.portCount = portCount
+        rings = .allocate(capacity: portCount)
+        for p in 0..<portCount { (rings + p).initialize(to: XSKRings()) }
+    }
+
+    func detachPrograms() {
+        for prog in programs { prog.detach() }
+    }
+
+    func closeSockets() {
+        for p in 0..<portCount {
+            if let s = rings[p].socket { xsk_socket__delete(s) }
+            rings[p].socket = nil
+            rings[p].fd = -1
+        }
+        if let u = umem { _ = xsk_umem__delete(u) }
+        umem = nil
+    }
+
+    deinit {
+        detachPrograms()
+        closeSockets()
+        programs.removeAll()
+        locks.removeAll()
+        if let a = area { munmap(a, areaSize) }
+        for p in 0..<portCount { rings[p].deallocate() }
+        rings.deallocate()
+    }
+}
+
+public struct XSKBackend: PortBackend, ~Copyable {
+    let resources: XSKResources
+    let rings: UnsafeMutablePointer<XSKRings>
+    let portCount: Int
+    let ringSize: Int
+    let batchCapacity: Int
+    let pollFDs: UnsafeMutablePointer<pollfd>
+    public let frames: UnsafeMutableRawPointer
+    public let frameCount: Int
+
+    /// Sets up every port. Throws with a message naming the port and the cause; whatever was
+    /// set up before the failure is released.
+    public init(options: SwitchOptions, ifindexes: [Int32]) throws {
+        XDPProgram.configureLogging(verbose: options.verbose)
+        let portCount = options.ports.count
+        let res = XSKResources(portCount: portCount)
+        let rings = res.rings
+        let frameCount = options.framesPerPort * portCount
+        let size = frameCount * options.frameSize
+        guard let area = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+              area != MAP_FAILED else {
+            throw FabricIOError("cannot map \(size) bytes of UMEM", errno: errno)
+        }
+        res.area = area
+        res.areaSize = size
+        var umemConfig = xsk_umem_config(
+            fill_size: UInt32(options.ringSize), comp_size: UInt32(options.ringSize),
+            frame_size: UInt32(options.frameSize), frame_headroom: 0, flags: 0)
+        var umem: OpaquePointer?
+        let urc = xsk_umem__create(&umem, area, UInt64(size), rings[0].fill, rings[0].comp, &umemConfig)
+        guard urc == 0, let umem else { throw FabricIOError.negative(urc, "cannot create UMEM (\(size) bytes)") }
+        res.umem = umem
+
+        for (p, name) in options.ports.enumerated() {
+            res.locks.append(try PortLock(interface: name, ifindex: ifindexes[p]))
+            let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: ifindexes[p])
+            res.programs.append(prog)
+            try prog.attach(mode: options.xdpMode)
+            if prog.replacedStale {
+                logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
+            }
+            var cfg = xsk_socket_config()
+            cfg.rx_size = UInt32(options.ringSize)
+            cfg.tx_size = UInt32(options.ringSize)
+            cfg.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
+            cfg.xdp_flags = 0
+            cfg.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
+            var xsk: OpaquePointer?
+            let r = rings[p]
+            let src = xsk_socket__create_shared(&xsk, name, options.queueID, umem, r.rx, r.tx, r.fill, r.comp, &cfg)
+            guard src == 0, let xsk else {
+                throw FabricIOError.negative(src, "port \(name): cannot create AF_XDP socket on queue \(options.queueID)")
+            }
+            rings[p].socket = xsk
+            rings[p].fd = xsk_socket__fd(xsk)
+        }
+        resources = res
+        self.rings = rings
+        self.portCount = portCount
+        ringSize = options.ringSize
+        batchCapacity = options.batchSize
+        pollFDs = .allocate(capacity: portCount)
+        frames = area
+        self.frameCount = frameCount
+    }
+
+    deinit {
+        pollFDs.deallocate()
+        // `resources` releases the kernel objects when its last reference goes.
+    }
+
+    public var attachModes: [String] { resources.programs.map { $0.mode.rawValue } }
+
+    /// Fills every port's fill ring first, then steers frames to the sockets: a frame that met
+    /// an empty fill ring would be dropped (the kernel counts it in rx_dropped).
+    public mutating func start(pool: inout FramePool) throws {
+        for p in 0..<portCount {
+            let r = rings[p]
+            var idx: UInt32 = 0
+            let n = UInt32(ringSize)
+            guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw FabricIOError("port \(resources.programs[p].interface): cannot fill the fill ring") }
+            for i in 0..<Int(n) { xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = pool.take() }
+            xsk_ring_prod__submit(r.fill, n)
+            rings[p].fillOutstanding = Int(n)
+        }
+        for p in 0..<portCount {
+            let mrc = xsk_socket__update_xskmap(rings[p].socket, resources.programs[p].xsksMapFD)
+            guard mrc == 0 else { throw FabricIOError.negative(mrc, "port \(resources.programs[p].interface): cannot insert socket into xsks_map") }
+        }
+    }
+
+    // MARK: - The per-batch path (no allocation, no ARC, no locks)
+
+    @inline(__always) public mutating func reclaim(_ p: Int, pool: inout FramePool, loop: inout LoopCounters) -> Int {
+        guard rings[p].txOutstanding > 0 else { return 0 }
+        let r = rings[p]
+        // Copy mode sends at most 32 frames per kick: keep kicking while the kernel has
+        // unconsumed TX descriptors and says it wants a wakeup.
+        if xsk_prod_nb_free(r.tx, UInt32(ringSize)) < UInt32(ringSize),
+           xsk_ring_prod__needs_wakeup(r.tx) != 0 {
+            kick(p, loop: &loop)
+        }
+        var idx: UInt32 = 0
+        let n = Int(xsk_ring_cons__peek(r.comp, UInt32(ringSize), &idx))
+        guard n > 0 else { return 0 }
+        for i in 0..<n {
+            pool.release(xsk_ring_cons__comp_addr(r.comp, idx &+ UInt32(i)).pointee)
+        }
+        xsk_ring_cons__release(r.comp, UInt32(n))
+        rings[p].txOutstanding -= n
+        return n
+    }
+
+    @inline(__always) public mutating func receive(_ p: Int, into batch: inout Batch, pool: inout FramePool) -> Int {
+        let r = rings[p]
+        var idx: UInt32 = 0
+        let n = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity), &idx))
+        guard n > 0 else { return 0 }
+        for i in 0..<n {
+            let d = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!
+            batch.addr[i] = d.pointee.addr
+            batch.len[i] = d.pointee.len
+        }
+        batch.count = n
+        xsk_ring_cons__release(r.rx, UInt32(n))
+        rings[p].fillOutstanding -= n
+        return n
+    }
+
+    @inline(__always) public mutating func refill(_ p: Int, pool: inout FramePool) {
+        let r = rings[p]
+        // Keep the fill ring itself full (frames waiting in the rx ring do not count): a
+        // backlog on rx must not leave the kernel without buffers. Refill in bulk, once at
+        // least a batch worth of slots is free.
+        let free = Int(xsk_prod_nb_free(r.fill, UInt32(ringSize)))
+        guard free >= batchCapacity || free == ringSize else { return }
+        let n = min(free, pool.freeCount)
+        guard n > 0 else { return }
+        var idx: UInt32 = 0
+        let got = Int(xsk_ring_prod__reserve(r.fill, UInt32(n), &idx))
+        guard got > 0 else { return }
+        for i in 0..<got {
+            xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = pool.take()
+        }
+        xsk_ring_prod__submit(r.fill, UInt32(got))
+        rings[p].fillOutstanding += got
+        if xsk_ring_prod__needs_wakeup(r.fill) != 0 {
+            _ = recvfrom(r.fd, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
+        }
+    }
+
+    @inline(__always) public mutating func transmitRoom(_ p: Int, limit: Int, loop: inout LoopCounters) -> Int {
+        let room = min(Int(xsk_prod_nb_free(rings[p].tx, UInt32(limit))), limit)
+        if room == 0 { kick(p, loop: &loop) }  // ring full: let the kernel drain it
+        return room
+    }
+
+    @inline(__always) public mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count n: Int,
+                                                    pool: inout FramePool, loop: inout LoopCounters) {
+        let r = rings[p]
+        var idx: UInt32 = 0
+        let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx))
+        // `n` is within transmitRoom, which came from the ring itself: it cannot fall short.
+        precondition(got == n, "TX ring reservation fell short")
+        for i in 0..<got {
+            let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
+            d.pointee.addr = addr[i]
+            d.pointee.len = len[i]
+            d.pointee.options = 0
+        }
+        xsk_ring_prod__submit(r.tx, UInt32(got))
+        rings[p].txOutstanding += got
+        if xsk_ring_prod__needs_wakeup(r.tx) != 0 { kick(p, loop: &loop) }
+    }
+
+    @inline(__always) mutating func kick(_ p: Int, loop: inout LoopCounters) {
+        loop.kicks &+= 1
+        if sendto(rings[p].fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 {
+            switch errno {
+            case EAGAIN, EBUSY, ENOBUFS, EINTR, ENETDOWN, ENXIO: break  // busy, or down/gone: the housekeeping pass looks
+            default: loop.kickErrors &+= 1
+            }
+        }
+    }
+
+    // MARK: - Idle, vanish, teardown
+
+    public mutating func sleepUntilWork(inService: UnsafeMutablePointer<Bool>, loop: inout LoopCounters) {
+        var n = 0
+        var short = false
+        for p in 0..<portCount where inService[p] {
+            pollFDs[n] = pollfd(fd: rings[p].fd, events: Int16(POLLIN), revents: 0)
+            n += 1
+            // Frames the kernel still holds for TX come back on the completion ring, which
+            // poll() does not report: wake soon to collect them if the fill ring runs low.
+            if rings[p].txOutstanding > 0 { short = true }
+        }
+        guard n > 0 else {
+            usleep(100_000)
+            return
+        }
+        loop.polls &+= 1
+        _ = poll(pollFDs, nfds_t(n), short ? 1 : 100)
+    }
+
+    public func transmitPending(_ p: Int) -> Bool { XSKRings.pending(rings[p].tx) > 0 }
+
+    /// Recovers every frame port p held: what sat in its four rings when the kernel unbound
+    /// the socket.
+    public mutating func vanish(_ p: Int, pool: inout FramePool) -> Int {
+        resources.programs[p].interfaceVanished()
+        let r = rings[p]
+        var idx: UInt32 = 0
+        // Received but not yet processed.
+        let rx = Int(xsk_ring_cons__peek(r.rx, UInt32(ringSize), &idx))
+        for i in 0..<rx { pool.release(xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!.pointee.addr) }
+        xsk_ring_cons__release(r.rx, UInt32(rx))
+        // Given to the fill ring, never consumed by the kernel.
+        var fill = 0
+        if let cons = r.fill.pointee.consumer {
+            let consumed = cons.pointee
+            fill = Int(r.fill.pointee.cached_prod &- consumed)
+            for i in 0..<fill { pool.release(xsk_ring_prod__fill_addr(r.fill, consumed &+ UInt32(i)).pointee) }
+        }
+        rings[p].fillOutstanding -= rx + fill
+        // Sent and completed, or never sent.
+        let comp = Int(xsk_ring_cons__peek(r.comp, UInt32(ringSize), &idx))
+        for i in 0..<comp { pool.release(xsk_ring_cons__comp_addr(r.comp, idx &+ UInt32(i)).pointee) }
+        xsk_ring_cons__release(r.comp, UInt32(comp))
+        var tx = 0
+        if let cons = r.tx.pointee.consumer {
+            let consumed = cons.pointee
+            tx = Int(r.tx.pointee.cached_prod &- consumed)
+            for i in 0..<tx { pool.release(xsk_ring_prod__tx_desc(r.tx, consumed &+ UInt32(i))!.pointee.addr) }
+        }
+        rings[p].txOutstanding -= comp + tx
+        return rx + fill + comp + tx
+    }
+
+    public func ledger(_ l: inout FrameLedger, inService: UnsafeMutablePointer<Bool>) {
+        for p in 0..<portCount {
+            l.fillOutstanding += rings[p].fillOutstanding
+            l.txOutstanding += rings[p].txOutstanding
+            if inService[p] {
+                l.inFillAndRxRings += XSKRings.pending(rings[p].fill) + XSKRings.pending(rings[p].rx)
+                l.inTxAndCompletionRings += XSKRings.pending(rings[p].tx) + XSKRings.pending(rings[p].comp)
+            }
+        }
+    }
+
+    public func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64) { resources.programs[p].counters() }
+
+    /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).
+    public mutating func socketDrops(_ p: Int) -> SocketDrops {
+        var st = xdp_statistics()
+        var len = socklen_t(MemoryLayout<xdp_statistics>.size)
+        var d = SocketDrops()
+        guard rings[p].fd >= 0, getsockopt(rings[p].fd, 283 /* SOL_XDP */, XDP_STATISTICS, &st, &len) == 0 else { return d }
+        d.rxRingFull = st.rx_ring_full
+        d.rxDropped = st.rx_dropped
+        d.fillRingEmpty = st.rx_fill_ring_empty_descs
+        d.rxInvalid = st.rx_invalid_descs
+        d.txInvalid = st.tx_invalid_descs
+        return d
+    }
+
+    public mutating func detach() { resources.detachPrograms() }
+    public mutating func close() { resources.closeSockets() }
+}
