@@ -3,7 +3,7 @@
 # and the alternatives, on one 2-host test bed, interleaved round by round.
 #
 #   sudo scripts/bench.sh [--rounds N] [--seconds S] [--sizes 64,1500] [--loads 10,50,90]
-#                         [--peers LIST] [--out DIR] [--readme]
+#                         [--peers LIST] [--out DIR] [--readme] [--profile]
 #
 # Peers (all by default, in this order):
 #   swiftfabric-l2        fabric switch --ports h1,h2 (learning bridge), AF_XDP
@@ -32,11 +32,13 @@
 #
 # Output: DIR (default bench-report/) gets bench.md, bench.json, rows.jsonl and SVG plots
 # (latency CDF per peer, latency and delivered rate vs offered load). --readme writes bench.md
-# into README.md between the bench markers.
+# into README.md between the bench markers. --profile records the forwarding CPU with `perf`
+# during every max-rate run (first round) and writes DIR/profile-PEER-SIZE.txt: the split
+# between user space and kernel, the top symbols, and what the kernel did.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0
+ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0
 PEERS=swiftfabric-l2,swiftfabric-l3,swiftfabric-afpacket,c-xskfwd,linux-bridge,linux-ipfwd,xdp-redirect
 while [ $# -gt 0 ]; do
   case $1 in
@@ -47,13 +49,15 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --readme) README=1; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    --profile) PROFILE=1; shift ;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (namespaces, XDP)" >&2; exit 1; }
+if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then apt-get install -y -qq linux-perf >/dev/null; fi
 for p in ${PEERS//,/ }; do
   case $p in swiftfabric-l2|swiftfabric-l3|swiftfabric-afpacket|c-xskfwd|linux-bridge|linux-ipfwd|xdp-redirect) ;;
     *) echo "bench: unknown peer $p" >&2; exit 2 ;; esac
@@ -152,6 +156,15 @@ stop_peer() {
 
 rx_packets() { ip netns exec $H2 cat /sys/class/net/eth0/statistics/rx_packets; }
 
+# Where the forwarding CPU's time went during one max-rate run.
+profile_summary() { # peer size
+  echo "perf record -g -C $FWD_CPU during the $2 B max-rate run of $1"
+  echo; echo "== by process and object ([kernel.kallsyms] is the kernel; the rest user space)"
+  perf report -i "$work/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -12 || true
+  echo; echo "== top symbols"
+  perf report -i "$work/perf.data" --no-children --sort comm,sym --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25 || true
+}
+
 rows=$OUT/rows.jsonl
 : > "$rows"
 machine="$(nproc) vCPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
@@ -174,9 +187,18 @@ PY
     for size in ${SIZES//,/ }; do
       frame=$((size - 4))   # without the FCS
       before=$(rx_packets)
+      perf_pid=""
+      if [ "$PROFILE" = 1 ] && [ "$round" = 1 ]; then
+        perf record -q -g -C "$FWD_CPU" -o "$work/perf.data" -- sleep "$SECS" 2>/dev/null &
+        perf_pid=$!
+      fi
       gen=$(ip netns exec $H1 taskset -c "$GEN_CPU" $PROBE send eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" 0 "$work/tx.log")
       sleep 0.2
       after=$(rx_packets)
+      if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        profile_summary "$peer" "$size" > "$OUT/profile-$peer-$size.txt"
+      fi
       maxrate=$(python3 -c 'import json,sys; g=json.loads(sys.argv[1]); print(round((int(sys.argv[3])-int(sys.argv[2]))/g["seconds"]))' "$gen" "$before" "$after")
       python3 -c 'import json,sys; g=json.loads(sys.argv[5]); print(json.dumps({"round": int(sys.argv[1]), "peer": sys.argv[2], "kind": "max", "size": int(sys.argv[3]), "delivered_pps": float(sys.argv[4]), "offered_pps": g["pps"]}))' \
         "$round" "$peer" "$size" "$maxrate" "$gen" >> "$rows"

@@ -32,17 +32,9 @@ public struct RouterWorkload: ~Copyable {
             PortConfig(name: "up1", addresses: [IPPrefix("10.0.1.0/31", strict: false)!]),
             PortConfig(name: "up2", addresses: [IPPrefix("10.0.2.0/31", strict: false)!]),
         ])
-        var rng = SystemRandomNumberGenerator()
-        var seen = Set<IPPrefix>()
-        var dsts: [UInt32] = []
-        while seen.count < prefixes {
-            let len = Int.random(in: 16...28, using: &rng)
-            let a = UInt32.random(in: 0x0B00_0000...0xDF00_0000, using: &rng) & ~UInt32(0) << (32 - len)
-            let p = IPPrefix(address: .v4(a), length: len)
-            if seen.insert(p).inserted {
-                config.routes.append(RouteConfig(prefix: p, nextHops: [.v4(parseIPv4("10.0.1.1")!), .v4(parseIPv4("10.0.2.1")!)]))
-                if dsts.count < 4096 { dsts.append(a | UInt32.random(in: 0...((1 << (32 - len)) - 1), using: &rng)) }
-            }
+        let (routes, dsts) = Self.randomRoutes(prefixes)
+        for p in routes {
+            config.routes.append(RouteConfig(prefix: p, nextHops: [.v4(parseIPv4("10.0.1.1")!), .v4(parseIPv4("10.0.2.1")!)]))
         }
         config.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.0.1.1")!), mac: MACAddress("02:5f:00:00:10:01")!),
                              NeighbourConfig(address: .v4(parseIPv4("10.0.2.1")!), mac: MACAddress("02:5f:00:00:20:01")!)]
@@ -52,16 +44,50 @@ public struct RouterWorkload: ~Copyable {
         // 4096 destinations (cycled when there are fewer prefixes), indexed with a mask.
         destinations = .allocate(capacity: 4096)
         for i in 0..<4096 { destinations[i] = dsts[i % dsts.count] }
-        // Eth / IPv4 (DSCP 26, ECT(0)) / UDP 4791 / BTH RDMA WRITE ONLY / RETH / 32 B / ICRC.
-        var f: [UInt8] = [0x02, 0x5F, 0, 0, 0x01, 0xFE, 0x02, 0x5F, 0, 0, 0, 0x01, 0x08, 0x00]
-        let ipLen = 20 + 8 + 12 + 16 + 32 + 4
-        f += [0x45, 26 << 2 | 2, UInt8(ipLen >> 8), UInt8(ipLen & 0xFF), 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 77, 1, 1, 0, 0, 0, 0]
-        f += [0xC0, 0x00, 0x12, 0xB7, UInt8((ipLen - 20) >> 8), UInt8((ipLen - 20) & 0xFF), 0, 0]
-        f += [0x0A, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x23, 0x80, 0x00, 0x00, 0x01]
-        f += [UInt8](repeating: 0x11, count: 16) + [UInt8](repeating: 0x22, count: 32) + [0, 0, 0, 0]
+        let f = Self.roceFrame(destination: 0, sourcePort: 0xC000)
         templateLength = f.count
         template = .allocate(byteCount: f.count, alignment: 8)
         f.withUnsafeBytes { template.copyMemory(from: $0.baseAddress!, byteCount: f.count) }
+    }
+
+    /// `count` distinct random IPv4 prefixes (/16 to /28) and up to 4096 destinations inside them.
+    public static func randomRoutes(_ count: Int) -> ([IPPrefix], [UInt32]) {
+        var rng = SystemRandomNumberGenerator()
+        var seen = Set<IPPrefix>()
+        var routes: [IPPrefix] = []
+        var dsts: [UInt32] = []
+        while seen.count < count {
+            let len = Int.random(in: 16...28, using: &rng)
+            let a = UInt32.random(in: 0x0B00_0000...0xDF00_0000, using: &rng) & ~UInt32(0) << (32 - len)
+            let p = IPPrefix(address: .v4(a), length: len)
+            if seen.insert(p).inserted {
+                routes.append(p)
+                if dsts.count < 4096 { dsts.append(a | UInt32.random(in: 0...((1 << (32 - len)) - 1), using: &rng)) }
+            }
+        }
+        return (routes, dsts)
+    }
+
+    /// Eth / IPv4 (DSCP 26, ECT(0)) / UDP 4791 / BTH RDMA WRITE ONLY / RETH / 32 B / ICRC (zero),
+    /// from 10.77.1.1 to `destination` (IPv4 header checksum left 0: `write` sets it), or the
+    /// same over IPv6 (fd77:1::1 to fd77:2::<destination>).
+    public static func roceFrame(destination: UInt32, sourcePort: UInt16, ipv6: Bool = false) -> [UInt8] {
+        var f: [UInt8] = [0x02, 0x5F, 0, 0, 0x01, 0xFE, 0x02, 0x5F, 0, 0, 0, 0x01]
+        let l4Len = 8 + 12 + 16 + 32 + 4
+        let d = [UInt8(destination >> 24), UInt8(destination >> 16 & 0xFF), UInt8(destination >> 8 & 0xFF), UInt8(destination & 0xFF)]
+        if ipv6 {
+            f += [0x86, 0xDD, 0x60 | (26 << 2 | 2) >> 4, UInt8((26 << 2 | 2) & 0xF) << 4, 0, 0, UInt8(l4Len >> 8), UInt8(l4Len & 0xFF), 17, 64]
+            f += [0xFD, 0x77, 0, 1] + [UInt8](repeating: 0, count: 11) + [1]
+            f += [0xFD, 0x77, 0, 2] + [UInt8](repeating: 0, count: 8) + d
+        } else {
+            let ipLen = 20 + l4Len
+            f += [0x08, 0x00]
+            f += [0x45, 26 << 2 | 2, UInt8(ipLen >> 8), UInt8(ipLen & 0xFF), 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 77, 1, 1] + d
+        }
+        f += [UInt8(sourcePort >> 8), UInt8(sourcePort & 0xFF), 0x12, 0xB7, UInt8(l4Len >> 8), UInt8(l4Len & 0xFF), 0, 0]
+        f += [0x0A, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x23, 0x80, 0x00, 0x00, 0x01]
+        f += [UInt8](repeating: 0x11, count: 16) + [UInt8](repeating: 0x22, count: 32) + [0, 0, 0, 0]
+        return f
     }
 
     deinit {

@@ -289,6 +289,12 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 // (Frames held back by the emulated line rate are work to come: keep spinning.)
                 io.sleepUntilWork(inService: dp.inService, loop: &loop)
                 now = monotonicNanoseconds()
+            } else if options.poll == .adaptive {
+                // Spinning, nothing this pass: let a kernel thread on this CPU run now (the
+                // veth's NAPI thread that copies our next frames in, when it shares the core).
+                // Measured with one forwarding core: p99 at 10% load 240 -> 72 us, at 90%
+                // 14 -> 3.6 ms (README "Performance").
+                sched_yield()
             }
             if now &- lastTick >= tick {
                 lastTick = now
