@@ -14,6 +14,10 @@
 #   linux-bridge          a kernel bridge in the switch namespace
 #   linux-ipfwd           kernel IPv4 forwarding between the two ports
 #   xdp-redirect          bpf/xdp_redirect.bpf.c: bpf_redirect between the two veths in the driver
+# Optional peers, in the default list when installed (--install-optional installs them from
+# Debian: dpdk-dev, librte-net-af-xdp23, openvswitch-switch-dpdk):
+#   dpdk-testpmd          DPDK testpmd, io forwarding between two net_af_xdp ports
+#   ovs-afxdp             Open vSwitch's userspace datapath with two afxdp ports (a NORMAL bridge)
 #
 # Workload: RoCEv2 frames (Eth/IPv4 DSCP 26 ECT(0)/UDP 4791/BTH, PSN = sequence number) from h1
 # to an address behind h2 (h2 counts and discards them), of 64 and 1500 bytes on the wire:
@@ -38,8 +42,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0
-PEERS=swiftfabric-l2,swiftfabric-l3,swiftfabric-afpacket,c-xskfwd,linux-bridge,linux-ipfwd,xdp-redirect
+ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0 OPTIONAL=0 PEERS=""
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -50,6 +53,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --readme) README=1; shift ;;
     --profile) PROFILE=1; shift ;;
+    --install-optional) OPTIONAL=1; shift ;;
     -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -57,9 +61,18 @@ done
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (namespaces, XDP)" >&2; exit 1; }
+if [ "$OPTIONAL" = 1 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpdk-dev librte-net-af-xdp23 openvswitch-switch-dpdk >/dev/null
+fi
+if [ -z "$PEERS" ]; then
+  PEERS=swiftfabric-l2,swiftfabric-l3,swiftfabric-afpacket,c-xskfwd
+  command -v dpdk-testpmd >/dev/null && PEERS+=,dpdk-testpmd
+  command -v ovs-vswitchd >/dev/null && PEERS+=,ovs-afxdp
+  PEERS+=,linux-bridge,linux-ipfwd,xdp-redirect
+fi
 if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then apt-get install -y -qq linux-perf >/dev/null; fi
 for p in ${PEERS//,/ }; do
-  case $p in swiftfabric-l2|swiftfabric-l3|swiftfabric-afpacket|c-xskfwd|linux-bridge|linux-ipfwd|xdp-redirect) ;;
+  case $p in swiftfabric-l2|swiftfabric-l3|swiftfabric-afpacket|c-xskfwd|dpdk-testpmd|ovs-afxdp|linux-bridge|linux-ipfwd|xdp-redirect) ;;
     *) echo "bench: unknown peer $p" >&2; exit 2 ;; esac
 done
 
@@ -81,6 +94,7 @@ PROBE=$work/sfprobe
 peer_pid=""
 cleanup() {
   if [ -n "$peer_pid" ]; then kill -TERM "$peer_pid" 2>/dev/null || true; wait "$peer_pid" 2>/dev/null || true; fi
+  stop_daemons
   "$FABRIC" testbed down --prefix $PREFIX >/dev/null
   rm -f "$work"/tx.log "$work"/rx.log
 }
@@ -127,6 +141,31 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
     c-xskfwd)
       ip netns exec $SW taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
+    dpdk-testpmd)
+      # Its forwarding lcore on the forwarding CPU; the main lcore (CPU $GEN_CPU) only sleeps
+      # between statistics. No hugepages: --no-huge with 1 GB of ordinary memory.
+      ip netns exec $SW dpdk-testpmd --no-huge -m 1024 --file-prefix $PREFIX -l "$GEN_CPU,$FWD_CPU" --main-lcore "$GEN_CPU" \
+        --no-pci --vdev net_af_xdp0,iface=h1 --vdev net_af_xdp1,iface=h2 \
+        -- --forward-mode=io --auto-start --stats-period 3600 --total-num-mbufs 16384 >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "Press enter\|NIC statistics\|Start automatic packet forwarding"; sleep 0.5; pin_napi ;;
+    ovs-afxdp)
+      # A private ovsdb-server and ovs-vswitchd (userspace datapath, PMD thread on the
+      # forwarding CPU) inside the switch namespace, with their own run directory.
+      local d=$root/$work/ovs
+      rm -rf "$d"; mkdir -p "$d"
+      export OVS_RUNDIR=$d OVS_LOGDIR=$d OVS_DBDIR=$d
+      ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+      ip netns exec $SW ovsdb-server "$d/conf.db" --remote=punix:"$d/db.sock" --pidfile="$d/ovsdb.pid" \
+        --unixctl="$d/ovsdb.ctl" --log-file="$d/ovsdb.log" --detach
+      local vsctl="ovs-vsctl --db=unix:$d/db.sock --timeout=10"
+      $vsctl --no-wait init
+      $vsctl --no-wait set Open_vSwitch . other_config:pmd-cpu-mask="$(printf '0x%x' $((1 << FWD_CPU)))"
+      ip netns exec $SW taskset -c "$FWD_CPU" ovs-vswitchd unix:"$d/db.sock" --pidfile="$d/vswitchd.pid" \
+        --unixctl="$d/vswitchd.ctl" --log-file="$d/vswitchd.log" --detach
+      $vsctl add-br br0 -- set bridge br0 datapath_type=netdev
+      $vsctl add-port br0 h1 -- set interface h1 type=afxdp options:xdp-mode=native
+      $vsctl add-port br0 h2 -- set interface h2 type=afxdp options:xdp-mode=native
+      sleep 1; pin_napi ;;
     xdp-redirect)
       # Frames redirected into a veth are received only if its peer end runs XDP.
       ip -n $H1 link set dev eth0 xdp obj .build-bpf/xdp_pass.o sec xdp
@@ -149,9 +188,24 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
   esac
 }
 
+# Daemons that detached (OVS): stopped by the pids they wrote, then waited for.
+stop_daemons() {
+  local d=$root/$work/ovs f pid
+  [ -d "$d" ] || return 0
+  for f in "$d"/vswitchd.pid "$d"/ovsdb.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill -TERM "$pid" 2>/dev/null || continue
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  done
+  rm -rf "$d"
+}
+
 stop_peer() {
   if [ -n "$peer_pid" ]; then kill -TERM "$peer_pid"; wait "$peer_pid" || true; peer_pid=""; fi
+  stop_daemons
   "$FABRIC" testbed down --prefix $PREFIX >/dev/null
+  rm -rf "/var/run/dpdk/$PREFIX"
 }
 
 rx_packets() { ip netns exec $H2 cat /sys/class/net/eth0/statistics/rx_packets; }
