@@ -17,6 +17,9 @@
 # Optional peers, in the default list when installed (--install-optional installs them from
 # Debian: dpdk-dev, librte-net-af-xdp23, openvswitch-switch-dpdk):
 #   dpdk-testpmd          DPDK testpmd, io forwarding between two net_af_xdp ports
+# Named only (not in the default list): the worker priority comparison
+#   swiftfabric-l2-nice10, swiftfabric-l3-nice10   the same with --worker-nice=-10
+#   c-xskfwd-nice10       the C forwarder under `nice -n -10`
 #   ovs-afxdp             Open vSwitch's userspace datapath with two afxdp ports (a NORMAL bridge)
 #
 # Workload: RoCEv2 frames (Eth/IPv4 DSCP 26 ECT(0)/UDP 4791/BTH, PSN = sequence number) from h1
@@ -72,7 +75,7 @@ if [ -z "$PEERS" ]; then
 fi
 if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then apt-get install -y -qq linux-perf >/dev/null; fi
 for p in ${PEERS//,/ }; do
-  case $p in swiftfabric-l2|swiftfabric-l3|swiftfabric-afpacket|c-xskfwd|dpdk-testpmd|ovs-afxdp|linux-bridge|linux-ipfwd|xdp-redirect) ;;
+  case $p in swiftfabric-l2-nice10|swiftfabric-l3-nice10|c-xskfwd-nice10|swiftfabric-l2|swiftfabric-l3|swiftfabric-afpacket|c-xskfwd|dpdk-testpmd|ovs-afxdp|linux-bridge|linux-ipfwd|xdp-redirect) ;;
     *) echo "bench: unknown peer $p" >&2; exit 2 ;; esac
 done
 
@@ -130,6 +133,17 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
     swiftfabric-l2)
       taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
+    swiftfabric-l2-nice10)
+      taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control --worker-nice=-10 >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
+    swiftfabric-l3-nice10)
+      l3_config > "$work/l3.yaml"
+      taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --no-control --worker-nice=-10 >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
+      DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
+    c-xskfwd-nice10)
+      ip netns exec $SW nice -n -10 taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
     swiftfabric-afpacket)
       taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control --backend afpacket >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; steer_rps ;;

@@ -114,6 +114,14 @@ static inline long sf_thread_setaffinity(unsigned long size, const void *mask)
 	return rc < 0 ? -errno : 0;
 }
 
+/* Nice value of the calling thread only (Linux applies PRIO_PROCESS with a thread id to that
+ * thread). Returns 0 or -errno. */
+#include <sys/resource.h>
+static inline int sf_thread_setnice(int nice)
+{
+	return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice) ? -errno : 0;
+}
+
 /* AF_PACKET TPACKET_V3 rings (the switch's afpacket backend). Blocks of the RX ring belong to
  * user space while block_status has TP_STATUS_USER; every packet header says where the next
  * one is. The TX ring is fixed-size slots (variable-sized V3 TX slots are not supported by the

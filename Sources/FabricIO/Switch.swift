@@ -45,6 +45,11 @@ public struct SwitchOptions: Sendable {
     /// Queue-depth sampling interval of the always-on depth ring (`fabric stats depth`).
     public var sampleIntervalMicroseconds = 100
     public var verbose = false
+    /// Nice value of the forwarding thread (0: leave it). Below 0 it outweighs the kernel
+    /// threads that share its CPU (a veth's NAPI thread): they get less time to copy in frames
+    /// the switch has no time to send, so the excess is dropped earlier and cheaper, at the
+    /// sender's veth. Idle, the worker yields and sleeps as before.
+    public var workerNice = 0
 
     public init(ports: [String], bpfObject: String) {
         self.ports = ports
@@ -74,6 +79,7 @@ public struct SwitchOptions: Sendable {
         guard pow2(queueCapacity) else { throw FabricIOError("queue capacity \(queueCapacity) must be a power of two") }
         guard frameSize == 2048 || frameSize == 4096 else { throw FabricIOError("frame size must be 2048 or 4096") }
         guard (1...ringSize).contains(batchSize) else { throw FabricIOError("batch size must be 1...\(ringSize)") }
+        guard (-20...19).contains(workerNice) else { throw FabricIOError("worker nice value must be -20...19 (got \(workerNice))") }
     }
 }
 
@@ -262,6 +268,10 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     /// Runs until SIGINT/SIGTERM (or `stop` returns true, checked every housekeeping tick).
     /// Returns the final report after an orderly shutdown.
     public mutating func run(until stop: () -> Bool = { false }) -> SwitchReport {
+        if options.workerNice != 0 {
+            let rc = sf_thread_setnice(Int32(options.workerNice))
+            if rc != 0 { logLine("fabric: cannot set the worker's nice value to \(options.workerNice): \(String(cString: strerror(-rc)))") }
+        }
         let spin = UInt64(options.spinMicroseconds) * 1000
         let tick: UInt64 = 100_000_000
         let statsEvery = UInt64(options.statsIntervalSeconds * 1e9)
