@@ -299,9 +299,10 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 // (Frames held back by the emulated line rate are work to come: keep spinning.)
                 io.sleepUntilWork(inService: dp.inService, loop: &loop)
                 now = monotonicNanoseconds()
-            } else if options.poll == .adaptive {
-                // Spinning, nothing this pass: let a kernel thread on this CPU run now (the
+            } else if options.poll == .adaptive && dp.queuedFrames == 0 {
+                // Spinning with nothing to do: let a kernel thread on this CPU run now (the
                 // veth's NAPI thread that copies our next frames in, when it shares the core).
+                // Not while frames wait for the emulated line rate: they are due any moment.
                 // Measured with one forwarding core: p99 at 10% load 240 -> 72 us, at 90%
                 // 14 -> 3.6 ms (README "Performance").
                 sched_yield()
