@@ -22,8 +22,8 @@ final class PacketResources {
     var fds: [Int32] = []
     var maps: [(UnsafeMutableRawPointer, Int)] = []
     var locks: [PortLock] = []
-    var area: UnsafeMutableRawPointer?
-    var areaSize = 0
+    /// Declared last: released after the sockets.
+    var area: FrameArea?
 
     func closeSockets() {
         for (m, len) in maps { munmap(m, len) }
@@ -35,7 +35,6 @@ final class PacketResources {
     deinit {
         closeSockets()
         locks.removeAll()
-        if let a = area { munmap(a, areaSize) }
     }
 }
 
@@ -80,13 +79,9 @@ public struct PacketBackend: PortBackend, ~Copyable {
         let res = PacketResources()
         let portCount = options.ports.count
         let frameCount = options.framesPerPort * portCount
-        let size = frameCount * options.frameSize
-        guard let area = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
-              area != MAP_FAILED else {
-            throw FabricIOError("cannot map \(size) bytes of frame memory", errno: errno)
-        }
-        res.area = area
-        res.areaSize = size
+        let frameArea = try FrameArea(frameCount: frameCount, frameSize: options.frameSize, what: "frame memory")
+        res.area = frameArea
+        let area = frameArea.base
         let ports = UnsafeMutablePointer<PacketPort>.allocate(capacity: portCount)
         ports.initialize(repeating: PacketPort(), count: portCount)
         var ok = false
@@ -222,19 +217,8 @@ public struct PacketBackend: PortBackend, ~Copyable {
     // MARK: - Idle, vanish, teardown
 
     public mutating func sleepUntilWork(inService: UnsafeMutablePointer<Bool>, loop: inout LoopCounters) {
-        var n = 0
-        var short = false
-        for p in 0..<portCount where inService[p] {
-            pollFDs[n] = pollfd(fd: ports[p].fd, events: Int16(POLLIN), revents: 0)
-            n += 1
-            if ports[p].txInFlight { short = true }
-        }
-        guard n > 0 else {
-            usleep(100_000)
-            return
-        }
-        loop.polls &+= 1
-        _ = poll(pollFDs, nfds_t(n), short ? 1 : 100)
+        let ps = ports
+        pollPorts(pollFDs, count: portCount, inService: inService, fd: { ps[$0].fd }, short: { ps[$0].txInFlight }, loop: &loop)
     }
 
     public func transmitPending(_ p: Int) -> Bool {

@@ -7,6 +7,7 @@
 // the pool when it is done. Every method on the per-batch path is generic-specialised (no
 // existential), allocates nothing and makes a syscall per batch at most.
 import FabricCore
+import Glibc
 
 public enum Backend: String, CaseIterable, Sendable {
     /// AF_XDP sockets with a shared UMEM, steered by bpf/fabric_xsk (the fast path).
@@ -53,4 +54,41 @@ public protocol PortBackend: ~Copyable {
     mutating func detach()
     /// Closes the sockets.
     mutating func close()
+}
+
+/// A backend's frame memory: one anonymous mapping, unmapped when its owner goes (after the
+/// sockets that use it are closed: owners hold it as their last property).
+final class FrameArea {
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    init(frameCount: Int, frameSize: Int, what: String) throws {
+        size = frameCount * frameSize
+        guard let area = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+              area != MAP_FAILED else {
+            throw FabricIOError("cannot map \(size) bytes of \(what)", errno: errno)
+        }
+        base = area
+    }
+
+    deinit { munmap(base, size) }
+}
+
+/// Blocks in poll() until a port in service has frames to receive: at most 1 ms when some port
+/// has frames still to be sent back by the kernel (`short`), else 100 ms. Idle path only.
+func pollPorts(_ fds: UnsafeMutablePointer<pollfd>, count: Int, inService: UnsafeMutablePointer<Bool>,
+               fd: (Int) -> Int32, short: (Int) -> Bool, loop: inout LoopCounters) {
+    var n = 0
+    var wakeSoon = false
+    for p in 0..<count where inService[p] {
+        fds[n] = pollfd(fd: fd(p), events: Int16(POLLIN), revents: 0)
+        n += 1
+        if short(p) { wakeSoon = true }
+    }
+    guard n > 0 else {
+        usleep(100_000)
+        return
+    }
+    loop.polls &+= 1
+    _ = poll(fds, nfds_t(n), wakeSoon ? 1 : 100)
 }

@@ -11,13 +11,13 @@ import Glibc
 /// Kernel objects the backend holds, released in order: XDP programs, sockets, UMEM, memory.
 /// Idempotent, and run from deinit too, so a failed setup leaves nothing behind.
 final class XSKResources {
-    var area: UnsafeMutableRawPointer?
-    var areaSize = 0
     var umem: OpaquePointer?
     var programs: [XDPProgram] = []
     var locks: [PortLock] = []
     let rings: UnsafeMutablePointer<XSKRings>
     let portCount: Int
+    /// Declared last: released after the sockets and the UMEM that use it.
+    var area: FrameArea?
 
     init(portCount: Int) {
         self.portCount = portCount
@@ -44,7 +44,6 @@ final class XSKResources {
         closeSockets()
         programs.removeAll()
         locks.removeAll()
-        if let a = area { munmap(a, areaSize) }
         for p in 0..<portCount { rings[p].deallocate() }
         rings.deallocate()
     }
@@ -68,13 +67,9 @@ public struct XSKBackend: PortBackend, ~Copyable {
         let res = XSKResources(portCount: portCount)
         let rings = res.rings
         let frameCount = options.framesPerPort * portCount
-        let size = frameCount * options.frameSize
-        guard let area = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
-              area != MAP_FAILED else {
-            throw FabricIOError("cannot map \(size) bytes of UMEM", errno: errno)
-        }
-        res.area = area
-        res.areaSize = size
+        let frameArea = try FrameArea(frameCount: frameCount, frameSize: options.frameSize, what: "UMEM")
+        res.area = frameArea
+        let area = frameArea.base, size = frameArea.size
         var umemConfig = xsk_umem_config(
             fill_size: UInt32(options.ringSize), comp_size: UInt32(options.ringSize),
             frame_size: UInt32(options.frameSize), frame_headroom: 0, flags: 0)
@@ -238,21 +233,10 @@ public struct XSKBackend: PortBackend, ~Copyable {
     // MARK: - Idle, vanish, teardown
 
     public mutating func sleepUntilWork(inService: UnsafeMutablePointer<Bool>, loop: inout LoopCounters) {
-        var n = 0
-        var short = false
-        for p in 0..<portCount where inService[p] {
-            pollFDs[n] = pollfd(fd: rings[p].fd, events: Int16(POLLIN), revents: 0)
-            n += 1
-            // Frames the kernel still holds for TX come back on the completion ring, which
-            // poll() does not report: wake soon to collect them if the fill ring runs low.
-            if rings[p].txOutstanding > 0 { short = true }
-        }
-        guard n > 0 else {
-            usleep(100_000)
-            return
-        }
-        loop.polls &+= 1
-        _ = poll(pollFDs, nfds_t(n), short ? 1 : 100)
+        // Frames the kernel still holds for TX come back on the completion ring, which poll()
+        // does not report: wake soon to collect them if the fill ring runs low.
+        let r = rings
+        pollPorts(pollFDs, count: portCount, inService: inService, fd: { r[$0].fd }, short: { r[$0].txOutstanding > 0 }, loop: &loop)
     }
 
     public func transmitPending(_ p: Int) -> Bool { XSKRings.pending(rings[p].tx) > 0 }
