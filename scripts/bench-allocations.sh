@@ -9,19 +9,14 @@
 #
 # (fabric-pipeline-bench audits the pipeline alone with interposed counters; this audits the
 # whole switch, sockets and run loop included, as it runs.)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+. "$(dirname "$0")/lab-bench-prologue.sh"   # setup, release build, which machine
 SECS=${1:-3}
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 PREFIX=sfalloc
 SW=$PREFIX-sw H1=$PREFIX-h1 H2=$PREFIX-h2
 work=.build-bench
-mkdir -p "$work"
-scripts/setup.sh >/dev/null
 command -v perf >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf >/dev/null
-swift build -c release --product fabric >/dev/null
 gcc -O2 -Wall -o "$work/sfprobe" Benchmarks/tools/sfprobe.c
 FABRIC=$root/.build/release/fabric
 libc=$(ldd "$FABRIC" | awk '/\/libc\.so\.6/ {print $3}')

@@ -86,8 +86,7 @@ SRC_IP=10.77.1.1 SINK_IP=10.77.2.99   # no host has 10.77.2.99: h2 receives and 
 work=.build-bench
 mkdir -p "$work" "$OUT"
 
-scripts/setup.sh >/dev/null
-swift build -c release --product fabric >/dev/null
+. scripts/lab-bench-prologue.sh >&2   # setup, release build, which machine
 gcc -O2 -Wall -o "$work/sfprobe" Benchmarks/tools/sfprobe.c
 gcc -O2 -Wall -o "$work/xskfwd" Benchmarks/tools/xskfwd.c -lxdp -lbpf
 gcc -O2 -Wall -o "$work/xdpredir" Benchmarks/tools/xdpredir.c -lbpf

@@ -1,4 +1,5 @@
-# Sourced by the lab benchmarks (bench-lossless.sh, bench-loadbalancing.sh): set up the
+# Sourced by the benchmarks (bench.sh, bench-allocations.sh, bench-lossless.sh,
+# bench-loadbalancing.sh): set up the
 # machine, build the release `fabric`, and say what machine the numbers come from.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -390,6 +390,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     public mutating func snapshot(running: Bool) -> SwitchReport {
         sequence += 1
         var ports: [PortReport] = []
+        let modes = attachModes
         for p in 0..<portCount {
             let c = dp.counters[p]
             let x = io.steeringCounters(p)
@@ -397,7 +398,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             for r in DropReason.allCases { drops[r.description] = c.drops[r] }
             ports.append(PortReport(
                 name: names[p], ifindex: ifindexes[p], inService: dp.inService[p],
-                xdpMode: attachModes[p],
+                xdpMode: modes[p],
                 rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
                 roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, l4Skipped: c.l4Skipped, consumed: c.consumed,
