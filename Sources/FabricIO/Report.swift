@@ -64,6 +64,12 @@ public struct SocketDrops: Codable, Sendable, Equatable {
     public var fillRingEmpty: UInt64 = 0
     public var rxInvalid: UInt64 = 0
     public var txInvalid: UInt64 = 0
+    /// The most frames seen waiting in the rx ring (received by the kernel, not yet by the
+    /// switch) and the ring's size. Frames there are not yet classified, so no PFC threshold
+    /// sees them: a peak near the size means the switch fell behind by a whole ring (0 where
+    /// the backend does not measure it: AF_PACKET).
+    public var rxRingPeak: UInt64 = 0
+    public var rxRingSize: UInt64 = 0
     public init() {}
 
     /// Frames lost at the socket.
@@ -159,6 +165,11 @@ public struct LoopCounters: Codable, Sendable {
     public var polls: UInt64 = 0
     public var kicks: UInt64 = 0
     public var kickErrors: UInt64 = 0
+    /// The longest time the worker went without looking at its rings while not asleep in
+    /// poll(): descheduled by the kernel, or busy with housekeeping (stats, captures). Frames
+    /// arriving meanwhile wait in the sockets' rx rings, which the switch cannot classify: this
+    /// is the reaction time PFC headroom has to cover beyond the wire's.
+    public var longestStallMicroseconds: Double = 0
     public init() {}
 }
 
@@ -196,6 +207,8 @@ extension SwitchReport {
             return all.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" }
         }
         if !reasons.isEmpty { out += "drops by reason: " + reasons.joined(separator: " ") + "\n" }
+        let backlog = ports.filter { $0.socket.rxRingPeak > 0 }.map { "\($0.name)=\($0.socket.rxRingPeak)/\($0.socket.rxRingSize)" }
+        if !backlog.isEmpty { out += "rx ring peak (frames waiting for the switch): " + backlog.joined(separator: " ") + "\n" }
         let pfc: [String] = ports.flatMap { p in (0..<8).filter { p.pfcRx[$0] > 0 }.map { prio -> String in
             "\(p.name):prio\(prio)=\(p.pfcRx[prio]) frames/\(Int(p.pfcPausedMicroseconds[prio])) us paused"
         } }
@@ -214,6 +227,7 @@ extension SwitchReport {
         }
         for c in captures ?? [] { out += c + "\n" }
         out += "shared buffer: peak \(buffer.watermarkBytes) of \(buffer.poolBytes) B, \(buffer.usedBytes) B in use\n"
+        out += "worker: \(loop.iterations) passes, longest stall \(String(format: "%.1f", loop.longestStallMicroseconds / 1000)) ms (not polling, not asleep)\n"
         let marks = ports.flatMap { p in p.queues.filter { $0.ecnMarked > 0 }.map { "\(p.name):q\($0.queue)=\($0.ecnMarked)" } }
         if !marks.isEmpty { out += "ECN CE-marked: " + marks.joined(separator: " ") + "\n" }
         let storms = ports.flatMap { p in p.queues.filter { $0.pfcwdStorms > 0 }.map {

@@ -279,9 +279,16 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var lastTick = lastWork
         var lastStats = lastWork
         var lastAging = lastWork
+        var lastPass = lastWork
+        var longestStall: UInt64 = 0
         dp.resolveNextHops(now: lastWork)
         while !stopRequested.load(ordering: .relaxed) {
             var now = monotonicNanoseconds()
+            if now &- lastPass > longestStall {
+                longestStall = now &- lastPass
+                loop.longestStallMicroseconds = Double(longestStall) / 1000
+            }
+            lastPass = now
             let moved = iterate(now: now)
             // After forwarding what woke us: a snapshot (a few hundred microseconds: counters
             // of the XDP programs and sockets, percentiles) must not hold up those frames.
@@ -299,6 +306,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 // (Frames held back by the emulated line rate are work to come: keep spinning.)
                 io.sleepUntilWork(inService: dp.inService, loop: &loop)
                 now = monotonicNanoseconds()
+                lastPass = now   // asleep in poll() is not a stall: the kernel wakes us for frames
             } else if options.poll == .adaptive && dp.queuedFrames == 0 {
                 // Spinning with nothing to do: let a kernel thread on this CPU run now (the
                 // veth's NAPI thread that copies our next frames in, when it shares the core).

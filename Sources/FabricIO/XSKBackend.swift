@@ -169,6 +169,12 @@ public struct XSKBackend: PortBackend, ~Copyable {
             batch.len[i] = d.pointee.len
         }
         batch.count = n
+        if n == batch.capacity, let producer = r.rx.pointee.producer {
+            // More may wait behind this batch: how many frames the kernel has queued that the
+            // switch has not classified yet (its PFC cannot see them).
+            let waiting = Int(producer.pointee &- r.rx.pointee.cached_cons) &+ n
+            if waiting > rings[p].rxPeak { rings[p].rxPeak = waiting }
+        }
         xsk_ring_cons__release(r.rx, UInt32(n))
         rings[p].fillOutstanding -= n
         return n
@@ -297,6 +303,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
         d.fillRingEmpty = st.rx_fill_ring_empty_descs
         d.rxInvalid = st.rx_invalid_descs
         d.txInvalid = st.tx_invalid_descs
+        d.rxRingPeak = UInt64(rings[p].rxPeak)
+        d.rxRingSize = UInt64(ringSize)
         return d
     }
 

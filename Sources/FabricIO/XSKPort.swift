@@ -24,6 +24,9 @@ public struct XSKRings {
     public var fd: Int32 = -1
     public var fillOutstanding = 0
     public var txOutstanding = 0
+    /// The most frames seen waiting in the rx ring at one receive (sampled when a full batch
+    /// comes out, so below a batch it reads 0).
+    public var rxPeak = 0
     /// Set by a failed kick (ENETDOWN/ENXIO): the housekeeping pass checks the interface.
     public var suspect = false
 

@@ -33,6 +33,10 @@ public struct LosslessIncast {
                 return all.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" }
             }
         }
+        /// The most frames that waited, unclassified, in one port's socket rx ring.
+        public var rxRingPeak: UInt64 { report.ports.map(\.socket.rxRingPeak).max() ?? 0 }
+        /// Time the senders spent behind their pacing schedule (descheduled), summed.
+        public var sendersBehindMicroseconds: Double { workload.senders.reduce(0) { $0 + $1.report.behindScheduleMicroseconds } }
         public var pfcSent: UInt64 { report.ports.reduce(0) { $0 + $1.pfcTx.reduce(0, +) } }
         public var pausesAtSenders: UInt64 { workload.senders.reduce(0) { $0 + $1.report.pauseFrames } }
         public var goodputGbps: Double { workload.receivers.first?.report.goodputGbps ?? 0 }
@@ -96,12 +100,13 @@ public struct LosslessIncast {
     /// One line per run, for people.
     public static func table(_ results: [Result]) -> String {
         func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
-        var out = "| PFC | sender CC | sent | received | lost | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        var out = "| PFC | sender CC | sent | received | lost | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |\n"
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for r in results {
             out += "| \(r.pfc ? "on" : "off") | \(r.cc) | \(r.workload.sentPackets) | \(r.workload.receivedPackets) | \(r.workload.lost) | "
                 + "\(r.switchDrops) | \(r.pfcSent) | \(r.pausesAtSenders) | \(r.ecnMarks) | \(f(r.goodputGbps)) | \(r.peakPG) | \(r.peakHeadroom) | "
-                + "\(f(r.reactionMeanMicroseconds, 1)) / \(f(r.reactionMaxMicroseconds, 1)) |\n"
+                + "\(f(r.reactionMeanMicroseconds, 1)) / \(f(r.reactionMaxMicroseconds, 1)) | \(r.rxRingPeak) | "
+                + "\(f(r.report.loop.longestStallMicroseconds / 1000, 1)) | \(f(r.sendersBehindMicroseconds / 1000, 1)) |\n"
         }
         for r in results where r.switchDrops > 0 {
             out += "\nPFC \(r.pfc ? "on" : "off"), \(r.cc): switch drops by reason: \(r.dropReasons.joined(separator: " "))"

@@ -92,6 +92,9 @@ public struct SenderReport: Codable, Sendable {
     public var lastPauseObservedMicroseconds: Double = 0
     public var lastPauseRequestedMicroseconds: Double = 0
     public var corrupted: UInt64 = 0
+    /// Paced senders: time the sender fell behind its schedule by more than a few packets
+    /// (descheduled on a busy machine) and did not make up, as a NIC's rate limiter would not.
+    public var behindScheduleMicroseconds: Double = 0
     public var cnpsReceived: UInt64 = 0
     /// CLOCK_MONOTONIC (shared by all namespaces) at the first and after the last packet.
     public var startedAt: UInt64 = 0
@@ -173,6 +176,7 @@ public struct RoCESender {
         var pauseStartedAt: UInt64 = 0
         var pauseDetectedAt: UInt64 = 0   // set by a pause frame, cleared by the next packet sent
         var lastControlCheck: UInt64 = 0
+        let catchUp: UInt64 = 10_000_000   // ns of schedule a paced sender may make up
         var message: UInt64 = 0
         var ipID: UInt16 = 0
 
@@ -212,8 +216,16 @@ public struct RoCESender {
                 let quanta = mc.pauseTime(priority: c.priority)
                 if quanta == 0 {
                     report.resumeFrames += 1
-                    if pausedUntil > now { report.pausedMicroseconds += Double(now - pauseStartedAt) / 1000 }
+                    if pausedUntil > now {
+                        report.pausedMicroseconds += Double(now - pauseStartedAt) / 1000
+                        // Resumed early by XON: the schedule restarts now, as after a pause
+                        // that runs out (no burst to make up the paused time).
+                        paceOrigin = now
+                        wireBits = 0
+                        pacedPackets = 0
+                    }
                     pausedUntil = 0
+                    pauseStartedAt = 0
                 } else {
                     report.pauseFrames += 1
                     // One quantum = 512 bit times at the link speed.
@@ -260,8 +272,21 @@ public struct RoCESender {
                     } else {
                         wireBits += Double(wireLength + 24) * 8
                         pacedPackets += 1
-                        due = rate > 0 ? paceOrigin + UInt64(wireBits / rate)   // Gb/s == bits per ns
+                        var d = rate > 0 ? paceOrigin + UInt64(wireBits / rate)   // Gb/s == bits per ns
                             : paceOrigin + UInt64((pacedPackets - 1) * 1e9 / c.packetsPerSecond)
+                        // Behind schedule (descheduled on a busy machine): make up at most
+                        // `catchUp` worth, as a NIC's rate limiter holds a bounded burst; beyond
+                        // it the schedule restarts now. An unbounded catch-up after a long
+                        // stall is a line-rate burst of hundreds of packets that lands in the
+                        // switch's rx ring faster than its PFC can answer.
+                        if now > d &+ catchUp {
+                            report.behindScheduleMicroseconds += Double(now - d) / 1000
+                            paceOrigin = now
+                            wireBits = Double(wireLength + 24) * 8
+                            pacedPackets = 1
+                            d = now
+                        }
+                        due = d
                     }
                     while now < due {
                         // Far from due: sleep up to 200 us before it (at most 1 ms at a time, to

@@ -103,6 +103,81 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertLessThan(s3.packets, s0.packets, "the paused sender sent less in the same time")
     }
 
+    /// A pause ended early by XON (quanta 0): the sender resumes at its paced rate, as a NIC
+    /// does, and does not burst to make up the paused time. (It did: after every XON a burst of
+    /// the whole pause landed in the switch's rx ring, where PFC cannot see it; a CI run lost
+    /// 653 frames that way in the incast test.)
+    func testXONResumesAtTheRateWithoutACatchUpBurst() throws {
+        let (tb, _) = try routedBedWithSwitch(hosts: 2)
+        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
+        defer { receiver.stop(grace: 1) }
+        let deadline = Date().addingTimeInterval(10)
+        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
+        // --link-gbps 0.1: one XOFF of 65535 quanta pauses 335 ms, so the XON ends it.
+        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--link-gbps", "0.1", "--json"]
+        let lossless = try ChildProcess([fabric, "traffic", "send", "--priority", "3", "--dscp", "26"] + common)
+        let lossy = try ChildProcess([fabric, "traffic", "send", "--priority", "0", "--dscp", "0", "--remote-qp", "768"] + common)
+        usleep(700_000)
+        try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3", "--quanta", "65535"])
+        usleep(150_000)
+        try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3", "--quanta", "0"])
+        XCTAssertEqual(lossless.wait(timeout: 20), 0, lossless.output)
+        XCTAssertEqual(lossy.wait(timeout: 20), 0, lossy.output)
+        _ = receiver.wait(timeout: 15)
+        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
+            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
+            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
+        }
+        let s3 = try last(lossless, SenderReport.self)
+        let s0 = try last(lossy, SenderReport.self)
+        let r = try last(receiver, ReceiverReport.self)
+        XCTAssertEqual(s3.pauseFrames, 1)
+        XCTAssertEqual(s3.resumeFrames, 1)
+        XCTAssertGreaterThan(s3.pausedMicroseconds, 120_000, "paused from the XOFF to the XON")
+        XCTAssertLessThan(s3.pausedMicroseconds, 330_000, "ended by the XON, before the XOFF ran out")
+        XCTAssertEqual(r.lost, 0)
+        // Both sent for the same 2 s at the same rate; the paused one owes the paused time.
+        let perMicrosecond = Double(s0.packets) / (s0.seconds * 1e6)
+        let owed = perMicrosecond * s3.pausedMicroseconds
+        print("XON: paused \(Int(s3.pausedMicroseconds)) us, sent \(s3.packets) vs \(s0.packets) unpaused (\(Int(owed)) owed)")
+        XCTAssertGreaterThan(Double(s0.packets) - Double(s3.packets), owed * 0.6, "the paused time was not made up with a burst")
+        XCTAssertLessThan(Double(s0.packets) - Double(s3.packets), owed * 1.4, "and the rate after the XON is the paced rate")
+    }
+
+    /// A paced sender held off the CPU (SIGSTOP, as a long stall on a busy machine) makes up at
+    /// most 10 ms of its schedule afterwards, not the whole stall in one line-rate burst, and
+    /// reports the time it fell behind.
+    func testADescheduledSenderDoesNotBurstToCatchUp() throws {
+        let (tb, _) = try routedBedWithSwitch(hosts: 2)
+        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
+        defer { receiver.stop(grace: 1) }
+        let deadline = Date().addingTimeInterval(10)
+        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
+        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--json"]
+        let stalled = try ChildProcess([fabric, "traffic", "send"] + common)
+        let steady = try ChildProcess([fabric, "traffic", "send", "--remote-qp", "768"] + common)
+        usleep(700_000)
+        stalled.signal(SIGSTOP)
+        usleep(300_000)
+        stalled.signal(SIGCONT)
+        XCTAssertEqual(stalled.wait(timeout: 20), 0, stalled.output)
+        XCTAssertEqual(steady.wait(timeout: 20), 0, steady.output)
+        _ = receiver.wait(timeout: 15)
+        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
+            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
+            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
+        }
+        let s = try last(stalled, SenderReport.self)
+        let s0 = try last(steady, SenderReport.self)
+        let r = try last(receiver, ReceiverReport.self)
+        XCTAssertEqual(r.lost, 0)
+        XCTAssertGreaterThan(s.behindScheduleMicroseconds, 250_000, "the stall is reported")
+        let perMicrosecond = Double(s0.packets) / (s0.seconds * 1e6)
+        let owed = perMicrosecond * (s.behindScheduleMicroseconds)
+        print("stall: \(Int(s.behindScheduleMicroseconds)) us behind, sent \(s.packets) vs \(s0.packets) (\(Int(owed)) not made up)")
+        XCTAssertGreaterThan(Double(s0.packets) - Double(s.packets), owed * 0.6, "the stall was not made up with a burst")
+    }
+
     /// CE-marked packets (the sender marks them itself: the switch's ECN marking comes with the
     /// lossless work) make the receiver send CNPs through the switch; with DCQCN the sender cuts
     /// its rate, without it the rate stays.
