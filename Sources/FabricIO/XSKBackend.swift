@@ -182,11 +182,15 @@ public struct XSKBackend: PortBackend, ~Copyable {
 
     @inline(__always) public mutating func refill(_ p: Int, pool: inout FramePool) {
         let r = rings[p]
-        // Keep the fill ring itself full (frames waiting in the rx ring do not count): a
-        // backlog on rx must not leave the kernel without buffers. Refill in bulk, once at
-        // least a batch worth of slots is free.
-        let free = Int(xsk_prod_nb_free(r.fill, UInt32(ringSize)))
-        guard free >= batchCapacity || free == ringSize else { return }
+        // The kernel holds at most one ring of receive buffers: fill ring + rx ring together
+        // (what the kernel consumed from the fill ring and the switch has not yet received).
+        // That is all the rx ring can hold anyway, so no burst is absorbed less; but under
+        // overload the kernel now finds the fill ring empty and drops *before* copying the frame
+        // (rx_dropped), where a full fill ring made it copy every excess frame into the UMEM and
+        // then drop it at the full rx ring (rx_ring_full): wasted copies on the forwarding core.
+        // Refill in bulk, once at least a batch worth of slots is free.
+        let free = min(Int(xsk_prod_nb_free(r.fill, UInt32(ringSize))), ringSize &- rings[p].fillOutstanding)
+        guard free >= batchCapacity else { return }
         let n = min(free, pool.freeCount)
         guard n > 0 else { return }
         var idx: UInt32 = 0
