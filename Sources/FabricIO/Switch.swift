@@ -64,7 +64,8 @@ public struct SwitchOptions: Sendable {
     }
 
     /// Enough frames for every ring and queue of a port to be full at once: fill + rx + tx
-    /// rings and the egress queue. A backlog in the rx ring then never starves the fill ring.
+    /// rings and the egress queue (AF_XDP keeps fill + rx within one ring, so one ring's worth
+    /// is spare: the pool never runs dry before the queues' own limits do).
     var framesPerPort: Int { 3 * ringSize + queueCapacity }
 
     func validate() throws {
