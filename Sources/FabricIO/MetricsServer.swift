@@ -94,10 +94,11 @@ public final class MetricsServer: @unchecked Sendable {
     public static func render(_ r: SwitchReport) -> String {
         let reg = PrometheusCollectorRegistry()
         func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ v: UInt64) {
-            reg.makeCounter(name: name, labels: labels, help: help).increment(by: Int64(clamping: v))
+            reg.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+                .increment(by: Int64(clamping: v))
         }
         func gauge(_ name: String, _ help: String, _ labels: [(String, String)], _ v: Double) {
-            reg.makeGauge(name: name, labels: labels, help: help).set(v)
+            reg.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels).set(v)
         }
         gauge("fabric_up", "1 while the switch runs", [("switch", r.name)], r.running ? 1 : 0)
         gauge("fabric_uptime_seconds", "Seconds since the switch started", [("switch", r.name)], r.uptimeSeconds)
