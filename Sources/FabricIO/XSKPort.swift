@@ -27,8 +27,6 @@ public struct XSKRings {
     /// The most frames seen waiting in the rx ring at one receive (sampled when a full batch
     /// comes out, so below a batch it reads 0).
     public var rxPeak = 0
-    /// Set by a failed kick (ENETDOWN/ENXIO): the housekeeping pass checks the interface.
-    public var suspect = false
 
     init() {
         rx = .allocate(capacity: 1)
