@@ -59,29 +59,12 @@ final class TrafficIntegrationTests: LabTestCase {
     /// stop h1's priority-3 sender for quanta x 512 bit times, while its priority-0 sender goes on.
     func testPFCPausesThePausedPriorityForTheRightTimeAndOnlyIt() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 2)
-        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
-        defer { receiver.stop(grace: 1) }
-        let deadline = Date().addingTimeInterval(10)
-        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
-        // 0.02 Gb/s each: gaps long enough for the switch to sleep between packets, so the
-        // two cores are not overcommitted and timing is the senders', not the scheduler's.
-        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--link-gbps", "1", "--json"]
-        let lossless = try ChildProcess([fabric, "traffic", "send", "--priority", "3", "--dscp", "26"] + common)
-        let lossy = try ChildProcess([fabric, "traffic", "send", "--priority", "0", "--dscp", "0", "--remote-qp", "768"] + common)
-        usleep(700_000)
-        // 4 XOFFs 25 ms apart, each 65535 quanta (33.55 ms at 1 Gb/s): one pause of ~109 ms.
-        try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3",
-                       "--quanta", "65535", "--count", "4", "--interval", "25000"])
-        XCTAssertEqual(lossless.wait(timeout: 20), 0, lossless.output)
-        XCTAssertEqual(lossy.wait(timeout: 20), 0, lossy.output)
-        _ = receiver.wait(timeout: 15)
-        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
-            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
-            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
+        let run = try twinSenders(tb, first: ["--priority", "3", "--dscp", "26"], second: ["--priority", "0", "--dscp", "0"]) { _ in
+            // 4 XOFFs 25 ms apart, each 65535 quanta (33.55 ms at 1 Gb/s): one pause of ~109 ms.
+            try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3",
+                           "--quanta", "65535", "--count", "4", "--interval", "25000"])
         }
-        let s3 = try last(lossless, SenderReport.self)
-        let s0 = try last(lossy, SenderReport.self)
-        let r = try last(receiver, ReceiverReport.self)
+        let (s3, s0, r) = (run.first, run.second, run.receiver)
         XCTAssertEqual(s3.pauseFrames, 4)
         XCTAssertEqual(s0.pauseFrames, 0, "priority 0 is not paused")
         print("PFC honouring: asked \(s3.lastPauseRequestedMicroseconds) us, observed \(s3.lastPauseObservedMicroseconds) us")
@@ -109,28 +92,13 @@ final class TrafficIntegrationTests: LabTestCase {
     /// 653 frames that way in the incast test.)
     func testXONResumesAtTheRateWithoutACatchUpBurst() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 2)
-        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
-        defer { receiver.stop(grace: 1) }
-        let deadline = Date().addingTimeInterval(10)
-        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
         // --link-gbps 0.1: one XOFF of 65535 quanta pauses 335 ms, so the XON ends it.
-        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--link-gbps", "0.1", "--json"]
-        let lossless = try ChildProcess([fabric, "traffic", "send", "--priority", "3", "--dscp", "26"] + common)
-        let lossy = try ChildProcess([fabric, "traffic", "send", "--priority", "0", "--dscp", "0", "--remote-qp", "768"] + common)
-        usleep(700_000)
-        try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3", "--quanta", "65535"])
-        usleep(150_000)
-        try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3", "--quanta", "0"])
-        XCTAssertEqual(lossless.wait(timeout: 20), 0, lossless.output)
-        XCTAssertEqual(lossy.wait(timeout: 20), 0, lossy.output)
-        _ = receiver.wait(timeout: 15)
-        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
-            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
-            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
+        let run = try twinSenders(tb, first: ["--priority", "3", "--dscp", "26"], second: ["--priority", "0", "--dscp", "0"], linkGbps: "0.1") { _ in
+            try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3", "--quanta", "65535"])
+            usleep(150_000)
+            try Shell.run([fabric, "probe", "pfc", "--netns", tb.switchNamespace, "--interface", "h1", "--priority", "3", "--quanta", "0"])
         }
-        let s3 = try last(lossless, SenderReport.self)
-        let s0 = try last(lossy, SenderReport.self)
-        let r = try last(receiver, ReceiverReport.self)
+        let (s3, s0, r) = (run.first, run.second, run.receiver)
         XCTAssertEqual(s3.pauseFrames, 1)
         XCTAssertEqual(s3.resumeFrames, 1)
         XCTAssertGreaterThan(s3.pausedMicroseconds, 120_000, "paused from the XOFF to the XON")
@@ -149,27 +117,12 @@ final class TrafficIntegrationTests: LabTestCase {
     /// reports the time it fell behind.
     func testADescheduledSenderDoesNotBurstToCatchUp() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 2)
-        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
-        defer { receiver.stop(grace: 1) }
-        let deadline = Date().addingTimeInterval(10)
-        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
-        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--json"]
-        let stalled = try ChildProcess([fabric, "traffic", "send"] + common)
-        let steady = try ChildProcess([fabric, "traffic", "send", "--remote-qp", "768"] + common)
-        usleep(700_000)
-        stalled.signal(SIGSTOP)
-        usleep(300_000)
-        stalled.signal(SIGCONT)
-        XCTAssertEqual(stalled.wait(timeout: 20), 0, stalled.output)
-        XCTAssertEqual(steady.wait(timeout: 20), 0, steady.output)
-        _ = receiver.wait(timeout: 15)
-        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
-            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
-            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
+        let run = try twinSenders(tb, first: [], second: []) { sender in
+            sender.signal(SIGSTOP)
+            usleep(300_000)
+            sender.signal(SIGCONT)
         }
-        let s = try last(stalled, SenderReport.self)
-        let s0 = try last(steady, SenderReport.self)
-        let r = try last(receiver, ReceiverReport.self)
+        let (s, s0, r) = (run.first, run.second, run.receiver)
         XCTAssertEqual(r.lost, 0)
         XCTAssertGreaterThan(s.behindScheduleMicroseconds, 250_000, "the stall is reported")
         let perMicrosecond = Double(s0.packets) / (s0.seconds * 1e6)
@@ -465,4 +418,32 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertEqual(report.lost, 0)
         XCTAssertEqual(report.reordered, 0)
     }
+
+    /// Two senders from h1 to a receiver on h2, 2 s at 0.02 Gb/s each: gaps long enough for the
+    /// switch to sleep between packets, so the two cores are not overcommitted and timing is the
+    /// senders', not the scheduler's. `first` and `second` add to their arguments (the second
+    /// sends to QP 0x300); `meanwhile` runs 0.7 s in, given the first sender's process.
+    func twinSenders(_ tb: Testbed, first: [String], second: [String], linkGbps: String = "1",
+                     meanwhile: (ChildProcess) throws -> Void) throws -> (first: SenderReport, second: SenderReport, receiver: ReceiverReport) {
+        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
+        defer { receiver.stop(grace: 1) }
+        let deadline = Date().addingTimeInterval(10)
+        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
+        let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--link-gbps", linkGbps, "--json"]
+        let one = try ChildProcess([fabric, "traffic", "send"] + first + common)
+        defer { one.stop(grace: 1) }
+        let two = try ChildProcess([fabric, "traffic", "send", "--remote-qp", "768"] + second + common)
+        defer { two.stop(grace: 1) }
+        usleep(700_000)
+        try meanwhile(one)
+        XCTAssertEqual(one.wait(timeout: 20), 0, one.output)
+        XCTAssertEqual(two.wait(timeout: 20), 0, two.output)
+        _ = receiver.wait(timeout: 15)
+        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
+            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
+            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
+        }
+        return (try last(one, SenderReport.self), try last(two, SenderReport.self), try last(receiver, ReceiverReport.self))
+    }
+
 }
