@@ -13,9 +13,7 @@
 # rx_packets counter of h2's eth0. Forwarder process pinned to CPU $FWD_CPU (1); the Linux
 # bridge forwards in softirq wherever the kernel runs it. Ping: 200 requests 5 ms apart, h1->h2,
 # with no other traffic. Writes a Markdown table to stdout and raw rows to .build-bench/.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+. "$(dirname "$0")/lab-bench-prologue.sh"   # setup, release build, which machine
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-4}
 GEN_CPU=${GEN_CPU:-0}
@@ -23,10 +21,7 @@ FWD_CPU=${FWD_CPU:-1}
 PREFIX=sfbench
 SW=$PREFIX-sw H1=$PREFIX-h1 H2=$PREFIX-h2
 out=.build-bench
-mkdir -p "$out"
 
-scripts/setup.sh >/dev/null
-swift build -c release --product fabric >/dev/null
 gcc -O2 -Wall -o "$out/sfgen" Benchmarks/tools/sfgen.c
 gcc -O2 -Wall -o "$out/xskfwd" Benchmarks/tools/xskfwd.c -lxdp -lbpf
 FABRIC=.build/release/fabric

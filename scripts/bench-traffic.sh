@@ -6,17 +6,12 @@
 # confirm they arrived). No switch: this measures the generator alone.
 #
 #   scripts/bench-traffic.sh [ROUNDS] [SECONDS]      (defaults: 3 rounds of 2 s)
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+. "$(dirname "$0")/lab-bench-prologue.sh"   # setup, release build, which machine
 ROUNDS=${1:-3}
 SECS=${2:-2}
 GEN_CPU=${GEN_CPU:-0}
 PREFIX=sftgen
 out=.build-bench
-mkdir -p "$out"
-scripts/setup.sh >/dev/null
-swift build -c release --product fabric >/dev/null
 gcc -O2 -Wall -o "$out/sfgen" Benchmarks/tools/sfgen.c
 gcc -O2 -Wall -o "$out/xsksend" Benchmarks/tools/xsksend.c -lxdp -lbpf
 F=.build/release/fabric

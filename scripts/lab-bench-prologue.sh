@@ -1,5 +1,5 @@
-# Sourced by the benchmarks (bench.sh, bench-allocations.sh, bench-lossless.sh,
-# bench-loadbalancing.sh): set up the
+# Sourced by the benchmarks (bench.sh, bench-allocations.sh, bench-forwarding.sh, bench-lossless.sh,
+# bench-loadbalancing.sh, bench-traffic.sh): set up the
 # machine, build the release `fabric`, and say what machine the numbers come from.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
