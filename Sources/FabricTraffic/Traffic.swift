@@ -92,8 +92,8 @@ public struct SenderReport: Codable, Sendable {
     public var lastPauseObservedMicroseconds: Double = 0
     public var lastPauseRequestedMicroseconds: Double = 0
     public var corrupted: UInt64 = 0
-    /// Paced senders: time the sender fell behind its schedule by more than a few packets
-    /// (descheduled on a busy machine) and did not make up, as a NIC's rate limiter would not.
+    /// Paced senders: time the sender fell behind its schedule by more than 10 ms (held off
+    /// the CPU on a busy machine) and did not make up, as a NIC's rate limiter would not.
     public var behindScheduleMicroseconds: Double = 0
     public var cnpsReceived: UInt64 = 0
     /// CLOCK_MONOTONIC (shared by all namespaces) at the first and after the last packet.
@@ -190,6 +190,13 @@ public struct RoCESender {
             rateSince = now
             rate = r
         }
+        /// Restarts the pacing schedule at `t`: after a pause, a rate change or a long stall,
+        /// nothing owed is made up. `bits`: a packet already placed at `t` (0: none yet).
+        func restartPacing(at t: UInt64, counting bits: Double = 0) {
+            paceOrigin = t
+            wireBits = bits
+            pacedPackets = bits > 0 ? 1 : 0
+        }
         let firstQP = c.localQP, lastQP = c.localQP + UInt32(c.queuePairs)
         /// Reads control frames waiting on the socket: PFC for our priority (pause state) and
         /// CNPs for our QPs (DCQCN). A NIC does this in hardware; we poll between packets.
@@ -205,9 +212,7 @@ public struct RoCESender {
                     if c.dcqcn {
                         dcqcn.congestionNotified(now: now)
                         setRate(dcqcn.currentGbps, now)
-                        paceOrigin = now
-                        wireBits = 0
-                        pacedPackets = 0
+                        restartPacing(at: now)
                     }
                     continue
                 }
@@ -220,9 +225,7 @@ public struct RoCESender {
                         report.pausedMicroseconds += Double(now - pauseStartedAt) / 1000
                         // Resumed early by XON: the schedule restarts now, as after a pause
                         // that runs out (no burst to make up the paused time).
-                        paceOrigin = now
-                        wireBits = 0
-                        pacedPackets = 0
+                        restartPacing(at: now)
                     }
                     pausedUntil = 0
                     pauseStartedAt = 0
@@ -252,9 +255,7 @@ public struct RoCESender {
                     let r = dcqcn.advance(now: now, sentBytes: UInt64(wireLength))
                     if r != rate {
                         setRate(r, now)
-                        paceOrigin = now
-                        wireBits = 0
-                        pacedPackets = 0
+                        restartPacing(at: now)
                     }
                 }
                 if rate > 0 || c.packetsPerSecond > 0 {
@@ -281,9 +282,7 @@ public struct RoCESender {
                         // switch's rx ring faster than its PFC can answer.
                         if now > d &+ catchUp {
                             report.behindScheduleMicroseconds += Double(now - d) / 1000
-                            paceOrigin = now
-                            wireBits = Double(wireLength + 24) * 8
-                            pacedPackets = 1
+                            restartPacing(at: now, counting: Double(wireLength + 24) * 8)
                             d = now
                         }
                         due = d
@@ -320,9 +319,7 @@ public struct RoCESender {
                     report.pausedMicroseconds += Double(pausedUntil - pauseStartedAt) / 1000
                     pausedUntil = 0
                     pauseStartedAt = 0
-                    paceOrigin = now
-                    wireBits = Double(wireLength + 24) * 8
-                    pacedPackets = 1
+                    restartPacing(at: now, counting: Double(wireLength + 24) * 8)
                 }
                 // 3. Build the packet now, so its timestamp is its send time: in a UMEM frame
                 //    (AF_XDP) or the local buffer (AF_PACKET).
