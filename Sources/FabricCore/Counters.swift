@@ -37,6 +37,16 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     /// EtherType it does not route.
     case notRoutable
 
+    /// True for the reasons decided on the receiving port (counted there, as RX drops); the
+    /// rest are decided for, and counted on, the egress port (TX drops).
+    public var isIngress: Bool {
+        switch self {
+        case .runt, .invalidSource, .sameSegment, .linkLocal, .malformed, .ttlExpired, .noRoute, .notRoutable,
+             .bufferFull, .headroomOverflow, .noEgress: true
+        case .queueFull, .noBuffer, .portDown, .oversize, .neighbourUnresolved, .pendingFull: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .runt: "runt"
