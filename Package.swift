@@ -27,35 +27,47 @@ let package = Package(
             pkgConfig: "libxdp",
             providers: [.apt(["libxdp-dev", "libbpf-dev"])]
         ),
+        // C the Swift code cannot reach itself (setns, thread affinity, TPACKET_V3 accessors).
+        .target(name: "CFabricShims"),
+        // The operating system: clock, signals, errors, namespaces, threads, descriptors.
+        .target(name: "FabricSystem", dependencies: ["CFabricShims"], swiftSettings: hotPath),
         .target(name: "FabricPacket", swiftSettings: hotPath),
-        .target(name: "FabricCore", dependencies: ["FabricPacket"], swiftSettings: hotPath),
-        .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket", .product(name: "Prometheus", package: "swift-prometheus")],
+        .target(name: "FabricCore", dependencies: ["FabricPacket", "FabricSystem"], swiftSettings: hotPath),
+        // AF_XDP: UMEM and sockets (one creation path), rings, XDP programs, port locks.
+        .target(name: "FabricXDP", dependencies: ["CXDP", "FabricSystem"], swiftSettings: hotPath),
+        // Snapshots, control socket, Prometheus, recorder, depth ring, capture, stats file.
+        .target(name: "FabricTelemetry", dependencies: ["FabricCore", "FabricPacket", "FabricSystem",
+                                                        .product(name: "Prometheus", package: "swift-prometheus")]),
+        // The switch: port backends (AF_XDP, AF_PACKET) and the run loop.
+        .target(name: "FabricIO", dependencies: ["CXDP", "CFabricShims", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry"],
                 swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricLab", dependencies: ["FabricCore", "FabricIO", "FabricTraffic", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore", "FabricIO",
+        .target(name: "FabricLab", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry", "FabricIO", "FabricTraffic",
+                                                  .product(name: "Yams", package: "Yams")]),
+        .target(name: "FabricTraffic", dependencies: ["CFabricShims", "FabricPacket", "FabricSystem", "FabricXDP",
                                                       .product(name: "Histogram", package: "hdrhistogram-swift")],
                 swiftSettings: hotPath),
         .executableTarget(
             name: "fabric",
             dependencies: [
-                "FabricIO", "FabricLab", "FabricCore", "FabricConfig", "FabricTraffic",
+                "FabricIO", "FabricLab", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry", "FabricConfig", "FabricTraffic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Benchmarks/: the per-packet path without sockets, with malloc/ARC counting.
         .target(name: "CRuntimeCounters", path: "Benchmarks/CRuntimeCounters"),
-        .target(name: "FabricBenchSupport", dependencies: ["FabricCore", "FabricPacket"], path: "Benchmarks/Support", swiftSettings: hotPath),
+        .target(name: "FabricBenchSupport", dependencies: ["FabricCore", "FabricPacket", "FabricSystem"], path: "Benchmarks/Support", swiftSettings: hotPath),
         .executableTarget(
             name: "fabric-pipeline-bench",
-            dependencies: ["FabricCore", "FabricPacket", "FabricBenchSupport", "CRuntimeCounters"],
+            dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricBenchSupport", "CRuntimeCounters"],
             path: "Benchmarks/PipelineBench",
             swiftSettings: hotPath
         ),
         .testTarget(name: "FabricTrafficTests", dependencies: ["FabricTraffic"]),
-        .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore"]),
+        .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
-        .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
-        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricTraffic", "FabricConfig"]),
+        .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket", "FabricSystem"]),
+        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP",
+                                                                   "FabricTelemetry", "FabricTraffic", "FabricConfig"]),
     ]
 )

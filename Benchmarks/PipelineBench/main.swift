@@ -15,6 +15,7 @@
 import CRuntimeCounters
 import FabricCore
 import FabricPacket
+import FabricSystem
 import FabricBenchSupport
 #if canImport(Glibc)
 import Glibc

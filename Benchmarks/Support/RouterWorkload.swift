@@ -1,5 +1,6 @@
 import FabricCore
 import FabricPacket
+import FabricSystem
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import FabricPacket
+import FabricSystem
 
 /// The switch's data plane without any I/O: the frame pool over one shared UMEM, one egress
 /// queue per port, per-port counters and the pipeline. The I/O layer hands it batches of

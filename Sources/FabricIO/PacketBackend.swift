@@ -12,8 +12,11 @@
 //   the timer has jiffy resolution (4 ms at HZ=250), so a lone frame can wait that long. At
 //   high rates blocks fill first: the 16 KB blocks here hold ~100 small frames.
 // - VLAN tags the kernel moved into the header are put back in the frame.
-import CXDP
+import CFabricShims
 import FabricCore
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import Glibc
 
 /// Sockets, rings and frame memory of the backend; released by deinit (also after a failed
@@ -93,7 +96,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
             var len = 0
             let fd = sf_afpacket_open(ifindexes[p], Self.blockSize, Self.blockCount, Self.slotSize, Self.retireMilliseconds, &map, &len)
             guard fd >= 0, let map else {
-                throw FabricIOError.negative(fd, "port \(name): cannot set up an AF_PACKET socket with TPACKET_V3 rings")
+                throw SystemError.negative(fd, "port \(name): cannot set up an AF_PACKET socket with TPACKET_V3 rings")
             }
             res.fds.append(fd)
             res.maps.append((map, len))

@@ -7,6 +7,7 @@
 // the pool when it is done. Every method on the per-batch path is generic-specialised (no
 // existential), allocates nothing and makes a syscall per batch at most.
 import FabricCore
+import FabricTelemetry
 import Glibc
 
 public enum Backend: String, CaseIterable, Sendable {
@@ -54,24 +55,6 @@ public protocol PortBackend: ~Copyable {
     mutating func detach()
     /// Closes the sockets.
     mutating func close()
-}
-
-/// A backend's frame memory: one anonymous mapping, unmapped when its owner goes (after the
-/// sockets that use it are closed: owners hold it as their last property).
-final class FrameArea {
-    let base: UnsafeMutableRawPointer
-    let size: Int
-
-    init(frameCount: Int, frameSize: Int, what: String) throws {
-        size = frameCount * frameSize
-        guard let area = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
-              area != MAP_FAILED else {
-            throw FabricIOError("cannot map \(size) bytes of \(what)", errno: errno)
-        }
-        base = area
-    }
-
-    deinit { munmap(base, size) }
 }
 
 /// Blocks in poll() until a port in service has frames to receive: at most 1 ms when some port

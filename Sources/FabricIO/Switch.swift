@@ -12,77 +12,11 @@
 //
 // Teardown (SIGINT/SIGTERM): stop steering frames to the sockets first (they go back to the
 // kernel stack), drain what is queued, then close the sockets, then report.
-import CXDP
 import FabricCore
 import FabricPacket
+import FabricSystem
+import FabricTelemetry
 import Glibc
-
-public enum PollMode: String, CaseIterable, Sendable {
-    /// Never sleep: lowest latency, but starves the kernel threads on a small machine.
-    case busy
-    /// Spin while frames flow; block in poll() after `spinMicroseconds` without work.
-    case adaptive
-}
-
-public struct SwitchOptions: Sendable {
-    public var ports: [String]
-    /// Forwarding configuration (router or bridge). Nil: a learning bridge on `ports`.
-    public var config: SwitchConfig? = nil
-    public var xdpMode: XDPMode = .auto
-    public var poll: PollMode = .adaptive
-    public var bpfObject: String
-    public var queueID: UInt32 = 0
-    public var batchSize = 64
-    /// Entries of each AF_XDP ring (rx, tx, fill, completion); a power of two.
-    public var ringSize = 2048
-    public var frameSize = 4096
-    /// Egress queue capacity per port, in frames; a power of two.
-    public var queueCapacity = 4096
-    public var macAgingSeconds = 300
-    public var spinMicroseconds = 200
-    public var statsFile: String? = nil
-    public var statsIntervalSeconds = 1.0
-    /// Queue-depth sampling interval of the always-on depth ring (`fabric stats depth`).
-    public var sampleIntervalMicroseconds = 100
-    public var verbose = false
-    /// Nice value of the forwarding thread (0: leave it). Below 0 it outweighs the kernel
-    /// threads that share its CPU (a veth's NAPI thread): they get less time to copy in frames
-    /// the switch has no time to send, so the excess is dropped earlier and cheaper, at the
-    /// sender's veth. Idle, the worker yields and sleeps as before.
-    public var workerNice = 0
-
-    public init(ports: [String], bpfObject: String) {
-        self.ports = ports
-        self.bpfObject = bpfObject
-    }
-
-    /// A switch as `config` describes it.
-    public init(config: SwitchConfig, bpfObject: String) {
-        self.ports = config.ports.map(\.name)
-        self.config = config
-        self.bpfObject = bpfObject
-    }
-
-    /// Enough frames for every ring and queue of a port to be full at once: fill + rx + tx
-    /// rings and the egress queue (AF_XDP keeps fill + rx within one ring, so one ring's worth
-    /// is spare: the pool never runs dry before the queues' own limits do).
-    var framesPerPort: Int { 3 * ringSize + queueCapacity }
-
-    func validate() throws {
-        func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
-        guard !ports.isEmpty else { throw FabricIOError("no ports given (--ports a,b,...)") }
-        guard Set(ports).count == ports.count else { throw FabricIOError("a port is listed twice in --ports \(ports.joined(separator: ","))") }
-        guard ports.count < 256 else { throw FabricIOError("at most 255 ports") }
-        for p in ports where p.isEmpty || p.utf8.count >= Int(IF_NAMESIZE) {
-            throw FabricIOError("port name '\(p)' is not a valid interface name")
-        }
-        guard pow2(ringSize), ringSize >= 64 else { throw FabricIOError("ring size \(ringSize) must be a power of two >= 64") }
-        guard pow2(queueCapacity) else { throw FabricIOError("queue capacity \(queueCapacity) must be a power of two") }
-        guard frameSize == 2048 || frameSize == 4096 else { throw FabricIOError("frame size must be 2048 or 4096") }
-        guard (1...ringSize).contains(batchSize) else { throw FabricIOError("batch size must be 1...\(ringSize)") }
-        guard (-20...19).contains(workerNice) else { throw FabricIOError("worker nice value must be -20...19 (got \(workerNice))") }
-    }
-}
 
 public typealias AFXDPSwitch = FabricSwitch<XSKBackend>
 public typealias AFPacketSwitch = FabricSwitch<PacketBackend>
@@ -123,32 +57,12 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         r.finish(storms: UInt32(truncatingIfNeeded: storms), pathChanges: UInt32(truncatingIfNeeded: dp.router.selector.pathChanges))
     }
 
-    /// `--capture`: per port, bit p set when port p has a capture (tested per batch; the
-    /// array of captures is touched only then).
-    var captureMask: UInt64 = 0
-    var captures: [PacketCapture?] = []
+    /// `--capture`: the ports being captured.
+    var captures: CaptureSet
 
     /// Starts capturing port `name` into a pcapng file.
     public mutating func capture(port name: String, path: String, limitBytes: Int) throws {
-        guard let p = names.firstIndex(of: name) else {
-            throw FabricIOError("--capture \(name):\(path): no port named '\(name)' (ports: \(names.joined(separator: ", ")))")
-        }
-        guard p < 64 else { throw FabricIOError("--capture: only the first 64 ports can be captured") }
-        if captures.isEmpty { captures = Array(repeating: nil, count: portCount) }
-        captures[p] = try PacketCapture(port: p, portName: name, path: path, limitBytes: limitBytes)
-        captureMask |= 1 << UInt64(p)
-    }
-
-    /// Writes out and closes every capture; one line each for the exit summary.
-    mutating func closeCaptures() -> [String] {
-        var lines: [String] = []
-        for case let c? in captures {
-            c.close()
-            lines.append("capture \(names[c.port]): \(c.captured) frames in \(c.path)" + (c.overLimit > 0 ? ", \(c.overLimit) not captured (size limit)" : ""))
-        }
-        captures = []
-        captureMask = 0
-        return lines
+        try captures.add(port: name, path: path, limitBytes: limitBytes)
     }
 
     /// Checks the options and the interfaces; then `open` builds the backend's sockets.
@@ -157,7 +71,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var indexes: [Int32] = []
         for name in options.ports {
             let idx = if_nametoindex(name)
-            guard idx != 0 else { throw FabricIOError("port \(name): no such interface in this network namespace") }
+            guard idx != 0 else { throw SystemError("port \(name): no such interface in this network namespace") }
             indexes.append(Int32(idx))
         }
         return indexes
@@ -174,10 +88,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 macs.append(m)
                 continue
             }
-            var raw = [UInt8](repeating: 0, count: 6)
-            let rc = fabric_interface_mac(options.ports[p], &raw)
-            guard rc == 0 else { throw FabricIOError.negative(rc, "port \(options.ports[p]): cannot read its MAC address") }
-            macs.append(MACAddress(rawValue: raw.reduce(0) { $0 << 8 | UInt64($1) }))
+            macs.append(MACAddress(rawValue: try interfaceMAC(options.ports[p])))
         }
         var pool = FramePool(frameCount: io.frameCount, frameSize: options.frameSize)
         try io.start(pool: &pool)
@@ -195,6 +106,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         txAddr = .allocate(capacity: options.batchSize)
         txLen = .allocate(capacity: options.batchSize)
         depthRing = DepthRing(ports: portCount, intervalMicroseconds: options.sampleIntervalMicroseconds)
+        captures = CaptureSet(portNames: options.ports)
         startedAt = monotonicNanoseconds()
     }
 
@@ -213,10 +125,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         guard n > 0 else { return 0 }
         batch.ingress = p
         batch.timestamp = now
-        if captureMask & (1 << UInt64(p & 63)) != 0, let c = captures[p] {
-            // Before the pipeline rewrites them in place.
-            for i in 0..<n { c.record(UnsafeRawPointer(dp.frames + Int(batch.addr[i])), length: Int(batch.len[i]), monotonic: now, outbound: false) }
-        }
+        // Before the pipeline rewrites them in place.
+        captures.record(port: p, frames: dp.frames, addr: batch.addr, len: batch.len, count: n, monotonic: now, outbound: false)
         dp.forward(&batch)
         return n
     }
@@ -239,9 +149,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             n += 1
         }
         guard n > 0 else { return 0 }
-        if captureMask & (1 << UInt64(p & 63)) != 0, let c = captures[p] {
-            for i in 0..<n { c.record(UnsafeRawPointer(dp.frames + Int(txAddr[i])), length: Int(txLen[i]), monotonic: txNow, outbound: true) }
-        }
+        captures.record(port: p, frames: dp.frames, addr: txAddr, len: txLen, count: n, monotonic: txNow, outbound: true)
         io.transmit(p, addr: txAddr, len: txLen, count: n, pool: &dp.pool, loop: &loop)
         dp.countTransmit(port: p, frames: n, bytes: bytes)
         return n
@@ -270,8 +178,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     /// Returns the final report after an orderly shutdown.
     public mutating func run(until stop: () -> Bool = { false }) -> SwitchReport {
         if options.workerNice != 0 {
-            let rc = sf_thread_setnice(Int32(options.workerNice))
-            if rc != 0 { logLine("fabric: cannot set the worker's nice value to \(options.workerNice): \(String(cString: strerror(-rc)))") }
+            do { try Affinity.setThreadNice(options.workerNice) } catch { logLine("fabric: worker: \(error)") }
         }
         let spin = UInt64(options.spinMicroseconds) * 1000
         let tick: UInt64 = 100_000_000
@@ -320,7 +227,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 lastTick = now
                 if stop() { break }
                 checkPorts()
-                for case let c? in captures { c.flush() }
+                captures.flush()
                 recorder?.flush()
                 dp.resolveNextHops(now: now)
                 dp.expirePending(now: now)
@@ -379,7 +286,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             r.close(trailer: RecordTrailer(final: report, residence: residence))
             recorder = nil
         }
-        let captured = closeCaptures()
+        let captured = captures.close()
         if !captured.isEmpty { report.captures = captured }
         if options.statsFile != nil { write(report) }
         io.close()
@@ -398,64 +305,15 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
 
     public mutating func snapshot(running: Bool) -> SwitchReport {
         sequence += 1
-        var ports: [PortReport] = []
         let modes = attachModes
-        for p in 0..<portCount {
-            let c = dp.counters[p]
+        let now = monotonicNanoseconds()
+        let ports = (0..<portCount).map { p in
             let x = io.steeringCounters(p)
-            var drops: [String: UInt64] = [:]
-            for r in DropReason.allCases { drops[r.description] = c.drops[r] }
-            ports.append(PortReport(
-                name: names[p], ifindex: ifindexes[p], inService: dp.inService[p],
-                xdpMode: modes[p],
-                rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
-                floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
-                roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, l4Skipped: c.l4Skipped, consumed: c.consumed,
-                arpRequestsSent: c.arpRequestsSent, arpRepliesSent: c.arpRepliesSent, icmpEchoReplies: c.icmpEchoReplies,
-                parseErrors: Dictionary(uniqueKeysWithValues: ParseError.allCases.map { ($0.description, c.parseErrors[raw: Int($0.rawValue)]) }.filter { $0.1 > 0 }),
-                pfcRx: c.pfcRx.array, pfcXonTransitions: c.pfcXonTransitions.array,
-                pfcPausedMicroseconds: (0..<8).map { prio in
-                    Double(dp.queues[p].pausedNanoseconds(queue: dp.queueForPriority(prio), now: monotonicNanoseconds())) / 1000
-                },
-                pfcTx: c.pfcTx.array,
-                pgBytes: (0..<8).map { UInt64(dp.buffer.held(port: p, pg: $0)) },
-                pgWatermark: (0..<8).map { UInt64(dp.buffer.heldPeak(port: p, pg: $0)) },
-                pgShared: (0..<8).map { UInt64(dp.buffer.shared(port: p, pg: $0)) },
-                pgHeadroom: (0..<8).map { UInt64(dp.buffer.headroomUsed(port: p, pg: $0)) },
-                pgHeadroomWatermark: (0..<8).map { UInt64(dp.buffer.headroomPeak(port: p, pg: $0)) },
-                pfcReaction: ReactionReport(count: c.pfcReactions,
-                                            meanMicroseconds: c.pfcReactions == 0 ? 0 : Double(c.pfcReactionTotalNanoseconds) / Double(c.pfcReactions) / 1000,
-                                            maxMicroseconds: Double(c.pfcReactionMaxNanoseconds) / 1000),
-                utilisation: dp.load.utilisation[p], loadBand: Int(dp.load.band[p]),
-                pauseRx: c.pauseRx,
-                queues: (0..<EgressPort.queueCount).map { q in
-                    let d = dp.queues[p].depth(queue: q)
-                    return QueueReport(queue: q, depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: dp.queues[p].watermark[q],
-                                       enqueued: dp.queues[p].enqueued[q], dequeued: dp.queues[p].dequeued[q],
-                                       dropped: dp.queues[p].dropped[q], ecnMarked: c.ecnMarked[q],
-                                       stormed: dp.queues[p].stormed & (1 << UInt8(q)) != 0, pfcwdStorms: c.pfcwdStorms[q],
-                                       pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
-                                       pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
-                                       residence: ResidenceReport(count: dp.queues[p].residence.count(q), p50: dp.queues[p].residence.percentile(q, 50),
-                                                                  p99: dp.queues[p].residence.percentile(q, 99), p999: dp.queues[p].residence.percentile(q, 99.9),
-                                                                  max: dp.queues[p].residence.max(q)))
-                },
-                xdpRedirected: x.redirected, xdpPassed: x.passed, socket: io.socketDrops(p)))
+            return PortIO(name: names[p], ifindex: ifindexes[p], attachMode: modes[p], redirected: x.redirected, passed: x.passed,
+                          socket: io.socketDrops(p))
         }
-        return SwitchReport(
-            name: options.config?.name ?? "bridge", mode: dp.mode.rawValue,
-            sequence: sequence, uptimeSeconds: Double(monotonicNanoseconds() - startedAt) / 1e9,
-            running: running, ports: ports, macEntries: dp.bridge.table.count,
-            neighbours: (dp.router.neighbours.entries(now: monotonicNanoseconds()).map {
-                NeighbourReport(address: formatIPv4($0.ip), mac: $0.mac?.description, isStatic: $0.isStatic)
-            }.sorted { $0.address < $1.address }) + dp.router.neighbours.entries6(now: monotonicNanoseconds()).map {
-                NeighbourReport(address: $0.ip.description, mac: $0.mac?.description, isStatic: $0.isStatic)
-            },
-            ledger: ledger(), loop: loop,
-            buffer: BufferReport(poolBytes: dp.buffer.poolBytes, usedBytes: dp.buffer.poolUsed, watermarkBytes: dp.buffer.poolWatermark),
-            loadBalancing: LoadBalancingReport(newFlowlets: dp.router.selector.newFlowlets, pathChanges: dp.router.selector.pathChanges,
-                                               collisions: dp.router.selector.collisions, sprayed: dp.router.selector.sprayed,
-                                               flowletIdleMicroseconds: Double(dp.router.selector.idleNanoseconds) / 1000))
+        return SwitchReport(name: options.config?.name ?? "bridge", datapath: dp, io: ports, ledger: ledger(), loop: loop,
+                            sequence: sequence, uptimeSeconds: Double(now - startedAt) / 1e9, running: running, now: now)
     }
 
     mutating func publishStats(running: Bool) {
@@ -467,9 +325,6 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         StatsFile.write(report, to: path)
     }
 }
-
-
-
 extension FabricSwitch where IO == XSKBackend {
     /// A switch over AF_XDP sockets.
     public init(options: SwitchOptions) throws {

@@ -1,23 +1,24 @@
-// The AF_XDP backend: one anonymous mmap is the UMEM for every port. For each port: load and
-// attach bpf/fabric_xsk (native, falling back to generic in `auto` mode), create an AF_XDP
-// socket on queue 0 sharing the UMEM (xsk_socket__create_shared, libxdp's own program load
-// inhibited) and put it into that program's xsks_map. Frames move between ports by address,
+// The AF_XDP backend: one UMEM for every port. For each port: load and attach bpf/fabric_xsk
+// (native, falling back to generic in `auto` mode), open an AF_XDP socket on its queue over the
+// shared UMEM (`UMEM.openSocket`) and put it into that program's xsks_map. Frames move between ports by address,
 // never copied in user space. Ring discipline as xdpsock: batched rx/tx, bulk refill, kicks
 // only when a ring's need_wakeup flag asks.
 import CXDP
 import FabricCore
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import Glibc
 
 /// Kernel objects the backend holds, released in order: XDP programs, sockets, UMEM, memory.
 /// Idempotent, and run from deinit too, so a failed setup leaves nothing behind.
 final class XSKResources {
-    var umem: OpaquePointer?
     var programs: [XDPProgram] = []
     var locks: [PortLock] = []
     let rings: UnsafeMutablePointer<XSKRings>
     let portCount: Int
-    /// Declared last: released after the sockets and the UMEM that use it.
-    var area: FrameArea?
+    /// Declared last: released after the sockets that use it.
+    var umem: UMEM?
 
     init(portCount: Int) {
         self.portCount = portCount
@@ -30,13 +31,8 @@ final class XSKResources {
     }
 
     func closeSockets() {
-        for p in 0..<portCount {
-            if let s = rings[p].socket { xsk_socket__delete(s) }
-            rings[p].socket = nil
-            rings[p].fd = -1
-        }
-        if let u = umem { _ = xsk_umem__delete(u) }
-        umem = nil
+        for p in 0..<portCount { rings[p].closeSocket() }
+        umem?.close()
     }
 
     deinit {
@@ -67,15 +63,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         let res = XSKResources(portCount: portCount)
         let rings = res.rings
         let frameCount = options.framesPerPort * portCount
-        let frameArea = try FrameArea(frameCount: frameCount, frameSize: options.frameSize, what: "UMEM")
-        res.area = frameArea
-        let area = frameArea.base, size = frameArea.size
-        var umemConfig = xsk_umem_config(
-            fill_size: UInt32(options.ringSize), comp_size: UInt32(options.ringSize),
-            frame_size: UInt32(options.frameSize), frame_headroom: 0, flags: 0)
-        var umem: OpaquePointer?
-        let urc = xsk_umem__create(&umem, area, UInt64(size), rings[0].fill, rings[0].comp, &umemConfig)
-        guard urc == 0, let umem else { throw FabricIOError.negative(urc, "cannot create UMEM (\(size) bytes)") }
+        let umem = try UMEM(frameCount: frameCount, frameSize: options.frameSize, ringSize: options.ringSize, rings: rings[0], what: "UMEM")
         res.umem = umem
 
         for (p, name) in options.ports.enumerated() {
@@ -86,20 +74,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
             if prog.replacedStale {
                 logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
             }
-            var cfg = xsk_socket_config()
-            cfg.rx_size = UInt32(options.ringSize)
-            cfg.tx_size = UInt32(options.ringSize)
-            cfg.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
-            cfg.xdp_flags = 0
-            cfg.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
-            var xsk: OpaquePointer?
-            let r = rings[p]
-            let src = xsk_socket__create_shared(&xsk, name, options.queueID, umem, r.rx, r.tx, r.fill, r.comp, &cfg)
-            guard src == 0, let xsk else {
-                throw FabricIOError.negative(src, "port \(name): cannot create AF_XDP socket on queue \(options.queueID)")
-            }
-            rings[p].socket = xsk
-            rings[p].fd = xsk_socket__fd(xsk)
+            try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], receive: true, transmit: true)
         }
         resources = res
         self.rings = rings
@@ -107,7 +82,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         ringSize = options.ringSize
         batchCapacity = options.batchSize
         pollFDs = .allocate(capacity: portCount)
-        frames = area
+        frames = umem.base
         self.frameCount = frameCount
     }
 
@@ -125,14 +100,14 @@ public struct XSKBackend: PortBackend, ~Copyable {
             let r = rings[p]
             var idx: UInt32 = 0
             let n = UInt32(ringSize)
-            guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw FabricIOError("port \(resources.programs[p].interface): cannot fill the fill ring") }
+            guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw SystemError("port \(resources.programs[p].interface): cannot fill the fill ring") }
             for i in 0..<Int(n) { xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = pool.take() }
             xsk_ring_prod__submit(r.fill, n)
             rings[p].fillOutstanding = Int(n)
         }
         for p in 0..<portCount {
             let mrc = xsk_socket__update_xskmap(rings[p].socket, resources.programs[p].xsksMapFD)
-            guard mrc == 0 else { throw FabricIOError.negative(mrc, "port \(resources.programs[p].interface): cannot insert socket into xsks_map") }
+            guard mrc == 0 else { throw SystemError.negative(mrc, "port \(resources.programs[p].interface): cannot insert socket into xsks_map") }
         }
     }
 
@@ -201,9 +176,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         }
         xsk_ring_prod__submit(r.fill, UInt32(got))
         rings[p].fillOutstanding += got
-        if xsk_ring_prod__needs_wakeup(r.fill) != 0 {
-            _ = recvfrom(r.fd, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
-        }
+        if xsk_ring_prod__needs_wakeup(r.fill) != 0 { r.kickFill() }
     }
 
     @inline(__always) public mutating func transmitRoom(_ p: Int, limit: Int, loop: inout LoopCounters) -> Int {
@@ -232,12 +205,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
 
     @inline(__always) mutating func kick(_ p: Int, loop: inout LoopCounters) {
         loop.kicks &+= 1
-        if sendto(rings[p].fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 {
-            switch errno {
-            case EAGAIN, EBUSY, ENOBUFS, EINTR, ENETDOWN, ENXIO: break  // busy, or down/gone: the housekeeping pass looks
-            default: loop.kickErrors &+= 1
-            }
-        }
+        // Busy, or the device down or gone (the housekeeping pass looks) are not errors.
+        if !rings[p].kickTransmit() { loop.kickErrors &+= 1 }
     }
 
     // MARK: - Idle, vanish, teardown
@@ -298,10 +267,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
 
     /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).
     public mutating func socketDrops(_ p: Int) -> SocketDrops {
-        var st = xdp_statistics()
-        var len = socklen_t(MemoryLayout<xdp_statistics>.size)
         var d = SocketDrops()
-        guard rings[p].fd >= 0, getsockopt(rings[p].fd, 283 /* SOL_XDP */, XDP_STATISTICS, &st, &len) == 0 else { return d }
+        guard let st = rings[p].statistics() else { return d }
         d.rxRingFull = st.rx_ring_full
         d.rxDropped = st.rx_dropped
         d.fillRingEmpty = st.rx_fill_ring_empty_descs

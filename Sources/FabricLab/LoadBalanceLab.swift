@@ -1,5 +1,8 @@
 import FabricCore
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import FabricPacket
 import FabricTraffic
 import Foundation

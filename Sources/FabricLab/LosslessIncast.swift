@@ -1,4 +1,7 @@
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import FabricTraffic
 import Foundation
 

@@ -1,4 +1,7 @@
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import Foundation
 
 /// `fabric report`: a record file (`fabric switch --record`) drawn as SVG plots and a one-page

@@ -1,5 +1,8 @@
 import FabricCore
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import Foundation
 
 /// A `Topology` made real: one namespace per node (`<prefix>-<node>`), one veth per link, the

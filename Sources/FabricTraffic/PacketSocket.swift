@@ -1,7 +1,8 @@
 // A raw AF_PACKET socket on one interface: the RoCEv2 generator's fallback "NIC" (AF_XDP is
 // the next step). Frames are built and parsed by FabricPacket; this file only moves bytes.
-import CXDP
+import CFabricShims
 import FabricPacket
+import FabricSystem
 import Glibc
 
 public struct TrafficError: Error, CustomStringConvertible, Sendable {
@@ -43,12 +44,11 @@ public final class PacketSocket {
             close(s)
             throw TrafficError.errno("bind AF_PACKET to \(interface)")
         }
-        var raw = [UInt8](repeating: 0, count: 6)
-        guard fabric_interface_mac(interface, &raw) == 0 else {
+        guard let raw = try? interfaceMAC(interface) else {
             close(s)
             throw TrafficError("cannot read the MAC of \(interface)")
         }
-        mac = MACAddress(rawValue: raw.reduce(0) { $0 << 8 | UInt64($1) })
+        mac = MACAddress(rawValue: raw)
         fd = s
     }
 

@@ -3,10 +3,9 @@
 // ECT(0), honours 802.1Qbb PFC for its priority) and a receiver that measures what fabric users
 // care about (goodput, loss as PSN gaps that never fill, reordering, CE marks, ICRC failures,
 // one-way latency). Frames are built and parsed by FabricPacket.
-import CXDP
-import FabricCore
-import FabricIO
 import FabricPacket
+import FabricSystem
+import FabricXDP
 import Glibc
 import Histogram
 import Foundation

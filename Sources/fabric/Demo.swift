@@ -1,5 +1,8 @@
 import ArgumentParser
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import FabricLab
 import FabricPacket
 import FabricTraffic

@@ -2,6 +2,9 @@ import ArgumentParser
 import FabricConfig
 import FabricCore
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import FabricLab
 import Foundation
 

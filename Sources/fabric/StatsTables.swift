@@ -1,4 +1,7 @@
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import Foundation
 
 /// The tables of `fabric stats`, laid out like the SONiC commands network engineers know.

@@ -1,6 +1,9 @@
 import ArgumentParser
 import FabricCore
 import FabricIO
+import FabricSystem
+import FabricTelemetry
+import FabricXDP
 import FabricLab
 import FabricPacket
 import FabricTraffic

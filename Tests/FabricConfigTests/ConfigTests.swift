@@ -1,5 +1,6 @@
 import FabricConfig
 import FabricCore
+import FabricPacket
 import Foundation
 import XCTest
 

@@ -1,4 +1,5 @@
 import FabricPacket
+import FabricSystem
 import XCTest
 @testable import FabricCore
 

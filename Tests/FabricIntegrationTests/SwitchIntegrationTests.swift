@@ -1,4 +1,5 @@
 import FabricIO
+import FabricTelemetry
 import FabricLab
 import Foundation
 import XCTest

@@ -1,5 +1,6 @@
 import FabricCore
 import FabricIO
+import FabricTelemetry
 import FabricLab
 import FabricTraffic
 import Foundation

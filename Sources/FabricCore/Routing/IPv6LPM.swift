@@ -37,11 +37,7 @@ public struct IPv6LPM: ~Copyable {
     }
 
     @inlinable @inline(__always)
-    static func mask(_ a: IPv6Address, _ len: Int) -> IPv6Address {
-        if len >= 128 { return a }
-        if len >= 64 { return IPv6Address(high: a.high, low: len == 64 ? 0 : a.low & ~UInt64(0) << (128 - len)) }
-        return IPv6Address(high: len == 0 ? 0 : a.high & ~UInt64(0) << (64 - len), low: 0)
-    }
+    static func mask(_ a: IPv6Address, _ len: Int) -> IPv6Address { a.masked(to: len) }
 
     @inlinable @inline(__always)
     static func hash(_ a: IPv6Address) -> UInt64 {

@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import CXDP
+import FabricSystem
 import Foundation
+import Glibc
 import Synchronization
 
 /// The switch's control socket: a Unix stream socket, mode 0600, at
@@ -35,31 +33,27 @@ public final class ControlServer: @unchecked Sendable {
     /// Binds the socket (refusing when a live switch of the same name answers on it).
     public init(name: String) throws {
         guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw FabricIOError("switch name '\(name)' must be 1-64 letters, digits, '-', '_' or '.' (it names the control socket's directory)")
+            throw SystemError("switch name '\(name)' must be 1-64 letters, digits, '-', '_' or '.' (it names the control socket's directory)")
         }
         directory = Self.directory(name: name)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let sockPath = directory + "/control.sock"
         if FileManager.default.fileExists(atPath: sockPath) {
             if (try? ControlClient.request(path: sockPath, "ping", timeout: 0.5)) != nil {
-                throw FabricIOError("a switch named '\(name)' is already running (its control socket \(sockPath) answers); give this one another --name")
+                throw SystemError("a switch named '\(name)' is already running (its control socket \(sockPath) answers); give this one another --name")
             }
             unlink(sockPath)   // stale: its switch is gone
         }
         let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard s >= 0 else { throw FabricIOError("control socket: \(String(cString: strerror(errno)))") }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(sockPath.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(s); throw FabricIOError("control socket path too long: \(sockPath)") }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
+        guard s >= 0 else { throw SystemError("control socket: \(String(cString: strerror(errno)))") }
+        guard let addr = FD.unixAddress(sockPath) else { close(s); throw SystemError("control socket path too long: \(sockPath)") }
         let old = umask(0o177)                       // the socket is created 0600
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let ok = FD.withSockaddr(addr) { bind(s, $0, $1) }
         umask(old)
         guard ok == 0, listen(s, 16) == 0 else {
             let e = String(cString: strerror(errno))
             close(s)
-            throw FabricIOError("control socket \(sockPath): \(e)")
+            throw SystemError("control socket \(sockPath): \(e)")
         }
         chmod(sockPath, 0o600)
         fd = s
@@ -67,13 +61,11 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Serves requests on a thread of its own until `stop`.
     public func start() {
-        let t = Thread { [self] in
-            Affinity.leaveWorkerCPUs()
-            serve()
-        }
-        t.name = "fabric-control"
-        thread = t
-        t.start()
+        thread = Listener.start(fd: fd, name: "fabric-control", stopping: { [self] in
+            lock.lock()
+            defer { lock.unlock() }
+            return stopping
+        }) { [self] c in handle(c) }
     }
 
     /// Worker side, once per iteration: true when a client waits for a snapshot.
@@ -137,19 +129,6 @@ public final class ControlServer: @unchecked Sendable {
         return publishedReport
     }
 
-    func serve() {
-        while true {
-            let c = accept(fd, nil, nil)
-            lock.lock()
-            let done = stopping
-            lock.unlock()
-            if done { if c >= 0 { close(c) }; return }
-            guard c >= 0 else { if errno == EINTR { continue }; return }
-            handle(c)
-            close(c)
-        }
-    }
-
     func handle(_ c: Int32) {
         guard let request = FD.readRequest(c)?.trimmingCharacters(in: .whitespacesAndNewlines) else { return }
         var answer: Data
@@ -178,97 +157,5 @@ public final class ControlServer: @unchecked Sendable {
         close(fd)
         unlink(path)
         rmdir(directory)
-    }
-}
-
-/// The client side (`fabric stats`, tests).
-public enum ControlClient {
-    /// Sends `request` and returns everything the switch answered.
-    public static func request(path: String, _ request: String, timeout: Double = 5) throws -> Data {
-        let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard s >= 0 else { throw FabricIOError("socket: \(String(cString: strerror(errno)))") }
-        defer { close(s) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
-        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw FabricIOError("path too long: \(path)") }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
-        guard ok == 0 else { throw FabricIOError("no switch answers at \(path): \(String(cString: strerror(errno)))") }
-        let line = Array((request + "\n").utf8)
-        guard write(s, line, line.count) == line.count else { throw FabricIOError("\(path): write failed") }
-        var out = Data()
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(s, &buf, buf.count)
-            if n > 0 { out.append(contentsOf: buf[0..<n]) } else if n == 0 { break } else { throw FabricIOError("\(path): no answer within \(timeout) s") }
-        }
-        return out
-    }
-
-    /// The switch's counters now.
-    public static func snapshot(name: String, timeout: Double = 5) throws -> SwitchReport {
-        let data = try request(path: ControlServer.directory(name: name) + "/control.sock", "snapshot", timeout: timeout)
-        do {
-            return try JSONDecoder().decode(SwitchReport.self, from: data)
-        } catch {
-            throw FabricIOError("switch '\(name)': \(String(decoding: data.prefix(300), as: UTF8.self))")
-        }
-    }
-
-    /// Names of the switches with a control socket on this machine.
-    public static func switches() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: ControlServer.root)) ?? []
-        return names.filter { $0.hasPrefix("switch-") && FileManager.default.fileExists(atPath: "\(ControlServer.root)/\($0)/control.sock") }
-            .map { String($0.dropFirst("switch-".count)) }.sorted()
-    }
-}
-
-/// What the control socket, the metrics endpoint, the capture and the recorder do with file
-/// descriptors: write everything, read one request.
-enum FD {
-    /// Writes all `count` bytes (retrying short writes); false when the descriptor fails.
-    @discardableResult
-    static func writeAll(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) -> Bool {
-        var off = 0
-        while off < count {
-            let w = write(fd, p + off, count - off)
-            if w <= 0 { return false }
-            off += w
-        }
-        return true
-    }
-
-    /// One read of a client's request (2 s at most), as text.
-    static func readRequest(_ fd: Int32) -> String? {
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let n = read(fd, &buf, buf.count)
-        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : nil
-    }
-}
-
-/// Where the telemetry threads run.
-enum Affinity {
-    /// Moves the calling thread off the CPUs the process was pinned to (taskset pins every
-    /// thread of the switch to the worker's CPU), onto the machine's other online CPUs, when
-    /// there are any. Measured with the worker pinned: a client polling snapshots every 100 ms
-    /// raised the idle ping p99 through the switch from 59 to 418 us while the control thread
-    /// encoded JSON on the worker's CPU.
-    static func leaveWorkerCPUs() {
-        var current = [UInt8](repeating: 0, count: 128)
-        guard sf_thread_getaffinity(UInt(current.count), &current) > 0 else { return }
-        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        var others = [UInt8](repeating: 0, count: 128)
-        var any = false
-        for cpu in 0..<min(online, 128 * 8) where current[cpu / 8] & (1 << (cpu % 8)) == 0 {
-            others[cpu / 8] |= 1 << (cpu % 8)
-            any = true
-        }
-        if any { _ = sf_thread_setaffinity(UInt(others.count), others) }
     }
 }

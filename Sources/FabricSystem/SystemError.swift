@@ -1,8 +1,8 @@
 import Glibc
 
-/// An error from setting up or running the I/O layer, with the operation, the interface and
-/// the errno text, so the message alone tells an operator what to fix.
-public struct FabricIOError: Error, CustomStringConvertible, Sendable {
+/// An error from the operating system or a kernel library (libxdp/libbpf), with the operation,
+/// the interface and the errno text, so the message alone tells an operator what to fix.
+public struct SystemError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public let errno: Int32?
 
@@ -12,8 +12,8 @@ public struct FabricIOError: Error, CustomStringConvertible, Sendable {
     }
 
     /// From a negative-errno return (libbpf/libxdp style).
-    public static func negative(_ rc: Int32, _ what: String) -> FabricIOError {
-        FabricIOError(what, errno: -rc)
+    public static func negative(_ rc: Int32, _ what: String) -> SystemError {
+        SystemError(what, errno: -rc)
     }
 
     public var description: String {

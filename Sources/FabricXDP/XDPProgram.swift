@@ -9,12 +9,13 @@
 // program (by name) is a stale leftover and is replaced; anything else is someone else's and
 // we refuse with a message that says how to remove it.
 import CXDP
+import FabricSystem
 import Glibc
 
 public enum XDPMode: String, CaseIterable, Sendable {
     case auto, native, generic
 
-    var libxdp: xdp_attach_mode {
+    public var libxdp: xdp_attach_mode {
         switch self {
         case .native: XDP_MODE_NATIVE
         case .generic: XDP_MODE_SKB
@@ -42,7 +43,7 @@ public final class XDPProgram {
     /// Silences libxdp/libbpf below warnings unless `verbose`.
     public static func configureLogging(verbose: Bool) {
         Self.verbose = verbose
-        fabric_set_library_logging(verbose ? 2 : 1)
+        sf_set_library_logging(verbose ? 2 : 1)
     }
     nonisolated(unsafe) static var verbose = false
 
@@ -52,13 +53,13 @@ public final class XDPProgram {
         self.ifindex = ifindex
         self.name = name
         guard access(objectPath, R_OK) == 0 else {
-            throw FabricIOError("XDP object \(objectPath) is not readable (run scripts/build-bpf.sh)", errno: Glibc.errno)
+            throw SystemError("XDP object \(objectPath) is not readable (run scripts/build-bpf.sh)", errno: Glibc.errno)
         }
         // xdp_program__open_file returns an error pointer, not nil, on failure.
         let prog = xdp_program__open_file(objectPath, "xdp", nil)
         let err = libxdp_get_error(UnsafeRawPointer(prog))
         guard let prog, err == 0 else {
-            throw FabricIOError.negative(Int32(err), "cannot open XDP object \(objectPath)")
+            throw SystemError.negative(Int32(err), "cannot open XDP object \(objectPath)")
         }
         // Maps are created when libxdp loads the program on attach; their fds come after.
         program = prog
@@ -82,23 +83,23 @@ public final class XDPProgram {
         }
         if names.isEmpty { return }
         guard names.allSatisfy({ $0 == name }) else {
-            throw FabricIOError("interface \(interface) already has XDP program(s) \(names.joined(separator: ", ")) attached; "
+            throw SystemError("interface \(interface) already has XDP program(s) \(names.joined(separator: ", ")) attached; "
                 + "remove with `ip link set dev \(interface) xdp off` (and xdpgeneric off) if they are not needed")
         }
         let rc = xdp_multiprog__detach(mp)
-        guard rc == 0 else { throw FabricIOError.negative(rc, "cannot remove stale \(name) from \(interface)") }
+        guard rc == 0 else { throw SystemError.negative(rc, "cannot remove stale \(name) from \(interface)") }
         replacedStale = true
     }
 
     /// Attaches in the requested mode; `auto` tries native and falls back to generic.
-    func attach(mode requested: XDPMode) throws {
+    public func attach(mode requested: XDPMode) throws {
         try clearStale()
         let order: [XDPMode] = requested == .auto ? [.native, .generic] : [requested]
         var lastError: Int32 = 0
         // libxdp first tries its dispatcher, which fails on this kernel and falls back to our
         // program alone; keep its warnings about that out of the operator's way.
-        if !Self.verbose { fabric_set_library_logging(0) }
-        defer { fabric_set_library_logging(Self.verbose ? 2 : 1) }
+        if !Self.verbose { sf_set_library_logging(0) }
+        defer { sf_set_library_logging(Self.verbose ? 2 : 1) }
         for m in order {
             let rc = xdp_program__attach(program, ifindex, m.libxdp, 0)
             if rc == 0 {
@@ -108,13 +109,13 @@ public final class XDPProgram {
                 xsksMapFD = bpf_object__find_map_fd_by_name(obj, "xsks_map")
                 statsMapFD = bpf_object__find_map_fd_by_name(obj, "fabric_stats")
                 guard xsksMapFD >= 0, statsMapFD >= 0 else {
-                    throw FabricIOError("XDP object has no xsks_map/fabric_stats map (wrong object file?)")
+                    throw SystemError("XDP object has no xsks_map/fabric_stats map (wrong object file?)")
                 }
                 return
             }
             lastError = rc
         }
-        throw FabricIOError.negative(lastError, "cannot attach XDP program to \(interface) in \(requested) mode (--verbose shows libxdp's reasons)")
+        throw SystemError.negative(lastError, "cannot attach XDP program to \(interface) in \(requested) mode (--verbose shows libxdp's reasons)")
     }
 
     /// Detaches the program; an interface that is already gone counts as detached.

@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-import CXDP
-import Glibc
-#endif
+import FabricSystem
 import Foundation
+import Glibc
 import Prometheus
 
 /// A Prometheus `/metrics` endpoint (text exposition format, rendered by swift-prometheus) on
@@ -32,10 +30,10 @@ public final class MetricsServer: @unchecked Sendable {
     /// but a lab switch should not listen on the world by accident).
     public init(host: String, port: UInt16, allowPublic: Bool, control: ControlServer) throws {
         guard allowPublic || host == "127.0.0.1" || host == "localhost" else {
-            throw FabricIOError("--metrics \(host):\(port): not a loopback address; add --metrics-public to listen there")
+            throw SystemError("--metrics \(host):\(port): not a loopback address; add --metrics-public to listen there")
         }
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard s >= 0 else { throw FabricIOError("metrics socket: \(String(cString: strerror(errno)))") }
+        guard s >= 0 else { throw SystemError("metrics socket: \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -43,13 +41,13 @@ public final class MetricsServer: @unchecked Sendable {
         addr.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &addr.sin_addr) == 1 else {
             close(s)
-            throw FabricIOError("--metrics: '\(host)' is not an IPv4 address")
+            throw SystemError("--metrics: '\(host)' is not an IPv4 address")
         }
         let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard ok == 0, listen(s, 16) == 0 else {
             let e = String(cString: strerror(errno))
             close(s)
-            throw FabricIOError("--metrics \(host):\(port): \(e)")
+            throw SystemError("--metrics \(host):\(port): \(e)")
         }
         fd = s
         self.control = control
@@ -57,17 +55,7 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     public func start() {
-        let t = Thread { [self] in
-            Affinity.leaveWorkerCPUs()
-            while true {
-                let c = accept(fd, nil, nil)
-                if c < 0 { if errno == EINTR { continue }; return }
-                handle(c)
-                close(c)
-            }
-        }
-        t.name = "fabric-metrics"
-        t.start()
+        _ = Listener.start(fd: fd, name: "fabric-metrics", stopping: { false }) { [self] c in handle(c) }
     }
 
     public func stop() {

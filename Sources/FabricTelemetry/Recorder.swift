@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import CXDP
+import FabricSystem
 import Glibc
 #endif
 import Foundation
@@ -30,7 +30,7 @@ public final class Recorder {
         interval = UInt64(max(10, intervalMicroseconds)) * 1000
         portCount = ports.count
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FabricIOError("--record \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw SystemError("--record \(path): \(String(cString: strerror(errno)))") }
         capacityBytes = 1 << 22
         buffer = .allocate(byteCount: capacityBytes, alignment: 8)
         let header = RecordHeader(switchName: switchName, ports: ports, speedsGbps: speedsGbps, intervalMicroseconds: Int(interval / 1000),
@@ -104,6 +104,10 @@ public struct RecordTrailer: Codable, Sendable {
     public var final: SwitchReport
     /// Per port, per queue: residence-time histogram buckets, flattened [lowest us, count, ...].
     public var residence: [[[UInt64]]]
+    public init(final: SwitchReport, residence: [[[UInt64]]]) {
+        self.final = final
+        self.residence = residence
+    }
 }
 
 /// A record file read back (`fabric report`).
@@ -126,11 +130,11 @@ public struct Recording: Sendable {
     public init(file: String) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: file))
         let bytes = [UInt8](data)
-        guard bytes.count >= 12, Array(bytes[0..<8]) == Recorder.magic else { throw FabricIOError("\(file): not a SwiftFabric record (fabric switch --record)") }
+        guard bytes.count >= 12, Array(bytes[0..<8]) == Recorder.magic else { throw SystemError("\(file): not a SwiftFabric record (fabric switch --record)") }
         func u32(_ o: Int) -> UInt32 { UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24 }
         func u64(_ o: Int) -> UInt64 { UInt64(u32(o)) | UInt64(u32(o + 4)) << 32 }
         let hl = Int(u32(8))
-        guard 12 + hl <= bytes.count else { throw FabricIOError("\(file): truncated header") }
+        guard 12 + hl <= bytes.count else { throw SystemError("\(file): truncated header") }
         header = try JSONDecoder().decode(RecordHeader.self, from: Data(bytes[12..<(12 + hl)]))
         let ports = header.ports.count
         depths = Array(repeating: Array(repeating: [], count: 8), count: ports)

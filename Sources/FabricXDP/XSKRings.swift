@@ -1,8 +1,8 @@
-// AF_XDP socket rings of one switch port.
+// The rings of one AF_XDP socket (a switch port, the generator's sender or receiver).
 //
-// All ports of a switch share one UMEM (xsk_socket__create_shared): a frame received on one
-// port is transmitted on another by handing its address to that port's TX ring, never by
-// copying bytes. With a shared UMEM every socket still has its own fill and completion ring.
+// All ports of a switch share one UMEM (`UMEM.openSocket`): a frame received on one port is
+// transmitted on another by handing its address to that port's TX ring, never by copying
+// bytes. With a shared UMEM every socket still has its own fill and completion ring.
 //
 // The four ring structs live in memory we allocate once and never move: libxdp keeps pointers
 // to them, and reaching them through an UnsafeMutablePointer costs no exclusivity checks
@@ -13,6 +13,7 @@
 //   txOutstanding    frames we put on the tx ring that have not come back on the completion ring
 // Together with the pool and the egress queues they account for every UMEM frame.
 import CXDP
+import FabricSystem
 import Glibc
 
 public struct XSKRings {
@@ -28,7 +29,7 @@ public struct XSKRings {
     /// comes out, so below a batch it reads 0).
     public var rxPeak = 0
 
-    init() {
+    public init() {
         rx = .allocate(capacity: 1)
         rx.initialize(to: xsk_ring_cons())
         tx = .allocate(capacity: 1)
@@ -39,7 +40,8 @@ public struct XSKRings {
         comp.initialize(to: xsk_ring_cons())
     }
 
-    func deallocate() {
+    /// Frees the ring structs (after the socket is closed).
+    public func deallocate() {
         rx.deallocate()
         tx.deallocate()
         fill.deallocate()
@@ -48,40 +50,44 @@ public struct XSKRings {
 
     /// Entries the kernel has not consumed yet on a producer ring, or we have not consumed on a
     /// consumer ring, read from the shared ring indices (diagnostics and the ledger).
-    static func pending(_ r: UnsafeMutablePointer<xsk_ring_prod>) -> Int {
+    public static func pending(_ r: UnsafeMutablePointer<xsk_ring_prod>) -> Int {
         guard let p = r.pointee.producer, let c = r.pointee.consumer else { return 0 }
         return Int(p.pointee &- c.pointee)
     }
 
-    static func pending(_ r: UnsafeMutablePointer<xsk_ring_cons>) -> Int {
+    public static func pending(_ r: UnsafeMutablePointer<xsk_ring_cons>) -> Int {
         guard let p = r.pointee.producer, let c = r.pointee.consumer else { return 0 }
         return Int(p.pointee &- c.pointee)
     }
-}
 
-/// The frame accounting of a whole switch at one moment.
-public struct FrameLedger: Sendable, Codable, CustomStringConvertible {
-    public var total = 0
-    public var free = 0
-    public var queued = 0
-    /// Routed frames parked while ARP resolves their next hop.
-    public var pending = 0
-    public var fillOutstanding = 0
-    public var txOutstanding = 0
-    /// What the kernel's ring indices say is sitting in fill+rx and tx+completion rings.
-    public var inFillAndRxRings = 0
-    public var inTxAndCompletionRings = 0
-
-    /// free + in rings + queued == UMEM frames.
-    public var balances: Bool { free + queued + pending + fillOutstanding + txOutstanding == total }
-    /// Frames the kernel holds outside any ring (copy-mode skbs still in flight). Zero at rest.
-    public var inKernelFlight: Int {
-        (fillOutstanding - inFillAndRxRings) + (txOutstanding - inTxAndCompletionRings)
+    /// Closes the socket (its rings stay allocated until `deallocate`). Idempotent.
+    public mutating func closeSocket() {
+        if let s = socket { xsk_socket__delete(s) }
+        socket = nil
+        fd = -1
     }
 
-    public var description: String {
-        "frames: \(total) total = \(free) free + \(queued) queued + \(pending) awaiting ARP + \(fillOutstanding) fill/rx + \(txOutstanding) tx/completion"
-            + (balances ? " (balanced)" : " (UNBALANCED)")
-            + (inKernelFlight == 0 ? "" : "; \(inKernelFlight) in kernel flight")
+    /// The kernel's drop counters of the socket (XDP_STATISTICS; one getsockopt, off the data
+    /// path), nil once closed.
+    public func statistics() -> xdp_statistics? {
+        var st = xdp_statistics()
+        var len = socklen_t(MemoryLayout<xdp_statistics>.size)
+        guard fd >= 0, getsockopt(fd, SOL_XDP, XDP_STATISTICS, &st, &len) == 0 else { return nil }
+        return st
+    }
+
+    /// Asks the kernel to transmit what the TX ring holds (copy mode sends at most 32 frames
+    /// per call). False only for errors other than busy or a device going away.
+    @inline(__always) public func kickTransmit() -> Bool {
+        guard sendto(fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0) < 0 else { return true }
+        switch errno {
+        case EAGAIN, EBUSY, ENOBUFS, EINTR, ENETDOWN, ENXIO: return true
+        default: return false
+        }
+    }
+
+    /// Asks the kernel to look at the fill ring again (needs-wakeup mode).
+    @inline(__always) public func kickFill() {
+        _ = recvfrom(fd, nil, 0, Int32(MSG_DONTWAIT), nil, nil)
     }
 }

@@ -9,87 +9,57 @@
 // Frame ownership: a frame is free (in `free`), or on the TX ring / awaiting completion
 // (`outstanding`); completions return frames to `free`.
 import CXDP
+import FabricSystem
 import Glibc
 
 public final class XSKTransmitter {
     public let interface: String
-    public let frameSize = 4096
+    /// Bytes per UMEM frame: the largest frame this socket can send.
+    public let frameSize: Int
     public let frameCount: Int
     let ringSize: UInt32
-    let area: UnsafeMutableRawPointer
-    let areaSize: Int
-    var umem: OpaquePointer?
-    var socket: OpaquePointer?
-    let tx: UnsafeMutablePointer<xsk_ring_prod>
-    let fill: UnsafeMutablePointer<xsk_ring_prod>
-    let comp: UnsafeMutablePointer<xsk_ring_cons>
-    let rx: UnsafeMutablePointer<xsk_ring_cons>
-    let fd: Int32
+    var rings: XSKRings
     let free: UnsafeMutablePointer<UInt64>
     var freeCount: Int
     public private(set) var outstanding = 0
     public private(set) var kicks: UInt64 = 0
+    /// Declared last: its memory outlives the socket.
+    let umem: UMEM
 
     /// Opens the socket on queue 0 of `interface` in the calling thread's namespace.
     public init(interface: String, frames: Int = 4096, ringSize: Int = 2048) throws {
         XDPProgram.configureLogging(verbose: false)
         self.interface = interface
+        let frameSize = 4096
+        self.frameSize = frameSize
         frameCount = frames
         self.ringSize = UInt32(ringSize)
-        areaSize = frames * frameSize
-        guard let a = mmap(nil, areaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0), a != MAP_FAILED else {
-            throw FabricIOError("cannot map \(areaSize) bytes of UMEM", errno: errno)
+        var rings = XSKRings()
+        let umem: UMEM
+        do {
+            umem = try UMEM(frameCount: frames, frameSize: frameSize, ringSize: ringSize, rings: rings, what: "UMEM for \(interface)")
+            try umem.openSocket(interface: interface, rings: &rings, receive: false, transmit: true)
+        } catch {
+            rings.deallocate()
+            throw error
         }
-        area = a
-        tx = .allocate(capacity: 1); tx.initialize(to: xsk_ring_prod())
-        fill = .allocate(capacity: 1); fill.initialize(to: xsk_ring_prod())
-        comp = .allocate(capacity: 1); comp.initialize(to: xsk_ring_cons())
-        rx = .allocate(capacity: 1); rx.initialize(to: xsk_ring_cons())
+        self.umem = umem
+        self.rings = rings
         free = .allocate(capacity: frames)
         for i in 0..<frames { free[i] = UInt64(i * frameSize) }
         freeCount = frames
-        var ucfg = xsk_umem_config(fill_size: UInt32(ringSize), comp_size: UInt32(ringSize), frame_size: UInt32(frameSize),
-                                   frame_headroom: 0, flags: 0)
-        var u: OpaquePointer?
-        let urc = xsk_umem__create(&u, a, UInt64(areaSize), fill, comp, &ucfg)
-        guard urc == 0, let u else {
-            Self.release(area: a, size: areaSize, rings: (tx, fill, comp, rx), free: free)
-            throw FabricIOError.negative(urc, "cannot create UMEM for \(interface)")
-        }
-        var cfg = xsk_socket_config()
-        cfg.rx_size = 0
-        cfg.tx_size = UInt32(ringSize)
-        cfg.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
-        cfg.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
-        var s: OpaquePointer?
-        let src = xsk_socket__create(&s, interface, 0, u, nil, tx, &cfg)
-        guard src == 0, let s else {
-            _ = xsk_umem__delete(u)
-            Self.release(area: a, size: areaSize, rings: (tx, fill, comp, rx), free: free)
-            throw FabricIOError.negative(src, "cannot open a transmit AF_XDP socket on \(interface)")
-        }
-        umem = u
-        socket = s
-        fd = xsk_socket__fd(s)
-    }
-
-    static func release(area: UnsafeMutableRawPointer, size: Int,
-                        rings: (UnsafeMutablePointer<xsk_ring_prod>, UnsafeMutablePointer<xsk_ring_prod>, UnsafeMutablePointer<xsk_ring_cons>, UnsafeMutablePointer<xsk_ring_cons>),
-                        free: UnsafeMutablePointer<UInt64>) {
-        munmap(area, size)
-        rings.0.deallocate(); rings.1.deallocate(); rings.2.deallocate(); rings.3.deallocate()
-        free.deallocate()
     }
 
     deinit {
         flush(timeout: 100_000_000)
-        if let s = socket { xsk_socket__delete(s) }
-        if let u = umem { _ = xsk_umem__delete(u) }
-        Self.release(area: area, size: areaSize, rings: (tx, fill, comp, rx), free: free)
+        rings.closeSocket()
+        umem.close()
+        rings.deallocate()
+        free.deallocate()
     }
 
     /// Memory of the frame at `addr` (from `reserve`).
-    @inline(__always) public func frame(_ addr: UInt64) -> UnsafeMutableRawPointer { area + Int(addr) }
+    @inline(__always) public func frame(_ addr: UInt64) -> UnsafeMutableRawPointer { umem.base + Int(addr) }
 
     /// Takes up to `n` free frames into `addrs`; returns how many (reclaiming completions first).
     @inline(__always)
@@ -108,6 +78,7 @@ public final class XSKTransmitter {
     /// kernel if it asks. Returns how many times it had to wait for room.
     @inline(__always) @discardableResult
     public func submit(_ addrs: UnsafePointer<UInt64>, _ lens: UnsafePointer<UInt32>, count n: Int) -> Int {
+        let tx = rings.tx
         var done = 0
         var waits = 0
         while done < n {
@@ -142,14 +113,15 @@ public final class XSKTransmitter {
     /// Wakes the kernel to transmit (copy mode sends at most 32 frames per call).
     @inline(__always)
     public func kick() {
-        guard xsk_ring_prod__needs_wakeup(tx) != 0 else { return }
+        guard xsk_ring_prod__needs_wakeup(rings.tx) != 0 else { return }
         kicks &+= 1
-        _ = sendto(fd, nil, 0, Int32(MSG_DONTWAIT), nil, 0)
+        _ = rings.kickTransmit()
     }
 
     /// Returns completed frames to the pool.
     @inline(__always)
     public func reclaim() {
+        let comp = rings.comp
         var idx: UInt32 = 0
         let n = Int(xsk_ring_cons__peek(comp, ringSize, &idx))
         guard n > 0 else {
@@ -166,16 +138,10 @@ public final class XSKTransmitter {
 
     /// Waits (kicking) until every queued frame has been sent, or `timeout` ns.
     public func flush(timeout: UInt64) {
-        let deadline = monotonicNow() + timeout
-        while outstanding > 0 && monotonicNow() < deadline {
+        let deadline = monotonicNanoseconds() + timeout
+        while outstanding > 0 && monotonicNanoseconds() < deadline {
             kick()
             reclaim()
         }
-    }
-
-    func monotonicNow() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import CXDP
+import FabricSystem
 import Glibc
-#endif
 
 /// `fabric switch --capture PORT:FILE`: a pcapng file of what one port received and sent,
 /// nanosecond timestamps (if_tsresol 9), direction in each packet's epb_flags, bounded in size.
@@ -29,7 +27,7 @@ public final class PacketCapture {
         self.path = path
         self.limitBytes = limitBytes
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FabricIOError("--capture \(portName):\(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw SystemError("--capture \(portName):\(path): \(String(cString: strerror(errno)))") }
         buffer = .allocate(byteCount: capacity, alignment: 8)
         var rt = timespec(), mono = timespec()
         clock_gettime(CLOCK_REALTIME, &rt)
@@ -88,5 +86,54 @@ public final class PacketCapture {
     public func close() {
         flush()
         Glibc.close(fd)
+    }
+}
+
+/// The captures of a switch's ports (`--capture PORT:FILE`, any number of ports): a bit per
+/// port tested once per batch, the captures touched only for a set bit.
+public struct CaptureSet {
+    /// Bit p set when port p has a capture.
+    public private(set) var mask: UInt64 = 0
+    var captures: [PacketCapture?]
+    let names: [String]
+
+    public init(portNames: [String]) {
+        names = portNames
+        captures = Array(repeating: nil, count: portNames.count)
+    }
+
+    /// Starts capturing port `name` into a pcapng file.
+    public mutating func add(port name: String, path: String, limitBytes: Int) throws {
+        guard let p = names.firstIndex(of: name) else {
+            throw SystemError("--capture \(name):\(path): no port named '\(name)' (ports: \(names.joined(separator: ", ")))")
+        }
+        guard p < 64 else { throw SystemError("--capture: only the first 64 ports can be captured") }
+        captures[p] = try PacketCapture(port: p, portName: name, path: path, limitBytes: limitBytes)
+        mask |= 1 << UInt64(p)
+    }
+
+    /// Records `count` frames of port `p` (offsets `addr` into `frames`), when it is captured.
+    @inline(__always)
+    public func record(port p: Int, frames: UnsafeRawPointer, addr: UnsafePointer<UInt64>, len: UnsafePointer<UInt32>, count: Int,
+                       monotonic: UInt64, outbound: Bool) {
+        guard mask & (1 << UInt64(p & 63)) != 0, let c = captures[p] else { return }
+        for i in 0..<count { c.record(frames + Int(addr[i]), length: Int(len[i]), monotonic: monotonic, outbound: outbound) }
+    }
+
+    /// Writes out what the captures buffered (housekeeping).
+    public func flush() {
+        for case let c? in captures { c.flush() }
+    }
+
+    /// Writes out and closes every capture; one line each for the exit summary.
+    public mutating func close() -> [String] {
+        var lines: [String] = []
+        for case let c? in captures {
+            c.close()
+            lines.append("capture \(names[c.port]): \(c.captured) frames in \(c.path)" + (c.overLimit > 0 ? ", \(c.overLimit) not captured (size limit)" : ""))
+        }
+        captures = Array(repeating: nil, count: names.count)
+        mask = 0
+        return lines
     }
 }

@@ -1,0 +1,71 @@
+import FabricCore
+import FabricSystem
+import FabricXDP
+import Glibc
+
+public enum PollMode: String, CaseIterable, Sendable {
+    /// Never sleep: lowest latency, but starves the kernel threads on a small machine.
+    case busy
+    /// Spin while frames flow; block in poll() after `spinMicroseconds` without work.
+    case adaptive
+}
+
+public struct SwitchOptions: Sendable {
+    public var ports: [String]
+    /// Forwarding configuration (router or bridge). Nil: a learning bridge on `ports`.
+    public var config: SwitchConfig? = nil
+    public var xdpMode: XDPMode = .auto
+    public var poll: PollMode = .adaptive
+    public var bpfObject: String
+    public var queueID: UInt32 = 0
+    public var batchSize = 64
+    /// Entries of each AF_XDP ring (rx, tx, fill, completion); a power of two.
+    public var ringSize = 2048
+    public var frameSize = 4096
+    /// Egress queue capacity per port, in frames; a power of two.
+    public var queueCapacity = 4096
+    public var macAgingSeconds = 300
+    public var spinMicroseconds = 200
+    public var statsFile: String? = nil
+    public var statsIntervalSeconds = 1.0
+    /// Queue-depth sampling interval of the always-on depth ring (`fabric stats depth`).
+    public var sampleIntervalMicroseconds = 100
+    public var verbose = false
+    /// Nice value of the forwarding thread (0: leave it). Below 0 it outweighs the kernel
+    /// threads that share its CPU (a veth's NAPI thread): they get less time to copy in frames
+    /// the switch has no time to send, so the excess is dropped earlier and cheaper, at the
+    /// sender's veth. Idle, the worker yields and sleeps as before.
+    public var workerNice = 0
+
+    public init(ports: [String], bpfObject: String) {
+        self.ports = ports
+        self.bpfObject = bpfObject
+    }
+
+    /// A switch as `config` describes it.
+    public init(config: SwitchConfig, bpfObject: String) {
+        self.ports = config.ports.map(\.name)
+        self.config = config
+        self.bpfObject = bpfObject
+    }
+
+    /// Enough frames for every ring and queue of a port to be full at once: fill + rx + tx
+    /// rings and the egress queue (AF_XDP keeps fill + rx within one ring, so one ring's worth
+    /// is spare: the pool never runs dry before the queues' own limits do).
+    var framesPerPort: Int { 3 * ringSize + queueCapacity }
+
+    func validate() throws {
+        func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
+        guard !ports.isEmpty else { throw SystemError("no ports given (--ports a,b,...)") }
+        guard Set(ports).count == ports.count else { throw SystemError("a port is listed twice in --ports \(ports.joined(separator: ","))") }
+        guard ports.count < 256 else { throw SystemError("at most 255 ports") }
+        for p in ports where p.isEmpty || p.utf8.count >= Int(IF_NAMESIZE) {
+            throw SystemError("port name '\(p)' is not a valid interface name")
+        }
+        guard pow2(ringSize), ringSize >= 64 else { throw SystemError("ring size \(ringSize) must be a power of two >= 64") }
+        guard pow2(queueCapacity) else { throw SystemError("queue capacity \(queueCapacity) must be a power of two") }
+        guard frameSize == 2048 || frameSize == 4096 else { throw SystemError("frame size must be 2048 or 4096") }
+        guard (1...ringSize).contains(batchSize) else { throw SystemError("batch size must be 1...\(ringSize)") }
+        guard (-20...19).contains(workerNice) else { throw SystemError("worker nice value must be -20...19 (got \(workerNice))") }
+    }
+}

@@ -1,0 +1,27 @@
+import CFabricShims
+import Glibc
+
+/// Where threads run and how much they weigh.
+public enum Affinity {
+    /// Moves the calling thread off the CPUs the process was pinned to (taskset pins every
+    /// thread of the switch to the worker's CPU), onto the machine's other online CPUs, when
+    /// there are any: telemetry threads must not take time from the forwarding worker.
+    public static func leaveWorkerCPUs() {
+        var current = [UInt8](repeating: 0, count: 128)
+        guard sf_thread_getaffinity(UInt(current.count), &current) > 0 else { return }
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        var others = [UInt8](repeating: 0, count: 128)
+        var any = false
+        for cpu in 0..<min(online, 128 * 8) where current[cpu / 8] & (1 << (cpu % 8)) == 0 {
+            others[cpu / 8] |= 1 << (cpu % 8)
+            any = true
+        }
+        if any { _ = sf_thread_setaffinity(UInt(others.count), others) }
+    }
+
+    /// Sets the nice value of the calling thread only (not the process).
+    public static func setThreadNice(_ nice: Int) throws {
+        let rc = sf_thread_setnice(Int32(nice))
+        if rc != 0 { throw SystemError.negative(rc, "cannot set the thread's nice value to \(nice)") }
+    }
+}

@@ -1,0 +1,71 @@
+// AF_XDP memory and sockets, created one way for every user: the switch's ports (one UMEM
+// shared by all of them), the traffic generator's transmit-only socket and the receiver's
+// receive-only socket.
+//
+// A UMEM is a FrameArea registered with the kernel. Each socket over it has rx and/or tx rings
+// and, with a shared UMEM, its own fill and completion rings (libxdp's
+// xsk_socket__create_shared; the first socket uses the pair the UMEM was created with). The
+// ring structs live in `XSKRings`, memory that never moves, because libxdp keeps pointers to
+// them. Teardown order: sockets, then the UMEM, then the memory (`close` and the stored
+// property order see to it).
+import CXDP
+import FabricSystem
+import Glibc
+
+public final class UMEM {
+    public let frameSize: Int
+    public let frameCount: Int
+    public let ringSize: Int
+    public private(set) var handle: OpaquePointer?
+    /// Declared last: unmapped after the UMEM that uses it is deleted.
+    let area: FrameArea
+
+    /// Start of the frames: frame `addr` lives at `base + addr`.
+    public var base: UnsafeMutableRawPointer { area.base }
+
+    /// Maps and registers `frameCount` frames; `rings`' fill and completion rings become the
+    /// UMEM's first pair (`ringSize` entries each).
+    public init(frameCount: Int, frameSize: Int, ringSize: Int, rings: XSKRings, what: String) throws {
+        self.frameSize = frameSize
+        self.frameCount = frameCount
+        self.ringSize = ringSize
+        area = try FrameArea(frameCount: frameCount, frameSize: frameSize, what: what)
+        var config = xsk_umem_config(fill_size: UInt32(ringSize), comp_size: UInt32(ringSize), frame_size: UInt32(frameSize),
+                                     frame_headroom: 0, flags: 0)
+        var umem: OpaquePointer?
+        let rc = xsk_umem__create(&umem, area.base, UInt64(area.size), rings.fill, rings.comp, &config)
+        guard rc == 0, let umem else { throw SystemError.negative(rc, "cannot create \(what) (\(area.size) bytes)") }
+        handle = umem
+    }
+
+    /// Opens an AF_XDP socket on queue `queue` of `interface` over this UMEM, with a receive
+    /// and/or a transmit ring of `ringSize` entries, in `rings` (whose fill and completion
+    /// rings the socket uses). libxdp loads no program of its own: callers attach theirs
+    /// (`XDPProgram`) or, sending only, none. Needs-wakeup mode (kicks only when a ring asks).
+    public func openSocket(interface: String, queue: UInt32 = 0, rings: inout XSKRings, receive: Bool, transmit: Bool) throws {
+        guard let handle else { throw SystemError("\(interface): the UMEM is closed") }
+        var config = xsk_socket_config()
+        config.rx_size = receive ? UInt32(ringSize) : 0
+        config.tx_size = transmit ? UInt32(ringSize) : 0
+        config.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
+        config.xdp_flags = 0
+        config.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
+        var socket: OpaquePointer?
+        let rc = xsk_socket__create_shared(&socket, interface, queue, handle, receive ? rings.rx : nil, transmit ? rings.tx : nil,
+                                           rings.fill, rings.comp, &config)
+        guard rc == 0, let socket else {
+            let what = receive && transmit ? "AF_XDP socket" : receive ? "receive AF_XDP socket" : "transmit AF_XDP socket"
+            throw SystemError.negative(rc, "port \(interface): cannot create \(what) on queue \(queue)")
+        }
+        rings.socket = socket
+        rings.fd = xsk_socket__fd(socket)
+    }
+
+    /// Unregisters the memory (its sockets must be closed first). Idempotent.
+    public func close() {
+        if let h = handle { _ = xsk_umem__delete(h) }
+        handle = nil
+    }
+
+    deinit { close() }
+}
