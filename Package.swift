@@ -54,19 +54,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The tests' harnesses: a data path over plain memory, a scripted-kernel port backend,
+        // frame builders. A library (not a test target) so the pipeline benchmarks share it.
+        .target(name: "FabricTestSupport", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricIO", "FabricTelemetry"],
+                path: "Tests/FabricTestSupport", swiftSettings: hotPath),
         // Benchmarks/: the per-packet path without sockets, with malloc/ARC counting.
         .target(name: "CRuntimeCounters", path: "Benchmarks/CRuntimeCounters"),
-        .target(name: "FabricBenchSupport", dependencies: ["FabricCore", "FabricPacket", "FabricSystem"], path: "Benchmarks/Support", swiftSettings: hotPath),
+        .target(name: "FabricBenchSupport", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricTestSupport"], path: "Benchmarks/Support", swiftSettings: hotPath),
         .executableTarget(
             name: "fabric-pipeline-bench",
-            dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricBenchSupport", "CRuntimeCounters"],
+            dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricTestSupport", "FabricBenchSupport", "CRuntimeCounters"],
             path: "Benchmarks/PipelineBench",
             swiftSettings: hotPath
         ),
         .testTarget(name: "FabricTrafficTests", dependencies: ["FabricTraffic"]),
         .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
-        .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket", "FabricSystem"]),
+        .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricTestSupport"]),
+        .testTarget(name: "FabricIOTests", dependencies: ["FabricIO", "FabricCore", "FabricPacket", "FabricTelemetry", "FabricTestSupport"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP",
                                                                    "FabricTelemetry", "FabricTraffic", "FabricConfig"]),
     ]

@@ -156,7 +156,7 @@ if which == "router" || which == "all" {
         ok = r.1.clean && ok
         if round % 2 == 1 { on.append(r.0) } else { off.append(r.0) }
     }
-    let recorded = bench.dp.queues[2].residence.count(3) + bench.dp.queues[3].residence.count(3)
+    let recorded = bench.dp.stats(port: 2, now: 0).queues[3].residenceCount + bench.dp.stats(port: 3, now: 0).queues[3].residenceCount
     precondition(recorded > 0, "residence histograms recorded nothing")
     print("router (1k prefixes) with residence-time histograms: \(fixed(on.min()!, 1)) ns/frame on, \(fixed(off.min()!, 1)) off "
           + "(best of 2 each, interleaved; \(recorded) residence samples)")

@@ -109,7 +109,7 @@ public struct RouterWorkload: ~Copyable {
 
     /// Turns the per-queue residence-time histograms on or off on every port.
     public mutating func recordResidence(_ on: Bool) {
-        for p in 0..<4 { dp.queues[p].recordResidence = on }
+        dp.recordResidence(on)
     }
 
     /// `pipeline` false: only write and free the frames (the harness cost, to subtract).

@@ -95,10 +95,9 @@ public struct PortCounters: Sendable, Equatable {
     /// Why malformed frames were malformed, by `ParseError.rawValue`.
     public var parseErrors = DropCounts()
     /// 802.1Qbb per priority (index = priority): PFC frames received with that priority
-    /// enabled, XOFF->XON transitions, and total paused nanoseconds of the matching queue.
+    /// enabled, and XOFF->XON transitions (the paused time is the egress port's `PauseState`).
     public var pfcRx = PriorityCounts()
     public var pfcXonTransitions = PriorityCounts()
-    public var pfcPausedNanoseconds = PriorityCounts()
     /// PAUSE (802.3x) frames received: counted, not honoured (the fabric runs PFC).
     public var pauseRx: UInt64 = 0
     /// Per egress queue: frames marked CE by ECN.

@@ -11,10 +11,9 @@ public struct FrameQueue: ~Copyable {
         /// When the frame was received (monotonic ns; 0 for frames the switch made).
         @usableFromInline var stamp: UInt64
         @usableFromInline var len: UInt32
-        /// Who to credit when it leaves (ingress port << 3 | priority group), or
-        /// `FrameQueue.untagged` for frames the switch made itself.
-        @usableFromInline var tag: UInt16
-        @inlinable init(addr: UInt64, stamp: UInt64, len: UInt32, tag: UInt16) {
+        /// Whom to credit when it leaves.
+        @usableFromInline var tag: ChargeTag
+        @inlinable init(addr: UInt64, stamp: UInt64, len: UInt32, tag: ChargeTag) {
             self.addr = addr
             self.stamp = stamp
             self.len = len
@@ -22,7 +21,6 @@ public struct FrameQueue: ~Copyable {
         }
     }
     @usableFromInline let entries: UnsafeMutablePointer<Entry>
-    public static let untagged: UInt16 = 0xFFFF
     @usableFromInline var head = 0   // next to dequeue (monotonic)
     @usableFromInline var tail = 0   // next to enqueue (monotonic)
     /// Bytes currently queued.
@@ -45,7 +43,7 @@ public struct FrameQueue: ~Copyable {
     @inlinable public var isFull: Bool { tail &- head == capacity }
 
     /// Appends a frame; false (and nothing changes) when the queue is full.
-    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, tag: UInt16 = FrameQueue.untagged, stamp: UInt64 = 0) -> Bool {
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
         guard tail &- head < capacity else { return false }
         entries[tail & mask] = Entry(addr: addr, stamp: stamp, len: len, tag: tag)
         tail &+= 1
@@ -67,17 +65,29 @@ public struct FrameQueue: ~Copyable {
     }
 
     /// Removes and returns the oldest frame with its tag.
-    @inlinable public mutating func dequeueTagged() -> (addr: UInt64, len: UInt32, tag: UInt16)? {
+    @inlinable public mutating func dequeueTagged() -> QueuedFrame? {
         guard let f = dequeueStamped() else { return nil }
-        return (f.addr, f.len, f.tag)
+        return QueuedFrame(addr: f.addr, len: f.len, tag: f.tag)
     }
 
     /// Removes and returns the oldest frame with its tag and receive stamp.
-    @inlinable public mutating func dequeueStamped() -> (addr: UInt64, len: UInt32, tag: UInt16, stamp: UInt64)? {
+    @inlinable public mutating func dequeueStamped() -> (addr: UInt64, len: UInt32, tag: ChargeTag, stamp: UInt64)? {
         guard head != tail else { return nil }
         let e = entries[head & mask]
         head &+= 1
         byteDepth &-= Int(e.len)
         return (e.addr, e.len, e.tag, e.stamp)
+    }
+}
+
+/// A frame taken out of a queue: where it is, how long, and whom it was charged to.
+public struct QueuedFrame {
+    public var addr: UInt64
+    public var len: UInt32
+    public var tag: ChargeTag
+    @inlinable public init(addr: UInt64, len: UInt32, tag: ChargeTag) {
+        self.addr = addr
+        self.len = len
+        self.tag = tag
     }
 }

@@ -219,7 +219,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
 
     // MARK: - Idle, vanish, teardown
 
-    public mutating func sleepUntilWork(inService: UnsafeMutablePointer<Bool>, loop: inout LoopCounters) {
+    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, loop: inout LoopCounters) {
         let ps = ports
         pollPorts(pollFDs, count: portCount, inService: inService, fd: { ps[$0].fd }, short: { ps[$0].txInFlight }, loop: &loop)
     }
@@ -238,7 +238,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
         return 0
     }
 
-    public func ledger(_ l: inout FrameLedger, inService: UnsafeMutablePointer<Bool>) {}
+    public func ledger(_ l: inout FrameLedger, inService: UnsafePointer<Bool>) {}
 
     public func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64) { (0, 0) }
 

@@ -40,26 +40,38 @@ public protocol PortBackend: ~Copyable {
     mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count: Int,
                            pool: inout FramePool, loop: inout LoopCounters)
     /// Blocks until a port in service has frames to receive, or a short timeout.
-    mutating func sleepUntilWork(inService: UnsafeMutablePointer<Bool>, loop: inout LoopCounters)
+    mutating func sleepUntilWork(inService: UnsafePointer<Bool>, loop: inout LoopCounters)
     /// True while port p has frames handed to the kernel for transmission that are not sent.
     func transmitPending(_ p: Int) -> Bool
     /// Port p's interface vanished: recover every frame the kernel held for it; returns how many.
     mutating func vanish(_ p: Int, pool: inout FramePool) -> Int
     /// The backend's share of the frame ledger (frames in kernel rings).
-    func ledger(_ l: inout FrameLedger, inService: UnsafeMutablePointer<Bool>)
+    func ledger(_ l: inout FrameLedger, inService: UnsafePointer<Bool>)
     /// Frames the port's steering program redirected and passed (0 without one).
     func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64)
     /// What the kernel dropped at the socket.
     mutating func socketDrops(_ p: Int) -> SocketDrops
+    /// Why port p's interface (`name`, `ifindex` when the switch started) is gone, or nil while
+    /// it is there (housekeeping, every 100 ms).
+    func interfaceGone(_ p: Int, name: String, ifindex: Int32) -> String?
     /// Stops steering frames to the sockets (they go to the kernel's stack again).
     mutating func detach()
     /// Closes the sockets.
     mutating func close()
 }
 
+extension PortBackend where Self: ~Copyable {
+    /// The interface by that name is missing, or is another interface now.
+    public func interfaceGone(_ p: Int, name: String, ifindex: Int32) -> String? {
+        let idx = if_nametoindex(name)
+        if idx == 0 { return "interface disappeared" }
+        return Int32(idx) == ifindex ? nil : "interface was replaced"
+    }
+}
+
 /// Blocks in poll() until a port in service has frames to receive: at most 1 ms when some port
 /// has frames still to be sent back by the kernel (`short`), else 100 ms. Idle path only.
-func pollPorts(_ fds: UnsafeMutablePointer<pollfd>, count: Int, inService: UnsafeMutablePointer<Bool>,
+func pollPorts(_ fds: UnsafeMutablePointer<pollfd>, count: Int, inService: UnsafePointer<Bool>,
                fd: (Int) -> Int32, short: (Int) -> Bool, loop: inout LoopCounters) {
     var n = 0
     var wakeSoon = false

@@ -42,21 +42,6 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     /// The last second of queue depths, always on (`fabric stats depth`).
     public var depthRing: DepthRing
 
-    /// One sample of every port's queues, load and PFC for the recorder (per sample interval,
-    /// never per packet).
-    mutating func record(_ r: Recorder, now: UInt64) {
-        r.begin(now)
-        var storms: UInt64 = 0
-        for p in 0..<portCount {
-            let c = dp.counters[p]
-            storms &+= (0..<8).reduce(0) { $0 &+ c.pfcwdStorms[$1] }
-            r.port(depths: { dp.queues[p].depth(queue: $0).bytes }, txBytes: c.txBytes, pausedMask: UInt32(dp.queues[p].pausedMask(now: now)),
-                   pfcRx: UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcRx[$1] }),
-                   pfcTx: UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcTx[$1] }))
-        }
-        r.finish(storms: UInt32(truncatingIfNeeded: storms), pathChanges: UInt32(truncatingIfNeeded: dp.router.selector.pathChanges))
-    }
-
     /// `--capture`: the ports being captured.
     var captures: CaptureSet
 
@@ -132,7 +117,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     }
 
     @inline(__always) mutating func transmit(_ p: Int, now: UInt64) -> Int {
-        guard !dp.queues[p].isEmpty else { return 0 }
+        guard dp.hasQueued(port: p) else { return 0 }
         // Room in the TX ring, then as many frames as the scheduler and the emulated line rate
         // release now (into the scratch arrays), then exactly that many descriptors.
         let room = io.transmitRoom(p, limit: batch.capacity, loop: &loop)
@@ -158,14 +143,13 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     /// One pass over all ports. Returns the number of frames moved (0 = idle).
     @inline(__always) mutating func iterate(now: UInt64) -> Int {
         var work = 0
-        for p in 0..<portCount where dp.inService[p] {
+        for p in 0..<portCount where dp.isInService(p) {
             work &+= io.reclaim(p, pool: &dp.pool, loop: &loop)
             work &+= receive(p, now: now)
             io.refill(p, pool: &dp.pool)
         }
-        dp.refreshPFC(now: now)
-        dp.sampleLoad(now: now)
-        for p in 0..<portCount where dp.inService[p] {
+        dp.tick(now: now)
+        for p in 0..<portCount where dp.isInService(p) {
             work &+= transmit(p, now: now)
         }
         loop.iterations &+= 1
@@ -186,10 +170,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var lastWork = monotonicNanoseconds()
         var lastTick = lastWork
         var lastStats = lastWork
-        var lastAging = lastWork
         var lastPass = lastWork
         var longestStall: UInt64 = 0
-        dp.resolveNextHops(now: lastWork)
         while !stopRequested.load(ordering: .relaxed) {
             var now = monotonicNanoseconds()
             if now &- lastPass > longestStall {
@@ -203,11 +185,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             if let c = control, c.wanted {
                 if c.wantsSeries { c.publish(series: depthRing.series(portNames: names)) } else { c.publish(snapshot(running: true)) }
             }
-            if depthRing.due(now) {
-                let q = dp.queues
-                depthRing.sample(now, depth: { q[$0].depth(queue: $1).bytes }, pausedMask: { q[$0].pausedMask(now: now) })
-            }
-            if let r = recorder, r.due(now) { record(r, now: now) }
+            if depthRing.due(now) { depthRing.sample(dp, now: now) }
+            if let r = recorder, r.due(now) { r.sample(dp, now: now) }
             if moved > 0 {
                 lastWork = now
             } else if options.poll == .adaptive && now &- lastWork > spin && dp.queuedFrames == 0 {
@@ -223,19 +202,13 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 // 14 -> 3.6 ms (README "Performance").
                 sched_yield()
             }
+            // The I/O side's own housekeeping (the data path's runs in `dp.tick`).
             if now &- lastTick >= tick {
                 lastTick = now
                 if stop() { break }
                 checkPorts()
                 captures.flush()
                 recorder?.flush()
-                dp.resolveNextHops(now: now)
-                dp.expirePending(now: now)
-                dp.runPFCWatchdog(now: now)
-                if now &- lastAging >= 1_000_000_000 {
-                    lastAging = now
-                    dp.bridge.table.age(now: now)
-                }
                 if statsEvery > 0, options.statsFile != nil, now &- lastStats >= statsEvery {
                     lastStats = now
                     publishStats(running: true)
@@ -248,11 +221,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     /// Takes out of service every port whose interface has disappeared (or was replaced by
     /// another interface of the same name).
     mutating func checkPorts() {
-        for p in 0..<portCount where dp.inService[p] {
-            let idx = if_nametoindex(names[p])
-            if idx == 0 || Int32(idx) != ifindexes[p] {
-                vanish(p, why: idx == 0 ? "interface disappeared" : "interface was replaced")
-            }
+        for p in 0..<portCount where dp.isInService(p) {
+            if let why = io.interfaceGone(p, name: names[p], ifindex: ifindexes[p]) { vanish(p, why: why) }
         }
     }
 
@@ -265,7 +235,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             + "forwarding continues on \(activePorts.joined(separator: ","))")
     }
 
-    var activePorts: [String] { (0..<portCount).filter { dp.inService[$0] }.map { names[$0] } }
+    var activePorts: [String] { (0..<portCount).filter { dp.isInService($0) }.map { names[$0] } }
 
     /// Orderly stop: detach XDP, drain queued frames for up to 100 ms, close sockets, report.
     mutating func shutdown() -> SwitchReport {
@@ -273,15 +243,15 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         let deadline = monotonicNanoseconds() + 100_000_000
         while monotonicNanoseconds() < deadline {
             let moved = iterate(now: monotonicNanoseconds())
-            let pending = (0..<portCount).contains { dp.inService[$0] && (dp.queues[$0].count > 0 || io.transmitPending($0)) }
+            let pending = (0..<portCount).contains { dp.isInService($0) && (dp.hasQueued(port: $0) || io.transmitPending($0)) }
             if moved == 0 && !pending { break }
         }
         // Last completions (skbs freed since), so the ledger is as settled as it gets.
-        for p in 0..<portCount where dp.inService[p] { _ = io.reclaim(p, pool: &dp.pool, loop: &loop) }
+        for p in 0..<portCount where dp.isInService(p) { _ = io.reclaim(p, pool: &dp.pool, loop: &loop) }
         var report = snapshot(running: false)
         if let r = recorder {
             let residence = (0..<portCount).map { p in
-                (0..<EgressPort.queueCount).map { q in dp.queues[p].residence.buckets(q).flatMap { [$0.us, $0.count] } }
+                (0..<EgressPort.queueCount).map { q in dp.residenceBuckets(port: p, queue: q).flatMap { [$0.us, $0.count] } }
             }
             r.close(trailer: RecordTrailer(final: report, residence: residence))
             recorder = nil

@@ -211,7 +211,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
 
     // MARK: - Idle, vanish, teardown
 
-    public mutating func sleepUntilWork(inService: UnsafeMutablePointer<Bool>, loop: inout LoopCounters) {
+    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, loop: inout LoopCounters) {
         // Frames the kernel still holds for TX come back on the completion ring, which poll()
         // does not report: wake soon to collect them if the fill ring runs low.
         let r = rings
@@ -252,7 +252,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         return rx + fill + comp + tx
     }
 
-    public func ledger(_ l: inout FrameLedger, inService: UnsafeMutablePointer<Bool>) {
+    public func ledger(_ l: inout FrameLedger, inService: UnsafePointer<Bool>) {
         for p in 0..<portCount {
             l.fillOutstanding += rings[p].fillOutstanding
             l.txOutstanding += rings[p].txOutstanding

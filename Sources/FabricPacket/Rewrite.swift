@@ -83,14 +83,6 @@ public enum Rewrite {
         let tc = UInt8(truncatingIfNeeded: load16(ip, 0) >> 4)
         setIPv6TrafficClass(ip, tc & 0xFC | ecn & 0x03)
     }
-
-    /// Sets the BTH FECN bit (byte 4, bit 7): masked by the ICRC.
-    @inlinable
-    public static func setBTHFECN(_ bth: UnsafeMutableRawPointer) {
-        let b = bth.load(fromByteOffset: 4, as: UInt8.self)
-        bth.storeBytes(of: b | 0x80, toByteOffset: 4, as: UInt8.self)
-    }
-
     /// Writes destination and source MAC.
     @inlinable
     public static func setMACs(_ frame: UnsafeMutableRawPointer, destination: MACAddress, source: MACAddress) {

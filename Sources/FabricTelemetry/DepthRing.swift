@@ -33,13 +33,13 @@ public final class DepthRing {
 
     @inline(__always) public func due(_ now: UInt64) -> Bool { now &- last >= interval }
 
-    /// One sample: `depth(port, queue)` in bytes, `pausedMask(port)`.
-    @inline(__always) public func sample(_ now: UInt64, depth: (Int, Int) -> Int, pausedMask: (Int) -> UInt8) {
+    /// One sample of every queue's depth (bytes) and every port's paused queues.
+    public func sample(_ dp: borrowing Datapath, now: UInt64) {
         last = now
         times[next] = now
         for p in 0..<ports {
-            for q in 0..<8 { depths[(next * ports + p) * 8 + q] = UInt32(clamping: depth(p, q)) }
-            paused[next * ports + p] = pausedMask(p)
+            for q in 0..<8 { depths[(next * ports + p) * 8 + q] = UInt32(clamping: dp.depthBytes(port: p, queue: q)) }
+            paused[next * ports + p] = dp.pausedMask(port: p, now: now)
         }
         next = next + 1 == capacity ? 0 : next + 1
         if count < capacity { count += 1 }

@@ -1,8 +1,7 @@
-#if canImport(Glibc)
+import FabricCore
 import FabricSystem
-import Glibc
-#endif
 import Foundation
+import Glibc
 
 /// `fabric switch --record FILE`: the switch's time series, sampled by the worker every
 /// `interval` (100 us by default) into a buffer and written at every housekeeping tick, plus
@@ -47,25 +46,25 @@ public final class Recorder {
     /// Worker: is a sample due?
     @inline(__always) public func due(_ now: UInt64) -> Bool { now &- last >= interval }
 
-    /// Worker: starts a sample at `now` (call `port` for every port, then `finish`).
-    @inline(__always) public func begin(_ now: UInt64) {
+    /// Worker: one sample of every port's queue depths, load and PFC, and the switch's storms
+    /// and path changes (per sample interval, never per packet).
+    public func sample(_ dp: borrowing Datapath, now: UInt64) {
         if used + sampleBytes > capacityBytes { flush() }
         if first == 0 { first = now }
         last = now
         put64(now &- first)
-    }
-
-    @inline(__always) public func port(depths: (Int) -> Int, txBytes: UInt64, pausedMask: UInt32, pfcRx: UInt32, pfcTx: UInt32) {
-        for q in 0..<8 { put32(UInt32(clamping: depths(q))) }
-        put64(txBytes)
-        put32(pausedMask)
-        put32(pfcRx)
-        put32(pfcTx)
-    }
-
-    @inline(__always) public func finish(storms: UInt32, pathChanges: UInt32) {
-        put32(storms)
-        put32(pathChanges)
+        var storms: UInt64 = 0
+        for p in 0..<dp.portCount {
+            let c = dp.counters(port: p)
+            for q in 0..<8 { put32(UInt32(clamping: dp.depthBytes(port: p, queue: q))) }
+            put64(c.txBytes)
+            put32(UInt32(dp.pausedMask(port: p, now: now)))
+            put32(UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcRx[$1] }))
+            put32(UInt32(truncatingIfNeeded: (0..<8).reduce(0) { $0 &+ c.pfcTx[$1] }))
+            storms &+= (0..<8).reduce(0) { $0 &+ c.pfcwdStorms[$1] }
+        }
+        put32(UInt32(truncatingIfNeeded: storms))
+        put32(UInt32(truncatingIfNeeded: dp.loadBalancing.pathChanges))
         samples &+= 1
     }
 

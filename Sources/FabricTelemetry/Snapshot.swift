@@ -29,12 +29,13 @@ extension SwitchReport {
                 sequence: UInt64, uptimeSeconds: Double, running: Bool, now: UInt64) {
         var ports: [PortReport] = []
         for p in 0..<dp.portCount {
-            let c = dp.counters[p]
+            let st = dp.stats(port: p, now: now)
+            let c = st.counters
             let x = io[p]
             var drops: [String: UInt64] = [:]
             for r in DropReason.allCases { drops[r.description] = c.drops[r] }
             ports.append(PortReport(
-                name: x.name, ifindex: x.ifindex, inService: dp.inService[p],
+                name: x.name, ifindex: x.ifindex, inService: st.inService,
                 xdpMode: x.attachMode,
                 rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
@@ -42,47 +43,36 @@ extension SwitchReport {
                 arpRequestsSent: c.arpRequestsSent, arpRepliesSent: c.arpRepliesSent, icmpEchoReplies: c.icmpEchoReplies,
                 parseErrors: Dictionary(uniqueKeysWithValues: ParseError.allCases.map { ($0.description, c.parseErrors[raw: Int($0.rawValue)]) }.filter { $0.1 > 0 }),
                 pfcRx: c.pfcRx.array, pfcXonTransitions: c.pfcXonTransitions.array,
-                pfcPausedMicroseconds: (0..<8).map { prio in
-                    Double(dp.queues[p].pausedNanoseconds(queue: dp.queueForPriority(prio), now: now)) / 1000
-                },
+                pfcPausedMicroseconds: st.pausedNanoseconds.map { Double($0) / 1000 },
                 pfcTx: c.pfcTx.array,
-                pgBytes: (0..<8).map { UInt64(dp.buffer.held(port: p, pg: $0)) },
-                pgWatermark: (0..<8).map { UInt64(dp.buffer.heldPeak(port: p, pg: $0)) },
-                pgShared: (0..<8).map { UInt64(dp.buffer.shared(port: p, pg: $0)) },
-                pgHeadroom: (0..<8).map { UInt64(dp.buffer.headroomUsed(port: p, pg: $0)) },
-                pgHeadroomWatermark: (0..<8).map { UInt64(dp.buffer.headroomPeak(port: p, pg: $0)) },
+                pgBytes: st.pgBytes.map(UInt64.init), pgWatermark: st.pgPeak.map(UInt64.init), pgShared: st.pgShared.map(UInt64.init),
+                pgHeadroom: st.pgHeadroom.map(UInt64.init), pgHeadroomWatermark: st.pgHeadroomPeak.map(UInt64.init),
                 pfcReaction: ReactionReport(count: c.pfcReactions,
                                             meanMicroseconds: c.pfcReactions == 0 ? 0 : Double(c.pfcReactionTotalNanoseconds) / Double(c.pfcReactions) / 1000,
                                             maxMicroseconds: Double(c.pfcReactionMaxNanoseconds) / 1000),
-                utilisation: dp.load.utilisation[p], loadBand: Int(dp.load.band[p]),
+                utilisation: st.utilisation, loadBand: st.loadBand,
                 pauseRx: c.pauseRx,
-                queues: (0..<EgressPort.queueCount).map { q in
-                    let d = dp.queues[p].depth(queue: q)
-                    return QueueReport(queue: q, depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: dp.queues[p].watermark[q],
-                                       enqueued: dp.queues[p].enqueued[q], dequeued: dp.queues[p].dequeued[q],
-                                       dropped: dp.queues[p].dropped[q], ecnMarked: c.ecnMarked[q],
-                                       stormed: dp.queues[p].stormed & (1 << UInt8(q)) != 0, pfcwdStorms: c.pfcwdStorms[q],
-                                       pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
-                                       pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
-                                       residence: ResidenceReport(count: dp.queues[p].residence.count(q), p50: dp.queues[p].residence.percentile(q, 50),
-                                                                  p99: dp.queues[p].residence.percentile(q, 99), p999: dp.queues[p].residence.percentile(q, 99.9),
-                                                                  max: dp.queues[p].residence.max(q)))
+                queues: st.queues.enumerated().map { q, s in
+                    QueueReport(queue: q, depthFrames: s.depthFrames, depthBytes: s.depthBytes, watermarkFrames: s.watermarkFrames,
+                                enqueued: s.enqueued, dequeued: s.dequeued, dropped: s.dropped, ecnMarked: c.ecnMarked[q],
+                                stormed: s.stormed, pfcwdStorms: c.pfcwdStorms[q], pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
+                                pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
+                                residence: ResidenceReport(count: s.residenceCount, p50: s.residenceP50, p99: s.residenceP99,
+                                                           p999: s.residenceP999, max: s.residenceMax))
                 },
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: x.socket))
         }
+        let pool = dp.bufferPool, lb = dp.loadBalancing
         self.init(
             name: name, mode: dp.mode.rawValue,
             sequence: sequence, uptimeSeconds: uptimeSeconds,
-            running: running, ports: ports, macEntries: dp.bridge.table.count,
-            neighbours: (dp.router.neighbours.entries(now: now).map {
-                NeighbourReport(address: formatIPv4($0.ip), mac: $0.mac?.description, isStatic: $0.isStatic)
-            }.sorted { $0.address < $1.address }) + dp.router.neighbours.entries6(now: now).map {
-                NeighbourReport(address: $0.ip.description, mac: $0.mac?.description, isStatic: $0.isStatic)
+            running: running, ports: ports, macEntries: dp.macEntries,
+            neighbours: dp.neighbourEntries(now: now).map {
+                NeighbourReport(address: $0.address.description, mac: $0.mac?.description, isStatic: $0.isStatic)
             },
             ledger: ledger, loop: loop,
-            buffer: BufferReport(poolBytes: dp.buffer.poolBytes, usedBytes: dp.buffer.poolUsed, watermarkBytes: dp.buffer.poolWatermark),
-            loadBalancing: LoadBalancingReport(newFlowlets: dp.router.selector.newFlowlets, pathChanges: dp.router.selector.pathChanges,
-                                               collisions: dp.router.selector.collisions, sprayed: dp.router.selector.sprayed,
-                                               flowletIdleMicroseconds: Double(dp.router.selector.idleNanoseconds) / 1000))
+            buffer: BufferReport(poolBytes: pool.bytes, usedBytes: pool.used, watermarkBytes: pool.watermark),
+            loadBalancing: LoadBalancingReport(newFlowlets: lb.newFlowlets, pathChanges: lb.pathChanges, collisions: lb.collisions,
+                                               sprayed: lb.sprayed, flowletIdleMicroseconds: Double(lb.flowletIdleNanoseconds) / 1000))
     }
 }

@@ -78,9 +78,9 @@ final class EgressPortTests: XCTestCase {
         var paused = EgressPort(capacity: 2048, lineRateGbps: 1)
         for i in 0..<1000 { _ = paused.enqueue(addr: UInt64(i), len: 1226, queue: 3) }
         while paused.dequeue(now: 1) != nil {}
-        _ = paused.pause(queue: 3, quanta: 0xFFFF, now: 2)   // 33.5 ms at 1 Gb/s
+        _ = paused.pause.pause(queue: 3, quanta: 0xFFFF, now: 2)   // 33.5 ms at 1 Gb/s
         XCTAssertNil(paused.dequeue(now: 100_000))
-        _ = paused.pause(queue: 3, quanta: 0, now: 2_000_000)
+        _ = paused.pause.pause(queue: 3, quanta: 0, now: 2_000_000)
         var afterPause = 0
         while paused.dequeue(now: 2_000_001) != nil { afterPause += 1 }
         XCTAssertLessThanOrEqual(afterPause, 6, "a pause is not made up (\(afterPause) frames)")
@@ -93,10 +93,10 @@ final class EgressPortTests: XCTestCase {
                                             (100, 0xFFFF, 335_539), (100, 1, 5), (0.5, 100, 102_400)] {
             var e = EgressPort(capacity: 4, lineRateGbps: gbps)
             _ = e.enqueue(addr: 0, len: 100, queue: 3)
-            _ = e.pause(queue: 3, quanta: quanta, now: 1_000)
-            XCTAssertTrue(e.isPaused(queue: 3, now: 1_000 + nanoseconds - 1), "\(gbps)G, \(quanta) quanta")
-            XCTAssertFalse(e.isPaused(queue: 3, now: 1_000 + nanoseconds + 1), "\(gbps)G, \(quanta) quanta: \(nanoseconds) ns")
-            XCTAssertEqual(e.pausedNanoseconds(queue: 3, now: 10_000_000_000), nanoseconds, accuracy: 1)
+            _ = e.pause.pause(queue: 3, quanta: quanta, now: 1_000)
+            XCTAssertTrue(e.pause.isPaused(queue: 3, now: 1_000 + nanoseconds - 1), "\(gbps)G, \(quanta) quanta")
+            XCTAssertFalse(e.pause.isPaused(queue: 3, now: 1_000 + nanoseconds + 1), "\(gbps)G, \(quanta) quanta: \(nanoseconds) ns")
+            XCTAssertEqual(e.pause.pausedNanoseconds(queue: 3, now: 10_000_000_000), nanoseconds, accuracy: 1)
         }
     }
 

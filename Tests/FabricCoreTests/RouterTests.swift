@@ -1,136 +1,15 @@
 import FabricPacket
+import FabricTestSupport
 import XCTest
 @testable import FabricCore
-
-/// Builds test frames (header layouts are checked against scapy in FabricPacketTests; here
-/// frames only need to be valid input for the router).
-enum Frames {
-    static func ipv4Header(src: UInt32, dst: UInt32, proto: UInt8, ttl: UInt8, tos: UInt8, payload: Int) -> [UInt8] {
-        var h = [UInt8](repeating: 0, count: 20)
-        h[0] = 0x45; h[1] = tos
-        let total = 20 + payload
-        h[2] = UInt8(total >> 8); h[3] = UInt8(total & 0xFF)
-        h[8] = ttl; h[9] = proto
-        let s = ipBytes(src), d = ipBytes(dst)
-        for i in 0..<4 { h[12 + i] = s[i]; h[16 + i] = d[i] }
-        let c = h.withUnsafeBytes { internetChecksum($0.baseAddress!, count: 20) }
-        h[10] = UInt8(c >> 8); h[11] = UInt8(c & 0xFF)
-        return h
-    }
-
-    static func macBytes(_ m: UInt64) -> [UInt8] {
-        var out: [UInt8] = []
-        for i in 0..<6 { out.append(UInt8(truncatingIfNeeded: m >> UInt64(40 - 8 * i))) }
-        return out
-    }
-
-    static func ipBytes(_ a: UInt32) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: a >> 24), UInt8(truncatingIfNeeded: a >> 16), UInt8(truncatingIfNeeded: a >> 8), UInt8(truncatingIfNeeded: a)]
-    }
-
-    static func eth(_ dst: UInt64, _ src: UInt64, _ type: UInt16) -> [UInt8] {
-        let t: [UInt8] = [UInt8(type >> 8), UInt8(type & 0xFF)]
-        return macBytes(dst) + macBytes(src) + t
-    }
-
-    static func udp4(dstMAC: UInt64, srcMAC: UInt64, src: UInt32, dst: UInt32, sport: UInt16, dport: UInt16,
-                     ttl: UInt8 = 64, tos: UInt8 = 0, payload: Int = 18) -> [UInt8] {
-        let udpLen = 8 + payload
-        var udp: [UInt8] = [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF),
-                            UInt8(udpLen >> 8), UInt8(udpLen & 0xFF), 0, 0]
-        udp += [UInt8](repeating: 0xAB, count: payload)
-        return eth(dstMAC, srcMAC, 0x0800) + ipv4Header(src: src, dst: dst, proto: 17, ttl: ttl, tos: tos, payload: udpLen) + udp
-    }
-
-    static func arp(op: UInt16, dstMAC: UInt64, sha: UInt64, spa: UInt32, tha: UInt64, tpa: UInt32) -> [UInt8] {
-        var a: [UInt8] = [0, 1, 8, 0, 6, 4, 0, UInt8(op)]
-        a += macBytes(sha)
-        a += ipBytes(spa)
-        a += macBytes(tha)
-        a += ipBytes(tpa)
-        return eth(dstMAC, sha, 0x0806) + a + [UInt8](repeating: 0, count: 18)
-    }
-
-    static func icmpEcho(dstMAC: UInt64, srcMAC: UInt64, src: UInt32, dst: UInt32, id: UInt16 = 0x1234, seq: UInt16 = 1) -> [UInt8] {
-        var icmp: [UInt8] = [8, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(seq >> 8), UInt8(seq & 0xFF)]
-        icmp += [UInt8](repeating: 0x42, count: 32)
-        let c = icmp.withUnsafeBytes { internetChecksum($0.baseAddress!, count: icmp.count) }
-        icmp[2] = UInt8(c >> 8); icmp[3] = UInt8(c & 0xFF)
-        return eth(dstMAC, srcMAC, 0x0800) + ipv4Header(src: src, dst: dst, proto: 1, ttl: 64, tos: 0, payload: icmp.count) + icmp
-    }
-}
-
-/// A router datapath over a plain buffer: ports h1 (10.77.1.254/24), h2 (10.77.2.254/24),
-/// up1 (10.0.1.0/31), up2 (10.0.2.0/31); 10.99.0.0/16 over both uplinks (ECMP).
-final class RouterBed {
-    static let frameSize = 2048
-    let memory: UnsafeMutableRawPointer
-    var dp: Datapath
-    var batch = Batch(capacity: 64)
-    let frameCount = 1024
-    static let portMACs: [UInt64] = [0x02_5F_00_00_00_02, 0x02_5F_00_00_02_FE, 0x02_5F_00_00_10_FE, 0x02_5F_00_00_20_FE]
-    static let host1: UInt64 = 0x02_5F_00_00_00_01
-    static let host2: UInt64 = 0x02_5F_00_00_00_22
-    static let spine1: UInt64 = 0x02_5F_00_00_10_01
-    static let spine2: UInt64 = 0x02_5F_00_00_20_01
-
-    init(neighbours: Bool = true) {
-        memory = .allocate(byteCount: frameCount * Self.frameSize, alignment: 4096)
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: frameCount * Self.frameSize)
-        var cfg = SwitchConfig(ports: [
-            PortConfig(name: "h1", addresses: [IPPrefix("10.77.1.254/24", strict: false)!]),
-            PortConfig(name: "h2", addresses: [IPPrefix("10.77.2.254/24", strict: false)!]),
-            PortConfig(name: "up1", addresses: [IPPrefix("10.0.1.0/31", strict: false)!]),
-            PortConfig(name: "up2", addresses: [IPPrefix("10.0.2.0/31", strict: false)!]),
-        ])
-        cfg.routes = [RouteConfig(prefix: IPPrefix("10.99.0.0/16", strict: true)!, nextHops: [.v4(parseIPv4("10.0.1.1")!), .v4(parseIPv4("10.0.2.1")!)])]
-        if neighbours {
-            cfg.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.0.1.1")!), mac: MACAddress(rawValue: Self.spine1)),
-                              NeighbourConfig(address: .v4(parseIPv4("10.0.2.1")!), mac: MACAddress(rawValue: Self.spine2))]
-        }
-        dp = Datapath(config: cfg, portMACs: Self.portMACs.map { MACAddress(rawValue: $0) }, frames: memory,
-                      pool: FramePool(frameCount: frameCount, frameSize: Self.frameSize), queueCapacity: 64)
-    }
-
-    deinit { memory.deallocate() }
-
-    func receive(_ bytes: [UInt8]) {
-        let addr = dp.pool.allocate()! + 256
-        bytes.withUnsafeBytes { (memory + Int(addr)).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-        _ = batch.append(addr: addr, len: UInt32(bytes.count))
-    }
-
-    func forward(ingress: Int, now: UInt64 = 1_000) {
-        batch.ingress = ingress
-        batch.timestamp = now
-        dp.forward(&batch)
-    }
-
-    /// Frames queued on `port`, as bytes, freed.
-    func drain(_ port: Int) -> [[UInt8]] {
-        var out: [[UInt8]] = []
-        while let f = dp.queues[port].dequeue() {
-            out.append(Array(UnsafeRawBufferPointer(start: memory + Int(f.addr), count: Int(f.len))))
-            dp.pool.release(f.addr)
-        }
-        return out
-    }
-
-    var ledgerBalances: Bool { dp.pool.freeCount + dp.queuedFrames + dp.pendingFrames == frameCount }
-}
-
-func mac(_ b: [UInt8], _ off: Int) -> UInt64 { (0..<6).reduce(0) { $0 << 8 | UInt64(b[off + $1]) } }
-func ipv4HeaderValid(_ b: [UInt8], l3: Int = 14) -> Bool {
-    b.withUnsafeBytes { internetChecksum($0.baseAddress! + l3, count: 20) } == 0
-}
 
 final class RouterTests: XCTestCase {
     let h1 = parseIPv4("10.77.1.1")!, h2 = parseIPv4("10.77.2.1")!
 
     func testRoutesBetweenConnectedSubnetsAfterARP() {
-        let bed = RouterBed()
+        let bed = RouterLab.make()
         // h2's MAC is unknown: the frame is held and an ARP request goes out on h2's port.
-        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 4000, dport: 5000))
+        bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1, dst: h2, sport: 4000, dport: 5000))
         bed.forward(ingress: 0)
         XCTAssertEqual(bed.dp.pendingFrames, 1)
         let req = bed.drain(1)
@@ -138,24 +17,24 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(mac(req[0], 0), 0xFFFF_FFFF_FFFF)
         XCTAssertEqual(Array(req[0][12...13]), [0x08, 0x06])
         XCTAssertEqual(Array(req[0][20...21]), [0, 1], "ARP request")
-        XCTAssertEqual(mac(req[0], 22), RouterBed.portMACs[1], "sender MAC = port MAC")
+        XCTAssertEqual(mac(req[0], 22), RouterLab.portMACs[1], "sender MAC = port MAC")
         XCTAssertEqual(Array(req[0][28...31]), [10, 77, 2, 254], "sender IP = port address")
         XCTAssertEqual(Array(req[0][38...41]), [10, 77, 2, 1], "target IP")
         XCTAssertEqual(bed.dp.counters[1].arpRequestsSent, 1)
         // A second packet to the same host does not ask again.
-        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 4000, dport: 5000))
+        bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1, dst: h2, sport: 4000, dport: 5000))
         bed.forward(ingress: 0, now: 2_000)
         XCTAssertEqual(bed.drain(1).count, 0)
         XCTAssertEqual(bed.dp.pendingFrames, 2)
 
         // h2 answers: both held frames go out, rewritten, in order.
-        bed.receive(Frames.arp(op: 2, dstMAC: RouterBed.portMACs[1], sha: RouterBed.host2, spa: h2, tha: RouterBed.portMACs[1], tpa: parseIPv4("10.77.2.254")!))
+        bed.receive(Frames.arp(op: 2, dstMAC: RouterLab.portMACs[1], sha: RouterLab.host2, spa: h2, tha: RouterLab.portMACs[1], tpa: parseIPv4("10.77.2.254")!))
         bed.forward(ingress: 1, now: 3_000)
         let out = bed.drain(1)
         XCTAssertEqual(out.count, 2)
         for f in out {
-            XCTAssertEqual(mac(f, 0), RouterBed.host2)
-            XCTAssertEqual(mac(f, 6), RouterBed.portMACs[1])
+            XCTAssertEqual(mac(f, 0), RouterLab.host2)
+            XCTAssertEqual(mac(f, 6), RouterLab.portMACs[1])
             XCTAssertEqual(f[22], 63, "TTL decremented")
             XCTAssertTrue(ipv4HeaderValid(f))
         }
@@ -165,33 +44,33 @@ final class RouterTests: XCTestCase {
     }
 
     func testAnswersARPForItsOwnAddressOnlyOnThatPort() {
-        let bed = RouterBed()
-        bed.receive(Frames.arp(op: 1, dstMAC: 0xFFFF_FFFF_FFFF, sha: RouterBed.host1, spa: h1, tha: 0, tpa: parseIPv4("10.77.1.254")!))
-        bed.receive(Frames.arp(op: 1, dstMAC: 0xFFFF_FFFF_FFFF, sha: RouterBed.host1, spa: h1, tha: 0, tpa: parseIPv4("10.77.2.254")!))
-        bed.receive(Frames.arp(op: 1, dstMAC: 0xFFFF_FFFF_FFFF, sha: RouterBed.host1, spa: h1, tha: 0, tpa: parseIPv4("10.77.1.7")!))
+        let bed = RouterLab.make()
+        bed.receive(Frames.arp(op: 1, dstMAC: 0xFFFF_FFFF_FFFF, sha: RouterLab.host1, spa: h1, tha: 0, tpa: parseIPv4("10.77.1.254")!))
+        bed.receive(Frames.arp(op: 1, dstMAC: 0xFFFF_FFFF_FFFF, sha: RouterLab.host1, spa: h1, tha: 0, tpa: parseIPv4("10.77.2.254")!))
+        bed.receive(Frames.arp(op: 1, dstMAC: 0xFFFF_FFFF_FFFF, sha: RouterLab.host1, spa: h1, tha: 0, tpa: parseIPv4("10.77.1.7")!))
         bed.forward(ingress: 0)
         let replies = bed.drain(0)
         XCTAssertEqual(replies.count, 1, "only the request for 10.77.1.254 on h1 is answered")
         let r = replies[0]
-        XCTAssertEqual(mac(r, 0), RouterBed.host1)
-        XCTAssertEqual(mac(r, 6), RouterBed.portMACs[0])
+        XCTAssertEqual(mac(r, 0), RouterLab.host1)
+        XCTAssertEqual(mac(r, 6), RouterLab.portMACs[0])
         XCTAssertEqual(Array(r[20...21]), [0, 2])
-        XCTAssertEqual(mac(r, 22), RouterBed.portMACs[0])
+        XCTAssertEqual(mac(r, 22), RouterLab.portMACs[0])
         XCTAssertEqual(Array(r[28...31]), [10, 77, 1, 254])
-        XCTAssertEqual(mac(r, 32), RouterBed.host1)
+        XCTAssertEqual(mac(r, 32), RouterLab.host1)
         XCTAssertEqual(Array(r[38...41]), [10, 77, 1, 1])
         XCTAssertEqual(bed.dp.counters[0].consumed, 2)
-        XCTAssertEqual(bed.dp.router.neighbours.lookup(h1, now: 1_000)?.rawValue, RouterBed.host1, "learned from the request")
+        XCTAssertEqual(bed.dp.router.neighbours.lookup(h1, now: 1_000)?.rawValue, RouterLab.host1, "learned from the request")
     }
 
     func testAnswersPingToItsAddress() {
-        let bed = RouterBed()
-        bed.receive(Frames.icmpEcho(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: parseIPv4("10.77.1.254")!))
+        let bed = RouterLab.make()
+        bed.receive(Frames.icmpEcho(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1, dst: parseIPv4("10.77.1.254")!))
         bed.forward(ingress: 0)
         let r = bed.drain(0)
         XCTAssertEqual(r.count, 1)
         let f = r[0]
-        XCTAssertEqual(mac(f, 0), RouterBed.host1)
+        XCTAssertEqual(mac(f, 0), RouterLab.host1)
         XCTAssertEqual(Array(f[26...29]), [10, 77, 1, 254], "source is the switch")
         XCTAssertEqual(Array(f[30...33]), [10, 77, 1, 1])
         XCTAssertEqual(f[34], 0, "echo reply")
@@ -201,12 +80,12 @@ final class RouterTests: XCTestCase {
     }
 
     func testECMPSpreadsFlowsOverUplinksAndKeepsEachFlowOnOnePath() {
-        let bed = RouterBed()
+        let bed = RouterLab.make()
         var perLink = [0, 0]
         var pathOf: [UInt16: Int] = [:]
         for round in 0..<2 {
             for sport in UInt16(0xC000)..<UInt16(0xC000 + 256) {
-                bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1,
+                bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1,
                                         dst: parseIPv4("10.99.5.5")!, sport: sport, dport: 5000))
                 bed.forward(ingress: 0)
                 let a = bed.drain(2), b = bed.drain(3)
@@ -215,13 +94,13 @@ final class RouterTests: XCTestCase {
                 let link = a.isEmpty ? 1 : 0
                 if round == 0 { perLink[link] += 1; pathOf[sport] = link } else { XCTAssertEqual(pathOf[sport], link, "flow moved") }
                 let f = (a + b)[0]
-                XCTAssertEqual(mac(f, 0), link == 0 ? RouterBed.spine1 : RouterBed.spine2)
+                XCTAssertEqual(mac(f, 0), link == 0 ? RouterLab.spine1 : RouterLab.spine2)
             }
         }
         XCTAssertGreaterThan(perLink[0], 90, "\(perLink)")
         XCTAssertGreaterThan(perLink[1], 90, "\(perLink)")
         // UDP 4791 whose BTH opcode is unknown: counted as a parse error, still routed.
-        bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1,
+        bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1,
                                 dst: parseIPv4("10.99.5.5")!, sport: 0xC001, dport: 4791))
         bed.forward(ingress: 0)
         XCTAssertEqual(bed.drain(2).count + bed.drain(3).count, 1)
@@ -240,8 +119,8 @@ final class RouterTests: XCTestCase {
         var it = hex.makeIterator()
         while let a = it.next(), let b = it.next() { bytes.append(UInt8(String([a, b]), radix: 16)!) }
 
-        let bed = RouterBed()
-        bed.receive(Frames.arp(op: 2, dstMAC: RouterBed.portMACs[1], sha: RouterBed.host2, spa: h2, tha: 0, tpa: parseIPv4("10.77.2.254")!))
+        let bed = RouterLab.make()
+        bed.receive(Frames.arp(op: 2, dstMAC: RouterLab.portMACs[1], sha: RouterLab.host2, spa: h2, tha: 0, tpa: parseIPv4("10.77.2.254")!))
         bed.forward(ingress: 1)
         bed.receive(bytes)
         bed.forward(ingress: 0)
@@ -285,7 +164,7 @@ final class RouterTests: XCTestCase {
         batch.ingress = 1
         batch.timestamp = 1_000
         dp.forward(&batch)
-        let f = try XCTUnwrap(dp.queues[1].dequeue())
+        let f = try XCTUnwrap(dp.egress[1].dequeue())
         let reply = Array(UnsafeRawBufferPointer(start: memory + Int(f.addr), count: Int(f.len)))
         XCTAssertEqual(reply, hex(c["reply"] as! String))
         XCTAssertEqual(dp.router.neighbours.lookup(IPv6Address("fd77:2::1")!, now: 2_000)?.description, "02:5f:00:00:00:02",
@@ -296,19 +175,19 @@ final class RouterTests: XCTestCase {
         _ = batch.append(addr: addr2, len: UInt32(ns.count))
         batch.ingress = 0
         dp.forward(&batch)
-        XCTAssertTrue(dp.queues[0].isEmpty)
+        XCTAssertTrue(dp.egress[0].isEmpty)
         XCTAssertEqual(dp.counters[0].consumed, 1)
     }
 
     func testDropsAreCountedByReason() {
-        let bed = RouterBed()
-        let me = RouterBed.portMACs[0]
-        bed.receive(Frames.udp4(dstMAC: me, srcMAC: RouterBed.host1, src: h1, dst: parseIPv4("192.0.2.1")!, sport: 1, dport: 2))      // no route
-        bed.receive(Frames.udp4(dstMAC: me, srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2, ttl: 1))                     // TTL
-        bed.receive(Frames.udp4(dstMAC: 0x02_00_00_00_00_99, srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2))            // not our MAC
-        bed.receive(Array(Frames.udp4(dstMAC: me, srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 1, dport: 2).prefix(30)))          // truncated IPv4
-        bed.receive(Frames.eth(me, RouterBed.host1, 0x88CC) + [UInt8](repeating: 0, count: 46))                                         // LLDP ethertype
-        var frag = Frames.udp4(dstMAC: me, srcMAC: RouterBed.host1, src: h1, dst: parseIPv4("192.0.2.1")!, sport: 1, dport: 2)
+        let bed = RouterLab.make()
+        let me = RouterLab.portMACs[0]
+        bed.receive(Frames.udp4(dstMAC: me, srcMAC: RouterLab.host1, src: h1, dst: parseIPv4("192.0.2.1")!, sport: 1, dport: 2))      // no route
+        bed.receive(Frames.udp4(dstMAC: me, srcMAC: RouterLab.host1, src: h1, dst: h2, sport: 1, dport: 2, ttl: 1))                     // TTL
+        bed.receive(Frames.udp4(dstMAC: 0x02_00_00_00_00_99, srcMAC: RouterLab.host1, src: h1, dst: h2, sport: 1, dport: 2))            // not our MAC
+        bed.receive(Array(Frames.udp4(dstMAC: me, srcMAC: RouterLab.host1, src: h1, dst: h2, sport: 1, dport: 2).prefix(30)))          // truncated IPv4
+        bed.receive(Frames.eth(me, RouterLab.host1, 0x88CC) + [UInt8](repeating: 0, count: 46))                                         // LLDP ethertype
+        var frag = Frames.udp4(dstMAC: me, srcMAC: RouterLab.host1, src: h1, dst: parseIPv4("192.0.2.1")!, sport: 1, dport: 2)
         frag[20] = 0x20                                                                                                                 // MF: a fragment
         frag[24] = 0; frag[25] = 0
         let c = frag.withUnsafeBytes { internetChecksum($0.baseAddress! + 14, count: 20) }
@@ -326,9 +205,9 @@ final class RouterTests: XCTestCase {
     }
 
     func testUnansweredARPTimesOutAndCountsTheHeldFrames() {
-        let bed = RouterBed()
+        let bed = RouterLab.make()
         for i in 0..<3 {
-            bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9))
+            bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9))
         }
         bed.forward(ingress: 0, now: 0)
         XCTAssertEqual(bed.dp.pendingFrames, 3)
@@ -342,11 +221,11 @@ final class RouterTests: XCTestCase {
     }
 
     func testPendingQueueIsBounded() {
-        let bed = RouterBed()
+        let bed = RouterLab.make()
         var sent = 0
         while sent < 300 {
             for _ in 0..<60 {
-                bed.receive(Frames.udp4(dstMAC: RouterBed.portMACs[0], srcMAC: RouterBed.host1, src: h1, dst: h2, sport: 7, dport: 9))
+                bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1, dst: h2, sport: 7, dport: 9))
             }
             bed.forward(ingress: 0)
             _ = bed.drain(1)

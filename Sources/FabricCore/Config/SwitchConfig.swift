@@ -13,7 +13,7 @@ public struct PortConfig: Sendable, Equatable {
     /// Interface addresses with their prefix length (host bits kept): 10.77.1.254/24.
     public var addresses: [IPPrefix]
     public var trust: TrustMode
-    /// Emulated line rate in Gb/s (used by the lossless-Ethernet issue); nil = unlimited.
+    /// Emulated line rate in Gb/s (the shaper, PFC quanta, headroom, port load); nil = unlimited.
     public var speedGbps: Double?
 
     public init(name: String, mac: MACAddress? = nil, addresses: [IPPrefix] = [], trust: TrustMode = .dscp, speedGbps: Double? = nil) {
@@ -66,7 +66,7 @@ public struct SwitchConfig: Sendable, Equatable {
     public var routes: [RouteConfig]
     public var neighbours: [NeighbourConfig]
     public var qos: QoSMaps
-    /// ECMP member choice: "ecmp" for now; the flowlet issue adds more.
+    /// How ECMP groups choose their member by default, and the flowlet table.
     public var loadBalancing: LoadBalancingConfig
     public var ecn = ECNConfig()
     public var pfcWatchdog = PFCWatchdogConfig()

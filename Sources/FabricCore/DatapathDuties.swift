@@ -1,0 +1,67 @@
+/// The data path's duties on a clock and on port events: what the run loop used to time by
+/// hand, now behind one `tick(now:)`, and taking a port out of service.
+extension Datapath {
+    /// Everything the data path does on a clock rather than per frame; the run loop calls it
+    /// once per pass. Cheap unless something is due: XOFF refresh (while a PG is in XOFF),
+    /// port load samples (every `PortLoad.interval`), `housekeeping` (every 100 ms).
+    public mutating func tick(now: UInt64) {
+        if admission.anyInXoff {
+            for port in 0..<portCount {
+                for pg in 0..<8 {
+                    let xoff = admission.refreshDue(port: port, pg: pg, now: now)
+                    if xoff != 0 { sendPFC(port: port, priorities: xoff, quanta: 0xFFFF, now: now) }
+                }
+            }
+        }
+        if now &- load.lastSample >= PortLoad.interval {
+            let c = counters, e = egress
+            load.sample(now: now, txBytes: { c[$0].txBytes }, queuedBytes: { e[$0].queuedBytes })
+        }
+        if now >= nextHousekeeping {
+            nextHousekeeping = now &+ Self.housekeepingInterval
+            housekeeping(now: now)
+        }
+    }
+
+    /// The 100 ms duties: the PFC watchdog, asking for unresolved next hops, dropping frames
+    /// that waited too long for one, and (every second) aging the MAC table.
+    public mutating func housekeeping(now: UInt64) {
+        for p in 0..<portCount where service[p] {
+            let drain = watchdog.check(port: p, egress: &egress[p], counters: &counters[p], now: now)
+            for q in 0..<EgressPort.queueCount where drain & (1 << UInt8(q)) != 0 {
+                counters[p].pfcwdDropped[q] &+= discardQueue(port: p, queue: q)
+            }
+        }
+        resolveNextHops(now: now)
+        expirePending(now: now)
+        if now &- lastAging >= 1_000_000_000 {
+            lastAging = now
+            bridge.table.age(now: now)
+        }
+    }
+
+    /// Empties queue `queue` of `port` (credits and frames back); returns how many it held.
+    mutating func discardQueue(port: Int, queue: Int) -> UInt64 {
+        var n: UInt64 = 0
+        while let f = egress[port].removeOldest(queue: queue) {
+            credit(f.tag, bytes: f.len, now: 0)
+            pool.release(f.addr)
+            n &+= 1
+        }
+        return n
+    }
+
+    /// Takes a port out of service: its queued and pending frames go back to the pool (counted
+    /// as `portDown` drops) and the addresses learned on it are forgotten.
+    public mutating func takeOutOfService(port: Int) {
+        guard service[port] else { return }
+        service[port] = false
+        while let frame = egress[port].control.dequeue() { pool.release(frame.addr) }
+        for q in 0..<EgressPort.queueCount {
+            counters[port].drops[.portDown] &+= discardQueue(port: port, queue: q)
+        }
+        bridge.table.flush(port: port)
+        let n = pending.takePort(port)
+        for i in 0..<n { _ = drop(pending.taken[i].addr, .portDown, countedOn: port) }
+    }
+}

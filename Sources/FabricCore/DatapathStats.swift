@@ -1,0 +1,112 @@
+import FabricPacket
+
+/// One egress queue as telemetry sees it.
+public struct QueueStats: Sendable {
+    public var depthFrames: Int
+    public var depthBytes: Int
+    public var watermarkFrames: Int
+    public var enqueued: UInt64
+    public var dequeued: UInt64
+    public var dropped: UInt64
+    /// Declared stormed by the PFC watchdog now.
+    public var stormed: Bool
+    /// Residence time (receive to transmit submit), microseconds.
+    public var residenceCount: UInt64
+    public var residenceP50: UInt64
+    public var residenceP99: UInt64
+    public var residenceP999: UInt64
+    public var residenceMax: UInt64
+}
+
+/// One port as telemetry sees it: its counters and the state of its stages.
+public struct PortStats: Sendable {
+    public var inService: Bool
+    public var counters: PortCounters
+    public var queues: [QueueStats]
+    /// Per PFC priority 0...7: nanoseconds the matching egress queue has been paused.
+    public var pausedNanoseconds: [UInt64]
+    /// Per priority group 0...7: ingress bytes held now, their peak, the parts in the shared
+    /// pool and in headroom now, and the headroom peak.
+    public var pgBytes: [Int]
+    public var pgPeak: [Int]
+    public var pgShared: [Int]
+    public var pgHeadroom: [Int]
+    public var pgHeadroomPeak: [Int]
+    /// Egress load as the flowlet and spray selectors see it.
+    public var utilisation: Double
+    public var loadBand: Int
+}
+
+/// The read-only view of the data path for telemetry: plain values copied out on request (a
+/// snapshot, a recorder sample), never on the per-packet path.
+extension Datapath {
+    public func stats(port p: Int, now: UInt64) -> PortStats {
+        let e = egress
+        let queues = (0..<EgressPort.queueCount).map { q in
+            let d = e[p].depth(queue: q)
+            return QueueStats(depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: e[p].watermark[q],
+                              enqueued: e[p].enqueued[q], dequeued: e[p].dequeued[q], dropped: e[p].dropped[q],
+                              stormed: watchdog.isStormed(port: p, queue: q),
+                              residenceCount: e[p].residence.count(q), residenceP50: e[p].residence.percentile(q, 50),
+                              residenceP99: e[p].residence.percentile(q, 99), residenceP999: e[p].residence.percentile(q, 99.9),
+                              residenceMax: e[p].residence.max(q))
+        }
+        var pg = (bytes: [Int](), peak: [Int](), shared: [Int](), headroom: [Int](), headroomPeak: [Int]())
+        for g in 0..<8 {
+            pg.bytes.append(admission.buffer.held(port: p, pg: g))
+            pg.peak.append(admission.buffer.heldPeak(port: p, pg: g))
+            pg.shared.append(admission.buffer.shared(port: p, pg: g))
+            pg.headroom.append(admission.buffer.headroomUsed(port: p, pg: g))
+            pg.headroomPeak.append(admission.buffer.headroomPeak(port: p, pg: g))
+        }
+        var paused: [UInt64] = []
+        for prio in 0..<8 { paused.append(e[p].pause.pausedNanoseconds(queue: pfcReceiver.queue(priority: prio), now: now)) }
+        return PortStats(inService: service[p], counters: counters[p], queues: queues, pausedNanoseconds: paused,
+                         pgBytes: pg.bytes, pgPeak: pg.peak, pgShared: pg.shared, pgHeadroom: pg.headroom, pgHeadroomPeak: pg.headroomPeak,
+                         utilisation: load.utilisation[p], loadBand: Int(load.band[p]))
+    }
+
+    /// The shared ingress pool: its size, bytes in use, the most ever in use.
+    public var bufferPool: (bytes: Int, used: Int, watermark: Int) {
+        (admission.buffer.poolBytes, admission.buffer.poolUsed, admission.buffer.poolWatermark)
+    }
+
+    /// The flowlet and spray selectors' counters.
+    public var loadBalancing: (newFlowlets: UInt64, pathChanges: UInt64, collisions: UInt64, sprayed: UInt64, flowletIdleNanoseconds: UInt64) {
+        (router.selector.newFlowlets, router.selector.pathChanges, router.selector.collisions, router.selector.sprayed,
+         router.selector.idleNanoseconds)
+    }
+
+    /// Learned MAC addresses (bridge mode).
+    public var macEntries: Int { bridge.table.count }
+
+    /// The neighbour table: IPv4 entries in address order, then IPv6; nil MAC while resolving.
+    public func neighbourEntries(now: UInt64) -> [(address: IPAddress, mac: MACAddress?, isStatic: Bool)] {
+        router.neighbours.entries(now: now).sorted { $0.ip < $1.ip }.map { (.v4($0.ip), $0.mac, $0.isStatic) }
+            + router.neighbours.entries6(now: now).map { (.v6($0.ip), $0.mac, $0.isStatic) }
+    }
+
+    /// Residence-time histogram of (port, queue): bucket lower bounds (us) and counts.
+    public func residenceBuckets(port: Int, queue: Int) -> [(us: UInt64, count: UInt64)] { egress[port].residence.buckets(queue) }
+
+    // MARK: - For the run loop and its samplers (cheap: per iteration or per sample)
+
+    @inlinable public func isInService(_ port: Int) -> Bool { service[port] }
+    /// Which ports are in service, for the backends' poll() (read-only).
+    public var inService: UnsafePointer<Bool> { UnsafePointer(service) }
+    @inlinable public func hasQueued(port: Int) -> Bool { !egress[port].isEmpty }
+    @inlinable public func queuedFrames(port: Int) -> Int { egress[port].count }
+    @inlinable public func depthBytes(port: Int, queue: Int) -> Int { egress[port].depth(queue: queue).bytes }
+    @inlinable public func pausedMask(port: Int, now: UInt64) -> UInt8 { egress[port].pause.pausedMask(now: now) }
+    @inlinable public func counters(port: Int) -> PortCounters { counters[port] }
+
+    /// Frames held in egress queues.
+    public var queuedFrames: Int { (0..<portCount).reduce(0) { $0 + egress[$1].count } }
+    /// Frames parked until their next hop resolves (part of the frame ledger).
+    public var pendingFrames: Int { pending.count }
+
+    /// Residence times recorded per queue (on by default; the benchmark measures both ways).
+    public func recordResidence(_ on: Bool) {
+        for p in 0..<portCount { egress[p].recordResidence = on }
+    }
+}

@@ -1,0 +1,182 @@
+/// The egress side of one port: 8 queues (one per traffic class queue), the switch's own
+/// control frames, a scheduler, the 802.1Qbb pause state and the emulated line rate.
+///
+/// - Scheduler: strict priority for the queues in `strictMask` (highest queue number first:
+///   CNP's TC6 by default), then deficit weighted round robin (Shreedhar & Varghese, "Efficient
+///   Fair Queuing using Deficit Round Robin", SIGCOMM 1995) among the rest, with quantum =
+///   weight x 1600 bytes, so every visit can send at least one full frame (ETS weights).
+/// - Pauses (`PauseState`): a paused queue is skipped; the others go on.
+/// - Line rate (`Shaper`): frames leave no faster than the emulated wire.
+public struct EgressPort: ~Copyable {
+    public static let queueCount = 8
+
+    @usableFromInline let queues: UnsafeMutablePointer<FrameQueue>
+    /// MAC Control frames the switch sends (its PFC): served before every queue, never paused
+    /// and not held by the shaper (they are tiny and must not wait behind the traffic they stop).
+    public var control: FrameQueue
+    @usableFromInline let quantum: UnsafeMutablePointer<Int>
+    @usableFromInline let deficit: UnsafeMutablePointer<Int>
+    public let strictMask: UInt8
+    /// Bit q set while queue q holds frames: the scheduler tests a mask, not 8 counts.
+    @usableFromInline var nonEmpty: UInt8 = 0
+    @usableFromInline var rr = 0
+    @usableFromInline var freshVisit = true
+    public var pause: PauseState
+    public var shaper: Shaper
+    /// Per queue: frames enqueued, dequeued, dropped because the queue was full.
+    public let enqueued: UnsafeMutablePointer<UInt64>
+    public let dequeued: UnsafeMutablePointer<UInt64>
+    public let dropped: UnsafeMutablePointer<UInt64>
+    /// Switch residence time per queue (receive to transmit submit), when `recordResidence`.
+    public var residence = ResidenceHistograms(histograms: EgressPort.queueCount)
+    public var recordResidence = true
+    /// Highest depth seen per queue, in frames.
+    public let watermark: UnsafeMutablePointer<Int>
+
+    /// `lineRateGbps` nil: no shaper, and PFC quanta are timed at 100 Gb/s.
+    public init(capacity: Int, strictMask: UInt8 = 1 << 6, weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil) {
+        precondition(weights.count == Self.queueCount && weights.allSatisfy { $0 > 0 })
+        queues = .allocate(capacity: Self.queueCount)
+        control = FrameQueue(capacity: 64)
+        pause = PauseState(lineRateGbps: lineRateGbps ?? 100)
+        shaper = Shaper(lineRateGbps: lineRateGbps)
+        quantum = .allocate(capacity: Self.queueCount)
+        deficit = .filled(with: 0, count: Self.queueCount)
+        enqueued = .filled(with: 0, count: Self.queueCount)
+        dequeued = .filled(with: 0, count: Self.queueCount)
+        dropped = .filled(with: 0, count: Self.queueCount)
+        watermark = .filled(with: 0, count: Self.queueCount)
+        for q in 0..<Self.queueCount {
+            (queues + q).initialize(to: FrameQueue(capacity: capacity))
+            quantum[q] = weights[q] * 1600
+        }
+        self.strictMask = strictMask
+    }
+
+    deinit {
+        queues.deinitialize(count: Self.queueCount)
+        queues.deallocate()
+        quantum.deallocate()
+        deficit.deallocate()
+        enqueued.deallocate()
+        dequeued.deallocate()
+        dropped.deallocate()
+        watermark.deallocate()
+    }
+
+    /// Takes the oldest frame of queue `q` regardless of scheduling, pauses and rate (the
+    /// watchdog's drop action, a port going out of service).
+    public mutating func removeOldest(queue q: Int) -> QueuedFrame? {
+        let f = queues[q].dequeueTagged()
+        if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
+        return f
+    }
+
+    /// Frames queued on this port.
+    @inlinable public var count: Int {
+        var n = control.count
+        for q in 0..<Self.queueCount { n &+= queues[q].count }
+        return n
+    }
+
+    @inlinable public var isEmpty: Bool { nonEmpty == 0 && control.isEmpty }
+
+    /// Bytes waiting in the 8 queues.
+    @inlinable public var queuedBytes: Int {
+        var n = 0
+        for q in 0..<Self.queueCount { n &+= queues[q].byteDepth }
+        return n
+    }
+
+    @inlinable public func depth(queue q: Int) -> (frames: Int, bytes: Int) { (queues[q].count, queues[q].byteDepth) }
+
+    /// Queues a frame on queue `q`; false (counted) when that queue is full.
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
+        guard queues[q].enqueue(addr: addr, len: len, tag: tag, stamp: stamp) else {
+            dropped[q] &+= 1
+            return false
+        }
+        enqueued[q] &+= 1
+        nonEmpty |= 1 << UInt8(q)
+        if queues[q].count > watermark[q] { watermark[q] = queues[q].count }
+        return true
+    }
+
+    /// The next frame the scheduler picks, ignoring the line rate (tests, draining).
+    @inlinable public mutating func dequeue() -> (addr: UInt64, len: UInt32)? {
+        if let c = control.dequeue() { return c }
+        guard let q = pick() else { return nil }
+        let f = take(q)
+        return (f.addr, f.len)
+    }
+
+    /// The next frame if the emulated wire has room for it at `now`.
+    @inlinable public mutating func dequeue(now: UInt64) -> (addr: UInt64, len: UInt32)? {
+        guard let f = dequeueTagged(now: now) else { return nil }
+        return (f.addr, f.len)
+    }
+
+    /// As `dequeue(now:)`, with the frame's buffer-accounting tag.
+    @inlinable public mutating func dequeueTagged(now: UInt64) -> QueuedFrame? {
+        if let c = control.dequeueTagged() { return c }
+        guard shaper.mayStart(now: now, waiting: nonEmpty != 0) else { return nil }
+        guard let q = pick(now: now) else {
+            // Nothing eligible (empty or paused): the wire is idle.
+            shaper.idle()
+            return nil
+        }
+        let f = take(q, now: now)
+        shaper.sent(bytes: Int(f.len), waiting: nonEmpty != 0)
+        return f
+    }
+
+    /// The histogram update, out of line: the rarely-changing bucket math stays out of the
+    /// inlined dequeue.
+    @usableFromInline @inline(never) mutating func noteResidence(_ q: Int, _ nanoseconds: UInt64) {
+        residence.record(q, nanoseconds: nanoseconds)
+    }
+
+    @inlinable mutating func take(_ q: Int, now: UInt64 = 0) -> QueuedFrame {
+        let f = queues[q].dequeueStamped()!
+        dequeued[q] &+= 1
+        if recordResidence && f.stamp != 0 && now > f.stamp { noteResidence(q, now &- f.stamp) }
+        if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
+        return QueuedFrame(addr: f.addr, len: f.len, tag: f.tag)
+    }
+
+    /// Strict queues first (highest first), then DWRR among the others. Charges the chosen
+    /// DWRR queue's deficit for the head frame.
+    @inlinable mutating func pick(now: UInt64 = 0) -> Int? {
+        var strict = nonEmpty & strictMask
+        while strict != 0 {
+            let q = 7 - strict.leadingZeroBitCount          // highest non-empty strict queue
+            if !pause.isPaused(queue: q, now: now) { return q }
+            strict &= ~(1 << UInt8(q))
+        }
+        guard nonEmpty & ~strictMask != 0 else { return nil }
+        var visits = 0
+        while visits < 2 * Self.queueCount + 1 {
+            let q = rr
+            if (nonEmpty & ~strictMask) & (1 << UInt8(q)) == 0 || pause.isPaused(queue: q, now: now) {
+                deficit[q] = 0
+                rr = (rr + 1) & (Self.queueCount - 1)
+                freshVisit = true
+                visits += 1
+                continue
+            }
+            if freshVisit {
+                deficit[q] &+= quantum[q]
+                freshVisit = false
+            }
+            let len = Int(queues[q].peek()!.len)
+            if len <= deficit[q] {
+                deficit[q] &-= len
+                return q
+            }
+            rr = (rr + 1) & (Self.queueCount - 1)
+            freshVisit = true
+            visits += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Flooding: a frame for every in-service port but the one it came in on.
+extension Datapath {
+    /// Copies for all targets but the last, which takes the original frame (so a flood to one
+    /// port copies nothing). Each copy is admitted and charged like the original.
+    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, queue: Int, tag: ChargeTag, stamp: UInt64) {
+        let ingress = tag.ingress
+        var last = -1
+        for p in 0..<portCount where p != ingress && service[p] {
+            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue, tag: tag, stamp: stamp) }
+            last = p
+        }
+        if last >= 0 {
+            enqueue(addr: addr, len: len, port: last, queue: queue, tag: tag, stamp: stamp)
+        } else {
+            _ = drop(addr, .noEgress, countedOn: ingress)
+        }
+    }
+
+    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int, tag: ChargeTag, stamp: UInt64) {
+        guard let fresh = pool.allocate() else {
+            counters[port].drops[.noBuffer] &+= 1
+            return
+        }
+        // Keep the offset inside the frame (headroom) so the copy looks like the original.
+        let target = fresh + addr % UInt64(pool.frameSize)
+        memcpy(frames + Int(target), frames + Int(addr), Int(len))
+        counters[port].floodCopies &+= 1
+        enqueue(addr: target, len: len, port: port, queue: queue, tag: tag, stamp: stamp)
+    }
+}

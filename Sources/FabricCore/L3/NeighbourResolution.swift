@@ -1,0 +1,71 @@
+import FabricPacket
+
+/// Next-hop resolution (router mode): frames whose next hop has no MAC yet wait in `pending`
+/// while the host stack asks (ARP or neighbour solicitation, at most once per retry interval
+/// per address); they leave when the answer is learned, or are dropped after the pending
+/// timeout. Route gateways are asked for ahead of traffic.
+extension Datapath {
+    /// Parks a routed frame until its next hop resolves, asking if nobody asked lately.
+    @usableFromInline mutating func hold(addr: UInt64, len: UInt32, port: Int, nextHop: IPAddress, queue: Int, tag: ChargeTag, now: UInt64) {
+        guard service[port] else { _ = drop(addr, .portDown, countedOn: port); return }
+        guard pending.add(addr: addr, len: len, port: port, queue: queue, tag: tag, nextHop: nextHop, now: now) else {
+            _ = drop(addr, .pendingFull, countedOn: port)
+            return
+        }
+        if shouldRequest(nextHop, now: now) { sendRequest(port: port, target: nextHop) }
+    }
+
+    /// Asks for every route gateway the switch has not resolved (each housekeeping tick), as
+    /// routers resolve the gateways of their routes before traffic needs them: a burst to an
+    /// unresolved gateway would otherwise wait in, and overflow, the pending queue.
+    mutating func resolveNextHops(now: UInt64) {
+        guard mode == .router else { return }
+        for hop in router.fib.nextHops where service[hop.port] {
+            guard let gateway = hop.gateway, !isResolved(gateway, now: now), shouldRequest(gateway, now: now) else { continue }
+            sendRequest(port: hop.port, target: gateway)
+        }
+    }
+
+    /// Sends every held frame whose next hop is now known, in the class it arrived in, charged
+    /// to its ingress PG and stamped with its arrival (as if it had not waited).
+    mutating func releaseResolved(now: UInt64) {
+        let n = pending.takeResolved(neighbours: router.neighbours, now: now)
+        for i in 0..<n {
+            let e = pending.taken[i]
+            storeMAC(e.mac, at: frames + Int(e.addr))
+            enqueue(addr: e.addr, len: e.len, port: Int(e.port), queue: Int(e.queue), tag: e.tag, stamp: e.since)
+        }
+    }
+
+    /// Drops held frames older than the pending timeout.
+    mutating func expirePending(now: UInt64) {
+        let n = pending.takeExpired(now: now)
+        for i in 0..<n { _ = drop(pending.taken[i].addr, .neighbourUnresolved, countedOn: Int(pending.taken[i].port)) }
+    }
+
+    func isResolved(_ a: IPAddress, now: UInt64) -> Bool {
+        switch a {
+        case .v4(let x): router.neighbours.lookup(x, now: now) != nil
+        case .v6(let x): router.neighbours.lookup(x, now: now) != nil
+        }
+    }
+
+    mutating func shouldRequest(_ a: IPAddress, now: UInt64) -> Bool {
+        switch a {
+        case .v4(let x): router.neighbours.shouldRequest(x, now: now)
+        case .v6(let x): router.neighbours.shouldRequest(x, now: now)
+        }
+    }
+
+    /// The host stack's request for `target` in a fresh frame, queued on `port` (uncharged).
+    mutating func sendRequest(port: Int, target: IPAddress) {
+        guard let fresh = pool.allocate() else { return }
+        let addr = fresh + 256
+        guard let length = router.host.writeRequest(into: frames + Int(addr), port: port, target: target) else {
+            pool.release(fresh)
+            return
+        }
+        counters[port].arpRequestsSent &+= 1
+        enqueue(addr: addr, len: UInt32(length), port: port)
+    }
+}

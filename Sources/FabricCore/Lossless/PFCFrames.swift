@@ -1,0 +1,35 @@
+import FabricPacket
+import FabricSystem
+
+/// The PFC frames the switch sends for `IngressAdmission`'s decisions.
+extension Datapath {
+    /// Where an XOFF carries the time its PG crossed the threshold: past the frame's 60 bytes,
+    /// in the unused rest of its frame, so the transmit side can measure the PFC reaction time.
+    @usableFromInline static let pfcStampOffset = 64
+
+    /// Builds an 802.1Qbb frame for `priorities` and puts it on `port`'s control queue; counted
+    /// per priority once it is queued (a full control queue or an empty pool sends nothing).
+    mutating func sendPFC(port: Int, priorities: UInt8, quanta: UInt16, now: UInt64) {
+        guard priorities != 0, service[port], let fresh = pool.allocate() else { return }
+        let f = frames + Int(fresh)
+        let n = PFCBuilder.write(into: f, source: router.host.mac(port: port), priorities: priorities, quanta: quanta)
+        f.storeBytes(of: quanta > 0 ? now : 0, toByteOffset: Self.pfcStampOffset, as: UInt64.self)
+        guard egress[port].control.enqueue(addr: fresh, len: UInt32(n), tag: .pfc) else {
+            pool.release(fresh)
+            return
+        }
+        for p in 0..<8 where priorities & (1 << UInt8(p)) != 0 { counters[port].pfcTx[p] &+= 1 }
+    }
+
+    /// An XOFF leaves for the wire: its reaction time is from the PG's threshold crossing (the
+    /// batch's receive time) to now, on a fresh clock read (rare: once per XOFF).
+    @inline(never) mutating func pfcSent(port: Int, addr: UInt64) {
+        let stamp = (frames + Int(addr)).load(fromByteOffset: Self.pfcStampOffset, as: UInt64.self)
+        guard stamp != 0 else { return }
+        let t = monotonicNanoseconds()
+        let reaction = t > stamp ? t - stamp : 0
+        counters[port].pfcReactions &+= 1
+        counters[port].pfcReactionTotalNanoseconds &+= reaction
+        if reaction > counters[port].pfcReactionMaxNanoseconds { counters[port].pfcReactionMaxNanoseconds = reaction }
+    }
+}
