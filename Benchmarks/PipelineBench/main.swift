@@ -17,6 +17,7 @@ import FabricCore
 import FabricPacket
 import FabricSystem
 import FabricBenchSupport
+import FabricTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,48 +26,37 @@ let args = Array(CommandLine.arguments.dropFirst())
 let which = args.first { Int($0) == nil } ?? "all"
 let frames = args.compactMap { Int($0) }.first ?? 4_000_000
 let ports = 4
-let frameSize = 2048
 let frameCount = 4096
 let batchSize = 64
 
 struct Bench: ~Copyable {
-    let memory: UnsafeMutableRawPointer
-    var dp: Datapath
-    var batch = Batch(capacity: batchSize)
+    let bed = EmbeddedDatapath(bridgePorts: ports, frameCount: frameCount, queueCapacity: 1024, macTable: MACTable())
     let mac = (1...ports).map { MACAddress(rawValue: 0x02_5F_00_00_00_00 | UInt64($0)) }
-
-    init() {
-        memory = .allocate(byteCount: frameCount * frameSize, alignment: 4096)
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: frameCount * frameSize)
-        dp = Datapath(portCount: ports, frames: memory,
-                      pool: FramePool(frameCount: frameCount, frameSize: frameSize),
-                      bridge: L2Bridge(table: MACTable()), queueCapacity: 1024)
-    }
 
     /// Fills one batch arriving on `ingress`: unicast to the next host, every 16th broadcast.
     @inline(never)
     mutating func receiveBatch(_ ingress: Int, _ seq: Int) {
-        batch.count = 0
-        batch.ingress = ingress
-        batch.timestamp = monotonicNanoseconds()
+        bed.batch.count = 0
+        bed.batch.ingress = ingress
+        bed.batch.timestamp = monotonicNanoseconds()
         for i in 0..<batchSize {
-            let addr = dp.pool.take() + 256
-            let p = memory + Int(addr)
+            let addr = bed.dp.pool.take() + 256
+            let p = bed.memory + Int(addr)
             let dst = (seq &+ i) & 15 == 0 ? MACAddress.broadcast : mac[(ingress + 1) % ports]
             storeMAC(dst, at: p)
             storeMAC(mac[ingress], at: p + 6)
             p.storeBytes(of: UInt16(0x0800).bigEndian, toByteOffset: 12, as: UInt16.self)
-            batch.addr[i] = addr
-            batch.len[i] = 60
+            bed.batch.addr[i] = addr
+            bed.batch.len[i] = 60
         }
-        batch.count = batchSize
+        bed.batch.count = batchSize
     }
 
     /// What a TX pass does with the queues, minus the ring: dequeue and give the frames back.
     @inline(never)
     mutating func transmitAll() {
         for p in 0..<ports {
-            while let f = dp.dequeueForTransmit(port: p, now: 0) { dp.pool.release(f.addr) }
+            while let f = bed.dp.dequeueForTransmit(port: p, now: 0) { bed.dp.pool.release(f.addr) }
         }
     }
 
@@ -76,7 +66,7 @@ struct Bench: ~Copyable {
         var seq = 0
         while done < n {
             receiveBatch(seq % ports, seq)
-            dp.forward(&batch)
+            bed.dp.forward(&bed.batch)
             transmitAll()
             done += batchSize
             seq &+= 1
@@ -136,7 +126,7 @@ var ok = true
 if which == "bridge" || which == "all" {
     var bench = Bench()
     ok = report("bridge (64 B, 4 ports, 1/16 flooded)", measure(frames) { bench.run($0) }) && ok
-    precondition(bench.dp.pool.freeCount == frameCount, "frame pool lost frames")
+    precondition(bench.bed.dp.pool.freeCount == frameCount, "frame pool lost frames")
 }
 if which == "router" || which == "all" {
     for prefixes in [1_000, 100_000] {
@@ -145,7 +135,7 @@ if which == "router" || which == "all" {
         ok = report("router (RoCEv2 RDMA WRITE 114 B, \(prefixes / 1000)k IPv4 prefixes, ECMP x2)", total) && ok
         let harness = measure(frames) { bench.run($0, pipeline: false) }
         print("  of which writing the test frames: \(fixed(harness.0, 1)) ns/frame; pipeline alone: \(fixed(total.0 - harness.0, 1)) ns/frame")
-        precondition(bench.routed > 0 && bench.dp.pool.freeCount == frameCount, "router bench did not route (or lost frames)")
+        precondition(bench.routed > 0 && bench.bed.dp.pool.freeCount == frameCount, "router bench did not route (or lost frames)")
     }
     // The cost of telemetry: residence-time histograms off, on, off, on (interleaved).
     var bench = RouterWorkload(prefixes: 1_000)
@@ -156,7 +146,7 @@ if which == "router" || which == "all" {
         ok = r.1.clean && ok
         if round % 2 == 1 { on.append(r.0) } else { off.append(r.0) }
     }
-    let recorded = bench.dp.stats(port: 2, now: 0).queues[3].residenceCount + bench.dp.stats(port: 3, now: 0).queues[3].residenceCount
+    let recorded = bench.bed.dp.stats(port: 2, now: 0).queues[3].residence.count + bench.bed.dp.stats(port: 3, now: 0).queues[3].residence.count
     precondition(recorded > 0, "residence histograms recorded nothing")
     print("router (1k prefixes) with residence-time histograms: \(fixed(on.min()!, 1)) ns/frame on, \(fixed(off.min()!, 1)) off "
           + "(best of 2 each, interleaved; \(recorded) residence samples)")

@@ -1,6 +1,7 @@
 import FabricCore
 import FabricPacket
 import FabricSystem
+import FabricTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,10 +13,8 @@ import Glibc
 public struct RouterWorkload: ~Copyable {
     public static let batchSize = 64
     public static let frameCount = 4096
-    public static let frameSize = 2048
-    let memory: UnsafeMutableRawPointer
-    public var dp: Datapath
-    var batch = Batch(capacity: RouterWorkload.batchSize)
+    /// The data path over plain memory (FabricTestSupport's, as the core tests use).
+    public let bed: EmbeddedDatapath
     // Raw pointers, not arrays: the harness itself must make no ARC calls, or the audit
     // could not tell the pipeline's from its own.
     let template: UnsafeMutableRawPointer
@@ -24,24 +23,12 @@ public struct RouterWorkload: ~Copyable {
     public var routed = 0
 
     public init(prefixes: Int) {
-        let frameCount = Self.frameCount, frameSize = Self.frameSize
-        memory = .allocate(byteCount: frameCount * frameSize, alignment: 4096)
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: frameCount * frameSize)
-        var config = SwitchConfig(ports: [
-            PortConfig(name: "h1", addresses: [IPPrefix("10.77.1.254/24", strict: false)!]),
-            PortConfig(name: "h2", addresses: [IPPrefix("10.77.2.254/24", strict: false)!]),
-            PortConfig(name: "up1", addresses: [IPPrefix("10.0.1.0/31", strict: false)!]),
-            PortConfig(name: "up2", addresses: [IPPrefix("10.0.2.0/31", strict: false)!]),
-        ])
+        var config = RouterLab.config(neighbours: true)
         let (routes, dsts) = Self.randomRoutes(prefixes)
-        for p in routes {
-            config.routes.append(RouteConfig(prefix: p, nextHops: [.v4(parseIPv4("10.0.1.1")!), .v4(parseIPv4("10.0.2.1")!)]))
-        }
-        config.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.0.1.1")!), mac: MACAddress("02:5f:00:00:10:01")!),
-                             NeighbourConfig(address: .v4(parseIPv4("10.0.2.1")!), mac: MACAddress("02:5f:00:00:20:01")!)]
-        let macs = ["02:5f:00:00:01:fe", "02:5f:00:00:02:fe", "02:5f:00:00:10:fe", "02:5f:00:00:20:fe"].map { MACAddress($0)! }
-        dp = Datapath(config: config, portMACs: macs, frames: memory,
-                      pool: FramePool(frameCount: frameCount, frameSize: frameSize), queueCapacity: 1024)
+        let uplinks: [IPAddress] = [.v4(parseIPv4("10.0.1.1")!), .v4(parseIPv4("10.0.2.1")!)]
+        config.routes = routes.map { RouteConfig(prefix: $0, nextHops: uplinks) }
+        bed = EmbeddedDatapath(config: config, portMACs: RouterLab.portMACs.map { MACAddress(rawValue: $0) },
+                               frameCount: Self.frameCount, queueCapacity: 1024, batchSize: Self.batchSize)
         // 4096 destinations (cycled when there are fewer prefixes), indexed with a mask.
         destinations = .allocate(capacity: 4096)
         for i in 0..<4096 { destinations[i] = dsts[i % dsts.count] }
@@ -73,7 +60,7 @@ public struct RouterWorkload: ~Copyable {
     /// from 10.77.1.1 to `destination` (IPv4 header checksum left 0: `write` sets it), or the
     /// same over IPv6 (fd77:1::1 to fd77:2::<destination>).
     public static func roceFrame(destination: UInt32, sourcePort: UInt16, ipv6: Bool = false) -> [UInt8] {
-        var f: [UInt8] = [0x02, 0x5F, 0, 0, 0x01, 0xFE, 0x02, 0x5F, 0, 0, 0, 0x01]
+        var f: [UInt8] = Frames.macBytes(RouterLab.portMACs[0]) + Frames.macBytes(RouterLab.host1)
         let l4Len = 8 + 12 + 16 + 32 + 4
         let d = [UInt8(destination >> 24), UInt8(destination >> 16 & 0xFF), UInt8(destination >> 8 & 0xFF), UInt8(destination & 0xFF)]
         if ipv6 {
@@ -94,7 +81,6 @@ public struct RouterWorkload: ~Copyable {
     deinit {
         template.deallocate()
         destinations.deallocate()
-        memory.deallocate()
     }
 
     /// Writes a fresh RoCEv2 frame (routing rewrote the last one in place) for destination
@@ -108,39 +94,37 @@ public struct RouterWorkload: ~Copyable {
     }
 
     /// Turns the per-queue residence-time histograms on or off on every port.
-    public mutating func recordResidence(_ on: Bool) {
-        dp.recordResidence(on)
-    }
+    public func recordResidence(_ on: Bool) { bed.dp.recordResidence(on) }
 
     /// `pipeline` false: only write and free the frames (the harness cost, to subtract).
     /// Frames leave 5 us after they came (a fixed time, no clock read per frame), so the
     /// residence histograms record every one when on.
     public mutating func run(_ n: Int, pipeline: Bool = true) -> Int {
-        let batchSize = Self.batchSize
+        let batchSize = Self.batchSize, memory = bed.memory
         var done = 0
         var seq = 0
         while done < n {
-            batch.count = 0
-            batch.ingress = 0
-            batch.timestamp = monotonicNanoseconds()
+            bed.batch.count = 0
+            bed.batch.ingress = 0
+            bed.batch.timestamp = monotonicNanoseconds()
             for i in 0..<batchSize {
-                let addr = dp.pool.take() + 256
+                let addr = bed.dp.pool.take() + 256
                 write(memory + Int(addr), dst: destinations[(seq &+ i) & 4095], sport: UInt16(truncatingIfNeeded: 0xC000 | (seq &+ i) & 0x3FFF))
-                batch.addr[i] = addr
-                batch.len[i] = UInt32(templateLength)
+                bed.batch.addr[i] = addr
+                bed.batch.len[i] = UInt32(templateLength)
             }
-            batch.count = batchSize
+            bed.batch.count = batchSize
             guard pipeline else {
-                for i in 0..<batchSize { dp.pool.release(batch.addr[i]) }
+                for i in 0..<batchSize { bed.dp.pool.release(bed.batch.addr[i]) }
                 done += batchSize
                 seq &+= batchSize
                 continue
             }
-            dp.forward(&batch)
-            let txNow = batch.timestamp &+ 5_000
+            bed.dp.forward(&bed.batch)
+            let txNow = bed.batch.timestamp &+ 5_000
             for p in 0..<4 {
-                while let f = dp.dequeueForTransmit(port: p, now: txNow) {
-                    dp.pool.release(f.addr)
+                while let f = bed.dp.dequeueForTransmit(port: p, now: txNow) {
+                    bed.dp.pool.release(f.addr)
                     if p >= 2 { routed &+= 1 }
                 }
             }

@@ -1,28 +1,41 @@
 import FabricPacket
 
-/// One egress queue as telemetry sees it.
-public struct QueueStats: Sendable {
+/// One egress queue of a port, as telemetry reports it (`fabric stats`, the stats file).
+public struct QueueReport: Codable, Sendable {
+    public var queue: Int
     public var depthFrames: Int
     public var depthBytes: Int
     public var watermarkFrames: Int
     public var enqueued: UInt64
     public var dequeued: UInt64
     public var dropped: UInt64
-    /// Declared stormed by the PFC watchdog now.
+    public var ecnMarked: UInt64
+    /// PFC watchdog: stormed now, storms detected and restored, frames it discarded.
     public var stormed: Bool
-    /// Residence time (receive to transmit submit), microseconds.
-    public var residenceCount: UInt64
-    public var residenceP50: UInt64
-    public var residenceP99: UInt64
-    public var residenceP999: UInt64
-    public var residenceMax: UInt64
+    public var pfcwdStorms: UInt64
+    public var pfcwdRestored: UInt64
+    public var pfcwdDropped: UInt64
+    /// The last storm was declared after the queue had been paused this long.
+    public var pfcwdDetectedAfterMilliseconds: Double
+    /// Switch residence time of the frames this queue sent (receive to transmit submit).
+    public var residence: ResidenceReport
+}
+
+/// Percentiles of a residence-time histogram, microseconds (HdrHistogram layout, 1 us
+/// resolution up to 127 us, 1.6% above).
+public struct ResidenceReport: Codable, Sendable {
+    public var count: UInt64
+    public var p50: UInt64
+    public var p99: UInt64
+    public var p999: UInt64
+    public var max: UInt64
 }
 
 /// One port as telemetry sees it: its counters and the state of its stages.
 public struct PortStats: Sendable {
     public var inService: Bool
     public var counters: PortCounters
-    public var queues: [QueueStats]
+    public var queues: [QueueReport]
     /// Per PFC priority 0...7: nanoseconds the matching egress queue has been paused.
     public var pausedNanoseconds: [UInt64]
     /// Per priority group 0...7: ingress bytes held now, their peak, the parts in the shared
@@ -42,14 +55,17 @@ public struct PortStats: Sendable {
 extension Datapath {
     public func stats(port p: Int, now: UInt64) -> PortStats {
         let e = egress
+        let c = counters[p]
         let queues = (0..<EgressPort.queueCount).map { q in
             let d = e[p].depth(queue: q)
-            return QueueStats(depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: e[p].watermark[q],
-                              enqueued: e[p].enqueued[q], dequeued: e[p].dequeued[q], dropped: e[p].dropped[q],
-                              stormed: watchdog.isStormed(port: p, queue: q),
-                              residenceCount: e[p].residence.count(q), residenceP50: e[p].residence.percentile(q, 50),
-                              residenceP99: e[p].residence.percentile(q, 99), residenceP999: e[p].residence.percentile(q, 99.9),
-                              residenceMax: e[p].residence.max(q))
+            return QueueReport(queue: q, depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: e[p].watermark[q],
+                               enqueued: e[p].enqueued[q], dequeued: e[p].dequeued[q], dropped: e[p].dropped[q], ecnMarked: c.ecnMarked[q],
+                               stormed: watchdog.isStormed(port: p, queue: q), pfcwdStorms: c.pfcwdStorms[q],
+                               pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
+                               pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
+                               residence: ResidenceReport(count: e[p].residence.count(q), p50: e[p].residence.percentile(q, 50),
+                                                          p99: e[p].residence.percentile(q, 99), p999: e[p].residence.percentile(q, 99.9),
+                                                          max: e[p].residence.max(q)))
         }
         var pg = (bytes: [Int](), peak: [Int](), shared: [Int](), headroom: [Int](), headroomPeak: [Int]())
         for g in 0..<8 {

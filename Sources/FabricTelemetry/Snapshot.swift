@@ -52,14 +52,7 @@ extension SwitchReport {
                                             maxMicroseconds: Double(c.pfcReactionMaxNanoseconds) / 1000),
                 utilisation: st.utilisation, loadBand: st.loadBand,
                 pauseRx: c.pauseRx,
-                queues: st.queues.enumerated().map { q, s in
-                    QueueReport(queue: q, depthFrames: s.depthFrames, depthBytes: s.depthBytes, watermarkFrames: s.watermarkFrames,
-                                enqueued: s.enqueued, dequeued: s.dequeued, dropped: s.dropped, ecnMarked: c.ecnMarked[q],
-                                stormed: s.stormed, pfcwdStorms: c.pfcwdStorms[q], pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
-                                pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
-                                residence: ResidenceReport(count: s.residenceCount, p50: s.residenceP50, p99: s.residenceP99,
-                                                           p999: s.residenceP999, max: s.residenceMax))
-                },
+                queues: st.queues,
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: x.socket))
         }
         let pool = dp.bufferPool, lb = dp.loadBalancing

@@ -120,37 +120,6 @@ public struct ReactionReport: Codable, Sendable {
     public var maxMicroseconds: Double
 }
 
-/// One egress queue of a port.
-public struct QueueReport: Codable, Sendable {
-    public var queue: Int
-    public var depthFrames: Int
-    public var depthBytes: Int
-    public var watermarkFrames: Int
-    public var enqueued: UInt64
-    public var dequeued: UInt64
-    public var dropped: UInt64
-    public var ecnMarked: UInt64
-    /// PFC watchdog: stormed now, storms detected and restored, frames it discarded.
-    public var stormed: Bool
-    public var pfcwdStorms: UInt64
-    public var pfcwdRestored: UInt64
-    public var pfcwdDropped: UInt64
-    /// The last storm was declared after the queue had been paused this long.
-    public var pfcwdDetectedAfterMilliseconds: Double
-    /// Switch residence time of the frames this queue sent (receive to transmit submit).
-    public var residence: ResidenceReport
-}
-
-/// Percentiles of a residence-time histogram, microseconds (HdrHistogram layout, 1 us
-/// resolution up to 127 us, 1.6% above).
-public struct ResidenceReport: Codable, Sendable {
-    public var count: UInt64
-    public var p50: UInt64
-    public var p99: UInt64
-    public var p999: UInt64
-    public var max: UInt64
-}
-
 /// One ARP cache entry.
 public struct NeighbourReport: Codable, Sendable {
     public var address: String
