@@ -35,8 +35,8 @@ final class LosslessTests: XCTestCase {
         XCTAssertEqual(bed.dp.egress[1].pause.pausedNanoseconds(queue: 3, now: 20_000), 5_120)
     }
 
-    /// A frame that waited for ARP leaves in its own class, charged to its ingress PG (it used
-    /// to go out of queue 0, uncharged).
+    /// A frame that waited for ARP leaves in its own class, charged to its ingress PG, as if it
+    /// had not waited.
     func testFrameHeldForARPLeavesInItsClassAndIsCharged() {
         let bed = RouterLab.make()
         let frame = Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1, dst: h2, sport: 1, dport: 2, tos: 26 << 2 | 2)
