@@ -6,35 +6,9 @@
  * One instance of this program (and so one xsks_map) is loaded per port: queue 0 of two ports
  * must not share a map slot.
  *
- * fabric_stats is a per-CPU array: [0] frames redirected, [1] frames passed. User space sums
- * the CPUs; nothing here takes a lock or an atomic.
+ * Maps (xsks_map, fabric_stats) in fabric_maps.h.
  */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
-struct {
-	__uint(type, BPF_MAP_TYPE_XSKMAP);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u32);
-} xsks_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} fabric_stats SEC(".maps");
-
-#define STAT_REDIRECTED 0
-#define STAT_PASSED 1
-
-static __always_inline void count(__u32 slot)
-{
-	__u64 *n = bpf_map_lookup_elem(&fabric_stats, &slot);
-	if (n)
-		*n += 1;
-}
+#include "fabric_maps.h"
 
 SEC("xdp")
 int fabric_xsk(struct xdp_md *ctx)

@@ -6,36 +6,19 @@
  * and PFC frames included, goes on to the kernel (XDP_PASS), where the host keeps doing ARP/ND
  * and a sender's AF_PACKET control socket still sees the frames it must react to.
  *
- * fabric_roce_stats (per CPU): [0] redirected, [1] passed.
+ * Maps (xsks_map, fabric_stats: [0] redirected, [1] passed) in fabric_maps.h.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/udp.h>
-#include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-
-struct {
-	__uint(type, BPF_MAP_TYPE_XSKMAP);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u32);
-} xsks_map SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} fabric_stats SEC(".maps");
+#include "fabric_maps.h"
 
 static __always_inline int pass(void)
 {
-	__u32 k = 1;
-	__u64 *n = bpf_map_lookup_elem(&fabric_stats, &k);
-	if (n)
-		*n += 1;
+	count(STAT_PASSED);
 	return XDP_PASS;
 }
 
@@ -77,10 +60,7 @@ int fabric_roce_rx(struct xdp_md *ctx)
 	__u32 queue = ctx->rx_queue_index;
 	if (!bpf_map_lookup_elem(&xsks_map, &queue))
 		return pass();
-	__u32 k = 0;
-	__u64 *n = bpf_map_lookup_elem(&fabric_stats, &k);
-	if (n)
-		*n += 1;
+	count(STAT_REDIRECTED);
 	return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
 }
 

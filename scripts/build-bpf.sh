@@ -16,7 +16,7 @@ arch_inc="/usr/include/$(uname -m)-linux-gnu"
 for src in "$root"/bpf/*.bpf.c; do
   name=$(basename "$src" .bpf.c)
   obj="$out/$name.o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$root/bpf/fabric_maps.h" -nt "$obj" ]; then
     "$CLANG" -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -c "$src" -o "$obj.tmp"
     mv "$obj.tmp" "$obj"
     echo "build-bpf: $obj"

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The maps every SwiftFabric XDP program has, as user space (FabricXDP's XDPProgram) finds them
+ * by name: xsks_map, the AF_XDP socket of each rx queue, and fabric_stats, a per-CPU array of
+ * [STAT_REDIRECTED] frames sent to a socket and [STAT_PASSED] frames passed to the kernel
+ * (user space sums the CPUs; nothing here takes a lock or an atomic). */
+#ifndef SWIFTFABRIC_BPF_MAPS_H
+#define SWIFTFABRIC_BPF_MAPS_H
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} fabric_stats SEC(".maps");
+
+#define STAT_REDIRECTED 0
+#define STAT_PASSED 1
+
+static __always_inline void count(__u32 slot)
+{
+	__u64 *n = bpf_map_lookup_elem(&fabric_stats, &slot);
+	if (n)
+		*n += 1;
+}
+#endif
