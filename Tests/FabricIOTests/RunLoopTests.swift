@@ -62,6 +62,25 @@ final class RunLoopTests: XCTestCase {
         XCTAssertTrue(kernel.detached && kernel.closed)
     }
 
+    /// `run` itself: forwards what is there, idles (the backend's poll), asks `stop` at its
+    /// housekeeping tick, then shuts down and reports.
+    func testRunForwardsUntilStopAndReports() throws {
+        var sw = try makeSwitch()
+        let kernel = sw.io.kernel
+        let h = Self.hosts
+        kernel.deliver(frame(to: 0xFFFF_FFFF_FFFF, from: h[2], seq: 0), port: 2)
+        for i in 0..<10 { kernel.deliver(frame(to: h[2], from: h[0], seq: i), port: 0) }
+        var asked = 0
+        let report = sw.run(until: { asked += 1; return true })
+        XCTAssertEqual(asked, 1, "stop is asked at the first housekeeping tick")
+        XCTAssertEqual(kernel.ports[2].wire.count, 10)
+        XCTAssertEqual(report.ports[0].rxFrames, 10)
+        XCTAssertEqual(report.ports[2].txFrames, 10)
+        XCTAssertGreaterThan(report.loop.polls, 0, "idle: it slept in the backend's poll")
+        XCTAssertFalse(report.running)
+        XCTAssertTrue(report.ledger.balances)
+    }
+
     /// Shutdown detaches first (no new frames), then sends what is queued before closing.
     func testShutdownDrainsQueuedFramesBeforeClosing() throws {
         var sw = try makeSwitch()
