@@ -53,7 +53,7 @@ let package = Package(
             swiftSettings: hotPath
         ),
         .testTarget(name: "FabricTrafficTests", dependencies: ["FabricTraffic"]),
-        .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore"]),
+        .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricTraffic", "FabricConfig"]),
