@@ -32,14 +32,14 @@ let package = Package(
         .target(name: "FabricIO", dependencies: ["CXDP", "FabricCore", "FabricPacket", .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricLab", dependencies: ["FabricCore", "FabricIO", "FabricTraffic", .product(name: "Yams", package: "Yams")]),
+        .target(name: "FabricLab", dependencies: ["FabricConfig", "FabricCore", "FabricIO", "FabricPacket", "FabricTraffic"]),
         .target(name: "FabricTraffic", dependencies: ["CXDP", "FabricPacket", "FabricCore", "FabricIO",
                                                       .product(name: "Histogram", package: "hdrhistogram-swift")],
                 swiftSettings: hotPath),
         .executableTarget(
             name: "fabric",
             dependencies: [
-                "FabricIO", "FabricLab", "FabricCore", "FabricConfig", "FabricTraffic",
+                "FabricIO", "FabricLab", "FabricCore", "FabricConfig", "FabricPacket", "FabricTraffic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +56,7 @@ let package = Package(
         .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket"]),
+        .testTarget(name: "FabricLabTests", dependencies: ["FabricLab", "FabricConfig", "FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricTraffic", "FabricConfig"]),
     ]
 )
