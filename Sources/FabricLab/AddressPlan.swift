@@ -41,7 +41,8 @@ public struct AddressPlan: Sendable {
     public let hosts: [Host]
     let portsBySwitch: [String: [Port]]
 
-    /// The plan of a topology that passed `validate()`.
+    /// The plan of a topology. Meaningful once the topology passed `validate()`; before, what
+    /// cannot be addressed (a host without a switch, numbers past 255) just gets no address.
     public init(_ t: Topology) {
         topology = t
         let routed = t.mode == .router
@@ -53,12 +54,14 @@ public struct AddressPlan: Sendable {
             MACAddress(rawValue: 0x025F_0000_00FE | UInt64(t.switches.firstIndex(of: s)!) << 24 | UInt64(ports[s]!.count + 1) << 8)
         }
         for (i, h) in t.hosts.enumerated() {
-            let l = t.links.first { $0.a.node == h || $0.b.node == h }!
+            var host = Host(name: h, interface: "", mac: MACAddress(rawValue: 0x025F_0000_0000 | UInt64(i + 1)),
+                            addresses: [], gateways: [], switchNode: "", switchPort: "")
+            guard let l = t.links.first(where: { $0.a.node == h || $0.b.node == h }) else { hosts.append(host); continue }
             let (he, se) = l.a.node == h ? (l.a, l.b) : (l.b, l.a)
-            let k = leaves.firstIndex(of: se.node)!, n = ports[se.node]!.count + 1
+            guard let k = leaves.firstIndex(of: se.node), t.hostSubnetOctet + k <= 254, ports[se.node]!.count < 250 else { hosts.append(host); continue }
+            let n = ports[se.node]!.count + 1
             let net = "10.\(t.hostSubnetOctet + k).\(n)", net6 = "fd77:\(String(k << 8 | n, radix: 16))"
-            var host = Host(name: h, interface: he.interface, mac: MACAddress(rawValue: 0x025F_0000_0000 | UInt64(i + 1)),
-                            addresses: [], gateways: [], switchNode: se.node, switchPort: se.interface)
+            (host.interface, host.switchNode, host.switchPort) = (he.interface, se.node, se.interface)
             var port = Port(name: se.interface, mac: mac(se.node), addresses: [], gbps: l.gbps ?? t.hostGbps, peer: h)
             if !routed {
                 host.addresses = [Self.prefix("10.\(t.hostSubnetOctet).0.\(i + 1)/24")]
@@ -72,7 +75,7 @@ public struct AddressPlan: Sendable {
         }
         for (i, l) in Self.fabricLinks(t) {
             for (end, other, side) in [(l.a, l.b, 1), (l.b, l.a, 2)] {
-                ports[end.node]!.append(Port(name: end.interface, mac: mac(end.node), addresses: routed ? Self.linkAddresses(i, side, t) : [],
+                ports[end.node]!.append(Port(name: end.interface, mac: mac(end.node), addresses: routed && i < 256 ? Self.linkAddresses(i, side, t) : [],
                                              gbps: l.gbps ?? t.uplinkGbps, peer: other.node))
             }
         }

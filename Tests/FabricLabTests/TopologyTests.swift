@@ -102,6 +102,16 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(reject("nodes:\n  h1: {kind: host}\nlinks: []\n"), "t.yaml:1: no node of kind switch")
     }
 
+    /// A test bed of a topology that does not validate is refused by `up`, not a crash.
+    func testAnInvalidTopologyIsRefusedByTheTestbedNotACrash() {
+        var t = Topology.star(hosts: 2, routed: true)
+        t.links.removeLast()
+        t.hostSubnetOctet = 300
+        let tb = TopologyTestbed(topology: t, prefix: "bad")
+        XCTAssertEqual(tb.plan.hosts[1].addresses, [], "h2 has no link: no address")
+        XCTAssertThrowsError(try tb.up()) { XCTAssertEqual("\($0)", "nodes.h2: host h2 has 0 links; a host has exactly one, to a switch") }
+    }
+
     /// Learning bridges flood, so a bridged topology must be loop-free; a leaf-spine is not.
     func testBridgedTopologiesMustBeLoopFree() throws {
         var loop = Topology.leafSpine()
