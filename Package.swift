@@ -42,15 +42,14 @@ let package = Package(
         .target(name: "FabricIO", dependencies: ["CXDP", "CFabricShims", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry"],
                 swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricLab", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry", "FabricIO", "FabricTraffic",
-                                                  .product(name: "Yams", package: "Yams")]),
+        .target(name: "FabricLab", dependencies: ["FabricConfig", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry", "FabricIO", "FabricTraffic"]),
         .target(name: "FabricTraffic", dependencies: ["CFabricShims", "FabricPacket", "FabricSystem", "FabricXDP",
                                                       .product(name: "Histogram", package: "hdrhistogram-swift")],
                 swiftSettings: hotPath),
         .executableTarget(
             name: "fabric",
             dependencies: [
-                "FabricIO", "FabricLab", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry", "FabricConfig", "FabricTraffic",
+                "FabricIO", "FabricLab", "FabricCore", "FabricConfig", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry", "FabricTraffic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +71,7 @@ let package = Package(
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricTestSupport"]),
         .testTarget(name: "FabricIOTests", dependencies: ["FabricIO", "FabricCore", "FabricPacket", "FabricTelemetry", "FabricTestSupport"]),
+        .testTarget(name: "FabricLabTests", dependencies: ["FabricLab", "FabricConfig", "FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP",
                                                                    "FabricTelemetry", "FabricTraffic", "FabricConfig"]),
     ]

@@ -1,7 +1,4 @@
-import FabricIO
-import FabricSystem
 import FabricTelemetry
-import FabricXDP
 import Foundation
 
 /// `fabric report`: a record file (`fabric switch --record`) drawn as SVG plots and a one-page

@@ -1,11 +1,11 @@
+import FabricConfig
 import FabricCore
-import Foundation
-import Yams
 
-/// A multi-switch test bed described the way containerlab describes labs: nodes with a kind
-/// (switch or host) and links between `node:interface` endpoints. From it come the
-/// namespaces, veths, addresses, each switch's configuration (routes over every shortest path,
-/// ECMP where there are several) and the switches themselves (`TopologyTestbed`).
+/// A test bed described the way containerlab describes labs: nodes with a kind (switch or
+/// host) and links between `node:interface` endpoints. From it come the namespaces, veths,
+/// addresses (`AddressPlan`), each switch's configuration (routes over every shortest path, ECMP
+/// where there are several; or a learning bridge) and the switches themselves (`TopologyTestbed`).
+/// The star of `fabric testbed up --hosts N` and the leaf-spine are presets.
 ///
 /// ```yaml
 /// defaults: {uplink_speed: 1G, host_speed: 1G, load_balancing: flowlet}
@@ -18,31 +18,54 @@ import Yams
 ///     speed: 500M        # optional: this link's emulated speed, both ends
 ///   - endpoints: [h1:eth0, leaf1:h1]
 /// ```
-public struct Topology: Sendable {
-    public enum Kind: String, Sendable { case `switch`, host }
+/// The file format and its checks: Topology+YAML.swift.
+public struct Topology: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable { case `switch`, host }
     public struct Node: Sendable, Equatable {
         public var name: String
         public var kind: Kind
+        public init(name: String, kind: Kind) {
+            self.name = name
+            self.kind = kind
+        }
     }
     public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         public var node: String
         public var interface: String
+        public init(node: String, interface: String) {
+            self.node = node
+            self.interface = interface
+        }
         public var description: String { "\(node):\(interface)" }
     }
-    public struct Link: Sendable {
+    public struct Link: Sendable, Equatable {
         public var a: Endpoint
         public var b: Endpoint
-        public var speed: String?
+        /// This link's emulated line rate, both ends (nil: the defaults).
+        public var gbps: Double?
+        public init(a: Endpoint, b: Endpoint, gbps: Double? = nil) {
+            self.a = a
+            self.b = b
+            self.gbps = gbps
+        }
     }
 
     public var nodes: [Node] = []
     public var links: [Link] = []
-    /// Emulated speeds of switch-to-switch ports and of switch ports facing hosts (nil: none).
-    public var uplinkSpeed: String?
-    public var hostSpeed: String?
+    /// Router: every host port its own subnet, routes between the switches. Bridge: every host
+    /// in one subnet, the switches learning bridges (the links between them must form no loop:
+    /// the switch runs no spanning tree).
+    public var mode: ForwardingMode = .router
+    /// Emulated line rates of switch-to-switch ports and of switch ports facing hosts (nil: none).
+    public var uplinkGbps: Double?
+    public var hostGbps: Double?
     public var loadBalancing: LoadBalancingMode = .ecmp
-    /// The switches' flowlet idle timer, e.g. "2ms" (nil: the switch default, 256 us).
-    public var flowletIdle: String?
+    /// The switches' flowlet idle timer (nil: the switch default, 256 us).
+    public var flowletIdleNanoseconds: UInt64?
+    /// The second octet of the first host subnet, 10.B.0.0/16 (`AddressPlan`).
+    public var hostSubnetOctet = 1
+    /// Hosts are dual-stack (router mode): IPv6 next to IPv4 (`AddressPlan`).
+    public var ipv6 = false
 
     public init() {}
 
@@ -50,18 +73,20 @@ public struct Topology: Sendable {
     public var hosts: [String] { nodes.filter { $0.kind == .host }.map(\.name) }
     public func kind(_ node: String) -> Kind? { nodes.first { $0.name == node }?.kind }
 
+    // MARK: - Presets
+
     /// The shipped default: `spines` spines, `leaves` leaves, every leaf linked to every spine,
     /// `hostsPerLeaf` hosts on each leaf (h1... numbered leaf by leaf).
     /// Its switches' flowlet idle timer is 2 ms, not the 256 us of a hardware switch: the idle
     /// timer must exceed the difference in delay between paths, and through 3 software
     /// switches sharing 2 cores with their hosts that reaches milliseconds (one-way p99 of
     /// 6-14 ms measured). With 256 us, 0.2-3% of the packets arrived reordered in flowlet mode.
-    public static func leafSpine(spines: Int = 2, leaves: Int = 2, hostsPerLeaf: Int = 4, uplinkSpeed: String? = "1G",
-                                 hostSpeed: String? = nil, flowletIdle: String? = "2ms") -> Topology {
+    public static func leafSpine(spines: Int = 2, leaves: Int = 2, hostsPerLeaf: Int = 4, uplinkGbps: Double? = 1,
+                                 hostGbps: Double? = nil, flowletIdleNanoseconds: UInt64? = 2_000_000) -> Topology {
         var t = Topology()
-        t.flowletIdle = flowletIdle
-        t.uplinkSpeed = uplinkSpeed
-        t.hostSpeed = hostSpeed
+        t.flowletIdleNanoseconds = flowletIdleNanoseconds
+        t.uplinkGbps = uplinkGbps
+        t.hostGbps = hostGbps
         for s in 1...spines { t.nodes.append(Node(name: "spine\(s)", kind: .switch)) }
         for l in 1...leaves { t.nodes.append(Node(name: "leaf\(l)", kind: .switch)) }
         for l in 1...leaves {
@@ -80,125 +105,87 @@ public struct Topology: Sendable {
         return t
     }
 
-    public static func load(file: String) throws -> Topology {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw TestbedError("\(file): cannot read the file") }
-        return try parse(text, file: file)
-    }
-
-    public static func parse(_ text: String, file: String = "<topology>") throws -> Topology {
-        func fail(_ m: String) -> TestbedError { TestbedError("\(file): \(m)") }
-        let any: Any?
-        do { any = try Yams.load(yaml: text) } catch { throw fail("not valid YAML: \(error)") }
-        guard let top = any as? [String: Any] else { throw fail("expected a mapping with 'nodes' and 'links'") }
-        for k in top.keys where !["name", "defaults", "nodes", "links"].contains(k) {
-            throw fail("unknown key '\(k)' (expected one of: name, defaults, nodes, links)")
-        }
+    /// The star of `fabric testbed up --hosts N`: one switch `sw`, hosts h1...hN, host i's `eth0`
+    /// linked to the switch's port `hi`. Bridged: every host in 10.77.0.0/24 (host i is
+    /// 10.77.0.i). Routed: host i alone in 10.77.i.0/24 and fd77:i::/64, the switch a router.
+    public static func star(hosts: Int, routed: Bool) -> Topology {
         var t = Topology()
-        if let d = top["defaults"] {
-            guard let dm = d as? [String: Any] else { throw fail("defaults: expected a mapping") }
-            for (k, v) in dm {
-                switch k {
-                case "uplink_speed": t.uplinkSpeed = "\(v)"
-                case "host_speed": t.hostSpeed = "\(v)"
-                case "flowlet_idle": t.flowletIdle = "\(v)"
-                case "load_balancing":
-                    guard let m = LoadBalancingMode(name: "\(v)") else {
-                        throw fail("defaults.load_balancing: expected one of \(LoadBalancingMode.allCases.map(\.name).joined(separator: ", ")), got '\(v)'")
-                    }
-                    t.loadBalancing = m
-                default: throw fail("defaults.\(k): unknown key (expected one of: uplink_speed, host_speed, load_balancing, flowlet_idle)")
-                }
-            }
+        t.mode = routed ? .router : .bridge
+        t.hostSubnetOctet = 77
+        t.ipv6 = routed
+        t.nodes.append(Node(name: "sw", kind: .switch))
+        for i in 1...max(1, hosts) {
+            t.nodes.append(Node(name: "h\(i)", kind: .host))
+            t.links.append(Link(a: Endpoint(node: "h\(i)", interface: "eth0"), b: Endpoint(node: "sw", interface: "h\(i)")))
         }
-        guard let nodes = top["nodes"] as? [String: Any], !nodes.isEmpty else { throw fail("nodes: expected a mapping of node names") }
-        // In the file's order (host i of the workloads is the i-th host listed).
-        var order = nodes.keys.sorted(by: Self.naturalOrder)
-        if let root = try? Yams.compose(yaml: text), let listed = root.mapping?["nodes"]?.mapping {
-            let keys = Array(listed.keys.compactMap(\.string))
-            if Set(keys) == Set(order) { order = keys }
-        }
-        for name in order {
-            guard let nm = nodes[name] as? [String: Any], let k = nm["kind"] as? String else {
-                throw fail("nodes.\(name): expected {kind: switch} or {kind: host}")
-            }
-            for key in nm.keys where key != "kind" { throw fail("nodes.\(name).\(key): unknown key (expected: kind)") }
-            guard let kind = Kind(rawValue: k) else { throw fail("nodes.\(name).kind: expected switch or host, got '\(k)'") }
-            t.nodes.append(Node(name: name, kind: kind))
-        }
-        guard let links = top["links"] as? [Any] else { throw fail("links: expected a list of {endpoints: [a:if, b:if]}") }
-        for (i, l) in links.enumerated() {
-            guard let lm = l as? [String: Any], let eps = lm["endpoints"] as? [Any], eps.count == 2 else {
-                throw fail("links[\(i)]: expected {endpoints: [node:interface, node:interface]}")
-            }
-            for key in lm.keys where !["endpoints", "speed"].contains(key) { throw fail("links[\(i)].\(key): unknown key (expected: endpoints, speed)") }
-            let parsed = try eps.map { e -> Endpoint in
-                let parts = "\(e)".split(separator: ":", omittingEmptySubsequences: false)
-                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                    throw fail("links[\(i)]: endpoint '\(e)' is not node:interface")
-                }
-                return Endpoint(node: String(parts[0]), interface: String(parts[1]))
-            }
-            t.links.append(Link(a: parsed[0], b: parsed[1], speed: lm["speed"].map { "\($0)" }))
-        }
-        try t.validate(file: file)
         return t
     }
 
-    /// The topology as YAML that `parse` reads back.
-    public var yaml: String {
-        var y = "defaults: {"
-        var d: [String] = ["load_balancing: \(loadBalancing.name)"]
-        if let u = uplinkSpeed { d.append("uplink_speed: \(u)") }
-        if let h = hostSpeed { d.append("host_speed: \(h)") }
-        if let f = flowletIdle { d.append("flowlet_idle: \(f)") }
-        y += d.joined(separator: ", ") + "}\nnodes:\n"
-        for n in nodes { y += "  \(n.name): {kind: \(n.kind.rawValue)}\n" }
-        y += "links:\n"
-        for l in links { y += "  - {endpoints: [\(l.a), \(l.b)]\(l.speed.map { ", speed: \($0)" } ?? "")}\n" }
-        return y
+    // MARK: - Checks
+
+    /// A topology that cannot be built, and where.
+    public struct Problem: Error, CustomStringConvertible, Equatable {
+        public enum Place: Sendable, Equatable { case topology, defaults(String), node(String), link(Int) }
+        public var place: Place
+        public var message: String
+        public var description: String {
+            switch place {
+            case .topology: "topology: \(message)"
+            case .defaults(let key): "defaults.\(key): \(message)"
+            case .node(let n): "nodes.\(n): \(message)"
+            case .link(let i): "links[\(i)]: \(message)"
+            }
+        }
     }
 
-    /// spine2 before spine10.
-    static func naturalOrder(_ a: String, _ b: String) -> Bool { a.compare(b, options: .numeric) == .orderedAscending }
-
-    public func validate(file: String = "<topology>") throws {
-        func fail(_ m: String) -> TestbedError { TestbedError("\(file): \(m)") }
-        guard !switches.isEmpty else { throw fail("no node of kind switch") }
+    /// Everything `AddressPlan` and `TopologyTestbed.up` rely on.
+    public func validate() throws(Problem) {
+        func fail(_ place: Problem.Place, _ m: String) -> Problem { Problem(place: place, message: m) }
+        guard !switches.isEmpty else { throw fail(.topology, "no node of kind switch") }
+        guard hosts.count <= 250, links.count <= 250 else { throw fail(.topology, "at most 250 hosts and 250 links") }
         for n in nodes {
-            guard !n.name.isEmpty, n.name.count <= 12, n.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
-                throw fail("node '\(n.name)': names are 1-12 letters, digits or '-'")
+            guard !n.name.isEmpty, n.name.count <= 12, n.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                throw fail(.node(n.name), "names are 1-12 letters, digits or '-'")
             }
         }
         var used: Set<String> = []
         for (i, l) in links.enumerated() {
             for e in [l.a, l.b] {
-                guard kind(e.node) != nil else { throw fail("links[\(i)]: no node named '\(e.node)'") }
-                guard e.interface.count <= 15, e.interface.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
-                    throw fail("links[\(i)]: interface '\(e.interface)' must be 1-15 letters, digits, '-' or '_'")
+                guard kind(e.node) != nil else { throw fail(.link(i), "no node named '\(e.node)'") }
+                guard (1...15).contains(e.interface.count), e.interface.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                    throw fail(.link(i), "interface '\(e.interface)' must be 1-15 letters, digits, '-' or '_'")
                 }
-                guard used.insert(e.description).inserted else { throw fail("links[\(i)]: endpoint \(e) used twice") }
+                guard used.insert(e.description).inserted else { throw fail(.link(i), "endpoint \(e) used twice") }
             }
-            if l.a.node == l.b.node { throw fail("links[\(i)]: a link from \(l.a.node) to itself") }
-            if kind(l.a.node) == .host && kind(l.b.node) == .host { throw fail("links[\(i)]: hosts connect to switches, not to each other") }
-            if let s = l.speed, SpeedText.gbps(s) == nil { throw fail("links[\(i)].speed: expected a speed like 1G or 500M, got '\(s)'") }
+            if l.a.node == l.b.node { throw fail(.link(i), "a link from \(l.a.node) to itself") }
+            if kind(l.a.node) == .host && kind(l.b.node) == .host { throw fail(.link(i), "hosts connect to switches, not to each other") }
+            if let g = l.gbps, !Units.gbpsRange.contains(g) { throw fail(.link(i), "speed \(g) Gb/s is outside 1M...800G") }
         }
-        for s in [uplinkSpeed, hostSpeed].compactMap({ $0 }) where SpeedText.gbps(s) == nil {
-            throw fail("defaults: expected a speed like 1G or 500M, got '\(s)'")
+        for (key, g) in [("uplink_speed", uplinkGbps), ("host_speed", hostGbps)] {
+            if let g, !Units.gbpsRange.contains(g) { throw fail(.defaults(key), "speed \(g) Gb/s is outside 1M...800G") }
         }
-        for h in hosts {
-            let n = links.filter { $0.a.node == h || $0.b.node == h }.count
-            guard n == 1 else { throw fail("host \(h) has \(n) links; a host has exactly one, to a switch") }
+        for n in nodes {
+            let count = links.filter { $0.a.node == n.name || $0.b.node == n.name }.count
+            if n.kind == .host && count != 1 { throw fail(.node(n.name), "host \(n.name) has \(count) links; a host has exactly one, to a switch") }
+            if n.kind == .switch && count == 0 { throw fail(.node(n.name), "switch \(n.name) has no links") }
         }
-        guard hosts.count <= 250, links.count <= 250 else { throw fail("at most 250 hosts and 250 links") }
+        try validateAddressing()
     }
-}
 
-/// "1G", "500M", "2.5G" as Gb/s.
-enum SpeedText {
-    static func gbps(_ s: String) -> Double? {
-        let u = s.uppercased()
-        if u.hasSuffix("G"), let v = Double(u.dropLast()), v > 0 { return v }
-        if u.hasSuffix("M"), let v = Double(u.dropLast()), v > 0 { return v / 1000 }
-        return nil
+    func validateAddressing() throws(Problem) {
+        let leaves = Set(links.flatMap { l in [l.a, l.b].filter { kind($0.node) == .switch && kind(l.a.node) != kind(l.b.node) }.map(\.node) })
+        guard (1...254).contains(hostSubnetOctet), hostSubnetOctet + max(1, leaves.count) - 1 <= 254 else {
+            throw Problem(place: .defaults("host_subnets"), message: "10.\(hostSubnetOctet).0.0/16 leaves no room for \(leaves.count) switches with hosts below 10.255 (the switch-to-switch links)")
+        }
+        guard mode == .bridge else { return }
+        if ipv6 { throw Problem(place: .defaults("ipv6"), message: "IPv6 hosts need mode router") }
+        // A learning bridge floods: a loop of bridges would carry a flood forever.
+        var component = Dictionary(uniqueKeysWithValues: switches.map { ($0, $0) })
+        func root(_ s: String) -> String { var r = s; while component[r]! != r { r = component[r]! }; return r }
+        for (i, l) in links.enumerated() where kind(l.a.node) == .switch && kind(l.b.node) == .switch {
+            let (ra, rb) = (root(l.a.node), root(l.b.node))
+            if ra == rb { throw Problem(place: .link(i), message: "closes a loop of bridges; mode bridge needs loop-free links (no spanning tree)") }
+            component[ra] = rb
+        }
     }
 }

@@ -1,11 +1,13 @@
+import FabricCore
+import FabricSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Minimal UDP traffic for the lab: a sender that numbers its datagrams and a receiver that
-/// counts them, notices gaps, duplicates and reordering. Runs inside a host namespace; it is
-/// the foundation's stand-in until the RoCEv2 generator (`fabric traffic`) exists.
+/// Plain UDP traffic for the demo and the tests: a sender that numbers its datagrams and a
+/// receiver that counts them, notices gaps, duplicates and reordering. Runs inside a host
+/// namespace, through the hosts' own kernel stack (the RoCEv2 generator is `fabric traffic`).
 ///
 /// Payload: 8-byte big-endian sequence number, 8-byte send timestamp (CLOCK_MONOTONIC ns,
 /// shared by every namespace of the machine), then zero padding.
@@ -31,12 +33,6 @@ public enum UDPProbe {
         public var latencyP50: Double = 0
         public var latencyP99: Double = 0
         public var latencyMax: Double = 0
-    }
-
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     static func address(_ ip: String, _ port: UInt16) throws -> sockaddr_in {
@@ -67,15 +63,15 @@ public enum UDPProbe {
         buffer.initializeMemory(as: UInt8.self, repeating: 0, count: payload)
         defer { buffer.deallocate() }
         var sent = 0, errors = 0
-        let start = now()
+        let start = monotonicNanoseconds()
         let interval = pps > 0 ? 1e9 / pps : 0
         while sent < count {
             if interval > 0 {
                 let due = start + UInt64(Double(sent) * interval)
-                while now() < due {}
+                while monotonicNanoseconds() < due {}
             }
             buffer.storeBytes(of: UInt64(sent).bigEndian, as: UInt64.self)
-            buffer.storeBytes(of: now().bigEndian, toByteOffset: 8, as: UInt64.self)
+            buffer.storeBytes(of: monotonicNanoseconds().bigEndian, toByteOffset: 8, as: UInt64.self)
             if Glibc.send(fd, buffer, payload, 0) < 0 {
                 // A full socket buffer or qdisc: back off briefly and resend the same datagram.
                 if errno == ENOBUFS || errno == EAGAIN || errno == EINTR { errors += 1; usleep(50); continue }
@@ -83,7 +79,7 @@ public enum UDPProbe {
             }
             sent += 1
         }
-        return SendResult(sent: sent, seconds: Double(now() - start) / 1e9, errors: errors)
+        return SendResult(sent: sent, seconds: Double(monotonicNanoseconds() - start) / 1e9, errors: errors)
     }
 
     /// Receives on `port` until `count` datagrams arrived or nothing came for `idleTimeout`
@@ -117,7 +113,7 @@ public enum UDPProbe {
             if pr < 0 { if errno == EINTR { continue }; break }
             let n = recv(fd, &buf, buf.count, 0)
             guard n >= 16 else { continue }
-            let t = now()
+            let t = monotonicNanoseconds()
             if first == 0 { first = t }
             last = t
             result.received += 1

@@ -1,50 +1,9 @@
+import FabricCore
+import FabricSystem
 import FabricTraffic
 import Foundation
 
-/// Traffic patterns of collective communication on a test bed, each flow a `fabric traffic send`
-/// child in its sender's namespace and one `fabric traffic recv` per receiving host.
-public enum Pattern: Sendable {
-    /// Many senders into one receiver.
-    case incast(to: Int, from: [Int])
-    /// Every host to every other host at once.
-    case allToAll(hosts: [Int])
-    /// Every host to one other host, each receiving from exactly one (a random derangement).
-    case permutation(hosts: [Int], seed: UInt64)
-    /// Exactly these flows.
-    case flows([Flow])
-
-    public struct Flow: Sendable {
-        public var from: Int
-        public var to: Int
-        public init(_ from: Int, _ to: Int) { self.from = from; self.to = to }
-    }
-
-    public var pairs: [(from: Int, to: Int)] {
-        switch self {
-        case .incast(let to, let from): return from.map { ($0, to) }
-        case .allToAll(let hosts): return hosts.flatMap { a in hosts.filter { $0 != a }.map { (a, $0) } }
-        case .flows(let f): return f.map { ($0.from, $0.to) }
-        case .permutation(let hosts, let seed):
-            var rng = SplitMix(seed: seed)
-            var perm = hosts
-            repeat { perm.shuffle(using: &rng) } while zip(hosts, perm).contains { $0 == $1 } && hosts.count > 1
-            return Array(zip(hosts, perm)).map { ($0.0, $0.1) }
-        }
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
+/// How every flow of a workload sends (`fabric traffic send` options).
 public struct WorkloadOptions: Sendable {
     public var seconds = 2.0
     /// Messages per flow (0: run for `seconds`).
@@ -63,6 +22,7 @@ public struct WorkloadOptions: Sendable {
     public func remoteQP(_ index: Int) -> UInt32 { remoteQPs[index] ?? UInt32(0x1000 + index * 0x100) }
 }
 
+/// What every sender and receiver of a workload reported.
 public struct WorkloadResult: Sendable {
     public var senders: [(from: Int, to: Int, report: SenderReport)]
     public var receivers: [(host: Int, report: ReceiverReport)]
@@ -91,24 +51,16 @@ public struct WorkloadResult: Sendable {
     }
 }
 
-/// Hosts a workload can run on, numbered from 1: a star `Testbed` or a `TopologyTestbed`.
-public protocol HostNetwork {
-    func hostNamespace(_ i: Int) -> String
-    func hostAddress(_ i: Int) -> String
-    /// True when hosts reach each other through a router (the switch resolves them).
-    var routed: Bool { get }
-}
-
-extension Testbed: HostNetwork {}
-extension TopologyTestbed: HostNetwork {}
-
 public enum Workload {
     /// Runs `pattern` on the test bed (its switch must be running) and gathers every report.
     /// `progress` gets a line about once a second.
-    public static func run(fabric: String, testbed tb: some HostNetwork, pattern: Pattern, options o: WorkloadOptions,
+    public static func run(fabric: String, testbed tb: TopologyTestbed, pattern: Pattern, options o: WorkloadOptions,
                            progress: (String) -> Void = { _ in }) throws -> WorkloadResult {
         let pairs = pattern.pairs
         guard !pairs.isEmpty else { throw TestbedError("the pattern has no flows") }
+        if let bad = pairs.flatMap({ [$0.from, $0.to] }).first(where: { !(1...tb.hostCount).contains($0) }) {
+            throw TestbedError("test bed '\(tb.prefix)' has hosts h1...h\(tb.hostCount), not h\(bad)")
+        }
         // Neighbours first, as a fabric resolves them before its jobs start: one ping to every
         // host through the switch makes the switch resolve it (a host's own ARP for its
         // gateway is not enough: its cache may outlive a restarted switch). Otherwise the
@@ -121,23 +73,17 @@ public enum Workload {
                 _ = try? Shell.inNamespace(tb.hostNamespace(other), ["ping", "-n", "-q", "-c", "1", "-W", "1", tb.hostAddress(h)], check: false)
             }
         }
-        let receiving = Array(Set(pairs.map(\.to))).sorted()
-        var receivers: [(Int, ChildProcess)] = []
-        defer { for (_, r) in receivers { r.stop(grace: 1) } }
-        for h in receiving {
-            let r = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(h), "--seconds", "\(o.seconds + 30)",
-                                      "--idle", "1.5", "--json"])
-            receivers.append((h, r))
-        }
-        let deadline = Date().addingTimeInterval(10)
-        for (_, r) in receivers {
-            while !r.output.contains("listening") && r.isRunning && Date() < deadline { usleep(5_000) }
+        var receivers: [(host: Int, child: ChildProcess)] = []
+        defer { for r in receivers { r.child.stop(grace: 1) } }
+        for h in Array(Set(pairs.map(\.to))).sorted() {
+            receivers.append((h, try ChildRun.startReady([fabric, "traffic", "recv", "--netns", tb.hostNamespace(h), "--seconds", "\(o.seconds + 30)",
+                                                         "--idle", "1.5", "--json"], what: "the receiver on h\(h)")))
         }
         // Each pair gets its own QP range, so flows stay distinct at every receiver.
-        var senders: [(Int, Int, ChildProcess)] = []
-        defer { for (_, _, s) in senders { s.stop(grace: 1) } }
+        var senders: [(from: Int, to: Int, child: ChildProcess)] = []
+        defer { for s in senders { s.child.stop(grace: 1) } }
         // A common start 0.5 s ahead: every sender is up by then, so the pattern starts at once.
-        let startAt = trafficClock() + 500_000_000
+        let startAt = monotonicNanoseconds() + 500_000_000
         for (i, p) in pairs.enumerated() {
             var args = [fabric, "traffic", "send", "--netns", tb.hostNamespace(p.from), "--to", tb.hostAddress(p.to),
                         "--qps", "\(o.queuePairs)", "--remote-qp", "\(o.remoteQP(i))", "--message", "\(o.messageBytes)",
@@ -147,30 +93,20 @@ public enum Workload {
             senders.append((p.from, p.to, try ChildProcess(args + o.extraSenderArguments)))
         }
         let started = Date()
-        while senders.contains(where: { $0.2.isRunning }) {
-            usleep(100_000)
+        var reported = 0
+        while senders.contains(where: { $0.child.isRunning }) {
+            try Interrupt.sleep(0.1)
             let t = Date().timeIntervalSince(started)
-            if t.truncatingRemainder(dividingBy: 1) < 0.1 && t > 0.5 {
-                progress(String(format: "  %.0f s: %d of %d senders still sending", t, senders.filter { $0.2.isRunning }.count, senders.count))
+            if Int(t) > reported {
+                reported = Int(t)
+                progress(String(format: "  %d s: %d of %d senders still sending", reported, senders.filter { $0.child.isRunning }.count, senders.count))
             }
             if t > o.seconds + 120 { throw TestbedError("senders did not finish") }
         }
-        let dec = JSONDecoder()
-        func lastJSON<T: Decodable>(_ c: ChildProcess, _: T.Type, _ what: String) throws -> T {
-            guard let l = c.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                  let v = try? dec.decode(T.self, from: Data(l.utf8)) else { throw TestbedError("\(what) failed: \(c.output.suffix(500))") }
-            return v
+        let sent = try senders.map { s in
+            (s.from, s.to, try ChildRun.result(of: s.child, as: SenderReport.self, what: "sender h\(s.from) -> h\(s.to)", timeout: 5))
         }
-        var sent: [(Int, Int, SenderReport)] = []
-        for (a, b, s) in senders {
-            _ = s.wait(timeout: 5)
-            sent.append((a, b, try lastJSON(s, SenderReport.self, "sender h\(a) -> h\(b)")))
-        }
-        var got: [(Int, ReceiverReport)] = []
-        for (h, r) in receivers {
-            _ = r.wait(timeout: 10)
-            got.append((h, try lastJSON(r, ReceiverReport.self, "receiver h\(h)")))
-        }
+        let got = try receivers.map { r in (r.host, try ChildRun.result(of: r.child, as: ReceiverReport.self, what: "receiver h\(r.host)", timeout: 10)) }
         let first = sent.map(\.2.startedAt).min() ?? 0
         let last = sent.map(\.2.endedAt).max() ?? 0
         return WorkloadResult(senders: sent.map { ($0.0, $0.1, $0.2) }, receivers: got.map { ($0.0, $0.1) },

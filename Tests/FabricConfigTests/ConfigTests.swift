@@ -49,17 +49,15 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(fib.isConnected(hop: fib.member(target: connected, 0)))
     }
 
-    /// Parses `yaml` expecting rejection; returns the message.
-    func reject(_ yaml: String, file: StaticString = #filePath, line: UInt = #line) -> String {
+    /// Parses `yaml` expecting rejection with a message containing `expected`.
+    func rejects(_ yaml: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
         do {
             _ = try ConfigLoader.parse(yaml, file: "t.yaml")
             XCTFail("accepted:\n\(yaml)", file: file, line: line)
-            return ""
         } catch let e as ConfigError {
-            return e.description
+            XCTAssertTrue(e.description.contains(expected), "\(e.description)\n  does not contain: \(expected)", file: file, line: line)
         } catch {
             XCTFail("not a ConfigError: \(error)", file: file, line: line)
-            return ""
         }
     }
 
@@ -73,80 +71,71 @@ final class ConfigTests: XCTestCase {
     """
 
     func testUnknownKey() {
-        let m = reject(base + "colour: blue\n")
-        XCTAssertTrue(m.hasPrefix("t.yaml:6: colour: unknown key 'colour' (expected one of: switch, ports"), m)
-        let m2 = reject("ports:\n  - name: h1\n    adresses: [10.0.0.1/24]\n")
-        XCTAssertTrue(m2.contains("t.yaml:3: ports[0].adresses: unknown key 'adresses'"), m2)
+        rejects(base + "colour: blue\n", "t.yaml:6: colour: unknown key 'colour' (expected one of: switch, ports")
+        rejects("ports:\n  - name: h1\n    adresses: [10.0.0.1/24]\n", "t.yaml:3: ports[0].adresses: unknown key 'adresses'")
+        rejects("ports:\n  - name: h1\n    name: h2\n", "t.yaml:2: key 'name' given twice")
     }
 
     func testWrongType() {
-        let m = reject("ports: h1\n")
-        XCTAssertTrue(m.contains("ports: expected a list, got 'h1'"), m)
-        let m2 = reject(base + "qos:\n  dscp_to_tc: [26, 3]\n")
-        XCTAssertTrue(m2.contains("qos.dscp_to_tc: expected a mapping like {26: 3}, got a list"), m2)
+        rejects("ports: h1\n", "ports: expected a list, got 'h1'")
+        rejects(base + "qos:\n  dscp_to_tc: [26, 3]\n", "qos.dscp_to_tc: expected a mapping like {26: 3}, got a list")
+        rejects(base + "qos:\n  dscp_to_tc: {x: 3}\n", "qos.dscp_to_tc.x: expected an integer key in 0...63, got 'x'")
     }
 
     func testBadPrefix() {
-        let m = reject("ports:\n  - name: h1\n    addresses: [10.77.1/24]\n")
-        XCTAssertTrue(m.contains("t.yaml:3: ports[0].addresses[0]: expected an address with prefix length like 10.77.1.254/24"), m)
-        let m2 = reject(base + "routes:\n  - prefix: 10.99.0.1/16\n    via: 10.77.1.1\n")
-        XCTAssertTrue(m2.contains("routes[0].prefix: '10.99.0.1/16' has host bits set; the network is 10.99.0.0/16"), m2)
-        let m3 = reject("ports:\n  - name: h1\n    addresses: [10.77.1.0/24]\n")
-        XCTAssertTrue(m3.contains("is a network address"), m3)
+        rejects("ports:\n  - name: h1\n    addresses: [10.77.1/24]\n", "t.yaml:3: ports[0].addresses[0]: expected an address with prefix length like 10.77.1.254/24")
+        rejects(base + "routes:\n  - prefix: 10.99.0.1/16\n    via: 10.77.1.1\n", "routes[0].prefix: '10.99.0.1/16' has host bits set; the network is 10.99.0.0/16")
+        rejects("ports:\n  - name: h1\n    addresses: [10.77.1.0/24]\n", "is a network address")
     }
 
     func testDuplicatePort() {
-        let m = reject(base + "  - name: h1\n")
-        XCTAssertTrue(m.contains("ports[2].name: duplicate port 'h1' (also ports[0])"), m)
+        rejects(base + "  - name: h1\n", "ports[2].name: duplicate port 'h1' (also ports[0])")
     }
 
     func testRouteToNowhere() {
-        let m = reject(base + "routes:\n  - prefix: 10.99.0.0/16\n    via: 192.0.2.1\n")
-        XCTAssertTrue(m.contains("t.yaml:8: routes[0].via: next hop 192.0.2.1 is not on any port's subnet (route to nowhere)"), m)
-        let m2 = reject(base + "routes:\n  - prefix: 10.99.0.0/16\n    group: spines\n")
-        XCTAssertTrue(m2.contains("routes[0].group: no ECMP group named 'spines'"), m2)
-        let m3 = reject(base + "routes:\n  - prefix: 10.99.0.0/16\n")
-        XCTAssertTrue(m3.contains("routes[0]: a route needs exactly one of 'via'"), m3)
+        rejects(base + "routes:\n  - prefix: 10.99.0.0/16\n    via: 192.0.2.1\n", "t.yaml:8: routes[0].via: next hop 192.0.2.1 is not on any port's subnet (route to nowhere)")
+        rejects(base + "routes:\n  - prefix: 10.99.0.0/16\n    group: spines\n", "routes[0].group: no ECMP group named 'spines'")
+        rejects(base + "routes:\n  - prefix: 10.99.0.0/16\n", "routes[0]: a route needs exactly one of 'via'")
     }
 
     func testOutOfRange() {
-        let m = reject(base + "qos:\n  dscp_to_tc: {64: 3}\n")
-        XCTAssertTrue(m.contains("qos.dscp_to_tc.64: 64 is out of range 0...63"), m)
-        let m2 = reject(base + "qos:\n  dscp_to_tc: {26: 8}\n")
-        XCTAssertTrue(m2.contains("qos.dscp_to_tc.26: 8 is out of range 0...7"), m2)
-        let m3 = reject("ports:\n  - name: h1\n    addresses: [10.77.1.254/24]\n    speed: fast\n")
-        XCTAssertTrue(m3.contains("ports[0].speed: expected a line rate like 10G or 800M, got 'FAST'"), m3)
+        rejects(base + "qos:\n  dscp_to_tc: {64: 3}\n", "qos.dscp_to_tc.64: 64 is out of range 0...63")
+        rejects(base + "qos:\n  dscp_to_tc: {26: 8}\n", "qos.dscp_to_tc.26: 8 is out of range 0...7")
+        rejects("ports:\n  - name: h1\n    addresses: [10.77.1.254/24]\n    speed: fast\n", "t.yaml:4: ports[0].speed: expected a line rate like 10G or 800M, got 'fast'")
+        rejects("ports:\n  - name: h1\n    addresses: [10.77.1.254/24]\n    speed: 1e-15G\n", "ports[0].speed: '1e-15G' is below the slowest line rate, 1M")
+        rejects("ports:\n  - name: h1\n    addresses: [10.77.1.254/24]\n    speed: 900G\n", "ports[0].speed: '900G' is faster than 800G")
+        rejects(base + "qos:\n  ets_weights: {3: 0}\n", "qos.ets_weights.3: 0 is out of range 1...100")
+        rejects(base + "qos:\n  strict_queues: [8]\n", "qos.strict_queues[0]: 8 is out of range 0...7")
         let members = (1...65).map { "10.77.1.\($0)" }.joined(separator: ", ")
-        XCTAssertTrue(reject(base + "qos:\n  ets_weights: {3: 0}\n").contains("qos.ets_weights.3: 0 is out of range 1...100"))
-        XCTAssertTrue(reject(base + "qos:\n  strict_queues: [8]\n").contains("qos.strict_queues[0]: 8 is out of range 0...7"))
-        let m4 = reject(base + "ecmp_groups:\n  - name: big\n    members: [\(members)]\n")
-        XCTAssertTrue(m4.contains("an ECMP group has 1...64 members, got 65"), m4)
+        rejects(base + "ecmp_groups:\n  - name: big\n    members: [\(members)]\n", "an ECMP group has 1...64 members, got 65")
     }
 
     func testBadEnumAndMACAndFamilies() {
-        XCTAssertTrue(reject(base + "qos:\n  profile: cisco\n").contains("expected one of nvidia-roce, sonic-azure, got 'cisco'"))
-        XCTAssertTrue(reject("ports:\n  - name: h1\n    trust: vlan\n    addresses: [10.0.0.1/24]\n").contains("expected one of dscp, pcp"))
-        XCTAssertTrue(reject("ports:\n  - name: h1\n    mac: ff:ff:ff:ff:ff:ff\n    addresses: [10.0.0.1/24]\n").contains("expected a unicast MAC address"))
-        let m = reject("ports:\n  - name: h1\n    addresses: [10.0.0.1/24, fd77::1/64]\nroutes:\n  - prefix: fd99::/64\n    via: 10.0.0.2\n")
-        XCTAssertTrue(m.contains("not of the same address family"), m)
-        XCTAssertTrue(reject("").contains("the file is empty"))
-        XCTAssertTrue(reject("ports: [\n").contains("not valid YAML"))
-        XCTAssertTrue(reject("switch: {mode: router}\nports:\n  - name: h1\n").contains("mode router needs at least one port with an address"))
-        XCTAssertTrue(reject(base + "buffers: {size: 1}\n").contains("buffers.size: unknown key 'size'"))
-        XCTAssertTrue(reject(base + "ecn: {kmin: 2MB, kmax: 1MB}\n").contains("ecn: kmin (2097152 bytes) must be below kmax (1048576 bytes)"))
-        XCTAssertTrue(reject(base + "ecn: {pmax: 150}\n").contains("ecn.pmax: 150 is out of range 0...100"))
-        XCTAssertTrue(reject(base + "ecn: {kmin: lots}\n").contains("ecn.kmin: expected a size like 150KB"))
-        XCTAssertTrue(reject(base + "buffers: {xoff: 10KB}\n").contains("buffers.xoff: unknown key 'xoff' (expected one of: pool, lossless, lossy, cable_length, mtu)"))
-        XCTAssertTrue(reject(base + "buffers: {lossless: {dynamic_th: 0, static_th: 1MB}}\n").contains("buffers.lossless: give dynamic_th or static_th, not both"))
-        XCTAssertTrue(reject(base + "buffers: {lossy: {dynamic_th: 9}}\n").contains("buffers.lossy.dynamic_th: 9 is out of range -7...7"))
-        XCTAssertTrue(reject(base + "buffers: {pool: 1MB, lossy: {static_th: 2MB}}\n").contains("buffers: lossy.static_th (2097152 bytes) is larger than the pool (1048576 bytes)"))
-        XCTAssertTrue(reject(base + "buffers: {lossy: {xon_offset: 1KB}}\n").contains("buffers.lossy.xon_offset: unknown key"))
-        XCTAssertTrue(reject(base + "load_balancing: {mode: random}\n").contains("load_balancing.mode: expected one of ecmp, flowlet, spray"))
-        XCTAssertTrue(reject(base + "load_balancing: {flowlet_table: 1000}\n").contains("the flowlet table size must be a power of two"))
-        XCTAssertTrue(reject(base + "load_balancing: {flowlet_idle: 5s}\n").contains("load_balancing.flowlet_idle: expected a duration"))
-        XCTAssertTrue(reject(base + "buffers: {cable_length: far}\n").contains("buffers.cable_length: expected a cable length like 5m"))
-        XCTAssertTrue(reject(base + "pfc: {watchdog: {action: panic}}\n").contains("pfc.watchdog.action: expected one of drop, forward, alert"))
-        XCTAssertTrue(reject(base + "pfc: {watchdog: {detection: 5ms}}\n").contains("pfc.watchdog.detection: expected a duration of 100ms...60s"))
+        rejects(base + "qos:\n  profile: cisco\n", "expected one of nvidia-roce, sonic-azure, got 'cisco'")
+        rejects("ports:\n  - name: h1\n    trust: vlan\n    addresses: [10.0.0.1/24]\n", "expected one of dscp, pcp")
+        rejects("ports:\n  - name: h1\n    mac: ff:ff:ff:ff:ff:ff\n    addresses: [10.0.0.1/24]\n", "expected a unicast MAC address")
+        rejects("ports:\n  - name: h1\n    addresses: [10.0.0.1/24, fd77::1/64]\nroutes:\n  - prefix: fd99::/64\n    via: 10.0.0.2\n", "not of the same address family")
+        rejects("", "the file is empty")
+        rejects("ports: [\n", "t.yaml:2: not valid YAML: ")
+        rejects("switch: {mode: router}\nports:\n  - name: h1\n", "mode router needs at least one port with an address")
+        rejects(base + "buffers: {size: 1}\n", "buffers.size: unknown key 'size'")
+        rejects(base + "ecn: {kmin: 2MB, kmax: 1MB}\n", "ecn: kmin (2097152 bytes) must be below kmax (1048576 bytes)")
+        rejects(base + "ecn: {pmax: 150}\n", "ecn.pmax: 150 is out of range 0...100")
+        rejects(base + "ecn: {kmin: lots}\n", "ecn.kmin: expected a size like 150KB or 1.5MB, got 'lots'")
+        rejects(base + "ecn: {kmin: -1KB}\n", "ecn.kmin: expected a size like 150KB")
+        rejects(base + "ecn: {kmin: 0.1KB}\n", "ecn.kmin: '0.1KB' is not a whole number of bytes")
+        rejects(base + "buffers: {xoff: 10KB}\n", "buffers.xoff: unknown key 'xoff' (expected one of: pool, lossless, lossy, cable_length, mtu)")
+        rejects(base + "buffers: {lossless: {dynamic_th: 0, static_th: 1MB}}\n", "buffers.lossless: give dynamic_th or static_th, not both")
+        rejects(base + "buffers: {lossy: {dynamic_th: 9}}\n", "buffers.lossy.dynamic_th: 9 is out of range -7...7")
+        rejects(base + "buffers: {pool: 1MB, lossy: {static_th: 2MB}}\n", "buffers: lossy.static_th (2097152 bytes) is larger than the pool (1048576 bytes)")
+        rejects(base + "buffers: {lossy: {xon_offset: 1KB}}\n", "buffers.lossy.xon_offset: unknown key")
+        rejects(base + "load_balancing: {mode: random}\n", "load_balancing.mode: expected one of ecmp, flowlet, spray")
+        rejects(base + "load_balancing: {flowlet_table: 1000}\n", "the flowlet table size must be a power of two")
+        rejects(base + "load_balancing: {flowlet_idle: 5s}\n", "load_balancing.flowlet_idle: expected a duration of 1us...1s like 256us, got '5s'")
+        rejects(base + "buffers: {cable_length: far}\n", "buffers.cable_length: expected a cable length like 5m")
+        rejects(base + "pfc: {watchdog: {action: panic}}\n", "pfc.watchdog.action: expected one of drop, forward, alert")
+        rejects(base + "pfc: {watchdog: {detection: 5ms}}\n", "pfc.watchdog.detection: expected a duration of 100ms...60s like 200ms, got '5ms'")
+        rejects(base + "pfc: {watchdog: {detection: nan}}\n", "pfc.watchdog.detection: expected a duration of 100ms...60s")
     }
 
     func testStaticThresholdsAndHeadroomParse() throws {

@@ -1,3 +1,5 @@
+import FabricConfig
+import FabricCore
 import FabricLab
 import Foundation
 import XCTest
@@ -24,29 +26,61 @@ class LabTestCase: XCTestCase {
         statsFile = NSTemporaryDirectory() + "fabric-it-\(getpid())-\(UUID().uuidString.prefix(8)).json"
     }
 
-    /// A test bed with a prefix no other run uses, removed after the test.
-    func makeTestbed(hosts: Int, routed: Bool = false) throws -> Testbed {
-        let tb = Testbed(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: routed)
+    /// Starts the built `fabric switch` (it finds the XDP object next to the build).
+    var launcher: SwitchLauncher { SwitchLauncher(fabric: fabric) }
+
+    /// A star test bed with a prefix no other run uses, removed after the test.
+    func makeTestbed(hosts: Int, routed: Bool = false) throws -> TopologyTestbed {
+        let tb = TopologyTestbed.star(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: routed)
         addTeardownBlock {
             tb.down()
             XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: tb.configPath), "test bed configuration left behind")
             try? FileManager.default.removeItem(atPath: self.statsFile)
         }
         try tb.up()
         return tb
     }
 
-    /// The switch on `tb` (bridge on its ports, or the router from `config`), stopped after the test.
-    func startSwitch(_ tb: Testbed, config: String? = nil, extra: [String] = [], ipNetnsExec: Bool = false) throws -> SwitchProcess {
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile, extra: extra,
-                                         ipNetnsExec: ipNetnsExec, config: config)
-        addTeardownBlock { sw.child.stop(grace: 5) }
+    /// The test bed's own switch configuration with port `n` (1-based) at `gbps` (others
+    /// unchanged), then `edit`.
+    func config(_ tb: TopologyTestbed, speeds: [Int: Double] = [:], _ edit: (inout SwitchConfig) -> Void = { _ in }) -> SwitchConfig {
+        var c = tb.switchConfig()
+        for (n, gbps) in speeds { c.ports[n - 1].speedGbps = gbps }
+        edit(&c)
+        return c
+    }
+
+    /// The switch on `tb` from its generated configuration or `config`, stopped after the test.
+    func startSwitch(_ tb: TopologyTestbed, config: SwitchConfig? = nil, extra: [String] = [], ipNetnsExec: Bool = false) throws -> RunningSwitch {
+        var path = tb.configPath
+        if let c = config {
+            path = NSTemporaryDirectory() + "fabric-it-\(getpid())-\(UUID().uuidString.prefix(8)).yaml"
+            try SwitchConfigYAML.write(c, to: path, header: "\(name)")
+            addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        }
+        var l = launcher
+        l.arguments = extra
+        l.ipNetnsExec = ipNetnsExec
+        let sw = try l.start(.init(namespace: tb.switchNamespace, config: path, statsFile: statsFile))
+        addTeardownBlock { sw.stop(grace: 5) }
         return sw
     }
 
     /// A routed test bed with the switch running as its router.
-    func routedBedWithSwitch(hosts: Int) throws -> (Testbed, SwitchProcess) {
+    func routedBedWithSwitch(hosts: Int) throws -> (TopologyTestbed, RunningSwitch) {
         let tb = try makeTestbed(hosts: hosts, routed: true)
-        return (tb, try startSwitch(tb, config: tb.configPath))
+        return (tb, try startSwitch(tb))
+    }
+}
+
+extension SwitchConfig {
+    /// What the lossless tests give a software switch: no reserve, a 64 KB static threshold, and
+    /// headroom that also covers what waits in its own rx ring when XOFF goes out (up to 2048
+    /// frames, measured peaks of 0.4-0.55 MB): 3 MB.
+    mutating func useSmallLosslessBuffers() {
+        buffers.lossless = BufferConfig.Profile(reservedBytes: 0, threshold: .fixed(64 * 1024))
+        buffers.xonOffsetBytes = 32 * 1024
+        buffers.headroomBytes = 3 << 20
     }
 }

@@ -6,7 +6,7 @@ import XCTest
 /// Flowlet and spray load balancing on the leaf-spine test bed: 2 spines, 2 leaves, 4 hosts
 /// per leaf, 4 switches each in its own namespace, real RoCEv2 traffic.
 final class LoadBalancingIntegrationTests: LabTestCase {
-    func makeLeafSpine(_ topology: Topology = .leafSpine(uplinkSpeed: "500M")) throws -> TopologyTestbed {
+    func makeLeafSpine(_ topology: Topology = .leafSpine(uplinkGbps: 0.5)) throws -> TopologyTestbed {
         let tb = TopologyTestbed(topology: topology, prefix: "ls" + String(UUID().uuidString.prefix(5)).lowercased())
         addTeardownBlock {
             tb.down()
@@ -32,7 +32,7 @@ final class LoadBalancingIntegrationTests: LabTestCase {
 
     func testFlowletsUnpileTheElephantsECMPPilesOnOneUplinkAndSprayReorders() throws {
         let tb = try makeLeafSpine()
-        let lab = LoadBalanceLab(testbed: tb, fabric: fabric)
+        let lab = LoadBalanceLab(testbed: tb, launcher: launcher)
         let (pattern, o) = elephants(lab)
         XCTAssertEqual(lab.ecmpMember(from: 1, to: 5, remoteQP: o.remoteQP(0), members: 2), lab.ecmpMember(from: 2, to: 6, remoteQP: o.remoteQP(1), members: 2))
         let ecmp = try lab.run(mode: .ecmp, pattern: pattern, options: o)
@@ -55,10 +55,10 @@ final class LoadBalancingIntegrationTests: LabTestCase {
     }
 
     func testFlowletShiftsLoadAwayFromAHalfSpeedUplink() throws {
-        var t = Topology.leafSpine(uplinkSpeed: "200M")
-        for i in t.links.indices where Set([t.links[i].a.node, t.links[i].b.node]) == ["leaf1", "spine2"] { t.links[i].speed = "100M" }
+        var t = Topology.leafSpine(uplinkGbps: 0.2)
+        for i in t.links.indices where Set([t.links[i].a.node, t.links[i].b.node]) == ["leaf1", "spine2"] { t.links[i].gbps = 0.1 }
         let tb = try makeLeafSpine(t)
-        let lab = LoadBalanceLab(testbed: tb, fabric: fabric)
+        let lab = LoadBalanceLab(testbed: tb, launcher: launcher)
         let (pattern, o) = elephants(lab)
         let flowlet = try lab.run(mode: .flowlet, pattern: pattern, options: o)
         print(LoadBalanceLab.table([flowlet]))

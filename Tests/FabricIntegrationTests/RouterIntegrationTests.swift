@@ -1,4 +1,5 @@
-import FabricIO
+import FabricCore
+import FabricPacket
 import FabricTelemetry
 import FabricLab
 import Foundation
@@ -7,21 +8,22 @@ import XCTest
 /// The switch as a router on a routed test bed: hosts in their own subnets with only a default
 /// route via the switch and no static ARP.
 final class RouterIntegrationTests: LabTestCase {
-    func makeTestbed(hosts: Int) throws -> Testbed { try makeTestbed(hosts: hosts, routed: true) }
-
-    func startRouter(_ tb: Testbed, config: String) throws -> SwitchProcess { try startSwitch(tb, config: config) }
-
-    func testHostsWithoutStaticARPPingAndExchangeUDPAndTCPAcrossSubnets() throws {
-        let tb = try makeTestbed(hosts: 3)
-        let sw = try startRouter(tb, config: tb.configPath)
-        for a in 1...3 {
-            let gw = try Ping.run(from: tb.hostNamespace(a), to: tb.gatewayAddress(a), count: 3, interval: 0.02)
-            XCTAssertEqual(gw.received, 3, "h\(a) pings its gateway")
-            for b in 1...3 where a != b {
-                let r = try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: 3, interval: 0.02)
-                XCTAssertEqual(r.received, 3, "h\(a) -> h\(b) across subnets")
+    /// Three pings from every host to its gateway and to every other host, all answered.
+    func assertEveryHostReachesItsGatewayAndEveryOther(_ tb: TopologyTestbed, gateway: (Int) -> String, host: (Int) -> String,
+                                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        for a in 1...tb.hostCount {
+            let gw = try Ping.run(from: tb.hostNamespace(a), to: gateway(a), count: 3, interval: 0.02)
+            XCTAssertEqual(gw.received, 3, "h\(a) pings its gateway \(gateway(a))", file: file, line: line)
+            for b in 1...tb.hostCount where a != b {
+                let r = try Ping.run(from: tb.hostNamespace(a), to: host(b), count: 3, interval: 0.02)
+                XCTAssertEqual(r.received, 3, "h\(a) -> h\(b) (\(host(b))) across subnets", file: file, line: line)
             }
         }
+    }
+
+    func testHostsWithoutStaticARPPingAndExchangeUDPAndTCPAcrossSubnets() throws {
+        let (tb, sw) = try routedBedWithSwitch(hosts: 3)
+        try assertEveryHostReachesItsGatewayAndEveryOther(tb, gateway: tb.gatewayAddress, host: tb.hostAddress)
         // No host has a static neighbour: what they know they learned by ARP from the switch.
         let neigh = try Shell.run(["ip", "-n", tb.hostNamespace(1), "neigh", "show"])
         XCTAssertFalse(neigh.contains("PERMANENT"), neigh)
@@ -52,16 +54,10 @@ final class RouterIntegrationTests: LabTestCase {
     }
 
     func testIPv6NeighbourDiscoveryAndRoutingAcrossSubnets() throws {
-        let tb = try makeTestbed(hosts: 3)
-        let sw = try startRouter(tb, config: tb.configPath)
-        for a in 1...3 {
-            let gw = try Ping.run(from: tb.hostNamespace(a), to: tb.gatewayAddress6(a), count: 3, interval: 0.02)
-            XCTAssertEqual(gw.received, 3, "h\(a) pings its IPv6 gateway (needs the switch's neighbour advertisement)")
-            for b in 1...3 where a != b {
-                let r = try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress6(b), count: 3, interval: 0.02)
-                XCTAssertEqual(r.received, 3, "h\(a) -> h\(b) over IPv6 (the switch resolves h\(b) by solicitation)")
-            }
-        }
+        let (tb, sw) = try routedBedWithSwitch(hosts: 3)
+        // The gateway answers only after the switch's neighbour advertisement; the other hosts
+        // only once the switch resolved them by solicitation.
+        try assertEveryHostReachesItsGatewayAndEveryOther(tb, gateway: tb.gatewayAddress6, host: tb.hostAddress6)
         let neigh = try Shell.run(["ip", "-n", tb.hostNamespace(2), "-6", "neigh", "show"])
         XCTAssertTrue(neigh.contains("fd77:2::fe"), neigh)
         XCTAssertEqual(sw.child.stop(), 0)
@@ -75,25 +71,16 @@ final class RouterIntegrationTests: LabTestCase {
     /// Two next hops (h3 and h4 both hold 10.88.0.1) for 10.88.0.0/16: many UDP flows from h1,
     /// differing only in source port (RoCEv2's entropy), spread over both.
     func testECMPSpreadsManyFlowsOverTwoNextHops() throws {
-        let tb = try makeTestbed(hosts: 4)
+        let tb = try makeTestbed(hosts: 4, routed: true)
         for h in [3, 4] {
             try Shell.run(["ip", "-n", tb.hostNamespace(h), "addr", "add", "10.88.0.1/32", "dev", "lo"])
         }
-        let config = NSTemporaryDirectory() + "fabric-ecmp-\(getpid()).yaml"
-        defer { try? FileManager.default.removeItem(atPath: config) }
-        try tb.switchConfigYAML(extra: """
-        ecmp_groups:
-          - name: anycast
-            members: [10.77.3.1, 10.77.4.1]
-        routes:
-          - prefix: 10.88.0.0/16
-            group: anycast
-
-        """).write(toFile: config, atomically: true, encoding: .utf8)
-        _ = try startRouter(tb, config: config)
+        _ = try startSwitch(tb, config: config(tb) {
+            $0.routes = [RouteConfig(prefix: IPPrefix("10.88.0.0/16", strict: true)!, nextHops: [IPAddress(tb.hostAddress(3))!, IPAddress(tb.hostAddress(4))!])]
+        })
         // Resolve the hosts first (ARP), so the flows below go straight through.
         for h in 2...4 { _ = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(h), count: 1) }
-        let before = try [3, 4].map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface).rxPackets }
+        let before = try [3, 4].map { try LinkStats.read(namespace: tb.hostNamespace($0), device: tb.hostInterface($0)).rxPackets }
         let flows = 64, perFlow = 20
         var script = ""
         for f in 0..<flows {
@@ -103,7 +90,7 @@ final class RouterIntegrationTests: LabTestCase {
         }
         try Shell.inNamespace(tb.hostNamespace(1), ["python3", "-c", script])
         usleep(300_000)
-        let after = try [3, 4].map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface).rxPackets }
+        let after = try [3, 4].map { try LinkStats.read(namespace: tb.hostNamespace($0), device: tb.hostInterface($0)).rxPackets }
         let got = zip(after, before).map { Int($0 - $1) }
         XCTAssertEqual(got[0] + got[1], flows * perFlow, "every datagram reached one of the two next hops: \(got)")
         XCTAssertGreaterThan(got[0], flows * perFlow / 5, "h3 got a share: \(got)")

@@ -1,4 +1,3 @@
-import FabricIO
 import FabricTelemetry
 import FabricLab
 import FabricTraffic
@@ -66,7 +65,7 @@ final class MetricsIntegrationTests: LabTestCase {
     /// documented names with the traffic in them.
     func testMetricsEndpointParsesAsPrometheusTextFormat() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
-        let sw = try startSwitch(tb, config: tb.configPath, extra: ["--metrics", "9464"])
+        let sw = try startSwitch(tb, extra: ["--metrics", "9464"])
         XCTAssertTrue(sw.child.output.contains("Prometheus metrics at http://127.0.0.1:9464/metrics"), sw.child.output)
         XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 5).received, 5)
         let script = """
@@ -98,17 +97,10 @@ final class CaptureIntegrationTests: LabTestCase {
     /// pcapng with nanosecond timestamps and directions, decoded by tshark.
     func testCaptureOfAPortDecodesInTsharkWithItsPFCFrames() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
-        let config = NSTemporaryDirectory() + "fabric-capture-\(getpid()).yaml"
         let pcap = NSTemporaryDirectory() + "fabric-capture-\(getpid()).pcapng"
-        defer {
-            try? FileManager.default.removeItem(atPath: config)
-            try? FileManager.default.removeItem(atPath: pcap)
-        }
-        var yaml = tb.switchConfigYAML()
-        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
-        yaml += "buffers: {lossless: {reserved: 0, static_th: 64KB, xon_offset: 32KB, headroom: 3MB}}\n"
-        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let sw = try startSwitch(tb, config: config, extra: ["--capture", "h1:\(pcap)", "--capture-limit", "20"])
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 0.2]) { $0.useSmallLosslessBuffers() },
+                                 extra: ["--capture", "h1:\(pcap)", "--capture-limit", "20"])
         let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
                                 seconds: 0.5, rate: 1, qps: 1, message: 16384, mtu: 1024)
         XCTAssertGreaterThan(r.sender.pauseFrames, 0)
@@ -136,17 +128,12 @@ final class RecordReportIntegrationTests: LabTestCase {
     /// the summary exist and hold what happened (queue 3 of h2's port built up; PFC went out).
     func testRecordAndReportDrawTheQueueAndThePFC() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
-        let config = NSTemporaryDirectory() + "fabric-rec-\(getpid()).yaml"
         let record = NSTemporaryDirectory() + "fabric-rec-\(getpid()).rec"
         let dir = NSTemporaryDirectory() + "fabric-rec-\(getpid()).report"
         defer {
-            for f in [config, record, dir] { try? FileManager.default.removeItem(atPath: f) }
+            for f in [record, dir] { try? FileManager.default.removeItem(atPath: f) }
         }
-        var yaml = tb.switchConfigYAML()
-        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
-        yaml += "buffers: {lossless: {reserved: 0, static_th: 64KB, xon_offset: 32KB, headroom: 3MB}}\n"
-        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let sw = try startSwitch(tb, config: config, extra: ["--record", record])
+        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 0.2]) { $0.useSmallLosslessBuffers() }, extra: ["--record", record])
         let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
                                 seconds: 0.5, rate: 1, qps: 1, message: 16384, mtu: 1024)
         XCTAssertGreaterThan(r.sender.pauseFrames, 0)

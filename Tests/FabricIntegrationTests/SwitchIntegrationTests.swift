@@ -1,4 +1,3 @@
-import FabricIO
 import FabricTelemetry
 import FabricLab
 import Foundation
@@ -8,7 +7,7 @@ import XCTest
 /// builds its own test bed under a unique prefix and removes it (and stops the switch) in a
 /// teardown block, which XCTest runs also when an assertion fails.
 final class SwitchIntegrationTests: LabTestCase {
-    func ping(_ tb: Testbed, _ a: Int, _ b: Int, count: Int = 3) throws -> PingResult {
+    func ping(_ tb: TopologyTestbed, _ a: Int, _ b: Int, count: Int = 3) throws -> PingResult {
         try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: count, interval: 0.02)
     }
 
@@ -24,13 +23,13 @@ final class SwitchIntegrationTests: LabTestCase {
 
     /// A switch snapshot and the hosts' own veth counters taken while no frame moved: host
     /// counters read, a snapshot written after that, host counters read again and unchanged.
-    func quietReading(_ tb: Testbed, after seq: UInt64) throws -> (SwitchReport, [LinkStats]) {
+    func quietReading(_ tb: TopologyTestbed, after seq: UInt64) throws -> (SwitchReport, [LinkStats]) {
         var snap = try nextSnapshot(after: seq)
         for _ in 0..<20 {
-            let l1 = try (1...tb.hostCount).map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface) }
+            let l1 = try (1...tb.hostCount).map { try LinkStats.read(namespace: tb.hostNamespace($0), device: tb.hostInterface($0)) }
             snap = try nextSnapshot(after: snap.sequence)
             snap = try nextSnapshot(after: snap.sequence)
-            let l2 = try (1...tb.hostCount).map { try LinkStats.read(namespace: tb.hostNamespace($0), device: Testbed.hostInterface) }
+            let l2 = try (1...tb.hostCount).map { try LinkStats.read(namespace: tb.hostNamespace($0), device: tb.hostInterface($0)) }
             if zip(l1, l2).allSatisfy({ $0.txPackets == $1.txPackets && $0.rxPackets == $1.rxPackets }) {
                 return (snap, l2)
             }
@@ -38,7 +37,7 @@ final class SwitchIntegrationTests: LabTestCase {
         throw TestbedError("the hosts never stopped sending long enough to read counters")
     }
 
-    func xdpAttached(_ tb: Testbed, port: String) -> Bool {
+    func xdpAttached(_ tb: TopologyTestbed, port: String) -> Bool {
         let out = (try? Shell.run(["ip", "-n", tb.switchNamespace, "link", "show", "dev", port])) ?? ""
         return out.contains(" xdp") || out.contains("prog/xdp")
     }
@@ -167,10 +166,7 @@ final class SwitchIntegrationTests: LabTestCase {
     /// rate on the emulated wire (frame + preamble/IFG/FCS) within 2% of the configuration.
     func testEmulatedLineRateHoldsWithinTwoPercent() throws {
         let tb = try makeTestbed(hosts: 2)
-        let config = NSTemporaryDirectory() + "fabric-rate-\(getpid()).yaml"
-        defer { try? FileManager.default.removeItem(atPath: config) }
-        try "switch: {mode: bridge}\nports:\n  - name: h1\n  - name: h2\n    speed: 500M\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let sw = try startSwitch(tb, config: config)
+        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 0.5]))
         // Far more than 500 Mb/s of 1 KB RoCEv2 frames from h1 to h2's MAC.
         let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
                                        "--mac", tb.hostMAC(2), "--source", tb.hostAddress(1), "--seconds", "5",
@@ -180,7 +176,7 @@ final class SwitchIntegrationTests: LabTestCase {
         // Bits on the wire seen by h2, stamped at the middle of the (process-spawning) read.
         func wire() throws -> (Double, Double) {
             let before = Date().timeIntervalSince1970
-            let l = try LinkStats.read(namespace: tb.hostNamespace(2), device: Testbed.hostInterface)
+            let l = try LinkStats.read(namespace: tb.hostNamespace(2), device: tb.hostInterface(2))
             let after = Date().timeIntervalSince1970
             return (Double(l.rxBytes + 24 * l.rxPackets) * 8, (before + after) / 2)
         }

@@ -1,5 +1,4 @@
 import FabricCore
-import FabricIO
 import FabricTelemetry
 import FabricLab
 import FabricTraffic
@@ -190,13 +189,12 @@ final class TrafficIntegrationTests: LabTestCase {
     /// CE, h2 returns CNPs, h1 cuts its rate.
     func testSwitchECNMarkingDrivesDCQCN() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
-        let config = NSTemporaryDirectory() + "fabric-ecn-\(getpid()).yaml"
-        defer { try? FileManager.default.removeItem(atPath: config) }
-        var yaml = tb.switchConfigYAML()
-        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
-        yaml += "ecn:\n  queues: [3]\n  kmin: 50KB\n  kmax: 400KB\n  pmax: 20\n"
-        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let sw = try startSwitch(tb, config: config)
+        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 0.2]) {
+            $0.ecn.queues = 1 << 3
+            $0.ecn.kminBytes = 50 * 1024
+            $0.ecn.kmaxBytes = 400 * 1024
+            $0.ecn.pmax = 0.2
+        })
         let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
                                 seconds: 2, rate: 1, qps: 2, message: 16384, mtu: 1024, extra: ["--cc", "dcqcn"])
         XCTAssertGreaterThan(r.receiver.ceMarked, 0, "CE marks reached the receiver")
@@ -222,16 +220,9 @@ final class TrafficIntegrationTests: LabTestCase {
     func testSwitchHonoursPFCFromAHost() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
         // h2's port at 1 Gb/s: a quantum is 512 ns there, 65535 of them 33.5 ms.
-        let config = NSTemporaryDirectory() + "fabric-pfc-\(getpid()).yaml"
-        defer { try? FileManager.default.removeItem(atPath: config) }
-        try tb.switchConfigYAML().replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24",
-                                                       with: "speed: 1G\n    addresses: [\(tb.gatewayAddress(2))/24")
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        let sw = try startSwitch(tb, config: config)
-        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
+        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 1]))
+        let receiver = try receiverOn(tb, 2)
         defer { receiver.stop(grace: 1) }
-        let deadline = Date().addingTimeInterval(10)
-        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
         let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.05", "--json"]
         let lossless = try ChildProcess([fabric, "traffic", "send", "--dscp", "26"] + common)
         let lossy = try ChildProcess([fabric, "traffic", "send", "--dscp", "0", "--priority", "0", "--remote-qp", "768"] + common)
@@ -241,9 +232,7 @@ final class TrafficIntegrationTests: LabTestCase {
                        "--quanta", "65535", "--count", "4", "--interval", "10000"])
         XCTAssertEqual(lossless.wait(timeout: 20), 0)
         XCTAssertEqual(lossy.wait(timeout: 20), 0)
-        _ = receiver.wait(timeout: 15)
-        let line = try XCTUnwrap(receiver.output.split(separator: "\n").last { $0.hasPrefix("{") })
-        let r = try JSONDecoder().decode(ReceiverReport.self, from: Data(line.utf8))
+        let r = try ChildRun.result(of: receiver, as: ReceiverReport.self, what: "the receiver", timeout: 15)
         XCTAssertEqual(r.lost, 0, "held, not dropped")
         let paused = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x200 })
         let other = try XCTUnwrap(r.flows.first { $0.destinationQP == 0x300 })
@@ -269,15 +258,13 @@ final class TrafficIntegrationTests: LabTestCase {
     /// action), and restores it once the XOFFs stop.
     func testPFCWatchdogBreaksAPauseStorm() throws {
         let tb = try makeTestbed(hosts: 3, routed: true)
-        let config = NSTemporaryDirectory() + "fabric-wd-\(getpid()).yaml"
-        defer { try? FileManager.default.removeItem(atPath: config) }
         // h2's port at 1 Gb/s: each XOFF pauses 33.5 ms, so 1 ms apart they never leave a hole
         // even when the probe's sleeps run late on a busy machine.
-        try (tb.switchConfigYAML().replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24",
-                                                        with: "speed: 1G\n    addresses: [\(tb.gatewayAddress(2))/24")
-             + "pfc:\n  watchdog: {action: drop, detection: 200ms, restoration: 200ms}\n")
-            .write(toFile: config, atomically: true, encoding: .utf8)
-        let sw = try startSwitch(tb, config: config)
+        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 1]) {
+            $0.pfcWatchdog.action = .drop
+            $0.pfcWatchdog.detectionNanoseconds = 200_000_000
+            $0.pfcWatchdog.restorationNanoseconds = 200_000_000
+        })
         let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
                                        "--seconds", "2.5", "--rate", "0.02", "--json"])
         defer { sender.stop(grace: 2) }
@@ -315,17 +302,11 @@ final class TrafficIntegrationTests: LabTestCase {
     /// crosses XOFF, the switch sends PFC to h1, h1 pauses: nothing is lost anywhere.
     func testPFCFromTheSwitchMakesTheLosslessClassLossless() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
-        let config = NSTemporaryDirectory() + "fabric-lossless-\(getpid()).yaml"
-        defer { try? FileManager.default.removeItem(atPath: config) }
-        var yaml = tb.switchConfigYAML()
-        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(1))/24", with: "speed: 10G\n    addresses: [\(tb.gatewayAddress(1))/24")
-        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(2))/24", with: "speed: 200M\n    addresses: [\(tb.gatewayAddress(2))/24")
-        // Headroom for a software switch must also cover what waits in its own rx ring when
-        // XOFF goes out (up to 2048 frames here, measured peaks of 0.4-0.55 MB): 3 MB, with
-        // egress queues big enough to hold it.
-        yaml += "buffers: {lossless: {reserved: 0, static_th: 64KB, xon_offset: 32KB, headroom: 3MB}}\necn: {queues: []}\n"
-        try yaml.write(toFile: config, atomically: true, encoding: .utf8)
-        let sw = try startSwitch(tb, config: config, extra: ["--queue-capacity", "4096"])
+        // Egress queues big enough to hold the 3 MB of headroom.
+        let sw = try startSwitch(tb, config: config(tb, speeds: [1: 10, 2: 0.2]) {
+            $0.useSmallLosslessBuffers()
+            $0.ecn.queues = 0
+        }, extra: ["--queue-capacity", "4096"])
         let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
                                 seconds: 2, rate: 1, qps: 2, message: 16384, mtu: 1024)
         XCTAssertGreaterThan(r.sender.pauseFrames, 0, "the switch paused the sender")
@@ -349,10 +330,10 @@ final class TrafficIntegrationTests: LabTestCase {
     /// senders' DCQCN (ECN marks make PFC rarer), PFC off (drops, counted).
     func testLosslessIncastWithPFCOnAndOff() throws {
         let tb = try makeTestbed(hosts: 4, routed: true)
-        let lab = LosslessIncast(testbed: tb, fabric: fabric)
+        let lab = LosslessIncast(testbed: tb, launcher: launcher)
         let pcap = NSTemporaryDirectory() + "fabric-pfc-\(getpid()).pcapng"
         defer { try? FileManager.default.removeItem(atPath: pcap) }
-        let on = try lab.run(pfc: true, cc: "none", alongside: ["ip", "netns", "exec", tb.hostNamespace(1), "dumpcap", "-q", "-i", Testbed.hostInterface,
+        let on = try lab.run(pfc: true, cc: "none", alongside: ["ip", "netns", "exec", tb.hostNamespace(1), "dumpcap", "-q", "-i", tb.hostInterface(1),
                                                                  "-f", "ether proto 0x8808", "-a", "duration:3", "-w", pcap])
         let dcqcn = try lab.run(pfc: true, cc: "dcqcn")
         let off = try lab.run(pfc: false, cc: "none")
@@ -398,22 +379,15 @@ final class TrafficIntegrationTests: LabTestCase {
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.
-        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(3), "--seconds", "15", "--idle", "1", "--json"])
+        let receiver = try receiverOn(tb, 3)
         defer { receiver.stop(grace: 1) }
-        let deadline = Date().addingTimeInterval(10)
-        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
         let senders = try [1, 2].map { h in
             try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(h), "--to", tb.hostAddress(3),
                               "--seconds", "1", "--rate", "0.05", "--qps", "2", "--json"])
         }
         for s in senders { XCTAssertEqual(s.wait(timeout: 20), 0, s.output) }
-        _ = receiver.wait(timeout: 15)
-        let line = try XCTUnwrap(receiver.output.split(separator: "\n").last { $0.hasPrefix("{") })
-        let report = try JSONDecoder().decode(ReceiverReport.self, from: Data(line.utf8))
-        let sent = try senders.map { s -> UInt64 in
-            let l = try XCTUnwrap(s.output.split(separator: "\n").last { $0.hasPrefix("{") })
-            return try JSONDecoder().decode(SenderReport.self, from: Data(l.utf8)).packets
-        }
+        let report = try ChildRun.result(of: receiver, as: ReceiverReport.self, what: "the receiver", timeout: 15)
+        let sent = try senders.map { try ChildRun.decodeLast(SenderReport.self, from: $0.output, what: "a sender").packets }
         XCTAssertEqual(Set(report.flows.map(\.source)), [tb.hostAddress(1), tb.hostAddress(2)])
         XCTAssertEqual(report.packets, sent.reduce(0, +))
         XCTAssertEqual(report.lost, 0)
@@ -424,12 +398,10 @@ final class TrafficIntegrationTests: LabTestCase {
     /// switch to sleep between packets, so the two cores are not overcommitted and timing is the
     /// senders', not the scheduler's. `first` and `second` add to their arguments (the second
     /// sends to QP 0x300); `meanwhile` runs 0.7 s in, given the first sender's process.
-    func twinSenders(_ tb: Testbed, first: [String], second: [String], linkGbps: String = "1",
+    func twinSenders(_ tb: TopologyTestbed, first: [String], second: [String], linkGbps: String = "1",
                      meanwhile: (ChildProcess) throws -> Void) throws -> (first: SenderReport, second: SenderReport, receiver: ReceiverReport) {
-        let receiver = try ChildProcess([fabric, "traffic", "recv", "--netns", tb.hostNamespace(2), "--seconds", "15", "--idle", "1", "--json"])
+        let receiver = try receiverOn(tb, 2)
         defer { receiver.stop(grace: 1) }
-        let deadline = Date().addingTimeInterval(10)
-        while !receiver.output.contains("listening") && Date() < deadline { usleep(5_000) }
         let common = ["--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2), "--seconds", "2", "--rate", "0.02", "--link-gbps", linkGbps, "--json"]
         let one = try ChildProcess([fabric, "traffic", "send"] + first + common)
         defer { one.stop(grace: 1) }
@@ -439,12 +411,15 @@ final class TrafficIntegrationTests: LabTestCase {
         try meanwhile(one)
         XCTAssertEqual(one.wait(timeout: 20), 0, one.output)
         XCTAssertEqual(two.wait(timeout: 20), 0, two.output)
-        _ = receiver.wait(timeout: 15)
-        func last<T: Decodable>(_ c: ChildProcess, _ t: T.Type) throws -> T {
-            let l = try XCTUnwrap(c.output.split(separator: "\n").last { $0.hasPrefix("{") }, c.output)
-            return try JSONDecoder().decode(T.self, from: Data(l.utf8))
-        }
-        return (try last(one, SenderReport.self), try last(two, SenderReport.self), try last(receiver, ReceiverReport.self))
+        return (try ChildRun.decodeLast(SenderReport.self, from: one.output, what: "the first sender"),
+                try ChildRun.decodeLast(SenderReport.self, from: two.output, what: "the second sender"),
+                try ChildRun.result(of: receiver, as: ReceiverReport.self, what: "the receiver", timeout: 15))
+    }
+
+    /// `fabric traffic recv` on host `h`, once it listens (15 s at most, ending 1 s after the traffic).
+    func receiverOn(_ tb: TopologyTestbed, _ h: Int) throws -> ChildProcess {
+        try ChildRun.startReady([fabric, "traffic", "recv", "--netns", tb.hostNamespace(h), "--seconds", "15", "--idle", "1", "--json"],
+                                what: "the receiver on h\(h)")
     }
 
 }

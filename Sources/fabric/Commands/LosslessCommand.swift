@@ -1,9 +1,6 @@
 import ArgumentParser
+import FabricConfig
 import FabricCore
-import FabricIO
-import FabricSystem
-import FabricTelemetry
-import FabricXDP
 import FabricLab
 import Foundation
 
@@ -15,33 +12,37 @@ struct LosslessCommand: ParsableCommand {
         abstract: "Incast of lossless RoCEv2 into a slow port with PFC on, PFC + DCQCN, PFC off: losses, pauses, buffers, reaction time.")
 
     @Option(help: "Hosts sending into one more host.") var senders: Int = 3
-    @Option(help: "Emulated speed of the receiver's switch port.") var bottleneck: String = "200M"
+    @Option(help: "Emulated speed of the receiver's switch port (200M, 1G).") var bottleneck: String = "200M"
     @Option(help: "Each sender's rate, Gb/s.") var rate: Double = 0.25
     @Option(help: "Seconds per run.") var seconds: Double = 3
     @Option(help: "Name prefix of the test bed's namespaces.") var prefix: String = "sfll"
     @Option(help: "Also write the results as JSON to this file.") var json: String?
 
+    func validate() throws {
+        guard (1...16).contains(senders) else { throw ValidationError("--senders must be 1...16") }
+        _ = try unit("--bottleneck") { () throws(UnitError) in try Units.gbps(bottleneck) }
+    }
+
     func run() throws {
         try requireRoot("fabric lossless")
-        guard (1...16).contains(senders) else { throw ValidationError("--senders must be 1...16") }
-        let tb = Testbed(prefix: prefix, hosts: senders + 1, routed: true)
-        installDemoInterruptHandler(prefix: prefix)
+        let tb = TopologyTestbed.star(prefix: prefix, hosts: senders + 1, routed: true)
+        var lab = LosslessIncast(testbed: tb, launcher: switchLauncher())
+        lab.senders = senders
+        lab.bottleneckGbps = try Units.gbps(bottleneck)
+        lab.senderGbps = rate
+        lab.seconds = seconds
         print("== test bed '\(prefix)': h1...h\(senders) send \(rate) Gb/s each of RoCEv2 (DSCP 26, lossless TC3) into h\(senders + 1), "
               + "whose switch port runs at \(bottleneck); \(seconds) s per run")
         fflush(nil)
-        try tb.up()
-        defer { tb.down(); print("== test bed '\(prefix)' removed") }
-        var lab = LosslessIncast(testbed: tb, fabric: selfExecutable())
-        lab.senders = senders
-        lab.bottleneck = bottleneck
-        lab.senderGbps = rate
-        lab.seconds = seconds
-        lab.switchArguments = ["--bpf-object", bpfObjectPath("fabric_xsk.o")]
         var results: [LosslessIncast.Result] = []
-        for (pfc, cc) in [(true, "none"), (true, "dcqcn"), (false, "none")] {
-            print("== run: PFC \(pfc ? "on" : "off"), sender congestion control \(cc)")
-            fflush(nil)
-            results.append(try lab.run(pfc: pfc, cc: cc))
+        try interruptible("fabric lossless") {
+            try tb.up()
+            defer { tb.down(); print("== test bed '\(prefix)' removed") }
+            for (pfc, cc) in [(true, "none"), (true, "dcqcn"), (false, "none")] {
+                print("== run: PFC \(pfc ? "on" : "off"), sender congestion control \(cc)")
+                fflush(nil)
+                results.append(try lab.run(pfc: pfc, cc: cc))
+            }
         }
         print("")
         print(LosslessIncast.table(results), terminator: "")
@@ -56,15 +57,15 @@ struct LosslessCommand: ParsableCommand {
             goodput at the bottleneck: \(String(format: "%.3f", on.goodputGbps)) Gb/s with PFC, \(String(format: "%.3f", off.goodputGbps)) Gb/s without
             """)
         if let path = json {
-            let rows: [[String: String]] = results.map { r in
-                ["pfc": r.pfc ? "on" : "off", "cc": r.cc, "sent": "\(r.workload.sentPackets)", "received": "\(r.workload.receivedPackets)",
-                 "lost": "\(r.workload.lost)", "switchDrops": "\(r.switchDrops)", "pfcSent": "\(r.pfcSent)", "pausesAtSenders": "\(r.pausesAtSenders)",
-                 "ecnMarks": "\(r.ecnMarks)", "goodputGbps": "\(r.goodputGbps)", "peakPGBytes": "\(r.peakPG)", "peakHeadroomBytes": "\(r.peakHeadroom)",
-                 "reactionMeanMicroseconds": "\(r.reactionMeanMicroseconds)", "reactionMaxMicroseconds": "\(r.reactionMaxMicroseconds)"]
-            }
-            let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: URL(fileURLWithPath: path))
+            try writeJSON(results.map(\.summary), to: path)
             print("results: \(path)")
         }
     }
+}
+
+/// Encodes `value` (pretty, keys sorted) into `path`.
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try e.encode(value).write(to: URL(fileURLWithPath: path))
 }

@@ -1,13 +1,14 @@
 import Foundation
 
 /// `fabric demo`: bring up a star test bed, run the switch as a child process, put ping, UDP
-/// and TCP traffic through it, print a report, and tear everything down (also on failure).
+/// and TCP traffic through it, print a report, and tear everything down (also on failure and
+/// on Ctrl-C: every wait checks `Interrupt`).
 public struct Demo {
-    public var testbed: Testbed
-    /// The `fabric` executable (the switch and the UDP probes run as its subcommands).
-    public var fabric: String
-    /// Extra arguments for `fabric switch` (e.g. --xdp-mode generic).
-    public var switchArguments: [String] = []
+    public var testbed: TopologyTestbed
+    /// Starts the switch (the `fabric` executable, extra arguments such as --xdp-mode generic).
+    public var launcher: SwitchLauncher
+    /// The `fabric` executable (the UDP probes run as its subcommands).
+    public var fabric: String { launcher.fabric }
     public var pingCount = 20
     public var udpPerPair = 5000
     public var tcpSeconds = 3
@@ -15,9 +16,9 @@ public struct Demo {
     public var reportDirectory: String? = "fabric-demo-report"
     public var log: (String) -> Void = { print($0); fflush(nil) }
 
-    public init(testbed: Testbed, fabric: String) {
+    public init(testbed: TopologyTestbed, launcher: SwitchLauncher) {
         self.testbed = testbed
-        self.fabric = fabric
+        self.launcher = launcher
     }
 
     public func run() throws -> String {
@@ -32,25 +33,21 @@ public struct Demo {
         defer { try? FileManager.default.removeItem(atPath: statsFile) }
         let recordFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).rec"
         defer { try? FileManager.default.removeItem(atPath: recordFile) }
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: tb, statsFile: statsFile,
-                                         extra: switchArguments + (reportDirectory != nil ? ["--record", recordFile] : []),
-                                         config: tb.routed ? tb.configPath : nil)
-        defer { sw.child.stop() }
+        let sw = try launcher.start(.init(namespace: tb.switchNamespace, config: tb.configPath, statsFile: statsFile,
+                                          arguments: reportDirectory != nil ? ["--record", recordFile] : []))
+        defer { sw.stop() }
         log("== switch running (pid \(sw.child.pid)): \(sw.banner)")
 
-        var out = "SwiftFabric demo: \(tb.hostCount) hosts around one switch (test bed '\(tb.prefix)', \(sw.banner))\n"
+        var out = "SwiftFabric demo: \(tb.hostCount) hosts around one switch (test bed '\(tb.prefix)', \(sw.banner) in netns \(tb.switchNamespace))\n"
         out += tb.routed ? "Each host in its own subnet (10.77.i.0/24, default route via the switch at 10.77.i.254): every frame below was routed.\n\n"
                          : "All hosts in 10.77.0.0/24: the switch is a learning bridge.\n\n"
         out += try pingSection()
         out += try udpSection()
         out += try tcpSection()
 
-        guard let status = sw.child.stop(), status == 0 else {
-            throw TestbedError("the switch did not stop cleanly:\n\(sw.child.output)")
-        }
-        let final = try sw.finalReport()
-        out += "\nSwitch counters (from the switch's own exit summary)\n"
-        out += final.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        let final = try sw.stopAndReport()
+        out += "\nSwitch counters (from the switch's exit snapshot)\n"
+        out += final.table.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
         if let dir = reportDirectory {
             let report = try ReportRenderer.render(record: recordFile, into: dir)
             out += "\nReport (queue depth, port load, residence-time CDF, summary): \(report.directory)/index.html\n"
@@ -66,6 +63,7 @@ public struct Demo {
         var perPair: [String] = []
         for a in 1...tb.hostCount {
             for b in 1...tb.hostCount where a != b {
+                try Interrupt.check()
                 let r = try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: pingCount)
                 pairs += 1
                 tx += r.transmitted
@@ -111,7 +109,7 @@ public struct Demo {
         log("== TCP: iperf3 h1 -> h\(dst) for \(tcpSeconds) s")
         let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(dst), "iperf3", "-s", "-1", "-p", "5201"])
         defer { server.stop(grace: 2) }
-        usleep(300_000)
+        try Interrupt.sleep(0.3)
         let out = try Shell.inNamespace(tb.hostNamespace(1), ["iperf3", "-c", tb.hostAddress(dst), "-p", "5201",
                                                               "-t", "\(tcpSeconds)", "-J"], check: false)
         guard let json = try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
@@ -122,74 +120,5 @@ public struct Demo {
         }
         let retrans = ((end["sum_sent"] as? [String: Any])?["retransmits"] as? NSNumber)?.intValue ?? 0
         return String(format: "TCP (iperf3, %d s, h1 -> h%d): %.2f Gbit/s received, %d retransmits\n", tcpSeconds, dst, bps / 1e9, retrans)
-    }
-}
-
-/// One UDP sender/receiver pair, each a `fabric probe` child in its own namespace.
-public enum UDPRun {
-    public struct Result: Sendable {
-        public var send: UDPProbe.SendResult
-        public var receive: UDPProbe.ReceiveResult
-    }
-
-    public static func run(fabric: String, from: String, to: String, address: String, count: Int,
-                           payload: Int = UDPProbe.payloadFor64ByteFrames, pps: Double = 0, port: UInt16 = 7777) throws -> Result {
-        let receiver = try ChildProcess([fabric, "probe", "udp-recv", "--netns", to, "--port", "\(port)",
-                                         "--count", "\(count)", "--json"])
-        defer { receiver.stop(grace: 1) }
-        // Wait for the receiver to say it is bound.
-        let deadline = Date().addingTimeInterval(10)
-        while !receiver.output.contains("listening") && receiver.isRunning && Date() < deadline { usleep(5_000) }
-        let sendOut = try Shell.run([fabric, "probe", "udp-send", "--netns", from, "--to", address, "--port", "\(port)",
-                                     "--count", "\(count)", "--payload", "\(payload)", "--pps", "\(pps)", "--json"])
-        _ = receiver.wait(timeout: 15)
-        let dec = JSONDecoder()
-        guard let sendLine = sendOut.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let send = try? dec.decode(UDPProbe.SendResult.self, from: Data(sendLine.utf8)) else {
-            throw TestbedError("udp-send in \(from) failed: \(sendOut)")
-        }
-        guard let recvLine = receiver.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let recv = try? dec.decode(UDPProbe.ReceiveResult.self, from: Data(recvLine.utf8)) else {
-            throw TestbedError("udp-recv in \(to) failed: \(receiver.output)")
-        }
-        return Result(send: send, receive: recv)
-    }
-}
-
-/// `fabric switch` as a child process on a test bed's switch namespace.
-public struct SwitchProcess {
-    public let child: ChildProcess
-    public let statsFile: String
-    public let banner: String
-
-    /// Starts the switch on every port of the test bed and waits until it forwards (it writes
-    /// its first stats snapshot once every port is attached).
-    /// With `ipNetnsExec` the switch is started under `ip netns exec`, which remounts /sys
-    /// without bpffs, instead of entering the namespace itself with `--netns`.
-    public static func start(fabric: String, testbed tb: Testbed, statsFile: String, extra: [String] = [],
-                             statsInterval: Double = 0.2, ipNetnsExec: Bool = false, config: String? = nil) throws -> SwitchProcess {
-        try? FileManager.default.removeItem(atPath: statsFile)
-        let placement = ipNetnsExec ? ["ip", "netns", "exec", tb.switchNamespace, fabric, "switch"]
-                                    : [fabric, "switch", "--netns", tb.switchNamespace]
-        let what = config.map { ["--config", $0] } ?? ["--ports", tb.switchPorts.joined(separator: ",")]
-        let child = try ChildProcess(placement + what + ["--stats-file", statsFile, "--stats-interval", "\(statsInterval)"] + extra)
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: statsFile) {
-            guard child.isRunning, Date() < deadline else {
-                child.stop()
-                throw TestbedError("the switch did not start:\n\(child.output)")
-            }
-            usleep(10_000)
-        }
-        let line = child.output.split(separator: "\n").first { $0.contains("forwarding on") }.map(String.init) ?? ""
-        let banner = line.range(of: "forwarding on ").map { String(line[$0.upperBound...]) } ?? "started"
-        return SwitchProcess(child: child, statsFile: statsFile, banner: banner)
-    }
-
-    /// The exit summary table the switch printed after it stopped.
-    public func finalReport() throws -> String {
-        let out = child.output
-        guard let r = out.range(of: "PORT ") else { throw TestbedError("no summary from the switch:\n\(out)") }
-        return String(out[r.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -1,7 +1,6 @@
-import FabricIO
-import FabricSystem
+import FabricConfig
+import FabricCore
 import FabricTelemetry
-import FabricXDP
 import FabricTraffic
 import Foundation
 
@@ -11,14 +10,16 @@ import Foundation
 /// ask of it: does the lossless class lose anything, does PFC reach the senders, how fast does
 /// the switch react, how full do its buffers get, what goodput is left at the bottleneck.
 public struct LosslessIncast {
-    public var testbed: Testbed
-    public var fabric: String
+    /// A routed star with at least `senders + 1` hosts.
+    public var testbed: TopologyTestbed
+    /// Starts the switch; `run` adds a queue capacity that holds what the lossless PGs may hold.
+    public var launcher: SwitchLauncher
     /// Hosts 1...senders send into host senders+1.
     public var senders = 3
-    public var bottleneck = "200M"
+    /// The receiver's switch port, emulated at this rate.
+    public var bottleneckGbps = 0.2
     public var senderGbps = 0.25
     public var seconds = 3.0
-    public var switchArguments: [String] = []
 
     public struct Result: Sendable {
         public var pfc: Bool
@@ -27,14 +28,16 @@ public struct LosslessIncast {
         public var report: SwitchReport
         /// Frames the switch dropped or its sockets lost, all reasons.
         public var switchDrops: UInt64 { report.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames } }
-        /// "port:reason=count" for every drop the switch counted.
-        public var dropReasons: [String] {
-            report.ports.flatMap { p in
+        /// "port:reason" -> count, for every drop the switch counted.
+        public var dropReasons: [String: UInt64] {
+            var out: [String: UInt64] = [:]
+            for p in report.ports {
                 var all = p.drops.filter { $0.value > 0 }
                 if p.socket.rxRingFull > 0 { all["socket_rx_ring_full"] = p.socket.rxRingFull }
                 if p.socket.rxDropped > 0 { all["socket_rx_dropped"] = p.socket.rxDropped }
-                return all.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" }
+                for (reason, n) in all { out["\(p.name):\(reason)"] = n }
             }
+            return out
         }
         /// The most frames that waited, unclassified, in one port's socket rx ring.
         public var rxRingPeak: UInt64 { report.ports.map(\.socket.rxRingPeak).max() ?? 0 }
@@ -53,23 +56,54 @@ public struct LosslessIncast {
             return n == 0 ? 0 : r.reduce(0) { $0 + $1.meanMicroseconds * Double($1.count) } / Double(n)
         }
         public var reactionMaxMicroseconds: Double { report.ports.map(\.pfcReaction.maxMicroseconds).max() ?? 0 }
+
+        public var summary: Summary {
+            Summary(pfc: pfc, cc: cc, sent: workload.sentPackets, received: workload.receivedPackets, lost: workload.lost,
+                    switchDrops: switchDrops, pfcSent: pfcSent, pausesAtSenders: pausesAtSenders, ecnMarks: ecnMarks, goodputGbps: goodputGbps,
+                    peakPGBytes: peakPG, peakHeadroomBytes: peakHeadroom, reactionMeanMicroseconds: reactionMeanMicroseconds,
+                    reactionMaxMicroseconds: reactionMaxMicroseconds, rxRingPeak: rxRingPeak,
+                    switchStallMicroseconds: report.loop.longestStallMicroseconds, sendersBehindMicroseconds: sendersBehindMicroseconds,
+                    dropReasons: dropReasons)
+        }
     }
 
-    public init(testbed: Testbed, fabric: String) {
+    /// One run's numbers (`fabric lossless --json`; each number a JSON number).
+    public struct Summary: Codable, Sendable, Equatable {
+        public var pfc: Bool
+        public var cc: String
+        public var sent: UInt64
+        public var received: UInt64
+        public var lost: UInt64
+        public var switchDrops: UInt64
+        public var pfcSent: UInt64
+        public var pausesAtSenders: UInt64
+        public var ecnMarks: UInt64
+        public var goodputGbps: Double
+        public var peakPGBytes: UInt64
+        public var peakHeadroomBytes: UInt64
+        public var reactionMeanMicroseconds: Double
+        public var reactionMaxMicroseconds: Double
+        public var rxRingPeak: UInt64
+        /// The switch's longest stall (not polling, not asleep).
+        public var switchStallMicroseconds: Double
+        public var sendersBehindMicroseconds: Double
+        /// "port:reason" -> frames.
+        public var dropReasons: [String: UInt64]
+    }
+
+    public init(testbed: TopologyTestbed, launcher: SwitchLauncher) {
         self.testbed = testbed
-        self.fabric = fabric
+        self.launcher = launcher
     }
 
-    /// The switch configuration: the test bed's router, the receiver's port at `bottleneck`,
+    /// The switch configuration: the test bed's router, the receiver's port at `bottleneckGbps`,
     /// PFC on priority 3 (the default QoS profile) or no lossless class at all.
-    public func config(pfc: Bool) -> String {
-        let tb = testbed
-        var yaml = tb.switchConfigYAML()
-        let r = senders + 1
-        yaml = yaml.replacingOccurrences(of: "addresses: [\(tb.gatewayAddress(r))/24",
-                                         with: "speed: \(bottleneck)\n    addresses: [\(tb.gatewayAddress(r))/24")
-        if !pfc { yaml += "qos: {lossless_tcs: []}\n" }
-        return yaml
+    public func config(pfc: Bool) -> SwitchConfig {
+        var c = testbed.switchConfig()
+        let receiverPort = testbed.plan.hosts[senders].switchPort
+        for i in c.ports.indices where c.ports[i].name == receiverPort { c.ports[i].speedGbps = bottleneckGbps }
+        if !pfc { c.qos.losslessTCs = 0 }
+        return c
     }
 
     /// One run on the (already up) test bed: starts the switch, runs the incast, stops the
@@ -83,10 +117,10 @@ public struct LosslessIncast {
             try? FileManager.default.removeItem(atPath: configFile)
             try? FileManager.default.removeItem(atPath: statsFile)
         }
-        try config(pfc: pfc).write(toFile: configFile, atomically: true, encoding: .utf8)
-        let sw = try SwitchProcess.start(fabric: fabric, testbed: testbed, statsFile: statsFile,
-                                         extra: ["--queue-capacity", "8192"] + switchArguments, config: configFile)
-        defer { sw.child.stop() }
+        try SwitchConfigYAML.write(config(pfc: pfc), to: configFile, header: "fabric lossless: PFC \(pfc ? "on" : "off")")
+        let sw = try launcher.start(.init(namespace: testbed.switchNamespace, config: configFile, statsFile: statsFile,
+                                          arguments: ["--queue-capacity", "8192"]))
+        defer { sw.stop() }
         var o = WorkloadOptions()
         o.seconds = seconds
         o.rateGbps = senderGbps
@@ -94,10 +128,9 @@ public struct LosslessIncast {
         o.extraSenderArguments = ["--cc", cc]
         let side = try alongside.map { try ChildProcess($0) }
         defer { side?.stop(grace: 2) }
-        let w = try Workload.run(fabric: fabric, testbed: testbed, pattern: .incast(to: senders + 1, from: Array(1...senders)), options: o)
+        let w = try Workload.run(fabric: launcher.fabric, testbed: testbed, pattern: .incast(to: senders + 1, from: Array(1...senders)), options: o)
         _ = side?.wait(timeout: 5)
-        guard sw.child.stop() == 0 else { throw TestbedError("the switch did not stop cleanly:\n\(sw.child.output.suffix(2000))") }
-        return Result(pfc: pfc, cc: cc, workload: w, report: try StatsFile.read(statsFile))
+        return Result(pfc: pfc, cc: cc, workload: w, report: try sw.stopAndReport())
     }
 
     /// One line per run, for people.
@@ -105,14 +138,14 @@ public struct LosslessIncast {
         func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
         var out = "| PFC | sender CC | sent | received | lost | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
-        for r in results {
-            out += "| \(r.pfc ? "on" : "off") | \(r.cc) | \(r.workload.sentPackets) | \(r.workload.receivedPackets) | \(r.workload.lost) | "
-                + "\(r.switchDrops) | \(r.pfcSent) | \(r.pausesAtSenders) | \(r.ecnMarks) | \(f(r.goodputGbps)) | \(r.peakPG) | \(r.peakHeadroom) | "
-                + "\(f(r.reactionMeanMicroseconds, 1)) / \(f(r.reactionMaxMicroseconds, 1)) | \(r.rxRingPeak) | "
-                + "\(f(r.report.loop.longestStallMicroseconds / 1000, 1)) | \(f(r.sendersBehindMicroseconds / 1000, 1)) |\n"
+        for s in results.map(\.summary) {
+            out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
+                + "\(s.ecnMarks) | \(f(s.goodputGbps)) | \(s.peakPGBytes) | \(s.peakHeadroomBytes) | "
+                + "\(f(s.reactionMeanMicroseconds, 1)) / \(f(s.reactionMaxMicroseconds, 1)) | \(s.rxRingPeak) | "
+                + "\(f(s.switchStallMicroseconds / 1000, 1)) | \(f(s.sendersBehindMicroseconds / 1000, 1)) |\n"
         }
-        for r in results where r.switchDrops > 0 {
-            out += "\nPFC \(r.pfc ? "on" : "off"), \(r.cc): switch drops by reason: \(r.dropReasons.joined(separator: " "))"
+        for s in results.map(\.summary) where s.switchDrops > 0 {
+            out += "\nPFC \(s.pfc ? "on" : "off"), \(s.cc): switch drops by reason: " + s.dropReasons.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         return out + "\n"
     }

@@ -1,8 +1,4 @@
 import FabricCore
-import FabricIO
-import FabricSystem
-import FabricTelemetry
-import FabricXDP
 import FabricPacket
 import FabricTraffic
 import Foundation
@@ -12,12 +8,12 @@ import Foundation
 /// saw reordered, latency, and how long a collective took.
 public struct LoadBalanceLab {
     public let testbed: TopologyTestbed
-    public var fabric: String
-    public var switchArguments: [String] = []
+    /// Starts the switches (restarted for every run, in its mode).
+    public var launcher: SwitchLauncher
 
-    public init(testbed: TopologyTestbed, fabric: String) {
+    public init(testbed: TopologyTestbed, launcher: SwitchLauncher) {
         self.testbed = testbed
-        self.fabric = fabric
+        self.launcher = launcher
     }
 
     public struct Run: Sendable {
@@ -53,13 +49,38 @@ public struct LoadBalanceLab {
         }
         /// The worst receiver's p99 one-way latency, microseconds.
         public var p99Microseconds: Double { workload.receivers.map(\.report.latencyMicroseconds.p99).max() ?? 0 }
+
+        public var summary: Summary {
+            Summary(mode: mode.name, completionSeconds: workload.completionSeconds, imbalance: imbalance, sent: workload.sentPackets,
+                    received: workload.receivedPackets, lost: workload.lost, reordered: workload.reordered, p99Microseconds: p99Microseconds,
+                    newFlowlets: newFlowlets, pathChanges: pathChanges, collisions: collisions, switchDrops: switchDrops, uplinkBytes: uplinkBytes)
+        }
+    }
+
+    /// One run's numbers (`fabric balance --json`; each number a JSON number).
+    public struct Summary: Codable, Sendable, Equatable {
+        public var mode: String
+        public var completionSeconds: Double
+        /// Busiest uplink over the mean uplink of the worst leaf (1 = even).
+        public var imbalance: Double
+        public var sent: UInt64
+        public var received: UInt64
+        public var lost: UInt64
+        public var reordered: UInt64
+        public var p99Microseconds: Double
+        public var newFlowlets: UInt64
+        public var pathChanges: UInt64
+        public var collisions: UInt64
+        public var switchDrops: UInt64
+        /// "leaf:port" -> bytes the leaf's uplink sent during the run.
+        public var uplinkBytes: [String: UInt64]
     }
 
     /// Leaf (switch with hosts) -> its uplink port names (ports facing switches).
     public var leafUplinks: [String: [String]] {
         var out: [String: [String]] = [:]
         for s in testbed.topology.switches {
-            let ports = testbed.ports(of: s)
+            let ports = testbed.plan.ports(of: s)
             guard ports.contains(where: { testbed.topology.kind($0.peer) == .host }) else { continue }
             out[s] = ports.filter { testbed.topology.kind($0.peer) == .switch }.map(\.name)
         }
@@ -85,14 +106,12 @@ public struct LoadBalanceLab {
     /// Runs `pattern` with every switch in `mode` (switches restarted with that configuration)
     /// and returns what the hosts and the switches measured.
     public func run(mode: LoadBalancingMode, pattern: Pattern, options: WorkloadOptions) throws -> Run {
-        for s in testbed.topology.switches {
-            try testbed.switchConfig(s, mode: mode).write(toFile: testbed.configPath(s), atomically: true, encoding: .utf8)
-        }
         testbed.stopSwitches()
-        try testbed.startSwitches(fabric: fabric, extra: switchArguments)
+        try testbed.writeConfigs(mode: mode)
+        try testbed.startSwitches(launcher)
         defer { testbed.stopSwitches() }
         let before = try uplinkTx()
-        let w = try Workload.run(fabric: fabric, testbed: testbed, pattern: pattern, options: options)
+        let w = try Workload.run(fabric: launcher.fabric, testbed: testbed, pattern: pattern, options: options)
         let statuses = testbed.stopSwitches()
         for (s, st) in statuses where st != 0 { throw TestbedError("switch \(s) did not stop cleanly (status \(String(describing: st)))") }
         let after = try uplinkTx()

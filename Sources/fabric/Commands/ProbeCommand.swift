@@ -1,74 +1,15 @@
 import ArgumentParser
-import FabricIO
 import FabricSystem
-import FabricTelemetry
-import FabricXDP
 import FabricLab
 import FabricPacket
 import FabricTraffic
 import Foundation
 
-/// The lab commands build namespaces, veths and XDP programs: root only, said plainly.
-func requireRoot(_ command: String) throws {
-    guard getuid() == 0 else {
-        logLine("\(command): needs root (namespaces, veths, XDP)")
-        throw ExitCode(2)
-    }
-}
-
-/// Path of the running `fabric` executable, so children run the same build.
-func selfExecutable() -> String {
-    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-}
-
-struct DemoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "demo",
-        abstract: "Bring up a test bed, run the switch, put ping/UDP/TCP through it, report, tear down.")
-
-    @Option(help: "Number of hosts.") var hosts: Int = 4
-    @Option(help: "Name prefix of the test bed's namespaces.") var prefix: String = "sfdemo"
-    @Option(help: "XDP attach mode for the switch.") var xdpMode: XDPMode = .auto
-    @Option(help: "Poll mode for the switch.") var poll: PollMode = .adaptive
-    @Option(help: "UDP datagrams per pair.") var udpCount: Int = 5000
-    @Option(help: "Seconds of iperf3 TCP.") var tcpSeconds: Int = 3
-    @Flag(help: "Route instead of bridge: each host in its own subnet, the switch as the L3 router.") var routed = false
-    @Option(help: "Directory for the report the demo ends with (plots and summary of the switch's record).") var report: String = "fabric-demo-report"
-
-    func run() throws {
-        try requireRoot("fabric demo")
-        var demo = Demo(testbed: Testbed(prefix: prefix, hosts: hosts, routed: routed), fabric: selfExecutable())
-        demo.switchArguments = ["--xdp-mode", xdpMode.rawValue, "--poll", poll.rawValue,
-                                "--bpf-object", bpfObjectPath("fabric_xsk.o")]
-        demo.udpPerPair = udpCount
-        demo.tcpSeconds = tcpSeconds
-        demo.reportDirectory = report.isEmpty ? nil : report
-        // Ctrl-C: stop the steps; the deferred teardown still runs.
-        installDemoInterruptHandler(prefix: prefix)
-        let report = try demo.run()
-        print("")
-        print(report, terminator: "")
-    }
-}
-
-/// On SIGINT/SIGTERM the demo removes its test bed (which also removes the switch's XDP
-/// programs with the veths) before exiting, so an interrupted demo leaves nothing behind.
-func installDemoInterruptHandler(prefix: String) {
-    demoPrefix = prefix
-    let handler: @convention(c) (Int32) -> Void = { sig in
-        Testbed(prefix: demoPrefix).down()
-        topologyDownOnInterrupt?.down()
-        _exit(128 + sig)
-    }
-    signal(SIGINT, handler)
-    signal(SIGTERM, handler)
-}
-nonisolated(unsafe) var demoPrefix = "sfdemo"
-
+/// `fabric probe`: the small traffic tools of the tests and the demo.
 struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
-        abstract: "Numbered UDP datagrams for tests and the demo (sender and receiver).",
+        abstract: "Numbered UDP datagrams for tests and the demo (sender and receiver), and PFC frames.",
         subcommands: [Send.self, Receive.self, PFC.self])
 
     struct PFC: ParsableCommand {
@@ -124,8 +65,7 @@ struct ProbeCommand: ParsableCommand {
         func run() throws {
             if let ns = netns { try enterNetworkNamespace(ns) }
             let r = try UDPProbe.receive(port: port, count: count, startTimeout: startTimeout, idleTimeout: idleTimeout) {
-                print("listening on udp port \(port)")
-                fflush(nil)
+                ChildRun.announceReady("on udp port \(port)")
             }
             if json {
                 print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))

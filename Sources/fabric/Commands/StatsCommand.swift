@@ -1,8 +1,5 @@
 import ArgumentParser
-import FabricIO
-import FabricSystem
 import FabricTelemetry
-import FabricXDP
 import Foundation
 
 /// `fabric stats`: a running switch's counters through its control socket, as tables shaped

@@ -1,7 +1,5 @@
-import FabricIO
-import FabricSystem
+import FabricCore
 import FabricTelemetry
-import FabricXDP
 import Foundation
 
 /// The tables of `fabric stats`, laid out like the SONiC commands network engineers know.
@@ -38,13 +36,14 @@ enum StatsTables {
         return s + out
     }
 
+    /// The drop reasons counted on the receiving port (RX_DRP); the others are TX_DRP.
+    static let ingressDrops = Set(DropReason.allCases.filter(\.isIngress).map(\.description))
+
     static func ports(_ r: SwitchReport) -> String {
         table(["IFACE", "STATE", "RX_OK", "RX_BYTES", "RX_DRP", "TX_OK", "TX_BYTES", "TX_DRP", "RoCE", "CNP", "UTIL"],
               r.ports.map { p in
-                  let ingress: Set<String> = ["runt", "invalid_source", "same_segment", "link_local", "malformed", "ttl_expired", "no_route",
-                                              "not_routable", "buffer_full", "headroom_overflow", "no_egress"]
-                  let rx = p.drops.filter { ingress.contains($0.key) }.values.reduce(0, +) + p.socket.frames
-                  let tx = p.dropsTotal - p.drops.filter { ingress.contains($0.key) }.values.reduce(0, +)
+                  let rx = p.drops.filter { ingressDrops.contains($0.key) }.values.reduce(0, +) + p.socket.frames
+                  let tx = p.dropsTotal - p.drops.filter { ingressDrops.contains($0.key) }.values.reduce(0, +)
                   return [p.name, p.inService ? "U" : "D", n(p.rxFrames), n(p.rxBytes), n(rx), n(p.txFrames), n(p.txBytes), n(tx),
                           n(p.roceFrames), n(p.cnpFrames), String(format: "%.1f%%", p.utilisation * 100)]
               })

@@ -1,0 +1,60 @@
+// `switch.ports` and `qos`: the ports with their addresses, trust and line rate, and the QoS
+// maps (a profile with overrides).
+import FabricCore
+import FabricPacket
+
+extension ConfigLoader {
+    static func readPorts(_ node: Cursor) throws -> [PortConfig] {
+        var ports: [PortConfig] = []
+        var seenNames: [String: Int] = [:]
+        var seenAddresses: [IPAddress: String] = [:]
+        for pc in try node.sequence() {
+            let m = try pc.mapping(allowed: ["name", "mac", "addresses", "trust", "speed"])
+            guard let n = m["name"] else { throw pc.fail("missing 'name' (the interface name)") }
+            let pname = try n.string()
+            guard !pname.isEmpty, pname.utf8.count < 16, !pname.contains("/"), !pname.contains(" ") else {
+                throw n.fail("'\(pname)' is not a valid interface name (1-15 characters, no '/' or spaces)")
+            }
+            if let first = seenNames[pname] { throw n.fail("duplicate port '\(pname)' (also ports[\(first)])") }
+            seenNames[pname] = ports.count
+            var port = PortConfig(name: pname)
+            if let mac = m["mac"] { port.mac = try mac.mac() }
+            if let t = m["trust"] { port.trust = try t.oneOf(TrustMode.self) }
+            if let s = m["speed"] { port.speedGbps = try s.gbps() }
+            for ac in try m["addresses"]?.sequence() ?? [] {
+                let p = try ac.prefix(strict: false)
+                if p.network == p && p.length < (p.address.isV4 ? 31 : 127) {
+                    throw ac.fail("'\(p)' is a network address; a port needs a host address in it")
+                }
+                if let other = seenAddresses[p.address] { throw ac.fail("address \(p.address) is already on port \(other)") }
+                seenAddresses[p.address] = pname
+                port.addresses.append(p)
+            }
+            ports.append(port)
+        }
+        guard !ports.isEmpty else { throw node.fail("a switch needs at least one port") }
+        return ports
+    }
+
+    static func readQoS(_ node: Cursor) throws -> QoSMaps {
+        let m = try node.mapping(allowed: ["profile", "dscp_to_tc", "pcp_to_tc", "tc_to_priority_group", "tc_to_queue", "lossless_tcs",
+                                           "strict_queues", "ets_weights"])
+        var qos = QoSMaps.nvidiaRoCE
+        if let p = m["profile"] { qos = QoSMaps.named(try p.oneOf(QoSMaps.profileNames))! }
+        if let d = m["dscp_to_tc"] { try overrideMap(d, &qos.dscpToTC, keys: 0...63) }
+        if let d = m["pcp_to_tc"] { try overrideMap(d, &qos.pcpToTC, keys: 0...7) }
+        if let d = m["tc_to_priority_group"] { try overrideMap(d, &qos.tcToPriorityGroup, keys: 0...7) }
+        if let d = m["tc_to_queue"] { try overrideMap(d, &qos.tcToQueue, keys: 0...7) }
+        if let sq = m["strict_queues"] { qos.strictQueues = try bitmask(sq) }
+        if let w = m["ets_weights"] {
+            for (q, v) in try w.intEntries(0...7, expected: "a mapping like {0: 1, 3: 4}") { qos.etsWeights[q] = try v.int(1...100) }
+        }
+        if let l = m["lossless_tcs"] { qos.losslessTCs = try bitmask(l) }
+        return qos
+    }
+
+    /// `{26: 3}`: entries of `map` (keys in `keys`) set to traffic classes 0-7.
+    static func overrideMap(_ c: Cursor, _ map: inout [UInt8], keys: ClosedRange<Int>) throws {
+        for (k, v) in try c.intEntries(keys, expected: "a mapping like {26: 3}") { map[k] = UInt8(try v.int(0...7)) }
+    }
+}

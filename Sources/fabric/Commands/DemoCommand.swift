@@ -1,0 +1,38 @@
+import ArgumentParser
+import FabricIO
+import FabricLab
+import FabricXDP
+
+/// `fabric demo`: the main job (README): a star test bed, the switch, ping/UDP/TCP, a report.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Bring up a test bed, run the switch, put ping/UDP/TCP through it, report, tear down.")
+
+    @Option(help: "Number of hosts.") var hosts: Int = 4
+    @Option(help: "Name prefix of the test bed's namespaces.") var prefix: String = "sfdemo"
+    @Option(help: "XDP attach mode for the switch.") var xdpMode: XDPMode = .auto
+    @Option(help: "Poll mode for the switch.") var poll: PollMode = .adaptive
+    @Option(help: "UDP datagrams per pair.") var udpCount: Int = 5000
+    @Option(help: "Seconds of iperf3 TCP.") var tcpSeconds: Int = 3
+    @Flag(help: "Route instead of bridge: each host in its own subnet, the switch as the L3 router.") var routed = false
+    @Option(help: "Directory for the report the demo ends with (plots and summary of the switch's record).") var report: String = "fabric-demo-report"
+
+    func validate() throws {
+        guard (1...250).contains(hosts) else { throw ValidationError("--hosts must be 1...250 (got \(hosts))") }
+    }
+
+    func run() throws {
+        try requireRoot("fabric demo")
+        var demo = Demo(testbed: .star(prefix: prefix, hosts: hosts, routed: routed),
+                        launcher: switchLauncher(["--xdp-mode", xdpMode.rawValue, "--poll", poll.rawValue]))
+        demo.udpPerPair = udpCount
+        demo.tcpSeconds = tcpSeconds
+        demo.reportDirectory = report.isEmpty ? nil : report
+        try interruptible("fabric demo") {
+            let report = try demo.run()
+            print("")
+            print(report, terminator: "")
+        }
+    }
+}

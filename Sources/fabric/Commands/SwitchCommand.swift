@@ -1,0 +1,109 @@
+import ArgumentParser
+import FabricConfig
+import FabricCore
+import FabricIO
+import FabricSystem
+import FabricTelemetry
+import Foundation
+
+/// `fabric switch`: the switch itself, until SIGINT/SIGTERM.
+struct SwitchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switch",
+        abstract: "Run the switch on the given ports until SIGINT/SIGTERM, then print per-port counters.")
+
+    @Option(help: "Comma-separated interface names to bridge between (without --config).")
+    var ports: String?
+    @Option(help: "Switch configuration file (YAML; see scripts/example-switch.yaml).")
+    var config: String?
+    @Option(help: "Network namespace to run in (as created by `ip netns add`).")
+    var netns: String?
+    @OptionGroup var flags: SwitchFlags
+
+    func run() throws {
+        var opts: SwitchOptions
+        switch (config, ports) {
+        case (let file?, nil):
+            opts = SwitchOptions(config: try orExit { try ConfigLoader.load(file: file) }, bpfObject: flags.bpfObjectOrDefault)
+        case (nil, let list?):
+            opts = SwitchOptions(ports: list.split(separator: ",").map { String($0) }, bpfObject: flags.bpfObjectOrDefault)
+        default:
+            logLine("fabric switch: give either --config FILE or --ports a,b,... (a learning bridge)")
+            throw ExitCode(2)
+        }
+        if let ns = netns { try enterNetworkNamespace(ns) }
+        flags.apply(to: &opts)
+        installStopHandlers()
+        if flags.backend != .afpacket {
+            var sw: AFXDPSwitch
+            do {
+                sw = try AFXDPSwitch(options: opts)
+            } catch {
+                guard flags.backend == .auto else {
+                    logLine("fabric switch: \(error)")
+                    throw ExitCode(2)
+                }
+                logLine("fabric switch: AF_XDP unavailable (\(error)); falling back to AF_PACKET (TPACKET_V3 rings), which copies every frame")
+                var sw = try orExit { try AFPacketSwitch(options: opts) }
+                return try serve(&sw, opts)
+            }
+            return try serve(&sw, opts)
+        }
+        var sw = try orExit { try AFPacketSwitch(options: opts) }
+        try serve(&sw, opts)
+    }
+
+    /// `body`'s result; its error printed as `fabric switch: ...` and exit status 2.
+    func orExit<T: ~Copyable>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch {
+            logLine("fabric switch: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// Everything after the sockets are up, the same for every backend.
+    func serve<IO: PortBackend & ~Copyable>(_ sw: inout FabricSwitch<IO>, _ opts: SwitchOptions) throws {
+        let switchName = flags.name ?? opts.config?.name ?? netns ?? "bridge"
+        for c in flags.captures {
+            try orExit { try sw.capture(port: c.port, path: c.file, limitBytes: flags.captureLimit << 20) }
+        }
+        if let path = flags.record {
+            sw.recorder = try orExit {
+                try Recorder(path: path, switchName: switchName, ports: opts.ports,
+                             speedsGbps: opts.config?.ports.map(\.speedGbps) ?? opts.ports.map { _ in nil },
+                             intervalMicroseconds: flags.recordInterval)
+            }
+        }
+        let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
+        let kind = opts.config.map { "\($0.mode.rawValue) '\($0.name)'" } ?? "bridge"
+        print("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
+              + (netns.map { " in netns \($0)" } ?? ""))
+        fflush(nil)
+        var control: ControlServer?
+        defer { control?.stop() }
+        if !flags.noControl {
+            let c = try orExit { try ControlServer(name: switchName) }
+            c.start()
+            sw.control = c
+            control = c
+            print("fabric switch: control socket \(c.path) (fabric stats --switch \(switchName))")
+            fflush(nil)
+        }
+        var metricsServer: MetricsServer?
+        defer { metricsServer?.stop() }
+        if let m = flags.metrics, let c = control {
+            let server = try orExit { try MetricsServer(host: m.host, port: m.port, allowPublic: flags.metricsPublic, control: c) }
+            server.start()
+            metricsServer = server
+            print("fabric switch: Prometheus metrics at http://\(server.address)/metrics")
+            fflush(nil)
+        }
+        // The first stats file last: whoever waits for it (the lab, the tests) finds the control
+        // socket and the metrics endpoint already serving.
+        if opts.statsFile != nil { sw.publishStatsNow() }
+        let report = sw.run()
+        print(String(format: "fabric switch: stopped after %.1f s", report.uptimeSeconds))
+        print(report.table, terminator: "")
+        fflush(nil)
+    }
+}

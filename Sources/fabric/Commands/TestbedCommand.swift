@@ -1,0 +1,65 @@
+import ArgumentParser
+import FabricCore
+import FabricLab
+
+/// `fabric testbed up|down`: namespaces, veths and addresses, as a star or from a topology.
+struct TestbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "testbed",
+        abstract: "Create or remove a test bed: host namespaces around one switch namespace (a star), or any topology.",
+        subcommands: [Up.self, Down.self])
+
+    struct Up: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create the test bed (removing leftovers first).")
+        @Option(help: "Number of hosts (star test bed).") var hosts: Int = 4
+        @Option(help: "Name prefix of the namespaces.") var prefix: String = "sf"
+        @Flag(help: "Each host in its own subnet with a default route via the switch, which runs as a router.")
+        var routed = false
+        @Option(help: "A topology file (nodes and links, containerlab-style), or 'leaf-spine' for the shipped 2 spines, 2 leaves, 4 hosts per leaf. Starts one switch per switch node.")
+        var topology: String?
+        @Option(help: "With --topology: load-balancing mode of every ECMP group (ecmp, flowlet, spray; default: the topology's).")
+        var mode: String?
+
+        func validate() throws {
+            guard (1...250).contains(hosts) else { throw ValidationError("--hosts must be 1...250 (got \(hosts))") }
+            if let mode, LoadBalancingMode(name: mode) == nil { throw ValidationError("--mode: expected ecmp, flowlet or spray") }
+        }
+
+        func run() throws {
+            try requireRoot("fabric testbed up")
+            guard let topology else {
+                // A star: no switch started (its configuration is ready for `fabric switch`).
+                let tb = TopologyTestbed.star(prefix: prefix, hosts: hosts, routed: routed)
+                try tb.up()
+                print(tb.summary, terminator: "")
+                if routed {
+                    print("run the switch: fabric switch --netns \(tb.switchNamespace) --config \(tb.configPath)")
+                } else {
+                    print("run the switch: fabric switch --netns \(tb.switchNamespace) --ports \(tb.switchPorts.joined(separator: ","))")
+                }
+                return
+            }
+            let t = topology == "leaf-spine" ? Topology.leafSpine() : try Topology.load(file: topology)
+            let tb = TopologyTestbed(topology: t, prefix: prefix)
+            try tb.up(mode: mode.flatMap(LoadBalancingMode.init(name:)))
+            var launcher = switchLauncher()
+            launcher.statsInterval = 1
+            try tb.startSwitches(launcher, detached: true)
+            print(tb.summary, terminator: "")
+            print("switches running (logs, stats, pids in \(tb.runDirectory)); remove everything: fabric testbed down --prefix \(prefix)")
+        }
+    }
+
+    struct Down: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove every namespace (and veth) of the test bed, and stop its switches.")
+        @Option(help: "Name prefix of the namespaces.") var prefix: String = "sf"
+        func run() throws {
+            // Without a record (a bed from an older build), what a star of any size leaves.
+            let tb = TopologyTestbed.recorded(prefix: prefix) ?? .star(prefix: prefix, hosts: 250)
+            let present = tb.existingNamespaces()
+            tb.down()
+            print(present.isEmpty ? "test bed '\(prefix)': nothing to remove"
+                                  : "test bed '\(prefix)': switches stopped, removed \(present.sorted().joined(separator: " "))")
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import ArgumentParser
+import FabricConfig
+import FabricLab
+import Foundation
+
+/// `fabric traffic`: RoCEv2 workloads on a running test bed (one-to-one and the collective
+/// patterns, by host names h1, h2, ...), and the endpoints they are made of (TrafficEndpoints.swift).
+struct TrafficCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "traffic",
+        abstract: "RoCEv2 traffic that behaves like a lossless NIC (AF_XDP, else AF_PACKET), on a test bed or from one host.",
+        subcommands: [OneToOne.self, Incast.self, AllToAll.self, Permutation.self, Collective.self, Send.self, Receive.self])
+
+    /// `fabric traffic one-to-one --from h1 --to h2`: on a test bed, by host names.
+    struct OneToOne: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "one-to-one", abstract: "RoCEv2 from one test-bed host to another, with a report.")
+        @Option(help: "Test bed prefix.") var prefix: String = "sf"
+        @Option(help: "Sending host (h1, h2, ...).") var from: String
+        @Option(help: "Receiving host.") var to: String
+        @Option(help: "Seconds of traffic.") var seconds: Double = 2
+        @Option(help: "Offered load in Gb/s (0: as fast as possible).") var rate: Double = 0
+        @Option(help: "Queue pairs.") var qps: Int = 4
+        @Option(help: "Message size (64KB, 1MB).") var message: String = "64KB"
+        @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
+        @Flag(help: "Print the receiver's report as JSON.") var json = false
+
+        func run() throws {
+            let tb = try runningTestbed(prefix)
+            let ab = try parseHosts(from) + parseHosts(to)
+            guard ab.count == 2 else { throw ValidationError("one --from host and one --to host") }
+            let bytes = try unit("--message") { () throws(UnitError) in try Units.bytes(message) }
+            try interruptible("fabric traffic") {
+                let result = try RoCERun.run(fabric: selfExecutable(), from: tb.hostNamespace(ab[0]), to: tb.hostNamespace(ab[1]),
+                                             destination: tb.hostAddress(ab[1]), seconds: seconds, rate: rate, qps: qps, message: bytes, mtu: mtu)
+                if json {
+                    print(String(decoding: try JSONEncoder().encode(result.receiver), as: UTF8.self))
+                    return
+                }
+                print(String(format: "sender %@ -> %@: %llu packets, %llu messages in %.3f s = %.2f Gb/s offered, %llu PFC pauses",
+                             from, to, result.sender.packets, result.sender.messages, result.sender.seconds, result.sender.gbps, result.sender.pauseFrames))
+                print(result.receiver.table, terminator: "")
+            }
+        }
+    }
+}
+
+/// The test bed `fabric testbed up --prefix P` left, with its hosts.
+func runningTestbed(_ prefix: String) throws -> TopologyTestbed {
+    guard let tb = TopologyTestbed.recorded(prefix: prefix) else {
+        throw ValidationError("no test bed '\(prefix)' (bring one up: fabric testbed up --prefix \(prefix))")
+    }
+    return tb
+}
+
+/// Options every pattern takes.
+struct PatternOptions: ParsableArguments {
+    @Option(help: "Test bed prefix.") var prefix: String = "sf"
+    @Option(help: "How long each flow sends (5s, 500ms, 2m; a bare number is seconds).") var duration: String = "2s"
+    @Option(help: "Offered load per flow in Gb/s (0: as fast as the sender can).") var rate: Double = 0
+    @Option(help: "Queue pairs per flow.") var qps: Int = 2
+    @Option(help: "Message size (64KB, 1MB).") var message: String = "64KB"
+    @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
+    @Option(help: "Congestion control: none or dcqcn.") var cc: String = "none"
+
+    func validate() throws {
+        _ = try options()
+        guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
+    }
+
+    func options() throws -> WorkloadOptions {
+        var o = WorkloadOptions()
+        o.seconds = try unit("--duration") { () throws(UnitError) in try Units.seconds(duration) }
+        guard o.seconds > 0 else { throw ValidationError("--duration must be more than 0") }
+        o.rateGbps = rate
+        o.queuePairs = qps
+        o.messageBytes = try unit("--message") { () throws(UnitError) in try Units.bytes(message) }
+        guard o.messageBytes > 0 else { throw ValidationError("--message must be at least 1 byte") }
+        o.mtu = mtu
+        o.extraSenderArguments = ["--cc", cc]
+        return o
+    }
+
+    func run(_ pattern: Pattern, title: String) throws {
+        let tb = try runningTestbed(prefix)
+        print("\(title) on test bed '\(prefix)' for \(duration)\(rate > 0 ? " at \(rate) Gb/s per flow" : ""), \(qps) QPs per flow, \(message) messages")
+        fflush(nil)
+        try interruptible("fabric traffic") {
+            let r = try Workload.run(fabric: selfExecutable(), testbed: tb, pattern: pattern, options: try options()) { line in
+                print(line)
+                fflush(nil)
+            }
+            print(r.table, terminator: "")
+        }
+    }
+}
+
+extension TrafficCommand {
+    struct Incast: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "N senders into one receiver: fabric traffic incast --to h1 --from h2,h3,h4 --duration 5s")
+        @Option(help: "The receiving host.") var to: String
+        @Option(help: "Sending hosts, comma separated.") var from: String
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let dst = try parseHosts(to), src = try parseHosts(from)
+            guard dst.count == 1, !src.isEmpty, !src.contains(dst[0]) else { throw ValidationError("one --to host, and --from hosts other than it") }
+            try common.run(.incast(to: dst[0], from: src), title: "incast \(from) -> \(to)")
+        }
+    }
+
+    struct AllToAll: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "all-to-all", abstract: "Every host to every other host at once.")
+        @Option(help: "Hosts, comma separated.") var hosts: String
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let h = try parseHosts(hosts)
+            guard h.count >= 2 else { throw ValidationError("all-to-all needs at least 2 hosts") }
+            try common.run(.allToAll(hosts: h), title: "all-to-all among \(hosts)")
+        }
+    }
+
+    struct Permutation: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Each host sends to one other; each receives from one.")
+        @Option(help: "Hosts, comma separated.") var hosts: String
+        @Option(help: "Seed of the permutation.") var seed: UInt64 = 1
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let h = try parseHosts(hosts)
+            guard h.count >= 2 else { throw ValidationError("a permutation needs at least 2 hosts") }
+            try common.run(.permutation(hosts: h, seed: seed), title: "permutation among \(hosts) (seed \(seed))")
+        }
+    }
+
+    struct Collective: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "All-to-all in rounds with a barrier: per round every host sends one message to every other; reports each round's completion time.")
+        @Option(help: "Hosts, comma separated.") var hosts: String
+        @Option(help: "Rounds.") var rounds: Int = 3
+        @OptionGroup var common: PatternOptions
+        func run() throws {
+            let h = try parseHosts(hosts)
+            guard h.count >= 2, rounds >= 1 else { throw ValidationError("a collective needs at least 2 hosts and 1 round") }
+            var o = try common.options()
+            o.messages = 1
+            let tb = try runningTestbed(common.prefix)
+            print("collective all-to-all among \(hosts): \(rounds) rounds of one \(common.message) message per pair")
+            var times: [Double] = []
+            try interruptible("fabric traffic collective") {
+                for round in 1...rounds {
+                    let r = try Workload.run(fabric: selfExecutable(), testbed: tb, pattern: .allToAll(hosts: h), options: o)
+                    times.append(r.completionSeconds)
+                    print(String(format: "  round %d: completion %.3f ms, %llu packets, lost %llu, reordered %llu",
+                                 round, r.completionSeconds * 1000, r.receivedPackets, r.lost, r.reordered))
+                    fflush(nil)
+                }
+            }
+            let sorted = times.sorted()
+            print(String(format: "collective completion time: median %.3f ms, min %.3f ms, max %.3f ms over %d rounds",
+                         sorted[sorted.count / 2] * 1000, sorted.first! * 1000, sorted.last! * 1000, rounds))
+        }
+    }
+}

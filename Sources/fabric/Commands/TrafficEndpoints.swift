@@ -1,0 +1,121 @@
+import ArgumentParser
+import FabricCore
+import FabricLab
+import FabricPacket
+import FabricSystem
+import FabricTraffic
+import Foundation
+
+/// `fabric traffic send|recv`: the building blocks, one RoCEv2 endpoint on this host.
+extension TrafficCommand {
+    struct Send: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "send", abstract: "Send RoCEv2 RC traffic from this host.")
+        @Option(help: "Network namespace.") var netns: String?
+        @Option(help: "Interface.") var interface: String = "eth0"
+        @Option(help: "afxdp (transmit-only AF_XDP; falls back to afpacket with a message) or afpacket.") var backend: String = "afxdp"
+        @Option(help: "Destination IPv4 or IPv6 address.") var to: String
+        @Option(help: "Next-hop MAC (default: resolved through the host's own routing and ARP).") var mac: String?
+        @Option(help: "Source IPv4 address (default: the host's route source).") var source: String?
+        @Option(help: "Seconds of traffic (when --messages is 0).") var seconds: Double = 1
+        @Option(help: "Messages to send (0: run for --seconds).") var messages: Int = 0
+        @Option(help: "Offered load in Gb/s (0: unthrottled).") var rate: Double = 0
+        @Option(help: "Offered load in packets per second (instead of --rate).") var pps: Double = 0
+        @Option(help: "With --rate: send each message back to back at this many Gb/s and space messages to keep the average (RDMA-like bursts; flowlets form in the gaps). 0: pace every packet.")
+        var burst: Double = 0
+        @Option(help: "Queue pairs.") var qps: Int = 1
+        @Option(help: "First remote QPN (QP i goes to this + i).") var remoteQp: UInt32 = 0x200
+        @Option(help: "Message size in bytes.") var message: Int = 4096
+        @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
+        @Option(help: "DSCP.") var dscp: UInt8 = 26
+        @Option(help: "ECN bits to send with: 2 = ECT(0) (default), 1 = ECT(1), 0 = Not-ECT, 3 = CE (test aid: pretend the fabric marked every packet).") var ecn: UInt8 = 2
+        @Option(help: "Congestion control: none or dcqcn (rate cut on CNPs; needs --rate).") var cc: String = "none"
+        @Option(help: "802.1p priority PFC pauses.") var priority: Int = 3
+        @Option(help: "Link speed in Gb/s for PFC quanta.") var linkGbps: Double = 10
+        @Option(help: "Test aid: corrupt every Nth packet after its ICRC (0: never).") var corruptEvery: Int = 0
+        @Option(help: "Start at this CLOCK_MONOTONIC time in ns (a barrier shared by several senders; 0: now).") var startAt: UInt64 = 0
+        @Flag(help: "Print the result as one JSON line.") var json = false
+
+        func run() throws {
+            var resolved: NextHopLookup.Result?
+            if mac == nil || source == nil, let ns = netns {
+                resolved = try NextHopLookup.resolve(namespace: ns, destination: to)
+            }
+            if let ns = netns { try enterNetworkNamespace(ns) }
+            guard let m = MACAddress(mac ?? resolved?.mac ?? "") else {
+                throw ValidationError("need --mac unless --netns lets the host resolve it")
+            }
+            var c: SenderConfig
+            if let dst6 = IPv6Address(to) {
+                guard let src6 = IPv6Address(source ?? resolved?.source ?? "") else { throw ValidationError("need an IPv6 --source") }
+                c = SenderConfig(destinationMAC: m, source: 0, destination: 0)
+                c.source6 = src6
+                c.destination6 = dst6
+            } else {
+                guard let dst = parseIPv4(to), let src = parseIPv4(source ?? resolved?.source ?? "") else {
+                    throw ValidationError("--to is an IPv4 or IPv6 address; --source the same family")
+                }
+                c = SenderConfig(destinationMAC: m, source: src, destination: dst)
+            }
+            c.interface = interface
+            guard let b = SendBackend(rawValue: backend) else { throw ValidationError("--backend is afxdp or afpacket") }
+            c.backend = b
+            c.seconds = seconds
+            c.messages = messages
+            c.rateGbps = rate
+            c.burstGbps = burst
+            if burst > 0 && rate <= 0 { throw ValidationError("--burst needs --rate (the average the bursts keep)") }
+            c.packetsPerSecond = pps
+            c.queuePairs = qps
+            c.remoteQP = remoteQp
+            c.localQP = remoteQp &- 0x100
+            c.messageBytes = message
+            c.mtu = mtu
+            c.dscp = dscp
+            c.ecn = ecn
+            guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
+            c.dcqcn = cc == "dcqcn"
+            if c.dcqcn && rate <= 0 { throw ValidationError("--cc dcqcn needs --rate (the line rate it starts from)") }
+            c.priority = priority
+            c.linkGbps = linkGbps
+            c.corruptEvery = corruptEvery
+            c.startAt = startAt
+            let sender = try RoCESender(config: c)
+            if let why = sender.fallbackReason { logLine("fabric traffic send: AF_XDP unavailable (\(why)); using AF_PACKET") }
+            let r = try sender.run()
+            if json {
+                print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+            } else {
+                print(String(format: "sent %llu packets (%llu messages) in %.3f s = %.2f Gb/s; PFC: %llu pauses, %llu resumes, %.0f us paused",
+                             r.packets, r.messages, r.seconds, r.gbps, r.pauseFrames, r.resumeFrames, r.pausedMicroseconds)
+                      + (r.pauseFrames > 0 ? String(format: "; last pause: %.1f us asked, %.1f us until the next packet", r.lastPauseRequestedMicroseconds, r.lastPauseObservedMicroseconds) : "")
+                      + String(format: "; CNPs %llu, DCQCN cuts %llu, rate %.3f Gb/s mean, %.3f at the end", r.cnpsReceived, r.rateCuts, r.meanRateGbps, r.finalRateGbps)
+                      + (r.behindScheduleMicroseconds > 0 ? String(format: "; %.0f us behind schedule (descheduled; not made up)", r.behindScheduleMicroseconds) : ""))
+            }
+        }
+    }
+
+    struct Receive: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "recv", abstract: "Receive and measure RoCEv2 traffic on this host.")
+        @Option(help: "Network namespace.") var netns: String?
+        @Option(help: "Interface.") var interface: String = "eth0"
+        @Option(help: "Stop after this many seconds.") var seconds: Double = 10
+        @Option(help: "Stop after this many idle seconds once traffic has started.") var idle: Double = 1
+        @Option(help: "afxdp (bpf/roce_rx steers RoCEv2 data to an AF_XDP socket; falls back to afpacket with a message) or afpacket.") var backend: String = "afxdp"
+        @Flag(help: "Print the report as one JSON line.") var json = false
+
+        func run() throws {
+            guard let b = SendBackend(rawValue: backend) else { throw ValidationError("--backend is afxdp or afpacket") }
+            if let ns = netns { try enterNetworkNamespace(ns) }
+            // SIGINT/SIGTERM end the run cleanly, so the XDP program leaves the interface.
+            installStopHandlers()
+            let receiver = try RoCEReceiver(interface: interface, bpfObject: b == .afxdp ? bpfObjectPath("roce_rx.o") : nil)
+            if let why = receiver.fallbackReason { logLine("fabric traffic recv: AF_XDP unavailable (\(why)); using AF_PACKET") }
+            let r = receiver.run(seconds: seconds, idle: idle) { ChildRun.announceReady("on \(interface)") }
+            if json {
+                print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+            } else {
+                print(r.table, terminator: "")
+            }
+        }
+    }
+}

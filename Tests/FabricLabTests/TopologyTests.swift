@@ -1,0 +1,130 @@
+import FabricConfig
+import FabricCore
+import FabricLab
+import Foundation
+import XCTest
+
+/// Topology files and what a topology test bed generates from them (no root needed).
+final class TopologyTests: XCTestCase {
+    static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../scripts/leaf-spine.yaml").standardized.path
+
+    func testTheShippedFileIsTheBuiltInLeafSpine() throws {
+        let file = try Topology.load(file: Self.shipped)
+        let builtIn = Topology.leafSpine()
+        XCTAssertEqual(file.nodes.map(\.name), builtIn.nodes.map(\.name), "in the file's order")
+        XCTAssertEqual(file.switches.sorted(), ["leaf1", "leaf2", "spine1", "spine2"])
+        XCTAssertEqual(file.hosts.count, 8)
+        XCTAssertEqual(Set(file.links.map { "\($0.a)-\($0.b)" }), Set(builtIn.links.map { "\($0.a)-\($0.b)" }))
+        XCTAssertEqual(file.uplinkGbps, 1)
+        XCTAssertEqual(file.flowletIdleNanoseconds, 2_000_000)
+        XCTAssertEqual(file.mode, .router)
+    }
+
+    /// What `fabric testbed up` records is what `fabric testbed down` reads back.
+    func testTopologiesSurviveARoundTripThroughTheirYAML() throws {
+        var t = Topology.leafSpine(uplinkGbps: 0.2)
+        t.links[1].gbps = 0.1
+        t.loadBalancing = .flowlet
+        t.hostGbps = 2.5
+        for topology in [t, .star(hosts: 3, routed: true), .star(hosts: 2, routed: false)] {
+            XCTAssertEqual(try Topology.parse(topology.yaml, file: "recorded.yaml"), topology, topology.yaml)
+        }
+    }
+
+    func testGeneratedSwitchConfigsAreValidAndRouteOverEveryShortestPath() throws {
+        let tb = TopologyTestbed(topology: .leafSpine(), prefix: "tt")
+        for s in tb.topology.switches {
+            let text = SwitchConfigYAML.text(tb.switchConfig(s, mode: .flowlet))
+            let c = try ConfigLoader.parse(text, file: "\(s).yaml")
+            XCTAssertEqual(c, tb.switchConfig(s, mode: .flowlet), "written and read back")
+            XCTAssertEqual(c.name, "tt-\(s)")
+            XCTAssertEqual(c.loadBalancing.mode, .flowlet)
+            XCTAssertEqual(c.loadBalancing.flowletIdleNanoseconds, 2_000_000)
+            if s.hasPrefix("leaf") {
+                XCTAssertEqual(c.ports.count, 6, "4 hosts + 2 uplinks")
+                XCTAssertEqual(c.ports.filter { $0.speedGbps == 1 }.map(\.name), ["s1", "s2"], "the uplinks at 1G")
+                XCTAssertEqual(c.routes.count, 4, "the other leaf's 4 host subnets")
+                XCTAssertTrue(c.routes.allSatisfy { $0.nextHops.count == 2 }, "ECMP over both spines")
+            } else {
+                XCTAssertEqual(c.ports.count, 2)
+                XCTAssertEqual(c.routes.count, 8, "every host subnet")
+                XCTAssertTrue(c.routes.allSatisfy { $0.nextHops.count == 1 }, "one way down to each leaf")
+            }
+        }
+        let leaf1 = tb.switchConfig("leaf1")
+        XCTAssertEqual(leaf1.routes[0].prefix.description, "10.2.1.0/24")
+        XCTAssertEqual(leaf1.routes[0].nextHops.map(\.description), ["10.255.1.2", "10.255.2.2"], "spine1's and spine2's ends of leaf1's uplinks")
+        XCTAssertEqual(tb.hostAddress("h1"), "10.1.1.1")
+        XCTAssertEqual(tb.gatewayAddress("h1"), "10.1.1.254")
+        XCTAssertEqual(tb.hostAddress("h5"), "10.2.1.1")
+        XCTAssertEqual(tb.hostAddress(6), "10.2.2.1", "host 6 in topology order")
+        XCTAssertEqual(tb.hostMAC(6), "02:5f:00:00:00:06")
+        XCTAssertEqual(tb.configPath("leaf1"), "/run/swiftfabric/tt/leaf1.yaml")
+    }
+
+    /// A dual-stack topology routes IPv6 over the switch-to-switch links too.
+    func testIPv6RoutesBetweenSwitches() throws {
+        var t = Topology.leafSpine(spines: 1, leaves: 2, hostsPerLeaf: 1)
+        t.ipv6 = true
+        let tb = TopologyTestbed(topology: t, prefix: "v6")
+        XCTAssertEqual(tb.hostAddress6(2), "fd77:101::1", "leaf 2's first host")
+        let leaf1 = try ConfigLoader.parse(SwitchConfigYAML.text(tb.switchConfig("leaf1")))
+        XCTAssertEqual(leaf1.routes.map(\.prefix.description), ["10.2.1.0/24", "fd77:101::/64"])
+        XCTAssertEqual(leaf1.routes.map { $0.nextHops.map(\.description) }, [["10.255.1.2"], ["fd77:0:1::2"]])
+    }
+
+    func testBadTopologiesAreRefusedWithFileLineAndKey() {
+        func reject(_ yaml: String) -> String {
+            do { _ = try Topology.parse(yaml, file: "t.yaml"); return "accepted" } catch { return "\(error)" }
+        }
+        let nodes = "nodes:\n  s1: {kind: switch}\n  h1: {kind: host}\n"
+        let link = "links:\n  - endpoints: [h1:eth0, s1:p1]\n"
+        XCTAssertEqual(reject(nodes + link), "accepted")
+        XCTAssertTrue(reject("nodes: [\n").hasPrefix("t.yaml:2: not valid YAML"), reject("nodes: [\n"))
+        XCTAssertEqual(reject(nodes + "links:\n  - endpoints: [h1:eth0, s2:p1]\n"), "t.yaml:5: links[0]: no node named 's2'")
+        XCTAssertEqual(reject(nodes + "links:\n  - endpoints: [h1:eth0]\n"), "t.yaml:5: links[0]: expected {endpoints: [node:interface, node:interface]}")
+        XCTAssertEqual(reject(nodes + "links:\n  - endpoints: [h1, s1:p1]\n"), "t.yaml:5: links[0].endpoints[0]: endpoint 'h1' is not node:interface")
+        XCTAssertEqual(reject(nodes + "links: []\n"), "t.yaml:2: nodes.s1: switch s1 has no links")
+        XCTAssertEqual(reject(nodes + "  h2: {kind: host}\nlinks:\n  - endpoints: [h2:eth0, s1:p2]\n"),
+                       "t.yaml:3: nodes.h1: host h1 has 0 links; a host has exactly one, to a switch")
+        XCTAssertEqual(reject("nodes:\n  s1: {kind: router}\nlinks: []\n"), "t.yaml:2: nodes.s1.kind: expected one of switch, host, got 'router'")
+        XCTAssertEqual(reject("nodes:\n  s1: {kind: switch}\n  s1: {kind: host}\nlinks: []\n"), "t.yaml:2: key 's1' given twice")
+        XCTAssertEqual(reject(nodes + link + "    speed: fast\n"), "t.yaml:6: links[0].speed: expected a line rate like 10G or 800M, got 'fast'")
+        XCTAssertEqual(reject(nodes + link + "    colour: red\n"), "t.yaml:6: links[0].colour: unknown key 'colour' (expected one of: endpoints, speed)")
+        XCTAssertEqual(reject(nodes + link + "  - endpoints: [s1:p1, h1:eth1]\n"), "t.yaml:6: links[1]: endpoint s1:p1 used twice")
+        XCTAssertEqual(reject("defaults: {load_balancing: random}\n" + nodes + link), "t.yaml:1: defaults.load_balancing: expected one of ecmp, flowlet, spray, got 'random'")
+        XCTAssertEqual(reject("defaults: {uplink_speed: 1e-15G}\n" + nodes + link), "t.yaml:1: defaults.uplink_speed: '1e-15G' is below the slowest line rate, 1M")
+        XCTAssertEqual(reject("defaults: {flowlet_idle: 2h}\n" + nodes + link), "t.yaml:1: defaults.flowlet_idle: expected a duration of 1us...1s like 256us, got '2h'")
+        XCTAssertEqual(reject("defaults: {host_subnets: 192.168.0.0/16}\n" + nodes + link), "t.yaml:1: defaults.host_subnets: expected a /16 in 10.0.0.0/8 like 10.1.0.0/16, got '192.168.0.0/16'")
+        XCTAssertEqual(reject("defaults: {mode: bridge, ipv6: true}\n" + nodes + link), "t.yaml:1: defaults.ipv6: IPv6 hosts need mode router")
+        XCTAssertTrue(reject(nodes + "links:\n  - endpoints: [h1:eth0, s1:averyveryverylongname]\n").contains("links[0]: interface 'averyveryverylongname' must be 1-15 letters"))
+        XCTAssertEqual(reject("nodes:\n  h1: {kind: host}\nlinks: []\n"), "t.yaml:1: no node of kind switch")
+    }
+
+    /// A test bed of a topology that does not validate is refused by `up`, not a crash.
+    func testAnInvalidTopologyIsRefusedByTheTestbedNotACrash() {
+        var t = Topology.star(hosts: 2, routed: true)
+        t.links.removeLast()
+        t.hostSubnetOctet = 300
+        let tb = TopologyTestbed(topology: t, prefix: "bad")
+        XCTAssertEqual(tb.plan.hosts[1].addresses, [], "h2 has no link: no address")
+        XCTAssertThrowsError(try tb.up()) { XCTAssertEqual("\($0)", "nodes.h2: host h2 has 0 links; a host has exactly one, to a switch") }
+    }
+
+    /// Learning bridges flood, so a bridged topology must be loop-free; a leaf-spine is not.
+    func testBridgedTopologiesMustBeLoopFree() throws {
+        var loop = Topology.leafSpine()
+        loop.mode = .bridge
+        XCTAssertThrowsError(try loop.validate()) { XCTAssertEqual("\($0)", "links[3]: closes a loop of bridges; mode bridge needs loop-free links (no spanning tree)") }
+        var tree = Topology.leafSpine(spines: 1)
+        tree.mode = .bridge
+        XCTAssertNoThrow(try tree.validate())
+        let tb = TopologyTestbed(topology: tree, prefix: "br")
+        XCTAssertEqual(tb.hostAddress(5), "10.1.0.5", "one subnet")
+        let c = tb.switchConfig("leaf2")
+        XCTAssertEqual(c.mode, .bridge)
+        XCTAssertTrue(c.ports.allSatisfy { $0.addresses.isEmpty }, "no addresses on bridge ports")
+        XCTAssertEqual(c.routes, [])
+    }
+}
