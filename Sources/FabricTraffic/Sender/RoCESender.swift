@@ -17,9 +17,13 @@ public struct RoCESender {
     public var backend: SendBackend { transmitter.backend }
     public var fallbackReason: String? { transmitter.fallbackReason }
 
+    /// Bytes one transmitted frame may take, on either backend: one AF_XDP UMEM frame. It
+    /// bounds `SenderConfig.mtu` (`SenderConfig.largestMTU`).
+    public static var frameBytes: Int { FrameTransmitter.frameBytes }
+
     /// Checks `config` (a `TrafficError` names what is wrong), then opens the sockets.
     public init(config: SenderConfig) throws {
-        try config.validate()
+        try config.validate(frameBytes: Self.frameBytes)
         self.config = config
         socket = try PacketSocket(interface: config.interface)
         transmitter = FrameTransmitter(interface: config.interface, backend: config.backend, socket: socket)

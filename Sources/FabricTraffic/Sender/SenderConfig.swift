@@ -66,10 +66,40 @@ extension SenderConfig {
     /// Packets per message: MTU-sized, the last one shorter.
     var packetsPerMessage: Int { (messageBytes + mtu - 1) / mtu }
 
-    /// Throws a `TrafficError` that names the setting and the limit.
-    public func validate() throws {
-        guard (TrafficPayload.length...4096).contains(mtu) else {
-            throw TrafficError("mtu \(mtu): \(TrafficPayload.length)...4096 payload bytes per packet")
+    /// The opcodes of a message's packets: ONLY, FIRST, MIDDLE, LAST.
+    var opcodes: [UInt8] {
+        [(0, 1), (0, 2), (1, 3), (1, 2)].map { verb.opcode(index: $0.0, count: $0.1) }
+    }
+
+    /// The most extended-header bytes a packet carries (RETH on an RDMA WRITE's FIRST and
+    /// ONLY packets; none for SEND).
+    var largestExtendedHeader: Int { opcodes.map { RoCEOpcode.extendedHeaderLength($0) ?? 0 }.max() ?? 0 }
+
+    /// The largest frame a packet of `payload` bytes takes.
+    func largestFrame(payload: Int) -> Int {
+        opcodes.map { RoCEBuilder.frameLength(opcode: $0, payload: payload, ipv6: usesIPv6) }.max() ?? 0
+    }
+
+    /// The largest `mtu` whose packets fit in frames of `frameBytes` (payloads are padded to
+    /// 4 bytes, so it is a multiple of 4).
+    public func largestMTU(frameBytes: Int) -> Int {
+        (frameBytes - largestFrame(payload: 0)) & ~3
+    }
+
+    /// Throws a `TrafficError` that names the setting, the limit and why. `frameBytes`: what
+    /// one transmitted frame may take.
+    public func validate(frameBytes: Int = RoCESender.frameBytes) throws {
+        guard mtu >= TrafficPayload.length else {
+            throw TrafficError("mtu \(mtu): a packet carries at least the \(TrafficPayload.length)-byte payload header (send time, message, QP)")
+        }
+        let frame = largestFrame(payload: mtu)
+        guard frame <= frameBytes else {
+            let ip = usesIPv6 ? "IPv6 \(IPv6View.length)" : "IPv4 \(IPv4View.minimumLength)"
+            let ext = largestExtendedHeader > 0 ? " + RETH \(largestExtendedHeader)" : ""
+            throw TrafficError("mtu \(mtu): a RoCEv2 packet of \(mtu) payload bytes is a \(frame)-byte frame (Ethernet \(EthernetView.headerLength)"
+                               + " + \(ip) + UDP \(UDPView.length) + BTH \(BTHView.length)\(ext) + payload padded to 4 bytes + ICRC \(BTHView.icrcLength)),"
+                               + " more than one \(frameBytes)-byte transmit frame (an AF_XDP UMEM frame; the AF_PACKET buffer is as large);"
+                               + " the largest mtu is \(largestMTU(frameBytes: frameBytes)) (jumbo frames are not supported yet)")
         }
         guard messageBytes >= 1 else { throw TrafficError("message \(messageBytes) bytes: a message has at least 1 byte") }
         guard (1...4096).contains(queuePairs) else { throw TrafficError("\(queuePairs) queue pairs: 1...4096") }
