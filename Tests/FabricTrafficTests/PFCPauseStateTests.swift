@@ -68,4 +68,20 @@ final class PFCPauseStateTests: XCTestCase {
         XCTAssertEqual(s.lastObservedMicroseconds, 1100)
         XCTAssertEqual(s.lastRequestedMicroseconds, 1024)
     }
+
+    /// A pause that ran out while the sender was not looking (waiting for a paced packet's
+    /// time) still counts when the next PFC frame arrives first: a new XOFF or an XON.
+    func testAPauseThatRanOutUnnoticedIsCountedWhenTheNextPFCFrameArrives() {
+        var s = PFCPauseState(linkGbps: 1)
+        _ = s.received(quanta: 1000, at: t)
+        XCTAssertFalse(s.received(quanta: 1000, at: t + 600_000), "a new pause, not an extension")
+        XCTAssertTrue(s.endIfExpired(at: t + 1_200_000))
+        XCTAssertEqual(s.pausedMicroseconds, 1024, "both pauses of 512 us")
+
+        var x = PFCPauseState(linkGbps: 1)
+        _ = x.received(quanta: 1000, at: t)
+        XCTAssertFalse(x.received(quanta: 0, at: t + 600_000), "nothing left to end early: the schedule goes on")
+        XCTAssertEqual(x.pausedMicroseconds, 512)
+        XCTAssertEqual(x.resumeFrames, 1)
+    }
 }

@@ -6,6 +6,7 @@
 /// caller restarts its `Pacer`):
 /// - by XON: `received` returns true;
 /// - by running out: `endIfExpired` returns true when the sender next looks.
+/// Every pause's time is counted once: up to the XON that ended it, or up to its end time.
 ///
 /// Besides the time paused, it measures the last pause as the wire saw it: from reading the
 /// XOFF to the first packet sent after it (`packetSent`), next to the time the XOFF asked for.
@@ -38,6 +39,10 @@ struct PFCPauseState {
     /// A PFC frame for our priority read at `now`: XOFF for `quanta`, or XON when 0. Returns
     /// true when an XON ended a pause early.
     mutating func received(quanta: UInt16, at now: UInt64) -> Bool {
+        // A pause can run out unnoticed while the sender waits for a paced packet's time (it
+        // never held the sender, so the schedule goes on): its time is counted before this
+        // frame starts a new one or finds nothing to end.
+        _ = endIfExpired(at: now)
         guard quanta > 0 else {
             resumeFrames += 1
             let endedEarly = pausedUntil > now
