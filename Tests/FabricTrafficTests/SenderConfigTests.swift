@@ -80,10 +80,11 @@ final class SenderConfigTests: XCTestCase {
             var writer = PacketWriter(config: c, sourceMAC: MACAddress(rawValue: 0x02_00_00_00_00_01))
             var frame = [UInt8](repeating: 0, count: RoCESender.frameBytes)
             for index in 0..<writer.packetsPerMessage {
+                let packet = writer.segment(index)
                 let length = frame.withUnsafeMutableBytes {
-                    writer.write(index: index, sentAt: 42, into: $0.baseAddress!, capacity: $0.count)
+                    writer.write(packet, sentAt: 42, into: $0.baseAddress!, capacity: $0.count)
                 }
-                XCTAssertEqual(length, writer.frameLength(index: index))
+                XCTAssertEqual(length, packet.frameLength)
                 XCTAssertLessThanOrEqual(length, 4096)
                 let info = frame.withUnsafeBytes { FrameParser.parse($0.baseAddress!, length: length) }
                 XCTAssertNil(info.error)
@@ -97,7 +98,7 @@ final class SenderConfigTests: XCTestCase {
                 XCTAssertEqual(header?.senderQP, c.localQP)
             }
             XCTAssertEqual(writer.packetsPerMessage, 3)
-            XCTAssertEqual(writer.frameLength(index: 0), 4094, "FIRST carries the RETH: 2 bytes to spare")
+            XCTAssertEqual(writer.segment(0).frameLength, 4094, "FIRST carries the RETH: 2 bytes to spare")
         }
     }
 }

@@ -69,11 +69,11 @@ struct PFCPauseState {
         return true
     }
 
-    /// A packet of our priority left at `now`: the first one after an XOFF ends the pause as
-    /// the wire saw it.
-    mutating func packetSent(at now: UInt64) {
+    /// A packet of our priority left at `now` (read only after an XOFF): the first one after
+    /// an XOFF ends the pause as the wire saw it.
+    mutating func packetSent(at now: @autoclosure () -> UInt64) {
         guard pauseReadAt > 0 else { return }
-        lastObservedMicroseconds = Double(now - pauseReadAt) / 1000
+        lastObservedMicroseconds = Double(now() - pauseReadAt) / 1000
         pauseReadAt = 0
     }
 }

@@ -53,28 +53,31 @@ struct PacketWriter: ~Copyable {
     /// The queue pair (0-based) the current message goes to.
     var queuePair: Int { Int(message % UInt64(psn.count)) }
 
-    func opcode(index: Int) -> UInt8 { verb.opcode(index: index, count: packetsPerMessage) }
-
-    /// Payload bytes of packet `index` of a message: the MTU, the rest in the last one, and
-    /// never less than the payload header.
-    func payloadBytes(index: Int) -> Int {
-        max(index == packetsPerMessage - 1 ? messageBytes - index * mtu : mtu, TrafficPayload.length)
+    /// Packet `index` of a message: its opcode, payload bytes (the MTU, the rest in the last
+    /// one, never less than the payload header) and frame length.
+    struct Segment {
+        let index: Int
+        let opcode: UInt8
+        let payloadBytes: Int
+        let frameLength: Int
     }
 
-    /// The frame length of packet `index` of a message.
-    func frameLength(index: Int) -> Int {
-        RoCEBuilder.frameLength(opcode: opcode(index: index), payload: payloadBytes(index: index), ipv6: addresses.isV6)
+    func segment(_ index: Int) -> Segment {
+        let opcode = verb.opcode(index: index, count: packetsPerMessage)
+        let payloadBytes = max(index == packetsPerMessage - 1 ? messageBytes - index * mtu : mtu, TrafficPayload.length)
+        return Segment(index: index, opcode: opcode, payloadBytes: payloadBytes,
+                       frameLength: RoCEBuilder.frameLength(opcode: opcode, payload: payloadBytes, ipv6: addresses.isV6))
     }
 
-    /// Writes packet `index` of the current message into `frame` with send time `sentAt`, and
+    /// Writes `packet` of the current message into `frame` with send time `sentAt`, and
     /// returns its length (0 when `capacity` is too small: `SenderConfig.validate` rules that out).
-    mutating func write(index: Int, sentAt: UInt64, into frame: UnsafeMutableRawPointer, capacity: Int) -> Int {
+    mutating func write(_ packet: Segment, sentAt: UInt64, into frame: UnsafeMutableRawPointer, capacity: Int) -> Int {
         let qp = queuePair
         TrafficPayload.write(.init(sentAt: sentAt, message: UInt32(truncatingIfNeeded: message), senderQP: localQP + UInt32(qp)), at: payload)
         let length = RoCEBuilder.writePacket(into: frame, capacity: capacity, addresses: addresses, dscp: dscp, ecn: ecn, ipID: ipID,
-                                             sourcePort: sourcePorts[qp], opcode: opcode(index: index), destinationQP: remoteQP + UInt32(qp),
-                                             psn: psn[qp], ackRequest: index == packetsPerMessage - 1,
-                                             payload: payload, payloadBytes: payloadBytes(index: index),
+                                             sourcePort: sourcePorts[qp], opcode: packet.opcode, destinationQP: remoteQP + UInt32(qp),
+                                             psn: psn[qp], ackRequest: packet.index == packetsPerMessage - 1,
+                                             payload: payload, payloadBytes: packet.payloadBytes,
                                              remoteAddress: 0x10_0000, rkey: 0x1234, dmaLength: UInt32(messageBytes))
         guard length > 0 else { return 0 }
         ipID &+= 1

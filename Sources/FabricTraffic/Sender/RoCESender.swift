@@ -40,11 +40,11 @@ public struct RoCESender {
         var report = SenderReport()
         sending: while c.messages == 0 || packets.message < UInt64(c.messages) {
             for index in 0..<packets.packetsPerMessage {
-                let frameLength = packets.frameLength(index: index)
+                let packet = packets.segment(index)
                 var now = monotonicNanoseconds()
                 // 1. Rate and pace: wait for the packet's time on the schedule.
-                schedule.followCongestionControl(frameLength: frameLength, now: now)
-                if let due = schedule.pacer.due(frameLength: frameLength, firstOfMessage: index == 0, now: now) {
+                schedule.followCongestionControl(frameLength: packet.frameLength, now: now)
+                if let due = schedule.pacer.due(frameLength: packet.frameLength, firstOfMessage: index == 0, now: now) {
                     now = schedule.wait(until: due, from: now)
                 }
                 if now >= end { break sending }
@@ -52,10 +52,10 @@ public struct RoCESender {
                 if schedule.control.pollIsDue(at: now) { schedule.readControlFrames(now: now) }
                 guard let resumed = schedule.waitOutPause(from: now, end: end) else { break sending }
                 now = resumed
-                schedule.endExpiredPause(now: now, frameLength: frameLength)
+                schedule.endExpiredPause(now: now, frameLength: packet.frameLength)
                 // 3. Build the packet now, so its timestamp is its send time, and send it.
-                let length = packets.write(index: index, sentAt: now, into: transmitter.nextFrame(), capacity: FrameTransmitter.frameBytes)
-                guard length > 0 else { throw TrafficError("packet \(index) of \(frameLength) bytes does not fit a \(FrameTransmitter.frameBytes)-byte frame") }
+                let length = packets.write(packet, sentAt: now, into: transmitter.nextFrame(), capacity: FrameTransmitter.frameBytes)
+                guard length > 0 else { throw TrafficError("a \(packet.frameLength)-byte packet does not fit a \(FrameTransmitter.frameBytes)-byte frame") }
                 report.retries += try transmitter.send(length: length, paced: schedule.pacer.isPaced)
                 report.packets += 1
                 report.bytes += UInt64(length)
