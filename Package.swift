@@ -66,7 +66,7 @@ let package = Package(
             path: "Benchmarks/PipelineBench",
             swiftSettings: hotPath
         ),
-        .testTarget(name: "FabricTrafficTests", dependencies: ["FabricTraffic"]),
+        .testTarget(name: "FabricTrafficTests", dependencies: ["FabricTraffic", "FabricPacket"]),
         .testTarget(name: "FabricConfigTests", dependencies: ["FabricConfig", "FabricCore", "FabricPacket"]),
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricTestSupport"]),

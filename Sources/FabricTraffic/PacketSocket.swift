@@ -1,5 +1,6 @@
-// A raw AF_PACKET socket on one interface: the RoCEv2 generator's fallback "NIC" (AF_XDP is
-// the next step). Frames are built and parsed by FabricPacket; this file only moves bytes.
+// A raw AF_PACKET socket on one interface: the RoCEv2 generator's control path (PFC and CNP
+// in and out), and its data path when AF_XDP is not available. Frames are built and parsed by
+// FabricPacket; this file only moves bytes.
 import CFabricShims
 import FabricPacket
 import FabricSystem
@@ -28,8 +29,8 @@ public final class PacketSocket {
         let s = socket(AF_PACKET, Int32(SOCK_RAW.rawValue), Int32(UInt16(ETH_P_ALL).bigEndian))
         guard s >= 0 else { throw TrafficError.errno("socket(AF_PACKET)") }
         var one: Int32 = 1
-        _ = setsockopt(s, SOL_PACKET, 23 /* PACKET_IGNORE_OUTGOING */, &one, socklen_t(MemoryLayout<Int32>.size))
-        _ = setsockopt(s, SOL_PACKET, 20 /* PACKET_QDISC_BYPASS */, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(s, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(s, SOL_PACKET, PACKET_QDISC_BYPASS, &one, socklen_t(MemoryLayout<Int32>.size))
         var buf: Int32 = 32 << 20
         _ = setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buf, socklen_t(MemoryLayout<Int32>.size))
         _ = setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buf, socklen_t(MemoryLayout<Int32>.size))
@@ -76,7 +77,7 @@ public final class PacketSocket {
     public func drops() -> UInt64 {
         var st = tpacket_stats()
         var len = socklen_t(MemoryLayout<tpacket_stats>.size)
-        guard getsockopt(fd, SOL_PACKET, 6 /* PACKET_STATISTICS */, &st, &len) == 0 else { return 0 }
+        guard getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0 else { return 0 }
         return UInt64(st.tp_drops)
     }
 
@@ -100,13 +101,4 @@ public final class PacketSocket {
         let m = recv(fd, buffer, capacity, Int32(MSG_DONTWAIT))
         return m > 0 ? m : 0
     }
-}
-
-/// CLOCK_MONOTONIC, shared by every namespace on the machine: one-way latency is the
-/// receiver's clock minus the timestamp the sender wrote.
-@inline(__always)
-public func trafficClock() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
