@@ -2,7 +2,7 @@ import FabricSystem
 import Foundation
 import Synchronization
 
-/// Ctrl-C in the lab. The command installs FabricIO's stop handlers, which only set
+/// Ctrl-C in the lab. The command installs FabricSystem's stop handlers, which only set
 /// `stopRequested` (all a signal handler may safely do); the lab's waiting loops call `check()`,
 /// which throws `Interrupted`, and every `defer` on the way out stops the children and removes
 /// the test bed on the main path.

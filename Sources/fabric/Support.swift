@@ -39,7 +39,7 @@ func switchLauncher(_ arguments: [String] = []) -> SwitchLauncher {
 }
 
 /// Runs a lab command's `body` with Ctrl-C asking it to stop: SIGINT/SIGTERM only set a flag
-/// (FabricIO's stop handlers), the lab's waits notice it and throw, and the `defer`s of `body`
+/// (FabricSystem's stop handlers), the lab's waits notice it and throw, and the `defer`s of `body`
 /// remove its test bed on the way out. Exits 130 when interrupted.
 func interruptible(_ command: String, _ body: () throws -> Void) throws {
     installStopHandlers()
