@@ -36,13 +36,15 @@ let package = Package(
         // AF_XDP: UMEM and sockets (one creation path), rings, XDP programs, port locks.
         .target(name: "FabricXDP", dependencies: ["CXDP", "FabricSystem"], swiftSettings: hotPath),
         // Snapshots, control socket, Prometheus, recorder, depth ring, capture, stats file.
+        // Its samplers run on the worker between batches: hot-path settings like the run loop's.
         .target(name: "FabricTelemetry", dependencies: ["FabricCore", "FabricPacket", "FabricSystem",
-                                                        .product(name: "Prometheus", package: "swift-prometheus")]),
+                                                        .product(name: "Prometheus", package: "swift-prometheus")],
+                swiftSettings: hotPath),
         // The switch: port backends (AF_XDP, AF_PACKET) and the run loop.
         .target(name: "FabricIO", dependencies: ["CXDP", "CFabricShims", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry"],
                 swiftSettings: hotPath),
         .target(name: "FabricConfig", dependencies: ["FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")]),
-        .target(name: "FabricLab", dependencies: ["FabricConfig", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP", "FabricTelemetry", "FabricIO", "FabricTraffic"]),
+        .target(name: "FabricLab", dependencies: ["FabricConfig", "FabricCore", "FabricPacket", "FabricSystem", "FabricTelemetry", "FabricTraffic"]),
         .target(name: "FabricTraffic", dependencies: ["CFabricShims", "FabricPacket", "FabricSystem", "FabricXDP",
                                                       .product(name: "Histogram", package: "hdrhistogram-swift")],
                 swiftSettings: hotPath),
@@ -55,7 +57,7 @@ let package = Package(
         ),
         // The tests' harnesses: a data path over plain memory, a scripted-kernel port backend,
         // frame builders. A library (not a test target) so the pipeline benchmarks share it.
-        .target(name: "FabricTestSupport", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricIO", "FabricTelemetry"],
+        .target(name: "FabricTestSupport", dependencies: ["FabricCore", "FabricPacket", "FabricIO", "FabricTelemetry"],
                 path: "Tests/FabricTestSupport", swiftSettings: hotPath),
         // Benchmarks/: the per-packet path without sockets, with malloc/ARC counting.
         .target(name: "CRuntimeCounters", path: "Benchmarks/CRuntimeCounters"),
@@ -72,7 +74,6 @@ let package = Package(
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricTestSupport"]),
         .testTarget(name: "FabricIOTests", dependencies: ["FabricIO", "FabricCore", "FabricPacket", "FabricTelemetry", "FabricTestSupport"]),
         .testTarget(name: "FabricLabTests", dependencies: ["FabricLab", "FabricConfig", "FabricCore", "FabricPacket"]),
-        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricIO", "FabricCore", "FabricPacket", "FabricSystem", "FabricXDP",
-                                                                   "FabricTelemetry", "FabricTraffic", "FabricConfig"]),
+        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricCore", "FabricPacket", "FabricTelemetry", "FabricTraffic", "FabricConfig"]),
     ]
 )

@@ -1,5 +1,4 @@
 import FabricPacket
-import FabricSystem
 
 /// The switch's data plane without any I/O: the frame pool over the shared frame area and the
 /// stages a batch flows through, in this order:
@@ -11,7 +10,7 @@ import FabricSystem
 ///   transmit: egress port (control frames, scheduler, pause state, shaper) -> admission
 ///             credit (PFC XON)
 ///   tick:     XOFF refresh, port load samples; every 100 ms the PFC watchdog, next-hop
-///             resolution, pending expiry, MAC aging
+///             resolution and pending expiry; every second MAC aging
 ///
 /// Invariant (`FrameLedger`): every frame is free in `pool`, in an egress queue, pending, or
 /// owned by the I/O layer's kernel rings.
@@ -36,7 +35,7 @@ public struct Datapath: ~Copyable {
     @usableFromInline let service: UnsafeMutablePointer<Bool>
     var nextHousekeeping: UInt64 = 0
     var lastAging: UInt64 = 0
-    public static let housekeepingInterval: UInt64 = 100_000_000
+    static let housekeepingInterval: UInt64 = 100_000_000
 
     /// A learning bridge over `portCount` ports (tests and the pipeline benchmark).
     public init(portCount: Int, frames: UnsafeMutableRawPointer, pool: consuming FramePool, bridge: consuming L2Bridge, queueCapacity: Int) {

@@ -1,10 +1,11 @@
-/// The data path's duties on a clock and on port events: what the run loop used to time by
-/// hand, now behind one `tick(now:)`, and taking a port out of service.
+/// The data path's duties on a clock and on port events: one `tick(now:)` for everything
+/// periodic, and taking a port out of service.
 extension Datapath {
     /// Everything the data path does on a clock rather than per frame; the run loop calls it
     /// once per pass. Cheap unless something is due: XOFF refresh (while a PG is in XOFF),
-    /// port load samples (every `PortLoad.interval`), `housekeeping` (every 100 ms).
-    public mutating func tick(now: UInt64) {
+    /// port load samples (every `PortLoad.interval`), and, unless `draining` (a switch that is
+    /// stopping asks nobody anything new), `housekeeping` every 100 ms.
+    public mutating func tick(now: UInt64, draining: Bool = false) {
         if admission.anyInXoff {
             for port in 0..<portCount {
                 for pg in 0..<8 {
@@ -17,7 +18,7 @@ extension Datapath {
             let c = counters, e = egress
             load.sample(now: now, txBytes: { c[$0].txBytes }, queuedBytes: { e[$0].queuedBytes })
         }
-        if now >= nextHousekeeping {
+        if !draining && now >= nextHousekeeping {
             nextHousekeeping = now &+ Self.housekeepingInterval
             housekeeping(now: now)
         }

@@ -50,8 +50,9 @@ public struct PortStats: Sendable {
     public var loadBand: Int
 }
 
-/// The read-only view of the data path for telemetry: plain values copied out on request (a
-/// snapshot, a recorder sample), never on the per-packet path.
+/// Read-only views of the data path: for telemetry, plain values copied out on request (a
+/// snapshot, a recorder sample), never on the per-packet path; for the run loop, cheap
+/// per-pass questions (in service? anything queued?).
 extension Datapath {
     public func stats(port p: Int, now: UInt64) -> PortStats {
         let e = egress
@@ -111,7 +112,6 @@ extension Datapath {
     /// Which ports are in service, for the backends' poll() (read-only).
     public var inService: UnsafePointer<Bool> { UnsafePointer(service) }
     @inlinable public func hasQueued(port: Int) -> Bool { !egress[port].isEmpty }
-    @inlinable public func queuedFrames(port: Int) -> Int { egress[port].count }
     @inlinable public func depthBytes(port: Int, queue: Int) -> Int { egress[port].depth(queue: queue).bytes }
     @inlinable public func pausedMask(port: Int, now: UInt64) -> UInt8 { egress[port].pause.pausedMask(now: now) }
     @inlinable public func counters(port: Int) -> PortCounters { counters[port] }

@@ -140,15 +140,16 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         return n
     }
 
-    /// One pass over all ports. Returns the number of frames moved (0 = idle).
-    @inline(__always) mutating func iterate(now: UInt64) -> Int {
+    /// One pass over all ports. Returns the number of frames moved (0 = idle). `draining`: the
+    /// switch is stopping (no periodic duties that would start something new).
+    @inline(__always) mutating func iterate(now: UInt64, draining: Bool = false) -> Int {
         var work = 0
         for p in 0..<portCount where dp.isInService(p) {
             work &+= io.reclaim(p, pool: &dp.pool, loop: &loop)
             work &+= receive(p, now: now)
             io.refill(p, pool: &dp.pool)
         }
-        dp.tick(now: now)
+        dp.tick(now: now, draining: draining)
         for p in 0..<portCount where dp.isInService(p) {
             work &+= transmit(p, now: now)
         }
@@ -198,8 +199,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 // Spinning with nothing to do: let a kernel thread on this CPU run now (the
                 // veth's NAPI thread that copies our next frames in, when it shares the core).
                 // Not while frames wait for the emulated line rate: they are due any moment.
-                // Measured with one forwarding core: p99 at 10% load 240 -> 72 us, at 90%
-                // 14 -> 3.6 ms (README "Performance").
+                // (Its effect on latency is measured in README "Performance".)
                 sched_yield()
             }
             // The I/O side's own housekeeping (the data path's runs in `dp.tick`).
@@ -242,7 +242,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         io.detach()
         let deadline = monotonicNanoseconds() + 100_000_000
         while monotonicNanoseconds() < deadline {
-            let moved = iterate(now: monotonicNanoseconds())
+            let moved = iterate(now: monotonicNanoseconds(), draining: true)
             let pending = (0..<portCount).contains { dp.isInService($0) && (dp.hasQueued(port: $0) || io.transmitPending($0)) }
             if moved == 0 && !pending { break }
         }

@@ -256,7 +256,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         for p in 0..<portCount {
             l.fillOutstanding += rings[p].fillOutstanding
             l.txOutstanding += rings[p].txOutstanding
-            if inService[p] {
+            if inService[p] && rings[p].socket != nil {   // a closed socket's rings are unmapped
                 l.inFillAndRxRings += XSKRings.pending(rings[p].fill) + XSKRings.pending(rings[p].rx)
                 l.inTxAndCompletionRings += XSKRings.pending(rings[p].tx) + XSKRings.pending(rings[p].comp)
             }

@@ -24,18 +24,20 @@ public struct NeighbourDiscoveryView {
     @inlinable public var target: IPv6Address { loadIPv6(UnsafeRawPointer(base + 8)) }
 
     /// The link-layer address option the message carries: the source's (option 1) in a
-    /// solicitation, the target's (option 2) in an advertisement. Malformed options end the walk.
+    /// solicitation, the target's (option 2) in an advertisement; the last one if there are
+    /// several. A malformed option ends the walk (the ones before it stand).
     public var linkLayerAddress: MACAddress? {
         let wanted: UInt8 = isSolicitation ? 1 : 2
+        var found: MACAddress?
         var off = Self.minimumLength
         while off + 8 <= length {
             let optType = base.load(fromByteOffset: off, as: UInt8.self)
             let optLen = Int(base.load(fromByteOffset: off + 1, as: UInt8.self)) * 8
-            guard optLen > 0, off + optLen <= length else { return nil }
-            if optType == wanted { return MACAddress(rawValue: EthernetView.loadMAC(base + off + 2)) }
+            guard optLen > 0, off + optLen <= length else { break }
+            if optType == wanted { found = MACAddress(rawValue: EthernetView.loadMAC(base + off + 2)) }
             off += optLen
         }
-        return nil
+        return found
     }
 
     /// Writes a solicitation for `target` (to its solicited-node multicast address, with our

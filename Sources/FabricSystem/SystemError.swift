@@ -21,9 +21,3 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
         return "\(message): \(String(cString: strerror(e))) (errno \(e))"
     }
 }
-
-/// Writes one line to standard error (unbuffered, safe from any thread).
-public func logLine(_ message: String) {
-    let line = message + "\n"
-    line.withCString { p in _ = write(2, p, strlen(p)) }
-}

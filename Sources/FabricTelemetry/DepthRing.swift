@@ -31,7 +31,7 @@ public final class DepthRing {
         paused.deallocate()
     }
 
-    @inline(__always) public func due(_ now: UInt64) -> Bool { now &- last >= interval }
+    @inlinable public func due(_ now: UInt64) -> Bool { now &- last >= interval }
 
     /// One sample of every queue's depth (bytes) and every port's paused queues.
     public func sample(_ dp: borrowing Datapath, now: UInt64) {

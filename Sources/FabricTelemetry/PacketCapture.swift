@@ -94,7 +94,7 @@ public final class PacketCapture {
 public struct CaptureSet {
     /// Bit p set when port p has a capture.
     public private(set) var mask: UInt64 = 0
-    var captures: [PacketCapture?]
+    @usableFromInline var captures: [PacketCapture?]
     let names: [String]
 
     public init(portNames: [String]) {
@@ -113,7 +113,7 @@ public struct CaptureSet {
     }
 
     /// Records `count` frames of port `p` (offsets `addr` into `frames`), when it is captured.
-    @inline(__always)
+    @inlinable
     public func record(port p: Int, frames: UnsafeRawPointer, addr: UnsafePointer<UInt64>, len: UnsafePointer<UInt32>, count: Int,
                        monotonic: UInt64, outbound: Bool) {
         guard mask & (1 << UInt64(p & 63)) != 0, let c = captures[p] else { return }

@@ -44,7 +44,7 @@ public final class Recorder {
     deinit { buffer.deallocate() }
 
     /// Worker: is a sample due?
-    @inline(__always) public func due(_ now: UInt64) -> Bool { now &- last >= interval }
+    @inlinable public func due(_ now: UInt64) -> Bool { now &- last >= interval }
 
     /// Worker: one sample of every port's queue depths, load and PFC, and the switch's storms
     /// and path changes (per sample interval, never per packet).

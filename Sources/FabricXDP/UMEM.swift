@@ -61,9 +61,15 @@ public final class UMEM {
         rings.fd = xsk_socket__fd(socket)
     }
 
-    /// Unregisters the memory (its sockets must be closed first). Idempotent.
+    /// Unregisters the memory (its sockets must be closed first). Idempotent. A UMEM the
+    /// kernel still uses (a socket left open: EBUSY) is kept, and said so.
     public func close() {
-        if let h = handle { _ = xsk_umem__delete(h) }
+        guard let h = handle else { return }
+        let rc = xsk_umem__delete(h)
+        guard rc == 0 else {
+            logLine("fabric: warning: cannot release a UMEM: \(String(cString: strerror(-rc))) (a socket over it is still open)")
+            return
+        }
         handle = nil
     }
 

@@ -23,6 +23,8 @@ public final class XSKTransmitter {
     var freeCount: Int
     public private(set) var outstanding = 0
     public private(set) var kicks: UInt64 = 0
+    /// Where frame 0 is (the UMEM's memory).
+    @usableFromInline let base: UnsafeMutableRawPointer
     /// Declared last: its memory outlives the socket.
     let umem: UMEM
 
@@ -38,12 +40,19 @@ public final class XSKTransmitter {
         let umem: UMEM
         do {
             umem = try UMEM(frameCount: frames, frameSize: frameSize, ringSize: ringSize, rings: rings, what: "UMEM for \(interface)")
-            try umem.openSocket(interface: interface, rings: &rings, receive: false, transmit: true)
         } catch {
             rings.deallocate()
             throw error
         }
+        do {
+            try umem.openSocket(interface: interface, rings: &rings, receive: false, transmit: true)
+        } catch {
+            umem.close()   // it reads the fill/completion ring structs it was made over: free them after
+            rings.deallocate()
+            throw error
+        }
         self.umem = umem
+        base = umem.base
         self.rings = rings
         free = .allocate(capacity: frames)
         for i in 0..<frames { free[i] = UInt64(i * frameSize) }
@@ -59,7 +68,7 @@ public final class XSKTransmitter {
     }
 
     /// Memory of the frame at `addr` (from `reserve`).
-    @inline(__always) public func frame(_ addr: UInt64) -> UnsafeMutableRawPointer { umem.base + Int(addr) }
+    @inlinable public func frame(_ addr: UInt64) -> UnsafeMutableRawPointer { base + Int(addr) }
 
     /// Takes up to `n` free frames into `addrs`; returns how many (reclaiming completions first).
     @inline(__always)

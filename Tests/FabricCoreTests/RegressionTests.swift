@@ -3,8 +3,7 @@ import FabricTestSupport
 import XCTest
 @testable import FabricCore
 
-/// Bugs the redesign review found by reading (aesthetics review, issue 12), each pinned by a
-/// test that failed on the code before it.
+/// Invariants a reading of the code found broken (issue 12), each pinned by a test.
 final class RegressionTests: XCTestCase {
     /// A dual-stack router, no neighbours known: h1 (10.77.1.254/24, fd77:1::fe/64), h2
     /// (10.77.2.254/24, fd77:2::fe/64).
@@ -28,9 +27,8 @@ final class RegressionTests: XCTestCase {
         return Frames.eth(RouterLab.portMACs[0], RouterLab.host1, 0x86DD) + ip + udp
     }
 
-    /// `batch.holdIsV6` was set for an IPv6 packet held for neighbour discovery and never
-    /// cleared: a later IPv4 packet held for ARP in the same batch slot took the IPv6 path
-    /// (asked by neighbour solicitation for a stale address, and waited for it in vain).
+    /// A frame held for its next hop waits for its own address family's answer, whatever the
+    /// batch slot held before: an IPv4 frame after an IPv6 one is asked for by ARP.
     func testAnIPv4FrameHeldAfterAnIPv6OneInTheSameSlotWaitsForARP() {
         let bed = dualStack()
         bed.receive(udp6(to: "fd77:2::1"))
@@ -54,9 +52,9 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(bed.dp.pendingFrames, 1, "the IPv6 frame still waits for its neighbour")
     }
 
-    /// The router set a frame's traffic class only for IP it routed: an ARP reply (made from
-    /// the request's frame) left with whatever class the batch slot held before, and could be
-    /// queued and charged as lossless traffic.
+    /// What the switch answers itself is class 0 (lossy, PG 0), whatever the batch slot held
+    /// before or the request asked for: an ARP reply after a lossless frame in the same slot,
+    /// and an echo reply to a DSCP 26 ping.
     func testAnARPReplyIsClassZeroWhateverTheSlotHeldBefore() {
         let bed = RouterLab.make()
         // Slot 0: a lossless (DSCP 26 -> TC3) packet to the ECMP uplinks.
@@ -70,10 +68,17 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(bed.dp.egress[0].depth(queue: 0).frames, 1, "the reply waits in queue 0")
         XCTAssertEqual(bed.dp.egress[0].depth(queue: 3).frames, 0)
         XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 60, "not charged to the lossless PG")
+        // Slot 0 again: a DSCP 26 ping to the switch.
+        _ = bed.drain(0)
+        bed.receive(Frames.icmpEcho(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: RouterLab.h1, dst: parseIPv4("10.77.1.254")!,
+                                    tos: 26 << 2 | 2))
+        bed.forward(ingress: 0, now: 3_000)
+        XCTAssertEqual(bed.dp.egress[0].depth(queue: 0).frames, 1, "the echo reply waits in queue 0")
+        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 60)
+        XCTAssertEqual(bed.dp.counters[0].icmpEchoReplies, 1)
     }
 
-    /// `pfcTx` counted PFC frames the switch could not queue (control queue full): the counter
-    /// said a pause was sent that never left.
+    /// `pfcTx` counts the PFC frames the switch queued, not those a full control queue refused.
     func testPFCFramesAreCountedOnlyWhenQueued() {
         var b = BufferConfig()
         b.lossless = .init(reservedBytes: 0, threshold: .fixed(0))

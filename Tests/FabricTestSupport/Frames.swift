@@ -49,12 +49,13 @@ public enum Frames {
         return eth(dstMAC, sha, 0x0806) + a + [UInt8](repeating: 0, count: 18)
     }
 
-    public static func icmpEcho(dstMAC: UInt64, srcMAC: UInt64, src: UInt32, dst: UInt32, id: UInt16 = 0x1234, seq: UInt16 = 1) -> [UInt8] {
+    public static func icmpEcho(dstMAC: UInt64, srcMAC: UInt64, src: UInt32, dst: UInt32, id: UInt16 = 0x1234, seq: UInt16 = 1,
+                                       tos: UInt8 = 0) -> [UInt8] {
         var icmp: [UInt8] = [8, 0, 0, 0, UInt8(id >> 8), UInt8(id & 0xFF), UInt8(seq >> 8), UInt8(seq & 0xFF)]
         icmp += [UInt8](repeating: 0x42, count: 32)
         let c = icmp.withUnsafeBytes { internetChecksum($0.baseAddress!, count: icmp.count) }
         icmp[2] = UInt8(c >> 8); icmp[3] = UInt8(c & 0xFF)
-        return eth(dstMAC, srcMAC, 0x0800) + ipv4Header(src: src, dst: dst, proto: 1, ttl: 64, tos: 0, payload: icmp.count) + icmp
+        return eth(dstMAC, srcMAC, 0x0800) + ipv4Header(src: src, dst: dst, proto: 1, ttl: 64, tos: tos, payload: icmp.count) + icmp
     }
 }
 

@@ -59,7 +59,7 @@ public struct BufferConfig: Sendable, Equatable {
 
     /// What a software fabric adds to a hardware one's headroom: frames already in the switch's
     /// rx ring (not yet counted) and the time a software NIC and a time-shared switch take to
-    /// react. Measured here: PG peaks of 0.3-0.7 MB past XOFF at 1 Gb/s on 2 shared cores.
+    /// react (README "Lossless Ethernet" has the headroom peaks measured).
     public var softwareSlackBytes = 2 * 1024 * 1024
 
     /// 2 x the bytes in flight on the cable (5 ns/m each way) + an MTU being sent + the bytes

@@ -11,11 +11,11 @@ public struct PauseState: ~Copyable {
     @usableFromInline let lastXoffAt: UnsafeMutablePointer<UInt64>
     /// Bit q set: PFC for queue q is disregarded (the watchdog's forward and drop actions).
     public var ignored: UInt8 = 0
-    /// Nanoseconds per pause quantum (512 bit times at the port's speed).
-    public let nanosecondsPerQuantum: Double
+    /// The speed pause quanta are timed at: one quantum is 512 bit times.
+    public let lineRateGbps: Double
 
     public init(lineRateGbps: Double) {
-        nanosecondsPerQuantum = 512 / lineRateGbps
+        self.lineRateGbps = lineRateGbps
         pausedUntil = .filled(with: 0, count: 8)
         pauseStart = .filled(with: 0, count: 8)
         pausedTotal = .filled(with: 0, count: 8)
@@ -41,7 +41,7 @@ public struct PauseState: ~Copyable {
             if pausedUntil[q] > 0 { pausedTotal[q] &+= pausedUntil[q] &- pauseStart[q] }  // an expired pause
             pauseStart[q] = now
         }
-        pausedUntil[q] = quanta == 0 ? 0 : now &+ UInt64(Double(quanta) * nanosecondsPerQuantum)
+        pausedUntil[q] = quanta == 0 ? 0 : now &+ UInt64(Double(quanta) * 512 / lineRateGbps)
         return wasPaused && quanta == 0
     }
 

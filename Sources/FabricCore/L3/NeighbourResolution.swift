@@ -65,7 +65,6 @@ extension Datapath {
             pool.release(fresh)
             return
         }
-        counters[port].arpRequestsSent &+= 1
-        enqueue(addr: addr, len: UInt32(length), port: port)
+        if enqueue(addr: addr, len: UInt32(length), port: port) { counters[port].arpRequestsSent &+= 1 }
     }
 }

@@ -39,9 +39,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
             let frame = frames + Int(batch.addr[i])
             let len = Int(batch.len[i])
             let info = FrameParser.parse(frame, length: len)
-            // Frames the switch consumes or answers itself are class 0 (lossy, PG 0).
-            batch.tc[i] = 0
-            batch.ipVersion[i] = 0
+            switchOwn(&batch, i)     // until classified below: what the switch consumes or answers
             if let e = info.error {
                 counters[ingress].parseErrors[raw: Int(e.rawValue)] &+= 1
                 // UDP 4791 with a BTH opcode we do not know (XRC, vendor extensions) is still a
@@ -87,7 +85,10 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     mutating func ipv4(_ frame: UnsafeMutableRawPointer, info: PacketInfo, batch: inout Batch, index i: Int, ingress: Int, now: UInt64,
                        counters: UnsafeMutablePointer<PortCounters>) -> Verdict {
         let dst = IPv4Family.destination(frame + Int(info.l3Offset))
-        if host.port(of: dst) != nil { return host.local4(frame, info: info, ingress: ingress, counters: &counters[ingress]) }
+        if host.port(of: dst) != nil {
+            switchOwn(&batch, i)
+            return host.local4(frame, info: info, ingress: ingress, counters: &counters[ingress])
+        }
         return route(IPv4Family.self, frame, info: info, destination: dst, batch: &batch, index: i, now: now)
     }
 
@@ -97,6 +98,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         let dst = IPv6Family.destination(frame + Int(info.l3Offset))
         if info.ipProtocol == 58 && info.l4Offset > 0,
            let v = host.icmp6(frame, info: info, destination: dst, ingress: ingress, now: now, neighbours: &neighbours, counters: &counters[ingress]) {
+            switchOwn(&batch, i)
             return v
         }
         if host.port(of: dst) != nil { return .consume }
@@ -105,6 +107,13 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
             return dst.high >> 48 & 0x0F == 0x02 ? .consume : .drop(.notRoutable)
         }
         return route(IPv6Family.self, frame, info: info, destination: dst, batch: &batch, index: i, now: now)
+    }
+
+    /// Frame `i` is the switch's own (an answer from the host stack, or used up by it): class
+    /// 0, lossy, and not ECN-marked, whatever its request asked for.
+    @inlinable @inline(__always) func switchOwn(_ batch: inout Batch, _ i: Int) {
+        batch.tc[i] = 0
+        batch.ipVersion[i] = 0
     }
 
     /// Routes one IP packet: hop limit, LPM, ECMP member, rewrite, next-hop MAC or hold.

@@ -117,5 +117,4 @@ public struct BufferAccounting: ~Copyable {
     public func headroomUsed(port: Int, pg: Int) -> Int { inHeadroom[port * 8 + pg] }
     public func heldPeak(port: Int, pg: Int) -> Int { heldPeak[port * 8 + pg] }
     public func headroomPeak(port: Int, pg: Int) -> Int { headroomPeak[port * 8 + pg] }
-    public func headroom(port: Int) -> Int { headroom[port] }
 }

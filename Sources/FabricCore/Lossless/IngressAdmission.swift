@@ -10,7 +10,7 @@ public struct IngressAdmission: ~Copyable {
     public var buffer: BufferAccounting
     public let portCount: Int
     /// Bit pg set: the PG is lossless.
-    public let losslessPGs: UInt8
+    @inlinable public var losslessPGs: UInt8 { buffer.losslessPGs }
     /// Per PG: the lossless priorities (TCs) its PFC frames pause.
     @usableFromInline let pgPriorities: UnsafeMutablePointer<UInt8>
     /// Per port: half of a 0xFFFF-quanta pause at the port's speed.
@@ -30,7 +30,6 @@ public struct IngressAdmission: ~Copyable {
             lossless |= 1 << UInt8(pg)
             pgPriorities[pg] |= 1 << UInt8(tc)
         }
-        losslessPGs = lossless
         let speeds = portSpeedsGbps.map { $0 ?? 100 }
         refreshInterval = .filled(with: 0, count: portCount)
         for p in 0..<portCount { refreshInterval[p] = UInt64(65535 * 512 / speeds[p] / 2) }

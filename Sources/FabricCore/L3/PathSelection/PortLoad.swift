@@ -10,11 +10,9 @@ import Darwin
 /// of the two. Both are relative to the port's own speed, so a half-speed member is seen as
 /// twice as loaded by the same traffic. The data path sets the EWMA's span to 16 flowlet idle
 /// times: a flowlet starts after a gap, so a short memory sees every member idle at each
-/// decision, and a memory of one or two bursts makes consecutive flowlets alternate. Measured
-/// on the leaf-spine bed (2 bursty flows, uplinks 200 and 100 Mb/s, 2 ms idle timer): the fast
-/// uplink got 52% of the bytes with an 8 ms span, 57% after removing a per-sample clip, and
-/// 59-65% with 32 ms. Sampled by the run loop every `interval`, off the
-/// per-packet path; the selector reads the published bands.
+/// decision, and a memory of one or two bursts makes consecutive flowlets alternate (README
+/// "Load balancing" has the measurements). Sampled every `interval` by the datapath's `tick`,
+/// off the per-packet path; the selectors read the published bands.
 public struct PortLoad: ~Copyable {
     public let portCount: Int
     /// Quality band per port, 0 best ... 7 worst.
@@ -24,7 +22,7 @@ public struct PortLoad: ~Copyable {
     public let assigned: UnsafeMutablePointer<UInt32>
     /// Bytes per nanosecond each port sends at (its emulated speed, or 100G).
     @usableFromInline let capacity: UnsafeMutablePointer<Double>
-    /// EWMA of the utilisation (0...1), weight 1/8 per sample.
+    /// EWMA of the utilisation (0...1); a sample covering dt weighs 1 - e^(-dt / span).
     public let utilisation: UnsafeMutablePointer<Double>
     @usableFromInline let lastTx: UnsafeMutablePointer<UInt64>
     @usableFromInline var lastSample: UInt64 = 0
