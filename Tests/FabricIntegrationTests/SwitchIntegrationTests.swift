@@ -162,12 +162,13 @@ final class SwitchIntegrationTests: LabTestCase {
         XCTAssertFalse(xdpAttached(tb, port: "h1"))
     }
 
-    /// An egress port configured at 500 Mb/s sends no faster, whatever it is offered: the
+    /// An egress port configured at 200 Mb/s sends no faster, whatever it is offered: the
     /// rate on the emulated wire (frame + preamble/IFG/FCS) within 2% of the configuration.
     func testEmulatedLineRateHoldsWithinTwoPercent() throws {
         let tb = try makeTestbed(hosts: 2)
-        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 0.5]))
-        // Far more than 500 Mb/s of 1 KB RoCEv2 frames from h1 to h2's MAC.
+        let sw = try startSwitch(tb, config: config(tb, speeds: [2: 0.2]))
+        // Far more than 200 Mb/s of 1 KB RoCEv2 frames from h1 to h2's MAC (a debug-build sender on a
+        // busy 2-core VM offers 0.45-0.5 Gb/s at worst).
         let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
                                        "--mac", tb.hostMAC(2), "--source", tb.hostAddress(1), "--seconds", "5",
                                        "--mtu", "1024", "--message", "1024", "--json"])
@@ -184,8 +185,8 @@ final class SwitchIntegrationTests: LabTestCase {
         usleep(3_000_000)
         let (b1, t1) = try wire()
         let gbps = (b1 - b0) / (t1 - t0) / 1e9
-        print("emulated line rate: \(gbps) Gb/s on a 500 Mb/s port")
-        XCTAssertEqual(gbps, 0.5, accuracy: 0.01, "\(gbps) Gb/s on the emulated 500 Mb/s wire")
+        print("emulated line rate: \(gbps) Gb/s on a 200 Mb/s port")
+        XCTAssertEqual(gbps, 0.2, accuracy: 0.004, "\(gbps) Gb/s on the emulated 200 Mb/s wire")
         _ = sender.wait(timeout: 10)
         XCTAssertEqual(sw.child.stop(), 0)
         let final = try StatsFile.read(statsFile)
