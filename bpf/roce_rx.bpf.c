@@ -2,8 +2,9 @@
 /* roce_rx: the receive steering of a RoCE NIC for `fabric traffic recv` on a host interface.
  *
  * RoCEv2 data packets for this host (Ethernet [802.1Q] / IPv4 or IPv6 / UDP dst 4791 / BTH with
- * an opcode other than CNP) go to the AF_XDP socket of their rx queue; everything else, CNPs
- * and PFC frames included, goes on to the kernel (XDP_PASS), where the host keeps doing ARP/ND
+ * an opcode other than CNP and RC ACKNOWLEDGE) go to the AF_XDP socket of their rx queue;
+ * everything else, CNPs, ACKs/NAKs and PFC frames included, goes on to the kernel (XDP_PASS),
+ * where the host keeps doing ARP/ND
  * and a sender's AF_PACKET control socket still sees the frames it must react to.
  *
  * Maps (xsks_map, fabric_stats: [0] redirected, [1] passed) in fabric_maps.h.
@@ -55,7 +56,7 @@ int fabric_roce_rx(struct xdp_md *ctx)
 	if ((void *)(udp + 1) + 1 > end || udp->dest != bpf_htons(4791))
 		return pass();
 	__u8 opcode = *(__u8 *)(udp + 1);
-	if (opcode == 0x81)  /* CNP: for the sender's control socket */
+	if (opcode == 0x81 || opcode == 0x11)  /* CNP, ACK/NAK: for the sender's control socket */
 		return pass();
 	__u32 queue = ctx->rx_queue_index;
 	if (!bpf_map_lookup_elem(&xsks_map, &queue))

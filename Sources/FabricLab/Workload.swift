@@ -13,6 +13,8 @@ public struct WorkloadOptions: Sendable {
     public var messageBytes = 65536
     public var mtu = 1024
     public var extraSenderArguments: [String] = []
+    /// Options both ends take (`--transport gbn|sr`, `--ack-timeout`, `--window`...).
+    public var reliabilityArguments: [String] = []
     /// First remote QPN of each flow, by its index in the pattern's pairs (default 0x1000 +
     /// 0x100 x index); the QPs decide the UDP source ports, and so the ECMP hash.
     public var remoteQPs: [Int: UInt32] = [:]
@@ -26,17 +28,27 @@ public struct WorkloadOptions: Sendable {
 public struct WorkloadResult: Sendable {
     public var senders: [(from: Int, to: Int, report: SenderReport)]
     public var receivers: [(host: Int, report: ReceiverReport)]
-    /// First packet of any sender to last packet of the last one (shared monotonic clock).
+    /// Job completion time: from the first packet of any sender to the last acknowledgement
+    /// any sender received for its messages (shared monotonic clock): the last byte
+    /// delivered and acknowledged, not the last one sent.
     public var completionSeconds: Double
 
     public var sentPackets: UInt64 { senders.reduce(0) { $0 + $1.report.packets } }
     public var receivedPackets: UInt64 { receivers.reduce(0) { $0 + $1.report.packets } }
+    /// First transmissions that never arrived (repaired by RC or not), and resends.
     public var lost: UInt64 { receivers.reduce(0) { $0 + $1.report.lost } }
     public var reordered: UInt64 { receivers.reduce(0) { $0 + $1.report.reordered } }
+    public var retransmittedPackets: UInt64 { senders.reduce(0) { $0 + $1.report.retransmittedPackets } }
+    public var messagesSent: UInt64 { senders.reduce(0) { $0 + $1.report.messages } }
+    public var messagesCompleted: UInt64 { senders.reduce(0) { $0 + $1.report.messagesCompleted } }
+    public var failedQueuePairs: Int { senders.reduce(0) { $0 + $1.report.failedQueuePairs } }
 
     public var table: String {
-        var s = String(format: "%d flows, %d receivers; completion %.3f s; sent %llu packets, received %llu, lost %llu, reordered %llu\n",
-                       senders.count, receivers.count, completionSeconds, sentPackets, receivedPackets, lost, reordered)
+        var s = String(format: "%d flows, %d receivers; completion %.3f s (last message acknowledged); %llu of %llu messages completed; "
+                       + "sent %llu packets (%llu resent), received %llu, lost %llu, reordered %llu\n",
+                       senders.count, receivers.count, completionSeconds, messagesCompleted, messagesSent, sentPackets, retransmittedPackets,
+                       receivedPackets, lost, reordered)
+        if failedQueuePairs > 0 { s += "  WARNING: \(failedQueuePairs) queue pairs failed (retries exhausted): their messages never completed\n" }
         s += "  RECEIVER   PACKETS    GOODPUT_GBPS   LOST  REORDERED  CE      P50_US     P99_US   P99.9_US     MAX_US\n"
         for (h, r) in receivers.sorted(by: { $0.host < $1.host }) {
             let l = r.latencyMicroseconds
@@ -77,7 +89,7 @@ public enum Workload {
         defer { for r in receivers { r.child.stop(grace: 1) } }
         for h in Array(Set(pairs.map(\.to))).sorted() {
             receivers.append((h, try ChildRun.startReady([fabric, "traffic", "recv", "--netns", tb.hostNamespace(h), "--seconds", "\(o.seconds + 30)",
-                                                         "--idle", "1.5", "--json"], what: "the receiver on h\(h)")))
+                                                         "--idle", "1.5", "--json"] + o.reliabilityArguments, what: "the receiver on h\(h)")))
         }
         // Each pair gets its own QP range, so flows stay distinct at every receiver.
         var senders: [(from: Int, to: Int, child: ChildProcess)] = []
@@ -90,7 +102,7 @@ public enum Workload {
                         "--mtu", "\(o.mtu)", "--rate", "\(o.rateGbps)", "--json"]
             args += o.messages > 0 ? ["--messages", "\(o.messages)"] : ["--seconds", "\(o.seconds)"]
             args += ["--start-at", "\(startAt)"]
-            senders.append((p.from, p.to, try ChildProcess(args + o.extraSenderArguments)))
+            senders.append((p.from, p.to, try ChildProcess(args + o.reliabilityArguments + o.extraSenderArguments)))
         }
         let started = Date()
         var reported = 0
@@ -108,7 +120,7 @@ public enum Workload {
         }
         let got = try receivers.map { r in (r.host, try ChildRun.result(of: r.child, as: ReceiverReport.self, what: "receiver h\(r.host)", timeout: 10)) }
         let first = sent.map(\.2.startedAt).min() ?? 0
-        let last = sent.map(\.2.endedAt).max() ?? 0
+        let last = sent.map { max($0.2.completedAt, $0.2.startedAt) }.max() ?? 0
         return WorkloadResult(senders: sent.map { ($0.0, $0.1, $0.2) }, receivers: got.map { ($0.0, $0.1) },
                               completionSeconds: Double(last &- first) / 1e9)
     }

@@ -176,6 +176,16 @@ public enum RoCEOpcode {
         return (t == 0x00 || t == 0x20) && (op == 0x06 || op == 0x0A || op == 0x0B || (t == 0x00 && op == 0x0C))
     }
 
+    /// RC and UC opcodes that end a message (SEND/RDMA WRITE LAST and ONLY, with or without
+    /// immediate data or invalidate).
+    @inlinable public static func endsMessage(_ opcode: UInt8) -> Bool {
+        guard opcode & 0xC0 == 0 else { return false }
+        switch opcode & 0x1F {
+        case 0x02, 0x03, 0x04, 0x05, 0x08, 0x09, 0x0A, 0x0B, 0x16, 0x17: return true
+        default: return false
+        }
+    }
+
     /// Opcodes whose first extended header is an AETH (syndrome, MSN).
     @inlinable public static func hasAETH(_ opcode: UInt8) -> Bool {
         let op = opcode & 0x1F
@@ -206,6 +216,13 @@ public struct AETHView {
     }
     @inlinable public var syndrome: UInt8 { base.load(as: UInt8.self) }
     @inlinable public var messageSequenceNumber: UInt32 { be24(base, 1) }
+
+    /// Syndrome bits 7-5: 000 ACK (low 5 bits: credits, 0x1F = no end-to-end flow control),
+    /// 001 RNR NAK, 011 NAK with the code in the low 5 bits (0 PSN sequence error).
+    public static let ack: UInt8 = 0x1F
+    public static let nakSequenceError: UInt8 = 0x60
+    @inlinable public static func isACK(_ syndrome: UInt8) -> Bool { syndrome & 0xE0 == 0x00 }
+    @inlinable public static func isNAK(_ syndrome: UInt8) -> Bool { syndrome & 0xE0 == 0x60 }
 }
 
 /// MAC Control frame body (after the EtherType 0x8808): IEEE 802.3x PAUSE (opcode 0x0001,

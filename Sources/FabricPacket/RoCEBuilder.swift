@@ -160,6 +160,27 @@ public enum RoCEBuilder {
     }
 }
 
+extension RoCEBuilder {
+    /// Writes an RC ACKNOWLEDGE (opcode 0x11: BTH + AETH) to the requester's queue pair
+    /// `destinationQP`: an ACK (`AETH.ack`) carries the last PSN received in order, a NAK
+    /// (`AETH.nakSequenceError`) the PSN the responder expects (IBTA vol. 1, 9.7.5). `msn`:
+    /// the messages completed. ECN Not-ECT; the DSCP of the data it answers.
+    @inlinable
+    public static func writeAcknowledge(into frame: UnsafeMutableRawPointer, capacity: Int, addresses a: Addresses, sourcePort: UInt16,
+                                        destinationQP: UInt32, psn: UInt32, syndrome: UInt8, msn: UInt32, dscp: UInt8) -> Int {
+        let length = writePacket(into: frame, capacity: capacity, addresses: a, dscp: dscp, ecn: 0, ipID: 0, sourcePort: sourcePort,
+                                 opcode: RoCEOpcode.rcAcknowledge, destinationQP: destinationQP, psn: psn, ackRequest: false,
+                                 payload: nil, payloadBytes: 0)
+        guard length > 0 else { return 0 }
+        let ip = frame + 14
+        let aeth = UInt32(syndrome) << 24 | msn & 0xFF_FFFF
+        (ip + a.ipHeaderLength + 8 + BTHView.length).storeBytes(of: aeth.bigEndian, as: UInt32.self)
+        let icrc = ICRC.compute(ip: UnsafeRawPointer(ip), l3Length: length - 14, ipVersion: a.isV6 ? 6 : 4) ?? 0
+        ip.storeBytes(of: icrc.littleEndian, toByteOffset: length - 18, as: UInt32.self)
+        return length
+    }
+}
+
 /// IEEE 802.1Qbb priority flow control frames (DESIGN.md: DA 01:80:C2:00:00:01, EtherType
 /// 0x8808, opcode 0x0101, class-enable vector, eight pause times, zero padding to 60 bytes).
 public enum PFCBuilder {

@@ -25,10 +25,12 @@ public enum TrafficBackend: String, Sendable, CaseIterable {
 /// The sender's name for `TrafficBackend`, kept for the callers that use it.
 public typealias SendBackend = TrafficBackend
 
-/// The first 20 bytes of every packet's payload: send time, message number, magic, and the
-/// sender's QPN (so a receiver can address CNPs to it, as an RC responder knows its peer QP).
+/// The first 24 bytes of every packet's payload: send time, message number, magic, the
+/// sender's QPN (so a receiver can address ACKs and CNPs to it, as an RC responder knows its
+/// peer QP), and whether the packet is a resend (so loss and reordering are counted on first
+/// transmissions only).
 public enum TrafficPayload {
-    public static let length = 20
+    public static let length = 24
     public static let magic: UInt32 = 0x5346_5243  // "SFRC"
 
     /// What the payload header says.
@@ -38,15 +40,17 @@ public enum TrafficPayload {
         var sentAt: UInt64
         var message: UInt32
         var senderQP: UInt32
+        var resend = false
     }
 
     /// Writes `header` at `payload` (big-endian: sentAt 0-7, message 8-11, magic 12-15,
-    /// sender QP 16-19).
+    /// sender QP 16-19, flags 20-23: bit 0 resend).
     static func write(_ header: Header, at payload: UnsafeMutableRawPointer) {
         payload.storeBytes(of: header.sentAt.bigEndian, as: UInt64.self)
         payload.storeBytes(of: header.message.bigEndian, toByteOffset: 8, as: UInt32.self)
         payload.storeBytes(of: magic.bigEndian, toByteOffset: 12, as: UInt32.self)
         payload.storeBytes(of: header.senderQP.bigEndian, toByteOffset: 16, as: UInt32.self)
+        payload.storeBytes(of: UInt32(header.resend ? 1 : 0).bigEndian, toByteOffset: 20, as: UInt32.self)
     }
 
     /// The header of the parsed RoCEv2 packet `frame`, nil when the payload is too short or
@@ -58,6 +62,7 @@ public enum TrafficPayload {
               UInt32(bigEndian: frame.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)) == magic else { return nil }
         return Header(sentAt: UInt64(bigEndian: frame.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
                       message: UInt32(bigEndian: frame.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)),
-                      senderQP: UInt32(bigEndian: frame.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self)))
+                      senderQP: UInt32(bigEndian: frame.loadUnaligned(fromByteOffset: offset + 16, as: UInt32.self)),
+                      resend: UInt32(bigEndian: frame.loadUnaligned(fromByteOffset: offset + 20, as: UInt32.self)) & 1 != 0)
     }
 }

@@ -73,12 +73,21 @@ final class RoCEBuilderTests: XCTestCase {
                                   payload: nil, payloadBytes: 300, remoteAddress: 1, rkey: 2, dmaLength: 300)
         }
         frames.append(Array(buf6[0..<n6]))
+        // An RC ACK (up to PSN 0x123456, MSN 9) and a NAK (sequence error, PSN 77 expected).
+        for (psn, syndrome) in [(UInt32(0x12_3456), AETHView.ack), (77, AETHView.nakSequenceError)] {
+            var ack = [UInt8](repeating: 0, count: 256)
+            let n = ack.withUnsafeMutableBytes {
+                RoCEBuilder.writeAcknowledge(into: $0.baseAddress!, capacity: $0.count, addresses: addresses, sourcePort: 0xC123,
+                                             destinationQP: 0x11, psn: psn, syndrome: syndrome, msn: 9, dscp: 26)
+            }
+            frames.append(Array(ack[0..<n]))
+        }
 
         let results = try scapy(frames)
         XCTAssertEqual(results.count, frames.count)
         guard results.count == frames.count else { return }
-        let expectedOpcodes = [0x06, 0x07, 0x08, 0x04, 0x81, 0x0A]
-        let expectedPSN = [0xFF_FFFE, 0xFF_FFFF, 0, 5, 0, 77]
+        let expectedOpcodes = [0x06, 0x07, 0x08, 0x04, 0x81, 0x0A, 0x11, 0x11]
+        let expectedPSN = [0xFF_FFFE, 0xFF_FFFF, 0, 5, 0, 77, 0x12_3456, 77]
         for (i, r) in results.enumerated() {
             XCTAssertEqual(r["ok"] as? Bool, true, "frame \(i)")
             XCTAssertEqual(r["opcode"] as? Int, expectedOpcodes[i], "frame \(i)")
@@ -101,6 +110,11 @@ final class RoCEBuilderTests: XCTestCase {
         XCTAssertEqual(results[5]["dqpn"] as? Int, 0x4242)
         XCTAssertEqual(results[5]["flow_label"] as? Int, 0xC0DE, "the flow label carries the QP entropy")
         XCTAssertEqual(results[5]["dscp"] as? Int, 26)
+        XCTAssertEqual(results[6]["syndrome"] as? Int, 0x1F, "ACK, no credit limit")
+        XCTAssertEqual(results[7]["syndrome"] as? Int, 0x60, "NAK, PSN sequence error")
+        XCTAssertEqual(results[6]["msn"] as? Int, 9)
+        XCTAssertEqual(results[7]["dqpn"] as? Int, 0x11)
+        XCTAssertEqual(results[7]["ecn"] as? Int, 0, "ACKs are Not-ECT")
     }
 
     /// tshark (Wireshark's dissectors, apt) decodes our frames as InfiniBand over UDP 4791 with

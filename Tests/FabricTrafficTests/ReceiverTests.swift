@@ -9,6 +9,10 @@ final class SentFrames: FrameSending {
         frames.append(Array(UnsafeRawBufferPointer(start: frame, count: length)))
         return true
     }
+    func parsed(_ f: [UInt8]) -> PacketInfo { f.withUnsafeBytes { FrameParser.parse($0.baseAddress!, length: $0.count) } }
+    /// The CNPs sent, and the RC ACKs/NAKs.
+    var cnps: [[UInt8]] { frames.filter { parsed($0).kind == .cnp } }
+    var acknowledgements: [[UInt8]] { frames.filter { parsed($0).roceOpcode == RoCEOpcode.rcAcknowledge } }
 }
 
 /// The receiver's measurement of each frame (`TrafficMeter`): ICRC, CNPs, flows, latency and
@@ -68,7 +72,33 @@ final class ReceiverTests: XCTestCase {
         XCTAssertEqual(r.latencyMicroseconds.samples, 3)
         XCTAssertEqual(r.latencyMicroseconds.p50, 25, accuracy: 0.1)
         XCTAssertEqual(r.seconds, 3e-6, accuracy: 1e-12)
-        XCTAssertEqual(port.frames.count, 0, "nothing CE-marked, no CNP")
+        XCTAssertEqual(port.cnps.count, 0, "nothing CE-marked, no CNP")
+    }
+
+    /// As an RC responder: every packet asks for an ACK (AckReq): PSN 0 and 1 are ACKed, 3
+    /// after the gap at 2 is NAKed (sequence error, 2 expected), each back to the sender's MAC
+    /// and QP with a valid ICRC.
+    func testPacketsAreAcknowledgedAndAGapIsNaked() throws {
+        let port = SentFrames()
+        var meter = TrafficMeter(port: port, sourceMAC: receiverMAC)
+        for psn in [0, 1, 3] as [UInt32] { measure(&meter, packet(psn: psn, sentAt: t), at: t) }
+        let acks = port.acknowledgements
+        XCTAssertEqual(acks.count, 3)
+        var got: [(UInt32, UInt8)] = []
+        for frame in acks {
+            let info = port.parsed(frame)
+            XCTAssertNil(info.error)
+            XCTAssertEqual(info.destinationQP, 0x100, "to the sender's QP")
+            XCTAssertEqual(frame.withUnsafeBytes { EthernetView.loadMAC($0.baseAddress!) }, senderMAC.rawValue)
+            XCTAssertTrue(frame.withUnsafeBytes { ICRC.isValid(ip: $0.baseAddress! + Int(info.l3Offset), l3Length: Int(info.l3Length), ipVersion: 4) })
+            got.append((info.psn, frame[Int(info.bthOffset) + BTHView.length]))
+        }
+        XCTAssertEqual(got.map(\.0), [0, 1, 2])
+        XCTAssertEqual(got.map(\.1), [AETHView.ack, AETHView.ack, AETHView.nakSequenceError])
+        let r = meter.report { _ in "h1" }
+        XCTAssertEqual(r.acksSent, 2)
+        XCTAssertEqual(r.naksSent, 1)
+        XCTAssertEqual(r.delivered, 2)
     }
 
     func testABrokenICRCIsCountedAndNotMeasured() {
@@ -89,12 +119,12 @@ final class ReceiverTests: XCTestCase {
         measure(&meter, packet(psn: 1, ecn: 3, sentAt: t), at: t + 49_999)
         measure(&meter, packet(psn: 2, ecn: 3, sentAt: t), at: t + 50_000)
         measure(&meter, packet(psn: 3, ecn: 3, sentAt: t, header: false), at: t + 200_000)
-        XCTAssertEqual(port.frames.count, 2, "the second came too soon; the last names no sender QP")
+        XCTAssertEqual(port.cnps.count, 2, "the second came too soon; the last names no sender QP")
         let r = meter.report { _ in "h1" }
         XCTAssertEqual(r.ceMarked, 4)
         XCTAssertEqual(r.cnpSent, 2)
         // The CNP: back to the marked frame's L2 source, from us to the sender, to its QP.
-        let cnp = try XCTUnwrap(port.frames.first)
+        let cnp = try XCTUnwrap(port.cnps.first)
         let info = parse(cnp)
         XCTAssertEqual(info.kind, .cnp)
         XCTAssertEqual(info.destinationQP, 0x100)

@@ -82,7 +82,7 @@ final class SenderConfigTests: XCTestCase {
             for index in 0..<writer.packetsPerMessage {
                 let packet = writer.segment(index)
                 let length = frame.withUnsafeMutableBytes {
-                    writer.write(packet, sentAt: 42, into: $0.baseAddress!, capacity: $0.count)
+                    writer.write(packet, message: 0, queuePair: 0, sequence: UInt64(index), resend: false, sentAt: 42, into: $0.baseAddress!, capacity: $0.count)
                 }
                 XCTAssertEqual(length, packet.frameLength)
                 XCTAssertLessThanOrEqual(length, 4096)

@@ -35,8 +35,25 @@ final class SenderControlTests: XCTestCase {
         XCTAssertNil(classify { PFCBuilder.write(into: $0, source: switchMAC, times: [(0, 1000)]) })
     }
 
+    func ack(to qp: UInt32, psn: UInt32, syndrome: UInt8, into p: UnsafeMutableRawPointer) -> Int {
+        RoCEBuilder.writeAcknowledge(into: p, capacity: 256, addresses: .init(sourceMAC: switchMAC, destinationMAC: us, source: 0x0A00_0002, destination: 0x0A00_0001),
+                                     sourcePort: 0xC001, destinationQP: qp, psn: psn, syndrome: syndrome, msn: 3, dscp: 26)
+    }
+
+    func testACKsAndNAKsForOurQueuePairsMoveTheWindow() {
+        XCTAssertEqual(classify { ack(to: 0x101, psn: 77, syndrome: AETHView.ack, into: $0) }, .acknowledge(queuePair: 1, psn: 77, nak: false))
+        XCTAssertEqual(classify { ack(to: 0x100, psn: 9, syndrome: AETHView.nakSequenceError, into: $0) }, .acknowledge(queuePair: 0, psn: 9, nak: true))
+        XCTAssertNil(classify { ack(to: 0x102, psn: 9, syndrome: AETHView.ack, into: $0) }, "not one of our QPs")
+        XCTAssertNil(classify { ack(to: 0x100, psn: 9, syndrome: 0x20, into: $0) }, "an RNR NAK is not a sequence error")
+        XCTAssertNil(classify { p in
+            let n = ack(to: 0x100, psn: 9, syndrome: AETHView.ack, into: p)
+            p.storeBytes(of: p.load(fromByteOffset: n - 6, as: UInt8.self) ^ 1, toByteOffset: n - 6, as: UInt8.self)
+            return n
+        }, "a bad ICRC")
+    }
+
     func testCNPsCountOnlyForOurQueuePairsAndWithAValidICRC() {
-        XCTAssertEqual(classify { cnp(to: 0x101, into: $0) }, .congestionNotification)
+        XCTAssertEqual(classify { cnp(to: 0x101, into: $0) }, .congestionNotification(queuePair: 1))
         XCTAssertNil(classify { cnp(to: 0x102, into: $0) }, "not one of our QPs")
         XCTAssertNil(classify { p in
             let n = cnp(to: 0x100, into: p)
@@ -90,7 +107,7 @@ final class SenderControlTests: XCTestCase {
 
     func testACNPCutsTheDCQCNRateAndRestartsTheScheduleAtIt() {
         var s = schedule(dcqcn: true)
-        s.handle(.congestionNotification, at: t + 1000)
+        s.handle(.congestionNotification(queuePair: 0), at: t + 1000)
         XCTAssertEqual(s.cnpsReceived, 1)
         XCTAssertEqual(s.pacer.rateGbps, 0.5, accuracy: 1e-12, "alpha starts at 1: the first cut halves")
         XCTAssertEqual(s.pacer.due(frameLength: 1000, firstOfMessage: true, now: t + 1000), t + 1000 + 16_384)
@@ -103,7 +120,7 @@ final class SenderControlTests: XCTestCase {
     func testWithoutDCQCNACNPIsCountedAndTheRateStays() {
         var s = schedule(dcqcn: false)
         _ = s.pacer.due(frameLength: 1000, firstOfMessage: true, now: t)
-        s.handle(.congestionNotification, at: t + 1000)
+        s.handle(.congestionNotification(queuePair: 0), at: t + 1000)
         s.followCongestionControl(frameLength: 1000, now: t + 400_000)
         XCTAssertEqual(s.cnpsReceived, 1)
         XCTAssertEqual(s.pacer.rateGbps, 1)

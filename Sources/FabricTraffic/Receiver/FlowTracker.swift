@@ -12,13 +12,16 @@ enum FlowSource: Equatable {
 }
 
 /// Per-flow accounting at the receiver: a flow is a source address and a destination QP (one
-/// RC connection). Loss and reordering come from the PSN sequence of each flow, in 24-bit
-/// serial arithmetic:
+/// RC connection). Loss and reordering come from the PSN sequence of each flow's first
+/// transmissions (resends say so in their payload header), in 24-bit serial arithmetic:
 /// - the expected PSN: in order;
 /// - ahead of it: the PSNs skipped are counted as lost (provisionally), and it moves on;
 /// - behind it: the packet is reordered, and fills one gap (one fewer lost).
-/// So a PSN skipped and never seen again is loss. The tracker keeps no record of which PSNs
-/// are missing, so a duplicate counts as reordered too, and with a gap open it fills it.
+/// A resend ahead of the expected PSN proves that the first transmissions up to it were sent
+/// and never came (a lost tail the requester's timeout repaired): lost too. Resends behind it
+/// are counted apart. So a first transmission that never arrived is loss, whether RC repaired
+/// it or not. The tracker keeps no record of which PSNs are missing, so a duplicate first
+/// transmission counts as reordered too.
 ///
 /// Also per flow: the longest silence between two packets (by arrival, and by the senders'
 /// timestamps), and CE marks. A value driven by the caller's clock.
@@ -34,16 +37,28 @@ struct FlowTracker {
         var lastSent: UInt64 = 0
 
         /// A packet of `bytes` with `psn` arrived at `now`, sent at `sentAt` if it says.
-        mutating func record(bytes: Int, psn: UInt32, ceMarked: Bool, sentAt: UInt64?, at now: UInt64) {
+        mutating func record(bytes: Int, psn: UInt32, ceMarked: Bool, sentAt: UInt64?, resend: Bool = false, at now: UInt64) {
             report.packets += 1
             report.bytes += UInt64(bytes)
             record(arrival: now)
             if ceMarked { report.ceMarked += 1 }
-            record(psn: psn)
+            if resend { record(resend: psn) } else { record(psn: psn) }
             if let sentAt { record(sentAt: sentAt) }
         }
 
-        /// Loss and reordering from the packet's PSN.
+        /// A resend of `psn`: the first transmissions from the expected PSN (0 before any: the
+        /// generator's QPs start there) up to it are lost.
+        mutating func record(resend psn: UInt32) {
+            report.resends += 1
+            let ahead = (psn &- expectedPSN) & 0xFF_FFFF
+            if ahead < 0x80_0000 {
+                report.lost += UInt64(ahead) + 1
+                expectedPSN = (psn + 1) & 0xFF_FFFF
+                psnStarted = true
+            }
+        }
+
+        /// Loss and reordering from a first transmission's PSN.
         mutating func record(psn: UInt32) {
             guard psnStarted else {
                 psnStarted = true
@@ -99,12 +114,12 @@ struct FlowTracker {
     /// at `now`; `sentAt`: the send time in its payload, if it carries one. Returns the key.
     @discardableResult
     mutating func record(source: FlowSource, destinationQP: UInt32, psn: UInt32, bytes: Int, ceMarked: Bool,
-                         sentAt: UInt64?, at now: UInt64) -> UInt64 {
+                         sentAt: UInt64?, resend: Bool = false, at now: UInt64) -> UInt64 {
         if firstArrival == 0 { firstArrival = now }
         lastArrival = now
         let key = Self.key(source: source, destinationQP: destinationQP)
         flows[key, default: Flow(source: source, report: FlowReport(source: "", destinationQP: destinationQP))]
-            .record(bytes: bytes, psn: psn, ceMarked: ceMarked, sentAt: sentAt, at: now)
+            .record(bytes: bytes, psn: psn, ceMarked: ceMarked, sentAt: sentAt, resend: resend, at: now)
         return key
     }
 

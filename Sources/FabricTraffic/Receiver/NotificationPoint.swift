@@ -32,18 +32,11 @@ struct NotificationPoint<Port: FrameSending> {
     /// queue pair `senderQP`: sends a CNP unless this flow had one within `minimumInterval`.
     mutating func congestionExperienced(_ marked: UnsafeRawPointer, info: PacketInfo, senderQP: UInt32, flow: UInt64, at now: UInt64) {
         guard now &- (lastSent[flow] ?? 0) >= minimumInterval else { return }
-        let ip = marked + Int(info.l3Offset)
-        let peerMAC = MACAddress(rawValue: EthernetView.loadMAC(marked + 6))
-        let back = info.etherType == EtherType.ipv6
-            ? RoCEBuilder.Addresses(sourceMAC: sourceMAC, destinationMAC: peerMAC, source6: loadIPv6(ip + 24), destination6: loadIPv6(ip + 8))
-            : RoCEBuilder.Addresses(sourceMAC: sourceMAC, destinationMAC: peerMAC,
-                                    source: UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 16, as: UInt32.self)),
-                                    destination: UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self)))
-        let sourcePort = RoCEBuilder.udpSourcePort(localQP: info.destinationQP, remoteQP: senderQP)
+        let back = ReplyPath(marked, info: info, senderQP: senderQP, sourceMAC: sourceMAC)
         let port = self.port
         let delivered = frame.withUnsafeMutableBytes { buffer in
-            let length = RoCEBuilder.writeCNP(into: buffer.baseAddress!, capacity: buffer.count, addresses: back,
-                                              sourcePort: sourcePort, destinationQP: senderQP)
+            let length = RoCEBuilder.writeCNP(into: buffer.baseAddress!, capacity: buffer.count, addresses: back.addresses,
+                                              sourcePort: back.sourcePort, destinationQP: senderQP)
             return length > 0 && (try? port.send(buffer.baseAddress!, length: length)) == true
         }
         guard delivered else { return }

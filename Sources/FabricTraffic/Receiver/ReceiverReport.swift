@@ -8,10 +8,12 @@ public struct FlowReport: Codable, Sendable {
     public var destinationQP: UInt32
     public var packets: UInt64 = 0
     public var bytes: UInt64 = 0
-    /// PSNs skipped and never filled afterwards.
+    /// First transmissions that never arrived (whether RC repaired them or not).
     public var lost: UInt64 = 0
-    /// Packets that arrived after a higher PSN of the same QP (a duplicate counts here too).
+    /// First transmissions that arrived after a higher PSN of the same QP.
     public var reordered: UInt64 = 0
+    /// Packets that were resends (after a NAK or a timeout).
+    public var resends: UInt64 = 0
     public var ceMarked: UInt64 = 0
     /// The longest silence between two packets of this flow, and when it ended (seconds after
     /// the flow's first packet): a PFC pause of the flow's priority shows up here.
@@ -27,10 +29,24 @@ public struct ReceiverReport: Codable, Sendable {
     public var packets: UInt64 = 0
     public var bytes: UInt64 = 0
     public var seconds: Double = 0
+    /// First transmissions that never arrived (the network dropped them, or they failed the
+    /// ICRC), whether RC repaired them or not; reordered first transmissions; resends received.
     public var lost: UInt64 = 0
     public var reordered: UInt64 = 0
+    public var resendsReceived: UInt64 = 0
     public var ceMarked: UInt64 = 0
     public var icrcFailures: UInt64 = 0
+    /// The RC responder: "gbn" or "sr"; ACKs and NAKs sent (and sends the socket refused),
+    /// packets delivered in order, duplicates of delivered ones, packets after a gap
+    /// (discarded with gbn, placed with sr), messages completed.
+    public var transport = "gbn"
+    public var acksSent: UInt64 = 0
+    public var naksSent: UInt64 = 0
+    public var ackSendFailures: UInt64 = 0
+    public var delivered: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    public var outOfOrder: UInt64 = 0
+    public var messagesDelivered: UInt64 = 0
     public var cnpReceived: UInt64 = 0
     /// CNPs this receiver sent back for CE-marked packets (at most one per flow per 50 us,
     /// the NVIDIA default min_time_between_cnps).
@@ -62,6 +78,8 @@ extension ReceiverReport {
         s += "  loss \(lost) packets (PSN gaps never filled), reordered \(reordered), CE-marked \(ceMarked)"
         s += packets > 0 ? " (\(f(100 * Double(ceMarked) / Double(packets), 2))%)" : ""
         s += ", ICRC failures \(icrcFailures), CNPs sent \(cnpSent)\n"
+        s += "  RC (\(transport)): \(messagesDelivered) messages delivered, \(delivered) packets in order, \(acksSent) ACKs, \(naksSent) NAKs sent, "
+            + "\(resendsReceived) resends received, \(duplicates) duplicates, \(outOfOrder) after a gap\n"
         if hostDrops > 0 { s += "  WARNING: this host's socket dropped \(hostDrops) frames (the receiver fell behind; counted in loss above)\n" }
         let l = latencyMicroseconds
         s += "  one-way latency (us): p50 \(f(l.p50)) p99 \(f(l.p99)) p99.9 \(f(l.p999)) max \(f(l.max)) over \(l.samples) packets\n"

@@ -19,8 +19,13 @@ public struct RoCEReceiver {
     /// How long one wait for frames lasts: the deadline and the idle time are checked between.
     static let pollMilliseconds: Int32 = 50
 
+    /// How the receiver answers as an RC responder.
+    public let reliability: ReliabilityParameters
+
     /// `bpfObject`: the compiled bpf/roce_rx; nil to use AF_PACKET only.
-    public init(interface: String, bpfObject: String? = nil) throws {
+    public init(interface: String, bpfObject: String? = nil, reliability: ReliabilityParameters = ReliabilityParameters()) throws {
+        try reliability.validate()
+        self.reliability = reliability
         self.interface = interface
         socket = try PacketSocket(interface: interface)
         socket.claimRoCEPort()
@@ -45,23 +50,26 @@ public struct RoCEReceiver {
     public func run(seconds: Double, idle: Double = 1.0, ready: () -> Void = {}) -> ReceiverReport {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferBytes, alignment: 64)
         defer { buffer.deallocate() }
-        var meter = TrafficMeter(port: socket, sourceMAC: socket.mac)
+        var meter = TrafficMeter(port: socket, sourceMAC: socket.mac, reliability: reliability)
         ready()
         let end = monotonicNanoseconds() + UInt64(seconds * 1e9)
         while !stopRequested.load(ordering: .relaxed) {
             let now = monotonicNanoseconds()
             if now >= end { break }
             if meter.flows.lastArrival > 0 && now - meter.flows.lastArrival > UInt64(idle * 1e9) { break }
+            // An ACK waiting for its coalescing timer (tens of microseconds): poll, do not block.
+            let wait = meter.responder.pending > 0 ? 0 : Self.pollMilliseconds
             if let x = xsk {
-                _ = x.receive(timeoutMilliseconds: Self.pollMilliseconds) { frame, n in meter.measure(frame, length: n, at: monotonicNanoseconds()) }
+                _ = x.receive(timeoutMilliseconds: wait) { frame, n in meter.measure(frame, length: n, at: monotonicNanoseconds()) }
                 // CNPs and anything the program passed still come to the AF_PACKET socket.
                 while case let n = socket.receive(into: buffer, capacity: Self.bufferBytes, timeoutMilliseconds: 0), n > 0 {
                     meter.measure(buffer, length: n, at: monotonicNanoseconds())
                 }
             } else {
-                let n = socket.receive(into: buffer, capacity: Self.bufferBytes, timeoutMilliseconds: Self.pollMilliseconds)
+                let n = socket.receive(into: buffer, capacity: Self.bufferBytes, timeoutMilliseconds: wait)
                 if n > 0 { meter.measure(buffer, length: n, at: monotonicNanoseconds()) }
             }
+            meter.flushAcknowledgements(at: monotonicNanoseconds())
         }
         var report = meter.report { source in
             switch source {

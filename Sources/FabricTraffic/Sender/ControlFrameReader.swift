@@ -1,6 +1,6 @@
 // The frames that control a sender, read from its AF_PACKET socket between packets (a NIC's
-// MAC handles them in hardware): 802.1Qbb PFC naming the sender's priority, and RoCEv2 CNPs
-// addressed to its queue pairs. Everything else on the socket is skipped.
+// MAC handles them in hardware): 802.1Qbb PFC naming the sender's priority, RoCEv2 CNPs and
+// RC ACKs/NAKs addressed to its queue pairs. Everything else on the socket is skipped.
 //
 // Polling: at most every `pollInterval` (25 us) while sending, not per packet: a recv() per
 // packet would halve the send rate, and 25 us is well inside the reaction time a pause needs
@@ -14,8 +14,11 @@ import Glibc
 enum ControlFrame: Equatable {
     /// PFC for our priority: pause for `quanta` x 512 bit times; 0 resumes (XON).
     case pause(quanta: UInt16)
-    /// A CNP with a valid ICRC for one of our queue pairs.
-    case congestionNotification
+    /// A CNP with a valid ICRC for queue pair `queuePair` (0-based).
+    case congestionNotification(queuePair: Int)
+    /// An RC ACK (everything up to `psn` arrived) or NAK (PSN sequence error: `psn` expected)
+    /// with a valid ICRC for queue pair `queuePair` (0-based).
+    case acknowledge(queuePair: Int, psn: UInt32, nak: Bool)
 }
 
 struct ControlFrameReader: ~Copyable {
@@ -47,6 +50,12 @@ struct ControlFrameReader: ~Copyable {
         return true
     }
 
+    /// Waits up to `milliseconds` for a frame on the socket (the sender has nothing to send).
+    func waitReadable(milliseconds: Int32) {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&pfd, 1, milliseconds)
+    }
+
     /// The next control frame for this sender waiting on the socket; nil when none is left.
     func next() -> ControlFrame? {
         while true {
@@ -60,10 +69,16 @@ struct ControlFrameReader: ~Copyable {
     func classify(_ frame: UnsafeRawPointer, length: Int) -> ControlFrame? {
         let info = FrameParser.parse(frame, length: length)
         let l3 = frame + Int(info.l3Offset)
-        if info.kind == .cnp {
-            guard queuePairs.contains(info.destinationQP),
+        if info.kind == .cnp || (info.kind == .rocev2 && info.roceOpcode == RoCEOpcode.rcAcknowledge) {
+            guard info.error == nil, queuePairs.contains(info.destinationQP),
                   ICRC.isValid(ip: l3, l3Length: Int(info.l3Length), ipVersion: info.etherType == EtherType.ipv6 ? 6 : 4) else { return nil }
-            return .congestionNotification
+            let qp = Int(info.destinationQP - queuePairs.lowerBound)
+            guard info.kind == .rocev2 else { return .congestionNotification(queuePair: qp) }
+            let aethOffset = Int(info.bthOffset) + BTHView.length
+            guard aethOffset + AETHView.length <= length, let aeth = AETHView(frame + aethOffset, available: length - aethOffset) else { return nil }
+            if AETHView.isACK(aeth.syndrome) { return .acknowledge(queuePair: qp, psn: info.psn, nak: false) }
+            if aeth.syndrome == AETHView.nakSequenceError { return .acknowledge(queuePair: qp, psn: info.psn, nak: true) }
+            return nil
         }
         guard info.kind == .pfc, let control = MACControlView(l3, available: length - Int(info.l3Offset)),
               control.classEnableVector & (1 << UInt8(priority)) != 0 else { return nil }

@@ -83,6 +83,13 @@ final class FrameTransmitter {
         return UInt64(x.submit(batchAddresses, batchLengths, count: batched))
     }
 
+    /// Submits what is batched (the sender is about to wait: for ACKs, they must go out).
+    func flush() {
+        guard let x = xsk, batched > 0 else { return }
+        x.submit(batchAddresses, batchLengths, count: batched)
+        batched = 0
+    }
+
     /// Submits what is batched and waits up to 1 s for the kernel to send everything.
     func finish() {
         guard let x = xsk else { return }

@@ -23,6 +23,9 @@ public struct RoCESender {
         try config.validate(frameBytes: Self.frameBytes)
         self.config = config
         socket = try PacketSocket(interface: config.interface)
+        // ACKs and NAKs come to UDP port 4791 of this host: without a socket there the kernel
+        // would answer each with an ICMP port unreachable.
+        socket.claimRoCEPort()
         transmitter = FrameTransmitter(interface: config.interface, backend: config.backend, socket: socket)
     }
 
@@ -30,39 +33,53 @@ public struct RoCESender {
         let c = config
         Self.wait(untilClock: c.startAt)
         let start = monotonicNanoseconds()
+        // With --messages: until every message is acknowledged; else new messages start for
+        // `seconds`, and the ones started are then finished.
         let end = c.messages > 0 ? UInt64.max : start + UInt64(c.seconds * 1e9)
         var packets = PacketWriter(config: c, sourceMAC: socket.mac)
         let control = ControlFrameReader(fd: socket.fd, priority: c.priority, queuePairs: c.localQP..<c.localQP + UInt32(c.queuePairs))
         var schedule = SendSchedule(config: c, control: control, start: start)
         var report = SenderReport()
-        sending: while c.messages == 0 || packets.message < UInt64(c.messages) {
-            for index in 0..<packets.packetsPerMessage {
-                let packet = packets.segment(index)
-                var now = monotonicNanoseconds()
-                // 1. Rate and pace: wait for the packet's time on the schedule.
-                schedule.followCongestionControl(frameLength: packet.frameLength, now: now)
-                if let due = schedule.pacer.due(frameLength: packet.frameLength, firstOfMessage: index == 0, now: now) {
-                    now = schedule.wait(until: due, from: now)
-                }
-                if now >= end { break sending }
-                // 2. Control frames, then a pause of our priority: wait it out.
-                if schedule.control.pollIsDue(at: now) { schedule.readControlFrames(now: now) }
-                guard let resumed = schedule.waitOutPause(from: now, end: end) else { break sending }
-                now = resumed
-                schedule.endExpiredPause(now: now, frameLength: packet.frameLength)
-                // 3. Build the packet now, so its timestamp is its send time, and send it.
-                let length = packets.write(packet, sentAt: now, into: transmitter.nextFrame(), capacity: FrameTransmitter.frameBytes)
-                guard length > 0 else { throw TrafficError("a \(packet.frameLength)-byte packet does not fit a \(FrameTransmitter.frameBytes)-byte frame") }
-                report.retries += try transmitter.send(length: length, paced: schedule.pacer.isPaced)
-                report.packets += 1
-                report.bytes += UInt64(length)
-                schedule.pause.packetSent(at: monotonicNanoseconds())
+        var now = start
+        while true {
+            now = monotonicNanoseconds()
+            if schedule.control.pollIsDue(at: now) { schedule.readControlFrames(now: now) }
+            schedule.requester.checkTimeouts(at: now)
+            let startNew = now < end
+            if schedule.requester.isDone(startNew: startNew) { break }
+            // 1. What goes next: a resend, else a new packet the window allows; else wait for
+            //    the ACKs (or the timeout) that let something go.
+            guard let t = schedule.requester.next(startNew: startNew) else {
+                transmitter.flush()
+                schedule.waitForControl(until: now + schedule.requester.parameters.timeoutNanoseconds)
+                continue
             }
-            packets.endMessage()
-            report.messages = packets.message
+            let (message, index) = schedule.requester.place(t)
+            let packet = packets.segment(index)
+            // 2. Rate and pace: wait for the packet's time on the schedule.
+            schedule.followCongestionControl(frameLength: packet.frameLength, now: now)
+            if let due = schedule.pacer.due(frameLength: packet.frameLength, firstOfMessage: index == 0 && !t.retransmission, now: now) {
+                now = schedule.wait(until: due, from: now)
+            }
+            // 3. Control frames, then a pause of our priority: wait it out.
+            if schedule.control.pollIsDue(at: now) { schedule.readControlFrames(now: now) }
+            now = schedule.waitOutPause(from: now)
+            schedule.endExpiredPause(now: now, frameLength: packet.frameLength)
+            // An ACK read while waiting may have made this packet unnecessary or changed the
+            // order: ask again.
+            guard schedule.requester.next(startNew: now < end || index > 0) == t else { continue }
+            // 4. Build the packet now, so its timestamp is its send time, and send it.
+            let length = packets.write(packet, message: message, queuePair: t.queuePair, sequence: t.sequence, resend: t.retransmission,
+                                       sentAt: now, into: transmitter.nextFrame(), capacity: FrameTransmitter.frameBytes)
+            guard length > 0 else { throw TrafficError("a \(packet.frameLength)-byte packet does not fit a \(FrameTransmitter.frameBytes)-byte frame") }
+            report.retries += try transmitter.send(length: length, paced: schedule.pacer.isPaced)
+            report.packets += 1
+            report.bytes += UInt64(length)
+            schedule.requester.sent(t, at: now)
+            schedule.pause.packetSent(at: monotonicNanoseconds())
         }
         transmitter.finish()
-        return Self.finish(report, schedule: schedule, packets: packets, start: start, end: monotonicNanoseconds())
+        return Self.finish(report, schedule: schedule, packets: packets, start: start, end: now)
     }
 
     /// The report's totals from the parts at the end of a run from `start` to `end`.
@@ -70,6 +87,17 @@ public struct RoCESender {
                                start: UInt64, end: UInt64) -> SenderReport {
         var r = report
         r.corrupted = packets.corrupted
+        let rc = schedule.requester
+        r.messages = rc.messagesStarted
+        r.messagesCompleted = rc.messagesCompleted
+        r.retransmittedPackets = rc.retransmitted
+        r.acksReceived = rc.acks
+        r.naksReceived = rc.naks
+        r.timeouts = rc.timeouts
+        r.failedQueuePairs = rc.failedQueuePairs
+        r.transport = rc.parameters.mode.rawValue
+        r.completedAt = rc.lastProgress
+        r.jctSeconds = rc.messagesCompleted > 0 && rc.lastProgress > start ? Double(rc.lastProgress - start) / 1e9 : 0
         r.startedAt = start
         r.endedAt = end
         r.seconds = Double(end - start) / 1e9
@@ -114,17 +142,26 @@ extension SendSchedule {
     }
 
     /// Waits out a pause of our priority, reading control frames (an XON ends it early,
-    /// another XOFF extends it); returns the time, or nil when `end` came first. It sleeps only
-    /// while more than 2 ms remain and spins the rest: a sleeping thread on a busy 2-core
-    /// machine can wake milliseconds late, a spinning one resumes on time.
-    mutating func waitOutPause(from start: UInt64, end: UInt64) -> UInt64? {
+    /// another XOFF extends it); returns the time. It sleeps only while more than 2 ms remain
+    /// and spins the rest: a sleeping thread on a busy 2-core machine can wake milliseconds
+    /// late, a spinning one resumes on time. (A pause ends by itself: its time is finite.)
+    mutating func waitOutPause(from start: UInt64) -> UInt64 {
         var now = start
         while pause.isPaused(at: now) {
             if pause.pausedUntil - now > 2_000_000 { usleep(200) }
             now = monotonicNanoseconds()
             readControlFrames(now: now)
-            if now >= end { return nil }
         }
         return now
+    }
+
+    /// Nothing may go (windows full, or everything sent and not yet acknowledged): waits for
+    /// a control frame, at most 1 ms at a time and not past `deadline` (the ACK timeout), and
+    /// reads what came.
+    mutating func waitForControl(until deadline: UInt64) {
+        let now = monotonicNanoseconds()
+        guard now < deadline else { return }
+        control.waitReadable(milliseconds: Int32(min(1, (deadline - now) / 1_000_000)))
+        readControlFrames(now: monotonicNanoseconds())
     }
 }

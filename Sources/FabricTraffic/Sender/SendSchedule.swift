@@ -1,8 +1,10 @@
-/// When the sender's next packet may go, and what changes it: the pacing schedule, the DCQCN
-/// rate that sets the pace, the PFC pause that holds it, and the control frames that move
-/// both. The waits that read the clock and sleep are beside the run loop (`RoCESender.swift`);
-/// everything here takes the time as an argument.
+/// Which packet the sender sends next and when, and what changes both: the RC requester's
+/// windows (ACKs, NAKs, timeouts), the pacing schedule, the DCQCN rate that sets the pace, the
+/// PFC pause that holds it, and the control frames that move them. The waits that read the
+/// clock and sleep are beside the run loop (`RoCESender.swift`); everything here takes the
+/// time as an argument.
 struct SendSchedule: ~Copyable {
+    var requester: Requester
     var pacer: Pacer
     var pause: PFCPauseState
     /// The reaction point when the sender runs DCQCN.
@@ -11,6 +13,7 @@ struct SendSchedule: ~Copyable {
     private(set) var cnpsReceived: UInt64 = 0
 
     init(config c: SenderConfig, control: consuming ControlFrameReader, start: UInt64) {
+        requester = Requester(parameters: c.reliability, queuePairs: c.queuePairs, packetsPerMessage: c.packetsPerMessage, messages: c.messages)
         pacer = Pacer(rateGbps: c.rateGbps, packetsPerSecond: c.packetsPerSecond, burstGbps: c.burstGbps, start: start)
         pause = PFCPauseState(linkGbps: c.linkGbps)
         dcqcn = c.dcqcn ? DCQCN(lineRateGbps: c.rateGbps > 0 ? c.rateGbps : c.linkGbps, now: start) : nil
@@ -30,11 +33,14 @@ struct SendSchedule: ~Copyable {
     }
 
     /// A PFC frame pauses or resumes (an XON restarts the schedule: no burst to make up the
-    /// paused time); a CNP cuts the DCQCN rate (and restarts the schedule at it).
+    /// paused time); a CNP cuts the DCQCN rate (and restarts the schedule at it); an ACK or NAK
+    /// moves the requester's window.
     mutating func handle(_ frame: ControlFrame, at now: UInt64) {
         switch frame {
         case .pause(let quanta):
             if pause.received(quanta: quanta, at: now) { pacer.restart(at: now) }
+        case .acknowledge(let qp, let psn, let nak):
+            requester.acknowledged(queuePair: qp, psn: psn, nak: nak, at: now)
         case .congestionNotification:
             cnpsReceived += 1
             guard dcqcn != nil else { return }

@@ -41,8 +41,11 @@ public struct SenderConfig: Sendable {
     public var startAt: UInt64 = 0
     /// Congestion control: DCQCN cuts the rate on CNPs and recovers it (needs a rate).
     public var dcqcn = false
-    /// Test aid: every Nth packet gets one payload byte flipped after its ICRC was computed,
-    /// so receivers must count it as an ICRC failure (0: never).
+    /// RC reliability: go-back-N or selective repeat, timeout, retries, window.
+    public var reliability = ReliabilityParameters()
+    /// Test aid: every Nth first transmission gets one payload byte flipped after its ICRC was
+    /// computed, so receivers must count it as an ICRC failure and RC must repair it; resends
+    /// are never corrupted (0: never).
     public var corruptEvery = 0
 
     public init(destinationMAC: MACAddress, source: UInt32, destination: UInt32) {
@@ -104,5 +107,7 @@ extension SenderConfig {
         guard messageBytes >= 1 else { throw TrafficError("message \(messageBytes) bytes: a message has at least 1 byte") }
         guard (1...4096).contains(queuePairs) else { throw TrafficError("\(queuePairs) queue pairs: 1...4096") }
         guard (0...7).contains(priority) else { throw TrafficError("priority \(priority): an 802.1p priority is 0...7") }
+        guard messages >= 0 else { throw TrafficError("messages \(messages): 0 (run for the seconds) or more") }
+        try reliability.validate()
     }
 }

@@ -1,9 +1,24 @@
 /// What a sender did, printed as one JSON line by `fabric traffic send --json` and decoded by
 /// the lab from its child processes: the keys are the property names.
 public struct SenderReport: Codable, Sendable {
+    /// Packets transmitted, resends included, and their bytes.
     public var packets: UInt64 = 0
     public var bytes: UInt64 = 0
+    /// Messages begun, and messages every packet of which the responder acknowledged.
     public var messages: UInt64 = 0
+    public var messagesCompleted: UInt64 = 0
+    /// RC: "gbn" or "sr"; packets sent again (after a NAK or a timeout), ACKs and NAKs
+    /// received, local ACK timeouts, and QPs that exhausted their retries (the error state).
+    public var transport = "gbn"
+    public var retransmittedPackets: UInt64 = 0
+    public var acksReceived: UInt64 = 0
+    public var naksReceived: UInt64 = 0
+    public var timeouts: UInt64 = 0
+    public var failedQueuePairs = 0
+    /// CLOCK_MONOTONIC when the last acknowledgement that moved a window came, and the job
+    /// completion time: from the first packet to it (0 when nothing completed).
+    public var completedAt: UInt64 = 0
+    public var jctSeconds: Double = 0
     public var seconds: Double = 0
     public var retries: UInt64 = 0
     /// PFC frames received that paused (time > 0) or resumed (time 0) our priority.

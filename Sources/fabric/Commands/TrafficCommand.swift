@@ -13,32 +13,54 @@ struct TrafficCommand: ParsableCommand {
 
     /// `fabric traffic one-to-one --from h1 --to h2`: on a test bed, by host names.
     struct OneToOne: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "one-to-one", abstract: "RoCEv2 from one test-bed host to another, with a report.")
+        static let configuration = CommandConfiguration(commandName: "one-to-one", abstract: "RoCEv2 RC from one test-bed host to another, with a report.")
         @Option(help: "Test bed prefix.") var prefix: String = "sf"
         @Option(help: "Sending host (h1, h2, ...).") var from: String
         @Option(help: "Receiving host.") var to: String
-        @Option(help: "Seconds of traffic.") var seconds: Double = 2
+        @Option(help: "Seconds of traffic (when --messages is 0).") var seconds: Double = 2
+        @Option(help: "Messages to send and have acknowledged (0: send for --seconds).") var messages: Int = 0
         @Option(help: "Offered load in Gb/s (0: as fast as possible).") var rate: Double = 0
         @Option(help: "Queue pairs.") var qps: Int = 4
         @Option(help: "Message size (64KB, 1MB).") var message: String = "64KB"
         @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
-        @Flag(help: "Print the receiver's report as JSON.") var json = false
+        @Option(help: "Test aid: corrupt every Nth packet sent after its ICRC (the receiver drops it, RC repairs it; 0: never).") var corruptEvery: Int = 0
+        @OptionGroup var rc: ReliabilityFlags
+        @Option(help: "Write the pair's result as JSON to this file (messagesSent, messagesCompleted, retransmittedPackets, naksReceived, timeouts, lost, jctSeconds; the sender's and receiver's reports nested).")
+        var json: String?
+
+        func validate() throws {
+            _ = try rc.parameters()
+            guard messages >= 0, corruptEvery >= 0 else { throw ValidationError("--messages and --corrupt-every are 0 or more") }
+        }
 
         func run() throws {
             let tb = try runningTestbed(prefix)
             let ab = try parseHosts(from) + parseHosts(to)
             guard ab.count == 2 else { throw ValidationError("one --from host and one --to host") }
-            let bytes = try unit("--message") { () throws(UnitError) in try Units.bytes(message) }
+            var o = RoCERun.Options()
+            o.seconds = seconds
+            o.messages = messages
+            o.rateGbps = rate
+            o.queuePairs = qps
+            o.messageBytes = try unit("--message") { () throws(UnitError) in try Units.bytes(message) }
+            o.mtu = mtu
+            o.corruptEvery = corruptEvery
+            o.reliabilityArguments = rc.arguments
             try interruptible("fabric traffic") {
-                let result = try RoCERun.run(fabric: selfExecutable(), from: tb.hostNamespace(ab[0]), to: tb.hostNamespace(ab[1]),
-                                             destination: tb.hostAddress(ab[1]), seconds: seconds, rate: rate, qps: qps, message: bytes, mtu: mtu)
-                if json {
-                    print(String(decoding: try JSONEncoder().encode(result.receiver), as: UTF8.self))
-                    return
+                let r = try RoCERun.run(fabric: selfExecutable(), from: tb.hostNamespace(ab[0]), to: tb.hostNamespace(ab[1]),
+                                        destination: tb.hostAddress(ab[1]), options: o)
+                if let path = json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    try encoder.encode(r).write(to: URL(fileURLWithPath: path))
                 }
+                let s = r.sender
                 print(String(format: "sender %@ -> %@: %llu packets, %llu messages in %.3f s = %.2f Gb/s offered, %llu PFC pauses",
-                             from, to, result.sender.packets, result.sender.messages, result.sender.seconds, result.sender.gbps, result.sender.pauseFrames))
-                print(result.receiver.table, terminator: "")
+                             from, to, s.packets, s.messages, s.seconds, s.gbps, s.pauseFrames))
+                print(String(format: "RC %@: %llu of %llu messages completed, JCT %.3f s; %llu packets resent, %llu NAKs, %llu timeouts; lost %llu (first transmissions that never arrived)%@",
+                             r.transport, r.messagesCompleted, r.messagesSent, r.jctSeconds, r.retransmittedPackets, r.naksReceived, r.timeouts, r.lost,
+                             s.failedQueuePairs > 0 ? "; \(s.failedQueuePairs) QPs FAILED (retries exhausted)" : ""))
+                print(r.receiver.table, terminator: "")
             }
         }
     }
@@ -61,9 +83,11 @@ struct PatternOptions: ParsableArguments {
     @Option(help: "Message size (64KB, 1MB).") var message: String = "64KB"
     @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
     @Option(help: "Congestion control: none or dcqcn.") var cc: String = "none"
+    @OptionGroup var rc: ReliabilityFlags
 
     func validate() throws {
         _ = try options()
+        _ = try rc.parameters()
         guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
     }
 
@@ -77,6 +101,7 @@ struct PatternOptions: ParsableArguments {
         guard o.messageBytes > 0 else { throw ValidationError("--message must be at least 1 byte") }
         o.mtu = mtu
         o.extraSenderArguments = ["--cc", cc]
+        o.reliabilityArguments = rc.arguments
         return o
     }
 

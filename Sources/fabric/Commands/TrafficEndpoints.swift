@@ -6,6 +6,37 @@ import FabricSystem
 import FabricTraffic
 import Foundation
 
+/// RC reliability options, shared by both ends (they must agree on the mode).
+struct ReliabilityFlags: ParsableArguments {
+    @Option(help: "RC transport: gbn (go-back-N, as ConnectX-class NICs) or sr (selective repeat: the responder places packets after a gap, the requester resends only what is missing).")
+    var transport: String = "gbn"
+    @Option(help: "Requester: local ACK timeout as the IB QP attribute, 4.096 us x 2^N (0-31; 14 = 67 ms, 16 = 268 ms, 18 = 1.07 s).")
+    var ackTimeout: Int = 16
+    @Option(help: "Requester: resends after a timeout without progress before the QP fails (0-7).")
+    var retryCount: Int = 7
+    @Option(help: "Requester: packets a QP may have unacknowledged (1-1024).")
+    var window: Int = 256
+    @Option(help: "Responder: ACK at least every N packets (besides every AckReq and a 32 us timer).")
+    var ackEvery: Int = 16
+
+    func parameters() throws -> ReliabilityParameters {
+        guard let mode = TransportMode(rawValue: transport) else { throw ValidationError("--transport is gbn or sr") }
+        var p = ReliabilityParameters()
+        p.mode = mode
+        p.timeoutExponent = ackTimeout
+        p.retryCount = retryCount
+        p.windowPackets = window
+        p.ackEveryPackets = ackEvery
+        do { try p.validate() } catch { throw ValidationError("\(error)") }
+        return p
+    }
+
+    /// The same options for a child `fabric traffic send|recv`.
+    var arguments: [String] {
+        ["--transport", transport, "--ack-timeout", "\(ackTimeout)", "--retry-count", "\(retryCount)", "--window", "\(window)", "--ack-every", "\(ackEvery)"]
+    }
+}
+
 /// `fabric traffic send|recv`: the building blocks, one RoCEv2 endpoint on this host.
 extension TrafficCommand {
     struct Send: ParsableCommand {
@@ -31,8 +62,9 @@ extension TrafficCommand {
         @Option(help: "Congestion control: none or dcqcn (rate cut on CNPs; needs --rate).") var cc: String = "none"
         @Option(help: "802.1p priority PFC pauses.") var priority: Int = 3
         @Option(help: "Link speed in Gb/s for PFC quanta.") var linkGbps: Double = 10
-        @Option(help: "Test aid: corrupt every Nth packet after its ICRC (0: never).") var corruptEvery: Int = 0
+        @Option(help: "Test aid: corrupt every Nth new packet after its ICRC, so the receiver drops it and RC must repair it (resends are never corrupted; 0: never).") var corruptEvery: Int = 0
         @Option(help: "Start at this CLOCK_MONOTONIC time in ns (a barrier shared by several senders; 0: now).") var startAt: UInt64 = 0
+        @OptionGroup var rc: ReliabilityFlags
         @Flag(help: "Print the result as one JSON line.") var json = false
 
         func run() throws {
@@ -79,14 +111,17 @@ extension TrafficCommand {
             c.linkGbps = linkGbps
             c.corruptEvery = corruptEvery
             c.startAt = startAt
+            c.reliability = try rc.parameters()
+            guard messages >= 0 else { throw ValidationError("--messages is 0 (run for --seconds) or more") }
             let sender = try RoCESender(config: c)
             if let why = sender.fallbackReason { logLine("fabric traffic send: AF_XDP unavailable (\(why)); using AF_PACKET") }
             let r = try sender.run()
             if json {
                 print(String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
             } else {
-                print(String(format: "sent %llu packets (%llu messages) in %.3f s = %.2f Gb/s; PFC: %llu pauses, %llu resumes, %.0f us paused",
-                             r.packets, r.messages, r.seconds, r.gbps, r.pauseFrames, r.resumeFrames, r.pausedMicroseconds)
+                print(String(format: "sent %llu packets (%llu messages, %llu completed) in %.3f s = %.2f Gb/s; RC %@: %llu resent, %llu ACKs, %llu NAKs, %llu timeouts%@; PFC: %llu pauses, %llu resumes, %.0f us paused",
+                             r.packets, r.messages, r.messagesCompleted, r.seconds, r.gbps, r.transport, r.retransmittedPackets, r.acksReceived, r.naksReceived, r.timeouts,
+                             r.failedQueuePairs > 0 ? " (\(r.failedQueuePairs) QPs failed: retries exhausted)" : "", r.pauseFrames, r.resumeFrames, r.pausedMicroseconds)
                       + (r.pauseFrames > 0 ? String(format: "; last pause: %.1f us asked, %.1f us until the next packet", r.lastPauseRequestedMicroseconds, r.lastPauseObservedMicroseconds) : "")
                       + String(format: "; CNPs %llu, DCQCN cuts %llu, rate %.3f Gb/s mean, %.3f at the end", r.cnpsReceived, r.rateCuts, r.meanRateGbps, r.finalRateGbps)
                       + (r.behindScheduleMicroseconds > 0 ? String(format: "; %.0f us behind schedule (descheduled; not made up)", r.behindScheduleMicroseconds) : ""))
@@ -101,6 +136,7 @@ extension TrafficCommand {
         @Option(help: "Stop after this many seconds.") var seconds: Double = 10
         @Option(help: "Stop after this many idle seconds once traffic has started.") var idle: Double = 1
         @Option(help: "afxdp (bpf/roce_rx steers RoCEv2 data to an AF_XDP socket; falls back to afpacket with a message) or afpacket.") var backend: String = "afxdp"
+        @OptionGroup var rc: ReliabilityFlags
         @Flag(help: "Print the report as one JSON line.") var json = false
 
         func run() throws {
@@ -108,7 +144,7 @@ extension TrafficCommand {
             if let ns = netns { try enterNetworkNamespace(ns) }
             // SIGINT/SIGTERM end the run cleanly, so the XDP program leaves the interface.
             installStopHandlers()
-            let receiver = try RoCEReceiver(interface: interface, bpfObject: b == .afxdp ? bpfObjectPath("roce_rx.o") : nil)
+            let receiver = try RoCEReceiver(interface: interface, bpfObject: b == .afxdp ? bpfObjectPath("roce_rx.o") : nil, reliability: try rc.parameters())
             if let why = receiver.fallbackReason { logLine("fabric traffic recv: AF_XDP unavailable (\(why)); using AF_PACKET") }
             let r = receiver.run(seconds: seconds, idle: idle) { ChildRun.announceReady("on \(interface)") }
             if json {

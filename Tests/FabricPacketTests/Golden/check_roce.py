@@ -4,7 +4,7 @@ stdin) and recomputes its ICRC; prints one JSON object per frame with what it fo
 import json
 import sys
 from scapy.all import Ether, IP, IPv6, UDP, raw
-from scapy.contrib.roce import BTH
+from scapy.contrib.roce import BTH, AETH
 
 for line in sys.stdin:
     line = line.strip()
@@ -29,6 +29,9 @@ for line in sys.stdin:
         rebuilt = raw(fresh)
         out["icrc_ok"] = rebuilt[-4:] == frame[-4:] and len(rebuilt) == len(frame)
         out["ip_chksum_ok"] = rebuilt[14:34] == frame[14:34] if IP in pkt else True
+        if AETH in pkt:
+            out["syndrome"] = pkt[AETH].syndrome
+            out["msn"] = pkt[AETH].msn
         if IPv6 in pkt:
             out["flow_label"] = pkt[IPv6].fl
             out["hlim"] = pkt[IPv6].hlim
