@@ -2,11 +2,34 @@ import FabricConfig
 import FabricCore
 import FabricPacket
 
-/// Hosts by number, as workloads and the CLI name them (h1 is host 1: the first host of the
-/// topology), the switch of a one-switch bed, and the summary for people.
+/// Hosts by number, as workloads count them (host 1 is the first host of the topology), by the
+/// names the CLI takes (`hostNumber`), the switch of a one-switch bed, and the summary for people.
 extension TopologyTestbed {
     public var hostCount: Int { plan.hosts.count }
     func host(_ i: Int) -> AddressPlan.Host { plan.hosts[i - 1] }
+
+    /// Host i's node name: `h<i>` on the star and the leaf-spine, the file's name on a topology.
+    public func hostName(_ i: Int) -> String { host(i).name }
+
+    /// The bed's hosts for a person: "h1...h8" when they are h1...hN in order, else every name.
+    public var hostList: String {
+        let names = plan.hosts.map(\.name)
+        if names.count > 2, names == (1...names.count).map({ "h\($0)" }) { return "h1...h\(names.count)" }
+        return names.joined(separator: ", ")
+    }
+
+    /// The number of the host called `name`: a host node of the topology (on the star and the
+    /// leaf-spine h1...hN, host i being `h<i>`); on a topology whose hosts have other names,
+    /// `h<i>` also names its i-th host (file order). Anything else is an error listing the hosts.
+    public func hostNumber(_ name: String) throws -> Int {
+        if let i = plan.hosts.firstIndex(where: { $0.name == name }) { return i + 1 }
+        // Only when no host is itself called h<number>: there, h2 must mean the node h2.
+        func number(_ s: Substring) -> Int? { s.first == "h" && s.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber }) ? Int(s.dropFirst()) : nil }
+        if let i = number(name[...]), i >= 1, i <= hostCount, !plan.hosts.contains(where: { number($0.name[...]) != nil }) {
+            return i
+        }
+        throw TestbedError("test bed '\(prefix)' has no host '\(name)'; its hosts: \(hostList)")
+    }
 
     public func hostNamespace(_ i: Int) -> String { namespace(host(i).name) }
     public func hostInterface(_ i: Int) -> String { host(i).interface }

@@ -32,6 +32,8 @@ public struct WorkloadResult: Sendable {
     /// any sender received for its messages (shared monotonic clock): the last byte
     /// delivered and acknowledged, not the last one sent.
     public var completionSeconds: Double
+    /// The test bed's host names, host i at index i - 1 (the table's names; empty: h1, h2, ...).
+    public var hostNames: [String] = []
 
     public var sentPackets: UInt64 { senders.reduce(0) { $0 + $1.report.packets } }
     public var receivedPackets: UInt64 { receivers.reduce(0) { $0 + $1.report.packets } }
@@ -44,6 +46,8 @@ public struct WorkloadResult: Sendable {
     public var failedQueuePairs: Int { senders.reduce(0) { $0 + $1.report.failedQueuePairs } }
 
     public var table: String {
+        func name(_ h: Int) -> String { h <= hostNames.count ? hostNames[h - 1] : "h\(h)" }
+        func padded(_ h: Int, _ width: Int) -> String { name(h).padding(toLength: max(width, name(h).count), withPad: " ", startingAt: 0) }
         var s = String(format: "%d flows, %d receivers; completion %.3f s (last message acknowledged); %llu of %llu messages completed; "
                        + "sent %llu packets (%llu resent), received %llu, lost %llu, reordered %llu\n",
                        senders.count, receivers.count, completionSeconds, messagesCompleted, messagesSent, sentPackets, retransmittedPackets,
@@ -52,12 +56,12 @@ public struct WorkloadResult: Sendable {
         s += "  RECEIVER   PACKETS    GOODPUT_GBPS   LOST  REORDERED  CE      P50_US     P99_US   P99.9_US     MAX_US\n"
         for (h, r) in receivers.sorted(by: { $0.host < $1.host }) {
             let l = r.latencyMicroseconds
-            s += String(format: "  h%-8d %8llu %14.3f %6llu %10llu %3llu %11.1f %10.1f %10.1f %10.1f\n",
-                        h, r.packets, r.goodputGbps, r.lost, r.reordered, r.ceMarked, l.p50, l.p99, l.p999, l.max)
+            s += "  " + padded(h, 9) + String(format: " %8llu %14.3f %6llu %10llu %3llu %11.1f %10.1f %10.1f %10.1f\n",
+                        r.packets, r.goodputGbps, r.lost, r.reordered, r.ceMarked, l.p50, l.p99, l.p999, l.max)
         }
         s += "  SENDER -> RECEIVER   PACKETS   GBPS   PFC_PAUSES   CNPS\n"
         for f in senders.sorted(by: { ($0.from, $0.to) < ($1.from, $1.to) }) {
-            s += String(format: "  h%-3d -> h%-10d %9llu %6.3f %12llu %6llu\n", f.from, f.to, f.report.packets, f.report.gbps, f.report.pauseFrames, f.report.cnpsReceived)
+            s += "  " + padded(f.from, 4) + " -> " + padded(f.to, 11) + String(format: " %9llu %6.3f %12llu %6llu\n", f.report.packets, f.report.gbps, f.report.pauseFrames, f.report.cnpsReceived)
         }
         return s
     }
@@ -71,7 +75,7 @@ public enum Workload {
         let pairs = pattern.pairs
         guard !pairs.isEmpty else { throw TestbedError("the pattern has no flows") }
         if let bad = pairs.flatMap({ [$0.from, $0.to] }).first(where: { !(1...tb.hostCount).contains($0) }) {
-            throw TestbedError("test bed '\(tb.prefix)' has hosts h1...h\(tb.hostCount), not h\(bad)")
+            throw TestbedError("test bed '\(tb.prefix)' has no host number \(bad); its hosts: \(tb.hostList)")
         }
         // Neighbours first, as a fabric resolves them before its jobs start: one ping to every
         // host through the switch makes the switch resolve it (a host's own ARP for its
@@ -89,7 +93,7 @@ public enum Workload {
         defer { for r in receivers { r.child.stop(grace: 1) } }
         for h in Array(Set(pairs.map(\.to))).sorted() {
             receivers.append((h, try ChildRun.startReady([fabric, "traffic", "recv", "--netns", tb.hostNamespace(h), "--seconds", "\(o.seconds + 30)",
-                                                         "--idle", "1.5", "--json"] + o.reliabilityArguments, what: "the receiver on h\(h)")))
+                                                         "--idle", "1.5", "--json"] + o.reliabilityArguments, what: "the receiver on \(tb.hostName(h))")))
         }
         // Each pair gets its own QP range, so flows stay distinct at every receiver.
         var senders: [(from: Int, to: Int, child: ChildProcess)] = []
@@ -116,12 +120,12 @@ public enum Workload {
             if t > o.seconds + 120 { throw TestbedError("senders did not finish") }
         }
         let sent = try senders.map { s in
-            (s.from, s.to, try ChildRun.result(of: s.child, as: SenderReport.self, what: "sender h\(s.from) -> h\(s.to)", timeout: 5))
+            (s.from, s.to, try ChildRun.result(of: s.child, as: SenderReport.self, what: "sender \(tb.hostName(s.from)) -> \(tb.hostName(s.to))", timeout: 5))
         }
-        let got = try receivers.map { r in (r.host, try ChildRun.result(of: r.child, as: ReceiverReport.self, what: "receiver h\(r.host)", timeout: 10)) }
+        let got = try receivers.map { r in (r.host, try ChildRun.result(of: r.child, as: ReceiverReport.self, what: "receiver \(tb.hostName(r.host))", timeout: 10)) }
         let first = sent.map(\.2.startedAt).min() ?? 0
         let last = sent.map { max($0.2.completedAt, $0.2.startedAt) }.max() ?? 0
         return WorkloadResult(senders: sent.map { ($0.0, $0.1, $0.2) }, receivers: got.map { ($0.0, $0.1) },
-                              completionSeconds: Double(last &- first) / 1e9)
+                              completionSeconds: Double(last &- first) / 1e9, hostNames: (1...tb.hostCount).map(tb.hostName))
     }
 }

@@ -51,11 +51,10 @@ func interruptible(_ command: String, _ body: () throws -> Void) throws {
     }
 }
 
-/// `h1,h3` -> [1, 3].
-func parseHosts(_ list: String) throws -> [Int] {
-    try list.split(separator: ",").map {
-        guard $0.hasPrefix("h"), let i = Int($0.dropFirst()), i > 0 else { throw ValidationError("hosts are named h1, h2, ...: got '\($0)'") }
-        return i
+/// `h1,h3` -> [1, 3]: host names of the test bed (`TopologyTestbed.hostNumber`), by number.
+func parseHosts(_ list: String, on tb: TopologyTestbed) throws -> [Int] {
+    try list.split(separator: ",").map { name in
+        do { return try tb.hostNumber(String(name)) } catch { throw ValidationError("\(error)") }
     }
 }
 

@@ -127,4 +127,34 @@ final class TopologyTests: XCTestCase {
         XCTAssertTrue(c.ports.allSatisfy { $0.addresses.isEmpty }, "no addresses on bridge ports")
         XCTAssertEqual(c.routes, [])
     }
+
+    /// `fabric traffic` names hosts as the topology does; h<i> is the i-th host only where no
+    /// host is itself called h<number>.
+    func testHostsAreFoundByTheirTopologyNames() throws {
+        let star = TopologyTestbed.star(prefix: "hn", hosts: 4)
+        XCTAssertEqual(try star.hostNumber("h3"), 3)
+        XCTAssertThrowsError(try star.hostNumber("h5")) { XCTAssertEqual("\($0)", "test bed 'hn' has no host 'h5'; its hosts: h1...h4") }
+        XCTAssertEqual(try TopologyTestbed(topology: .leafSpine(), prefix: "hn").hostNumber("h6"), 6)
+
+        let named = try Topology.parse("""
+            nodes:
+              leaf1: {kind: switch}
+              gpu-b: {kind: host}
+              gpu-a: {kind: host}
+            links:
+              - endpoints: [gpu-a:eth0, leaf1:ga]
+              - endpoints: [gpu-b:eth0, leaf1:gb]
+            """)
+        let tb = TopologyTestbed(topology: named, prefix: "hn")
+        XCTAssertEqual(try tb.hostNumber("gpu-a"), 2, "file order")
+        XCTAssertEqual(tb.hostName(2), "gpu-a")
+        XCTAssertEqual(try tb.hostNumber("h1"), 1, "h<i>: the i-th host")
+        XCTAssertThrowsError(try tb.hostNumber("leaf1")) { XCTAssertEqual("\($0)", "test bed 'hn' has no host 'leaf1'; its hosts: gpu-b, gpu-a") }
+        XCTAssertThrowsError(try tb.hostNumber("h3"))
+
+        let reordered = TopologyTestbed(topology: try Topology.parse(
+            named.yaml.replacingOccurrences(of: "gpu-b", with: "h2").replacingOccurrences(of: "gpu-a", with: "h7")), prefix: "hn")
+        XCTAssertEqual(try reordered.hostNumber("h2"), 1, "the node called h2, first in the file")
+        XCTAssertThrowsError(try reordered.hostNumber("h1"), "not the first host: its hosts are called h<number>")
+    }
 }

@@ -3,8 +3,9 @@ import FabricConfig
 import FabricLab
 import Foundation
 
-/// `fabric traffic`: RoCEv2 workloads on a running test bed (one-to-one and the collective
-/// patterns, by host names h1, h2, ...), and the endpoints they are made of (TrafficEndpoints.swift).
+/// `fabric traffic`: RoCEv2 workloads on a running test bed, a star or any topology (one-to-one
+/// and the collective patterns, by the bed's host names: h1, h2, ...), and the endpoints they
+/// are made of (TrafficEndpoints.swift).
 struct TrafficCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "traffic",
@@ -15,7 +16,7 @@ struct TrafficCommand: ParsableCommand {
     struct OneToOne: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "one-to-one", abstract: "RoCEv2 RC from one test-bed host to another, with a report.")
         @Option(help: "Test bed prefix.") var prefix: String = "sf"
-        @Option(help: "Sending host (h1, h2, ...).") var from: String
+        @Option(help: "Sending host (h1, h2, ...: a host of the test bed).") var from: String
         @Option(help: "Receiving host.") var to: String
         @Option(help: "Seconds of traffic (when --messages is 0).") var seconds: Double = 2
         @Option(help: "Messages to send and have acknowledged (0: send for --seconds).") var messages: Int = 0
@@ -35,8 +36,8 @@ struct TrafficCommand: ParsableCommand {
 
         func run() throws {
             let tb = try runningTestbed(prefix)
-            let ab = try parseHosts(from) + parseHosts(to)
-            guard ab.count == 2 else { throw ValidationError("one --from host and one --to host") }
+            let ab = try parseHosts(from, on: tb) + parseHosts(to, on: tb)
+            guard ab.count == 2, ab[0] != ab[1] else { throw ValidationError("one --from host and another --to host") }
             var o = RoCERun.Options()
             o.seconds = seconds
             o.messages = messages
@@ -69,7 +70,7 @@ struct TrafficCommand: ParsableCommand {
 /// The test bed `fabric testbed up --prefix P` left, with its hosts.
 func runningTestbed(_ prefix: String) throws -> TopologyTestbed {
     guard let tb = TopologyTestbed.recorded(prefix: prefix) else {
-        throw ValidationError("no test bed '\(prefix)' (bring one up: fabric testbed up --prefix \(prefix))")
+        throw ValidationError("no test bed '\(prefix)' (bring one up: fabric testbed up --prefix \(prefix) [--topology leaf-spine|FILE])")
     }
     return tb
 }
@@ -105,8 +106,10 @@ struct PatternOptions: ParsableArguments {
         return o
     }
 
-    func run(_ pattern: Pattern, title: String) throws {
-        let tb = try runningTestbed(prefix)
+    /// The running test bed the pattern's host names are looked up on.
+    func testbed() throws -> TopologyTestbed { try runningTestbed(prefix) }
+
+    func run(_ pattern: Pattern, on tb: TopologyTestbed, title: String) throws {
         print("\(title) on test bed '\(prefix)' for \(duration)\(rate > 0 ? " at \(rate) Gb/s per flow" : ""), \(qps) QPs per flow, \(message) messages")
         fflush(nil)
         try interruptible("fabric traffic") {
@@ -126,9 +129,10 @@ extension TrafficCommand {
         @Option(help: "Sending hosts, comma separated.") var from: String
         @OptionGroup var common: PatternOptions
         func run() throws {
-            let dst = try parseHosts(to), src = try parseHosts(from)
+            let tb = try common.testbed()
+            let dst = try parseHosts(to, on: tb), src = try parseHosts(from, on: tb)
             guard dst.count == 1, !src.isEmpty, !src.contains(dst[0]) else { throw ValidationError("one --to host, and --from hosts other than it") }
-            try common.run(.incast(to: dst[0], from: src), title: "incast \(from) -> \(to)")
+            try common.run(.incast(to: dst[0], from: src), on: tb, title: "incast \(from) -> \(to)")
         }
     }
 
@@ -137,9 +141,10 @@ extension TrafficCommand {
         @Option(help: "Hosts, comma separated.") var hosts: String
         @OptionGroup var common: PatternOptions
         func run() throws {
-            let h = try parseHosts(hosts)
+            let tb = try common.testbed()
+            let h = try parseHosts(hosts, on: tb)
             guard h.count >= 2 else { throw ValidationError("all-to-all needs at least 2 hosts") }
-            try common.run(.allToAll(hosts: h), title: "all-to-all among \(hosts)")
+            try common.run(.allToAll(hosts: h), on: tb, title: "all-to-all among \(hosts)")
         }
     }
 
@@ -149,9 +154,10 @@ extension TrafficCommand {
         @Option(help: "Seed of the permutation.") var seed: UInt64 = 1
         @OptionGroup var common: PatternOptions
         func run() throws {
-            let h = try parseHosts(hosts)
+            let tb = try common.testbed()
+            let h = try parseHosts(hosts, on: tb)
             guard h.count >= 2 else { throw ValidationError("a permutation needs at least 2 hosts") }
-            try common.run(.permutation(hosts: h, seed: seed), title: "permutation among \(hosts) (seed \(seed))")
+            try common.run(.permutation(hosts: h, seed: seed), on: tb, title: "permutation among \(hosts) (seed \(seed))")
         }
     }
 
@@ -161,11 +167,11 @@ extension TrafficCommand {
         @Option(help: "Rounds.") var rounds: Int = 3
         @OptionGroup var common: PatternOptions
         func run() throws {
-            let h = try parseHosts(hosts)
+            let tb = try common.testbed()
+            let h = try parseHosts(hosts, on: tb)
             guard h.count >= 2, rounds >= 1 else { throw ValidationError("a collective needs at least 2 hosts and 1 round") }
             var o = try common.options()
             o.messages = 1
-            let tb = try runningTestbed(common.prefix)
             print("collective all-to-all among \(hosts): \(rounds) rounds of one \(common.message) message per pair")
             var times: [Double] = []
             try interruptible("fabric traffic collective") {
