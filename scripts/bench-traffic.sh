@@ -28,7 +28,7 @@ for r in $(seq 1 "$ROUNDS"); do
     size=$((74 + p))
     for be in afxdp afpacket; do
       pps=$(ip netns exec $H1 true; taskset -c "$GEN_CPU" "$F" traffic send --backend $be --netns $H1 --to 10.77.2.1 --mac $MAC \
-            --source 10.77.1.1 --seconds "$SECS" --mtu $p --message $p --json | python3 -c "import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(round(r['packets']/r['seconds']))")
+            --source 10.77.1.1 --seconds "$SECS" --mtu $p --message $p --transport none --json | python3 -c "import json,sys; r=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(round(r['packets']/r['seconds']))")
       echo -e "$r\tfabric-$be\t$p\t$pps" >> "$rows"
     done
     pps=$(ip netns exec $H1 taskset -c "$GEN_CPU" "$out/xsksend" eth0 "$(frame_hex $size)" "$SECS" | python3 -c "import json,sys; print(round(json.load(sys.stdin)['pps']))")

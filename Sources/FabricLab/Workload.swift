@@ -44,6 +44,8 @@ public struct WorkloadResult: Sendable {
     public var messagesSent: UInt64 { senders.reduce(0) { $0 + $1.report.messages } }
     public var messagesCompleted: UInt64 { senders.reduce(0) { $0 + $1.report.messagesCompleted } }
     public var failedQueuePairs: Int { senders.reduce(0) { $0 + $1.report.failedQueuePairs } }
+    /// Frames the receiving hosts' own sockets dropped (counted in `lost`, not the fabric's).
+    public var hostDrops: UInt64 { receivers.reduce(0) { $0 + $1.report.hostDrops } }
 
     public var table: String {
         func name(_ h: Int) -> String { h <= hostNames.count ? hostNames[h - 1] : "h\(h)" }

@@ -200,7 +200,7 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertGreaterThan(r.receiver.ceMarked, 0, "CE marks reached the receiver")
         XCTAssertGreaterThan(r.receiver.cnpSent, 0)
         XCTAssertGreaterThan(r.sender.rateCuts, 0, "the sender cut its rate")
-        XCTAssertLessThan(r.sender.finalRateGbps, 1)
+        XCTAssertLessThan(r.sender.meanRateGbps, 0.9, "held below the offered 1 Gb/s over the run (the final rate is one sample of the sawtooth)")
         XCTAssertLessThan(r.receiver.goodputGbps, 0.21, "no more than the 200 Mb/s port")
         XCTAssertEqual(sw.child.stop(), 0)
         let final = try StatsFile.read(statsFile)
@@ -265,8 +265,9 @@ final class TrafficIntegrationTests: LabTestCase {
             $0.pfcWatchdog.detectionNanoseconds = 200_000_000
             $0.pfcWatchdog.restorationNanoseconds = 200_000_000
         })
+        // No receiver on h2 (it storms): a load generator, not an RC endpoint waiting for ACKs.
         let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
-                                       "--seconds", "2.5", "--rate", "0.02", "--json"])
+                                       "--seconds", "2.5", "--rate", "0.02", "--transport", "none", "--json"])
         defer { sender.stop(grace: 2) }
         usleep(300_000)
         // h2 storms: XOFF for priority 3 every ms for about 1.5 s.

@@ -59,7 +59,7 @@ public struct LosslessIncast {
 
         public var summary: Summary {
             Summary(pfc: pfc, cc: cc, sent: workload.sentPackets, received: workload.receivedPackets, lost: workload.lost,
-                    switchDrops: switchDrops, pfcSent: pfcSent, pausesAtSenders: pausesAtSenders, ecnMarks: ecnMarks, goodputGbps: goodputGbps,
+                    hostDrops: workload.hostDrops, retransmitted: workload.retransmittedPackets, switchDrops: switchDrops, pfcSent: pfcSent, pausesAtSenders: pausesAtSenders, ecnMarks: ecnMarks, goodputGbps: goodputGbps,
                     peakPGBytes: peakPG, peakHeadroomBytes: peakHeadroom, reactionMeanMicroseconds: reactionMeanMicroseconds,
                     reactionMaxMicroseconds: reactionMaxMicroseconds, rxRingPeak: rxRingPeak,
                     switchStallMicroseconds: report.loop.longestStallMicroseconds, sendersBehindMicroseconds: sendersBehindMicroseconds,
@@ -74,6 +74,10 @@ public struct LosslessIncast {
         public var sent: UInt64
         public var received: UInt64
         public var lost: UInt64
+        /// Of `lost`, frames the receiving host's socket dropped (it fell behind), and the
+        /// packets RC resent.
+        public var hostDrops: UInt64
+        public var retransmitted: UInt64
         public var switchDrops: UInt64
         public var pfcSent: UInt64
         public var pausesAtSenders: UInt64
@@ -136,10 +140,10 @@ public struct LosslessIncast {
     /// One line per run, for people.
     public static func table(_ results: [Result]) -> String {
         func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
-        var out = "| PFC | sender CC | sent | received | lost | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |\n"
+        var out = "| PFC | sender CC | sent | received | lost (receiver host drops) | resent | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |\n"
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
         for s in results.map(\.summary) {
-            out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
+            out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) (\(s.hostDrops)) | \(s.retransmitted) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
                 + "\(s.ecnMarks) | \(f(s.goodputGbps)) | \(s.peakPGBytes) | \(s.peakHeadroomBytes) | "
                 + "\(f(s.reactionMeanMicroseconds, 1)) / \(f(s.reactionMaxMicroseconds, 1)) | \(s.rxRingPeak) | "
                 + "\(f(s.switchStallMicroseconds / 1000, 1)) | \(f(s.sendersBehindMicroseconds / 1000, 1)) |\n"

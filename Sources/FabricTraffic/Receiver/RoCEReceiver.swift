@@ -47,7 +47,10 @@ public struct RoCEReceiver {
 
     /// Receives until `seconds` have passed, or `idle` seconds without a RoCE packet once
     /// traffic has started. `ready` runs once the socket is open.
-    public func run(seconds: Double, idle: Double = 1.0, ready: () -> Void = {}) -> ReceiverReport {
+    /// `delivered` hears the messages delivered in order so far after every batch (a
+    /// collective rank's dependency); `stop` ends the run early when it returns true.
+    public func run(seconds: Double, idle: Double = 1.0, ready: () -> Void = {}, delivered: ((UInt64) -> Void)? = nil,
+                    stop: () -> Bool = { false }) -> ReceiverReport {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.bufferBytes, alignment: 64)
         defer { buffer.deallocate() }
         var meter = TrafficMeter(port: socket, sourceMAC: socket.mac, reliability: reliability)
@@ -57,8 +60,11 @@ public struct RoCEReceiver {
             let now = monotonicNanoseconds()
             if now >= end { break }
             if meter.flows.lastArrival > 0 && now - meter.flows.lastArrival > UInt64(idle * 1e9) { break }
-            // An ACK waiting for its coalescing timer (tens of microseconds): poll, do not block.
-            let wait = meter.responder.pending > 0 ? 0 : Self.pollMilliseconds
+            if stop() { break }
+            // An ACK waiting for its coalescing timer: wake within 1 ms (poll's resolution) to
+            // send it. Not a spin: on 2 shared cores a spinning receiver starves the senders
+            // and the switch (most ACKs go at once anyway: every 16 packets and on AckReq).
+            let wait = meter.responder.pending > 0 ? 1 : Self.pollMilliseconds
             if let x = xsk {
                 _ = x.receive(timeoutMilliseconds: wait) { frame, n in meter.measure(frame, length: n, at: monotonicNanoseconds()) }
                 // CNPs and anything the program passed still come to the AF_PACKET socket.
@@ -70,6 +76,7 @@ public struct RoCEReceiver {
                 if n > 0 { meter.measure(buffer, length: n, at: monotonicNanoseconds()) }
             }
             meter.flushAcknowledgements(at: monotonicNanoseconds())
+            delivered?(meter.responder.messagesCompleted)
         }
         var report = meter.report { source in
             switch source {

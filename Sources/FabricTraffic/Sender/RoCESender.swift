@@ -29,7 +29,9 @@ public struct RoCESender {
         transmitter = FrameTransmitter(interface: config.interface, backend: config.backend, socket: socket)
     }
 
-    public func run() throws -> SenderReport {
+    /// `gate`: how many messages may have begun by now (read before each new message; a
+    /// collective rank's dependency on what it received); nil: no limit.
+    public func run(gate: (() -> UInt64)? = nil) throws -> SenderReport {
         let c = config
         Self.wait(untilClock: c.startAt)
         let start = monotonicNanoseconds()
@@ -47,6 +49,7 @@ public struct RoCESender {
             schedule.requester.checkTimeouts(at: now)
             let startNew = now < end
             if schedule.requester.isDone(startNew: startNew) { break }
+            if let gate { schedule.requester.gate = gate() }
             // 1. What goes next: a resend, else a new packet the window allows; else wait for
             //    the ACKs (or the timeout) that let something go.
             guard let t = schedule.requester.next(startNew: startNew) else {
@@ -97,6 +100,8 @@ public struct RoCESender {
         r.failedQueuePairs = rc.failedQueuePairs
         r.transport = rc.parameters.mode.rawValue
         r.completedAt = rc.lastProgress
+        r.messageStartedAt = rc.startedAt
+        r.messageCompletedAt = rc.completedAt
         r.jctSeconds = rc.messagesCompleted > 0 && rc.lastProgress > start ? Double(rc.lastProgress - start) / 1e9 : 0
         r.startedAt = start
         r.endedAt = end

@@ -19,6 +19,10 @@ public struct SenderReport: Codable, Sendable {
     /// completion time: from the first packet to it (0 when nothing completed).
     public var completedAt: UInt64 = 0
     public var jctSeconds: Double = 0
+    /// With --messages (up to 65536): CLOCK_MONOTONIC when each message's first packet went and
+    /// when its last acknowledgement came (0: never), for a collective's step timeline.
+    public var messageStartedAt: [UInt64] = []
+    public var messageCompletedAt: [UInt64] = []
     public var seconds: Double = 0
     public var retries: UInt64 = 0
     /// PFC frames received that paused (time > 0) or resumed (time 0) our priority.

@@ -13,6 +13,10 @@ public enum TransportMode: String, Sendable, CaseIterable, Codable {
     /// Selective repeat, as out-of-order-capable NICs and Ultra Ethernet's transport: the
     /// responder places packets after a gap, the requester resends only what is missing.
     case sr
+    /// No reliability: the requester sends without a window and never waits for an ACK (a
+    /// message counts as complete once sent), the responder sends none. A load generator for
+    /// a sink that answers nothing (line-rate and PFC tests), not an RDMA NIC.
+    case none
 }
 
 /// The requester's and responder's settings, with the IB conventions they follow.
@@ -27,9 +31,10 @@ public struct ReliabilityParameters: Sendable, Codable, Equatable {
     /// state (the IB retry_cnt attribute, 0-7; NCCL_IB_RETRY_CNT defaults to 7).
     public var retryCount = 7
     /// Packets a QP may have sent and not yet had acknowledged (the NIC's outstanding window;
-    /// 256 x 1 KB: past a 1 Gb/s link's bandwidth-delay product at the lab's millisecond RTTs,
-    /// and what go-back-N resends at most after one loss).
-    public var windowPackets = 256
+    /// 1024, the responder's reorder window). An RC NIC streams posted messages at line rate,
+    /// so the window must not be what limits a flow: with 256, a 3-to-1 incast's senders were
+    /// ACK-clocked below the switch's XOFF point and PFC never fired (measured 2026-12-01).
+    public var windowPackets = 1024
     /// Responder: an ACK at the latest after this many packets in order (coalescing)...
     public var ackEveryPackets = 16
     /// ...or this long after the first packet it would acknowledge, or at once when the packet

@@ -47,6 +47,13 @@ struct Requester {
     private(set) var retransmitted: UInt64 = 0
     /// When the last ACK or NAK moved a window (0: none did).
     private(set) var lastProgress: UInt64 = 0
+    /// Messages allowed to begin (a collective's dependency: a rank sends step k+1's chunk
+    /// only after it received step k's); `.max`: no limit.
+    var gate: UInt64 = .max
+    /// Per message (when `messages` > 0): when its first packet went and when its last
+    /// acknowledgement came (0: not yet), for a collective's step timeline.
+    private(set) var startedAt: [UInt64] = []
+    private(set) var completedAt: [UInt64] = []
 
     init(parameters: ReliabilityParameters, queuePairs: Int, packetsPerMessage: Int, messages: Int) {
         self.parameters = parameters
@@ -54,6 +61,10 @@ struct Requester {
         self.messages = UInt64(messages)
         qps = [RequesterQP](repeating: RequesterQP(), count: queuePairs)
         for i in qps.indices { qps[i].resend.reserveCapacity(64) }
+        if messages > 0 && messages <= 1 << 16 {
+            startedAt = [UInt64](repeating: 0, count: messages)
+            completedAt = [UInt64](repeating: 0, count: messages)
+        }
     }
 
     var failed: Bool { qps.contains { $0.failed } }
@@ -80,10 +91,10 @@ struct Requester {
             if parameters.mode == .sr, let s = qp.resend.first { return Transmission(queuePair: q, sequence: s, retransmission: true) }
         }
         if messages > 0 && message >= messages { return nil }
-        if index == 0 && !startNew { return nil }
+        if index == 0 && (!startNew || message >= gate) { return nil }
         let q = Int(message % UInt64(qps.count))
         let qp = qps[q]
-        guard !qp.failed, qp.next - qp.base < UInt64(parameters.windowPackets) else { return nil }
+        guard !qp.failed, parameters.mode == .none || qp.next - qp.base < UInt64(parameters.windowPackets) else { return nil }
         return Transmission(queuePair: q, sequence: qp.next, retransmission: false)
     }
 
@@ -104,8 +115,10 @@ struct Requester {
             if t.sequence == qp.base { qp.progressAt = now }
             if parameters.mode == .gbn { qp.resendFrom += 1 } else { qp.resend.removeFirst() }
         } else {
+            if index == 0 && message < UInt64(startedAt.count) { startedAt[Int(message)] = now }
             qp.next += 1
             qp.resendFrom = qp.next
+            if parameters.mode == .none { qp.base = qp.next }
             index += 1
             if index == packetsPerMessage {
                 index = 0
@@ -124,7 +137,7 @@ struct Requester {
         if nak {
             naks += 1
             guard let s = qp.sequence(ofPSN: psn) else { return }
-            advance(&qp, to: s, at: now)
+            advance(&qp, queuePair: q, to: s, at: now)
             if parameters.mode == .gbn {
                 qp.resendFrom = min(qp.resendFrom, s)
             } else if !qp.resend.contains(s) {
@@ -133,7 +146,7 @@ struct Requester {
         } else {
             acks += 1
             guard let s = qp.sequence(ofPSN: psn) else { return }
-            advance(&qp, to: s + 1, at: now)
+            advance(&qp, queuePair: q, to: s + 1, at: now)
         }
     }
 
@@ -158,8 +171,16 @@ struct Requester {
         }
     }
 
-    private mutating func advance(_ qp: inout RequesterQP, to s: UInt64, at now: UInt64) {
+    private mutating func advance(_ qp: inout RequesterQP, queuePair q: Int, to s: UInt64, at now: UInt64) {
         guard s > qp.base else { return }
+        if !completedAt.isEmpty {
+            // Messages on this QP whose last packet is now acknowledged.
+            let per = UInt64(packetsPerMessage), count = UInt64(qps.count)
+            for m in qp.base / per..<s / per {
+                let message = m * count + UInt64(q)
+                if message < UInt64(completedAt.count) { completedAt[Int(message)] = now }
+            }
+        }
         qp.base = s
         qp.resendFrom = max(qp.resendFrom, s)
         qp.resend.removeAll { $0 < s }

@@ -79,6 +79,7 @@ struct Responder {
     /// A data packet with `psn` of connection `key` arrived at `now`: `ackRequest` from its
     /// BTH, `lastOfMessage` from its opcode. Returns what to send now, if anything.
     mutating func receive(key: UInt64, psn: UInt32, ackRequest: Bool, lastOfMessage: Bool, at now: UInt64) -> Response? {
+        guard parameters.mode != .none else { return nil }
         var c = connections[key] ?? ResponderConnection()
         let wasPending = c.ackPending
         defer {

@@ -8,19 +8,19 @@ import Foundation
 
 /// RC reliability options, shared by both ends (they must agree on the mode).
 struct ReliabilityFlags: ParsableArguments {
-    @Option(help: "RC transport: gbn (go-back-N, as ConnectX-class NICs) or sr (selective repeat: the responder places packets after a gap, the requester resends only what is missing).")
+    @Option(help: "RC transport: gbn (go-back-N, as ConnectX-class NICs), sr (selective repeat: the responder places packets after a gap, the requester resends only what is missing), or none (a load generator: no window, no ACKs awaited or sent; for a sink that answers nothing).")
     var transport: String = "gbn"
     @Option(help: "Requester: local ACK timeout as the IB QP attribute, 4.096 us x 2^N (0-31; 14 = 67 ms, 16 = 268 ms, 18 = 1.07 s).")
     var ackTimeout: Int = 16
     @Option(help: "Requester: resends after a timeout without progress before the QP fails (0-7).")
     var retryCount: Int = 7
     @Option(help: "Requester: packets a QP may have unacknowledged (1-1024).")
-    var window: Int = 256
+    var window: Int = 1024
     @Option(help: "Responder: ACK at least every N packets (besides every AckReq and a 32 us timer).")
     var ackEvery: Int = 16
 
     func parameters() throws -> ReliabilityParameters {
-        guard let mode = TransportMode(rawValue: transport) else { throw ValidationError("--transport is gbn or sr") }
+        guard let mode = TransportMode(rawValue: transport) else { throw ValidationError("--transport is gbn, sr or none") }
         var p = ReliabilityParameters()
         p.mode = mode
         p.timeoutExponent = ackTimeout
