@@ -70,6 +70,20 @@ public struct WorkloadResult: Sendable {
 }
 
 public enum Workload {
+    /// Neighbours first, as a fabric resolves them before its jobs start: one ping to every
+    /// host through the switch makes the switch resolve it (a host's own ARP for its gateway
+    /// is not enough: its cache may outlive a restarted switch). Otherwise the first frames of a
+    /// full-rate start wait for the switch's ARP, and a burst larger than its pending queue is
+    /// dropped (pending_full) even in the lossless class.
+    public static func resolveNeighbours(_ tb: TopologyTestbed, hosts: [Int]) {
+        guard tb.routed else { return }
+        let hosts = Set(hosts).sorted()
+        for h in hosts {
+            guard let other = hosts.first(where: { $0 != h }) else { continue }
+            _ = try? Shell.inNamespace(tb.hostNamespace(other), ["ping", "-n", "-q", "-c", "1", "-W", "1", tb.hostAddress(h)], check: false)
+        }
+    }
+
     /// Runs `pattern` on the test bed (its switch must be running) and gathers every report.
     /// `progress` gets a line about once a second.
     public static func run(fabric: String, testbed tb: TopologyTestbed, pattern: Pattern, options o: WorkloadOptions,
@@ -79,18 +93,7 @@ public enum Workload {
         if let bad = pairs.flatMap({ [$0.from, $0.to] }).first(where: { !(1...tb.hostCount).contains($0) }) {
             throw TestbedError("test bed '\(tb.prefix)' has no host number \(bad); its hosts: \(tb.hostList)")
         }
-        // Neighbours first, as a fabric resolves them before its jobs start: one ping to every
-        // host through the switch makes the switch resolve it (a host's own ARP for its
-        // gateway is not enough: its cache may outlive a restarted switch). Otherwise the
-        // first frames of a full-rate start wait for the switch's ARP, and a burst larger than
-        // its pending queue is dropped (pending_full) even in the lossless class.
-        if tb.routed {
-            let hosts = Set(pairs.flatMap { [$0.from, $0.to] }).sorted()
-            for h in hosts {
-                guard let other = hosts.first(where: { $0 != h }) else { continue }
-                _ = try? Shell.inNamespace(tb.hostNamespace(other), ["ping", "-n", "-q", "-c", "1", "-W", "1", tb.hostAddress(h)], check: false)
-            }
-        }
+        resolveNeighbours(tb, hosts: pairs.flatMap { [$0.from, $0.to] })
         var receivers: [(host: Int, child: ChildProcess)] = []
         defer { for r in receivers { r.child.stop(grace: 1) } }
         for h in Array(Set(pairs.map(\.to))).sorted() {

@@ -14,6 +14,7 @@ struct TrafficMeter<Port: FrameSending> {
     private var replies: [UInt64: ReplyPath] = [:]
     private var ackFrame = [UInt8](repeating: 0, count: 128)
     private(set) var ackSendFailures: UInt64 = 0
+    private var due: [(UInt64, Response)] = []
     var latency = LatencyRecorder()
     private(set) var icrcFailures: UInt64 = 0
     private(set) var cnpReceived: UInt64 = 0
@@ -59,7 +60,7 @@ struct TrafficMeter<Port: FrameSending> {
     /// Sends the ACKs whose coalescing time is up at `now`.
     mutating func flushAcknowledgements(at now: UInt64) {
         guard responder.pending > 0 else { return }
-        var due: [(UInt64, Response)] = []
+        due.removeAll(keepingCapacity: true)
         responder.flush(at: now) { due.append(($0, $1)) }
         for (flow, response) in due { send(response, flow: flow) }
     }

@@ -31,9 +31,10 @@ public struct RoCESender {
 
     /// `gate`: how many messages may have begun by now (read before each new message; a
     /// collective rank's dependency on what it received); nil: no limit.
-    public func run(gate: (() -> UInt64)? = nil) throws -> SenderReport {
+    /// `startAt`: instead of the configuration's start time.
+    public func run(gate: (() -> UInt64)? = nil, startAt: UInt64? = nil) throws -> SenderReport {
         let c = config
-        Self.wait(untilClock: c.startAt)
+        Self.wait(untilClock: startAt ?? c.startAt)
         let start = monotonicNanoseconds()
         // With --messages: until every message is acknowledged; else new messages start for
         // `seconds`, and the ones started are then finished.

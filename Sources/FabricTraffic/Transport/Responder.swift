@@ -60,100 +60,133 @@ struct Responder {
     /// discarded (the requester's window is at most this).
     static let windowBits = ResponderConnection.Bitmap.bits
 
-    let parameters: ReliabilityParameters
-    private(set) var connections: [UInt64: ResponderConnection] = [:]
-    /// Connections with an ACK waiting for its coalescing timer.
-    private(set) var pending = 0
+    /// What the responder counted, over every connection.
+    struct Counters {
+        var acksSent: UInt64 = 0
+        var naksSent: UInt64 = 0
+        var delivered: UInt64 = 0
+        var duplicates: UInt64 = 0
+        var outOfOrder: UInt64 = 0
+        var messagesCompleted: UInt64 = 0
+    }
 
-    private(set) var acksSent: UInt64 = 0
-    private(set) var naksSent: UInt64 = 0
+    let parameters: ReliabilityParameters
+    /// Connections by flow key, their state in an array (mutated in place: a packet costs one
+    /// hash lookup, no copy of the state), and the ones with an ACK waiting for its timer.
+    private var index: [UInt64: Int] = [:]
+    private(set) var connections: [ResponderConnection] = []
+    private var keys: [UInt64] = []
+    private var waiting: [Int] = []
+    private(set) var counters = Counters()
+
+    var pending: Int { waiting.count }
+    var acksSent: UInt64 { counters.acksSent }
+    var naksSent: UInt64 { counters.naksSent }
     /// Packets accepted in order (delivered), duplicates of packets already delivered, and
     /// packets that came after a gap (discarded with gbn, placed with sr).
-    private(set) var delivered: UInt64 = 0
-    private(set) var duplicates: UInt64 = 0
-    private(set) var outOfOrder: UInt64 = 0
-    private(set) var messagesCompleted: UInt64 = 0
+    var delivered: UInt64 { counters.delivered }
+    var duplicates: UInt64 { counters.duplicates }
+    var outOfOrder: UInt64 { counters.outOfOrder }
+    var messagesCompleted: UInt64 { counters.messagesCompleted }
 
-    init(parameters: ReliabilityParameters) { self.parameters = parameters }
+    init(parameters: ReliabilityParameters) {
+        self.parameters = parameters
+        waiting.reserveCapacity(64)
+    }
 
     /// A data packet with `psn` of connection `key` arrived at `now`: `ackRequest` from its
     /// BTH, `lastOfMessage` from its opcode. Returns what to send now, if anything.
     mutating func receive(key: UInt64, psn: UInt32, ackRequest: Bool, lastOfMessage: Bool, at now: UInt64) -> Response? {
         guard parameters.mode != .none else { return nil }
-        var c = connections[key] ?? ResponderConnection()
-        let wasPending = c.ackPending
-        defer {
-            connections[key] = c
-            pending += (c.ackPending ? 1 : 0) - (wasPending ? 1 : 0)
+        let i: Int
+        if let known = index[key] { i = known } else {
+            i = connections.count
+            index[key] = i
+            connections.append(ResponderConnection())
+            keys.append(key)
         }
+        let wasPending = connections[i].ackPending
+        let response = Self.receive(&connections[i], &counters, parameters, psn: psn, ackRequest: ackRequest, lastOfMessage: lastOfMessage, at: now)
+        let isPending = connections[i].ackPending
+        if isPending && !wasPending { waiting.append(i) } else if wasPending && !isPending { waiting.removeAll { $0 == i } }
+        return response
+    }
+
+    /// The ACKs whose coalescing time is up at `now`, one per connection, each passed to `send`
+    /// with its connection's key.
+    mutating func flush(at now: UInt64, _ send: (UInt64, Response) -> Void) {
+        var k = 0
+        while k < waiting.count {
+            let i = waiting[k]
+            if now &- connections[i].pendingSince >= parameters.ackDelayNanoseconds {
+                send(keys[i], Self.acknowledge(&connections[i], &counters))
+                waiting.remove(at: k)
+            } else {
+                k += 1
+            }
+        }
+    }
+
+    static func receive(_ c: inout ResponderConnection, _ n: inout Counters, _ p: ReliabilityParameters,
+                        psn: UInt32, ackRequest: Bool, lastOfMessage: Bool, at now: UInt64) -> Response? {
         guard let d = PSN.ahead(psn, of: c.expected) else {
             // A duplicate (a resend of something delivered): re-ACK, coalesced like any ACK
             // (a go-back-N resend of a whole window must not get an ACK per packet).
-            duplicates += 1
+            n.duplicates += 1
             c.unacknowledged += 1
             if c.pendingSince == 0 { c.pendingSince = now }
-            return c.unacknowledged >= parameters.ackEveryPackets ? acknowledge(&c) : nil
+            return c.unacknowledged >= p.ackEveryPackets ? acknowledge(&c, &n) : nil
         }
         if d == 0 {
-            accept(&c, lastOfMessage: lastOfMessage)
-            if parameters.mode == .sr {
+            accept(&c, &n, lastOfMessage: lastOfMessage)
+            if p.mode == .sr {
                 while c.placed[1] {
                     c.placed.shiftDown()
                     c.lasts.shiftDown()
-                    accept(&c, lastOfMessage: c.lasts[0])
+                    accept(&c, &n, lastOfMessage: c.lasts[0])
                 }
                 c.placed.shiftDown()
                 c.lasts.shiftDown()
                 // Still a gap with packets placed beyond it: NAK the new hole (once).
-                if !c.placed.isEmpty && c.nakedAt != c.expected { return nak(&c) }
+                if !c.placed.isEmpty && c.nakedAt != c.expected { return nak(&c, &n) }
             }
             c.unacknowledged += 1
             if c.pendingSince == 0 { c.pendingSince = now }
-            if ackRequest || c.unacknowledged >= parameters.ackEveryPackets { return acknowledge(&c) }
+            if ackRequest || c.unacknowledged >= p.ackEveryPackets { return acknowledge(&c, &n) }
             return nil
         }
-        outOfOrder += 1
-        if parameters.mode == .sr && Int(d) < Self.windowBits {
-            if c.placed[Int(d)] { duplicates += 1 } else {
+        n.outOfOrder += 1
+        if p.mode == .sr && Int(d) < windowBits {
+            if c.placed[Int(d)] { n.duplicates += 1 } else {
                 c.placed[Int(d)] = true
                 c.lasts[Int(d)] = lastOfMessage
             }
         }
-        return c.nakedAt == c.expected ? nil : nak(&c)
+        return c.nakedAt == c.expected ? nil : nak(&c, &n)
     }
 
-    /// The ACKs whose coalescing time is up at `now`, one per connection, each passed to `send`.
-    mutating func flush(at now: UInt64, _ send: (UInt64, Response) -> Void) {
-        guard pending > 0 else { return }
-        for (key, var c) in connections where c.ackPending && now &- c.pendingSince >= parameters.ackDelayNanoseconds {
-            send(key, acknowledge(&c))
-            connections[key] = c
-            pending -= 1
-        }
-    }
-
-    private mutating func accept(_ c: inout ResponderConnection, lastOfMessage: Bool) {
+    private static func accept(_ c: inout ResponderConnection, _ n: inout Counters, lastOfMessage: Bool) {
         c.expected = (c.expected + 1) & PSN.mask
-        delivered += 1
+        n.delivered += 1
         if lastOfMessage {
             c.msn = (c.msn + 1) & PSN.mask
-            messagesCompleted += 1
+            n.messagesCompleted += 1
         }
     }
 
-    private mutating func acknowledge(_ c: inout ResponderConnection) -> Response {
+    private static func acknowledge(_ c: inout ResponderConnection, _ n: inout Counters) -> Response {
         c.unacknowledged = 0
         c.pendingSince = 0
-        acksSent += 1
+        n.acksSent += 1
         return .ack(psn: (c.expected &- 1) & PSN.mask, msn: c.msn)
     }
 
-    private mutating func nak(_ c: inout ResponderConnection) -> Response {
+    private static func nak(_ c: inout ResponderConnection, _ n: inout Counters) -> Response {
         c.nakedAt = c.expected
         // The NAK acknowledges everything before the expected PSN too.
         c.unacknowledged = 0
         c.pendingSince = 0
-        naksSent += 1
+        n.naksSent += 1
         return .nak(psn: c.expected, msn: c.msn)
     }
 }

@@ -10,7 +10,7 @@ struct TrafficCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "traffic",
         abstract: "RoCEv2 traffic that behaves like a lossless NIC (AF_XDP, else AF_PACKET), on a test bed or from one host.",
-        subcommands: [OneToOne.self, Incast.self, AllToAll.self, Permutation.self, Collective.self, Send.self, Receive.self])
+        subcommands: [OneToOne.self, Incast.self, AllToAll.self, Permutation.self, Collective.self, Send.self, Receive.self, Rank.self])
 
     /// `fabric traffic one-to-one --from h1 --to h2`: on a test bed, by host names.
     struct OneToOne: ParsableCommand {
@@ -162,30 +162,65 @@ extension TrafficCommand {
     }
 
     struct Collective: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "All-to-all in rounds with a barrier: per round every host sends one message to every other; reports each round's completion time.")
-        @Option(help: "Hosts, comma separated.") var hosts: String
-        @Option(help: "Rounds.") var rounds: Int = 3
-        @OptionGroup var common: PatternOptions
+        static let configuration = CommandConfiguration(
+            abstract: "A collective with real dependencies, timed to completion: ring-allreduce (2(N-1) steps), all-gather (N-1) or all-to-all (1), each rank an RC endpoint.",
+            discussion: "In a ring, rank i sends to rank i+1 and sends step k+1's chunk only after it received step k's. JCT runs from the first packet to the last acknowledgement.")
+        @Option(help: "Test bed prefix.") var prefix: String = "sf"
+        @Option(help: "ring-allreduce, all-gather or all-to-all.") var pattern: String = "ring-allreduce"
+        @Option(help: "Ranks in ring order, comma separated (h1,h5,h2,...).") var hosts: String
+        @Option(help: "Each rank's buffer (a step's chunk is buffer / ranks): 4MB, 256KB.") var buffer: String = "4MB"
+        @Option(help: "Queue pairs per peer (each chunk is split over them).") var qps: Int = 1
+        @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
+        @Option(help: "Offered load per rank in Gb/s (0: as fast as possible).") var rate: Double = 0
+        @Option(help: "Congestion control: none or dcqcn (needs --rate).") var cc: String = "none"
+        @Option(help: "Test aid: corrupt every Nth new packet (0: never).") var corruptEvery: Int = 0
+        @Option(help: "Runs, one after another (the JCT of each, then median).") var runs: Int = 1
+        @OptionGroup var rc: ReliabilityFlags
+        @Option(help: "Write the result as JSON (jctSeconds, steps [{step, startSeconds, endSeconds}], messages, retransmissions, flows; a list with --runs > 1).")
+        var json: String?
+
+        func validate() throws {
+            guard CollectivePattern(rawValue: pattern) != nil else { throw ValidationError("--pattern is ring-allreduce, all-gather or all-to-all") }
+            guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
+            guard qps >= 1, runs >= 1, corruptEvery >= 0 else { throw ValidationError("--qps and --runs are at least 1") }
+            _ = try rc.parameters()
+        }
+
         func run() throws {
-            let tb = try common.testbed()
-            let h = try parseHosts(hosts, on: tb)
-            guard h.count >= 2, rounds >= 1 else { throw ValidationError("a collective needs at least 2 hosts and 1 round") }
-            var o = try common.options()
-            o.messages = 1
-            print("collective all-to-all among \(hosts): \(rounds) rounds of one \(common.message) message per pair")
-            var times: [Double] = []
+            let tb = try runningTestbed(prefix)
+            let ranks = try parseHosts(hosts, on: tb)
+            guard ranks.count >= 2, Set(ranks).count == ranks.count else { throw ValidationError("a collective needs at least 2 distinct hosts") }
+            var o = CollectiveOptions()
+            o.pattern = CollectivePattern(rawValue: pattern)!
+            o.bufferBytes = try unit("--buffer") { () throws(UnitError) in try Units.bytes(buffer) }
+            o.queuePairs = qps
+            o.mtu = mtu
+            o.rateGbps = rate
+            o.cc = cc
+            o.corruptEvery = corruptEvery
+            o.reliabilityArguments = rc.arguments
+            print("\(pattern) over \(hosts): \(o.pattern.steps(ranks: ranks.count)) steps of \(o.messageBytes(ranks: ranks.count) * qps) bytes per rank, \(rc.transport)")
+            fflush(nil)
+            var results: [CollectiveResult] = []
             try interruptible("fabric traffic collective") {
-                for round in 1...rounds {
-                    let r = try Workload.run(fabric: selfExecutable(), testbed: tb, pattern: .allToAll(hosts: h), options: o)
-                    times.append(r.completionSeconds)
-                    print(String(format: "  round %d: completion %.3f ms, %llu packets, lost %llu, reordered %llu",
-                                 round, r.completionSeconds * 1000, r.receivedPackets, r.lost, r.reordered))
+                for _ in 1...runs {
+                    let r = try FabricLab.Collective.run(fabric: selfExecutable(), testbed: tb, ranks: ranks, options: o)
+                    results.append(r)
+                    print(r.summary)
+                    if runs == 1 { print(r.timeline) }
                     fflush(nil)
                 }
             }
-            let sorted = times.sorted()
-            print(String(format: "collective completion time: median %.3f ms, min %.3f ms, max %.3f ms over %d rounds",
-                         sorted[sorted.count / 2] * 1000, sorted.first! * 1000, sorted.last! * 1000, rounds))
+            if runs > 1 {
+                let sorted = results.map(\.jctSeconds).sorted()
+                print(String(format: "JCT: median %.3f ms, min %.3f ms, max %.3f ms over %d runs", sorted[sorted.count / 2] * 1000, sorted.first! * 1000, sorted.last! * 1000, runs))
+            }
+            if let path = json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let data = runs == 1 ? try encoder.encode(results[0]) : try encoder.encode(results)
+                try data.write(to: URL(fileURLWithPath: path))
+            }
         }
     }
 }

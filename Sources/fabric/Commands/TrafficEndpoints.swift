@@ -68,26 +68,7 @@ extension TrafficCommand {
         @Flag(help: "Print the result as one JSON line.") var json = false
 
         func run() throws {
-            var resolved: NextHopLookup.Result?
-            if mac == nil || source == nil, let ns = netns {
-                resolved = try NextHopLookup.resolve(namespace: ns, destination: to)
-            }
-            if let ns = netns { try enterNetworkNamespace(ns) }
-            guard let m = MACAddress(mac ?? resolved?.mac ?? "") else {
-                throw ValidationError("need --mac unless --netns lets the host resolve it")
-            }
-            var c: SenderConfig
-            if let dst6 = IPv6Address(to) {
-                guard let src6 = IPv6Address(source ?? resolved?.source ?? "") else { throw ValidationError("need an IPv6 --source") }
-                c = SenderConfig(destinationMAC: m, source: 0, destination: 0)
-                c.source6 = src6
-                c.destination6 = dst6
-            } else {
-                guard let dst = parseIPv4(to), let src = parseIPv4(source ?? resolved?.source ?? "") else {
-                    throw ValidationError("--to is an IPv4 or IPv6 address; --source the same family")
-                }
-                c = SenderConfig(destinationMAC: m, source: src, destination: dst)
-            }
+            var c = try senderAddresses(netns: netns, to: to, mac: mac, source: source)
             c.interface = interface
             guard let b = SendBackend(rawValue: backend) else { throw ValidationError("--backend is afxdp or afpacket") }
             c.backend = b
@@ -154,4 +135,28 @@ extension TrafficCommand {
             }
         }
     }
+}
+
+/// A sender's addresses: `to`, and the next-hop MAC and source address the host's own routing
+/// and ARP give (through `netns`) unless `mac`/`source` say; enters `netns` afterwards.
+func senderAddresses(netns: String?, to: String, mac: String?, source: String?) throws -> SenderConfig {
+    var resolved: NextHopLookup.Result?
+    if mac == nil || source == nil, let ns = netns {
+        resolved = try NextHopLookup.resolve(namespace: ns, destination: to)
+    }
+    if let ns = netns { try enterNetworkNamespace(ns) }
+    guard let m = MACAddress(mac ?? resolved?.mac ?? "") else {
+        throw ValidationError("need --mac unless --netns lets the host resolve it")
+    }
+    if let dst6 = IPv6Address(to) {
+        guard let src6 = IPv6Address(source ?? resolved?.source ?? "") else { throw ValidationError("need an IPv6 --source") }
+        var c = SenderConfig(destinationMAC: m, source: 0, destination: 0)
+        c.source6 = src6
+        c.destination6 = dst6
+        return c
+    }
+    guard let dst = parseIPv4(to), let src = parseIPv4(source ?? resolved?.source ?? "") else {
+        throw ValidationError("--to is an IPv4 or IPv6 address; --source the same family")
+    }
+    return SenderConfig(destinationMAC: m, source: src, destination: dst)
 }
