@@ -70,4 +70,37 @@ final class LoadBalancingIntegrationTests: LabTestCase {
         XCTAssertGreaterThan(slow, 0, "the slow uplink is still used")
         XCTAssertEqual(flowlet.workload.lost, 0)
     }
+
+    /// The collision tax on a ring all-reduce (the `fabric balance` scenario, CI-sized): ranks
+    /// h1,h5,h2,h6,h3,h7,h4,h8 over 25 Mb/s uplinks (slow enough that a debug build's CPU is
+    /// not the bottleneck: 1.37x and 1.44x in two runs, 1.14x at 50 Mb/s), QPs chosen so ECMP hashes all four flows
+    /// leaving each leaf onto one uplink. Flowlets spread them and finish the job sooner;
+    /// selective repeat, so the few packets flowlets reorder cost no go-back-N.
+    func testTheRingAllreduceFinishesSoonerWithFlowletsThanWithCollidingECMP() throws {
+        let tb = try makeLeafSpine(.leafSpine(uplinkGbps: 0.025, flowletIdleNanoseconds: 10_000_000))
+        let lab = CollisionLab(lab: LoadBalanceLab(testbed: tb, launcher: launcher))
+        let ranks = CollisionLab.interleavedRanks(hostsPerLeaf: 4, leaves: 2)
+        XCTAssertEqual(ranks, [1, 5, 2, 6, 3, 7, 4, 8])
+        var o = CollectiveOptions()
+        o.bufferBytes = 1 << 20
+        o.reliabilityArguments = ["--transport", "sr"]
+        let ecmp = try lab.run(mode: .ecmp, seed: -1, ranks: ranks, options: o)
+        let flowlet = try lab.run(mode: .flowlet, seed: -1, ranks: ranks, options: o)
+        let ideal = lab.idealSeconds(ranks: ranks, options: o)
+        print(CollisionLab.table([ecmp, flowlet], ideal: ideal))
+        for r in [ecmp, flowlet] {
+            XCTAssertEqual(r.collective.messagesCompleted, 8 * 14, "\(r.mode.name): every chunk of every step acknowledged")
+            XCTAssertEqual(r.collective.failedQueuePairs, 0)
+            XCTAssertGreaterThan(r.collective.jctSeconds, ideal, "\(r.mode.name): no faster than the uplinks allow")
+        }
+        for leaf in ["leaf1", "leaf2"] {
+            let (a, b) = (ecmp.switches.uplinkBytes["\(leaf):s1"] ?? 0, ecmp.switches.uplinkBytes["\(leaf):s2"] ?? 0)
+            XCTAssertGreaterThan(a, 10 * max(b, 1), "ECMP: every flow leaving \(leaf) on its uplink to spine1 (\(a) vs \(b) bytes)")
+            let (c, d) = (Double(flowlet.switches.uplinkBytes["\(leaf):s1"] ?? 0), Double(flowlet.switches.uplinkBytes["\(leaf):s2"] ?? 0))
+            XCTAssertLessThan(max(c, d) / max(1, min(c, d)), 2, "flowlets use both of \(leaf)'s uplinks (\(c) vs \(d) bytes)")
+        }
+        XCTAssertGreaterThan(ecmp.collective.jctSeconds, 1.2 * flowlet.collective.jctSeconds, "the collision tax")
+        let record = lab.record(ecmp, ranks: ranks, options: o)
+        XCTAssertEqual(Set(record.flows.flatMap(\.uplinkBytes.keys)), ["leaf1:s1", "leaf2:s1"], "each flow's ECMP uplink, by the switch's hash")
+    }
 }

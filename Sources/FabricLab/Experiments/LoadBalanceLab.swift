@@ -103,32 +103,56 @@ public struct LoadBalanceLab {
         return q
     }
 
-    /// Runs `pattern` with every switch in `mode` (switches restarted with that configuration)
-    /// and returns what the hosts and the switches measured.
-    public func run(mode: LoadBalancingMode, pattern: Pattern, options: WorkloadOptions) throws -> Run {
+    /// What the switches counted during one run.
+    public struct SwitchCounters: Sendable {
+        /// Bytes each leaf uplink sent, "leaf:port" -> bytes.
+        public var uplinkBytes: [String: UInt64] = [:]
+        public var newFlowlets: UInt64 = 0
+        public var pathChanges: UInt64 = 0
+        public var collisions: UInt64 = 0
+        public var switchDrops: UInt64 = 0
+        /// "switch:port:reason=count" for every drop; socket drops (a switch's rx ring full)
+        /// apart from the data path's.
+        public var dropReasons: [String] = []
+        public var socketDrops: UInt64 = 0
+    }
+
+    /// Runs `body` with every switch in `mode` (switches restarted with that configuration)
+    /// and returns its result with what the switches counted meanwhile.
+    public func measured<T>(mode: LoadBalancingMode, _ body: () throws -> T) throws -> (T, SwitchCounters) {
         testbed.stopSwitches()
         try testbed.writeConfigs(mode: mode)
         try testbed.startSwitches(launcher)
         defer { testbed.stopSwitches() }
         let before = try uplinkTx()
-        let w = try Workload.run(fabric: launcher.fabric, testbed: testbed, pattern: pattern, options: options)
+        let result = try body()
         let statuses = testbed.stopSwitches()
         for (s, st) in statuses where st != 0 { throw TestbedError("switch \(s) did not stop cleanly (status \(String(describing: st)))") }
-        let after = try uplinkTx()
-        var run = Run(mode: mode, workload: w, uplinkBytes: after.mapValues { $0 }, newFlowlets: 0, pathChanges: 0, collisions: 0, switchDrops: 0)
-        for (k, v) in after { run.uplinkBytes[k] = v &- (before[k] ?? 0) }
+        var c = SwitchCounters()
+        for (k, v) in try uplinkTx() { c.uplinkBytes[k] = v &- (before[k] ?? 0) }
         for s in testbed.topology.switches {
             let r = try testbed.stats(s)
-            run.newFlowlets += r.loadBalancing.newFlowlets
-            run.pathChanges += r.loadBalancing.pathChanges
-            run.collisions += r.loadBalancing.collisions
-            run.switchDrops += r.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames }
+            c.newFlowlets += r.loadBalancing.newFlowlets
+            c.pathChanges += r.loadBalancing.pathChanges
+            c.collisions += r.loadBalancing.collisions
+            c.switchDrops += r.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames }
+            c.socketDrops += r.ports.reduce(0) { $0 + $1.socket.frames }
             for p in r.ports {
-                for (k, v) in p.drops where v > 0 { run.dropReasons.append("\(s):\(p.name):\(k)=\(v)") }
-                if p.socket.frames > 0 { run.dropReasons.append("\(s):\(p.name):socket=\(p.socket.frames)") }
+                for (k, v) in p.drops where v > 0 { c.dropReasons.append("\(s):\(p.name):\(k)=\(v)") }
+                if p.socket.frames > 0 { c.dropReasons.append("\(s):\(p.name):socket=\(p.socket.frames)") }
             }
         }
-        return run
+        return (result, c)
+    }
+
+    /// Runs `pattern` with every switch in `mode` and returns what the hosts and the switches
+    /// measured.
+    public func run(mode: LoadBalancingMode, pattern: Pattern, options: WorkloadOptions) throws -> Run {
+        let (w, c) = try measured(mode: mode) {
+            try Workload.run(fabric: launcher.fabric, testbed: testbed, pattern: pattern, options: options)
+        }
+        return Run(mode: mode, workload: w, uplinkBytes: c.uplinkBytes, newFlowlets: c.newFlowlets, pathChanges: c.pathChanges,
+                   collisions: c.collisions, switchDrops: c.switchDrops, dropReasons: c.dropReasons)
     }
 
     func uplinkTx() throws -> [String: UInt64] {

@@ -3,14 +3,20 @@ import FabricPacket
 /// The path selector of every mode (`LoadBalancingMode`), chosen per ECMP group:
 /// - ecmp: the 5-tuple hash;
 /// - flowlet: a table of `tableSize` entries indexed by the flow hash holds each flowlet's
-///   member and last-seen time; a packet within `idle` of its flow's previous one keeps the
-///   member (no reordering), after a longer gap the flow starts a new flowlet on the member of
-///   best band (ties broken at random). Two flows on one entry share it (counted as a
-///   collision, the resident keeps its member);
+///   member and when its last packet leaves this switch (its arrival plus the drain time of
+///   the member's queue then); a packet within `idle` of that keeps the member (no
+///   reordering), after a longer gap the flow starts a new flowlet on the member of best band
+///   (ties broken at random; a flow stays on its member unless another is strictly better).
+///   The gap counts from the departure, not the arrival: behind a
+///   deep queue (an uplink slower than its senders, PFC) a flow that pauses has packets still
+///   queued, and a new flowlet on an idle member would overtake them (measured: a ring
+///   all-reduce over 100 Mb/s uplinks reordered 8307 packets with arrival gaps). Two flows on
+///   one entry share it (counted as a collision, the resident keeps its member);
 /// - spray (DRILL, Ghorbani et al., SIGCOMM 2017): per packet, the least loaded of two random
 ///   members and the group's previous best, by band and then bytes assigned since the sample.
 public struct AdaptivePathSelector: PathSelector, ~Copyable {
     @usableFromInline let band: UnsafeMutablePointer<UInt8>
+    @usableFromInline let drain: UnsafeMutablePointer<UInt64>
     @usableFromInline let assigned: UnsafeMutablePointer<UInt32>
     @usableFromInline let tableMask: Int
     @usableFromInline let tags: UnsafeMutablePointer<UInt32>
@@ -33,6 +39,7 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
     public init(load: borrowing PortLoad, tableSize: Int = 4096, idleNanoseconds: UInt64 = 256_000) {
         precondition(tableSize > 0 && tableSize & (tableSize - 1) == 0, "flowlet table size must be a power of two")
         band = load.band
+        drain = load.drainNanoseconds
         assigned = load.assigned
         tableMask = tableSize - 1
         tags = .filled(with: 0, count: tableSize)
@@ -71,18 +78,24 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
     mutating func flowlet(ports: UnsafePointer<Int32>, memberCount n: Int, flowHash: UInt32, now: UInt64) -> Int {
         let i = Int(flowHash) & tableMask
         let tag = flowHash | 1                      // 0 marks an empty entry
-        let active = tags[i] != 0 && now &- lastSeen[i] <= idleNanoseconds && Int(chosen[i]) < n
+        // `lastSeen`: when the flowlet's last packet leaves (may lie ahead of now).
+        let active = tags[i] != 0 && (now <= lastSeen[i] || now &- lastSeen[i] <= idleNanoseconds) && Int(chosen[i]) < n
         if active {
             if tags[i] != tag { collisions &+= 1 }
-            lastSeen[i] = now
-            return Int(chosen[i])
+            let m = Int(chosen[i])
+            lastSeen[i] = now &+ drain[Int(ports[m])]
+            return m
         }
-        let m = best(ports: ports, memberCount: n)
+        var m = best(ports: ports, memberCount: n)
+        // A flow's new flowlet stays where it was unless another member is strictly better:
+        // a move is a chance to reorder behind a queue further on, and a tie gains nothing.
+        let previous = Int(chosen[i])
+        if tags[i] == tag && previous < n && previous != m && band[Int(ports[previous])] <= band[Int(ports[m])] { m = previous }
         newFlowlets &+= 1
-        if tags[i] == tag && Int(chosen[i]) != m { pathChanges &+= 1 }
+        if tags[i] == tag && previous != m { pathChanges &+= 1 }
         tags[i] = tag
         chosen[i] = UInt8(truncatingIfNeeded: m)
-        lastSeen[i] = now
+        lastSeen[i] = now &+ drain[Int(ports[m])]
         return m
     }
 

@@ -20,6 +20,9 @@ public struct PortLoad: ~Copyable {
     /// Bytes the selector sent each port's way since the last sample (spray's feedback
     /// between samples); reset by every sample.
     public let assigned: UnsafeMutablePointer<UInt32>
+    /// Per port: how long what waits on it now takes to leave, in nanoseconds at its rate
+    /// (flowlets count their idle gap from when their last packet leaves, not arrives).
+    public let drainNanoseconds: UnsafeMutablePointer<UInt64>
     /// Bytes per nanosecond each port sends at (its emulated speed, or 100G).
     @usableFromInline let capacity: UnsafeMutablePointer<Double>
     /// EWMA of the utilisation (0...1); a sample covering dt weighs 1 - e^(-dt / span).
@@ -44,6 +47,7 @@ public struct PortLoad: ~Copyable {
         for (p, s) in portSpeedsGbps.enumerated() { if let s { capacity[p] = s / 8 } }
         utilisation = .filled(with: 0, count: portCount)
         lastTx = .filled(with: 0, count: portCount)
+        drainNanoseconds = .filled(with: 0, count: portCount)
     }
 
     deinit {
@@ -52,6 +56,7 @@ public struct PortLoad: ~Copyable {
         capacity.deallocate()
         utilisation.deallocate()
         lastTx.deallocate()
+        drainNanoseconds.deallocate()
     }
 
     /// Takes a sample if `interval` has passed: `txBytes(p)` is port p's transmitted bytes so
@@ -76,7 +81,9 @@ public struct PortLoad: ~Copyable {
             let u = Double(sent) / (capacity[p] * Double(dt))
             utilisation[p] += (u - utilisation[p]) * weight
             let loadBand = min(7, Int(utilisation[p] * 8))
-            let queueBand = min(7, Int(Double(queuedBytes(p)) / capacity[p] / Self.queueBandNanoseconds))
+            let drain = Double(queuedBytes(p)) / capacity[p]
+            drainNanoseconds[p] = UInt64(drain)
+            let queueBand = min(7, Int(drain / Self.queueBandNanoseconds))
             band[p] = UInt8(max(loadBand, queueBand))
             assigned[p] = 0
         }
