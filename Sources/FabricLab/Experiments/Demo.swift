@@ -1,17 +1,32 @@
+import FabricCore
 import Foundation
 
-/// `fabric demo`: bring up a star test bed, run the switch as a child process, put ping, UDP
-/// and TCP traffic through it, print a report, and tear everything down (also on failure and
-/// on Ctrl-C: every wait checks `Interrupt`).
+/// `fabric demo`: what the lab shows, in three parts, each on a test bed of its own that is torn
+/// down afterwards (also on failure and on Ctrl-C: every wait checks `Interrupt`):
+/// 1. a first check: ping, UDP and TCP through the switch as a learning bridge;
+/// 2. lossless Ethernet: RoCEv2 incast (3 senders into a 200 Mb/s port) with PFC on and off:
+///    what is lost, PFC frames, RC retransmissions, completion; the report's plots come from
+///    the PFC-on run;
+/// 3. the ECMP collision tax: a ring all-reduce across a leaf-spine under ecmp and flowlet,
+///    JCT per draw of QP numbers against the ideal.
 public struct Demo {
+    /// The first check's star bed (the other parts derive theirs from its prefix).
     public var testbed: TopologyTestbed
     /// Starts the switch (the `fabric` executable, extra arguments such as --xdp-mode generic).
     public var launcher: SwitchLauncher
     /// The `fabric` executable (the UDP probes run as its subcommands).
     public var fabric: String { launcher.fabric }
-    public var pingCount = 20
-    public var udpPerPair = 5000
-    public var tcpSeconds = 3
+    public var pingCount = 5
+    public var udpPerPair = 1000
+    public var tcpSeconds = 2
+    /// Part 2: seconds per incast run.
+    public var incastSeconds = 2.0
+    /// Part 3: draws of QP numbers besides the colliding one, each rank's buffer, uplink speed.
+    public var seeds = 2
+    public var collectiveBuffer = 2 << 20
+    public var uplinkGbps = 0.1
+    /// Which parts run (1, 2, 3).
+    public var parts: Set<Int> = [1, 2, 3]
     /// Where the demo writes its report (plots and summary of the switch's record); nil: none.
     public var reportDirectory: String? = "fabric-demo-report"
     public var log: (String) -> Void = { print($0); fflush(nil) }
@@ -22,8 +37,17 @@ public struct Demo {
     }
 
     public func run() throws -> String {
+        var out = "SwiftFabric demo: real frames through software switches in network namespaces, on this machine.\n\n"
+        if parts.contains(1) { out += try firstCheck() }
+        if parts.contains(2) { out += try losslessPart() }
+        if parts.contains(3) { out += try collisionPart() }
+        return out
+    }
+
+    /// Part 1: ping, UDP, TCP through one switch.
+    func firstCheck() throws -> String {
         let tb = testbed
-        log("== bringing up \(tb.routed ? "routed" : "bridged") test bed '\(tb.prefix)' with \(tb.hostCount) hosts")
+        log("== 1. first check: \(tb.routed ? "routed" : "bridged") test bed '\(tb.prefix)' with \(tb.hostCount) hosts")
         try tb.up()
         defer {
             tb.down()
@@ -31,27 +55,84 @@ public struct Demo {
         }
         let statsFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: statsFile) }
-        let recordFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).rec"
-        defer { try? FileManager.default.removeItem(atPath: recordFile) }
-        let sw = try launcher.start(.init(namespace: tb.switchNamespace, config: tb.configPath, statsFile: statsFile,
-                                          arguments: reportDirectory != nil ? ["--record", recordFile] : []))
+        let sw = try launcher.start(.init(namespace: tb.switchNamespace, config: tb.configPath, statsFile: statsFile))
         defer { sw.stop() }
         log("== switch running (pid \(sw.child.pid)): \(sw.banner)")
-
-        var out = "SwiftFabric demo: \(tb.hostCount) hosts around one switch (test bed '\(tb.prefix)', \(sw.banner) in netns \(tb.switchNamespace))\n"
+        var out = "1. First check: \(tb.hostCount) hosts around one switch (\(sw.banner) in netns \(tb.switchNamespace))\n"
         out += tb.routed ? "Each host in its own subnet (10.77.i.0/24, default route via the switch at 10.77.i.254): every frame below was routed.\n\n"
                          : "All hosts in 10.77.0.0/24: the switch is a learning bridge.\n\n"
         out += try pingSection()
         out += try udpSection()
         out += try tcpSection()
-
         let final = try sw.stopAndReport()
         out += "\nSwitch counters (from the switch's exit snapshot)\n"
-        out += final.table.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        out += final.table.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n\n"
+        return out
+    }
+
+    /// Part 2: RoCEv2 incast, PFC on and off.
+    func losslessPart() throws -> String {
+        let tb = TopologyTestbed.star(prefix: testbed.prefix + "ll", hosts: 4, routed: true)
+        log("== 2. lossless Ethernet: routed test bed '\(tb.prefix)', h1,h2,h3 send RoCEv2 into h4 behind a 200 Mb/s port")
+        try tb.up()
+        defer {
+            tb.down()
+            log("== test bed '\(tb.prefix)' removed")
+        }
+        var lab = LosslessIncast(testbed: tb, launcher: launcher)
+        lab.seconds = incastSeconds
+        let recordFile = NSTemporaryDirectory() + "fabric-demo-\(getpid()).rec"
+        defer { try? FileManager.default.removeItem(atPath: recordFile) }
+        log("== PFC on")
+        let on = try lab.run(pfc: true, cc: "none", switchArguments: reportDirectory != nil ? ["--record", recordFile] : [])
+        log("== PFC off")
+        let off = try lab.run(pfc: false, cc: "none")
+        var out = "2. Lossless Ethernet: RoCEv2 RC incast, 3 senders at \(lab.senderGbps) Gb/s each into h4's 200 Mb/s port, \(Int(lab.seconds)) s, go-back-N\n"
+        out += "| PFC | sent | received | lost | resent (RC) | switch drops | PFC frames | completion s |\n|---|---|---|---|---|---|---|---|\n"
+        for r in [on, off] {
+            out += "| \(r.pfc ? "on" : "off") | \(r.workload.sentPackets) | \(r.workload.receivedPackets) | \(r.workload.lost) | \(r.workload.retransmittedPackets) | "
+                + "\(r.switchDrops) | \(r.pfcSent) | \(String(format: "%.3f", r.workload.completionSeconds)) |\n"
+        }
+        out += "With PFC the switch pauses the senders instead of dropping: nothing lost, nothing resent. Without it the switch drops\n"
+            + "the excess and every drop costs go-back-N a window of resends.\n"
         if let dir = reportDirectory {
             let report = try ReportRenderer.render(record: recordFile, into: dir)
-            out += "\nReport (queue depth, port load, residence-time CDF, summary): \(report.directory)/index.html\n"
+            out += "Report of the PFC-on run (queue depth, PFC, port load, residence-time CDF): \(report.directory)/index.html\n"
         }
+        return out + "\n"
+    }
+
+    /// Part 3: the ECMP collision tax on a ring all-reduce.
+    func collisionPart() throws -> String {
+        let topo = Topology.leafSpine(uplinkGbps: uplinkGbps, flowletIdleNanoseconds: 10_000_000)
+        let tb = TopologyTestbed(topology: topo, prefix: testbed.prefix + "ls")
+        log("== 3. the collision tax: leaf-spine test bed '\(tb.prefix)' (2 spines, 2 leaves of 4 hosts, \(Int(uplinkGbps * 1000)) Mb/s uplinks)")
+        try tb.up()
+        defer {
+            tb.down()
+            log("== test bed '\(tb.prefix)' removed")
+        }
+        let lab = CollisionLab(lab: LoadBalanceLab(testbed: tb, launcher: launcher))
+        let ranks = CollisionLab.interleavedRanks(hostsPerLeaf: 4, leaves: 2)
+        var o = CollectiveOptions()
+        o.bufferBytes = collectiveBuffer
+        var runs: [CollisionRun] = []
+        for seed in [-1] + Array(0..<seeds) {
+            for mode in [LoadBalancingMode.ecmp, .flowlet] {
+                log("== \(mode.name), QPs \(seed < 0 ? "colliding" : "of seed \(seed)")")
+                runs.append(try lab.run(mode: mode, seed: seed, ranks: ranks, options: o))
+            }
+        }
+        var out = "3. The ECMP collision tax: ring all-reduce over " + ranks.map(tb.hostName).joined(separator: ",")
+            + " (every ring edge crosses the spines: 4 flows leave each leaf over 2 uplinks), \(o.bufferBytes >> 20) MB per rank, go-back-N.\n"
+        out += "Seeds are draws of QP numbers (so of UDP source ports, so of ECMP's hash); 'colliding' = the draw that puts every flow of a leaf on one uplink.\n"
+        out += "| QPs | ecmp JCT ms | flowlet JCT ms | ecmp / flowlet | flowlet resent |\n|---|---|---|---|---|\n"
+        for seed in [-1] + Array(0..<seeds) {
+            let e = runs.first { $0.seed == seed && $0.mode == .ecmp }!.collective, f = runs.first { $0.seed == seed && $0.mode == .flowlet }!.collective
+            out += "| \(seed < 0 ? "colliding" : "seed \(seed)") | \(String(format: "%.0f", e.jctSeconds * 1000)) | \(String(format: "%.0f", f.jctSeconds * 1000)) | "
+                + "\(String(format: "%.2f", f.jctSeconds > 0 ? e.jctSeconds / f.jctSeconds : 0)) | \(f.retransmittedPackets) |\n"
+        }
+        out += "\n" + CollisionLab.table(runs, ideal: lab.idealSeconds(ranks: ranks, options: o))
         return out
     }
 

@@ -113,7 +113,8 @@ public struct LosslessIncast {
     /// One run on the (already up) test bed: starts the switch, runs the incast, stops the
     /// switch and returns what both sides counted. `alongside` (e.g. a packet capture that
     /// ends by itself) runs while the traffic flows and is stopped after it.
-    public func run(pfc: Bool, cc: String, alongside: [String]? = nil) throws -> Result {
+    /// `switchArguments`: more `fabric switch` options (e.g. `--record FILE`).
+    public func run(pfc: Bool, cc: String, alongside: [String]? = nil, switchArguments: [String] = []) throws -> Result {
         let tag = "\(getpid())-\(UUID().uuidString.prefix(6))"
         let configFile = NSTemporaryDirectory() + "fabric-incast-\(tag).yaml"
         let statsFile = NSTemporaryDirectory() + "fabric-incast-\(tag).json"
@@ -123,7 +124,7 @@ public struct LosslessIncast {
         }
         try SwitchConfigYAML.write(config(pfc: pfc), to: configFile, header: "fabric lossless: PFC \(pfc ? "on" : "off")")
         let sw = try launcher.start(.init(namespace: testbed.switchNamespace, config: configFile, statsFile: statsFile,
-                                          arguments: ["--queue-capacity", "8192"]))
+                                          arguments: ["--queue-capacity", "8192"] + switchArguments))
         defer { sw.stop() }
         var o = WorkloadOptions()
         o.seconds = seconds
