@@ -70,8 +70,9 @@ final class SenderControlTests: XCTestCase {
         XCTAssertNil(r.next(), "no socket, nothing to read")
     }
 
-    func schedule(rate: Double = 1, dcqcn: Bool = false) -> SendSchedule {
+    func schedule(rate: Double = 1, dcqcn: Bool = false, queuePairs: Int = 1) -> SendSchedule {
         var c = SenderConfig(destinationMAC: switchMAC, source: 0x0A00_0001, destination: 0x0A00_0002)
+        c.queuePairs = queuePairs
         c.rateGbps = rate
         c.linkGbps = 1
         c.dcqcn = dcqcn
@@ -105,23 +106,39 @@ final class SenderControlTests: XCTestCase {
         XCTAssertEqual(s.pause.pausedMicroseconds, 512)
     }
 
-    func testACNPCutsTheDCQCNRateAndRestartsTheScheduleAtIt() {
+    func testACNPCutsItsQueuePairsDCQCNRateAndItsLimiterPacesAtIt() {
         var s = schedule(dcqcn: true)
         s.handle(.congestionNotification(queuePair: 0), at: t + 1000)
         XCTAssertEqual(s.cnpsReceived, 1)
-        XCTAssertEqual(s.pacer.rateGbps, 0.5, accuracy: 1e-12, "alpha starts at 1: the first cut halves")
-        XCTAssertEqual(s.pacer.due(frameLength: 1000, firstOfMessage: true, now: t + 1000), t + 1000 + 16_384)
+        XCTAssertEqual(s.limiters[0].rateGbps, 0.5, accuracy: 1e-12, "alpha starts at 1: the first cut halves")
+        XCTAssertEqual(s.rateGbps, 0.5, accuracy: 1e-12)
+        XCTAssertEqual(s.pacer.rateGbps, 1, "the port's line rate stays")
+        // The first packet goes on the port's schedule; the next waits for the QP's 0.5 Gb/s.
+        let first = s.due(queuePair: 0, frameLength: 1000, firstOfMessage: true, now: t + 1000)!
+        XCTAssertEqual(first, t + 8192)
+        s.sent(queuePair: 0, frameLength: 1000, at: first)
+        XCTAssertEqual(s.due(queuePair: 0, frameLength: 1000, firstOfMessage: false, now: first), first + 16_384)
         // 300 us later DCQCN's timer recovers half the way to the target.
-        s.followCongestionControl(frameLength: 1000, now: t + 301_000)
-        XCTAssertEqual(s.pacer.rateGbps, 0.75, accuracy: 1e-12)
-        XCTAssertEqual(s.dcqcn?.cuts, 1)
+        s.followCongestionControl(queuePair: 0, frameLength: 1000, now: t + 301_000)
+        XCTAssertEqual(s.limiters[0].rateGbps, 0.75, accuracy: 1e-12)
+        XCTAssertEqual(s.dcqcn[0].cuts, 1)
+    }
+
+    func testDCQCNRunsPerQueuePair() {
+        var s = schedule(dcqcn: true, queuePairs: 2)
+        s.handle(.congestionNotification(queuePair: 1), at: t + 1000)
+        s.handle(.congestionNotification(queuePair: 1), at: t + 2000)
+        XCTAssertEqual(s.dcqcn.map(\.cuts), [0, 2])
+        XCTAssertEqual(s.limiters[0].rateGbps, 1, "QP 0 was not notified")
+        XCTAssertLessThan(s.limiters[1].rateGbps, 0.5)
+        XCTAssertEqual(s.cnpsPerQueuePair, [0, 2])
     }
 
     func testWithoutDCQCNACNPIsCountedAndTheRateStays() {
         var s = schedule(dcqcn: false)
         _ = s.pacer.due(frameLength: 1000, firstOfMessage: true, now: t)
         s.handle(.congestionNotification(queuePair: 0), at: t + 1000)
-        s.followCongestionControl(frameLength: 1000, now: t + 400_000)
+        s.followCongestionControl(queuePair: 0, frameLength: 1000, now: t + 400_000)
         XCTAssertEqual(s.cnpsReceived, 1)
         XCTAssertEqual(s.pacer.rateGbps, 1)
         XCTAssertEqual(s.pacer.due(frameLength: 1000, firstOfMessage: true, now: t + 1000), t + 2 * 8192, "the schedule went on")

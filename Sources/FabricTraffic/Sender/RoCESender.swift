@@ -61,8 +61,8 @@ public struct RoCESender {
             let (message, index) = schedule.requester.place(t)
             let packet = packets.segment(index)
             // 2. Rate and pace: wait for the packet's time on the schedule.
-            schedule.followCongestionControl(frameLength: packet.frameLength, now: now)
-            if let due = schedule.pacer.due(frameLength: packet.frameLength, firstOfMessage: index == 0 && !t.retransmission, now: now) {
+            schedule.followCongestionControl(queuePair: t.queuePair, frameLength: packet.frameLength, now: now)
+            if let due = schedule.due(queuePair: t.queuePair, frameLength: packet.frameLength, firstOfMessage: index == 0 && !t.retransmission, now: now) {
                 now = schedule.wait(until: due, from: now)
             }
             // 3. Control frames, then a pause of our priority: wait it out.
@@ -80,15 +80,16 @@ public struct RoCESender {
             report.packets += 1
             report.bytes += UInt64(length)
             schedule.requester.sent(t, at: now)
+            schedule.sent(queuePair: t.queuePair, frameLength: length, at: now)
             schedule.pause.packetSent(at: monotonicNanoseconds())
         }
         transmitter.finish()
-        return Self.finish(report, schedule: schedule, packets: packets, start: start, end: now)
+        return finish(report, schedule: schedule, packets: packets, start: start, end: now)
     }
 
     /// The report's totals from the parts at the end of a run from `start` to `end`.
-    private static func finish(_ report: SenderReport, schedule: borrowing SendSchedule, packets: borrowing PacketWriter,
-                               start: UInt64, end: UInt64) -> SenderReport {
+    private func finish(_ report: SenderReport, schedule: borrowing SendSchedule, packets: borrowing PacketWriter,
+                        start: UInt64, end: UInt64) -> SenderReport {
         var r = report
         r.corrupted = packets.corrupted
         let rc = schedule.requester
@@ -115,9 +116,14 @@ public struct RoCESender {
         r.lastPauseRequestedMicroseconds = pause.lastRequestedMicroseconds
         r.behindScheduleMicroseconds = schedule.pacer.behindScheduleMicroseconds
         r.cnpsReceived = schedule.cnpsReceived
-        r.rateCuts = schedule.dcqcn?.cuts ?? 0
-        r.finalRateGbps = schedule.pacer.rateGbps
-        r.meanRateGbps = schedule.pacer.meanRateGbps(from: start, to: end)
+        r.rateCuts = schedule.dcqcn.reduce(0) { $0 + $1.cuts }
+        r.finalRateGbps = schedule.rateGbps
+        r.meanRateGbps = schedule.meanRateGbps(from: start, to: end)
+        r.dcqcn = schedule.dcqcn.isEmpty ? nil : config.dcqcnParameters
+        r.queuePairRates = schedule.limiters.indices.map { q in
+            SenderReport.QueuePairRate(queuePair: config.localQP + UInt32(q), cnps: schedule.cnpsPerQueuePair[q], rateCuts: schedule.dcqcn[q].cuts,
+                                       finalRateGbps: schedule.limiters[q].rateGbps, meanRateGbps: schedule.limiters[q].meanRateGbps(from: start, to: end))
+        }
         return r
     }
 

@@ -39,8 +39,10 @@ public struct SenderConfig: Sendable {
     /// CLOCK_MONOTONIC time to start at (0: now): lets several senders start together, the
     /// barrier of a collective round.
     public var startAt: UInt64 = 0
-    /// Congestion control: DCQCN cuts the rate on CNPs and recovers it (needs a rate).
+    /// Congestion control: DCQCN, per queue pair, cuts a QP's rate on its CNPs and recovers it
+    /// (needs a rate: the line rate each QP starts from), with these settings.
     public var dcqcn = false
+    public var dcqcnParameters = DCQCN.Parameters()
     /// RC reliability: go-back-N or selective repeat, timeout, retries, window.
     public var reliability = ReliabilityParameters()
     /// Test aid: every Nth first transmission gets one payload byte flipped after its ICRC was
@@ -109,5 +111,6 @@ extension SenderConfig {
         guard (0...7).contains(priority) else { throw TrafficError("priority \(priority): an 802.1p priority is 0...7") }
         guard messages >= 0 else { throw TrafficError("messages \(messages): 0 (run for the seconds) or more") }
         try reliability.validate()
+        try dcqcnParameters.validate()
     }
 }

@@ -49,5 +49,16 @@ public struct SenderReport: Codable, Sendable {
     public var rateCuts: UInt64 = 0
     public var finalRateGbps: Double = 0
     public var meanRateGbps: Double = 0
+    /// DCQCN runs per queue pair: its settings (nil: none ran), and each QP's CNPs, cuts and
+    /// rates (the sender's rates above are their mean, at most the port's).
+    public var dcqcn: DCQCN.Parameters?
+    public var queuePairRates: [QueuePairRate] = []
+    public struct QueuePairRate: Codable, Sendable {
+        public var queuePair: UInt32
+        public var cnps: UInt64
+        public var rateCuts: UInt64
+        public var finalRateGbps: Double
+        public var meanRateGbps: Double
+    }
     public var gbps: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e9 : 0 }
 }

@@ -83,8 +83,9 @@ struct PatternOptions: ParsableArguments {
     @Option(help: "Queue pairs per flow.") var qps: Int = 2
     @Option(help: "Message size (64KB, 1MB).") var message: String = "64KB"
     @Option(help: "Payload bytes per packet.") var mtu: Int = 1024
-    @Option(help: "Congestion control: none or dcqcn.") var cc: String = "none"
+    @Option(help: "Congestion control: none or dcqcn (per queue pair; needs --rate).") var cc: String = "none"
     @OptionGroup var rc: ReliabilityFlags
+    @OptionGroup var dcqcnFlags: DCQCNFlags
 
     func validate() throws {
         _ = try options()
@@ -101,7 +102,7 @@ struct PatternOptions: ParsableArguments {
         o.messageBytes = try unit("--message") { () throws(UnitError) in try Units.bytes(message) }
         guard o.messageBytes > 0 else { throw ValidationError("--message must be at least 1 byte") }
         o.mtu = mtu
-        o.extraSenderArguments = ["--cc", cc]
+        o.extraSenderArguments = ["--cc", cc] + (cc == "dcqcn" ? dcqcnFlags.arguments : [])
         o.reliabilityArguments = rc.arguments
         return o
     }

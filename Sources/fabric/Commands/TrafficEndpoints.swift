@@ -37,6 +37,38 @@ struct ReliabilityFlags: ParsableArguments {
     }
 }
 
+/// DCQCN reaction-point settings (per queue pair), with ConnectX's defaults.
+struct DCQCNFlags: ParsableArguments {
+    @Option(help: "DCQCN g, the alpha gain (ConnectX dce_tcp_g 1/256).") var dcqcnG: Double = 1.0 / 256
+    @Option(help: "DCQCN alpha update period in us (rate_reduce_monitor_period: 55).") var dcqcnAlphaUs: Double = 55
+    @Option(help: "DCQCN rate increase timer in us (rpg_time_reset: 300).") var dcqcnIncreaseUs: Double = 300
+    @Option(help: "DCQCN rate increase byte counter (rpg_byte_reset; the paper's 10 MB).") var dcqcnBytes: Int = 10 << 20
+    @Option(help: "DCQCN fast-recovery steps (rpg_threshold: 5).") var dcqcnFastRecovery: Int = 5
+    @Option(help: "DCQCN additive increase in Mb/s (rpg_ai_rate: 5).") var dcqcnAiMbps: Double = 5
+    @Option(help: "DCQCN hyper increase in Mb/s (rpg_hai_rate: 50).") var dcqcnHaiMbps: Double = 50
+    @Option(help: "DCQCN minimum rate in Mb/s (rpg_min_rate: 1).") var dcqcnMinMbps: Double = 1
+
+    func parameters() throws -> DCQCN.Parameters {
+        var p = DCQCN.Parameters()
+        p.g = dcqcnG
+        p.alphaIntervalNanoseconds = UInt64(max(0, dcqcnAlphaUs) * 1000)
+        p.increaseIntervalNanoseconds = UInt64(max(0, dcqcnIncreaseUs) * 1000)
+        p.byteCounter = UInt64(max(0, dcqcnBytes))
+        p.fastRecoverySteps = dcqcnFastRecovery
+        p.additiveIncreaseGbps = dcqcnAiMbps / 1000
+        p.hyperIncreaseGbps = dcqcnHaiMbps / 1000
+        p.minimumRateGbps = dcqcnMinMbps / 1000
+        do { try p.validate() } catch { throw ValidationError("\(error)") }
+        return p
+    }
+
+    /// The same options for a child `fabric traffic send|rank`.
+    var arguments: [String] {
+        ["--dcqcn-g", "\(dcqcnG)", "--dcqcn-alpha-us", "\(dcqcnAlphaUs)", "--dcqcn-increase-us", "\(dcqcnIncreaseUs)", "--dcqcn-bytes", "\(dcqcnBytes)",
+         "--dcqcn-fast-recovery", "\(dcqcnFastRecovery)", "--dcqcn-ai-mbps", "\(dcqcnAiMbps)", "--dcqcn-hai-mbps", "\(dcqcnHaiMbps)", "--dcqcn-min-mbps", "\(dcqcnMinMbps)"]
+    }
+}
+
 /// `fabric traffic send|recv`: the building blocks, one RoCEv2 endpoint on this host.
 extension TrafficCommand {
     struct Send: ParsableCommand {
@@ -65,6 +97,7 @@ extension TrafficCommand {
         @Option(help: "Test aid: corrupt every Nth new packet after its ICRC, so the receiver drops it and RC must repair it (resends are never corrupted; 0: never).") var corruptEvery: Int = 0
         @Option(help: "Start at this CLOCK_MONOTONIC time in ns (a barrier shared by several senders; 0: now).") var startAt: UInt64 = 0
         @OptionGroup var rc: ReliabilityFlags
+        @OptionGroup var dcqcnFlags: DCQCNFlags
         @Flag(help: "Print the result as one JSON line.") var json = false
 
         func run() throws {
@@ -87,6 +120,7 @@ extension TrafficCommand {
             c.ecn = ecn
             guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
             c.dcqcn = cc == "dcqcn"
+            c.dcqcnParameters = try dcqcnFlags.parameters()
             if c.dcqcn && rate <= 0 { throw ValidationError("--cc dcqcn needs --rate (the line rate it starts from)") }
             c.priority = priority
             c.linkGbps = linkGbps

@@ -27,6 +27,7 @@ struct Rank: ParsableCommand {
     @Option(help: "Or: once ready, wait for this file to hold the CLOCK_MONOTONIC start time in ns (written when every rank is ready).") var startFile: String?
     @Option(help: "Give up after this many seconds.") var limit: Double = 120
     @OptionGroup var rc: ReliabilityFlags
+    @OptionGroup var dcqcnFlags: DCQCNFlags
     @Flag(help: "Print the result as one JSON line.") var json = false
 
     func validate() throws {
@@ -47,6 +48,7 @@ struct Rank: ParsableCommand {
         c.remoteQP = remoteQp
         c.localQP = remoteQp &- 0x100
         c.dcqcn = cc == "dcqcn"
+        c.dcqcnParameters = try dcqcnFlags.parameters()
         c.corruptEvery = corruptEvery
         c.startAt = startAt
         c.reliability = try rc.parameters()
