@@ -14,6 +14,7 @@ final class ReliabilityTests: XCTestCase {
         p.windowPackets = window
         p.timeoutExponent = 8  // 1.05 ms
         p.retryCount = 2
+        p.reorderTolerance = 1
         return p
     }
 
@@ -70,6 +71,23 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(r.receive(key: 1, psn: 4, ackRequest: true, lastOfMessage: false, at: 0), .ack(psn: 5, msn: 1))
         XCTAssertEqual(r.delivered, 6)
         XCTAssertEqual(r.messagesCompleted, 1, "PSN 3 ended a message while placed")
+    }
+
+    func testSelectiveRepeatNaksAGapOnlyOnceEnoughWasPlacedBeyondIt() {
+        var p = parameters(.sr)
+        p.reorderTolerance = 3
+        var r = Responder(parameters: p)
+        _ = r.receive(key: 1, psn: 0, ackRequest: false, lastOfMessage: false, at: 0)
+        // 1 is late, not lost: 2 and 3 are placed, then 1 fills the gap; no NAK.
+        XCTAssertNil(r.receive(key: 1, psn: 2, ackRequest: false, lastOfMessage: false, at: 0))
+        XCTAssertNil(r.receive(key: 1, psn: 3, ackRequest: false, lastOfMessage: false, at: 0))
+        _ = r.receive(key: 1, psn: 1, ackRequest: false, lastOfMessage: false, at: 0)
+        XCTAssertEqual(r.naksSent, 0)
+        XCTAssertEqual(r.delivered, 4)
+        // 4 is lost: the third packet placed beyond it brings the NAK.
+        XCTAssertNil(r.receive(key: 1, psn: 5, ackRequest: false, lastOfMessage: false, at: 0))
+        XCTAssertNil(r.receive(key: 1, psn: 6, ackRequest: false, lastOfMessage: false, at: 0))
+        XCTAssertEqual(r.receive(key: 1, psn: 7, ackRequest: false, lastOfMessage: false, at: 0), .nak(psn: 4, msn: 0))
     }
 
     func testDuplicatesAreReAcknowledged() {

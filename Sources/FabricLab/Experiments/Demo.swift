@@ -104,7 +104,7 @@ public struct Demo {
 
     /// Part 3: the ECMP collision tax on a ring all-reduce.
     func collisionPart() throws -> String {
-        let topo = Topology.leafSpine(uplinkGbps: uplinkGbps, flowletIdleNanoseconds: 10_000_000)
+        let topo = Topology.leafSpine(uplinkGbps: uplinkGbps, flowletIdleNanoseconds: 20_000_000)
         let tb = TopologyTestbed(topology: topo, prefix: testbed.prefix + "ls")
         log("== 3. the collision tax: leaf-spine test bed '\(tb.prefix)' (2 spines, 2 leaves of 4 hosts, \(Int(uplinkGbps * 1000)) Mb/s uplinks)")
         try tb.up()

@@ -35,6 +35,11 @@ public struct ReliabilityParameters: Sendable, Codable, Equatable {
     /// so the window must not be what limits a flow: with 256, a 3-to-1 incast's senders were
     /// ACK-clocked below the switch's XOFF point and PFC never fired (measured 2026-12-01).
     public var windowPackets = 1024
+    /// Responder, selective repeat: a gap is NAK'd once this many packets were placed beyond
+    /// it (go-back-N NAKs at once: it discards them). Like TCP's duplicate-ACK threshold it
+    /// tells reordering from loss: spraying packets over paths whose queues differ reorders
+    /// by a few packets, and a NAK per reordered packet would resend what is not lost.
+    public var reorderTolerance = 64
     /// Responder: an ACK at the latest after this many packets in order (coalescing)...
     public var ackEveryPackets = 16
     /// ...or this long after the first packet it would acknowledge, or at once when the packet
@@ -52,6 +57,7 @@ public struct ReliabilityParameters: Sendable, Codable, Equatable {
         guard (1...Responder.windowBits).contains(windowPackets) else {
             throw TrafficError("window \(windowPackets) packets: 1...\(Responder.windowBits) (the responder's reorder window)")
         }
+        guard reorderTolerance >= 1 && reorderTolerance < Responder.windowBits else { throw TrafficError("reorder tolerance \(reorderTolerance): 1...\(Responder.windowBits - 1) packets") }
         guard ackEveryPackets >= 1 else { throw TrafficError("ack-every \(ackEveryPackets): at least 1 packet") }
     }
 }

@@ -24,6 +24,8 @@ struct ResponderConnection {
     /// and of `lasts` = it ended a message.
     var placed = Bitmap()
     var lasts = Bitmap()
+    /// Packets placed beyond the gap (set bits of `placed`).
+    var placedCount = 0
 
     var ackPending: Bool { pendingSince != 0 }
 
@@ -143,12 +145,13 @@ struct Responder {
                 while c.placed[1] {
                     c.placed.shiftDown()
                     c.lasts.shiftDown()
+                    c.placedCount -= 1
                     accept(&c, &n, lastOfMessage: c.lasts[0])
                 }
                 c.placed.shiftDown()
                 c.lasts.shiftDown()
-                // Still a gap with packets placed beyond it: NAK the new hole (once).
-                if !c.placed.isEmpty && c.nakedAt != c.expected { return nak(&c, &n) }
+                // Still a gap with enough placed beyond it: NAK the new hole (once).
+                if c.placedCount >= p.reorderTolerance && c.nakedAt != c.expected { return nak(&c, &n) }
             }
             c.unacknowledged += 1
             if c.pendingSince == 0 { c.pendingSince = now }
@@ -160,7 +163,11 @@ struct Responder {
             if c.placed[Int(d)] { n.duplicates += 1 } else {
                 c.placed[Int(d)] = true
                 c.lasts[Int(d)] = lastOfMessage
+                c.placedCount += 1
             }
+            // Selective repeat tolerates reordering: a hole is NAK'd once `reorderTolerance`
+            // packets were placed beyond it (a reordered packet fills it before that).
+            if c.placedCount < p.reorderTolerance { return nil }
         }
         return c.nakedAt == c.expected ? nil : nak(&c, &n)
     }

@@ -18,6 +18,8 @@ struct ReliabilityFlags: ParsableArguments {
     var window: Int = 1024
     @Option(help: "Responder: ACK at least every N packets (besides every AckReq and a 32 us timer).")
     var ackEvery: Int = 16
+    @Option(help: "Responder, sr: NAK a gap once this many packets were placed beyond it (reordering below that costs no resend).")
+    var reorderTolerance: Int = 64
 
     func parameters() throws -> ReliabilityParameters {
         guard let mode = TransportMode(rawValue: transport) else { throw ValidationError("--transport is gbn, sr or none") }
@@ -27,13 +29,14 @@ struct ReliabilityFlags: ParsableArguments {
         p.retryCount = retryCount
         p.windowPackets = window
         p.ackEveryPackets = ackEvery
+        p.reorderTolerance = reorderTolerance
         do { try p.validate() } catch { throw ValidationError("\(error)") }
         return p
     }
 
     /// The same options for a child `fabric traffic send|recv`.
     var arguments: [String] {
-        ["--transport", transport, "--ack-timeout", "\(ackTimeout)", "--retry-count", "\(retryCount)", "--window", "\(window)", "--ack-every", "\(ackEvery)"]
+        ["--transport", transport, "--ack-timeout", "\(ackTimeout)", "--retry-count", "\(retryCount)", "--window", "\(window)", "--ack-every", "\(ackEvery)", "--reorder-tolerance", "\(reorderTolerance)"]
     }
 }
 
