@@ -88,13 +88,14 @@ public struct Demo {
         log("== PFC off")
         let off = try lab.run(pfc: false, cc: "none")
         var out = "2. Lossless Ethernet: RoCEv2 RC incast, 3 senders at \(lab.senderGbps) Gb/s each into h4's 200 Mb/s port, \(Int(lab.seconds)) s, go-back-N\n"
-        out += "| PFC | sent | received | lost | resent (RC) | switch drops | PFC frames | completion s |\n|---|---|---|---|---|---|---|---|\n"
+        out += "| PFC | sent | received | lost | resent (RC) | switch drops | receiver host drops | PFC frames | completion s |\n|---|---|---|---|---|---|---|---|---|\n"
         for r in [on, off] {
             out += "| \(r.pfc ? "on" : "off") | \(r.workload.sentPackets) | \(r.workload.receivedPackets) | \(r.workload.lost) | \(r.workload.retransmittedPackets) | "
-                + "\(r.switchDrops) | \(r.pfcSent) | \(String(format: "%.3f", r.workload.completionSeconds)) |\n"
+                + "\(r.switchDrops) | \(r.workload.hostDrops) | \(r.pfcSent) | \(String(format: "%.3f", r.workload.completionSeconds)) |\n"
         }
-        out += "With PFC the switch pauses the senders instead of dropping: nothing lost, nothing resent. Without it the switch drops\n"
-            + "the excess and every drop costs go-back-N a window of resends.\n"
+        out += "With PFC the switch pauses the senders instead of dropping: it loses nothing. Without it the switch drops the excess\n"
+            + "and every drop costs go-back-N a window of resends. (Frames the receiving host's own socket dropped, when it fell\n"
+            + "behind on the shared cores, are its loss, not the fabric's, and RC repairs them too.)\n"
         if let dir = reportDirectory {
             let report = try ReportRenderer.render(record: recordFile, into: dir)
             out += "Report of the PFC-on run (queue depth, PFC, port load, residence-time CDF): \(report.directory)/index.html\n"

@@ -6,7 +6,7 @@ import FabricPacket
 ///   member and when its last packet leaves this switch (its arrival plus the drain time of
 ///   the member's queue then); a packet within `idle` of that keeps the member (no
 ///   reordering), after a longer gap the flow starts a new flowlet on the member of best band
-///   (ties broken at random; a flow stays on its member unless another is strictly better).
+///   (then the least utilised; a flow stays on its member unless another is clearly better).
 ///   The gap counts from the departure, not the arrival: behind a
 ///   deep queue (an uplink slower than its senders, PFC) a flow that pauses has packets still
 ///   queued, and a new flowlet on an idle member would overtake them (measured: a ring
@@ -17,6 +17,7 @@ import FabricPacket
 public struct AdaptivePathSelector: PathSelector, ~Copyable {
     @usableFromInline let band: UnsafeMutablePointer<UInt8>
     @usableFromInline let drain: UnsafeMutablePointer<UInt64>
+    @usableFromInline let utilisation: UnsafeMutablePointer<Double>
     @usableFromInline let assigned: UnsafeMutablePointer<UInt32>
     @usableFromInline let tableMask: Int
     @usableFromInline let tags: UnsafeMutablePointer<UInt32>
@@ -40,6 +41,7 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         precondition(tableSize > 0 && tableSize & (tableSize - 1) == 0, "flowlet table size must be a power of two")
         band = load.band
         drain = load.drainNanoseconds
+        utilisation = load.utilisation
         assigned = load.assigned
         tableMask = tableSize - 1
         tags = .filled(with: 0, count: tableSize)
@@ -87,10 +89,14 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
             return m
         }
         var m = best(ports: ports, memberCount: n)
-        // A flow's new flowlet stays where it was unless another member is strictly better:
-        // a move is a chance to reorder behind a queue further on, and a tie gains nothing.
+        // Within the best band, the least utilised member (bands are coarse: two 40 Mb/s
+        // elephants on one 500 Mb/s uplink leave both uplinks in band 0). A flow's new flowlet
+        // stays where it was unless another member is clearly better (a lower band, or 5% of
+        // line rate less utilised): every move is a chance to reorder behind a queue further on.
+        for k in 0..<n where band[Int(ports[k])] == band[Int(ports[m])] && utilisation[Int(ports[k])] < utilisation[Int(ports[m])] { m = k }
         let previous = Int(chosen[i])
-        if tags[i] == tag && previous < n && previous != m && band[Int(ports[previous])] <= band[Int(ports[m])] { m = previous }
+        if tags[i] == tag && previous < n && previous != m && band[Int(ports[previous])] == band[Int(ports[m])]
+            && utilisation[Int(ports[previous])] <= utilisation[Int(ports[m])] + 0.05 { m = previous }
         newFlowlets &+= 1
         if tags[i] == tag && previous != m { pathChanges &+= 1 }
         tags[i] = tag
