@@ -6,7 +6,7 @@ import FabricPacket
 ///   member and when its last packet leaves this switch (its arrival plus the drain time of
 ///   the member's queue then); a packet within `idle` of that keeps the member (no
 ///   reordering), after a longer gap the flow starts a new flowlet on the member of best band
-///   (then the least utilised; a flow stays on its member unless another is clearly better).
+///   (ties drawn at random; a flow stays on its member unless the one drawn is clearly better).
 ///   The gap counts from the departure, not the arrival: behind a
 ///   deep queue (an uplink slower than its senders, PFC) a flow that pauses has packets still
 ///   queued, and a new flowlet on an idle member would overtake them (measured: a ring
@@ -89,11 +89,11 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
             return m
         }
         var m = best(ports: ports, memberCount: n)
-        // Within the best band, the least utilised member (bands are coarse: two 40 Mb/s
-        // elephants on one 500 Mb/s uplink leave both uplinks in band 0). A flow's new flowlet
-        // stays where it was unless another member is clearly better (a lower band, or 5% of
-        // line rate less utilised): every move is a chance to reorder behind a queue further on.
-        for k in 0..<n where band[Int(ports[k])] == band[Int(ports[m])] && utilisation[Int(ports[k])] < utilisation[Int(ports[m])] { m = k }
+        // A flow's new flowlet stays where it was unless the member drawn is clearly better: a
+        // lower band, or in the same band 5% of line rate less utilised (bands are coarse: two
+        // 40 Mb/s elephants on one 500 Mb/s uplink leave both uplinks in band 0). Every move
+        // risks a reorder further on. Ties are drawn at random, not given to the least
+        // utilised: flows starting together (a collective's step) would all herd onto it.
         let previous = Int(chosen[i])
         if tags[i] == tag && previous < n && previous != m && band[Int(ports[previous])] == band[Int(ports[m])]
             && utilisation[Int(ports[previous])] <= utilisation[Int(ports[m])] + 0.05 { m = previous }
