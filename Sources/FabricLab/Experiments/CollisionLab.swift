@@ -126,9 +126,11 @@ public struct CollisionLab {
     /// The record of `r`, with each flow's uplink under ecmp.
     public func record(_ r: CollisionRun, ranks: [Int], options o: CollectiveOptions) -> CollisionRun.Record {
         let c = r.collective
-        let flows = c.flows.enumerated().map { k, f -> CollisionRun.Record.Flow in
-            let i = k / max(1, c.flows.count / ranks.count)
-            let (a, b) = (ranks[i % ranks.count], ranks[(i + 1) % ranks.count])
+        let flows = c.flows.map { f -> CollisionRun.Record.Flow in
+            // The flow's own ends (a ring's edges and all-to-all's pairs alike).
+            guard let a = try? testbed.hostNumber(f.from), let b = try? testbed.hostNumber(f.to) else {
+                return .init(from: f.from, to: f.to, qp: f.qp, uplinkBytes: [:])
+            }
             var up: [String: UInt64] = [:]
             let l = leaf(ofHost: a)
             if r.mode == .ecmp, let ups = lab.leafUplinks[l], !ups.isEmpty, l != leaf(ofHost: b) {
