@@ -3,7 +3,7 @@
 extension Datapath {
     /// Everything the data path does on a clock rather than per frame; the run loop calls it
     /// once per pass. Cheap unless something is due: XOFF refresh (while a PG is in XOFF),
-    /// port load samples (every `PortLoad.interval`), and, unless `draining` (a switch that is
+    /// port load samples and flowlet expiry (every `PortLoad.interval`), and, unless `draining` (a switch that is
     /// stopping asks nobody anything new), `housekeeping` every 100 ms.
     public mutating func tick(now: UInt64, draining: Bool = false) {
         if admission.anyInXoff {
@@ -17,6 +17,7 @@ extension Datapath {
         if now &- load.lastSample >= PortLoad.interval {
             let c = counters, e = egress
             load.sample(now: now, txBytes: { c[$0].txBytes }, queuedBytes: { e[$0].queuedBytes })
+            router.selector.expire(now: now)
         }
         if !draining && now >= nextHousekeeping {
             nextHousekeeping = now &+ Self.housekeepingInterval

@@ -85,6 +85,42 @@ final class LoadBalancingTests: XCTestCase {
         }
     }
 
+    /// A collective's step starts its flows within microseconds, before any load sample can
+    /// show the first of them: the active data flowlets on each member spread them evenly,
+    /// small frames (ACKs) do not count, a flow that pauses past the idle time keeps its member
+    /// when that is as good as any, and an expired flowlet stops counting.
+    func testFlowletsStartingTogetherSpreadByActiveDataFlowlets() {
+        let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
+        var sel = AdaptivePathSelector(load: load, tableSize: 4096, idleNanoseconds: 1_000_000)
+        let uplinks: [Int32] = [2, 3]
+        uplinks.withUnsafeBufferPointer { b in
+            let p = b.baseAddress!
+            for trial in 0..<50 {
+                let base = UInt64(trial) * 100_000_000 + 1_000_000
+                // An ACK flow first (small frames): it must not count.
+                _ = sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 2, flowHash: UInt32(trial * 16 + 9), length: 60, now: base)
+                var placed = [0, 0]
+                for f in 0..<4 {
+                    let hash = UInt32(trial * 16 + f) | 0x1000
+                    placed[sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 2, flowHash: hash, length: 1084, now: base + UInt64(f))] += 1
+                }
+                XCTAssertEqual(placed, [2, 2], "four flows starting together split 2-2 (trial \(trial))")
+                XCTAssertEqual(sel.activeFlowlets(port: 2) + sel.activeFlowlets(port: 3), 4)
+                // Every flow pauses 2 ms (a step boundary) and resumes: each keeps its member.
+                var again = [0, 0]
+                for f in 0..<4 {
+                    let hash = UInt32(trial * 16 + f) | 0x1000
+                    again[sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 2, flowHash: hash, length: 1084, now: base + 2_000_000 + UInt64(f))] += 1
+                }
+                XCTAssertEqual(again, [2, 2])
+                // 50 ms later every flowlet has expired: a sweep of the whole table uncounts them.
+                for k in 0..<16 { sel.expire(now: base + 50_000_000 + UInt64(k)) }
+                XCTAssertEqual(sel.activeFlowlets(port: 2) + sel.activeFlowlets(port: 3), 0, "expired flowlets stop counting")
+            }
+        }
+        XCTAssertEqual(sel.pathChanges, 0, "a flow moves only to a clearly better member")
+    }
+
     func testEcmpModeIsTheHashWhateverTheLoad() {
         let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
         var sel = AdaptivePathSelector(load: load)

@@ -97,9 +97,10 @@ final class LoadBalancingIntegrationTests: LabTestCase {
             let (a, b) = (ecmp.switches.uplinkBytes["\(leaf):s1"] ?? 0, ecmp.switches.uplinkBytes["\(leaf):s2"] ?? 0)
             XCTAssertGreaterThan(a, 10 * max(b, 1), "ECMP: every flow leaving \(leaf) on its uplink to spine1 (\(a) vs \(b) bytes)")
             let (c, d) = (Double(flowlet.switches.uplinkBytes["\(leaf):s1"] ?? 0), Double(flowlet.switches.uplinkBytes["\(leaf):s2"] ?? 0))
-            // Both uplinks carry a real share (ECMP left one idle): a step's 4 flows split 2-2 or
-            // 3-1, so over the run the smaller share is a quarter to a half (2.1:1 in one run).
-            XCTAssertLessThan(max(c, d) / max(1, min(c, d)), 4, "flowlets use both of \(leaf)'s uplinks (\(c) vs \(d) bytes)")
+            // Flowlets count the active data flowlets on each uplink, so a step's 4 flows split
+            // 2-2 (drawn at random they split 3-1 as often, 2.1:1 over a run); a flow that moves
+            // mid-run shifts some bytes, so the bound is 2:1, not 1:1.
+            XCTAssertLessThan(max(c, d) / max(1, min(c, d)), 2, "flowlets split \(leaf)'s flows over both uplinks (\(c) vs \(d) bytes)")
         }
         XCTAssertGreaterThan(ecmp.collective.jctSeconds, 1.2 * flowlet.collective.jctSeconds, "the collision tax")
         let record = lab.record(ecmp, ranks: ranks, options: o)
