@@ -36,6 +36,10 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     /// A router port got a frame for another MAC, a group MAC with an IP payload, or an
     /// EtherType it does not route.
     case notRoutable
+    /// The egress port's link is down (carrier lost or administratively down): its queues were
+    /// emptied when it went down, and a frame routed to it while down (no other member) is
+    /// dropped.
+    case linkDown
 
     /// True for the reasons decided on the receiving port (counted there, as RX drops); the
     /// rest are decided for, and counted on, the egress port (TX drops).
@@ -43,7 +47,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         switch self {
         case .runt, .invalidSource, .sameSegment, .linkLocal, .malformed, .ttlExpired, .noRoute, .notRoutable,
              .bufferFull, .headroomOverflow, .noEgress: true
-        case .queueFull, .noBuffer, .portDown, .oversize, .neighbourUnresolved, .pendingFull: false
+        case .queueFull, .noBuffer, .portDown, .oversize, .neighbourUnresolved, .pendingFull, .linkDown: false
         }
     }
 
@@ -66,6 +70,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .neighbourUnresolved: "neighbour_unresolved"
         case .pendingFull: "pending_full"
         case .notRoutable: "not_routable"
+        case .linkDown: "link_down"
         }
     }
 }
@@ -116,6 +121,9 @@ public struct PortCounters: Sendable, Equatable {
     /// For the last storm: how long the queue had been paused when the watchdog declared it
     /// (detection time plus up to one watchdog poll), nanoseconds.
     public var pfcwdDetectedAfter = PriorityCounts()
+    /// Link state transitions the switch saw (carrier or admin state): down and back up.
+    public var linkDowns: UInt64 = 0
+    public var linkUps: UInt64 = 0
 
     public init() {}
 

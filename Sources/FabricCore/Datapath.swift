@@ -149,6 +149,7 @@ public struct Datapath: ~Copyable {
     @inline(__always) @discardableResult
     mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
         guard service[port] else { return drop(addr, .portDown, countedOn: port) }
+        guard load.up[port] else { return drop(addr, .linkDown, countedOn: port) }
         if watchdog.discards(port: port, queue: queue) {
             counters[port].pfcwdDropped[queue] &+= 1
             pool.release(addr)

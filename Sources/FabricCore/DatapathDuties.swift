@@ -53,6 +53,31 @@ extension Datapath {
         return n
     }
 
+    /// Port `port`'s link went down or came back (the I/O layer follows carrier and admin
+    /// state). Down: the port leaves every ECMP group at once (the selectors skip it; ECMP
+    /// rehashes only the flows that were on it), its queued frames and those parked for its
+    /// next hops are dropped (`link_down`: they would have gone nowhere), and the addresses the
+    /// bridge learned on it are forgotten. Up: it is a member again. True if the state changed.
+    @discardableResult
+    public mutating func setLink(port: Int, up: Bool) -> Bool {
+        guard load.up[port] != up else { return false }
+        load.up[port] = up
+        if up {
+            counters[port].linkUps &+= 1
+            return true
+        }
+        counters[port].linkDowns &+= 1
+        router.selector.linkWentDown(port: port)
+        while let frame = egress[port].control.dequeue() { pool.release(frame.addr) }
+        for q in 0..<EgressPort.queueCount {
+            counters[port].drops[.linkDown] &+= discardQueue(port: port, queue: q)
+        }
+        bridge.table.flush(port: port)
+        let n = pending.takePort(port)
+        for i in 0..<n { _ = drop(pending.taken[i].addr, .linkDown, countedOn: port) }
+        return true
+    }
+
     /// Takes a port out of service: its queued and pending frames go back to the pool (counted
     /// as `portDown` drops) and the addresses learned on it are forgotten.
     public mutating func takeOutOfService(port: Int) {

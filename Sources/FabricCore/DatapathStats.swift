@@ -34,6 +34,8 @@ public struct ResidenceReport: Codable, Sendable {
 /// One port as telemetry sees it: its counters and the state of its stages.
 public struct PortStats: Sendable {
     public var inService: Bool
+    /// Carrier and admin state as the switch last saw it.
+    public var linkUp: Bool
     public var counters: PortCounters
     public var queues: [QueueReport]
     /// Per PFC priority 0...7: nanoseconds the matching egress queue has been paused.
@@ -78,7 +80,7 @@ extension Datapath {
         }
         var paused: [UInt64] = []
         for prio in 0..<8 { paused.append(e[p].pause.pausedNanoseconds(queue: pfcReceiver.queue(priority: prio), now: now)) }
-        return PortStats(inService: service[p], counters: counters[p], queues: queues, pausedNanoseconds: paused,
+        return PortStats(inService: service[p], linkUp: load.up[p], counters: counters[p], queues: queues, pausedNanoseconds: paused,
                          pgBytes: pg.bytes, pgPeak: pg.peak, pgShared: pg.shared, pgHeadroom: pg.headroom, pgHeadroomPeak: pg.headroomPeak,
                          utilisation: load.utilisation[p], loadBand: Int(load.band[p]))
     }
@@ -109,6 +111,10 @@ extension Datapath {
     // MARK: - For the run loop and its samplers (cheap: per iteration or per sample)
 
     @inlinable public func isInService(_ port: Int) -> Bool { service[port] }
+    /// The port's link is up (as the I/O layer last saw it).
+    @inlinable public func isLinkUp(_ port: Int) -> Bool { load.up[port] }
+    /// Flows moved off members whose link went down, oldest first.
+    public var failovers: [AdaptivePathSelector.Failover] { router.selector.failovers }
     /// Which ports are in service, for the backends' poll() (read-only).
     public var inService: UnsafePointer<Bool> { UnsafePointer(service) }
     @inlinable public func hasQueued(port: Int) -> Bool { !egress[port].isEmpty }

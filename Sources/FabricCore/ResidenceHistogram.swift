@@ -48,6 +48,13 @@ public struct ResidenceHistograms: ~Copyable {
     }
 
     public func count(_ h: Int) -> UInt64 { totals[h] }
+
+    /// Empties every histogram.
+    public func reset() {
+        counts.update(repeating: 0, count: histograms * Self.buckets)
+        totals.update(repeating: 0, count: histograms)
+        maxima.update(repeating: 0, count: histograms)
+    }
     public func max(_ h: Int) -> UInt64 { maxima[h] }
 
     /// The value (us, the bucket's lowest) at or below which `p` percent of the samples lie.

@@ -44,6 +44,9 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
 
     /// `--capture`: the ports being captured.
     var captures: CaptureSet
+    /// Each port's carrier and admin state, read every `linkCheckInterval`.
+    let links: LinkStateReader
+    static var linkCheckInterval: UInt64 { 2_000_000 }
 
     /// Starts capturing port `name` into a pcapng file.
     public mutating func capture(port name: String, path: String, limitBytes: Int) throws {
@@ -75,6 +78,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             }
             macs.append(MACAddress(rawValue: try interfaceMAC(options.ports[p])))
         }
+        let links = try LinkStateReader(interfaces: options.ports)
         var pool = FramePool(frameCount: io.frameCount, frameSize: options.frameSize)
         try io.start(pool: &pool)
         let frames = io.frames
@@ -92,7 +96,12 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         txLen = .allocate(capacity: options.batchSize)
         depthRing = DepthRing(ports: portCount, intervalMicroseconds: options.sampleIntervalMicroseconds)
         captures = CaptureSet(portNames: options.ports)
+        self.links = links
         startedAt = monotonicNanoseconds()
+        for p in 0..<portCount where links.isUp(p) == false {
+            dp.setLink(port: p, up: false)
+            logLine("fabric: port \(names[p]): link down at start (no carrier or administratively down)")
+        }
     }
 
     deinit {
@@ -172,6 +181,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var lastTick = lastWork
         var lastStats = lastWork
         var lastPass = lastWork
+        var lastLinkCheck = lastWork
         var longestStall: UInt64 = 0
         while !stopRequested.load(ordering: .relaxed) {
             var now = monotonicNanoseconds()
@@ -184,7 +194,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             // After forwarding what woke us: a snapshot (a few hundred microseconds: counters
             // of the XDP programs and sockets, percentiles) must not hold up those frames.
             if let c = control, c.wanted {
-                if c.wantsSeries { c.publish(series: depthRing.series(portNames: names)) } else { c.publish(snapshot(running: true)) }
+                if let change = c.change { c.publish(changed: apply(change)) } else if c.wantsSeries { c.publish(series: depthRing.series(portNames: names)) } else { c.publish(snapshot(running: true)) }
             }
             if depthRing.due(now) { depthRing.sample(dp, now: now) }
             if let r = recorder, r.due(now) { r.sample(dp, now: now) }
@@ -201,6 +211,10 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 // Not while frames wait for the emulated line rate: they are due any moment.
                 // (Its effect on latency is measured in README "Performance".)
                 sched_yield()
+            }
+            if now &- lastLinkCheck >= Self.linkCheckInterval {
+                lastLinkCheck = now
+                checkLinks()
             }
             // The I/O side's own housekeeping (the data path's runs in `dp.tick`).
             if now &- lastTick >= tick {
@@ -223,6 +237,24 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     mutating func checkPorts() {
         for p in 0..<portCount where dp.isInService(p) {
             if let why = io.interfaceGone(p, name: names[p], ifindex: ifindexes[p]) { vanish(p, why: why) }
+        }
+    }
+
+    /// Follows each port's link state (one ioctl per port, every 2 ms while the loop runs; an
+    /// idle loop asleep in poll() checks when it wakes, within 100 ms): a port whose carrier
+    /// or admin state went down leaves its ECMP groups and its queued frames are dropped
+    /// (`link_down`); it rejoins when the link is up again. The socket stays bound throughout.
+    mutating func checkLinks() {
+        for p in 0..<portCount where dp.isInService(p) {
+            guard let up = links.isUp(p) else { continue }   // vanished: `checkPorts` handles it
+            let queued = dp.queuedFrames
+            guard dp.setLink(port: p, up: up) else { continue }
+            if up {
+                logLine("fabric: port \(names[p]): link up; back in its ECMP groups")
+            } else {
+                logLine("fabric: port \(names[p]): link down (carrier lost or administratively down); \(queued - dp.queuedFrames) queued "
+                    + "frames dropped (link_down), out of its ECMP groups until it comes back")
+            }
         }
     }
 

@@ -154,6 +154,26 @@ public final class TopologyTestbed: @unchecked Sendable {
         return TopologyTestbed(topology: t, prefix: prefix)
     }
 
+    // MARK: - Failures
+
+    /// The link endpoint `spec` ("node:interface") names, checked against the topology.
+    public func endpoint(_ spec: String) throws -> Topology.Endpoint {
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        let all = topology.links.flatMap { [$0.a, $0.b] }
+        guard parts.count == 2, let e = all.first(where: { $0.node == parts[0] && $0.interface == parts[1] }) else {
+            throw TestbedError("'\(spec)' is no link end of this test bed (NODE:IF, one of \(all.map(\.description).joined(separator: " ")))")
+        }
+        return e
+    }
+
+    /// Takes the link at `spec` ("node:interface") down or brings it back up: `ip link set`
+    /// on that end, in its node's namespace. The other end of the veth loses (regains) carrier,
+    /// as the far end of a cut cable does; a switch on either end sees it.
+    public func setLink(_ spec: String, up: Bool) throws {
+        let e = try endpoint(spec)
+        try Shell.run(["ip", "-n", namespace(e.node), "link", "set", e.interface, up ? "up" : "down"])
+    }
+
     // MARK: - Switches
 
     /// Starts `fabric switch` on every switch node from its configuration, each writing stats to

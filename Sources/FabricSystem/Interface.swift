@@ -9,3 +9,27 @@ public func interfaceMAC(_ interface: String) throws -> UInt64 {
     guard rc == 0 else { throw SystemError.negative(rc, "interface \(interface): cannot read its MAC address") }
     return raw.reduce(0) { $0 << 8 | UInt64($1) }
 }
+
+/// Reads interfaces' link state (admin up and carrier: IFF_UP and IFF_RUNNING) in the calling
+/// thread's network namespace, through one socket kept open (a cheap ioctl per question).
+public final class LinkStateReader: @unchecked Sendable {
+    let fd: Int32
+    let names: [[CChar]]
+    /// The socket (for other interface ioctls of this namespace).
+    public var descriptor: Int32 { fd }
+
+    public init(interfaces: [String]) throws {
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError("link state: socket", errno: Glibc.errno) }
+        names = interfaces.map { Array($0.utf8CString) }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Interface `i` is up and has carrier; nil if it cannot be read (it vanished).
+    public func isUp(_ i: Int) -> Bool? {
+        let flags = names[i].withUnsafeBufferPointer { sf_interface_flags(fd, $0.baseAddress!) }
+        guard flags >= 0 else { return nil }
+        return flags & 0x1 != 0 && flags & 0x40 != 0   // IFF_UP, IFF_RUNNING
+    }
+}

@@ -38,6 +38,12 @@ public enum ControlClient {
         }
     }
 
+    /// Sends a change request (`fabric ctl`) and returns the switch's answer line.
+    public static func change(name: String, _ request: String, timeout: Double = 10) throws -> String {
+        let data = try self.request(path: ControlServer.directory(name: name) + "/control.sock", request, timeout: timeout)
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Names of the switches with a control socket on this machine.
     public static func switches() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: ControlServer.root)) ?? []

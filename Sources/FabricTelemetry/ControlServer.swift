@@ -8,7 +8,12 @@ import Synchronization
 /// reads the answer until the switch closes the connection:
 /// - `snapshot`: the switch's counters as JSON (`SwitchReport`, the same document as
 ///   --stats-file), at most one worker iteration old;
-/// - `depth`: the last second of queue depths (`DepthSeries`, sampled every 100 us).
+/// - `depth`: the last second of queue depths (`DepthSeries`, sampled every 100 us);
+/// - anything else is a change (`fabric ctl`: port shutdown/startup, route add/del, config
+///   apply, clear): `prepare` (set by the switch) parses and validates it and builds what it
+///   needs on the server's thread, the worker applies the prepared `ControlChange` between two
+///   batches (no frame is dropped for it), and the client reads one line, `ok: ...` or
+///   `error: ...`.
 ///
 /// The worker never blocks on a client: the server thread asks for a snapshot by raising
 /// `requested` (one relaxed load per worker iteration, never per packet), the worker builds it
@@ -27,6 +32,13 @@ public final class ControlServer: @unchecked Sendable {
     var publishedReport: SwitchReport?
     var stopping = false
     var thread: Thread?
+    /// Turns a change request into a `ControlChange` (or throws what is wrong with it). Runs on
+    /// the server's thread, one request at a time.
+    public var prepare: (@Sendable (String) throws -> any ControlChange)?
+    /// The change waiting for the worker, and the worker's answer.
+    var pendingChange: (any ControlChange)?
+    var changeAnswer: String?
+    let changeLock = NSLock()
 
     public static func directory(name: String) -> String { "\(root)/switch-\(name)" }
 
@@ -72,6 +84,29 @@ public final class ControlServer: @unchecked Sendable {
     @inline(__always) public var wanted: Bool { requested.load(ordering: .relaxed) }
     /// Worker side, when `wanted`: is it the depth series?
     public var wantsSeries: Bool { seriesWanted.load(ordering: .relaxed) }
+
+    /// Worker side, when `wanted`: a change to apply (nil: a snapshot or the series).
+    public var change: (any ControlChange)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return pendingChange
+    }
+
+    /// Worker side: the change is applied (or refused), `answer` says how.
+    public func publish(changed answer: String) {
+        self.answer { changeAnswer = answer; pendingChange = nil }
+    }
+
+    /// Server side: hands `change` to the worker and waits for its answer.
+    func apply(_ change: any ControlChange, timeout: Double = 5) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        changeAnswer = nil
+        pendingChange = change
+        ask(series: false, timeout: timeout) { changeAnswer != nil }
+        pendingChange = nil
+        return changeAnswer ?? "error: the switch did not apply the change within \(Int(timeout)) s"
+    }
 
     /// Worker side: hand over the depth series a client asked for.
     public func publish(series: DepthSeries) {
@@ -140,7 +175,19 @@ public final class ControlServer: @unchecked Sendable {
         case "depth":
             answer = series().flatMap { try? JSONEncoder().encode($0) } ?? Data("{\"error\": \"the switch did not answer within 2 s\"}\n".utf8)
         default:
-            answer = Data("{\"error\": \"unknown request '\(request)' (expected: snapshot, depth, ping)\"}\n".utf8)
+            guard let prepare else {
+                answer = Data("error: this switch takes no changes (expected: snapshot, depth, ping)\n".utf8)
+                break
+            }
+            // One change at a time, in the order they came.
+            changeLock.lock()
+            defer { changeLock.unlock() }
+            do {
+                let change = try prepare(request)
+                answer = Data((apply(change) + "\n").utf8)
+            } catch {
+                answer = Data("error: \(error)\n".utf8)
+            }
         }
         _ = answer.withUnsafeBytes { FD.writeAll(c, $0.baseAddress!, $0.count) }
     }
@@ -159,3 +206,7 @@ public final class ControlServer: @unchecked Sendable {
         rmdir(directory)
     }
 }
+
+/// A change `fabric ctl` asked for, prepared on the control server's thread and applied by the
+/// worker (the switch knows the concrete types).
+public protocol ControlChange: AnyObject, Sendable {}

@@ -36,6 +36,7 @@ extension SwitchReport {
             for r in DropReason.allCases { drops[r.description] = c.drops[r] }
             ports.append(PortReport(
                 name: x.name, ifindex: x.ifindex, inService: st.inService,
+                linkUp: st.linkUp, linkDowns: c.linkDowns, linkUps: c.linkUps,
                 xdpMode: x.attachMode,
                 rxFrames: c.rxFrames, rxBytes: c.rxBytes, txFrames: c.txFrames, txBytes: c.txBytes,
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
@@ -66,6 +67,10 @@ extension SwitchReport {
             ledger: ledger, loop: loop,
             buffer: BufferReport(poolBytes: pool.bytes, usedBytes: pool.used, watermarkBytes: pool.watermark),
             loadBalancing: LoadBalancingReport(newFlowlets: lb.newFlowlets, pathChanges: lb.pathChanges, collisions: lb.collisions,
-                                               sprayed: lb.sprayed, flowletIdleMicroseconds: Double(lb.flowletIdleNanoseconds) / 1000))
+                                               sprayed: lb.sprayed, flowletIdleMicroseconds: Double(lb.flowletIdleNanoseconds) / 1000,
+                                               failovers: dp.failovers.map { f in
+                FailoverReport(flowHash: f.flowHash, from: io[Int(f.fromPort)].name, to: io[Int(f.toPort)].name,
+                               atSeconds: uptimeSeconds - Double(now &- f.firstOnLive) / 1e9, milliseconds: Double(f.nanoseconds) / 1e6)
+            }))
     }
 }

@@ -5,6 +5,11 @@ public struct PortReport: Codable, Sendable {
     public var name: String
     public var ifindex: Int32
     public var inService: Bool
+    /// Carrier and admin state as the switch last saw it, and its transitions (absent in
+    /// files from before the switch followed link state).
+    public var linkUp: Bool? = nil
+    public var linkDowns: UInt64? = nil
+    public var linkUps: UInt64? = nil
     public var xdpMode: String
     public var rxFrames: UInt64
     public var rxBytes: UInt64
@@ -104,9 +109,23 @@ public struct LoadBalancingReport: Codable, Sendable {
     public var collisions: UInt64
     public var sprayed: UInt64
     public var flowletIdleMicroseconds: Double
+    /// Flows moved off an ECMP member whose link went down (first packet per flow and down
+    /// event; at most 256 recorded).
+    public var failovers: [FailoverReport]? = nil
 }
 
 /// The switch's shared ingress pool: its size, bytes in use now and the most ever in use.
+/// One flow's failover: the last frame the switch sent the dead member's way (any flow), and
+/// this flow's first frame on a live member.
+public struct FailoverReport: Codable, Sendable, Equatable {
+    public var flowHash: UInt32
+    public var from: String
+    public var to: String
+    /// Switch uptime at the flow's first frame on the live member.
+    public var atSeconds: Double
+    public var milliseconds: Double
+}
+
 public struct BufferReport: Codable, Sendable {
     public var poolBytes: Int
     public var usedBytes: Int

@@ -7,7 +7,7 @@ struct Fabric: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fabric",
         abstract: "SwiftFabric: an AF_XDP software switch and lab for AI-fabric networking.",
-        subcommands: [SwitchCommand.self, ConfigCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self,
+        subcommands: [SwitchCommand.self, ConfigCommand.self, CtlCommand.self, TestbedCommand.self, TrafficCommand.self, DemoCommand.self, LosslessCommand.self,
                       BalanceCommand.self, StatsCommand.self, ReportCommand.self, ProbeCommand.self])
 }
 

@@ -46,6 +46,35 @@ static inline int sf_interface_mac(const char *ifname, unsigned char out[6])
 	return err;
 }
 
+/* An interface's flags (IFF_UP, IFF_RUNNING: admin up, and operationally up, i.e. carrier)
+ * through `fd`, any AF_INET datagram socket of the namespace; -errno on failure. */
+static inline int sf_interface_flags(int fd, const char *ifname)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	return ifr.ifr_flags & 0xffff;
+}
+
+/* Sets or clears an interface's IFF_UP (`ip link set up|down`); 0 or -errno. */
+static inline int sf_interface_set_up(int fd, const char *ifname, int up)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	if (up)
+		ifr.ifr_flags |= IFF_UP;
+	else
+		ifr.ifr_flags &= ~IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return -errno;
+	return 0;
+}
+
 /* CPU affinity of the calling thread as a raw bit mask (`size` bytes): glibc's wrappers need
  * _GNU_SOURCE, which the Swift Glibc module does not define. getaffinity returns the number of
  * bytes the kernel wrote, or -errno. */

@@ -11,7 +11,7 @@ extension Datapath {
     @usableFromInline mutating func flood(addr: UInt64, len: UInt32, queue: Int, tag: ChargeTag, stamp: UInt64) {
         let ingress = tag.ingress
         var last = -1
-        for p in 0..<portCount where p != ingress && service[p] {
+        for p in 0..<portCount where p != ingress && service[p] && load.up[p] {
             if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue, tag: tag, stamp: stamp) }
             last = p
         }

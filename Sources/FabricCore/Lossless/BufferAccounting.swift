@@ -118,3 +118,14 @@ public struct BufferAccounting: ~Copyable {
     public func heldPeak(port: Int, pg: Int) -> Int { heldPeak[port * 8 + pg] }
     public func headroomPeak(port: Int, pg: Int) -> Int { headroomPeak[port * 8 + pg] }
 }
+
+extension BufferAccounting {
+    /// Peaks start again from what is held now (`fabric ctl clear watermarks`).
+    public mutating func resetPeaks(portCount: Int) {
+        for i in 0..<(portCount * 8) {
+            heldPeak[i] = held[i]
+            headroomPeak[i] = inHeadroom[i]
+        }
+        poolWatermark = poolUsed
+    }
+}

@@ -4,7 +4,7 @@
 /// restoration time: `drop` discards its frames and new arrivals and ignores its pauses,
 /// `forward` ignores its pauses, `alert` only counts. Polled from the datapath's tick.
 public struct PFCWatchdog: ~Copyable {
-    public let config: PFCWatchdogConfig
+    public var config: PFCWatchdogConfig
     /// Per port: bit q set while queue q is stormed.
     @usableFromInline let stormed: UnsafeMutablePointer<UInt8>
 

@@ -83,6 +83,8 @@ struct SwitchCommand: ParsableCommand {
         defer { control?.stop() }
         if !flags.noControl {
             let c = try orExit { try ControlServer(name: switchName) }
+            let plane = ControlPlane(config: opts.config, ports: opts.ports)
+            c.prepare = { try plane.prepare($0) }
             c.start()
             sw.control = c
             control = c

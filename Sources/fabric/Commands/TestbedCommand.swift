@@ -1,5 +1,6 @@
 import ArgumentParser
 import FabricCore
+import FabricConfig
 import FabricLab
 
 /// `fabric testbed up|down`: namespaces, veths and addresses, as a star or from a topology.
@@ -7,7 +8,7 @@ struct TestbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "testbed",
         abstract: "Create or remove a test bed: host namespaces around one switch namespace (a star), or any topology.",
-        subcommands: [Up.self, Down.self])
+        subcommands: [Up.self, Down.self, Link.self])
 
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the test bed (removing leftovers first).")
@@ -47,6 +48,57 @@ struct TestbedCommand: ParsableCommand {
             try tb.startSwitches(launcher, detached: true)
             print(tb.summary, terminator: "")
             print("switches running (logs, stats, pids in \(tb.runDirectory)); remove everything: fabric testbed down --prefix \(prefix)")
+        }
+    }
+
+    struct Link: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a link of a test bed down or up (a cut cable: the other end loses carrier), or flap it.",
+            discussion: """
+            NODE:IF names one end of a link of the test bed (e.g. leaf1:s1, spine1:l1, h1:eth0); `ip link set` acts on \
+            that end in its namespace. --flap PERIOD alternates down and up every PERIOD (--flaps times, default until \
+            Ctrl-C), leaving the link up.
+            """)
+        @Argument(help: "down or up.") var state: String
+        @Argument(help: "The link end, NODE:IF.") var endpoint: String
+        @Option(help: "Name prefix of the test bed.") var prefix: String = "sf"
+        @Option(help: "Flap: down and up every PERIOD (e.g. 500ms, 2s).") var flap: String?
+        @Option(help: "With --flap: how many down-up cycles (0: until Ctrl-C).") var flaps: Int = 0
+
+        func validate() throws {
+            guard ["down", "up"].contains(state) else { throw ValidationError("expected 'down' or 'up', got '\(state)'") }
+            guard flaps >= 0 else { throw ValidationError("--flaps must be >= 0") }
+            if let flap {
+                let s = try unit("--flap") { () throws(UnitError) in try Units.seconds(flap) }
+                guard s >= 0.01 && s <= 3600 else { throw ValidationError("--flap must be 10ms...1h (got \(flap))") }
+            }
+        }
+
+        func run() throws {
+            try requireRoot("fabric testbed link")
+            guard let tb = TopologyTestbed.recorded(prefix: prefix) else {
+                throw ValidationError("no test bed '\(prefix)' (fabric testbed up --prefix \(prefix) first)")
+            }
+            _ = try tb.endpoint(endpoint)
+            guard let flap else {
+                try tb.setLink(endpoint, up: state == "up")
+                print("\(endpoint): link \(state)")
+                return
+            }
+            let half = try Units.seconds(flap)
+            try interruptible("fabric testbed link") {
+                // Whatever ends the flapping (the count, Ctrl-C, an error), the link is left up.
+                defer { try? tb.setLink(endpoint, up: true) }
+                var cycle = 0
+                while flaps == 0 || cycle < flaps {
+                    try tb.setLink(endpoint, up: false)
+                    try Interrupt.sleep(half)
+                    try tb.setLink(endpoint, up: true)
+                    cycle += 1
+                    print("\(endpoint): flap \(cycle) (down \(flap), up \(flap))")
+                    try Interrupt.sleep(half)
+                }
+            }
         }
     }
 

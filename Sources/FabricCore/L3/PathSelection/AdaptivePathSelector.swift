@@ -23,6 +23,12 @@ import FabricPacket
 ///   one entry share it (counted as a collision, the resident keeps its member);
 /// - spray (DRILL, Ghorbani et al., SIGCOMM 2017): per packet, the least loaded of two random
 ///   members and the group's previous best, by band and then bytes assigned since the sample.
+///
+/// A member whose link is down (`PortLoad.up`) is never chosen while another is up. ECMP stays
+/// resilient: a flow whose hashed member is down is rehashed over the live members only, so
+/// flows on surviving members do not move; a flowlet on a dead member starts a new flowlet at
+/// once, idle gap or not. Each flow's first packet moved off a dead member is recorded as a
+/// `Failover` (the last frame the switch sent the dead member's way, and this one).
 public struct AdaptivePathSelector: PathSelector, ~Copyable {
     @usableFromInline let band: UnsafeMutablePointer<UInt8>
     @usableFromInline let drain: UnsafeMutablePointer<UInt64>
@@ -38,6 +44,18 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
     @usableFromInline let flowlets: UnsafeMutablePointer<UInt32>
     @usableFromInline let countedOn: UnsafeMutablePointer<Int32>
     @usableFromInline var sweepCursor = 0
+    @usableFromInline let up: UnsafeMutablePointer<Bool>
+    /// Per port: when a packet was last given to it (the last frame a dead member got).
+    @usableFromInline let lastChosen: UnsafeMutablePointer<UInt64>
+    /// Per port: how many times its link went down (a failover is recorded once per flow and
+    /// down event).
+    @usableFromInline let downEpoch: UnsafeMutablePointer<UInt16>
+    /// Failovers recorded, up to `failoverCapacity` (more are only counted), and the keys seen.
+    @usableFromInline let failoverRecords: UnsafeMutablePointer<Failover>
+    @usableFromInline let failoverKeys: UnsafeMutablePointer<UInt64>
+    public private(set) var failoverCount = 0
+    public var failoversUnrecorded: UInt64 = 0
+    public static let failoverCapacity = 256
     /// A flowlet counts as data if its first frame's L3 length is at least this.
     public static let dataFrameBytes: UInt32 = 256
     public let idleNanoseconds: UInt64
@@ -64,6 +82,11 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         chosen = .filled(with: 0, count: tableSize)
         sprayBest = .filled(with: 0, count: 1024)
         flowlets = .filled(with: 0, count: max(1, load.portCount))
+        up = load.up
+        lastChosen = .filled(with: 0, count: max(1, load.portCount))
+        downEpoch = .filled(with: 0, count: max(1, load.portCount))
+        failoverRecords = .filled(with: Failover(), count: Self.failoverCapacity)
+        failoverKeys = .filled(with: 0, count: 4 * Self.failoverCapacity)
         countedOn = .filled(with: -1, count: tableSize)
         self.idleNanoseconds = idleNanoseconds
     }
@@ -75,6 +98,73 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         sprayBest.deallocate()
         flowlets.deallocate()
         countedOn.deallocate()
+        lastChosen.deallocate()
+        downEpoch.deallocate()
+        failoverRecords.deallocate()
+        failoverKeys.deallocate()
+    }
+
+    /// A flow moved off a member whose link went down.
+    public struct Failover: Sendable, Equatable {
+        public var flowHash: UInt32 = 0
+        /// The dead member's port and the live one the flow moved to.
+        public var fromPort: Int32 = -1
+        public var toPort: Int32 = -1
+        /// The last packet (of any flow) given to the dead member, and this flow's first
+        /// packet on the live one (the data path's clock).
+        public var lastOnDead: UInt64 = 0
+        public var firstOnLive: UInt64 = 0
+        public init() {}
+        public var nanoseconds: UInt64 { firstOnLive &- lastOnDead }
+    }
+
+    /// The failovers recorded so far, oldest first.
+    public var failovers: [Failover] { (0..<failoverCount).map { failoverRecords[$0] } }
+
+    /// The data path calls this when `port`'s link goes down (a new failover epoch).
+    public mutating func linkWentDown(port: Int) { downEpoch[port] &+= 1 }
+
+    /// Forgets the recorded failovers (`clear counters`).
+    public mutating func clearFailovers() {
+        failoverCount = 0
+        failoversUnrecorded = 0
+        failoverKeys.update(repeating: 0, count: 4 * Self.failoverCapacity)
+    }
+
+    @usableFromInline
+    mutating func recordFailover(flowHash: UInt32, from: Int, to: Int, now: UInt64) {
+        let key = UInt64(flowHash) << 32 | UInt64(from & 0xFFFF) << 16 | UInt64(downEpoch[from]) | 1 << 63
+        let mask = 4 * Self.failoverCapacity - 1
+        var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
+        while failoverKeys[slot] != 0 {
+            if failoverKeys[slot] == key { return }
+            slot = (slot + 1) & mask
+        }
+        guard failoverCount < Self.failoverCapacity else { failoversUnrecorded &+= 1; return }
+        failoverKeys[slot] = key
+        var f = Failover()
+        f.flowHash = flowHash
+        f.fromPort = Int32(from)
+        f.toPort = Int32(to)
+        f.lastOnDead = lastChosen[from]
+        f.firstOnLive = now
+        failoverRecords[failoverCount] = f
+        failoverCount += 1
+    }
+
+    /// A live member for a flow whose member `m` is down: the flow hash rehashed over the live
+    /// members only (flows on live members keep theirs); `m` itself when none is up.
+    @usableFromInline
+    func liveMember(instead m: Int, ports: UnsafePointer<Int32>, memberCount n: Int, flowHash: UInt32) -> Int {
+        var live = 0
+        for k in 0..<n where up[Int(ports[k])] { live += 1 }
+        guard live > 0 else { return m }
+        var pick = HashPathSelector.hash(flowHash &* 0x9E37_79B1 ^ 0x5BD1_E995, live)
+        for k in 0..<n where up[Int(ports[k])] {
+            if pick == 0 { return k }
+            pick -= 1
+        }
+        return m
     }
 
     /// Active data flowlets on `port`.
@@ -111,9 +201,17 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
     public mutating func select(target: UInt32, mode: LoadBalancingMode, ports: UnsafePointer<Int32>, memberCount n: Int,
                                 flowHash: UInt32, length: UInt32, now: UInt64) -> Int {
         switch mode {
-        case .ecmp: return HashPathSelector.hash(flowHash, n)
+        case .ecmp:
+            var m = HashPathSelector.hash(flowHash, n)
+            if !up[Int(ports[m])] {
+                let dead = Int(ports[m])
+                m = liveMember(instead: m, ports: ports, memberCount: n, flowHash: flowHash)
+                if up[Int(ports[m])] { recordFailover(flowHash: flowHash, from: dead, to: Int(ports[m]), now: now) }
+            }
+            lastChosen[Int(ports[m])] = now
+            return m
         case .flowlet: return flowlet(ports: ports, memberCount: n, flowHash: flowHash, length: length, now: now)
-        case .spray: return spray(target: target, ports: ports, memberCount: n, length: length)
+        case .spray: return spray(target: target, ports: ports, memberCount: n, length: length, now: now)
         }
     }
 
@@ -123,11 +221,12 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         let tag = flowHash | 1                      // 0 marks an empty entry
         // `lastSeen`: when the flowlet's last packet leaves (may lie ahead of now).
         let active = tags[i] != 0 && (now <= lastSeen[i] || now &- lastSeen[i] <= idleNanoseconds) && Int(chosen[i]) < n
-        if active {
+        if active && up[Int(ports[Int(chosen[i])])] {
             if tags[i] != tag { collisions &+= 1 }
             let m = Int(chosen[i])
             let port = Int(ports[m])
             lastSeen[i] = now &+ drain[port]
+            lastChosen[port] = now
             if countedOn[i] < 0 && length >= Self.dataFrameBytes {   // data after a small first frame
                 flowlets[port] &+= 1
                 countedOn[i] = Int32(port)
@@ -141,7 +240,9 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         // line rate less utilised (bands are coarse: two 40 Mb/s elephants on one 500 Mb/s
         // uplink leave both uplinks in band 0). Every move risks a reorder further on.
         let previous = Int(chosen[i])
-        if tags[i] == tag && previous < n && previous != m {
+        // The flow's member went down (active or not): it fails over, wherever it goes.
+        let deadFrom = tags[i] == tag && previous < n && !up[Int(ports[previous])] ? Int(ports[previous]) : -1
+        if tags[i] == tag && previous < n && previous != m && deadFrom < 0 {
             let (p, q) = (Int(ports[previous]), Int(ports[m]))
             if band[p] == band[q] && (flowlets[p] < flowlets[q]
                                       || flowlets[p] == flowlets[q] && utilisation[p] <= utilisation[q] + 0.05) { m = previous }
@@ -152,6 +253,8 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         chosen[i] = UInt8(truncatingIfNeeded: m)
         let port = Int(ports[m])
         lastSeen[i] = now &+ drain[port]
+        if deadFrom >= 0 && up[port] { recordFailover(flowHash: flowHash, from: deadFrom, to: port, now: now) }
+        lastChosen[port] = now
         if length >= Self.dataFrameBytes {
             flowlets[port] &+= 1
             countedOn[i] = Int32(port)
@@ -166,6 +269,7 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         var bestLoad = UInt64.max, pick = 0, ties: UInt64 = 0
         for k in 0..<n {
             let p = Int(ports[k])
+            guard up[p] else { continue }
             let b = UInt64(band[p]) << 32 | UInt64(flowlets[p])
             if b < bestLoad {
                 bestLoad = b
@@ -180,10 +284,10 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
     }
 
     @inlinable
-    mutating func spray(target: UInt32, ports: UnsafePointer<Int32>, memberCount n: Int, length: UInt32) -> Int {
+    mutating func spray(target: UInt32, ports: UnsafePointer<Int32>, memberCount n: Int, length: UInt32, now: UInt64) -> Int {
         @inline(__always) func load(_ k: Int) -> UInt64 {
             let p = Int(ports[k])
-            return UInt64(band[p]) << 32 | UInt64(assigned[p])
+            return up[p] ? UInt64(band[p]) << 32 | UInt64(assigned[p]) : .max
         }
         let slot = Int(target) & 1023
         var pick = Int(sprayBest[slot])
@@ -193,9 +297,11 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         let b = HashPathSelector.hash(UInt32(truncatingIfNeeded: r >> 32), n)
         if load(a) < load(pick) { pick = a }
         if load(b) < load(pick) { pick = b }
+        if !up[Int(ports[pick])] { pick = liveMember(instead: pick, ports: ports, memberCount: n, flowHash: UInt32(truncatingIfNeeded: r)) }
         sprayBest[slot] = UInt8(truncatingIfNeeded: pick)
         let p = Int(ports[pick])
         assigned[p] &+= length
+        lastChosen[p] = now
         sprayed &+= 1
         return pick
     }

@@ -25,6 +25,9 @@ public struct PortLoad: ~Copyable {
     public let drainNanoseconds: UnsafeMutablePointer<UInt64>
     /// Bytes per nanosecond each port sends at (its emulated speed, or 100G).
     @usableFromInline let capacity: UnsafeMutablePointer<Double>
+    /// Link state per port (carrier and admin up): a down port is no member at all, whatever
+    /// its band. Set by the data path (`Datapath.setLink`).
+    public let up: UnsafeMutablePointer<Bool>
     /// EWMA of the utilisation (0...1); a sample covering dt weighs 1 - e^(-dt / span).
     public let utilisation: UnsafeMutablePointer<Double>
     @usableFromInline let lastTx: UnsafeMutablePointer<UInt64>
@@ -48,6 +51,7 @@ public struct PortLoad: ~Copyable {
         utilisation = .filled(with: 0, count: portCount)
         lastTx = .filled(with: 0, count: portCount)
         drainNanoseconds = .filled(with: 0, count: portCount)
+        up = .filled(with: true, count: portCount)
     }
 
     deinit {
@@ -57,6 +61,7 @@ public struct PortLoad: ~Copyable {
         utilisation.deallocate()
         lastTx.deallocate()
         drainNanoseconds.deallocate()
+        up.deallocate()
     }
 
     /// Takes a sample if `interval` has passed: `txBytes(p)` is port p's transmitted bytes so

@@ -1,0 +1,51 @@
+/// What `fabric ctl` changes on a running data path. The worker calls these between two
+/// batches (no frame is in flight inside the pipeline then); anything expensive (a new FIB) is
+/// built beforehand on another thread and only swapped in here.
+extension Datapath {
+    /// Swaps in a new routing table; `fib` gets the old one back (freed by the caller, off the
+    /// worker). Static neighbours in `neighbours` are added (a resolved MAC of a next hop stays
+    /// valid: the table is by address). Flowlets of a group whose members changed may move
+    /// once: their entries hold member indices.
+    public mutating func replaceRoutes(_ fib: inout FIB, neighbours: [NeighbourConfig]) {
+        swap(&router.fib, &fib)
+        for n in neighbours {
+            switch n.address {
+            case .v4(let a): router.neighbours.addStatic(a, mac: n.mac)
+            case .v6(let a): router.neighbours.addStatic(a, mac: n.mac)
+            }
+        }
+    }
+
+    /// New ECN thresholds and probability.
+    public mutating func setECN(_ config: ECNConfig) { ecn = ECNMarker(config: config) }
+
+    /// New PFC watchdog parameters (queues stormed now stay stormed until restored under them).
+    public mutating func setWatchdog(_ config: PFCWatchdogConfig) { watchdog.config = config }
+
+    /// Zeroes every counter: ports, queues, load-balancing counters and recorded failovers
+    /// (`fabric ctl clear counters`); residence histograms start again too.
+    public mutating func clearCounters() {
+        for p in 0..<portCount {
+            counters[p] = PortCounters()
+            egress[p].enqueued.update(repeating: 0, count: EgressPort.queueCount)
+            egress[p].dequeued.update(repeating: 0, count: EgressPort.queueCount)
+            egress[p].dropped.update(repeating: 0, count: EgressPort.queueCount)
+            egress[p].residence.reset()
+        }
+        router.selector.newFlowlets = 0
+        router.selector.pathChanges = 0
+        router.selector.collisions = 0
+        router.selector.sprayed = 0
+        router.selector.clearFailovers()
+        clearWatermarks()
+    }
+
+    /// Watermarks start again from the depths held now: queue watermarks, PG and headroom
+    /// peaks, the shared pool's (`fabric ctl clear watermarks`).
+    public mutating func clearWatermarks() {
+        for p in 0..<portCount {
+            for q in 0..<EgressPort.queueCount { egress[p].watermark[q] = egress[p].depth(queue: q).frames }
+        }
+        admission.buffer.resetPeaks(portCount: portCount)
+    }
+}

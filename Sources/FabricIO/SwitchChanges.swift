@@ -1,0 +1,73 @@
+// The changes `fabric ctl` hands a running switch (ControlServer's `ControlChange`), and how the
+// worker applies them. Prepared off the worker (parsing, validation, a new FIB), applied
+// between two batches.
+import CFabricShims
+import FabricCore
+import FabricSystem
+import FabricTelemetry
+import Glibc
+
+/// New routes and live parameters: a FIB built from the new configuration, its static
+/// neighbours, ECN and the PFC watchdog (nil: unchanged). After `apply`, `fib` holds the old
+/// table, freed with this object on the control thread.
+public final class LiveChange: ControlChange, @unchecked Sendable {
+    public var fib: FIB?
+    public let neighbours: [NeighbourConfig]
+    public let ecn: ECNConfig?
+    public let watchdog: PFCWatchdogConfig?
+    /// What changed, for the answer ("routes: 1 added").
+    public let summary: String
+    public init(fib: consuming FIB?, neighbours: [NeighbourConfig], ecn: ECNConfig?, watchdog: PFCWatchdogConfig?, summary: String) {
+        self.fib = fib
+        self.neighbours = neighbours
+        self.ecn = ecn
+        self.watchdog = watchdog
+        self.summary = summary
+    }
+}
+
+/// `clear counters` or `clear watermarks`.
+public final class ClearChange: ControlChange, @unchecked Sendable {
+    public let watermarksOnly: Bool
+    public init(watermarksOnly: Bool) { self.watermarksOnly = watermarksOnly }
+}
+
+/// Administrative state of a port (`port shutdown|startup`): the interface's IFF_UP, as `ip
+/// link set` sets it. The peer loses carrier, and the switch's own link check takes the port
+/// out of (or back into) its groups within 2 ms.
+public final class PortAdminChange: ControlChange, @unchecked Sendable {
+    public let port: Int
+    public let up: Bool
+    public init(port: Int, up: Bool) {
+        self.port = port
+        self.up = up
+    }
+}
+
+extension FabricSwitch where IO: ~Copyable {
+    /// Applies a prepared change (worker, between batches); the answer line for the client.
+    mutating func apply(_ change: any ControlChange) -> String {
+        switch change {
+        case let c as LiveChange:
+            if var fib = c.fib.take() {
+                dp.replaceRoutes(&fib, neighbours: c.neighbours)
+                c.fib = consume fib
+            }
+            if let e = c.ecn { dp.setECN(e) }
+            if let w = c.watchdog { dp.setWatchdog(w) }
+            logLine("fabric: applied \(c.summary)")
+            return "ok: applied \(c.summary)"
+        case let c as ClearChange:
+            if c.watermarksOnly { dp.clearWatermarks() } else { dp.clearCounters() }
+            return "ok: \(c.watermarksOnly ? "watermarks" : "counters and watermarks") cleared"
+        case let c as PortAdminChange:
+            let rc = names[c.port].withCString { sf_interface_set_up(links.descriptor, $0, c.up ? 1 : 0) }
+            guard rc == 0 else { return "error: port \(names[c.port]): \(String(cString: strerror(-rc)))" }
+            checkLinks()
+            logLine("fabric: port \(names[c.port]): \(c.up ? "startup" : "shutdown") (fabric ctl)")
+            return "ok: port \(names[c.port]) \(c.up ? "up" : "shut down")"
+        default:
+            return "error: this switch does not know that change"
+        }
+    }
+}

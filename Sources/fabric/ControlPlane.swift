@@ -1,0 +1,116 @@
+import FabricConfig
+import FabricCore
+import FabricIO
+import FabricPacket
+import FabricTelemetry
+import Foundation
+
+/// What `fabric ctl` may change on a running switch, and how each request becomes a
+/// `ControlChange` (on the control server's thread, so the worker only swaps things in).
+///
+/// Live: routes and ECMP groups (`route add|del`, or the routes of `config apply`), static
+/// neighbours (added), ECN, the PFC watchdog, a port's admin state, clearing counters.
+/// Restart-only (`config apply` refuses the whole file, naming what differs): the mode, the
+/// ports (names, MACs, addresses, trust, speeds), the buffers, the QoS maps (frames in the
+/// buffer are charged to the priority groups the maps give), load-balancing mode, timer and
+/// table size. Every new configuration goes through the same loader as `--config`, so it is
+/// checked exactly as at start.
+final class ControlPlane: @unchecked Sendable {
+    private var config: SwitchConfig?
+    private let ports: [String]
+    private let lock = NSLock()
+
+    init(config: SwitchConfig?, ports: [String]) {
+        self.config = config
+        self.ports = ports
+    }
+
+    static let usage = "expected: port shutdown|startup PORT, route add PREFIX via NH[,NH..], route del PREFIX, config apply FILE, clear counters|watermarks"
+
+    func prepare(_ request: String) throws -> any ControlChange {
+        lock.lock()
+        defer { lock.unlock() }
+        let words = request.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        switch (words.first, words.dropFirst().first) {
+        case ("port", "shutdown"?), ("port", "startup"?):
+            guard words.count == 3, let p = ports.firstIndex(of: words[2]) else {
+                throw ControlError("port \(words[1]): which port? (one of \(ports.joined(separator: " ")))")
+            }
+            return PortAdminChange(port: p, up: words[1] == "startup")
+        case ("clear", "counters"?) where words.count == 2: return ClearChange(watermarksOnly: false)
+        case ("clear", "watermarks"?) where words.count == 2: return ClearChange(watermarksOnly: true)
+        case ("route", "add"?):
+            guard words.count == 5, words[3] == "via", let prefix = IPPrefix(words[2], strict: false) else {
+                throw ControlError("route add PREFIX via NH[,NH..] (got '\(request)')")
+            }
+            var hops: [IPAddress] = []
+            for text in words[4].split(separator: ",").map(String.init) {
+                guard let a = IPAddress(text) else { throw ControlError("route add: '\(text)' is no IP address") }
+                hops.append(a)
+            }
+            var c = try running()
+            let replaced = c.routes.contains { $0.prefix == prefix }
+            c.routes.removeAll { $0.prefix == prefix }
+            c.routes.append(RouteConfig(prefix: prefix, nextHops: hops))
+            return try live(c, summary: "route \(prefix) via \(words[4]) (\(replaced ? "replaced" : "added"))")
+        case ("route", "del"?):
+            guard words.count == 3, let prefix = IPPrefix(words[2], strict: false) else { throw ControlError("route del PREFIX (got '\(request)')") }
+            var c = try running()
+            guard c.routes.contains(where: { $0.prefix == prefix }) else { throw ControlError("route del: no static route \(prefix)") }
+            c.routes.removeAll { $0.prefix == prefix }
+            return try live(c, summary: "route \(prefix) deleted")
+        case ("config", "apply"?):
+            guard words.count == 3 else { throw ControlError("config apply FILE") }
+            let old = try running()
+            let new = try ConfigLoader.load(file: words[2])
+            let restartOnly = Self.restartOnly(old, new)
+            guard restartOnly.isEmpty else {
+                throw ControlError("\(words[2]): nothing applied: \(restartOnly.joined(separator: ", ")) can change only with a restart")
+            }
+            return try live(new, summary: "\(words[2]): \(Self.liveDifferences(old, new))")
+        default:
+            throw ControlError("unknown request '\(request)' (\(Self.usage))")
+        }
+    }
+
+    private func running() throws -> SwitchConfig {
+        guard let c = config, c.mode == .router else { throw ControlError("routes and configurations change only on a router (--config)") }
+        return c
+    }
+
+    /// Checks `c` as the loader checks a file, builds its FIB, and makes it the running one.
+    private func live(_ c: SwitchConfig, summary: String) throws -> any ControlChange {
+        let checked = try ConfigLoader.parse(SwitchConfigYAML.text(c), file: "<fabric ctl>")
+        let old = config
+        config = checked
+        return LiveChange(fib: FIB(entries: checked.fibEntries()), neighbours: checked.neighbours,
+                          ecn: checked.ecn != old?.ecn ? checked.ecn : nil,
+                          watchdog: checked.pfcWatchdog != old?.pfcWatchdog ? checked.pfcWatchdog : nil, summary: summary)
+    }
+
+    static func restartOnly(_ a: SwitchConfig, _ b: SwitchConfig) -> [String] {
+        var out: [String] = []
+        if a.mode != b.mode { out.append("mode") }
+        if a.ports != b.ports { out.append("ports") }
+        if a.buffers != b.buffers { out.append("buffers") }
+        if a.qos != b.qos { out.append("qos") }
+        if a.loadBalancing != b.loadBalancing { out.append("load_balancing") }
+        if a.name != b.name { out.append("name") }
+        return out
+    }
+
+    static func liveDifferences(_ a: SwitchConfig, _ b: SwitchConfig) -> String {
+        var out: [String] = []
+        let (ra, rb) = (Set(a.routes.map { "\($0)" }), Set(b.routes.map { "\($0)" }))
+        if ra != rb { out.append("routes \(rb.subtracting(ra).count) new or changed, \(ra.subtracting(rb).count) gone") }
+        if a.neighbours != b.neighbours { out.append("neighbours") }
+        if a.ecn != b.ecn { out.append("ecn") }
+        if a.pfcWatchdog != b.pfcWatchdog { out.append("pfc_watchdog") }
+        return out.isEmpty ? "no change" : out.joined(separator: ", ")
+    }
+}
+
+struct ControlError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
