@@ -101,10 +101,10 @@ public struct AddressPlan: Sendable {
     public func host(_ name: String) -> Host { hosts.first { $0.name == name }! }
 
     /// Hops (switches) from every switch to `target`, over switch-to-switch links.
-    func distances(to target: String) -> [String: Int] {
+    func distances(to target: String, without failed: [Topology.Link] = []) -> [String: Int] {
         var dist = [target: 0]
         var frontier = [target]
-        let links = Self.fabricLinks(topology).map(\.link)
+        let links = Self.fabricLinks(topology).map(\.link).filter { !failed.contains($0) }
         while !frontier.isEmpty {
             var next: [String] = []
             for n in frontier {
@@ -119,8 +119,10 @@ public struct AddressPlan: Sendable {
     }
 
     /// Switch `node`'s configuration, named `name`: its ports, and as a router a route to every
-    /// other host subnet in `loadBalancing` (nil: the topology's mode).
-    public func switchConfig(_ node: String, name: String, loadBalancing: LoadBalancingMode? = nil) -> SwitchConfig {
+    /// other host subnet in `loadBalancing` (nil: the topology's mode). `failed` links carry no
+    /// route (what a routing protocol converges to once they are down); the ports stay.
+    public func switchConfig(_ node: String, name: String, loadBalancing: LoadBalancingMode? = nil,
+                             without failed: [Topology.Link] = []) -> SwitchConfig {
         let mine = ports(of: node)
         var c = SwitchConfig(name: name, mode: topology.mode,
                              ports: mine.map { PortConfig(name: $0.name, mac: $0.mac, addresses: $0.addresses, speedGbps: $0.gbps) })
@@ -128,16 +130,17 @@ public struct AddressPlan: Sendable {
         c.loadBalancing.mode = loadBalancing ?? topology.loadBalancing
         if let ns = topology.flowletIdleNanoseconds { c.loadBalancing.flowletIdleNanoseconds = ns }
         for h in hosts where h.switchNode != node {
-            let dist = distances(to: h.switchNode)
+            let dist = distances(to: h.switchNode, without: failed)
             guard let d = dist[node] else { continue }   // unreachable: no route
             for subnet in h.addresses.map(\.network) {
                 // Through every link to a neighbour one hop nearer, to its end of the link.
                 let via = Self.fabricLinks(topology).compactMap { i, l -> IPAddress? in
+                    guard !failed.contains(l) else { return nil }
                     let far = l.a.node == node ? (l.b.node, 2) : l.b.node == node ? (l.a.node, 1) : nil
                     guard let (peer, side) = far, dist[peer] == d - 1 else { return nil }
                     return Self.linkAddresses(i, side, topology).first { $0.address.isV4 == subnet.address.isV4 }?.address
                 }
-                c.routes.append(RouteConfig(prefix: subnet, nextHops: via))
+                if !via.isEmpty { c.routes.append(RouteConfig(prefix: subnet, nextHops: via)) }
             }
         }
         return c

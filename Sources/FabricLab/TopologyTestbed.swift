@@ -174,6 +174,48 @@ public final class TopologyTestbed: @unchecked Sendable {
         try Shell.run(["ip", "-n", namespace(e.node), "link", "set", e.interface, up ? "up" : "down"])
     }
 
+    /// The lab's routing protocol: once the links at `failed` ("node:interface") are down,
+    /// every running switch gets the routes of the topology without them (`config apply` of a
+    /// configuration whose ports are unchanged), as BGP would withdraw the paths through them.
+    /// Without it a switch two hops away keeps sending into the dead link (a spine whose only
+    /// way to a leaf is gone drops as `link_down`). Returns the switches that were updated.
+    @discardableResult
+    public func reconverge(failed: [String], mode: LoadBalancingMode? = nil) throws -> [String] {
+        let dead = try failed.map { spec in
+            let e = try endpoint(spec)
+            return topology.links.first { $0.a == e || $0.b == e }!
+        }
+        // Every switch at once, as each router of a real fabric reconverges on its own.
+        let configs = topology.switches.map { s in (s, plan.switchConfig(s, name: namespace(s), loadBalancing: mode, without: dead)) }
+        let answers = Answers(count: configs.count)
+        let failedText = failed.joined(separator: ", ")
+        DispatchQueue.concurrentPerform(iterations: configs.count) { i in
+            let (s, config) = configs[i]
+            do {
+                let path = "\(runDirectory)/\(s).converged.yaml"
+                try SwitchConfigYAML.write(config, to: path, header: "Routes of test bed '\(prefix)' without \(failedText)")
+                answers.set(i, try ControlClient.change(name: namespace(s), "config apply \(path)"))
+            } catch {
+                answers.set(i, "error: \(error)")
+            }
+        }
+        var updated: [String] = []
+        for (i, (s, _)) in configs.enumerated() {
+            let answer = answers.get(i)
+            guard answer.hasPrefix("ok") else { throw TestbedError("\(s): \(answer)") }
+            if !answer.hasSuffix("no change") { updated.append(s) }
+        }
+        return updated
+    }
+
+    final class Answers: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [String]
+        init(count: Int) { list = Array(repeating: "", count: count) }
+        func set(_ i: Int, _ s: String) { lock.lock(); list[i] = s; lock.unlock() }
+        func get(_ i: Int) -> String { lock.lock(); defer { lock.unlock() }; return list[i] }
+    }
+
     // MARK: - Switches
 
     /// Starts `fabric switch` on every switch node from its configuration, each writing stats to

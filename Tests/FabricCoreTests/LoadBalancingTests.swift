@@ -121,6 +121,57 @@ final class LoadBalancingTests: XCTestCase {
         XCTAssertEqual(sel.pathChanges, 0, "a flow moves only to a clearly better member")
     }
 
+    /// A member whose link is down: ECMP moves only the flows that hashed onto it (resilient),
+    /// a flowlet on it moves with its next packet however short the gap, spray never picks
+    /// it, and each flow's failover is recorded once per down event.
+    func testADownMemberIsSkippedAndOnlyItsFlowsMove() {
+        let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
+        var sel = AdaptivePathSelector(load: load, tableSize: 4096, idleNanoseconds: 1_000_000)
+        withPorts { p in
+            let flows = (0..<400).map { UInt32($0) &* 2_654_435_761 }
+            let before = flows.map { sel.select(target: 0, mode: .ecmp, ports: p, memberCount: 4, flowHash: $0, length: 1000, now: 1_000) }
+            XCTAssertEqual(Set(before), [0, 1, 2, 3])
+            load.up[2] = false
+            sel.linkWentDown(port: 2)
+            let after = flows.map { sel.select(target: 0, mode: .ecmp, ports: p, memberCount: 4, flowHash: $0, length: 1000, now: 2_000) }
+            for (b, a) in zip(before, after) {
+                if b == 2 { XCTAssertNotEqual(a, 2, "a flow on the dead member moves") } else { XCTAssertEqual(a, b, "a flow on a live member stays") }
+            }
+            let moved = before.filter { $0 == 2 }.count
+            XCTAssertEqual(sel.failoverCount, moved, "one failover per moved flow")
+            XCTAssertTrue(sel.failovers.allSatisfy { $0.fromPort == 2 && $0.toPort != 2 && $0.lastOnDead == 1_000 && $0.firstOnLive == 2_000 })
+            // Again: recorded once per flow and down event.
+            for f in flows { _ = sel.select(target: 0, mode: .ecmp, ports: p, memberCount: 4, flowHash: f, length: 1000, now: 3_000) }
+            XCTAssertEqual(sel.failoverCount, moved)
+            // The moved flows spread over the three live members, not onto one.
+            let targets = Set(zip(before, after).filter { $0.0 == 2 }.map(\.1))
+            XCTAssertEqual(targets.count, 3, "rehashed over every live member")
+
+            // Flowlet: a flow on member 1 keeps sending 10 us apart; member 1 goes down.
+            load.up[2] = true
+            let flow: UInt32 = 0xABCD_0001
+            var t: UInt64 = 10_000_000
+            var m = sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: flow, length: 1000, now: t)
+            load.up[Int(p[m])] = false
+            sel.linkWentDown(port: Int(p[m]))
+            t += 10_000
+            let next = sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 4, flowHash: flow, length: 1000, now: t)
+            XCTAssertNotEqual(next, m, "a flowlet leaves a dead member at once, gap or not")
+            XCTAssertTrue(sel.failovers.contains { $0.flowHash == flow && $0.nanoseconds == 10_000 })
+            load.up[Int(p[m])] = true
+            m = next
+
+            // Spray: never the dead member.
+            load.up[0] = false
+            var counts = [0, 0, 0, 0]
+            for i in 0..<3000 { counts[sel.select(target: 9, mode: .spray, ports: p, memberCount: 4, flowHash: 1, length: 1000, now: UInt64(i))] += 1 }
+            XCTAssertEqual(counts[0], 0, "\(counts)")
+            // Every member down: nothing to choose (the data path drops as link_down).
+            for k in 0..<4 { load.up[k] = false }
+            _ = sel.select(target: 0, mode: .ecmp, ports: p, memberCount: 4, flowHash: 7, length: 1000, now: 1)
+        }
+    }
+
     func testEcmpModeIsTheHashWhateverTheLoad() {
         let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
         var sel = AdaptivePathSelector(load: load)

@@ -106,4 +106,99 @@ final class LoadBalancingIntegrationTests: LabTestCase {
         let record = lab.record(ecmp, ranks: ranks, options: o)
         XCTAssertEqual(Set(record.flows.flatMap(\.uplinkBytes.keys)), ["leaf1:s1", "leaf2:s1"], "each flow's ECMP uplink, by the switch's hash")
     }
+
+    /// A leaf-spine link dies mid-collective (`fabric balance --fail leaf1:s1@0.3s`, CI-sized):
+    /// leaf1 sees carrier loss and moves the flows on that uplink to the other, the lab gives
+    /// every switch the routes without the link (spine1 can no longer reach leaf1), RC resends
+    /// what the dead link held. The ring completes under ecmp and flowlet, and the failover is
+    /// reported per flow.
+    func testTheRingAllreduceCompletesThroughALinkFailure() throws {
+        let tb = try makeLeafSpine(.leafSpine(uplinkGbps: 0.05, flowletIdleNanoseconds: 10_000_000))
+        let lab = CollisionLab(lab: LoadBalanceLab(testbed: tb, launcher: launcher))
+        let ranks = CollisionLab.interleavedRanks(hostsPerLeaf: 4, leaves: 2)
+        var o = CollectiveOptions()
+        o.bufferBytes = 1 << 20
+        let failure = CollisionLab.LinkFailure(link: "leaf1:s1", atSeconds: 0.3)
+        var runs: [CollisionRun] = []
+        for mode in [LoadBalancingMode.ecmp, .flowlet] {
+            // Colliding QPs: under ECMP every flow leaving leaf1 is on the uplink that dies.
+            let r = try lab.run(mode: mode, seed: -1, ranks: ranks, options: o, failure: failure)
+            runs.append(r)
+            let f = try XCTUnwrap(r.failure, "\(mode.name): the failure is recorded")
+            print("\(mode.name): link down at \(f.atSeconds) s, reconverged in \(f.reconvergedMilliseconds) ms, failovers "
+                  + f.failovers.map { "\($0.from)->\($0.to) \(String(format: "%.2f", $0.milliseconds)) ms" }.joined(separator: ", "))
+            XCTAssertEqual(r.collective.messagesCompleted, 8 * 14, "\(mode.name): every chunk of every step acknowledged through the failure")
+            XCTAssertEqual(r.collective.failedQueuePairs, 0)
+            XCTAssertGreaterThan(f.atSeconds, 0.25, "the link went down mid-run")
+            XCTAssertLessThan(f.atSeconds, r.collective.jctSeconds)
+            XCTAssertFalse(f.failovers.isEmpty, "\(mode.name): leaf1 moved flows off s1")
+            XCTAssertTrue(f.failovers.allSatisfy { $0.from == "s1" && $0.to == "s2" }, "\(f.failovers)")
+            // The switch saw the link go down exactly once, and its frames after that went to s2.
+            let leaf1 = try tb.stats("leaf1")
+            let s1 = try XCTUnwrap(leaf1.ports.first { $0.name == "s1" })
+            XCTAssertEqual(s1.linkDowns, 1)
+            XCTAssertEqual(s1.linkUp, false, "down when the switch stopped (the lab brings it up afterwards)")
+        }
+        // Under colliding ECMP all four of leaf1's flows were on s1: those sending when it died
+        // failed over within a few link checks of the carrier loss (2 of 4 in one run; the
+        // others were between steps, and by their next step the routes had converged without
+        // s1, so they never met the dead member).
+        let ecmp = try XCTUnwrap(runs[0].failure)
+        XCTAssertGreaterThanOrEqual(ecmp.failovers.count, 1, "\(ecmp.failovers)")
+        XCTAssertLessThan(ecmp.failovers.map(\.milliseconds).min() ?? 1e9, 100, "the first flow moved promptly")
+        let record = lab.record(runs[0], ranks: ranks, options: o)
+        XCTAssertTrue(record.flows.contains { $0.failoverMilliseconds != nil }, "the JSON names the flows that failed over")
+        XCTAssertEqual(try tb.endpoint("leaf1:s1").interface, "s1")
+        XCTAssertTrue(try Shell.run(["ip", "-n", tb.namespace("leaf1"), "link", "show", "s1"]).contains("state UP"), "the link is up again after the run")
+    }
+
+    /// `fabric ctl route add` under traffic: the route to h5's subnet moves from both spines to
+    /// spine2 only and back, five times, while h1 streams RoCEv2 to h5: nothing is lost and no
+    /// switch drops a frame (each change is swapped in between two batches).
+    func testRouteChangesUnderTrafficLoseNothing() throws {
+        let tb = try makeLeafSpine(.leafSpine(uplinkGbps: 0.5))
+        let lab = LoadBalanceLab(testbed: tb, launcher: launcher)
+        let config = tb.switchConfig("leaf1")
+        let subnet = tb.plan.host("h5").addresses.first { if case .v4 = $0.address { true } else { false } }!.network
+        let route = try XCTUnwrap(config.routes.first { $0.prefix == subnet })
+        XCTAssertEqual(route.nextHops.count, 2)
+        var o = WorkloadOptions()
+        o.seconds = 3
+        o.rateGbps = 0.05
+        o.queuePairs = 1
+        o.reliabilityArguments = ["--transport", "none"]
+        // The single next hop is the spine ECMP does not hash the flow to: every change moves it.
+        let hashed = lab.ecmpMember(from: 1, to: 5, remoteQP: o.remoteQP(0), members: 2)
+        let other = route.nextHops[1 - hashed]
+        let fabric = launcher.fabric, ns = tb.namespace("leaf1")
+        let answers = Answers()
+        let (w, counters) = try lab.measured(mode: .ecmp) {
+            let changer = Thread {
+                usleep(500_000)
+                for k in 0..<10 {
+                    let via = k % 2 == 0 ? "\(other)" : route.nextHops.map { "\($0)" }.joined(separator: ",")
+                    answers.add((try? Shell.run([fabric, "ctl", "--switch", ns, "route", "add", "\(subnet)", "via", via])) ?? "failed")
+                    usleep(200_000)
+                }
+            }
+            changer.start()
+            defer { while !changer.isFinished { usleep(10_000) } }
+            return try Workload.run(fabric: fabric, testbed: tb, pattern: .flows([.init(1, 5)]), options: o)
+        }
+        print(answers.all)
+        XCTAssertEqual(answers.all.filter { $0.contains("ok: applied route") }.count, 10, "\(answers.all)")
+        XCTAssertGreaterThan(w.sentPackets, 5_000)
+        XCTAssertEqual(w.lost, 0, "no frame lost to a route change")
+        XCTAssertEqual(counters.switchDrops, 0, "\(counters.dropReasons)")
+        let (hashedUp, otherUp) = (hashed == 0 ? "leaf1:s1" : "leaf1:s2", hashed == 0 ? "leaf1:s2" : "leaf1:s1")
+        XCTAssertGreaterThan(counters.uplinkBytes[otherUp] ?? 0, 1_000_000, "the other spine carried the flow while it was the only next hop")
+        XCTAssertGreaterThan(counters.uplinkBytes[hashedUp] ?? 0, 1_000_000, "and the hashed one while both were")
+    }
+
+    final class Answers: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [String] = []
+        func add(_ s: String) { lock.lock(); list.append(s); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return list }
+    }
 }

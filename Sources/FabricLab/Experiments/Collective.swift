@@ -51,6 +51,9 @@ public struct CollectiveOptions: Sendable {
     /// First remote QPN of ring edge i (rank i -> rank i+1); default 0x1000 + 0x100 x i. The
     /// QPs decide the UDP source ports, and so the ECMP hash.
     public var remoteQPs: [Int: UInt32] = [:]
+    /// Called once with the common start time (monotonic ns) when every rank is ready (a
+    /// failure to inject at a moment of the run, on a thread of its own).
+    public var onStart: (@Sendable (UInt64) -> Void)?
     public init() {}
 
     public func remoteQP(_ edge: Int) -> UInt32 { remoteQPs[edge] ?? UInt32(0x1000 + edge * 0x100) }
@@ -125,7 +128,9 @@ public enum Collective {
             if o.corruptEvery > 0 { args += ["--corrupt-every", "\(o.corruptEvery)"] }
             children.append(try ChildRun.startReady(args + o.reliabilityArguments, what: "rank \(names[i])"))
         }
-        try "\(monotonicNanoseconds() + 50_000_000)\n".write(toFile: startFile, atomically: true, encoding: .utf8)
+        let startAt = monotonicNanoseconds() + 50_000_000
+        try "\(startAt)\n".write(toFile: startFile, atomically: true, encoding: .utf8)
+        o.onStart?(startAt)
         let reports = try children.enumerated().map { i, c in
             try ChildRun.result(of: c, as: RankReport.self, what: "rank \(names[i])", timeout: 180)
         }

@@ -6,7 +6,9 @@
 // ECMP's hash collisions leave one uplink idle next to a hot one.
 import FabricCore
 import FabricPacket
+import FabricTelemetry
 import FabricTraffic
+import FabricSystem
 import Foundation
 
 public struct CollisionRun: Sendable {
@@ -15,6 +17,20 @@ public struct CollisionRun: Sendable {
     public var seed: Int
     public var collective: CollectiveResult
     public var switches: LoadBalanceLab.SwitchCounters
+    /// The link taken down mid-run, when and how the fabric coped (nil: no failure).
+    public var failure: FailureRecord?
+
+    public struct FailureRecord: Sendable, Encodable {
+        /// "node:interface" and when it went down, seconds after the collective's start.
+        public var link: String
+        public var atSeconds: Double
+        /// From the link going down until every switch had the routes without it (the lab's
+        /// routing protocol, `TopologyTestbed.reconverge`).
+        public var reconvergedMilliseconds: Double
+        /// Flows the switch next to the dead link moved to another member: the last frame it
+        /// sent the dead member's way to this flow's first frame on a live one.
+        public var failovers: [FailoverReport]
+    }
 
     /// One run as `fabric balance --json` writes it (numbers as numbers).
     public struct Record: Encodable {
@@ -27,6 +43,9 @@ public struct CollisionRun: Sendable {
             /// whose flows move (the run's `uplinkBytes` say where the bytes went), and for
             /// flows within a leaf.
             public var uplinkBytes: [String: UInt64]
+            /// With `--fail`: this flow's failover at the switch next to the dead link (nil:
+            /// it was not on the dead member there).
+            public var failoverMilliseconds: Double? = nil
         }
         public var mode: String
         public var seed: Int
@@ -43,6 +62,7 @@ public struct CollisionRun: Sendable {
         public var uplinkBytes: [String: UInt64]
         public var steps: [CollectiveResult.Step]
         public var flows: [Flow]
+        public var failure: FailureRecord?
     }
 }
 
@@ -113,14 +133,69 @@ public struct CollisionLab {
         return worst * Double(o.pattern.steps(ranks: n))
     }
 
-    /// One run of the collective in `mode` with the QPs of `seed`.
-    public func run(mode: LoadBalancingMode, seed: Int, ranks: [Int], options: CollectiveOptions) throws -> CollisionRun {
+    /// A link to take down during a run: "node:interface", seconds after the start.
+    public struct LinkFailure: Sendable {
+        public var link: String
+        public var atSeconds: Double
+        public init(link: String, atSeconds: Double) {
+            self.link = link
+            self.atSeconds = atSeconds
+        }
+    }
+
+    /// One run of the collective in `mode` with the QPs of `seed`; with `failure`, that link
+    /// goes down mid-run (and comes back up after it, for the next run).
+    public func run(mode: LoadBalancingMode, seed: Int, ranks: [Int], options: CollectiveOptions, failure: LinkFailure? = nil) throws -> CollisionRun {
         var o = options
         o.remoteQPs = remoteQPs(ranks: ranks, seed: seed)
-        let (result, counters) = try lab.measured(mode: mode) {
+        let injected = Injected()
+        if let f = failure {
+            _ = try testbed.endpoint(f.link)
+            let tb = testbed
+            o.onStart = { start in
+                Thread.detachNewThread {
+                    let at = start &+ UInt64(f.atSeconds * 1e9)
+                    while monotonicNanoseconds() < at { usleep(500) }
+                    do {
+                        try tb.setLink(f.link, up: false)
+                        let down = monotonicNanoseconds()
+                        try tb.reconverge(failed: [f.link], mode: mode)
+                        injected.set(down: Double(down &- start) / 1e9, converged: Double(monotonicNanoseconds() &- down) / 1e6)
+                    } catch {
+                        injected.set(error: "\(error)")
+                    }
+                }
+            }
+        }
+        defer { if let f = failure { try? testbed.setLink(f.link, up: true) } }
+        var failoverReports: [FailoverReport] = []
+        let (result, counters) = try lab.measured(mode: mode, beforeStop: { [testbed] in
+            // The switches' failover records, before they stop (the last stats file has them too).
+            guard let f = failure, let e = try? testbed.endpoint(f.link) else { return }
+            for node in [e.node] + testbed.topology.links.filter({ $0.a == e || $0.b == e }).map({ $0.a == e ? $0.b.node : $0.a.node })
+            where testbed.topology.kind(node) == .switch {
+                if let r = try? ControlClient.snapshot(name: testbed.namespace(node)) { failoverReports += r.loadBalancing.failovers ?? [] }
+            }
+        }) {
             try Collective.run(fabric: lab.launcher.fabric, testbed: testbed, ranks: ranks, options: o)
         }
-        return CollisionRun(mode: mode, seed: seed, collective: result, switches: counters)
+        var run = CollisionRun(mode: mode, seed: seed, collective: result, switches: counters)
+        if let f = failure {
+            let (down, converged, error) = injected.get()
+            if let error { throw TestbedError("--fail \(f.link): \(error)") }
+            guard let down else { throw TestbedError("--fail \(f.link)@\(f.atSeconds)s: the run ended before the link went down") }
+            run.failure = .init(link: f.link, atSeconds: down, reconvergedMilliseconds: converged ?? 0, failovers: failoverReports)
+        }
+        return run
+    }
+
+    /// What the failure thread saw (set once, read after the run).
+    final class Injected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var down: Double?, converged: Double?, error: String?
+        func set(down: Double, converged: Double) { lock.lock(); self.down = down; self.converged = converged; lock.unlock() }
+        func set(error: String) { lock.lock(); self.error = error; lock.unlock() }
+        func get() -> (Double?, Double?, String?) { lock.lock(); defer { lock.unlock() }; return (down, converged, error) }
     }
 
     /// The record of `r`, with each flow's uplink under ecmp.
@@ -137,12 +212,17 @@ public struct CollisionLab {
                 let member = lab.ecmpMember(from: a, to: b, remoteQP: f.qp, members: ups.count)
                 up["\(l):\(ups[member])"] = UInt64(Self.wireBytes(message: o.messageBytes(ranks: ranks.count), mtu: o.mtu) * c.steps.count)
             }
-            return .init(from: f.from, to: f.to, qp: f.qp, uplinkBytes: up)
+            var flow = CollisionRun.Record.Flow(from: f.from, to: f.to, qp: f.qp, uplinkBytes: up)
+            if let failure = r.failure {
+                let h = lab.flowHash(from: a, to: b, remoteQP: f.qp)
+                flow.failoverMilliseconds = failure.failovers.first { $0.flowHash == h }?.milliseconds
+            }
+            return flow
         }
         return .init(mode: r.mode.name, seed: r.seed, jctSeconds: c.jctSeconds, messagesSent: c.messagesSent, messagesCompleted: c.messagesCompleted,
                      retransmittedPackets: c.retransmittedPackets, reorderedPackets: c.reorderedPackets, lost: c.lost,
                      switchDrops: r.switches.switchDrops, socketDrops: r.switches.socketDrops, newFlowlets: r.switches.newFlowlets,
-                     pathChanges: r.switches.pathChanges, uplinkBytes: r.switches.uplinkBytes, steps: c.steps, flows: flows)
+                     pathChanges: r.switches.pathChanges, uplinkBytes: r.switches.uplinkBytes, steps: c.steps, flows: flows, failure: r.failure)
     }
 
     /// Per mode: JCT per seed, median and worst over the seeds, against the ideal.

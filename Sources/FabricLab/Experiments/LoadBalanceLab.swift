@@ -90,10 +90,14 @@ public struct LoadBalanceLab {
     /// The ECMP member (index into the leaf's uplinks, in next-hop order) a RoCEv2 flow with one
     /// QP from host `a` to host `b` takes at its leaf under plain ECMP.
     public func ecmpMember(from a: Int, to b: Int, remoteQP: UInt32, members: Int) -> Int {
+        HashPathSelector.hash(flowHash(from: a, to: b, remoteQP: remoteQP), members)
+    }
+
+    /// The switch's flow hash of a RoCEv2 flow with one QP from host `a` to host `b`.
+    public func flowHash(from a: Int, to b: Int, remoteQP: UInt32) -> UInt32 {
         let sport = RoCEBuilder.udpSourcePort(localQP: remoteQP &- 0x100, remoteQP: remoteQP)
-        let h = FlowHash.v4(source: parseIPv4(testbed.hostAddress(a))!, destination: parseIPv4(testbed.hostAddress(b))!,
-                            protocolNumber: 17, sourcePort: sport, destinationPort: 4791)
-        return HashPathSelector.hash(h, members)
+        return FlowHash.v4(source: parseIPv4(testbed.hostAddress(a))!, destination: parseIPv4(testbed.hostAddress(b))!,
+                           protocolNumber: 17, sourcePort: sport, destinationPort: 4791)
     }
 
     /// A remote QPN from `start` on (steps of 0x100) whose flow a -> b hashes to `member`.
@@ -119,13 +123,14 @@ public struct LoadBalanceLab {
 
     /// Runs `body` with every switch in `mode` (switches restarted with that configuration)
     /// and returns its result with what the switches counted meanwhile.
-    public func measured<T>(mode: LoadBalancingMode, _ body: () throws -> T) throws -> (T, SwitchCounters) {
+    public func measured<T>(mode: LoadBalancingMode, beforeStop: () -> Void = {}, _ body: () throws -> T) throws -> (T, SwitchCounters) {
         testbed.stopSwitches()
         try testbed.writeConfigs(mode: mode)
         try testbed.startSwitches(launcher)
         defer { testbed.stopSwitches() }
         let before = try uplinkTx()
         let result = try body()
+        beforeStop()
         let statuses = testbed.stopSwitches()
         for (s, st) in statuses where st != 0 { throw TestbedError("switch \(s) did not stop cleanly (status \(String(describing: st)))") }
         var c = SwitchCounters()

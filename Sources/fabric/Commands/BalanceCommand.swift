@@ -34,6 +34,16 @@ struct BalanceCommand: ParsableCommand {
     @OptionGroup var rc: ReliabilityFlags
     @Option(help: "Name prefix of the test bed's namespaces.") var prefix: String = "sflb"
     @Option(help: "Also write the results as JSON to this file ({idealSeconds, runs: [...]}).") var json: String?
+    @Option(help: "Take this link down mid-run in every run, NODE:IF@SECONDS after the start (e.g. leaf1:s1@0.3s); the lab then gives every switch the routes without it, as a routing protocol would. The link comes back up between runs.")
+    var fail: String?
+
+    func failure() throws -> CollisionLab.LinkFailure? {
+        guard let fail else { return nil }
+        guard let at = fail.lastIndex(of: "@") else { throw ValidationError("--fail NODE:IF@SECONDS (got '\(fail)')") }
+        let seconds = try unit("--fail") { () throws(UnitError) in try Units.seconds(String(fail[fail.index(after: at)...])) }
+        guard seconds >= 0 && seconds < 600 else { throw ValidationError("--fail: the time must be 0...600 s") }
+        return .init(link: String(fail[..<at]), atSeconds: seconds)
+    }
 
     func validate() throws {
         _ = try modeList()
@@ -42,6 +52,7 @@ struct BalanceCommand: ParsableCommand {
         guard CollectivePattern(rawValue: pattern) != nil else { throw ValidationError("--pattern is ring-allreduce, all-gather or all-to-all") }
         guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
         _ = try rc.parameters()
+        _ = try failure()
     }
 
     func modeList() throws -> [LoadBalancingMode] {
@@ -81,10 +92,16 @@ struct BalanceCommand: ParsableCommand {
             fflush(nil)
             for seed in seedList {
                 for m in ms {
-                    let r = try lab.run(mode: m, seed: seed, ranks: ranks, options: o)
+                    let r = try lab.run(mode: m, seed: seed, ranks: ranks, options: o, failure: try failure())
                     runs.append(r)
                     print("== \(m.name), seed \(seed < 0 ? "colliding" : String(seed)): " + r.collective.summary
                           + (r.switches.switchDrops > 0 ? "; switch drops \(r.switches.dropReasons.joined(separator: " "))" : ""))
+                    if let f = r.failure {
+                        let ms = f.failovers.map(\.milliseconds).sorted()
+                        print(String(format: "   %@ down at %.3f s; routes reconverged %.1f ms later; %d flows failed over at the switch next to it",
+                                     f.link, f.atSeconds, f.reconvergedMilliseconds, f.failovers.count)
+                              + (ms.isEmpty ? "" : String(format: " (failover %.2f-%.2f ms)", ms.first!, ms.last!)))
+                    }
                     fflush(nil)
                 }
             }

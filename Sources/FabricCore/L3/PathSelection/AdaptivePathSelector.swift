@@ -110,8 +110,10 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         /// The dead member's port and the live one the flow moved to.
         public var fromPort: Int32 = -1
         public var toPort: Int32 = -1
-        /// The last packet (of any flow) given to the dead member, and this flow's first
-        /// packet on the live one (the data path's clock).
+        /// The last packet given to the dead member (this flow's own under flowlet, which
+        /// keeps per-flow state; any flow's under ecmp), and this flow's first packet on the
+        /// live one (the data path's clock). A flow that was idle when the link went down
+        /// (waiting for an ACK, a collective's next step) fails over when it sends again.
         public var lastOnDead: UInt64 = 0
         public var firstOnLive: UInt64 = 0
         public init() {}
@@ -132,7 +134,7 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
     }
 
     @usableFromInline
-    mutating func recordFailover(flowHash: UInt32, from: Int, to: Int, now: UInt64) {
+    mutating func recordFailover(flowHash: UInt32, from: Int, to: Int, now: UInt64, flowLast: UInt64 = .max) {
         let key = UInt64(flowHash) << 32 | UInt64(from & 0xFFFF) << 16 | UInt64(downEpoch[from]) | 1 << 63
         let mask = 4 * Self.failoverCapacity - 1
         var slot = Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
@@ -146,7 +148,7 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         f.flowHash = flowHash
         f.fromPort = Int32(from)
         f.toPort = Int32(to)
-        f.lastOnDead = lastChosen[from]
+        f.lastOnDead = min(lastChosen[from], flowLast)
         f.firstOnLive = now
         failoverRecords[failoverCount] = f
         failoverCount += 1
@@ -159,7 +161,11 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         var live = 0
         for k in 0..<n where up[Int(ports[k])] { live += 1 }
         guard live > 0 else { return m }
-        var pick = HashPathSelector.hash(flowHash &* 0x9E37_79B1 ^ 0x5BD1_E995, live)
+        // A second, independent hash (murmur3's finaliser): the flows of one dead member are
+        // those of one slice of the first hash, and must still spread over all the others.
+        var h = flowHash ^ 0x5BD1_E995
+        h ^= h >> 16; h &*= 0x85EB_CA6B; h ^= h >> 13; h &*= 0xC2B2_AE35; h ^= h >> 16
+        var pick = HashPathSelector.hash(h, live)
         for k in 0..<n where up[Int(ports[k])] {
             if pick == 0 { return k }
             pick -= 1
@@ -242,6 +248,7 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         let previous = Int(chosen[i])
         // The flow's member went down (active or not): it fails over, wherever it goes.
         let deadFrom = tags[i] == tag && previous < n && !up[Int(ports[previous])] ? Int(ports[previous]) : -1
+        let flowLast = lastSeen[i] &- min(lastSeen[i], drain[max(0, deadFrom)])   // its last packet's arrival, about
         if tags[i] == tag && previous < n && previous != m && deadFrom < 0 {
             let (p, q) = (Int(ports[previous]), Int(ports[m]))
             if band[p] == band[q] && (flowlets[p] < flowlets[q]
@@ -253,7 +260,7 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         chosen[i] = UInt8(truncatingIfNeeded: m)
         let port = Int(ports[m])
         lastSeen[i] = now &+ drain[port]
-        if deadFrom >= 0 && up[port] { recordFailover(flowHash: flowHash, from: deadFrom, to: port, now: now) }
+        if deadFrom >= 0 && up[port] { recordFailover(flowHash: flowHash, from: deadFrom, to: port, now: now, flowLast: flowLast) }
         lastChosen[port] = now
         if length >= Self.dataFrameBytes {
             flowlets[port] &+= 1
