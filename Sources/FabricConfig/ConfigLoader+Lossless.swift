@@ -52,8 +52,8 @@ extension ConfigLoader {
             if let v = lm["xon_offset"] { b.xonOffsetBytes = try v.bytes() }
             if let v = lm["headroom"] {
                 b.headroomBytes = try v.string() == "auto" ? nil : try v.bytes()
-                if let h = b.headroomBytes, h < b.maxFrameBytes {
-                    throw v.fail("the headroom (\(h) bytes) must hold at least one frame of the MTU (\(b.maxFrameBytes) bytes)")
+                if let h = b.headroomBytes, h < b.longestFrameCharge {
+                    throw v.fail("the headroom (\(h) bytes) must hold at least one frame of the MTU (\(b.longestFrameCharge) bytes)")
                 }
             }
         }
@@ -66,7 +66,7 @@ extension ConfigLoader {
             }
         }
         // Each must hold at least one frame of the MTU, or such frames are always dropped.
-        let frame = b.maxFrameBytes
+        let frame = b.longestFrameCharge
         if b.poolBytes < frame {
             throw (m["pool"] ?? node).fail("the pool (\(b.poolBytes) bytes) must hold at least one frame of the MTU (\(frame) bytes)")
         }

@@ -56,10 +56,11 @@ final class ConfigEdgeIntegrationTests: LabTestCase {
         var small = base(tb, "small")
         for p in small.ports.indices { small.ports[p].speedGbps = Units.gbpsRange.lowerBound }
         small.buffers.mtu = BufferConfig.smallestMTU
-        small.buffers.poolBytes = small.buffers.maxFrameBytes
+        let frame = small.buffers.longestFrameCharge
+        small.buffers.poolBytes = frame
         small.buffers.cableMeters = 0
-        small.buffers.lossless = .init(reservedBytes: small.buffers.maxFrameBytes, threshold: .dynamic(-7))
-        small.buffers.headroomBytes = small.buffers.maxFrameBytes
+        small.buffers.lossless = .init(reservedBytes: frame, threshold: .dynamic(-7))
+        small.buffers.headroomBytes = frame
         small.buffers.xonOffsetBytes = 0
         small.loadBalancing = LoadBalancingConfig()
         small.loadBalancing.mode = .flowlet

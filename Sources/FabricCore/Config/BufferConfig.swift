@@ -67,8 +67,11 @@ public struct BufferConfig: Sendable, Equatable {
     public static func largestMTU(frameSize: Int = FramePool.defaultFrameSize) -> Int {
         frameSize - FramePool.rxHeadroom - ethernetOverhead
     }
-    /// The longest frame the switch forwards at this MTU, in bytes as the buffers count them.
+    /// The longest frame the switch forwards at this MTU.
     public var maxFrameBytes: Int { mtu + Self.ethernetOverhead }
+    /// What the buffers count for that frame: the least a pool, a PG or a headroom must hold
+    /// to take one frame of the MTU.
+    public var longestFrameCharge: Int { maxFrameBytes }
 
     /// The bytes one PG of `profile` can hold while the pool is empty: its reserved part plus
     /// what its threshold lets it take from the pool.
