@@ -10,7 +10,7 @@ extension ConfigLoader {
         if let k = m["kmax"] { ecn.kmaxBytes = try k.bytes() }
         if let p = m["pmax"] { ecn.pmax = Double(try p.int(0...100)) / 100 }
         guard ecn.kminBytes < ecn.kmaxBytes else {
-            throw node.fail("kmin (\(ecn.kminBytes) bytes) must be below kmax (\(ecn.kmaxBytes) bytes)")
+            throw (m["kmin"] ?? m["kmax"] ?? node).fail("kmin (\(ecn.kminBytes) bytes) must be below kmax (\(ecn.kmaxBytes) bytes)")
         }
         return ecn
     }
@@ -31,7 +31,14 @@ extension ConfigLoader {
         let m = try node.mapping(allowed: ["pool", "lossless", "lossy", "cable_length", "mtu"])
         var b = BufferConfig()
         if let v = m["pool"] { b.poolBytes = try v.bytes() }
-        if let v = m["mtu"] { b.mtu = try v.int(576...9216) }
+        if let v = m["mtu"] {
+            let largest = BufferConfig.largestMTU()
+            b.mtu = try v.int(BufferConfig.smallestMTU...65535)
+            guard b.mtu <= largest else {
+                throw v.fail("\(b.mtu) is above \(largest), the largest MTU whose frames fit the switch's \(FramePool.defaultFrameSize)-byte frames "
+                             + "(\(FramePool.rxHeadroom) bytes of receive headroom, \(BufferConfig.ethernetOverhead) of Ethernet header and VLAN tag)")
+            }
+        }
         if let v = m["cable_length"] {
             let t = try v.string().lowercased()
             guard t.hasSuffix("m"), let meters = Units.number(t.dropLast()), meters <= 100_000 else {
@@ -43,7 +50,12 @@ extension ConfigLoader {
             let lm = try l.mapping(allowed: ["reserved", "dynamic_th", "static_th", "xon_offset", "headroom"])
             b.lossless = try profile(l, lm, b.lossless)
             if let v = lm["xon_offset"] { b.xonOffsetBytes = try v.bytes() }
-            if let v = lm["headroom"] { b.headroomBytes = try v.string() == "auto" ? nil : try v.bytes() }
+            if let v = lm["headroom"] {
+                b.headroomBytes = try v.string() == "auto" ? nil : try v.bytes()
+                if let h = b.headroomBytes, h < b.longestFrameCharge {
+                    throw v.fail("the headroom (\(h) bytes) must hold at least one frame of the MTU (\(b.longestFrameCharge) bytes)")
+                }
+            }
         }
         if let l = m["lossy"] {
             b.lossy = try profile(l, try l.mapping(allowed: ["reserved", "dynamic_th", "static_th"]), b.lossy)
@@ -52,6 +64,15 @@ extension ConfigLoader {
             if case .fixed(let t) = p.threshold, t > b.poolBytes {
                 throw node.fail("\(name).static_th (\(t) bytes) is larger than the pool (\(b.poolBytes) bytes)")
             }
+        }
+        // Each must hold at least one frame of the MTU, or such frames are always dropped.
+        let frame = b.longestFrameCharge
+        if b.poolBytes < frame {
+            throw (m["pool"] ?? node).fail("the pool (\(b.poolBytes) bytes) must hold at least one frame of the MTU (\(frame) bytes)")
+        }
+        for (name, p) in [("lossless", b.lossless), ("lossy", b.lossy)] where b.emptyPoolCapacity(p) < frame {
+            throw (m[name] ?? m["pool"] ?? node).fail("a \(name) PG could hold only \(b.emptyPoolCapacity(p)) bytes (reserved plus its threshold of an "
+                                                   + "empty pool), less than one frame of the MTU (\(frame) bytes)")
         }
         return b
     }

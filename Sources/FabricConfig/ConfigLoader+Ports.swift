@@ -27,6 +27,11 @@ extension ConfigLoader {
                     throw ac.fail("'\(p)' is a network address; a port needs a host address in it")
                 }
                 if let other = seenAddresses[p.address] { throw ac.fail("address \(p.address) is already on port \(other)") }
+                for other in ports {
+                    for q in other.addresses where q.overlaps(p) {
+                        throw ac.fail("subnet \(p.network) overlaps \(q.network) on port \(other.name) (an address in both would be connected to two ports)")
+                    }
+                }
                 seenAddresses[p.address] = pname
                 port.addresses.append(p)
             }
@@ -50,6 +55,18 @@ extension ConfigLoader {
             for (q, v) in try w.intEntries(0...7, expected: "a mapping like {0: 1, 3: 4}") { qos.etsWeights[q] = try v.int(1...100) }
         }
         if let l = m["lossless_tcs"] { qos.losslessTCs = try bitmask(l) }
+        // A PG is lossless or lossy as a whole (its buffer profile, its XOFF): a lossy TC in a
+        // lossless PG would be charged as lossless but never paused.
+        for pg in 0..<8 {
+            let tcs = (0..<8).filter { qos.tcToPriorityGroup[$0] == pg }
+            let lossless = tcs.filter { qos.losslessTCs & (1 << UInt8($0)) != 0 }
+            guard lossless.isEmpty || lossless.count == tcs.count else {
+                let lossy = tcs.filter { !lossless.contains($0) }
+                func names(_ l: [Int]) -> String { l.map { "TC\($0)" }.joined(separator: ", ") }
+                throw (m["tc_to_priority_group"] ?? m["lossless_tcs"] ?? node).fail(
+                    "priority group \(pg) holds lossless \(names(lossless)) and lossy \(names(lossy)); a PG is lossless or lossy as a whole")
+            }
+        }
         return qos
     }
 

@@ -40,12 +40,21 @@ extension ConfigLoader {
             guard let p = m["prefix"] else { throw rc.fail("a route needs 'prefix'") }
             let prefix = try p.prefix(strict: true)
             guard seen.insert(prefix).inserted else { throw p.fail("duplicate route \(prefix)") }
+            // Connected routes win over static ones of the same prefix (as on any router); the
+            // FIB would let the static one replace it, so it is refused here.
+            if let port = config.ports.first(where: { $0.addresses.contains { $0.network == prefix } }) {
+                throw p.fail("\(prefix) is port \(port.name)'s connected subnet; a static route to it would override the connected route")
+            }
             var route = RouteConfig(prefix: prefix, nextHops: [])
             switch (m["via"], m["group"]) {
             case (let v?, nil):
                 let list = try v.sequenceOrOne()
                 guard (1...FIB.maxECMPMembers).contains(list.count) else { throw v.fail("'via' takes 1...\(FIB.maxECMPMembers) next hops") }
-                route.nextHops = try list.map { try nextHop($0, config) }
+                for hc in list {
+                    let a = try nextHop(hc, config)
+                    guard !route.nextHops.contains(a) else { throw hc.fail("next hop \(a) listed twice") }
+                    route.nextHops.append(a)
+                }
             case (nil, let g?):
                 let gname = try g.string()
                 guard let group = groups[gname] else {
@@ -65,13 +74,24 @@ extension ConfigLoader {
     }
 
     static func readNeighbours(_ node: Cursor, _ config: SwitchConfig) throws -> [NeighbourConfig] {
-        try node.sequence().map { nc in
+        var neighbours: [NeighbourConfig] = []
+        var seen: Set<IPAddress> = []
+        var v4 = 0
+        for nc in try node.sequence() {
             let m = try nc.mapping(allowed: ["address", "mac"])
             guard let a = m["address"], let mac = m["mac"] else { throw nc.fail("a neighbour needs 'address' and 'mac'") }
             let addr = try a.ip()
             guard config.connectedPort(for: addr) != nil else { throw a.fail("neighbour \(addr) is not on any port's subnet") }
-            return NeighbourConfig(address: addr, mac: try mac.mac())
+            if let port = ownPort(addr, config) { throw a.fail("\(addr) is the switch's own address (port \(port)), not a neighbour") }
+            guard seen.insert(addr).inserted else { throw a.fail("neighbour \(addr) listed twice") }
+            if addr.isV4 { v4 += 1 }
+            let (count, limit) = addr.isV4 ? (v4, SwitchConfig.maxStaticNeighboursV4) : (seen.count - v4, SwitchConfig.maxStaticNeighboursV6)
+            guard count <= limit else {
+                throw a.fail("more than \(limit) static \(addr.isV4 ? "IPv4" : "IPv6") neighbours (the table keeps room to learn the others)")
+            }
+            neighbours.append(NeighbourConfig(address: addr, mac: try mac.mac()))
         }
+        return neighbours
     }
 
     static func readLoadBalancing(_ node: Cursor) throws -> LoadBalancingConfig {
@@ -96,10 +116,16 @@ extension ConfigLoader {
         LoadBalancingMode(name: try c.oneOf(LoadBalancingMode.allCases.map(\.name)))!
     }
 
-    /// A next hop: an address on one of the ports' connected subnets.
+    /// A next hop: an address on one of the ports' connected subnets, not the switch's own.
     static func nextHop(_ c: Cursor, _ config: SwitchConfig) throws -> IPAddress {
         let a = try c.ip()
         guard config.connectedPort(for: a) != nil else { throw c.fail("next hop \(a) is not on any port's subnet (route to nowhere)") }
+        if let port = ownPort(a, config) { throw c.fail("next hop \(a) is the switch's own address (port \(port))") }
         return a
+    }
+
+    /// The name of the port that has `address` as its own, if one does.
+    static func ownPort(_ address: IPAddress, _ config: SwitchConfig) -> String? {
+        config.ports.first { $0.addresses.contains { $0.address == address } }?.name
     }
 }

@@ -24,7 +24,10 @@ public enum ConfigLoader {
         var mode = ForwardingMode.router
         if let sw = top["switch"] {
             let m = try sw.mapping(allowed: ["name", "mode"])
-            if let n = m["name"] { name = try n.string() }
+            if let n = m["name"] {
+                name = try n.string()
+                if let problem = SwitchConfig.nameProblem(name) { throw n.fail(problem) }
+            }
             if let md = m["mode"] { mode = try md.oneOf(ForwardingMode.self) }
         }
         let qos = try top["qos"].map(readQoS) ?? .nvidiaRoCE
@@ -32,6 +35,9 @@ public enum ConfigLoader {
             throw ConfigError(file: root.file, line: root.line, path: "ports", message: "missing: a switch needs at least one port")
         }
         let ports = try readPorts(portsNode)
+        guard ports.count <= SwitchConfig.maxPorts else {
+            throw portsNode.fail("a switch has at most \(SwitchConfig.maxPorts) ports, got \(ports.count)")
+        }
         if mode == .router && ports.allSatisfy({ $0.addresses.isEmpty }) {
             throw portsNode.fail("mode router needs at least one port with an address")
         }
@@ -54,4 +60,11 @@ public enum ConfigLoader {
 
 extension IPAddress {
     var isV4: Bool { if case .v4 = self { true } else { false } }
+}
+
+extension IPPrefix {
+    /// True when the two subnets share an address (one contains the other's network).
+    func overlaps(_ other: IPPrefix) -> Bool {
+        contains(other.network.address) || other.contains(network.address)
+    }
 }

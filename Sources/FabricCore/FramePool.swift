@@ -5,6 +5,13 @@
 public struct FramePool: ~Copyable {
     public let capacity: Int
     public let frameSize: Int
+
+    /// The frame size the switch uses (`SwitchOptions.frameSize`; 2048 is the other choice).
+    public static let defaultFrameSize = 4096
+    /// Bytes the kernel keeps in front of every frame it receives into a UMEM frame
+    /// (XDP_PACKET_HEADROOM; the UMEMs here add no headroom of their own): a received frame
+    /// holds at most `frameSize - rxHeadroom` bytes, and the kernel drops longer ones.
+    public static let rxHeadroom = 256
     @usableFromInline let stack: UnsafeMutablePointer<UInt64>
     @usableFromInline var top: Int
 

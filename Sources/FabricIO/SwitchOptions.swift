@@ -21,7 +21,7 @@ public struct SwitchOptions: Sendable {
     public var batchSize = 64
     /// Entries of each AF_XDP ring (rx, tx, fill, completion); a power of two.
     public var ringSize = 2048
-    public var frameSize = 4096
+    public var frameSize = FramePool.defaultFrameSize
     /// Egress queue capacity per port, in frames; a power of two.
     public var queueCapacity = 4096
     public var macAgingSeconds = 300
@@ -49,6 +49,18 @@ public struct SwitchOptions: Sendable {
         self.bpfObject = bpfObject
     }
 
+    // What each tuning value may be: what the code can represent (times become nanoseconds
+    // in a UInt64) and what makes sense for a switch. `fabric switch` checks its flags against
+    // the same ranges before anything starts; `validate` checks them again for other callers.
+    public static let ringSizes = 64...16384
+    public static let queueCapacities = 64...65536
+    /// Seconds; SONiC's fdb aging_time allows up to 1,000,000 too.
+    public static let macAgingSeconds = 1...1_000_000
+    /// Seconds; snapshots are written at the 100 ms housekeeping tick at the earliest.
+    public static let statsIntervals: ClosedRange<Double> = 0.1...86_400
+    /// Microseconds between samples of the depth ring and of `--record`: 10 us to 1 s.
+    public static let sampleIntervals = 10...1_000_000
+
     /// Enough frames for every ring and queue of a port to be full at once: fill + rx + tx
     /// rings and the egress queue (AF_XDP keeps fill + rx within one ring, so one ring's worth
     /// is spare: the pool never runs dry before the queues' own limits do).
@@ -58,13 +70,29 @@ public struct SwitchOptions: Sendable {
         func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
         guard !ports.isEmpty else { throw SystemError("no ports given (--ports a,b,...)") }
         guard Set(ports).count == ports.count else { throw SystemError("a port is listed twice in --ports \(ports.joined(separator: ","))") }
-        guard ports.count < 256 else { throw SystemError("at most 255 ports") }
+        guard ports.count <= SwitchConfig.maxPorts else { throw SystemError("at most \(SwitchConfig.maxPorts) ports") }
         for p in ports where p.isEmpty || p.utf8.count >= Int(IF_NAMESIZE) {
             throw SystemError("port name '\(p)' is not a valid interface name")
         }
-        guard pow2(ringSize), ringSize >= 64 else { throw SystemError("ring size \(ringSize) must be a power of two >= 64") }
-        guard pow2(queueCapacity) else { throw SystemError("queue capacity \(queueCapacity) must be a power of two") }
+        guard pow2(ringSize), Self.ringSizes.contains(ringSize) else {
+            throw SystemError("ring size \(ringSize) must be a power of two in \(Self.ringSizes)")
+        }
+        guard pow2(queueCapacity), Self.queueCapacities.contains(queueCapacity) else {
+            throw SystemError("queue capacity \(queueCapacity) must be a power of two in \(Self.queueCapacities)")
+        }
         guard frameSize == 2048 || frameSize == 4096 else { throw SystemError("frame size must be 2048 or 4096") }
+        if let mtu = config?.buffers.mtu, mtu > BufferConfig.largestMTU(frameSize: frameSize) {
+            throw SystemError("MTU \(mtu) does not fit \(frameSize)-byte frames (at most \(BufferConfig.largestMTU(frameSize: frameSize)))")
+        }
+        guard Self.macAgingSeconds.contains(macAgingSeconds) else {
+            throw SystemError("MAC aging time must be \(Self.macAgingSeconds) seconds (got \(macAgingSeconds))")
+        }
+        guard Self.statsIntervals.contains(statsIntervalSeconds) else {
+            throw SystemError("stats interval must be \(Self.statsIntervals) seconds (got \(statsIntervalSeconds))")
+        }
+        guard Self.sampleIntervals.contains(sampleIntervalMicroseconds) else {
+            throw SystemError("sample interval must be \(Self.sampleIntervals) microseconds (got \(sampleIntervalMicroseconds))")
+        }
         guard (1...ringSize).contains(batchSize) else { throw SystemError("batch size must be 1...\(ringSize)") }
         guard (-20...19).contains(workerNice) else { throw SystemError("worker nice value must be -20...19 (got \(workerNice))") }
     }

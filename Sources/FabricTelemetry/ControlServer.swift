@@ -1,3 +1,4 @@
+import FabricCore
 import FabricSystem
 import Foundation
 import Glibc
@@ -44,9 +45,7 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Binds the socket (refusing when a live switch of the same name answers on it).
     public init(name: String) throws {
-        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-            throw SystemError("switch name '\(name)' must be 1-64 letters, digits, '-', '_' or '.' (it names the control socket's directory)")
-        }
+        if let problem = SwitchConfig.nameProblem(name) { throw SystemError(problem) }
         directory = Self.directory(name: name)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let sockPath = directory + "/control.sock"

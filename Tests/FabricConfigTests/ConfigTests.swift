@@ -119,7 +119,7 @@ final class ConfigTests: XCTestCase {
         rejects("ports: [\n", "t.yaml:2: not valid YAML: ")
         rejects("switch: {mode: router}\nports:\n  - name: h1\n", "mode router needs at least one port with an address")
         rejects(base + "buffers: {size: 1}\n", "buffers.size: unknown key 'size'")
-        rejects(base + "ecn: {kmin: 2MB, kmax: 1MB}\n", "ecn: kmin (2097152 bytes) must be below kmax (1048576 bytes)")
+        rejects(base + "ecn: {kmin: 2MB, kmax: 1MB}\n", "t.yaml:6: ecn.kmin: kmin (2097152 bytes) must be below kmax (1048576 bytes)")
         rejects(base + "ecn: {pmax: 150}\n", "ecn.pmax: 150 is out of range 0...100")
         rejects(base + "ecn: {kmin: lots}\n", "ecn.kmin: expected a size like 150KB or 1.5MB, got 'lots'")
         rejects(base + "ecn: {kmin: -1KB}\n", "ecn.kmin: expected a size like 150KB")
@@ -152,5 +152,94 @@ final class ConfigTests: XCTestCase {
         let c = try ConfigLoader.parse("switch: {mode: bridge}\nports:\n  - name: h1\n  - name: h2\n")
         XCTAssertEqual(c.mode, .bridge)
         XCTAssertEqual(c.ports.count, 2)
+    }
+
+    // MARK: - Values that used to be accepted and then failed or misbehaved at start
+
+    func testOverlappingPortSubnets() throws {
+        rejects(base + "  - name: h3\n    addresses: [10.77.1.1/25]\n",
+                "t.yaml:7: ports[2].addresses[0]: subnet 10.77.1.0/25 overlaps 10.77.1.0/24 on port h1 (an address in both would be connected to two ports)")
+        rejects(base + "  - name: h3\n    addresses: [fd77::1/64, 10.0.0.1/8]\n",
+                "t.yaml:7: ports[2].addresses[1]: subnet 10.0.0.0/8 overlaps 10.77.1.0/24 on port h1")
+        // Disjoint subnets, and two addresses of one port, are fine.
+        let c = try ConfigLoader.parse(base + "  - name: h3\n    addresses: [10.77.3.1/24, 10.77.3.129/25, 10.78.0.1/16]\n")
+        XCTAssertEqual(c.ports[2].addresses.count, 3)
+    }
+
+    func testStaticRouteOverAConnectedSubnet() throws {
+        rejects(base + "routes:\n  - prefix: 10.77.1.0/24\n    via: 10.77.2.1\n",
+                "t.yaml:7: routes[0].prefix: 10.77.1.0/24 is port h1's connected subnet; a static route to it would override the connected route")
+        // A more specific route inside a connected subnet is ordinary longest-prefix routing.
+        XCTAssertEqual(try ConfigLoader.parse(base + "routes:\n  - prefix: 10.77.1.128/25\n    via: 10.77.2.1\n").routes.count, 1)
+    }
+
+    func testNextHopIsTheSwitchItself() {
+        rejects(base + "routes:\n  - prefix: 10.99.0.0/16\n    via: 10.77.1.254\n",
+                "t.yaml:8: routes[0].via: next hop 10.77.1.254 is the switch's own address (port h1)")
+        rejects(base + "ecmp_groups:\n  - name: g\n    members: [10.77.1.1, 10.77.2.254]\n",
+                "t.yaml:8: ecmp_groups[0].members[1]: next hop 10.77.2.254 is the switch's own address (port h2)")
+    }
+
+    func testDuplicateVia() {
+        rejects(base + "routes:\n  - prefix: 10.99.0.0/16\n    via: [10.77.1.1, 10.77.2.1, 10.77.1.1]\n",
+                "t.yaml:8: routes[0].via[2]: next hop 10.77.1.1 listed twice")
+    }
+
+    func testPriorityGroupMixingLosslessAndLossyTCs() throws {
+        rejects(base + "qos:\n  tc_to_priority_group: {0: 3}\n",
+                "t.yaml:7: qos.tc_to_priority_group: priority group 3 holds lossless TC3 and lossy TC0; a PG is lossless or lossy as a whole")
+        rejects(base + "qos:\n  lossless_tcs: [3, 4]\n", "t.yaml:7: qos.lossless_tcs: priority group 0 holds lossless TC4 and lossy TC0, TC1, TC2, TC5, TC7")
+        // Two lossless TCs in one PG are fine.
+        let c = try ConfigLoader.parse(base + "qos:\n  lossless_tcs: [3, 4]\n  tc_to_priority_group: {4: 3}\n")
+        XCTAssertEqual(c.qos.tcToPriorityGroup[4], 3)
+    }
+
+    func testPoolMTUAndHeadroomHoldAFrame() throws {
+        rejects(base + "buffers: {pool: 0}\n", "t.yaml:6: buffers.pool: the pool (0 bytes) must hold at least one frame of the MTU (1518 bytes)")
+        rejects(base + "buffers:\n  mtu: 9000\n", "t.yaml:7: buffers.mtu: 9000 is above 3822, the largest MTU whose frames fit the switch's 4096-byte frames")
+        rejects(base + "buffers: {mtu: 3823}\n", "buffers.mtu: 3823 is above 3822")
+        rejects(base + "buffers: {mtu: 500}\n", "buffers.mtu: 500 is out of range 576...65535")
+        rejects(base + "buffers:\n  pool: 4MB\n  lossy: {dynamic_th: -7}\n  mtu: 3822\n  pool: 64KB\n", "key 'pool' given twice")
+        rejects(base + "buffers:\n  pool: 64KB\n  lossy: {dynamic_th: -7}\n",
+                "t.yaml:8: buffers.lossy: a lossy PG could hold only 512 bytes (reserved plus its threshold of an empty pool), less than one frame of the MTU (1518 bytes)")
+        rejects(base + "buffers:\n  lossless: {reserved: 0, static_th: 1KB}\n", "t.yaml:7: buffers.lossless: a lossless PG could hold only 1024 bytes")
+        rejects(base + "buffers:\n  lossless:\n    headroom: 1KB\n",
+                "t.yaml:8: buffers.lossless.headroom: the headroom (1024 bytes) must hold at least one frame of the MTU (1518 bytes)")
+        // The edges themselves are accepted.
+        let c = try ConfigLoader.parse(base + "buffers: {pool: 3840, mtu: 3822, lossless: {headroom: 3840}}\n")
+        XCTAssertEqual(c.buffers.mtu, BufferConfig.largestMTU())
+        XCTAssertEqual(c.buffers.poolBytes, 3840)
+        XCTAssertEqual(try ConfigLoader.parse(base + "buffers: {pool: 1518}\n").buffers.poolBytes, 1518)
+    }
+
+    func testStaticNeighboursWithinTheTables() throws {
+        func neighbours(_ n: Int, v6: Bool = false) -> String {
+            "  - name: h3\n    addresses: [10.80.0.1/16, fd80::1/64]\nneighbours:\n"
+                + (0..<n).map { i in "  - {address: \(v6 ? "fd80::\(String(i + 2, radix: 16))" : "10.80.\((i + 2) / 256).\((i + 2) % 256)"), mac: 02:00:00:00:00:01}\n" }.joined()
+        }
+        let v4 = SwitchConfig.maxStaticNeighboursV4, v6 = SwitchConfig.maxStaticNeighboursV6
+        XCTAssertEqual(try ConfigLoader.parse(base + neighbours(v4)).neighbours.count, v4)
+        XCTAssertEqual(try ConfigLoader.parse(base + neighbours(v6, v6: true)).neighbours.count, v6)
+        rejects(base + neighbours(v4 + 1), "t.yaml:\(8 + v4 + 1): neighbours[\(v4)].address: more than \(v4) static IPv4 neighbours")
+        rejects(base + neighbours(v6 + 1, v6: true), "t.yaml:\(8 + v6 + 1): neighbours[\(v6)].address: more than \(v6) static IPv6 neighbours")
+        rejects(base + "neighbours:\n  - {address: 10.77.1.1, mac: 02:00:00:00:00:01}\n  - {address: 10.77.1.1, mac: 02:00:00:00:00:02}\n",
+                "t.yaml:8: neighbours[1].address: neighbour 10.77.1.1 listed twice")
+        rejects(base + "neighbours:\n  - {address: 10.77.2.254, mac: 02:00:00:00:00:01}\n",
+                "t.yaml:7: neighbours[0].address: 10.77.2.254 is the switch's own address (port h2), not a neighbour")
+    }
+
+    func testSwitchNameAndPortCountAreCheckedBeforeStart() throws {
+        rejects("switch: {name: leaf/1}\n" + base, "t.yaml:1: switch.name: switch name 'leaf/1' must be 1-64 letters, digits, '-', '_' or '.'")
+        let ports = (0...SwitchConfig.maxPorts).map { "  - name: p\($0)\n" }.joined()
+        rejects("switch: {mode: bridge}\nports:\n" + ports, "t.yaml:3: ports: a switch has at most 255 ports, got 256")
+        XCTAssertEqual(try ConfigLoader.parse("switch: {mode: bridge}\nports:\n" + ports.split(separator: "\n").dropLast().map { $0 + "\n" }.joined())
+            .ports.count, SwitchConfig.maxPorts)
+    }
+
+    func testLineRateEdges() throws {
+        rejects(base + "  - name: h3\n    speed: 0.999M\n", "t.yaml:7: ports[2].speed: '0.999M' is below the slowest line rate, 1M")
+        rejects(base + "  - name: h3\n    speed: 800.001G\n", "t.yaml:7: ports[2].speed: '800.001G' is faster than 800G")
+        let c = try ConfigLoader.parse("ports:\n  - {name: h1, addresses: [10.0.0.1/24], speed: 1M}\n  - {name: h2, speed: 800G}\n")
+        XCTAssertEqual(c.ports.map(\.speedGbps), [0.001, 800])
     }
 }

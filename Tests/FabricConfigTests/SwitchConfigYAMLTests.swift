@@ -38,7 +38,7 @@ final class SwitchConfigYAMLTests: XCTestCase {
     }
 
     func testQoSOverridesECNWatchdogBuffersAndSpeeds() throws {
-        var c = SwitchConfig(name: "a switch: quoted", ports: [port("h1", ["10.0.0.1/24"], speed: 0.2), port("h2", ["10.0.1.1/24"], speed: 2.5),
+        var c = SwitchConfig(name: "_leaf.1", ports: [port("h1", ["10.0.0.1/24"], speed: 0.2), port("h2", ["10.0.1.1/24"], speed: 2.5),
                                                                 port("h3", ["10.0.2.1/24"], speed: 1.0 / 3)])
         c.qos = .sonicAzure
         c.qos.dscpToTC[24] = 3
@@ -57,7 +57,7 @@ final class SwitchConfigYAMLTests: XCTestCase {
         c.pfcWatchdog.detectionNanoseconds = 150_500_000
         c.pfcWatchdog.restorationNanoseconds = 1_000_000_000
         c.buffers.poolBytes = 4 << 20
-        c.buffers.mtu = 9000
+        c.buffers.mtu = 3000
         c.buffers.cableMeters = 2.5
         c.buffers.lossless = BufferConfig.Profile(reservedBytes: 0, threshold: .fixed(64 * 1024))
         c.buffers.lossy = BufferConfig.Profile(reservedBytes: 1000, threshold: .dynamic(-3))

@@ -57,6 +57,28 @@ public struct BufferConfig: Sendable, Equatable {
     public var mtu = 1500
     public init() {}
 
+    /// What a frame carries besides its MTU-sized payload: the Ethernet header with one 802.1Q
+    /// tag (AF_XDP frames carry no FCS).
+    public static let ethernetOverhead = 18
+    /// The smallest MTU an IPv4 host must accept (RFC 791).
+    public static let smallestMTU = 576
+    /// The largest MTU whose frames fit one frame of `frameSize` after the receive headroom:
+    /// 4096 - 256 - 18 = 3822 bytes for the switch's 4 KB frames.
+    public static func largestMTU(frameSize: Int = FramePool.defaultFrameSize) -> Int {
+        frameSize - FramePool.rxHeadroom - ethernetOverhead
+    }
+    /// The longest frame the switch forwards at this MTU.
+    public var maxFrameBytes: Int { mtu + Self.ethernetOverhead }
+    /// What the buffers count for that frame: the least a pool, a PG or a headroom must hold
+    /// to take one frame of the MTU.
+    public var longestFrameCharge: Int { maxFrameBytes }
+
+    /// The bytes one PG of `profile` can hold while the pool is empty: its reserved part plus
+    /// what its threshold lets it take from the pool.
+    public func emptyPoolCapacity(_ profile: Profile) -> Int {
+        profile.reservedBytes + min(poolBytes, max(0, profile.threshold.limit(free: poolBytes)))
+    }
+
     /// What a software fabric adds to a hardware one's headroom: frames already in the switch's
     /// rx ring (not yet counted) and the time a software NIC and a time-shared switch take to
     /// react (README "Lossless Ethernet" has the headroom peaks measured).

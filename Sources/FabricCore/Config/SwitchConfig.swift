@@ -105,3 +105,23 @@ public struct SwitchConfig: Sendable, Equatable {
         return entries
     }
 }
+
+/// What a configuration may hold beyond the ranges of single values (checked by the loader).
+extension SwitchConfig {
+    /// Ports one switch drives.
+    public static let maxPorts = 255
+    /// Static neighbours per family: a quarter of the IPv4 table's 4096 entries and half of
+    /// the IPv6 table's 256, so every one is kept and learning (which stops at half of the
+    /// IPv4 table) keeps room for the others.
+    public static let maxStaticNeighboursV4 = 1024
+    public static let maxStaticNeighboursV6 = 128
+
+    /// Nil if `name` may name a switch, else why not: it names the control socket's directory
+    /// (/run/swiftfabric/switch-NAME).
+    public static func nameProblem(_ name: String) -> String? {
+        guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            return "switch name '\(name)' must be 1-64 letters, digits, '-', '_' or '.' (it names the control socket's directory)"
+        }
+        return nil
+    }
+}

@@ -24,7 +24,11 @@ struct StatsCommand: ParsableCommand {
     @Option(help: "The switch's name (default: the only one running).") var `switch`: String?
     @Flag(help: "The switch's whole snapshot as JSON (differences since `clear` where counters).") var json = false
     @Flag(help: "Repeat every --interval seconds until interrupted.") var watch = false
-    @Option(help: "Seconds between --watch refreshes.") var interval: Double = 1
+    @Option(help: "Seconds between --watch refreshes (0.1...3600).") var interval: Double = 1
+
+    func validate() throws {
+        guard (0.1...3600).contains(interval) else { throw ValidationError("--interval must be 0.1...3600 seconds, got \(interval)") }
+    }
 
     func run() throws {
         let name = try resolveName()

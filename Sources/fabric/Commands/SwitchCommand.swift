@@ -20,6 +20,13 @@ struct SwitchCommand: ParsableCommand {
     var netns: String?
     @OptionGroup var flags: SwitchFlags
 
+    func validate() throws {
+        // Without --name or a configuration, the namespace names the switch (its control socket).
+        if flags.name == nil, config == nil, let ns = netns, let problem = SwitchConfig.nameProblem(ns) {
+            throw ValidationError("--netns \(ns) names this switch, but \(problem); give --name")
+        }
+    }
+
     func run() throws {
         var opts: SwitchOptions
         switch (config, ports) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FabricCore
 import FabricIO
 import FabricXDP
 
@@ -29,15 +30,15 @@ struct SwitchFlags: ParsableArguments {
     var bpfObject: String?
     @Option(help: "Write a JSON snapshot of the counters here every --stats-interval seconds and on exit.")
     var statsFile: String?
-    @Option(help: "Seconds between snapshots to --stats-file.")
+    @Option(help: "Seconds between snapshots to --stats-file (0.1...86400).")
     var statsInterval: Double = 1.0
-    @Option(help: "Frames per receive batch.")
+    @Option(help: "Frames per receive batch (1...ring size).")
     var batch: Int = 64
-    @Option(help: "Entries per AF_XDP ring (power of two).")
+    @Option(help: "Entries per AF_XDP ring (a power of two, 64...16384).")
     var ringSize: Int = 2048
-    @Option(help: "Egress queue capacity per port in frames (power of two).")
+    @Option(help: "Egress queue capacity per port in frames (a power of two, 64...65536).")
     var queueCapacity: Int = 4096
-    @Option(help: "MAC address aging time in seconds.")
+    @Option(help: "MAC address aging time in seconds (1...1000000).")
     var macAging: Int = 300
     @Option(help: "Nice value of the forwarding thread (-20...19, e.g. --worker-nice=-10; 0 leaves it). Negative: it outweighs the kernel threads sharing its CPU, which then copy in fewer frames it cannot send (README \"Performance\").")
     var workerNice: Int = 0
@@ -51,19 +52,40 @@ struct SwitchFlags: ParsableArguments {
     var metricsPublic = false
     @Option(help: "Write what PORT receives and sends to a pcapng FILE (nanosecond timestamps; repeatable): --capture h1:/tmp/h1.pcapng")
     var capture: [String] = []
-    @Option(help: "Stop capturing a port once its file holds this many MB.")
+    @Option(help: "Stop capturing a port once its file holds this many MB (1...1048576).")
     var captureLimit: Int = 100
+    /// The largest --capture-limit, in MB (1 TB).
+    static let captureLimits = 1 << 20
     @Option(help: "Record queue depths, port load, pauses and events every --record-interval us into FILE (draw it with `fabric report FILE`).")
     var record: String?
-    @Option(help: "Microseconds between --record samples.")
+    @Option(help: "Microseconds between --record samples (10...1000000).")
     var recordInterval: Int = 100
-    @Option(help: "Microseconds between samples of the always-on queue-depth ring (`fabric stats depth`: the last 10,000).")
+    @Option(help: "Microseconds between samples of the always-on queue-depth ring (`fabric stats depth`: the last 10,000; 10...1000000).")
     var sampleInterval: Int = 100
     @Flag(help: "Print libxdp/libbpf debug output.")
     var verbose = false
 
     /// Checked before the ports are taken, so a mistake costs nothing.
     func validate() throws {
+        func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw ValidationError(message()) }
+        }
+        try check(pow2(ringSize) && SwitchOptions.ringSizes.contains(ringSize),
+                  "--ring-size must be a power of two in \(SwitchOptions.ringSizes), got \(ringSize)")
+        try check(pow2(queueCapacity) && SwitchOptions.queueCapacities.contains(queueCapacity),
+                  "--queue-capacity must be a power of two in \(SwitchOptions.queueCapacities), got \(queueCapacity)")
+        try check((1...ringSize).contains(batch), "--batch must be 1...\(ringSize) (the ring size), got \(batch)")
+        try check((-20...19).contains(workerNice), "--worker-nice must be -20...19, got \(workerNice)")
+        try check(SwitchOptions.macAgingSeconds.contains(macAging), "--mac-aging must be \(SwitchOptions.macAgingSeconds) seconds, got \(macAging)")
+        try check(SwitchOptions.statsIntervals.contains(statsInterval),
+                  "--stats-interval must be \(SwitchOptions.statsIntervals.lowerBound)...\(Int(SwitchOptions.statsIntervals.upperBound)) seconds, got \(statsInterval)")
+        try check(SwitchOptions.sampleIntervals.contains(sampleInterval),
+                  "--sample-interval must be \(SwitchOptions.sampleIntervals) microseconds, got \(sampleInterval)")
+        try check(SwitchOptions.sampleIntervals.contains(recordInterval),
+                  "--record-interval must be \(SwitchOptions.sampleIntervals) microseconds, got \(recordInterval)")
+        try check((1...Self.captureLimits).contains(captureLimit), "--capture-limit must be 1...\(Self.captureLimits) MB, got \(captureLimit)")
+        if let n = name, let problem = SwitchConfig.nameProblem(n) { throw ValidationError("--name: \(problem)") }
         if let m = metrics {
             guard !noControl else { throw ValidationError("--metrics needs the control socket (no --no-control)") }
             guard metricsPublic || m.isLoopback else {
