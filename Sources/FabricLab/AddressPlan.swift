@@ -120,7 +120,8 @@ public struct AddressPlan: Sendable {
 
     /// Switch `node`'s configuration, named `name`: its ports, and as a router a route to every
     /// other host subnet in `loadBalancing` (nil: the topology's mode). `failed` links carry no
-    /// route (what a routing protocol converges to once they are down); the ports stay.
+    /// route (what a routing protocol converges to once they are down; valley-free: a switch
+    /// whose path got longer has no route); the ports stay.
     public func switchConfig(_ node: String, name: String, loadBalancing: LoadBalancingMode? = nil,
                              without failed: [Topology.Link] = []) -> SwitchConfig {
         let mine = ports(of: node)
@@ -132,6 +133,11 @@ public struct AddressPlan: Sendable {
         for h in hosts where h.switchNode != node {
             let dist = distances(to: h.switchNode, without: failed)
             guard let d = dist[node] else { continue }   // unreachable: no route
+            // Valley-free, as BGP in a Clos fabric: a switch whose shortest path got longer
+            // because of a failure withdraws the route instead of taking the detour (a spine
+            // would send a leaf's traffic down through another leaf, and while the switches
+            // converge one by one that detour loops, which PFC can turn into a deadlock).
+            if !failed.isEmpty, distances(to: h.switchNode)[node] != d { continue }
             for subnet in h.addresses.map(\.network) {
                 // Through every link to a neighbour one hop nearer, to its end of the link.
                 let via = Self.fabricLinks(topology).compactMap { i, l -> IPAddress? in

@@ -187,7 +187,7 @@ final class LoadBalancingIntegrationTests: LabTestCase {
         }
         print(answers.all)
         XCTAssertEqual(answers.all.filter { $0.contains("ok: applied route") }.count, 10, "\(answers.all)")
-        XCTAssertGreaterThan(w.sentPackets, 5_000)
+        XCTAssertGreaterThan(w.sentPackets, 1_000)
         XCTAssertEqual(w.lost, 0, "no frame lost to a route change")
         XCTAssertEqual(counters.switchDrops, 0, "\(counters.dropReasons)")
         let (hashedUp, otherUp) = (hashed == 0 ? "leaf1:s1" : "leaf1:s2", hashed == 0 ? "leaf1:s2" : "leaf1:s1")

@@ -63,6 +63,31 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(tb.configPath("leaf1"), "/run/swiftfabric/tt/leaf1.yaml")
     }
 
+    /// The lab's reconvergence after leaf1's uplink to spine1 dies (what `fabric balance
+    /// --fail leaf1:s1@T` applies): leaf1 and leaf2 route each other's hosts over spine2 only;
+    /// spine1, whose way to leaf1 got longer, withdraws leaf1's subnets (valley-free: no detour
+    /// down through leaf2, which loops while the switches converge one by one); ports unchanged.
+    func testRoutesWithoutAFailedLinkAreValleyFree() throws {
+        let tb = TopologyTestbed(topology: .leafSpine(), prefix: "tt")
+        let e = try tb.endpoint("leaf1:s1")
+        let dead = tb.topology.links.filter { $0.a == e || $0.b == e }
+        XCTAssertEqual(dead.count, 1)
+        func converged(_ s: String) -> SwitchConfig { tb.plan.switchConfig(s, name: tb.namespace(s), without: dead) }
+        for s in ["leaf1", "leaf2"] {
+            let c = converged(s)
+            XCTAssertEqual(c.ports, tb.switchConfig(s).ports, "\(s): the ports stay (config apply refuses port changes)")
+            XCTAssertEqual(c.routes.count, 4)
+            XCTAssertTrue(c.routes.allSatisfy { $0.nextHops.count == 1 }, "\(s): spine2 only")
+        }
+        XCTAssertEqual(converged("leaf1").routes[0].nextHops.map(\.description), ["10.255.2.2"], "leaf1 -> spine2")
+        let spine1 = converged("spine1")
+        XCTAssertEqual(spine1.routes.map(\.prefix.description), ["10.2.1.0/24", "10.2.2.0/24", "10.2.3.0/24", "10.2.4.0/24"],
+                       "spine1 keeps leaf2's subnets and withdraws leaf1's")
+        XCTAssertEqual(converged("spine2").routes, tb.switchConfig("spine2").routes, "spine2 is untouched")
+        for s in tb.topology.switches { XCTAssertNoThrow(try ConfigLoader.parse(SwitchConfigYAML.text(converged(s)))) }
+        XCTAssertThrowsError(try tb.endpoint("leaf1:s9"))
+    }
+
     /// A dual-stack topology routes IPv6 over the switch-to-switch links too.
     func testIPv6RoutesBetweenSwitches() throws {
         var t = Topology.leafSpine(spines: 1, leaves: 2, hostsPerLeaf: 1)
