@@ -1,9 +1,9 @@
 import FabricPacket
 
 /// Next-hop resolution (router mode): frames whose next hop has no MAC yet wait in `pending`
-/// while the host stack asks (ARP or neighbour solicitation, when the neighbour table says so:
-/// at most once per retry interval per address, within the request budget); they leave when
-/// the answer is learned, or are dropped after the pending timeout (`neighbour_unresolved`).
+/// while a request for it is out (ARP or neighbour solicitation, when the neighbour table says
+/// so: at most once per retry interval per address, within the request budget); they leave
+/// when the answer is learned, or are dropped after the pending timeout (`neighbour_unresolved`).
 /// Route gateways are asked for ahead of traffic; resolved neighbours in use are asked again
 /// before they lapse.
 extension Datapath {
