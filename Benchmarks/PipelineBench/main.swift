@@ -137,6 +137,12 @@ if which == "router" || which == "all" {
         print("  of which writing the test frames: \(fixed(harness.0, 1)) ns/frame; pipeline alone: \(fixed(total.0 - harness.0, 1)) ns/frame")
         precondition(bench.routed > 0 && bench.bed.dp.pool.freeCount == frameCount, "router bench did not route (or lost frames)")
     }
+    // An address scan: the resolution path (hold, request budget, incomplete entries) per frame.
+    var scan = RouterWorkload(prefixes: 1_000, scan: true)
+    ok = report("router under an IPv6 address scan (each frame a new address)", measure(frames) { scan.run($0) }) && ok
+    scan.bed.dp.housekeeping(now: monotonicNanoseconds() + 10_000_000_000)  // what is still held times out
+    for p in 0..<4 { while let f = scan.bed.dp.dequeueForTransmit(port: p, now: .max) { scan.bed.dp.pool.release(f.addr) } }
+    precondition(scan.bed.dp.pendingFrames == 0 && scan.bed.dp.pool.freeCount == frameCount, "scan bench lost frames")
     // The cost of telemetry: residence-time histograms off, on, off, on (interleaved).
     var bench = RouterWorkload(prefixes: 1_000)
     var on: [Double] = [], off: [Double] = []

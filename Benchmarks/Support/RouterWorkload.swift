@@ -9,7 +9,9 @@ import Glibc
 /// The router pipeline over RoCEv2 frames, shared by fabric-pipeline-bench and the
 /// package-benchmark suite: 4 ports (h1 ingress, two uplinks), `prefixes` random IPv4
 /// prefixes (/16 to /28) all routed over both uplinks, destinations drawn from those prefixes,
-/// UDP source ports varied per frame as RoCEv2 QPs do.
+/// UDP source ports varied per frame as RoCEv2 QPs do. With `scan`, an address scan instead
+/// (RFC 6583): IPv6 frames from h1, each to a new unused address of h2's /64, which the switch
+/// holds and asks for within its request budget, or drops.
 public struct RouterWorkload: ~Copyable {
     public static let batchSize = 64
     public static let frameCount = 4096
@@ -20,10 +22,16 @@ public struct RouterWorkload: ~Copyable {
     let template: UnsafeMutableRawPointer
     let templateLength: Int
     let destinations: UnsafeMutablePointer<UInt32>
+    let scan: Bool
     public var routed = 0
 
-    public init(prefixes: Int) {
+    public init(prefixes: Int, scan: Bool = false) {
+        self.scan = scan
         var config = RouterLab.config(neighbours: true)
+        if scan {
+            config.ports[0].addresses.append(IPPrefix("fd77:1::fe/64", strict: false)!)
+            config.ports[1].addresses.append(IPPrefix("fd77:2::fe/64", strict: false)!)
+        }
         let (routes, dsts) = Self.randomRoutes(prefixes)
         let uplinks: [IPAddress] = [.v4(parseIPv4("10.0.1.1")!), .v4(parseIPv4("10.0.2.1")!)]
         config.routes = routes.map { RouteConfig(prefix: $0, nextHops: uplinks) }
@@ -32,7 +40,7 @@ public struct RouterWorkload: ~Copyable {
         // 4096 destinations (cycled when there are fewer prefixes), indexed with a mask.
         destinations = .allocate(capacity: 4096)
         for i in 0..<4096 { destinations[i] = dsts[i % dsts.count] }
-        let f = Self.roceFrame(destination: 0, sourcePort: 0xC000)
+        let f = Self.roceFrame(destination: 0, sourcePort: 0xC000, ipv6: scan)
         templateLength = f.count
         template = .allocate(byteCount: f.count, alignment: 8)
         f.withUnsafeBytes { template.copyMemory(from: $0.baseAddress!, byteCount: f.count) }
@@ -88,6 +96,11 @@ public struct RouterWorkload: ~Copyable {
     @inline(__always)
     func write(_ p: UnsafeMutableRawPointer, dst: UInt32, sport: UInt16) {
         p.copyMemory(from: template, byteCount: templateLength)
+        if scan {  // IPv6: the last 4 bytes of the destination, then the UDP source port
+            p.storeBytes(of: dst.bigEndian, toByteOffset: 50, as: UInt32.self)
+            p.storeBytes(of: sport.bigEndian, toByteOffset: 54, as: UInt16.self)
+            return
+        }
         p.storeBytes(of: dst.bigEndian, toByteOffset: 30, as: UInt32.self)
         p.storeBytes(of: sport.bigEndian, toByteOffset: 34, as: UInt16.self)
         p.storeBytes(of: internetChecksum(p + 14, count: 20).bigEndian, toByteOffset: 24, as: UInt16.self)
@@ -109,7 +122,8 @@ public struct RouterWorkload: ~Copyable {
             bed.batch.timestamp = monotonicNanoseconds()
             for i in 0..<batchSize {
                 let addr = bed.dp.pool.take() + 256
-                write(memory + Int(addr), dst: destinations[(seq &+ i) & 4095], sport: UInt16(truncatingIfNeeded: 0xC000 | (seq &+ i) & 0x3FFF))
+                let dst = scan ? UInt32(truncatingIfNeeded: 0x0100_0000 &+ seq &+ i) : destinations[(seq &+ i) & 4095]
+                write(memory + Int(addr), dst: dst, sport: UInt16(truncatingIfNeeded: 0xC000 | (seq &+ i) & 0x3FFF))
                 bed.batch.addr[i] = addr
                 bed.batch.len[i] = UInt32(templateLength)
             }

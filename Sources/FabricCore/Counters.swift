@@ -29,7 +29,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case ttlExpired
     /// No route to the destination.
     case noRoute
-    /// The next hop's MAC could not be resolved in time (or has no static entry, IPv6).
+    /// The next hop's MAC could not be resolved in time, or could not be asked for (the
+    /// neighbour request budget was used up).
     case neighbourUnresolved
     /// Too many frames already waiting for ARP.
     case pendingFull

@@ -10,7 +10,7 @@ import FabricPacket
 ///   transmit: egress port (control frames, scheduler, pause state, shaper) -> admission
 ///             credit (PFC XON)
 ///   tick:     XOFF refresh, port load samples; every 100 ms the PFC watchdog, next-hop
-///             resolution and pending expiry; every second MAC aging
+///             resolution, pending expiry and neighbour aging; every second MAC aging
 ///
 /// Invariant (`FrameLedger`): every frame is free in `pool`, in an egress queue, pending, or
 /// owned by the I/O layer's kernel rings.
@@ -28,7 +28,7 @@ public struct Datapath: ~Copyable {
     @usableFromInline let egress: UnsafeMutablePointer<EgressPort>
     @usableFromInline let pfcReceiver: PFCReceiver
     @usableFromInline var watchdog: PFCWatchdog
-    @usableFromInline var pending = PendingQueue()
+    @usableFromInline var pending: PendingQueue
     /// Egress quality per port, read by the flowlet and spray selectors.
     @usableFromInline var load: PortLoad
     @usableFromInline let counters: UnsafeMutablePointer<PortCounters>
@@ -61,6 +61,7 @@ public struct Datapath: ~Copyable {
                         selector: AdaptivePathSelector(load: portLoad, tableSize: config.loadBalancing.flowletTableSize,
                                                        idleNanoseconds: config.loadBalancing.flowletIdleNanoseconds))
         load = portLoad
+        pending = PendingQueue(portCount: portCount)
         classifier = Classifier(qos: config.qos, trust: config.ports.map(\.trust))
         ecn = ECNMarker(config: config.ecn)
         admission = IngressAdmission(buffers: config.buffers, qos: config.qos, portSpeedsGbps: speeds)

@@ -26,7 +26,8 @@ extension Datapath {
     }
 
     /// The 100 ms duties: the PFC watchdog, asking for unresolved next hops, dropping frames
-    /// that waited too long for one, and (every second) aging the MAC table.
+    /// that waited too long for one, aging the neighbour tables, and (every second) aging the
+    /// MAC table.
     public mutating func housekeeping(now: UInt64) {
         for p in 0..<portCount where service[p] {
             let drain = watchdog.check(port: p, egress: &egress[p], counters: &counters[p], now: now)
@@ -36,6 +37,7 @@ extension Datapath {
         }
         resolveNextHops(now: now)
         expirePending(now: now)
+        refreshNeighbours(now: now)
         if now &- lastAging >= 1_000_000_000 {
             lastAging = now
             bridge.table.age(now: now)
@@ -79,7 +81,7 @@ extension Datapath {
     }
 
     /// Takes a port out of service: its queued and pending frames go back to the pool (counted
-    /// as `portDown` drops) and the addresses learned on it are forgotten.
+    /// as `portDown` drops) and the addresses learned on it (MACs, neighbours) are forgotten.
     public mutating func takeOutOfService(port: Int) {
         guard service[port] else { return }
         service[port] = false
@@ -88,6 +90,7 @@ extension Datapath {
             counters[port].drops[.portDown] &+= discardQueue(port: port, queue: q)
         }
         bridge.table.flush(port: port)
+        router.neighbours.flush(port: port)
         let n = pending.takePort(port)
         for i in 0..<n { _ = drop(pending.taken[i].addr, .portDown, countedOn: port) }
     }

@@ -50,6 +50,8 @@ public struct PortStats: Sendable {
     /// Egress load as the flowlet and spray selectors see it.
     public var utilisation: Double
     public var loadBand: Int
+    /// What the neighbour tables did for addresses on this port.
+    public var neighbour: NeighbourCounters
 }
 
 /// Read-only views of the data path: for telemetry, plain values copied out on request (a
@@ -82,7 +84,7 @@ extension Datapath {
         for prio in 0..<8 { paused.append(e[p].pause.pausedNanoseconds(queue: pfcReceiver.queue(priority: prio), now: now)) }
         return PortStats(inService: service[p], linkUp: load.up[p], counters: counters[p], queues: queues, pausedNanoseconds: paused,
                          pgBytes: pg.bytes, pgPeak: pg.peak, pgShared: pg.shared, pgHeadroom: pg.headroom, pgHeadroomPeak: pg.headroomPeak,
-                         utilisation: load.utilisation[p], loadBand: Int(load.band[p]))
+                         utilisation: load.utilisation[p], loadBand: Int(load.band[p]), neighbour: router.neighbours.counters(port: p))
     }
 
     /// The shared ingress pool: its size, bytes in use, the most ever in use.

@@ -97,6 +97,13 @@ public final class MetricsServer: @unchecked Sendable {
             counter("fabric_port_tx_frames_total", "Frames transmitted", port, p.txFrames)
             counter("fabric_port_tx_bytes_total", "Bytes transmitted", port, p.txBytes)
             gauge("fabric_port_utilisation", "EWMA utilisation of the port's line rate", port, p.utilisation)
+            let n = p.neighbour
+            counter("fabric_neighbour_requests_rate_limited_total", "ARP requests and solicitations not sent: request budget used up", port, n.requestsRateLimited)
+            counter("fabric_neighbour_incomplete_limit_hits_total", "Addresses being resolved pushed out by newer ones (per-port limit)", port, n.incompleteLimitHits)
+            counter("fabric_neighbour_failed_total", "Addresses that never answered and were removed", port, n.failed)
+            counter("fabric_neighbour_expired_total", "Resolved neighbours removed unconfirmed after the reachable time", port, n.expired)
+            counter("fabric_neighbour_refreshes_total", "Requests sent to keep a neighbour in use resolved", port, n.refreshes)
+            counter("fabric_neighbour_table_full_total", "Neighbours not learned: resolved entries at their limit", port, n.tableFull)
             for (reason, v) in p.drops.sorted(by: { $0.key < $1.key }) {
                 counter("fabric_port_drops_total", "Frames dropped, by reason", port + [("reason", reason)], v)
             }
@@ -127,6 +134,9 @@ public final class MetricsServer: @unchecked Sendable {
                 gauge("fabric_pg_headroom_watermark_bytes", "Most headroom the priority group used", l, Double(p.pgHeadroomWatermark[pg]))
             }
         }
+        let resolved = r.neighbours.filter { $0.mac != nil }.count
+        gauge("fabric_neighbours", "Neighbour entries, by state", [("state", "resolved")], Double(resolved))
+        gauge("fabric_neighbours", "Neighbour entries, by state", [("state", "resolving")], Double(r.neighbours.count - resolved))
         gauge("fabric_buffer_pool_bytes", "Size of the shared ingress pool", [], Double(r.buffer.poolBytes))
         gauge("fabric_buffer_pool_used_bytes", "Shared pool bytes in use", [], Double(r.buffer.usedBytes))
         gauge("fabric_buffer_pool_watermark_bytes", "Most shared pool bytes in use", [], Double(r.buffer.watermarkBytes))

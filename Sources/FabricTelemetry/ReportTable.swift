@@ -1,3 +1,4 @@
+import FabricCore
 import Foundation
 
 extension SwitchReport {
@@ -13,6 +14,15 @@ extension SwitchReport {
             out += p.txFrames + p.dropsTotal + p.consumed + p.queues.reduce(0) { $0 + UInt64($1.depthFrames) }
         }
         return (into, out + UInt64(ledger.pending))
+    }
+
+    /// The neighbour tables in one line: their fill and, when anything happened, the counters.
+    public var neighbourSummary: String {
+        let resolved = neighbours.filter { $0.mac != nil }.count
+        var c = NeighbourCounters()
+        for p in ports { c.add(p.neighbour) }
+        return "neighbours: \(resolved) resolved, \(neighbours.count - resolved) resolving"
+            + (c == NeighbourCounters() ? "" : " (\(c))")
     }
 
     /// The exit summary: a fixed-width table a network engineer reads without the docs.
@@ -66,8 +76,7 @@ extension SwitchReport {
             out += "router: " + kinds.joined(separator: "; ") + "\n"
             let pe = ports.flatMap { p in p.parseErrors.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" } }
             if !pe.isEmpty { out += "parse errors: " + pe.joined(separator: " ") + "\n" }
-            let resolved = neighbours.filter { $0.mac != nil }.count
-            out += "neighbours: \(resolved) resolved, \(neighbours.count - resolved) resolving; \(ledger)\n"
+            out += neighbourSummary + "; \(ledger)\n"
         } else {
             out += "MAC table: \(macEntries) entries; \(ledger)\n"
         }

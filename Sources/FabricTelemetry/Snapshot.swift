@@ -42,6 +42,7 @@ extension SwitchReport {
                 floodCopies: c.floodCopies, drops: drops, dropsTotal: c.totalDrops,
                 roceFrames: c.roceFrames, cnpFrames: c.cnpFrames, l4Skipped: c.l4Skipped, consumed: c.consumed,
                 arpRequestsSent: c.arpRequestsSent, arpRepliesSent: c.arpRepliesSent, icmpEchoReplies: c.icmpEchoReplies,
+                neighbour: st.neighbour,
                 parseErrors: Dictionary(uniqueKeysWithValues: ParseError.allCases.map { ($0.description, c.parseErrors[raw: Int($0.rawValue)]) }.filter { $0.1 > 0 }),
                 pfcRx: c.pfcRx.array, pfcXonTransitions: c.pfcXonTransitions.array,
                 pfcPausedMicroseconds: st.pausedNanoseconds.map { Double($0) / 1000 },

@@ -28,6 +28,9 @@ public struct PortReport: Codable, Sendable {
     public var arpRequestsSent: UInt64
     public var arpRepliesSent: UInt64
     public var icmpEchoReplies: UInt64
+    /// The neighbour tables for addresses on this port: requests not sent (budget), addresses
+    /// pushed out by newer ones (per-port limit), failed and expired entries, refreshes.
+    public var neighbour: NeighbourCounters
     public var parseErrors: [String: UInt64]
     /// 802.1Qbb per priority 0...7: PFC frames received, XOFF->XON transitions, paused time of
     /// the matching egress queue (microseconds). PAUSE frames received (counted only).

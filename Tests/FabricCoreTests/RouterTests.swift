@@ -231,7 +231,7 @@ final class RouterTests: XCTestCase {
             _ = bed.drain(1)
             sent += 60
         }
-        XCTAssertEqual(bed.dp.pendingFrames, 256)
-        XCTAssertEqual(bed.dp.counters[1].drops[.pendingFull], UInt64(sent - 256))
+        XCTAssertEqual(bed.dp.pendingFrames, 128, "one port may hold half of the 256")
+        XCTAssertEqual(bed.dp.counters[1].drops[.pendingFull], UInt64(sent - 128))
     }
 }

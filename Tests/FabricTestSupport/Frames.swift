@@ -81,3 +81,32 @@ extension Frames {
         b.withUnsafeBytes { internetChecksum($0.baseAddress! + l3, count: 20) } == 0
     }
 }
+
+extension Frames {
+    public static func ipv6Bytes(_ a: IPv6Address) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: a.high >> UInt64(56 - 8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: a.low >> UInt64(56 - 8 * $0)) }
+    }
+
+    public static func ipv6Header(src: IPv6Address, dst: IPv6Address, nextHeader: UInt8, hopLimit: UInt8, payload: Int) -> [UInt8] {
+        [0x60, 0, 0, 0, UInt8(payload >> 8), UInt8(payload & 0xFF), nextHeader, hopLimit] + ipv6Bytes(src) + ipv6Bytes(dst)
+    }
+
+    public static func udp6(dstMAC: UInt64, srcMAC: UInt64, src: IPv6Address, dst: IPv6Address, sport: UInt16, dport: UInt16,
+                            hopLimit: UInt8 = 64, payload: Int = 18) -> [UInt8] {
+        let udpLen = 8 + payload
+        let udp: [UInt8] = [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF),
+                            UInt8(udpLen >> 8), UInt8(udpLen & 0xFF), 0, 0] + [UInt8](repeating: 0xAB, count: payload)
+        return eth(dstMAC, srcMAC, 0x86DD) + ipv6Header(src: src, dst: dst, nextHeader: 17, hopLimit: hopLimit, payload: udpLen) + udp
+    }
+
+    /// A neighbour advertisement (RFC 4861 4.4: solicited, override) from `srcMAC` saying
+    /// `target` is at `srcMAC`, sent from `target` to `dst` (the switch's address).
+    public static func neighbourAdvertisement(dstMAC: UInt64, srcMAC: UInt64, target: IPv6Address, dst: IPv6Address) -> [UInt8] {
+        var icmp: [UInt8] = [136, 0, 0, 0, 0x60, 0, 0, 0] + ipv6Bytes(target) + [2, 1] + macBytes(srcMAC)
+        var f = eth(dstMAC, srcMAC, 0x86DD) + ipv6Header(src: target, dst: dst, nextHeader: 58, hopLimit: 255, payload: icmp.count) + icmp
+        let c = f.withUnsafeBytes { icmpv6Checksum(ip: $0.baseAddress! + 14, messageLength: icmp.count) }
+        icmp[2] = UInt8(c >> 8); icmp[3] = UInt8(c & 0xFF)
+        f.replaceSubrange(54..., with: icmp)
+        return f
+    }
+}

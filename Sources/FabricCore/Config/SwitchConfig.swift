@@ -71,6 +71,8 @@ public struct SwitchConfig: Sendable, Equatable {
     public var ecn = ECNConfig()
     public var pfcWatchdog = PFCWatchdogConfig()
     public var buffers = BufferConfig()
+    /// Neighbour table sizes, lifetimes and request rates (not in the YAML file yet: defaults).
+    public var neighbourLimits = NeighbourLimits()
 
     public init(name: String = "switch", mode: ForwardingMode = .router, ports: [PortConfig], routes: [RouteConfig] = [],
                 neighbours: [NeighbourConfig] = [], qos: QoSMaps = .nvidiaRoCE, loadBalancing: LoadBalancingConfig = LoadBalancingConfig()) {

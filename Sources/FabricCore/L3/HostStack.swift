@@ -4,8 +4,9 @@ import FabricPacket
 /// answers (VPP's arp-input, ip4-local and ip6-icmp nodes). It answers ARP requests and IPv6
 /// neighbour solicitations for its addresses on the port they arrive on, and echo requests to
 /// its addresses, by turning the request frame into the reply in place; it learns neighbours
-/// from every ARP and neighbour advertisement it sees. It builds the requests the switch sends
-/// to resolve next hops. Frames are read and written through FabricPacket's views.
+/// from the ARP and neighbour discovery it sees, if their address is on a subnet of the port
+/// they came in on (a host cannot claim another port's neighbours). It builds the requests the
+/// switch sends to resolve next hops. Frames are read and written through FabricPacket's views.
 public struct HostStack: ~Copyable {
     public let portCount: Int
     @usableFromInline let portMAC: UnsafeMutablePointer<UInt64>
@@ -14,6 +15,7 @@ public struct HostStack: ~Copyable {
     @usableFromInline let v4Port: UnsafeMutablePointer<Int32>
     @usableFromInline let v4Count: Int
     @usableFromInline let v6: UnsafeMutablePointer<IPv6Address>
+    @usableFromInline let v6Length: UnsafeMutablePointer<Int32>
     @usableFromInline let v6Port: UnsafeMutablePointer<Int32>
     @usableFromInline let v6Count: Int
     /// Set when a neighbour was learned or its MAC changed: frames held for it can go.
@@ -24,12 +26,12 @@ public struct HostStack: ~Copyable {
         portCount = ports.count
         portMAC = .allocate(capacity: portCount)
         portMAC.initialize(from: portMACs.map(\.rawValue), count: portCount)
-        var a4: [(UInt32, UInt32, Int32)] = [], a6: [(IPv6Address, Int32)] = []
+        var a4: [(UInt32, UInt32, Int32)] = [], a6: [(IPv6Address, Int32, Int32)] = []
         for (i, p) in ports.enumerated() {
             for a in p.addresses {
                 switch a.address {
                 case .v4(let x): a4.append((x, a.length == 0 ? 0 : ~UInt32(0) << (32 - a.length), Int32(i)))
-                case .v6(let x): a6.append((x, Int32(i)))
+                case .v6(let x): a6.append((x, Int32(a.length), Int32(i)))
                 }
             }
         }
@@ -43,13 +45,15 @@ public struct HostStack: ~Copyable {
         v6Count = a6.count
         v6 = .allocate(capacity: max(1, v6Count))
         v6.initialize(from: a6.map(\.0), count: v6Count)
+        v6Length = .allocate(capacity: max(1, v6Count))
+        v6Length.initialize(from: a6.map(\.1), count: v6Count)
         v6Port = .allocate(capacity: max(1, v6Count))
-        v6Port.initialize(from: a6.map(\.1), count: v6Count)
+        v6Port.initialize(from: a6.map(\.2), count: v6Count)
     }
 
     deinit {
         for p in [v4, v4Mask] { p.deallocate() }
-        for p in [v4Port, v6Port] { p.deallocate() }
+        for p in [v4Port, v6Length, v6Port] { p.deallocate() }
         portMAC.deallocate()
         v6.deallocate()
     }
@@ -73,6 +77,18 @@ public struct HostStack: ~Copyable {
     /// True when `ip` is on a subnet of `port` (ARP is learned only from the port's own subnets).
     @inlinable public func isOnSubnet(_ ip: UInt32, port: Int) -> Bool {
         for i in 0..<v4Count where Int(v4Port[i]) == port && ip & v4Mask[i] == v4[i] & v4Mask[i] { return true }
+        return false
+    }
+
+    /// True when `ip` is on an IPv6 subnet of `port` (neighbour discovery is learned only for
+    /// the port's own subnets).
+    @inlinable public func isOnSubnet(_ ip: IPv6Address, port: Int) -> Bool {
+        for i in 0..<v6Count where Int(v6Port[i]) == port {
+            let n = Int(v6Length[i])
+            let highMask: UInt64 = n >= 64 ? ~0 : n == 0 ? 0 : ~0 << (64 - n)
+            let lowMask: UInt64 = n >= 128 ? ~0 : n <= 64 ? 0 : ~0 << (128 - n)
+            if ip.high & highMask == v6[i].high & highMask && ip.low & lowMask == v6[i].low & lowMask { return true }
+        }
         return false
     }
 
@@ -102,7 +118,7 @@ public struct HostStack: ~Copyable {
         guard let a = ARPView(frame + l3Offset, available: length - l3Offset) else { return .drop(.notRoutable) }
         let sender = a.senderMAC, senderIP = a.senderIP
         if !sender.isGroup && !sender.isZero && isOnSubnet(senderIP, port: ingress) {
-            learn(.v4(senderIP), mac: sender, now: now, into: &neighbours)
+            if neighbours.learn(senderIP, mac: sender, port: ingress, now: now) { learnedNeighbour = true }
         }
         guard a.operation == ARPView.request, port(of: a.targetIP) == ingress else { return .consume }
         let me = mac(port: ingress)
@@ -129,10 +145,11 @@ public struct HostStack: ~Copyable {
             guard info.ttl == 255 else { return .drop(.notRoutable) }  // RFC 4861 7.1.1: from off-link
             let src = loadIPv6(UnsafeRawPointer(ip + 8))
             let lla = nd.linkLayerAddress
-            // A solicitation teaches its sender's address, an advertisement its target's.
+            // A solicitation teaches its sender's address (RFC 4861 7.2.3), an advertisement its
+            // target's, also unsolicited (RFC 9131 lets routers create entries from those).
             let learnIP = nd.isSolicitation ? src : nd.target
-            if let mac = lla, !mac.isGroup, learnIP.high != 0 || learnIP.low != 0 {
-                learn(.v6(learnIP), mac: mac, now: now, into: &neighbours)
+            if let mac = lla, !mac.isGroup, !mac.isZero, isOnSubnet(learnIP, port: ingress) {
+                if neighbours.learn(learnIP, mac: mac, port: ingress, now: now) { learnedNeighbour = true }
             }
             guard nd.isSolicitation, port(of: nd.target) == ingress, src.high != 0 || src.low != 0, let asker = lla else { return .consume }
             let me = mac(port: ingress)
@@ -164,17 +181,6 @@ public struct HostStack: ~Copyable {
         let asker = MACAddress(rawValue: EthernetView.loadMAC(UnsafeRawPointer(frame + 6)))
         Rewrite.setMACs(frame, destination: asker, source: mac(port: ingress))
         counters.icmpEchoReplies &+= 1
-    }
-
-    @inlinable mutating func learn(_ ip: IPAddress, mac: MACAddress, now: UInt64, into neighbours: inout NeighbourTable) {
-        switch ip {
-        case .v4(let a):
-            if neighbours.lookup(a, now: now) != mac { learnedNeighbour = true }
-            neighbours.learn(a, mac: mac, now: now)
-        case .v6(let a):
-            if neighbours.lookup(a, now: now) != mac { learnedNeighbour = true }
-            neighbours.learn(a, mac: mac, now: now)
-        }
     }
 
     // MARK: - Asking

@@ -1,18 +1,28 @@
 import FabricPacket
 
 /// Next-hop resolution (router mode): frames whose next hop has no MAC yet wait in `pending`
-/// while the host stack asks (ARP or neighbour solicitation, at most once per retry interval
-/// per address); they leave when the answer is learned, or are dropped after the pending
-/// timeout. Route gateways are asked for ahead of traffic.
+/// while a request for it is out (ARP or neighbour solicitation, when the neighbour table says
+/// so: at most once per retry interval per address, within the request budget); they leave
+/// when the answer is learned, or are dropped after the pending timeout (`neighbour_unresolved`).
+/// Route gateways are asked for ahead of traffic; resolved neighbours in use are asked again
+/// before they lapse.
 extension Datapath {
     /// Parks a routed frame until its next hop resolves, asking if nobody asked lately.
+    /// Only frames whose address is being asked for wait: one the request budget refused is
+    /// dropped at once (`neighbour_unresolved`), so a scan's frames take no room from frames
+    /// for hosts that answer. A frame that finds no room is dropped, but its address is still
+    /// asked for: the next frame may find it resolved.
     @usableFromInline mutating func hold(addr: UInt64, len: UInt32, port: Int, nextHop: IPAddress, queue: Int, tag: ChargeTag, now: UInt64) {
         guard service[port] else { _ = drop(addr, .portDown, countedOn: port); return }
-        guard pending.add(addr: addr, len: len, port: port, queue: queue, tag: tag, nextHop: nextHop, now: now) else {
-            _ = drop(addr, .pendingFull, countedOn: port)
+        let request = router.neighbours.request(nextHop, port: port, now: now)
+        if request == .refused {
+            _ = drop(addr, .neighbourUnresolved, countedOn: port)
             return
         }
-        if shouldRequest(nextHop, now: now) { sendRequest(port: port, target: nextHop) }
+        if !pending.add(addr: addr, len: len, port: port, queue: queue, tag: tag, nextHop: nextHop, now: now) {
+            _ = drop(addr, .pendingFull, countedOn: port)
+        }
+        if request == .send { sendRequest(port: port, target: nextHop) }
     }
 
     /// Asks for every route gateway the switch has not resolved (each housekeeping tick), as
@@ -21,8 +31,20 @@ extension Datapath {
     mutating func resolveNextHops(now: UInt64) {
         guard mode == .router else { return }
         for hop in router.fib.nextHops where service[hop.port] {
-            guard let gateway = hop.gateway, !isResolved(gateway, now: now), shouldRequest(gateway, now: now) else { continue }
+            guard let gateway = hop.gateway, !isResolved(gateway, now: now),
+                  router.neighbours.request(gateway, port: hop.port, priority: true, now: now) == .send else { continue }
             sendRequest(port: hop.port, target: gateway)
+        }
+    }
+
+    /// Ages the neighbour tables (each housekeeping tick) and asks the resolved neighbours in
+    /// use whose reachable time is running out.
+    mutating func refreshNeighbours(now: UInt64) {
+        guard mode == .router else { return }
+        let n = router.neighbours.sweep(now: now)
+        for k in 0..<n {
+            let port = Int(router.neighbours.duePorts[k])
+            if service[port] { sendRequest(port: port, target: router.neighbours.due[k]) }
         }
     }
 
@@ -47,13 +69,6 @@ extension Datapath {
         switch a {
         case .v4(let x): router.neighbours.lookup(x, now: now) != nil
         case .v6(let x): router.neighbours.lookup(x, now: now) != nil
-        }
-    }
-
-    mutating func shouldRequest(_ a: IPAddress, now: UInt64) -> Bool {
-        switch a {
-        case .v4(let x): router.neighbours.shouldRequest(x, now: now)
-        case .v6(let x): router.neighbours.shouldRequest(x, now: now)
         }
     }
 

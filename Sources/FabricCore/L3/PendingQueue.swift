@@ -1,7 +1,9 @@
 import FabricPacket
 
 /// Routed frames waiting for their next hop's MAC (ARP or neighbour discovery in flight): a
-/// small bounded array, scanned only on neighbour events and housekeeping ticks. Frames leave
+/// small bounded array, scanned only on neighbour events and housekeeping ticks. One egress
+/// port may hold at most half of it, so frames to a port under an address scan cannot crowd
+/// out those to the others. Frames leave
 /// in arrival order, in the class they arrived in and charged as they were (`queue`, `tag`):
 /// as if they had not waited.
 ///
@@ -23,32 +25,44 @@ public struct PendingQueue: ~Copyable {
 
     public let capacity: Int
     public let timeout: UInt64
+    /// The most frames one egress port may have waiting.
+    public let perPort: Int
     @usableFromInline let entries: UnsafeMutablePointer<Entry>
+    let portCounts: UnsafeMutablePointer<Int>
+    let portCount: Int
     public private(set) var count = 0
     /// What the last `take...` took out, in arrival order.
     public let taken: UnsafeMutablePointer<Entry>
 
-    public init(capacity: Int = 256, timeout: UInt64 = 1_000_000_000) {
+    public init(capacity: Int = 256, timeout: UInt64 = 1_000_000_000, portCount: Int = 1) {
         self.capacity = capacity
         self.timeout = timeout
+        self.portCount = max(1, portCount)
+        perPort = portCount > 1 ? max(1, capacity / 2) : capacity
         entries = .allocate(capacity: capacity)
         taken = .allocate(capacity: capacity)
+        portCounts = .filled(with: 0, count: self.portCount)
     }
 
     deinit {
         entries.deinitialize(count: count)
         entries.deallocate()
         taken.deallocate()
+        portCounts.deallocate()
     }
 
-    /// Parks a frame; false when full.
+    /// Parks a frame; false when full, or when its port has its share waiting.
     public mutating func add(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, nextHop: IPAddress, now: UInt64) -> Bool {
-        guard count < capacity else { return false }
+        guard count < capacity, portCounts[port] < perPort else { return false }
         (entries + count).initialize(to: Entry(addr: addr, len: len, port: UInt16(truncatingIfNeeded: port), queue: UInt8(queue & 7),
                                                tag: tag, nextHop: nextHop, since: now))
         count += 1
+        portCounts[port] += 1
         return true
     }
+
+    /// Frames waiting to leave through `port`.
+    public func waiting(port: Int) -> Int { portCounts[port] }
 
     /// Moves out every entry for which `take` is true (into `taken`, with `take`'s MAC);
     /// keeps the rest in order. Returns how many were taken.
@@ -61,6 +75,7 @@ public struct PendingQueue: ~Copyable {
                 t.mac = mac
                 (taken + out).initialize(to: t)
                 out += 1
+                portCounts[Int(e.port)] -= 1
             } else {
                 (entries + kept).initialize(to: e)
                 kept += 1

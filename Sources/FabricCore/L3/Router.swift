@@ -20,7 +20,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     public init(config: SwitchConfig, portMACs: [MACAddress], selector: consuming Selector) {
         fib = FIB(entries: config.fibEntries())
         self.selector = selector
-        neighbours = NeighbourTable()
+        neighbours = NeighbourTable(portCount: config.ports.count, limits: config.neighbourLimits)
         host = HostStack(ports: config.ports, portMACs: portMACs)
         for n in config.neighbours {
             switch n.address {

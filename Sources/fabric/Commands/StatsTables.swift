@@ -51,6 +51,7 @@ enum StatsTables {
                 let reasons = r.ports.flatMap { p in p.drops.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\(n($0.value))" } }
                 return reasons.isEmpty ? "" : "\ndrops by reason: " + reasons.joined(separator: " ") + "\n"
             }()
+            + (r.mode == "router" ? "\n" + r.neighbourSummary + "\n" : "")
     }
 
     static func queues(_ r: SwitchReport) -> String {
