@@ -52,7 +52,9 @@ struct BalanceCommand: ParsableCommand {
         guard CollectivePattern(rawValue: pattern) != nil else { throw ValidationError("--pattern is ring-allreduce, all-gather or all-to-all") }
         guard cc == "none" || cc == "dcqcn" else { throw ValidationError("--cc is none or dcqcn") }
         _ = try rc.parameters()
-        _ = try failure()
+        if try failure() != nil && pattern == "all-to-all" {
+            throw ValidationError("--fail works with ring-allreduce and all-gather (all-to-all runs as one workload without a common start to time the failure from)")
+        }
     }
 
     func modeList() throws -> [LoadBalancingMode] {
