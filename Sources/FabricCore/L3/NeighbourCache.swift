@@ -63,9 +63,9 @@ extension IPv6Address: NeighbourKey {
     let portCount: Int
     let perPort: Int
     /// Per port, its last `perPort` new addresses and when each was started; the next to go.
-    let ringKeys: UnsafeMutablePointer<Key>
-    let ringStamps: UnsafeMutablePointer<UInt64>
-    let ringNext: UnsafeMutablePointer<Int>
+    @usableFromInline let ringKeys: UnsafeMutablePointer<Key>
+    @usableFromInline let ringStamps: UnsafeMutablePointer<UInt64>
+    @usableFromInline let ringNext: UnsafeMutablePointer<Int>
     private(set) var resolved = 0
     private(set) var incomplete = 0
 
@@ -95,7 +95,10 @@ extension IPv6Address: NeighbourKey {
         ringNext = .filled(with: 0, count: self.portCount)
     }
 
-    deinit {
+    // Inlinable: the table's setter (serialised, as the cache is @usableFromInline) destroys
+    // the old value, and the release-mode inliner asserted on an opaque deinit there (Swift
+    // 6.3.1: "Should never be inlining a resilient function into a fragile function").
+    @inlinable deinit {
         keys.deallocate()
         macs.deallocate()
         stamps.deallocate()
