@@ -81,7 +81,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
     public init(options: SwitchOptions, ifindexes: [Int32]) throws {
         let res = PacketResources()
         let portCount = options.ports.count
-        let frameCount = options.framesPerPort * portCount
+        let frameCount = options.frameCount
         let frameArea = try FrameArea(frameCount: frameCount, frameSize: options.frameSize, what: "frame memory")
         res.area = frameArea
         let area = frameArea.base

@@ -62,7 +62,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         let portCount = options.ports.count
         let res = XSKResources(portCount: portCount)
         let rings = res.rings
-        let frameCount = options.framesPerPort * portCount
+        let frameCount = options.frameCount
         let umem = try UMEM(frameCount: frameCount, frameSize: options.frameSize, ringSize: options.ringSize, rings: rings[0], what: "UMEM")
         res.umem = umem
 
