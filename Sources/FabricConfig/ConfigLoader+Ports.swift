@@ -9,7 +9,7 @@ extension ConfigLoader {
         var seenNames: [String: Int] = [:]
         var seenAddresses: [IPAddress: String] = [:]
         for pc in try node.sequence() {
-            let m = try pc.mapping(allowed: ["name", "mac", "addresses", "trust", "speed"])
+            let m = try pc.mapping(allowed: ["name", "mac", "addresses", "trust", "speed", "delay", "loss", "loss_seed"])
             guard let n = m["name"] else { throw pc.fail("missing 'name' (the interface name)") }
             let pname = try n.string()
             guard !pname.isEmpty, pname.utf8.count < 16, !pname.contains("/"), !pname.contains(" ") else {
@@ -21,6 +21,7 @@ extension ConfigLoader {
             if let mac = m["mac"] { port.mac = try mac.mac() }
             if let t = m["trust"] { port.trust = try t.oneOf(TrustMode.self) }
             if let s = m["speed"] { port.speedGbps = try s.gbps() }
+            try readLinkEmulation(m, into: &port)
             for ac in try m["addresses"]?.sequence() ?? [] {
                 let p = try ac.prefix(strict: false)
                 if p.network == p && p.length < (p.address.isV4 ? 31 : 127) {
@@ -39,6 +40,27 @@ extension ConfigLoader {
         }
         guard !ports.isEmpty else { throw node.fail("a switch needs at least one port") }
         return ports
+    }
+
+    /// `delay`, `loss`, `loss_seed` of a port (switch configurations) or a link (topology
+    /// files): the emulated wire beyond the shaper. A delay whose frames in flight (delay x
+    /// `speed` in minimum-size frames) do not fit a delay line is refused here, with the
+    /// longest delay the speed allows.
+    public static func readLinkEmulation(_ m: [String: Cursor], into port: inout PortConfig) throws {
+        if let d = m["delay"] {
+            port.delayNanoseconds = try d.nanoseconds(0...PortConfig.maxDelayNanoseconds, example: "2ms")
+            if let frames = PortConfig.framesInFlight(delayNanoseconds: port.delayNanoseconds, gbps: port.speedGbps),
+               frames > PortConfig.maxDelayLineFrames, let longest = port.longestDelayNanoseconds {
+                throw d.fail("delay \(Units.text(nanoseconds: port.delayNanoseconds)) at \(Units.text(gbps: port.speedGbps ?? 0)) puts up to \(frames) "
+                    + "minimum-size frames on the wire; a port's delay line holds \(PortConfig.maxDelayLineFrames) "
+                    + "(at most \(Units.text(nanoseconds: longest / 1000 * 1000)) at this speed)")
+            }
+        }
+        if let l = m["loss"] { port.lossPercent = try l.percent() }
+        if let s = m["loss_seed"] {
+            guard m["loss"] != nil else { throw s.fail("loss_seed without loss (give loss: 0.1% or so)") }
+            port.lossSeed = UInt64(try s.int(0...Int.max))
+        }
     }
 
     static func readQoS(_ node: Cursor) throws -> QoSMaps {

@@ -192,6 +192,12 @@ public struct Cursor {
         return ns
     }
 
+    /// A percentage, 0...100 ("0.1%").
+    public func percent() throws -> Double {
+        let v = try string()
+        do { return try Units.percent(v) } catch { throw fail(error.description) }
+    }
+
     /// A line rate in Gb/s ("10G", "800M").
     public func gbps() throws -> Double {
         let v = try string()

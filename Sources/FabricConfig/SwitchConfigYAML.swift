@@ -28,6 +28,9 @@ public enum SwitchConfigYAML {
                     if !p.addresses.isEmpty { w.field("addresses", YAMLWriter.list(p.addresses.map(\.description))) }
                     if p.trust != .dscp { w.field("trust", p.trust.rawValue) }
                     if let s = p.speedGbps { w.field("speed", Units.text(gbps: s)) }
+                    if p.delayNanoseconds > 0 { w.field("delay", Units.text(nanoseconds: p.delayNanoseconds)) }
+                    if p.lossPercent > 0 { w.field("loss", Units.text(percent: p.lossPercent)) }
+                    if p.lossPercent > 0, let seed = p.lossSeed { w.field("loss_seed", "\(seed)") }
                 }
             }
         }

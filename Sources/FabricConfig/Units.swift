@@ -8,6 +8,7 @@
 //               where the caller names its unit (`bare`): microseconds for `flowlet_idle`,
 //               seconds on the command line.
 // - line rates: M (Mb/s) or G (Gb/s), from 1M to 800G.
+// - percentages: a number and `%`, 0% to 100% (`loss: 0.1%`).
 // Ranges that depend on the setting (a watchdog's 100ms...60s) are checked by the caller.
 
 /// A value that is not a size, duration or line rate: what was expected and what was given.
@@ -75,6 +76,15 @@ public enum Units {
         return v
     }
 
+    /// A percentage, 0...100: "0.1%", "5%" (the `%` is required: a bare 0.5 could mean either).
+    public static func percent(_ text: String) throws(UnitError) -> Double {
+        guard text.hasSuffix("%"), let v = number(Substring(text).dropLast()) else {
+            throw UnitError("expected a percentage like 0.1% or 5%, got '\(text)'")
+        }
+        guard v <= 100 else { throw UnitError("'\(text)' is above 100%") }
+        return v
+    }
+
     /// A plain, finite, non-negative decimal number; nil for anything else (nan, inf, hex, "").
     static func number(_ s: Substring) -> Double? {
         guard !s.isEmpty, s.allSatisfy({ $0.isASCII && ($0.isNumber || "._eE+-".contains($0)) }),
@@ -98,6 +108,11 @@ public enum Units {
             return "\(ns / scale)\(unit)"
         }
         return "\(ns)ns"
+    }
+
+    /// "0.1%", "5%": the number as Swift prints it (the shortest that reads back the same).
+    public static func text(percent: Double) -> String {
+        percent == percent.rounded() && percent < 1e15 ? "\(Int(percent))%" : "\(percent)%"
     }
 
     /// "10G", "200M", "2.5G", "0.0015G": whole megabits where the value is, else gigabits.

@@ -41,6 +41,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     /// emptied when it went down, and a frame routed to it while down (no other member) is
     /// dropped.
     case linkDown
+    /// Lost on the emulated wire (the port's `loss`), after the frame used its wire time.
+    case emulatedLoss
 
     /// True for the reasons decided on the receiving port (counted there, as RX drops); the
     /// rest are decided for, and counted on, the egress port (TX drops).
@@ -48,7 +50,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         switch self {
         case .runt, .invalidSource, .sameSegment, .linkLocal, .malformed, .ttlExpired, .noRoute, .notRoutable,
              .bufferFull, .headroomOverflow, .noEgress: true
-        case .queueFull, .noBuffer, .portDown, .oversize, .neighbourUnresolved, .pendingFull, .linkDown: false
+        case .queueFull, .noBuffer, .portDown, .oversize, .neighbourUnresolved, .pendingFull, .linkDown, .emulatedLoss: false
         }
     }
 
@@ -72,6 +74,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .pendingFull: "pending_full"
         case .notRoutable: "not_routable"
         case .linkDown: "link_down"
+        case .emulatedLoss: "emulated_loss"
         }
     }
 }

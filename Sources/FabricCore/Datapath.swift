@@ -12,8 +12,8 @@ import FabricPacket
 ///   tick:     XOFF refresh, port load samples; every 100 ms the PFC watchdog, next-hop
 ///             resolution, pending expiry and neighbour aging; every second MAC aging
 ///
-/// Invariant (`FrameLedger`): every frame is free in `pool`, in an egress queue, pending, or
-/// owned by the I/O layer's kernel rings.
+/// Invariant (`FrameLedger`): every frame is free in `pool`, in an egress queue or on a port's
+/// emulated wire (`DelayLine`), pending, or owned by the I/O layer's kernel rings.
 public struct Datapath: ~Copyable {
     public let portCount: Int
     /// Base of the frame area; frame `addr` lives at `frames + addr`.
@@ -64,13 +64,17 @@ public struct Datapath: ~Copyable {
         pending = PendingQueue(portCount: portCount)
         classifier = Classifier(qos: config.qos, trust: config.ports.map(\.trust))
         ecn = ECNMarker(config: config.ecn)
-        admission = IngressAdmission(buffers: config.buffers, qos: config.qos, portSpeedsGbps: speeds)
+        admission = IngressAdmission(buffers: config.buffers, qos: config.qos, portSpeedsGbps: speeds,
+                                     portDelaysNanoseconds: config.ports.map(\.delayNanoseconds))
         pfcReceiver = PFCReceiver(tcToQueue: config.qos.tcToQueue)
         watchdog = PFCWatchdog(config: config.pfcWatchdog, portCount: portCount)
         egress = .allocate(capacity: portCount)
-        for p in 0..<portCount {
+        for (p, port) in config.ports.enumerated() {
+            let loss = RandomLoss(rate: port.lossPercent / 100, seed: port.lossSeed ?? UInt64.random(in: 0 ... .max))
             (egress + p).initialize(to: EgressPort(capacity: queueCapacity, strictMask: config.qos.strictQueues,
-                                                   weights: config.qos.etsWeights, lineRateGbps: speeds[p]))
+                                                   weights: config.qos.etsWeights, lineRateGbps: speeds[p],
+                                                   line: DelayLine(delayNanoseconds: port.delayNanoseconds, capacity: port.delayLineFrames),
+                                                   loss: loss))
         }
         counters = .filled(with: PortCounters(), count: portCount)
         service = .filled(with: true, count: portCount)
@@ -181,13 +185,36 @@ public struct Datapath: ~Copyable {
 
     // MARK: - Transmit side
 
-    /// The next frame `port` may transmit at `now` (control frames first, then the scheduler
-    /// within pauses and the line rate), with its buffer charge released.
+    /// The next frame `port` hands to the kernel at `now`: control frames first, then the
+    /// scheduler within pauses and the line rate, then the emulated wire (loss, delay).
     @inline(__always)
     public mutating func dequeueForTransmit(port: Int, now: UInt64) -> (addr: UInt64, len: UInt32)? {
-        guard let f = egress[port].dequeueTagged(now: now) else { return nil }
-        if f.tag == .pfc { pfcSent(port: port, addr: f.addr) } else { credit(f.tag, bytes: f.len, now: now) }
-        return (f.addr, f.len)
+        guard egress[port].line.isEnabled else { return depart(port: port, now: now) }
+        // What the shaper releases now goes onto the wire, as far as the wire holds frames
+        // (a full line leaves the rest in their queues); what has crossed it leaves.
+        while !egress[port].line.isFull, let f = depart(port: port, now: now) {
+            egress[port].line.push(addr: f.addr, len: f.len, departure: now)
+        }
+        return egress[port].line.popDue(now: now)
+    }
+
+    /// The next frame onto `port`'s emulated wire at `now`, its buffer charge released (it has
+    /// left the switch). A frame the wire's random loss takes is dropped here, after it used
+    /// its wire time, and counted (`emulated_loss`); the switch's PFC frames are never lost
+    /// (as with netem on a host, where the NIC's pause frames bypass the qdisc), so a lossy
+    /// link still pauses and resumes its sender.
+    @inline(__always)
+    mutating func depart(port: Int, now: UInt64) -> (addr: UInt64, len: UInt32)? {
+        while let f = egress[port].dequeueTagged(now: now) {
+            if f.tag == .pfc {
+                pfcSent(port: port, addr: f.addr)
+                return (f.addr, f.len)
+            }
+            credit(f.tag, bytes: f.len, now: now)
+            guard egress[port].loss.drops() else { return (f.addr, f.len) }
+            _ = drop(f.addr, .emulatedLoss, countedOn: port)
+        }
+        return nil
     }
 
     /// A frame charged to `tag` left the switch (or was discarded): credit its PG, and let the

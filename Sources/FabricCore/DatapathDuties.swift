@@ -55,9 +55,20 @@ extension Datapath {
         return n
     }
 
+    /// Empties `port`'s emulated wire (its frames were credited when they left the shaper);
+    /// returns how many it held.
+    mutating func discardLine(port: Int) -> UInt64 {
+        var n: UInt64 = 0
+        while let f = egress[port].line.removeOldest() {
+            pool.release(f.addr)
+            n &+= 1
+        }
+        return n
+    }
+
     /// Port `port`'s link went down or came back (the I/O layer follows carrier and admin
     /// state). Down: the port leaves every ECMP group at once (the selectors skip it; ECMP
-    /// rehashes only the flows that were on it), its queued frames and those parked for its
+    /// rehashes only the flows that were on it), its queued frames, those on its emulated wire and those parked for its
     /// next hops are dropped (`link_down`: they would have gone nowhere), and the addresses the
     /// bridge learned on it are forgotten. Up: it is a member again. True if the state changed.
     @discardableResult
@@ -74,6 +85,7 @@ extension Datapath {
         for q in 0..<EgressPort.queueCount {
             counters[port].drops[.linkDown] &+= discardQueue(port: port, queue: q)
         }
+        counters[port].drops[.linkDown] &+= discardLine(port: port)
         bridge.table.flush(port: port)
         let n = pending.takePort(port)
         for i in 0..<n { _ = drop(pending.taken[i].addr, .linkDown, countedOn: port) }
@@ -89,6 +101,7 @@ extension Datapath {
         for q in 0..<EgressPort.queueCount {
             counters[port].drops[.portDown] &+= discardQueue(port: port, queue: q)
         }
+        counters[port].drops[.portDown] &+= discardLine(port: port)
         bridge.table.flush(port: port)
         router.neighbours.flush(port: port)
         let n = pending.takePort(port)

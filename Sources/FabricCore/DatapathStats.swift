@@ -126,6 +126,10 @@ extension Datapath {
 
     /// Frames held in egress queues.
     public var queuedFrames: Int { (0..<portCount).reduce(0) { $0 + egress[$1].count } }
+    /// Frames crossing the ports' emulated wires (part of `queuedFrames`).
+    public var framesOnWire: Int { (0..<portCount).reduce(0) { $0 + egress[$1].line.count } }
+    /// When the first frame on any emulated wire arrives (nil: none on a wire).
+    public var nextWireArrival: UInt64? { (0..<portCount).compactMap { egress[$0].line.nextDue }.min() }
     /// Frames parked until their next hop resolves (part of the frame ledger).
     public var pendingFrames: Int { pending.count }
 

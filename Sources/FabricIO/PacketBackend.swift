@@ -81,7 +81,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
     public init(options: SwitchOptions, ifindexes: [Int32]) throws {
         let res = PacketResources()
         let portCount = options.ports.count
-        let frameCount = options.framesPerPort * portCount
+        let frameCount = options.frameCount
         let frameArea = try FrameArea(frameCount: frameCount, frameSize: options.frameSize, what: "frame memory")
         res.area = frameArea
         let area = frameArea.base
@@ -219,9 +219,9 @@ public struct PacketBackend: PortBackend, ~Copyable {
 
     // MARK: - Idle, vanish, teardown
 
-    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, loop: inout LoopCounters) {
+    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, wakeAfter: UInt64?, loop: inout LoopCounters) {
         let ps = ports
-        pollPorts(pollFDs, count: portCount, inService: inService, fd: { ps[$0].fd }, short: { ps[$0].txInFlight }, loop: &loop)
+        pollPorts(pollFDs, count: portCount, inService: inService, fd: { ps[$0].fd }, short: { ps[$0].txInFlight }, wakeAfter: wakeAfter, loop: &loop)
     }
 
     public func transmitPending(_ p: Int) -> Bool {

@@ -6,6 +6,7 @@
 // to the kernel (AF_XDP fill and TX rings) or copies into them (AF_PACKET) and returns them to
 // the pool when it is done. Every method on the per-batch path is generic-specialised (no
 // existential), allocates nothing and makes a syscall per batch at most.
+import CFabricShims
 import FabricCore
 import FabricTelemetry
 import Glibc
@@ -39,8 +40,9 @@ public protocol PortBackend: ~Copyable {
     /// Transmits `count` frames (offsets and lengths); count <= transmitRoom.
     mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count: Int,
                            pool: inout FramePool, loop: inout LoopCounters)
-    /// Blocks until a port in service has frames to receive, or a short timeout.
-    mutating func sleepUntilWork(inService: UnsafePointer<Bool>, loop: inout LoopCounters)
+    /// Blocks until a port in service has frames to receive, or a short timeout, or
+    /// `wakeAfter` nanoseconds (a frame on an emulated wire arrives then).
+    mutating func sleepUntilWork(inService: UnsafePointer<Bool>, wakeAfter: UInt64?, loop: inout LoopCounters)
     /// True while port p has frames handed to the kernel for transmission that are not sent.
     func transmitPending(_ p: Int) -> Bool
     /// Port p's interface vanished: recover every frame the kernel held for it; returns how many.
@@ -69,10 +71,11 @@ extension PortBackend where Self: ~Copyable {
     }
 }
 
-/// Blocks in poll() until a port in service has frames to receive: at most 1 ms when some port
-/// has frames still to be sent back by the kernel (`short`), else 100 ms. Idle path only.
+/// Blocks in ppoll() until a port in service has frames to receive: at most 1 ms when some port
+/// has frames still to be sent back by the kernel (`short`), else 100 ms, and at most
+/// `wakeAfter` nanoseconds when given. Idle path only.
 func pollPorts(_ fds: UnsafeMutablePointer<pollfd>, count: Int, inService: UnsafePointer<Bool>,
-               fd: (Int) -> Int32, short: (Int) -> Bool, loop: inout LoopCounters) {
+               fd: (Int) -> Int32, short: (Int) -> Bool, wakeAfter: UInt64? = nil, loop: inout LoopCounters) {
     var n = 0
     var wakeSoon = false
     for p in 0..<count where inService[p] {
@@ -80,10 +83,11 @@ func pollPorts(_ fds: UnsafeMutablePointer<pollfd>, count: Int, inService: Unsaf
         n += 1
         if short(p) { wakeSoon = true }
     }
+    let timeout = min(wakeSoon ? 1_000_000 : 100_000_000, wakeAfter ?? .max)
     guard n > 0 else {
-        usleep(100_000)
+        usleep(useconds_t(timeout / 1000))
         return
     }
     loop.polls &+= 1
-    _ = poll(fds, nfds_t(n), wakeSoon ? 1 : 100)
+    _ = sf_ppoll_ns(fds, UInt(n), timeout)
 }

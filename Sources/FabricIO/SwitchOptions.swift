@@ -66,6 +66,10 @@ public struct SwitchOptions: Sendable {
     /// is spare: the pool never runs dry before the queues' own limits do).
     var framesPerPort: Int { 3 * ringSize + queueCapacity }
 
+    /// The frame area: `framesPerPort` for every port, plus room for every emulated wire to be
+    /// full (`PortConfig.delayLineFrames`): frames crossing a delayed link are still ours.
+    var frameCount: Int { framesPerPort * ports.count + (config?.ports.reduce(0) { $0 + $1.delayLineFrames } ?? 0) }
+
     func validate() throws {
         func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
         guard !ports.isEmpty else { throw SystemError("no ports given (--ports a,b,...)") }
@@ -92,6 +96,9 @@ public struct SwitchOptions: Sendable {
         }
         guard Self.sampleIntervals.contains(sampleIntervalMicroseconds) else {
             throw SystemError("sample interval must be \(Self.sampleIntervals) microseconds (got \(sampleIntervalMicroseconds))")
+        }
+        for port in config?.ports ?? [] where port.delayLineFrames > PortConfig.maxDelayLineFrames {
+            throw SystemError("port \(port.name): delay \(port.delayNanoseconds) ns at \(port.speedGbps ?? 0) Gb/s puts more than \(PortConfig.maxDelayLineFrames) frames on the wire")
         }
         guard (1...ringSize).contains(batchSize) else { throw SystemError("batch size must be 1...\(ringSize)") }
         guard (-20...19).contains(workerNice) else { throw SystemError("worker nice value must be -20...19 (got \(workerNice))") }

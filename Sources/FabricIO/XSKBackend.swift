@@ -62,7 +62,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         let portCount = options.ports.count
         let res = XSKResources(portCount: portCount)
         let rings = res.rings
-        let frameCount = options.framesPerPort * portCount
+        let frameCount = options.frameCount
         let umem = try UMEM(frameCount: frameCount, frameSize: options.frameSize, ringSize: options.ringSize, rings: rings[0], what: "UMEM")
         res.umem = umem
 
@@ -211,11 +211,11 @@ public struct XSKBackend: PortBackend, ~Copyable {
 
     // MARK: - Idle, vanish, teardown
 
-    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, loop: inout LoopCounters) {
+    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, wakeAfter: UInt64?, loop: inout LoopCounters) {
         // Frames the kernel still holds for TX come back on the completion ring, which poll()
         // does not report: wake soon to collect them if the fill ring runs low.
         let r = rings
-        pollPorts(pollFDs, count: portCount, inService: inService, fd: { r[$0].fd }, short: { r[$0].txOutstanding > 0 }, loop: &loop)
+        pollPorts(pollFDs, count: portCount, inService: inService, fd: { r[$0].fd }, short: { r[$0].txOutstanding > 0 }, wakeAfter: wakeAfter, loop: &loop)
     }
 
     public func transmitPending(_ p: Int) -> Bool { XSKRings.pending(rings[p].tx) > 0 }

@@ -34,6 +34,10 @@ public struct AddressPlan: Sendable {
         public var gbps: Double?
         /// The node at the other end of the link.
         public var peer: String
+        /// The link's emulation on this port (`Topology.Link`).
+        public var delayNanoseconds: UInt64 = 0
+        public var lossPercent: Double = 0
+        public var lossSeed: UInt64? = nil
     }
 
     public let topology: Topology
@@ -62,7 +66,8 @@ public struct AddressPlan: Sendable {
             let n = ports[se.node]!.count + 1
             let net = "10.\(t.hostSubnetOctet + k).\(n)", net6 = "fd77:\(String(k << 8 | n, radix: 16))"
             (host.interface, host.switchNode, host.switchPort) = (he.interface, se.node, se.interface)
-            var port = Port(name: se.interface, mac: mac(se.node), addresses: [], gbps: l.gbps ?? t.hostGbps, peer: h)
+            var port = Port(name: se.interface, mac: mac(se.node), addresses: [], gbps: l.gbps ?? t.hostGbps, peer: h,
+                            delayNanoseconds: l.delayNanoseconds, lossPercent: l.lossPercent, lossSeed: l.lossSeed)
             if !routed {
                 host.addresses = [Self.prefix("10.\(t.hostSubnetOctet).0.\(i + 1)/24")]
             } else {
@@ -76,7 +81,8 @@ public struct AddressPlan: Sendable {
         for (i, l) in Self.fabricLinks(t) {
             for (end, other, side) in [(l.a, l.b, 1), (l.b, l.a, 2)] {
                 ports[end.node]!.append(Port(name: end.interface, mac: mac(end.node), addresses: routed && i < 256 ? Self.linkAddresses(i, side, t) : [],
-                                             gbps: l.gbps ?? t.uplinkGbps, peer: other.node))
+                                             gbps: l.gbps ?? t.uplinkGbps, peer: other.node, delayNanoseconds: l.delayNanoseconds,
+                                             lossPercent: l.lossPercent, lossSeed: l.lossSeed.map { $0 &+ UInt64(side - 1) }))
             }
         }
         self.hosts = hosts
@@ -126,7 +132,8 @@ public struct AddressPlan: Sendable {
                              without failed: [Topology.Link] = []) -> SwitchConfig {
         let mine = ports(of: node)
         var c = SwitchConfig(name: name, mode: topology.mode,
-                             ports: mine.map { PortConfig(name: $0.name, mac: $0.mac, addresses: $0.addresses, speedGbps: $0.gbps) })
+                             ports: mine.map { PortConfig(name: $0.name, mac: $0.mac, addresses: $0.addresses, speedGbps: $0.gbps,
+                                                          delayNanoseconds: $0.delayNanoseconds, lossPercent: $0.lossPercent, lossSeed: $0.lossSeed) })
         guard topology.mode == .router else { return c }
         c.loadBalancing.mode = loadBalancing ?? topology.loadBalancing
         if let ns = topology.flowletIdleNanoseconds { c.loadBalancing.flowletIdleNanoseconds = ns }

@@ -5,7 +5,8 @@
 //   defaults:  mode (router | bridge), uplink_speed, host_speed, load_balancing, flowlet_idle,
 //              host_subnets (10.B.0.0/16, default 10.1.0.0/16), ipv6 (true: dual-stack hosts)
 //   nodes:     NAME: {kind: switch | host}, in the order hosts are numbered
-//   links:     - {endpoints: [node:interface, node:interface], speed: 500M}
+//   links:     - {endpoints: [node:interface, node:interface], speed: 500M, delay: 2ms, loss: 0.1%,
+//                 loss_seed: 7}   (delay and loss on the link's switch ports: Topology.Link)
 import FabricConfig
 import FabricCore
 
@@ -42,7 +43,7 @@ extension Topology {
         guard let linksNode = top["links"] else { throw root.fail("missing 'links' (a list of {endpoints: [node:interface, node:interface]})") }
         let linkCursors = try linksNode.sequence()
         for lc in linkCursors {
-            let m = try lc.mapping(allowed: ["endpoints", "speed"])
+            let m = try lc.mapping(allowed: ["endpoints", "speed", "delay", "loss", "loss_seed"])
             guard let eps = try m["endpoints"]?.sequence(), eps.count == 2 else {
                 throw lc.fail("expected {endpoints: [node:interface, node:interface]}")
             }
@@ -51,7 +52,12 @@ extension Topology {
                 guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw e.fail("endpoint '\(try e.string())' is not node:interface") }
                 return Endpoint(node: String(parts[0]), interface: String(parts[1]))
             }
-            t.links.append(Link(a: ends[0], b: ends[1], gbps: try m["speed"]?.gbps()))
+            var link = Link(a: ends[0], b: ends[1], gbps: try m["speed"]?.gbps())
+            // The switch configuration's own reader, at the speed the link's ports will have.
+            var port = PortConfig(name: ends[0].interface, speedGbps: t.gbps(of: link))
+            try ConfigLoader.readLinkEmulation(m, into: &port)
+            (link.delayNanoseconds, link.lossPercent, link.lossSeed) = (port.delayNanoseconds, port.lossPercent, port.lossSeed)
+            t.links.append(link)
         }
         do {
             try t.validate()
@@ -96,6 +102,9 @@ extension Topology {
                 w.item { w in
                     w.field("endpoints", YAMLWriter.list([l.a.description, l.b.description]))
                     if let g = l.gbps { w.field("speed", Units.text(gbps: g)) }
+                    if l.delayNanoseconds > 0 { w.field("delay", Units.text(nanoseconds: l.delayNanoseconds)) }
+                    if l.lossPercent > 0 { w.field("loss", Units.text(percent: l.lossPercent)) }
+                    if l.lossPercent > 0, let seed = l.lossSeed { w.field("loss_seed", "\(seed)") }
                 }
             }
         }

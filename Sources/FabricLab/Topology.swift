@@ -16,6 +16,8 @@ import FabricCore
 /// links:
 ///   - endpoints: [leaf1:s1, spine1:l1]
 ///     speed: 500M        # optional: this link's emulated speed, both ends
+///     delay: 2ms         # optional: propagation delay, on each switch port of the link
+///     loss: 0.1%         # optional: random loss, on each switch port (loss_seed: N replays it)
 ///   - endpoints: [h1:eth0, leaf1:h1]
 /// ```
 /// The file format and its checks: Topology+YAML.swift.
@@ -43,11 +45,26 @@ public struct Topology: Sendable, Equatable {
         public var b: Endpoint
         /// This link's emulated line rate, both ends (nil: the defaults).
         public var gbps: Double?
-        public init(a: Endpoint, b: Endpoint, gbps: Double? = nil) {
+        /// Emulated on the link's switch ports, each delaying and losing what it sends (a host
+        /// sends undelayed: its veth has no emulation, this kernel has no netem): propagation
+        /// delay, random loss in percent and the loss draw's seed (the second switch port of a
+        /// switch-to-switch link draws from seed + 1).
+        public var delayNanoseconds: UInt64
+        public var lossPercent: Double
+        public var lossSeed: UInt64?
+        public init(a: Endpoint, b: Endpoint, gbps: Double? = nil, delayNanoseconds: UInt64 = 0, lossPercent: Double = 0, lossSeed: UInt64? = nil) {
             self.a = a
             self.b = b
             self.gbps = gbps
+            self.delayNanoseconds = delayNanoseconds
+            self.lossPercent = lossPercent
+            self.lossSeed = lossSeed
         }
+    }
+
+    /// The line rate link `l` is emulated at: its own, else the default for its kind.
+    public func gbps(of l: Link) -> Double? {
+        l.gbps ?? (kind(l.a.node) == .switch && kind(l.b.node) == .switch ? uplinkGbps : hostGbps)
     }
 
     public var nodes: [Node] = []
@@ -160,6 +177,11 @@ public struct Topology: Sendable, Equatable {
             if l.a.node == l.b.node { throw fail(.link(i), "a link from \(l.a.node) to itself") }
             if kind(l.a.node) == .host && kind(l.b.node) == .host { throw fail(.link(i), "hosts connect to switches, not to each other") }
             if let g = l.gbps, !Units.gbpsRange.contains(g) { throw fail(.link(i), "speed \(g) Gb/s is outside 1M...800G") }
+            guard (0...100).contains(l.lossPercent) else { throw fail(.link(i), "loss \(l.lossPercent)% is outside 0...100%") }
+            let port = PortConfig(name: l.a.interface, speedGbps: gbps(of: l), delayNanoseconds: l.delayNanoseconds)
+            guard l.delayNanoseconds <= PortConfig.maxDelayNanoseconds, port.delayLineFrames <= PortConfig.maxDelayLineFrames else {
+                throw fail(.link(i), "delay \(Units.text(nanoseconds: l.delayNanoseconds)) is more than a port's delay line holds at its speed")
+            }
         }
         for (key, g) in [("uplink_speed", uplinkGbps), ("host_speed", hostGbps)] {
             if let g, !Units.gbpsRange.contains(g) { throw fail(.defaults(key), "speed \(g) Gb/s is outside 1M...800G") }

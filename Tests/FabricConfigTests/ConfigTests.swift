@@ -242,4 +242,30 @@ final class ConfigTests: XCTestCase {
         let c = try ConfigLoader.parse("ports:\n  - {name: h1, addresses: [10.0.0.1/24], speed: 1M}\n  - {name: h2, speed: 800G}\n")
         XCTAssertEqual(c.ports.map(\.speedGbps), [0.001, 800])
     }
+
+    /// `delay`, `loss`, `loss_seed` per port: read, written back, and refused loudly.
+    func testLinkEmulationKeys() throws {
+        let c = try ConfigLoader.parse("ports:\n  - {name: h1, addresses: [10.0.0.1/24], speed: 1G, delay: 2ms, loss: 0.1%, loss_seed: 7}\n  - {name: h2, delay: 150us}\n")
+        XCTAssertEqual(c.ports[0].delayNanoseconds, 2_000_000)
+        XCTAssertEqual(c.ports[0].lossPercent, 0.1)
+        XCTAssertEqual(c.ports[0].lossSeed, 7)
+        XCTAssertEqual(c.ports[0].delayLineFrames, 4096, "2 ms at 1G: 2977 minimum frames")
+        XCTAssertEqual(c.ports[1].delayNanoseconds, 150_000)
+        XCTAssertEqual(c.ports[1].lossPercent, 0)
+        XCTAssertNil(c.ports[1].lossSeed)
+        XCTAssertEqual(try ConfigLoader.parse(SwitchConfigYAML.text(c)), c, "round trip through the writer")
+        XCTAssertEqual(c.buffers.headroom(speedGbps: 1, delayNanoseconds: 2_000_000) - c.buffers.headroom(speedGbps: 1), 500_000)
+
+        // 4.4 ms of minimum-size frames at 10G fill a 65536-frame line; 4.5 ms do not fit.
+        XCTAssertNoThrow(try ConfigLoader.parse("ports:\n  - {name: h1, addresses: [10.0.0.1/24], speed: 10G, delay: 4400us}\n"))
+        rejects(base + "  - name: h3\n    speed: 10G\n    delay: 4500us\n",
+                "t.yaml:8: ports[2].delay: delay 4500us at 10G puts up to 66965 minimum-size frames on the wire; a port's delay line holds 65536 (at most 4404us at this speed)")
+        rejects(base + "  - name: h3\n    delay: 2s\n", "t.yaml:7: ports[2].delay: expected a duration of 0ns...1s like 2ms, got '2s'")
+        rejects(base + "  - name: h3\n    delay: -1ms\n", "ports[2].delay: expected a duration")
+        rejects(base + "  - name: h3\n    loss: 0.1\n", "t.yaml:7: ports[2].loss: expected a percentage like 0.1% or 5%, got '0.1'")
+        rejects(base + "  - name: h3\n    loss: 101%\n", "ports[2].loss: '101%' is above 100%")
+        rejects(base + "  - name: h3\n    loss: nan%\n", "ports[2].loss: expected a percentage")
+        rejects(base + "  - name: h3\n    loss_seed: 3\n", "t.yaml:7: ports[2].loss_seed: loss_seed without loss")
+        rejects(base + "  - name: h3\n    loss: 1%\n    loss_seed: -3\n", "ports[2].loss_seed: -3 is out of range")
+    }
 }

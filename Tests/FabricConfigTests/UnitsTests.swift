@@ -69,4 +69,13 @@ final class UnitsTests: XCTestCase {
         XCTAssertEqual(Units.text(gbps: 0.2), "200M")
         XCTAssertEqual(Units.text(gbps: 10), "10G")
     }
+
+    func testPercentages() throws {
+        XCTAssertEqual(try Units.percent("0.1%"), 0.1)
+        XCTAssertEqual(try Units.percent("100%"), 100)
+        XCTAssertEqual(try Units.percent("0%"), 0)
+        for bad in ["0.1", "%", "-1%", "101%", "inf%", "0x1%", "1 %"] { XCTAssertThrowsError(try Units.percent(bad), bad) }
+        for v in [0.1, 5, 0.001, 33.3, 100] { XCTAssertEqual(try Units.percent(Units.text(percent: v)), v) }
+        XCTAssertEqual(Units.text(percent: 5), "5%")
+    }
 }

@@ -116,7 +116,7 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(reject("nodes:\n  s1: {kind: router}\nlinks: []\n"), "t.yaml:2: nodes.s1.kind: expected one of switch, host, got 'router'")
         XCTAssertEqual(reject("nodes:\n  s1: {kind: switch}\n  s1: {kind: host}\nlinks: []\n"), "t.yaml:2: key 's1' given twice")
         XCTAssertEqual(reject(nodes + link + "    speed: fast\n"), "t.yaml:6: links[0].speed: expected a line rate like 10G or 800M, got 'fast'")
-        XCTAssertEqual(reject(nodes + link + "    colour: red\n"), "t.yaml:6: links[0].colour: unknown key 'colour' (expected one of: endpoints, speed)")
+        XCTAssertEqual(reject(nodes + link + "    colour: red\n"), "t.yaml:6: links[0].colour: unknown key 'colour' (expected one of: endpoints, speed, delay, loss, loss_seed)")
         XCTAssertEqual(reject(nodes + link + "  - endpoints: [s1:p1, h1:eth1]\n"), "t.yaml:6: links[1]: endpoint s1:p1 used twice")
         XCTAssertEqual(reject("defaults: {load_balancing: random}\n" + nodes + link), "t.yaml:1: defaults.load_balancing: expected one of ecmp, flowlet, spray, got 'random'")
         XCTAssertEqual(reject("defaults: {uplink_speed: 1e-15G}\n" + nodes + link), "t.yaml:1: defaults.uplink_speed: '1e-15G' is below the slowest line rate, 1M")
@@ -181,5 +181,45 @@ final class TopologyTests: XCTestCase {
             named.yaml.replacingOccurrences(of: "gpu-b", with: "h2").replacingOccurrences(of: "gpu-a", with: "h7")), prefix: "hn")
         XCTAssertEqual(try reordered.hostNumber("h2"), 1, "the node called h2, first in the file")
         XCTAssertThrowsError(try reordered.hostNumber("h1"), "not the first host: its hosts are called h<number>")
+    }
+
+    /// A link's `delay` and `loss` land on its switch ports (both of a switch-to-switch link,
+    /// the second drawing from seed + 1), survive the YAML round trip, and a delay the link's
+    /// speed cannot hold is refused with file, line and key.
+    func testLinkDelayAndLossGoToTheSwitchPorts() throws {
+        let yaml = """
+        defaults: {uplink_speed: 10G}
+        nodes:
+          s1: {kind: switch}
+          s2: {kind: switch}
+          h1: {kind: host}
+        links:
+          - {endpoints: [h1:eth0, s1:h1], delay: 2ms, loss: 0.5%, loss_seed: 11}
+          - {endpoints: [s1:up, s2:down], delay: 100us}
+        """
+        let t = try Topology.parse(yaml, file: "t.yaml")
+        XCTAssertEqual(t.links[0].delayNanoseconds, 2_000_000)
+        XCTAssertEqual(t.links[0].lossPercent, 0.5)
+        XCTAssertEqual(try Topology.parse(t.yaml), t, "round trip")
+        let plan = AddressPlan(t)
+        let s1 = plan.switchConfig("s1", name: "s1"), s2 = plan.switchConfig("s2", name: "s2")
+        XCTAssertEqual(s1.ports.map(\.name), ["h1", "up"])
+        XCTAssertEqual(s1.ports.map(\.delayNanoseconds), [2_000_000, 100_000])
+        XCTAssertEqual(s1.ports[0].lossPercent, 0.5)
+        XCTAssertEqual(s1.ports[0].lossSeed, 11)
+        XCTAssertEqual(s2.ports[0].delayNanoseconds, 100_000, "both ends of a switch-to-switch link")
+        XCTAssertEqual(s1.ports[1].speedGbps, 10)
+        XCTAssertEqual(try ConfigLoader.parse(SwitchConfigYAML.text(s1)), s1, "the switch reads what the plan wrote")
+
+        let nodes = "defaults: {uplink_speed: 100G}\nnodes:\n  s1: {kind: switch}\n  s2: {kind: switch}\nlinks:\n"
+        func reject(_ y: String) -> String {
+            do { _ = try Topology.parse(y, file: "t.yaml"); return "accepted" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(reject(nodes + "  - {endpoints: [s1:a, s2:a], delay: 1ms}\n"),
+                       "t.yaml:6: links[0].delay: delay 1ms at 100G puts up to 148810 minimum-size frames on the wire; a port's delay line holds 65536 (at most 440us at this speed)")
+        XCTAssertEqual(reject(nodes + "  - {endpoints: [s1:a, s2:a], loss: 5}\n"), "t.yaml:6: links[0].loss: expected a percentage like 0.1% or 5%, got '5'")
+        var bad = Topology.star(hosts: 1, routed: true)
+        bad.links[0].lossPercent = 200
+        XCTAssertThrowsError(try bad.validate())
     }
 }

@@ -127,7 +127,7 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
         if kernel.completesAtOnce { kernel.completeTransmissions(port: p) }
     }
 
-    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, loop: inout LoopCounters) { loop.polls &+= 1 }
+    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, wakeAfter: UInt64?, loop: inout LoopCounters) { loop.polls &+= 1 }
 
     public func transmitPending(_ p: Int) -> Bool { !kernel.ports[p].tx.isEmpty }
 

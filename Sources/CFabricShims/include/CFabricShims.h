@@ -18,12 +18,21 @@
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 /* setns(2) for network namespaces; glibc declares setns only under _GNU_SOURCE, which the
  * Swift Glibc module is not built with. */
 static inline int sf_setns_net(int fd)
 {
 	return (int)syscall(__NR_setns, fd, 0x40000000 /* CLONE_NEWNET */);
+}
+
+/* ppoll(2) with a nanosecond timeout (glibc declares ppoll only under _GNU_SOURCE): the run
+ * loop sleeps until a frame on an emulated wire is due, which poll()'s milliseconds cannot say. */
+static inline int sf_ppoll_ns(struct pollfd *fds, unsigned long n, uint64_t timeout_ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(timeout_ns / 1000000000u), .tv_nsec = (long)(timeout_ns % 1000000000u) };
+	return (int)syscall(__NR_ppoll, fds, n, &ts, NULL, 0);
 }
 
 /* The MAC address of an interface in the calling thread's network namespace (SIOCGIFHWADDR;

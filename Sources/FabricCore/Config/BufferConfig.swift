@@ -84,18 +84,20 @@ public struct BufferConfig: Sendable, Equatable {
     /// react (README "Lossless Ethernet" has the headroom peaks measured).
     public var softwareSlackBytes = 2 * 1024 * 1024
 
-    /// 2 x the bytes in flight on the cable (5 ns/m each way) + an MTU being sent + the bytes
-    /// the peer sends before it reacts (IEEE 802.1Qbb response delay in pause quanta: 67 at
-    /// 10G, 80 at 25G, 394 at 100G) + one more MTU (the frame the peer had started), plus the
-    /// software slack.
-    public func headroom(speedGbps: Double) -> Int {
+    /// 2 x the bytes in flight on the cable (5 ns/m each way, plus the port's emulated
+    /// `delayNanoseconds`, taken to delay the link both ways: an XOFF crosses it once and the
+    /// frames the peer had sent meanwhile cross it back) + an MTU being sent + the bytes the
+    /// peer sends before it reacts (IEEE 802.1Qbb response delay in pause quanta: 67 at 10G, 80
+    /// at 25G, 394 at 100G) + one more MTU (the frame the peer had started), plus the software
+    /// slack.
+    public func headroom(speedGbps: Double, delayNanoseconds: UInt64 = 0) -> Int {
         if let h = headroomBytes { return h }
-        return hardwareHeadroom(speedGbps: speedGbps) + softwareSlackBytes
+        return hardwareHeadroom(speedGbps: speedGbps, delayNanoseconds: delayNanoseconds) + softwareSlackBytes
     }
 
     /// The IEEE part alone.
-    public func hardwareHeadroom(speedGbps: Double) -> Int {
-        let cable = cableMeters * 5 * speedGbps / 8          // bytes on the cable one way
+    public func hardwareHeadroom(speedGbps: Double, delayNanoseconds: UInt64 = 0) -> Int {
+        let cable = (cableMeters * 5 + Double(delayNanoseconds)) * speedGbps / 8    // bytes on the cable one way
         let quanta: Double = speedGbps <= 10 ? 67 : speedGbps <= 25 ? 80 : 394
         let response = quanta * 512 / 8
         return Int(2 * cable + response) + 2 * (mtu + 38)

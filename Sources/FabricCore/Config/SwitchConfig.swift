@@ -15,13 +15,67 @@ public struct PortConfig: Sendable, Equatable {
     public var trust: TrustMode
     /// Emulated line rate in Gb/s (the shaper, PFC quanta, headroom, port load); nil = unlimited.
     public var speedGbps: Double?
+    /// Emulated propagation delay, switch to peer (`DelayLine`): a frame leaves no earlier than
+    /// its departure from the shaper + this. 0: none.
+    public var delayNanoseconds: UInt64
+    /// Emulated random loss on the way out, percent (0...100; `RandomLoss`), counted as
+    /// `emulated_loss`. The switch's own PFC frames are never lost.
+    public var lossPercent: Double
+    /// The loss draw's seed (nil: a fresh one each start).
+    public var lossSeed: UInt64?
 
-    public init(name: String, mac: MACAddress? = nil, addresses: [IPPrefix] = [], trust: TrustMode = .dscp, speedGbps: Double? = nil) {
+    public init(name: String, mac: MACAddress? = nil, addresses: [IPPrefix] = [], trust: TrustMode = .dscp, speedGbps: Double? = nil,
+                delayNanoseconds: UInt64 = 0, lossPercent: Double = 0, lossSeed: UInt64? = nil) {
         self.name = name
         self.mac = mac
         self.addresses = addresses
         self.trust = trust
         self.speedGbps = speedGbps
+        self.delayNanoseconds = delayNanoseconds
+        self.lossPercent = lossPercent
+        self.lossSeed = lossSeed
+    }
+}
+
+/// Link emulation limits: what a port's delay line may hold.
+extension PortConfig {
+    /// The longest delay a port takes (netem's limit is larger; a second of wire is already
+    /// more than any fabric has).
+    public static let maxDelayNanoseconds: UInt64 = 1_000_000_000
+    /// The most frames one delay line holds (the largest egress queue capacity).
+    public static let maxDelayLineFrames = 65536
+    /// A port without an emulated speed has no bound on the frames on its wire: its line holds
+    /// this many, and the link carries at most this many frames per delay (more wait in their
+    /// egress queue).
+    public static let unshapedDelayLineFrames = 4096
+    /// The fewest wire bytes a frame takes: a 60-byte minimum frame (AF_XDP frames carry no
+    /// FCS) + the shaper's 24 bytes of preamble, FCS and inter-frame gap.
+    public static let minimumWireBytes = 84
+
+    /// Frames on the wire at most with this delay at this speed: delay x line rate in
+    /// minimum-size frames (0 without a delay, nil without a speed).
+    public static func framesInFlight(delayNanoseconds: UInt64, gbps: Double?) -> Int? {
+        guard delayNanoseconds > 0 else { return 0 }
+        guard let g = gbps else { return nil }
+        return Int((Double(delayNanoseconds) * g / 8 / Double(minimumWireBytes)).rounded(.up))
+    }
+
+    /// Entries of this port's delay line: `framesInFlight` rounded up to a power of two (at least
+    /// 64), `unshapedDelayLineFrames` without a speed, 0 without a delay. Above
+    /// `maxDelayLineFrames` the delay cannot be held (the loader refuses it).
+    public var delayLineFrames: Int {
+        guard let frames = Self.framesInFlight(delayNanoseconds: delayNanoseconds, gbps: speedGbps) else { return Self.unshapedDelayLineFrames }
+        guard frames > 0 else { return 0 }
+        var n = 64
+        while n < frames { n <<= 1 }
+        return n
+    }
+
+    /// The longest delay this port's speed lets a line of `maxDelayLineFrames` hold (nil:
+    /// no speed, any delay up to `maxDelayNanoseconds`).
+    public var longestDelayNanoseconds: UInt64? {
+        guard let g = speedGbps else { return nil }
+        return UInt64(Double(Self.maxDelayLineFrames * Self.minimumWireBytes) * 8 / g)
     }
 }
 

@@ -7,6 +7,8 @@
 ///   weight x 1600 bytes, so every visit can send at least one full frame (ETS weights).
 /// - Pauses (`PauseState`): a paused queue is skipped; the others go on.
 /// - Line rate (`Shaper`): frames leave no faster than the emulated wire.
+/// - The wire itself: random loss (`RandomLoss`) and propagation delay (`DelayLine`), applied
+///   by `Datapath.dequeueForTransmit` to what the shaper released.
 public struct EgressPort: ~Copyable {
     public static let queueCount = 8
 
@@ -23,6 +25,9 @@ public struct EgressPort: ~Copyable {
     @usableFromInline var freshVisit = true
     public var pause: PauseState
     public var shaper: Shaper
+    /// The emulated wire beyond the shaper: its delay and its loss.
+    public var line: DelayLine
+    public var loss: RandomLoss
     /// Per queue: frames enqueued, dequeued, dropped because the queue was full.
     public let enqueued: UnsafeMutablePointer<UInt64>
     public let dequeued: UnsafeMutablePointer<UInt64>
@@ -33,13 +38,17 @@ public struct EgressPort: ~Copyable {
     /// Highest depth seen per queue, in frames.
     public let watermark: UnsafeMutablePointer<Int>
 
-    /// `lineRateGbps` nil: no shaper, and PFC quanta are timed at 100 Gb/s.
-    public init(capacity: Int, strictMask: UInt8 = 1 << 6, weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil) {
+    /// `lineRateGbps` nil: no shaper, and PFC quanta are timed at 100 Gb/s. `line`: the wire's
+    /// delay (none by default); `loss` its random loss (none by default).
+    public init(capacity: Int, strictMask: UInt8 = 1 << 6, weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil,
+                line: consuming DelayLine = DelayLine(delayNanoseconds: 0, capacity: 1), loss: RandomLoss = RandomLoss(rate: 0, seed: 0)) {
         precondition(weights.count == Self.queueCount && weights.allSatisfy { $0 > 0 })
         queues = .allocate(capacity: Self.queueCount)
         control = FrameQueue(capacity: 64)
         pause = PauseState(lineRateGbps: lineRateGbps ?? 100)
         shaper = Shaper(lineRateGbps: lineRateGbps)
+        self.line = line
+        self.loss = loss
         quantum = .allocate(capacity: Self.queueCount)
         deficit = .filled(with: 0, count: Self.queueCount)
         enqueued = .filled(with: 0, count: Self.queueCount)
@@ -72,14 +81,15 @@ public struct EgressPort: ~Copyable {
         return f
     }
 
-    /// Frames queued on this port.
+    /// Frames this port holds: queued, and on its emulated wire (the frame ledger's `queued`).
     @inlinable public var count: Int {
-        var n = control.count
+        var n = control.count &+ line.count
         for q in 0..<Self.queueCount { n &+= queues[q].count }
         return n
     }
 
-    @inlinable public var isEmpty: Bool { nonEmpty == 0 && control.isEmpty }
+    /// Nothing queued and nothing on the emulated wire.
+    @inlinable public var isEmpty: Bool { nonEmpty == 0 && control.isEmpty && line.isEmpty }
 
     /// Bytes waiting in the 8 queues.
     @inlinable public var queuedBytes: Int {

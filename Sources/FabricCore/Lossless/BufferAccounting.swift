@@ -23,7 +23,9 @@ public struct BufferAccounting: ~Copyable {
     public let losslessPGs: UInt8
     public let xonOffset: Int
 
-    public init(config: BufferConfig, losslessPGs: UInt8, portSpeedsGbps: [Double]) {
+    /// `portDelaysNanoseconds`: each port's emulated propagation delay (none if empty), which
+    /// its headroom must cover.
+    public init(config: BufferConfig, losslessPGs: UInt8, portSpeedsGbps: [Double], portDelaysNanoseconds: [UInt64] = []) {
         portCount = portSpeedsGbps.count
         poolBytes = config.poolBytes
         self.losslessPGs = losslessPGs
@@ -35,7 +37,9 @@ public struct BufferAccounting: ~Copyable {
         heldPeak = .filled(with: 0, count: n)
         headroomPeak = .filled(with: 0, count: n)
         headroom = .filled(with: 0, count: portCount)
-        for p in 0..<portCount { headroom[p] = config.headroom(speedGbps: portSpeedsGbps[p]) }
+        for p in 0..<portCount {
+            headroom[p] = config.headroom(speedGbps: portSpeedsGbps[p], delayNanoseconds: p < portDelaysNanoseconds.count ? portDelaysNanoseconds[p] : 0)
+        }
         reserved = .filled(with: 0, count: 8)
         dynamicShift = .filled(with: Int.min, count: 8)
         fixedLimit = .filled(with: 0, count: 8)

@@ -20,8 +20,9 @@ public struct IngressAdmission: ~Copyable {
     @usableFromInline var xoffActive = 0
 
     /// `qos` gives the PGs and which are lossless; `portSpeedsGbps` the speed PFC quanta are
-    /// timed at (100 Gb/s for a port without an emulated speed).
-    public init(buffers: BufferConfig, qos: QoSMaps, portSpeedsGbps: [Double?]) {
+    /// timed at (100 Gb/s for a port without an emulated speed); `portDelaysNanoseconds` the
+    /// ports' emulated propagation delays (their headroom covers the round trip).
+    public init(buffers: BufferConfig, qos: QoSMaps, portSpeedsGbps: [Double?], portDelaysNanoseconds: [UInt64] = []) {
         portCount = portSpeedsGbps.count
         var lossless: UInt8 = 0
         pgPriorities = .filled(with: 0, count: 8)
@@ -34,7 +35,7 @@ public struct IngressAdmission: ~Copyable {
         refreshInterval = .filled(with: 0, count: portCount)
         for p in 0..<portCount { refreshInterval[p] = UInt64(65535 * 512 / speeds[p] / 2) }
         xoffSent = .filled(with: 0, count: portCount * 8)
-        buffer = BufferAccounting(config: buffers, losslessPGs: lossless, portSpeedsGbps: speeds)
+        buffer = BufferAccounting(config: buffers, losslessPGs: lossless, portSpeedsGbps: speeds, portDelaysNanoseconds: portDelaysNanoseconds)
     }
 
     deinit {

@@ -25,7 +25,9 @@ struct ConfigCommand: ParsableCommand {
             for p in c.ports {
                 let addrs = p.addresses.map(\.description).joined(separator: ", ")
                 print("  port \(p.name): \(addrs.isEmpty ? "no address" : addrs), trust \(p.trust.rawValue)"
-                      + (p.mac.map { ", mac \($0)" } ?? "") + (p.speedGbps.map { ", \(Units.text(gbps: $0))" } ?? ""))
+                      + (p.mac.map { ", mac \($0)" } ?? "") + (p.speedGbps.map { ", \(Units.text(gbps: $0))" } ?? "")
+                      + (p.delayNanoseconds > 0 ? ", delay \(Units.text(nanoseconds: p.delayNanoseconds)) (\(p.delayLineFrames) frames on the wire at most)" : "")
+                      + (p.lossPercent > 0 ? ", loss \(Units.text(percent: p.lossPercent))\(p.lossSeed.map { " (seed \($0))" } ?? "")" : ""))
             }
             for r in c.routes {
                 print("  route \(r.prefix) via \(r.nextHops.map(\.description).joined(separator: ", "))\(r.nextHops.count > 1 ? " (ECMP, \((r.mode ?? c.loadBalancing.mode).name))" : "")")
@@ -36,7 +38,8 @@ struct ConfigCommand: ParsableCommand {
                   + "xon offset \(b.xonOffsetBytes) B; lossy PGs reserved \(b.lossy.reservedBytes) B, \(b.lossy.threshold.description)")
             for p in c.ports {
                 let speed = p.speedGbps ?? 100
-                print("  headroom \(p.name): \(b.headroom(speedGbps: speed)) B per lossless PG (at \(Units.text(gbps: speed)), cable \(b.cableMeters) m, MTU \(b.mtu))")
+                print("  headroom \(p.name): \(b.headroom(speedGbps: speed, delayNanoseconds: p.delayNanoseconds)) B per lossless PG (at \(Units.text(gbps: speed)), cable \(b.cableMeters) m"
+                      + (p.delayNanoseconds > 0 ? " + delay \(Units.text(nanoseconds: p.delayNanoseconds)) each way" : "") + ", MTU \(b.mtu))")
             }
         }
     }
