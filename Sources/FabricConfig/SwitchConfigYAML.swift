@@ -28,6 +28,7 @@ public enum SwitchConfigYAML {
                     if !p.addresses.isEmpty { w.field("addresses", YAMLWriter.list(p.addresses.map(\.description))) }
                     if p.trust != .dscp { w.field("trust", p.trust.rawValue) }
                     if let s = p.speedGbps { w.field("speed", Units.text(gbps: s)) }
+                    if let e = p.pfcEnable { w.field("pfc_enable", list(e)) }
                 }
             }
         }

@@ -15,13 +15,18 @@ public struct PortConfig: Sendable, Equatable {
     public var trust: TrustMode
     /// Emulated line rate in Gb/s (the shaper, PFC quanta, headroom, port load); nil = unlimited.
     public var speedGbps: Double?
+    /// Bit n set: PFC received on this port for priority n is honoured (802.1Qbb's per-port
+    /// PFC enable; SONiC's `pfc_enable`). nil = the QoS maps' lossless traffic classes.
+    public var pfcEnable: UInt8?
 
-    public init(name: String, mac: MACAddress? = nil, addresses: [IPPrefix] = [], trust: TrustMode = .dscp, speedGbps: Double? = nil) {
+    public init(name: String, mac: MACAddress? = nil, addresses: [IPPrefix] = [], trust: TrustMode = .dscp, speedGbps: Double? = nil,
+                pfcEnable: UInt8? = nil) {
         self.name = name
         self.mac = mac
         self.addresses = addresses
         self.trust = trust
         self.speedGbps = speedGbps
+        self.pfcEnable = pfcEnable
     }
 }
 
@@ -84,6 +89,9 @@ public struct SwitchConfig: Sendable, Equatable {
         self.qos = qos
         self.loadBalancing = loadBalancing
     }
+
+    /// The priorities whose PFC port `port` honours: its `pfcEnable`, else the lossless TCs.
+    public func pfcEnabled(port: Int) -> UInt8 { ports[port].pfcEnable ?? qos.losslessTCs }
 
     /// Port index whose connected subnet contains `address`, if any.
     public func connectedPort(for address: IPAddress) -> Int? {

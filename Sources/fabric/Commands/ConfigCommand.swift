@@ -25,7 +25,8 @@ struct ConfigCommand: ParsableCommand {
             for p in c.ports {
                 let addrs = p.addresses.map(\.description).joined(separator: ", ")
                 print("  port \(p.name): \(addrs.isEmpty ? "no address" : addrs), trust \(p.trust.rawValue)"
-                      + (p.mac.map { ", mac \($0)" } ?? "") + (p.speedGbps.map { ", \(Units.text(gbps: $0))" } ?? ""))
+                      + (p.mac.map { ", mac \($0)" } ?? "") + (p.speedGbps.map { ", \(Units.text(gbps: $0))" } ?? "")
+                      + (p.pfcEnable.map { e in ", PFC on [\((0..<8).filter { e & 1 << $0 != 0 }.map(String.init).joined(separator: ", "))]" } ?? ""))
             }
             for r in c.routes {
                 print("  route \(r.prefix) via \(r.nextHops.map(\.description).joined(separator: ", "))\(r.nextHops.count > 1 ? " (ECMP, \((r.mode ?? c.loadBalancing.mode).name))" : "")")
