@@ -1,5 +1,5 @@
-// `switch.ports` and `qos`: the ports with their addresses, trust and line rate, and the QoS
-// maps (a profile with overrides).
+// `switch.ports` and `qos`: the ports with their addresses, trust, line rate and the priorities
+// whose PFC they honour, and the QoS maps (a profile with overrides).
 import FabricCore
 import FabricPacket
 
@@ -9,7 +9,7 @@ extension ConfigLoader {
         var seenNames: [String: Int] = [:]
         var seenAddresses: [IPAddress: String] = [:]
         for pc in try node.sequence() {
-            let m = try pc.mapping(allowed: ["name", "mac", "addresses", "trust", "speed", "delay", "loss", "loss_seed"])
+            let m = try pc.mapping(allowed: ["name", "mac", "addresses", "trust", "speed", "delay", "loss", "loss_seed", "pfc_enable"])
             guard let n = m["name"] else { throw pc.fail("missing 'name' (the interface name)") }
             let pname = try n.string()
             guard !pname.isEmpty, pname.utf8.count < 16, !pname.contains("/"), !pname.contains(" ") else {
@@ -22,6 +22,8 @@ extension ConfigLoader {
             if let t = m["trust"] { port.trust = try t.oneOf(TrustMode.self) }
             if let s = m["speed"] { port.speedGbps = try s.gbps() }
             try readLinkEmulation(m, into: &port)
+            // `[3, 4]`, or `[]` for none; absent: the lossless TCs of the QoS maps.
+            if let e = m["pfc_enable"] { port.pfcEnable = try bitmask(e) }
             for ac in try m["addresses"]?.sequence() ?? [] {
                 let p = try ac.prefix(strict: false)
                 if p.network == p && p.length < (p.address.isV4 ? 31 : 127) {

@@ -31,6 +31,7 @@ public enum SwitchConfigYAML {
                     if p.delayNanoseconds > 0 { w.field("delay", Units.text(nanoseconds: p.delayNanoseconds)) }
                     if p.lossPercent > 0 { w.field("loss", Units.text(percent: p.lossPercent)) }
                     if p.lossPercent > 0, let seed = p.lossSeed { w.field("loss_seed", "\(seed)") }
+                    if let e = p.pfcEnable { w.field("pfc_enable", list(e)) }
                 }
             }
         }

@@ -7,10 +7,10 @@ public struct Batch: ~Copyable {
     public let addr: UnsafeMutablePointer<UInt64>
     public let len: UnsafeMutablePointer<UInt32>
     public let verdict: UnsafeMutablePointer<Verdict>
-    /// Traffic class chosen by classification (router mode; 0 in bridge mode and for frames the
-    /// router answers or consumes itself).
+    /// Traffic class chosen by classification (0 for frames the switch answers or consumes
+    /// itself, and for frames it cannot classify).
     public let tc: UnsafeMutablePointer<UInt8>
-    /// Router mode: where the IP header starts and its version (0: not IP), for ECN marking.
+    /// Where the IP header starts and its version (0: not IP, or not to be marked), for ECN.
     public let l3Offset: UnsafeMutablePointer<UInt16>
     public let ipVersion: UnsafeMutablePointer<UInt8>
     /// For `.hold`: the egress port and the next hop to resolve (ARP or neighbour discovery).

@@ -34,6 +34,9 @@ public struct Classifier: ~Copyable {
         trustPCP[port] ? (info.hasVLAN ? pcpToTC[Int(info.pcp & 7)] : 0) : dscpToTC[Int(info.dscp & 63)]
     }
 
+    /// Whether `port` classifies by VLAN PCP (else by DSCP).
+    @inlinable public func trustsPCP(port: Int) -> Bool { trustPCP[port] }
+
     @inlinable public func queue(trafficClass tc: UInt8) -> Int { Int(tcToQueue[Int(tc & 7)]) }
     @inlinable public func priorityGroup(trafficClass tc: UInt8) -> Int { Int(tcToPG[Int(tc & 7)]) }
 }

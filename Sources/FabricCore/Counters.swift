@@ -109,6 +109,12 @@ public struct PortCounters: Sendable, Equatable {
     public var pfcXonTransitions = PriorityCounts()
     /// PAUSE (802.3x) frames received: counted, not honoured (the fabric runs PFC).
     public var pauseRx: UInt64 = 0
+    /// MAC Control frames (EtherType 0x8808) are consumed whatever their destination; PFC and
+    /// PAUSE to any destination but 01:80:C2:00:00:01 are counted here and not honoured.
+    public var pfcIgnoredDestination: UInt64 = 0
+    /// Per priority: PFC frames with that priority enabled in their vector that were not
+    /// honoured because the port has no PFC on it (`pfc_enable`).
+    public var pfcIgnoredPriority = PriorityCounts()
     /// Per egress queue: frames marked CE by ECN.
     public var ecnMarked = PriorityCounts()
     /// PFC frames this switch sent on this port, per priority (XOFF and XON alike).

@@ -3,10 +3,11 @@ import FabricPacket
 /// The switch's data plane without any I/O: the frame pool over the shared frame area and the
 /// stages a batch flows through, in this order:
 ///
-///   forward:  bridge (L2) or router (L3: classifier, host stack, FIB, path selector)
+///   forward:  bridge (L2: MAC Control consumed, classifier, MAC table) or router (L3:
+///             classifier, host stack, FIB, path selector)
 ///             -> per verdict: ECN marker + ingress admission (PFC XOFF) + egress port queue,
-///                flood copies, the PFC receiver, the neighbour resolver's pending queue, or a
-///                counted drop
+///                flood copies (each admitted, charged and ECN-marked on its own), the PFC
+///                receiver, the neighbour resolver's pending queue, or a counted drop
 ///   transmit: egress port (control frames, scheduler, pause state, shaper) -> admission
 ///             credit (PFC XON)
 ///   tick:     XOFF refresh, port load samples; every 100 ms the PFC watchdog, next-hop
@@ -66,7 +67,7 @@ public struct Datapath: ~Copyable {
         ecn = ECNMarker(config: config.ecn)
         admission = IngressAdmission(buffers: config.buffers, qos: config.qos, portSpeedsGbps: speeds,
                                      portDelaysNanoseconds: config.ports.map(\.delayNanoseconds))
-        pfcReceiver = PFCReceiver(tcToQueue: config.qos.tcToQueue)
+        pfcReceiver = PFCReceiver(tcToQueue: config.qos.tcToQueue, enabled: (0..<portCount).map(config.pfcEnabled(port:)))
         watchdog = PFCWatchdog(config: config.pfcWatchdog, portCount: portCount)
         egress = .allocate(capacity: portCount)
         for (p, port) in config.ports.enumerated() {
@@ -99,9 +100,7 @@ public struct Datapath: ~Copyable {
         counters[ingress].rxBytes &+= rxBytes
         switch mode {
         case .bridge:
-            batch.tc.update(repeating: 0, count: batch.count)  // one class: the bridge does not classify
-            batch.ipVersion.update(repeating: 0, count: batch.count)
-            bridge.process(&batch, frames: UnsafeRawPointer(frames))
+            bridge.process(&batch, frames: UnsafeRawPointer(frames), classifier: classifier)
         case .router:
             router.process(&batch, frames: frames, counters: counters, classifier: classifier)
         }
@@ -120,33 +119,37 @@ public struct Datapath: ~Copyable {
             let verdict = batch.verdict[i], addr = batch.addr[i], len = batch.len[i]
             let queue = classifier.queue(trafficClass: batch.tc[i])
             let tag = ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: batch.tc[i]))
+            let ip = IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i])
             if let port = verdict.portIndex {
-                // ECN decides on the depth the frame finds and marks it once it is queued (a
-                // frame dropped is not counted as marked).
-                let version = batch.ipVersion[i]
-                let mark = version != 0 && ecn.marks(queue: queue) && ecn.shouldMark(depthBytes: egress[port].depth(queue: queue).bytes)
-                if enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: now) && mark
-                    && ECNMarker.mark(ip: frames + Int(addr) + Int(batch.l3Offset[i]), version: version) {
-                    counters[port].ecnMarked[queue] &+= 1
-                }
+                enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: now, ip: ip)
             } else if verdict.isFlood {
-                flood(addr: addr, len: len, queue: queue, tag: tag, stamp: now)
+                flood(addr: addr, len: len, queue: queue, tag: tag, stamp: now, ip: ip)
             } else if verdict.isConsume {
                 counters[ingress].consumed &+= 1
-                pfcReceiver.receive(frames + Int(addr), length: Int(len), pause: &egress[ingress].pause, counters: &counters[ingress], now: now)
+                pfcReceiver.receive(frames + Int(addr), length: Int(len), port: ingress, pause: &egress[ingress].pause,
+                                    counters: &counters[ingress], now: now)
                 pool.release(addr)
             } else if verdict.isHold {
                 hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], queue: queue, tag: tag, now: now)
             } else {
                 // Only drop verdicts are left; `?? .runt` cannot be taken.
-                let reason = verdict.dropReason ?? .runt
-                counters[ingress].drops[reason] &+= 1
-                if reason == .linkLocal {  // the bridge drops PFC/PAUSE: it is link-local, and for us
-                    pfcReceiver.receive(frames + Int(addr), length: Int(len), pause: &egress[ingress].pause, counters: &counters[ingress], now: now)
-                }
+                counters[ingress].drops[verdict.dropReason ?? .runt] &+= 1
                 pool.release(addr)
             }
         }
+    }
+
+    /// Queues a frame on `port` as `enqueue` does, and ECN-marks it there: the decision is on
+    /// the depth the frame finds, the mark made once it is queued (a frame dropped is not
+    /// counted as marked). `ip` says where its IP header is (version 0: not IP, never marked).
+    @inline(__always) @discardableResult
+    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, ip: IPLocation) -> Bool {
+        let mark = ip.version != 0 && ecn.marks(queue: queue) && ecn.shouldMark(depthBytes: egress[port].depth(queue: queue).bytes)
+        guard enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp) else { return false }
+        if mark && ECNMarker.mark(ip: frames + Int(addr) + Int(ip.offset), version: ip.version) {
+            counters[port].ecnMarked[queue] &+= 1
+        }
+        return true
     }
 
     /// Queues a frame on `port`; false (frame released, drop counted) when it cannot. A frame
@@ -229,4 +232,15 @@ public struct Datapath: ~Copyable {
         counters[port].txFrames &+= UInt64(n)
         counters[port].txBytes &+= bytes
     }
+}
+
+/// Where a frame's IP header starts and its version (0: not IP): what ECN marking needs.
+@usableFromInline struct IPLocation: Sendable {
+    @usableFromInline var offset: UInt16
+    @usableFromInline var version: UInt8
+    @inlinable init(offset: UInt16, version: UInt8) {
+        self.offset = offset
+        self.version = version
+    }
+    @inlinable static var none: IPLocation { IPLocation(offset: 0, version: 0) }
 }

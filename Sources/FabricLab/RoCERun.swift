@@ -15,6 +15,9 @@ public enum RoCERun {
         public var corruptEvery = 0
         /// Options both ends take (`--transport`, timeouts, window).
         public var reliabilityArguments: [String] = []
+        /// The speed of the sender's link, for PFC quanta (`--link-gbps`; nil: the sender asks
+        /// its interface, and a veth says 10 Gb/s whatever is emulated on it).
+        public var linkGbps: Double?
         /// More `fabric traffic send` options.
         public var senderArguments: [String] = []
         public init() {}
@@ -57,6 +60,7 @@ public enum RoCERun {
                     "--message", "\(o.messageBytes)", "--mtu", "\(o.mtu)", "--json"]
         args += o.messages > 0 ? ["--messages", "\(o.messages)"] : ["--seconds", "\(o.seconds)"]
         if o.corruptEvery > 0 { args += ["--corrupt-every", "\(o.corruptEvery)"] }
+        if let g = o.linkGbps { args += ["--link-gbps", "\(g)"] }
         let sender = try ChildRun.run(args + o.reliabilityArguments + o.senderArguments, as: SenderReport.self, what: "the sender in \(from)",
                                       timeout: limit + 60)
         let report = try ChildRun.result(of: receiver, as: ReceiverReport.self, what: "the receiver in \(to)", timeout: 15)

@@ -42,6 +42,15 @@ extension TopologyTestbed {
     public func gatewayAddress(_ i: Int) -> String { Self.pick(host(i).gateways, v4: true) }
     public func gatewayAddress6(_ i: Int) -> String { Self.pick(host(i).gateways, v4: false) }
 
+    /// The speed host i's link runs at as the switch's port emulates it (the topology's
+    /// `speed`), or, without one, the speed the switch times PFC quanta at on that port: what
+    /// host i's sender must time the quanta of the switch's PFC at (a veth reports a nominal
+    /// 10 Gb/s whatever is emulated on it).
+    public func hostLinkGbps(_ i: Int) -> Double {
+        let h = host(i)
+        return plan.ports(of: h.switchNode).first { $0.name == h.switchPort }?.gbps ?? PauseState.defaultLineRateGbps
+    }
+
     public func hostAddress(_ name: String) -> String { Self.pick(plan.host(name).addresses.map(\.address), v4: true) }
     public func gatewayAddress(_ name: String) -> String { Self.pick(plan.host(name).gateways, v4: true) }
 

@@ -10,6 +10,14 @@ public func interfaceMAC(_ interface: String) throws -> UInt64 {
     return raw.reduce(0) { $0 << 8 | UInt64($1) }
 }
 
+/// The link speed of `interface` in Gb/s as its driver reports it (ethtool), in the calling
+/// thread's network namespace; nil when it reports none or cannot be asked. A veth reports a
+/// nominal 10 Gb/s, not what a test bed emulates on it.
+public func interfaceSpeedGbps(_ interface: String) -> Double? {
+    let mbps = sf_interface_speed_mbps(interface)
+    return mbps > 0 ? Double(mbps) / 1000 : nil
+}
+
 /// Reads interfaces' link state (admin up and carrier: IFF_UP and IFF_RUNNING) in the calling
 /// thread's network namespace, through one socket kept open (a cheap ioctl per question).
 public final class LinkStateReader: @unchecked Sendable {

@@ -126,7 +126,11 @@ public final class MetricsServer: @unchecked Sendable {
                 counter("fabric_pfc_rx_frames_total", "802.1Qbb frames received for the priority", l, p.pfcRx[prio])
                 counter("fabric_pfc_tx_frames_total", "802.1Qbb frames the switch sent for the priority", l, p.pfcTx[prio])
                 counter("fabric_pfc_paused_microseconds_total", "Time the priority's queue was paused", l, UInt64(p.pfcPausedMicroseconds[prio]))
+                counter("fabric_pfc_rx_ignored_frames_total", "802.1Qbb frames naming the priority, not honoured: the port has no PFC on it",
+                        l, p.pfcIgnoredPriority[prio])
             }
+            counter("fabric_pfc_rx_wrong_destination_frames_total", "PFC/PAUSE frames to a destination other than 01:80:c2:00:00:01: consumed, not honoured",
+                    port, p.pfcIgnoredDestination)
             for pg in 0..<8 {
                 let l = port + [("pg", "\(pg)")]
                 gauge("fabric_pg_bytes", "Ingress bytes held by the priority group", l, Double(p.pgBytes[pg]))

@@ -54,6 +54,7 @@ extension SwitchReport {
                                             maxMicroseconds: Double(c.pfcReactionMaxNanoseconds) / 1000),
                 utilisation: st.utilisation, loadBand: st.loadBand,
                 pauseRx: c.pauseRx,
+                pfcIgnoredDestination: c.pfcIgnoredDestination, pfcIgnoredPriority: c.pfcIgnoredPriority.array,
                 queues: st.queues,
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: x.socket))
         }

@@ -53,6 +53,10 @@ public struct PortReport: Codable, Sendable {
     public var utilisation: Double
     public var loadBand: Int
     public var pauseRx: UInt64
+    /// PFC/PAUSE consumed but not honoured: sent to a destination other than 01:80:C2:00:00:01,
+    /// and, per priority, for a priority the port has no PFC enabled for (`pfc_enable`).
+    public var pfcIgnoredDestination: UInt64
+    public var pfcIgnoredPriority: [UInt64]
     /// Per egress queue 0...7.
     public var queues: [QueueReport]
     public var xdpRedirected: UInt64

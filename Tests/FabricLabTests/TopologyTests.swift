@@ -223,3 +223,18 @@ final class TopologyTests: XCTestCase {
         XCTAssertThrowsError(try bad.validate())
     }
 }
+
+/// What a test bed's senders time the switch's PFC quanta at: their link's emulated speed, or
+/// the switch's own default for a port without one (a veth reports a nominal 10 Gb/s).
+final class HostLinkSpeedTests: XCTestCase {
+    func testEmulatedSpeedOrTheSwitchDefault() {
+        XCTAssertEqual(TopologyTestbed.star(hosts: 2).hostLinkGbps(1), PauseState.defaultLineRateGbps)
+        XCTAssertEqual(TopologyTestbed.star(hosts: 2).hostLinkGbps(1), 100)
+        var t = Topology.star(hosts: 2, routed: true)
+        t.hostGbps = 0.5
+        t.links[1].gbps = 25
+        let tb = TopologyTestbed(topology: t, prefix: "x")
+        XCTAssertEqual(tb.hostLinkGbps(1), 0.5)
+        XCTAssertEqual(tb.hostLinkGbps(2), 25)
+    }
+}

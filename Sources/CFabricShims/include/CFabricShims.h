@@ -67,6 +67,34 @@ static inline int sf_interface_flags(int fd, const char *ifname)
 	return ifr.ifr_flags & 0xffff;
 }
 
+/* An interface's link speed in Mb/s as its driver reports it (ETHTOOL_GSET through
+ * SIOCETHTOOL, in the calling thread's namespace); 0 when unknown (no link, a driver that
+ * reports none), -errno on failure. veth reports a nominal 10000 whatever it carries. */
+#include <linux/ethtool.h>
+#ifndef SIOCETHTOOL
+#define SIOCETHTOOL 0x8946
+#endif
+static inline long sf_interface_speed_mbps(const char *ifname)
+{
+	struct ifreq ifr;
+	struct ethtool_cmd cmd;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memset(&cmd, 0, sizeof(cmd));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	cmd.cmd = ETHTOOL_GSET;
+	ifr.ifr_data = (char *)&cmd;
+	int rc = ioctl(fd, SIOCETHTOOL, &ifr);
+	int err = rc < 0 ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	uint32_t speed = ethtool_cmd_speed(&cmd);
+	return speed == 0 || speed == (uint32_t)SPEED_UNKNOWN ? 0 : (long)speed;
+}
+
 /* Sets or clears an interface's IFF_UP (`ip link set up|down`); 0 or -errno. */
 static inline int sf_interface_set_up(int fd, const char *ifname, int up)
 {

@@ -24,8 +24,12 @@ public struct PortConfig: Sendable, Equatable {
     /// The loss draw's seed (nil: a fresh one each start).
     public var lossSeed: UInt64?
 
+    /// Bit n set: PFC received on this port for priority n is honoured (802.1Qbb's per-port
+    /// PFC enable; SONiC's `pfc_enable`). nil = the QoS maps' lossless traffic classes.
+    public var pfcEnable: UInt8?
+
     public init(name: String, mac: MACAddress? = nil, addresses: [IPPrefix] = [], trust: TrustMode = .dscp, speedGbps: Double? = nil,
-                delayNanoseconds: UInt64 = 0, lossPercent: Double = 0, lossSeed: UInt64? = nil) {
+                delayNanoseconds: UInt64 = 0, lossPercent: Double = 0, lossSeed: UInt64? = nil, pfcEnable: UInt8? = nil) {
         self.name = name
         self.mac = mac
         self.addresses = addresses
@@ -34,6 +38,7 @@ public struct PortConfig: Sendable, Equatable {
         self.delayNanoseconds = delayNanoseconds
         self.lossPercent = lossPercent
         self.lossSeed = lossSeed
+        self.pfcEnable = pfcEnable
     }
 }
 
@@ -138,6 +143,9 @@ public struct SwitchConfig: Sendable, Equatable {
         self.qos = qos
         self.loadBalancing = loadBalancing
     }
+
+    /// The priorities whose PFC port `port` honours: its `pfcEnable`, else the lossless TCs.
+    public func pfcEnabled(port: Int) -> UInt8 { ports[port].pfcEnable ?? qos.losslessTCs }
 
     /// Port index whose connected subnet contains `address`, if any.
     public func connectedPort(for address: IPAddress) -> Int? {

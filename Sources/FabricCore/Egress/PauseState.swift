@@ -3,6 +3,8 @@
 /// paused queue; the others go on. Also kept: when each pause began and how long the queues
 /// have been paused in all, and when the last XOFF arrived (the PFC watchdog's clocks).
 public struct PauseState: ~Copyable {
+    /// The speed quanta are timed at on a port without an emulated `speed`.
+    public static let defaultLineRateGbps = 100.0
     /// Per queue: paused until this monotonic time (0: not paused).
     @usableFromInline let pausedUntil: UnsafeMutablePointer<UInt64>
     @usableFromInline let pauseStart: UnsafeMutablePointer<UInt64>

@@ -7,22 +7,25 @@ import Darwin
 /// Flooding: a frame for every in-service port but the one it came in on.
 extension Datapath {
     /// Copies for all targets but the last, which takes the original frame (so a flood to one
-    /// port copies nothing). Each copy is admitted and charged like the original.
-    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, queue: Int, tag: ChargeTag, stamp: UInt64) {
+    /// port copies nothing). Each copy is admitted and charged to the ingress PG like the
+    /// original (a lossless frame flooded to N ports holds N frames' worth of its PG until the
+    /// last leaves), and ECN decides on each by the depth of its own egress queue: copies are
+    /// taken before the original is queued, so one port's mark never reaches another's copy.
+    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, queue: Int, tag: ChargeTag, stamp: UInt64, ip: IPLocation = .none) {
         let ingress = tag.ingress
         var last = -1
         for p in 0..<portCount where p != ingress && service[p] && load.up[p] {
-            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue, tag: tag, stamp: stamp) }
+            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue, tag: tag, stamp: stamp, ip: ip) }
             last = p
         }
         if last >= 0 {
-            enqueue(addr: addr, len: len, port: last, queue: queue, tag: tag, stamp: stamp)
+            enqueue(addr: addr, len: len, port: last, queue: queue, tag: tag, stamp: stamp, ip: ip)
         } else {
             _ = drop(addr, .noEgress, countedOn: ingress)
         }
     }
 
-    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int, tag: ChargeTag, stamp: UInt64) {
+    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, ip: IPLocation) {
         guard let fresh = pool.allocate() else {
             counters[port].drops[.noBuffer] &+= 1
             return
@@ -31,6 +34,6 @@ extension Datapath {
         let target = fresh + addr % UInt64(pool.frameSize)
         memcpy(frames + Int(target), frames + Int(addr), Int(len))
         counters[port].floodCopies &+= 1
-        enqueue(addr: target, len: len, port: port, queue: queue, tag: tag, stamp: stamp)
+        enqueue(addr: target, len: len, port: port, queue: queue, tag: tag, stamp: stamp, ip: ip)
     }
 }

@@ -31,7 +31,7 @@ public struct IngressAdmission: ~Copyable {
             lossless |= 1 << UInt8(pg)
             pgPriorities[pg] |= 1 << UInt8(tc)
         }
-        let speeds = portSpeedsGbps.map { $0 ?? 100 }
+        let speeds = portSpeedsGbps.map { $0 ?? PauseState.defaultLineRateGbps }
         refreshInterval = .filled(with: 0, count: portCount)
         for p in 0..<portCount { refreshInterval[p] = UInt64(65535 * 512 / speeds[p] / 2) }
         xoffSent = .filled(with: 0, count: portCount * 8)

@@ -114,6 +114,8 @@ public struct RoCESender {
         r.pausedMicroseconds = pause.pausedMicroseconds
         r.lastPauseObservedMicroseconds = pause.lastObservedMicroseconds
         r.lastPauseRequestedMicroseconds = pause.lastRequestedMicroseconds
+        r.linkGbps = config.linkGbps
+        r.linkSpeedSource = config.linkSpeedSource.rawValue
         r.behindScheduleMicroseconds = schedule.pacer.behindScheduleMicroseconds
         r.cnpsReceived = schedule.cnpsReceived
         r.rateCuts = schedule.dcqcn.reduce(0) { $0 + $1.cuts }

@@ -34,8 +34,10 @@ public struct SenderConfig: Sendable {
     public var ecn: UInt8 = 2          // ECT(0)
     /// 802.1p priority of this traffic (PFC pauses it); the NVIDIA profile's lossless class.
     public var priority = 3
-    /// Link speed for PFC quanta (512 bit times each).
-    public var linkGbps = 10.0
+    /// Link speed for PFC quanta (512 bit times each): see `linkSpeed(option:reported:)`.
+    public var linkGbps = SenderConfig.fallbackLinkGbps
+    /// Where `linkGbps` came from.
+    public var linkSpeedSource = LinkSpeedSource.fallback
     /// CLOCK_MONOTONIC time to start at (0: now): lets several senders start together, the
     /// barrier of a collective round.
     public var startAt: UInt64 = 0
@@ -112,5 +114,28 @@ extension SenderConfig {
         guard messages >= 0 else { throw TrafficError("messages \(messages): 0 (run for the seconds) or more") }
         try reliability.validate()
         try dcqcnParameters.validate()
+    }
+}
+
+extension SenderConfig {
+    /// How the sender learned the speed it times PFC quanta at.
+    public enum LinkSpeedSource: String, Codable, Sendable {
+        /// `--link-gbps`: what a test bed passes for a link whose speed it emulates (a veth
+        /// reports a nominal 10 Gb/s whatever the switch's port shapes it to).
+        case option
+        /// The interface's speed as its driver reports it (ethtool).
+        case interface
+        /// Neither: `fallbackLinkGbps`.
+        case fallback
+    }
+
+    public static let fallbackLinkGbps = 10.0
+
+    /// The speed PFC quanta are timed at (one quantum is 512 bit times at the link's speed,
+    /// 802.1Qbb): `option` if given, else the speed the interface reports, else 10 Gb/s.
+    public static func linkSpeed(option: Double?, reported: Double?) -> (gbps: Double, source: LinkSpeedSource) {
+        if let o = option { return (o, .option) }
+        if let r = reported, r > 0 { return (r, .interface) }
+        return (fallbackLinkGbps, .fallback)
     }
 }

@@ -34,6 +34,10 @@ public struct SenderReport: Codable, Sendable {
     /// frame asked for (quanta x 512 bit times at the link speed).
     public var lastPauseObservedMicroseconds: Double = 0
     public var lastPauseRequestedMicroseconds: Double = 0
+    /// The link speed PFC quanta were timed at, and where it came from (`option`,
+    /// `interface`, `fallback`).
+    public var linkGbps: Double = 0
+    public var linkSpeedSource = ""
     public var corrupted: UInt64 = 0
     /// Paced senders: time the sender fell behind its schedule by more than
     /// `Pacer.catchUpLimit` (10 ms; held off the CPU on a busy machine) and did not make up,

@@ -27,7 +27,8 @@ struct ConfigCommand: ParsableCommand {
                 print("  port \(p.name): \(addrs.isEmpty ? "no address" : addrs), trust \(p.trust.rawValue)"
                       + (p.mac.map { ", mac \($0)" } ?? "") + (p.speedGbps.map { ", \(Units.text(gbps: $0))" } ?? "")
                       + (p.delayNanoseconds > 0 ? ", delay \(Units.text(nanoseconds: p.delayNanoseconds)) (\(p.delayLineFrames) frames on the wire at most)" : "")
-                      + (p.lossPercent > 0 ? ", loss \(Units.text(percent: p.lossPercent))\(p.lossSeed.map { " (seed \($0))" } ?? "")" : ""))
+                      + (p.lossPercent > 0 ? ", loss \(Units.text(percent: p.lossPercent))\(p.lossSeed.map { " (seed \($0))" } ?? "")" : "")
+                      + (p.pfcEnable.map { e in ", PFC on [\((0..<8).filter { e & 1 << $0 != 0 }.map(String.init).joined(separator: ", "))]" } ?? ""))
             }
             for r in c.routes {
                 print("  route \(r.prefix) via \(r.nextHops.map(\.description).joined(separator: ", "))\(r.nextHops.count > 1 ? " (ECMP, \((r.mode ?? c.loadBalancing.mode).name))" : "")")

@@ -20,12 +20,20 @@ struct ProbeCommand: ParsableCommand {
         @Option(help: "Pause time in quanta of 512 bit times (0 = resume).") var quanta: UInt16 = 0xFFFF
         @Option(help: "Frames to send.") var count: Int = 1
         @Option(help: "Microseconds between frames.") var interval: Int = 0
+        @Option(help: "Destination MAC (default 01:80:c2:00:00:01, the only one a PFC frame is honoured from; others test that it is not).")
+        var destination: String?
         func run() throws {
+            guard (0...7).contains(priority) else { throw ValidationError("--priority is 0-7") }
+            let dst = try destination.map { d in
+                guard let m = MACAddress(d) else { throw ValidationError("--destination is a MAC like ff:ff:ff:ff:ff:ff, got '\(d)'") }
+                return m
+            }
             if let ns = netns { try enterNetworkNamespace(ns) }
             let socket = try PacketSocket(interface: interface)
             let frame = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
             defer { frame.deallocate() }
             let n = PFCBuilder.write(into: frame, source: socket.mac, times: [(priority, quanta)])
+            if let d = dst { storeMAC(d, at: frame) }
             for i in 0..<count {
                 while try !socket.send(frame, length: n) { usleep(10) }
                 if interval > 0 && i + 1 < count { usleep(UInt32(interval)) }

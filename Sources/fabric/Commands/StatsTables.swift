@@ -68,7 +68,9 @@ enum StatsTables {
             + "\n" + table(["Port Tx"] + prios, r.ports.map { p in [p.name] + p.pfcTx.map(n) })
             + "\n" + table(["Port paused us"] + prios, r.ports.map { p in [p.name] + p.pfcPausedMicroseconds.map { n(UInt64($0)) } })
             + "\nXOFF->XON transitions: " + r.ports.map { p in "\(p.name) \(p.pfcXonTransitions.reduce(0, +))" }.joined(separator: ", ")
-            + "; PAUSE frames received (counted, not honoured): \(r.ports.reduce(0) { $0 + $1.pauseRx })\n"
+            + "; PAUSE frames received (counted, not honoured): \(r.ports.reduce(0) { $0 + $1.pauseRx })"
+            + "; PFC/PAUSE ignored (destination not 01:80:c2:00:00:01): \(r.ports.reduce(0) { $0 + $1.pfcIgnoredDestination })"
+            + ", (priority without PFC on the port): \(r.ports.reduce(0) { $0 + $1.pfcIgnoredPriority.reduce(0, +) })\n"
     }
 
     static func pfcwd(_ r: SwitchReport) -> String {

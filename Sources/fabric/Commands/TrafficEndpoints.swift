@@ -96,7 +96,8 @@ extension TrafficCommand {
         @Option(help: "ECN bits to send with: 2 = ECT(0) (default), 1 = ECT(1), 0 = Not-ECT, 3 = CE (test aid: pretend the fabric marked every packet).") var ecn: UInt8 = 2
         @Option(help: "Congestion control: none or dcqcn (rate cut on CNPs; needs --rate).") var cc: String = "none"
         @Option(help: "802.1p priority PFC pauses.") var priority: Int = 3
-        @Option(help: "Link speed in Gb/s for PFC quanta.") var linkGbps: Double = 10
+        @Option(help: "Link speed in Gb/s PFC quanta are timed at (512 bit times each; default: the interface's speed from ethtool, else 10). A test bed passes the speed it emulates: a veth reports a nominal 10.")
+        var linkGbps: Double?
         @Option(help: "Test aid: corrupt every Nth new packet after its ICRC, so the receiver drops it and RC must repair it (resends are never corrupted; 0: never).") var corruptEvery: Int = 0
         @Option(help: "Start at this CLOCK_MONOTONIC time in ns (a barrier shared by several senders; 0: now).") var startAt: UInt64 = 0
         @OptionGroup var rc: ReliabilityFlags
@@ -126,7 +127,8 @@ extension TrafficCommand {
             c.dcqcnParameters = try dcqcnFlags.parameters()
             if c.dcqcn && rate <= 0 { throw ValidationError("--cc dcqcn needs --rate (the line rate it starts from)") }
             c.priority = priority
-            c.linkGbps = linkGbps
+            if let g = linkGbps, !(g > 0 && g <= 1600) { throw ValidationError("--link-gbps is a speed in Gb/s above 0 and at most 1600") }
+            (c.linkGbps, c.linkSpeedSource) = SenderConfig.linkSpeed(option: linkGbps, reported: interfaceSpeedGbps(interface))
             c.corruptEvery = corruptEvery
             c.startAt = startAt
             c.reliability = try rc.parameters()
