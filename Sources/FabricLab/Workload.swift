@@ -108,7 +108,7 @@ public enum Workload {
         for (i, p) in pairs.enumerated() {
             var args = [fabric, "traffic", "send", "--netns", tb.hostNamespace(p.from), "--to", tb.hostAddress(p.to),
                         "--qps", "\(o.queuePairs)", "--remote-qp", "\(o.remoteQP(i))", "--message", "\(o.messageBytes)",
-                        "--mtu", "\(o.mtu)", "--rate", "\(o.rateGbps)", "--link-gbps", "\(tb.hostLinkGbps(p.from))", "--json"]
+                        "--mtu", "\(o.mtu)", "--rate", "\(o.rateGbps)", "--json"] + (tb.hostLinkGbps(p.from).map { ["--link-gbps", "\($0)"] } ?? [])
             args += o.messages > 0 ? ["--messages", "\(o.messages)"] : ["--seconds", "\(o.seconds)"]
             args += ["--start-at", "\(startAt)"]
             senders.append((p.from, p.to, try ChildProcess(args + o.reliabilityArguments + o.extraSenderArguments)))
