@@ -21,6 +21,7 @@ import Prometheus
 /// - `fabric_buffer_pool_bytes`, `fabric_buffer_pool_used_bytes`, `fabric_buffer_pool_watermark_bytes`
 /// - `fabric_flowlets_total`, `fabric_flowlet_path_changes_total`, `fabric_flowlet_collisions_total`,
 ///   `fabric_sprayed_packets_total`
+/// - bridge mode: `fabric_mac_entries`, `fabric_mac_learn_failures_total`, `fabric_mac_moves_total`
 public final class MetricsServer: @unchecked Sendable {
     let fd: Int32
     let control: ControlServer
@@ -150,6 +151,11 @@ public final class MetricsServer: @unchecked Sendable {
         counter("fabric_flowlet_path_changes_total", "Flowlets that moved to another member", [], r.loadBalancing.pathChanges)
         counter("fabric_flowlet_collisions_total", "Packets whose flowlet entry another flow held", [], r.loadBalancing.collisions)
         counter("fabric_sprayed_packets_total", "Packets sprayed", [], r.loadBalancing.sprayed)
+        if r.mode == "bridge" {
+            gauge("fabric_mac_entries", "Addresses in the MAC table", [], Double(r.macEntries))
+            counter("fabric_mac_learn_failures_total", "Source addresses the full MAC table could not learn", [], r.macLearnFailures ?? 0)
+            counter("fabric_mac_moves_total", "Learned addresses seen again on another port (moved host or loop)", [], r.macMoves ?? 0)
+        }
         return reg.emitToString()
     }
 }
