@@ -78,7 +78,7 @@ struct SwitchCommand: ParsableCommand {
             sw.recorder = try orExit {
                 try Recorder(path: path, switchName: switchName, ports: opts.ports,
                              speedsGbps: opts.config?.ports.map(\.speedGbps) ?? opts.ports.map { _ in nil },
-                             intervalMicroseconds: flags.recordInterval)
+                             intervalMicroseconds: flags.recordInterval, limitBytes: flags.recordLimit << 20)
             }
         }
         let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
