@@ -3,16 +3,47 @@ import FabricLab
 import Foundation
 import XCTest
 
-/// Lifecycle hardening, end to end as root: signals.
+/// Lifecycle hardening, end to end as root: a renamed port, signals.
 final class HardeningIntegrationTests: LabTestCase {
     func ping(_ tb: TopologyTestbed, _ a: Int, _ b: Int, count: Int = 3) throws -> PingResult {
         try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: count, interval: 0.02)
+    }
+
+    /// What XDP `ip link` shows on an interface of the switch's namespace ("" when none).
+    func xdpOn(_ tb: TopologyTestbed, _ port: String) -> String {
+        let out = (try? Shell.run(["ip", "-n", tb.switchNamespace, "-d", "link", "show", "dev", port])) ?? ""
+        return out.split(separator: "\n").filter { $0.contains("xdp") || $0.contains("prog/xdp") }.joined(separator: "\n")
     }
 
     func waitFor(_ sw: RunningSwitch, _ text: String, seconds: Double = 5) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while !sw.child.output.contains(text) && Date() < deadline { usleep(20_000) }
         return sw.child.output.contains(text)
+    }
+
+    /// A port renamed while its socket is bound is the same device: the switch follows its
+    /// ifindex, keeps it in service and forwarding, and detaches its program at the end.
+    func testRenamedInterfaceIsFollowedNotTakenForVanished() throws {
+        let tb = try makeTestbed(hosts: 2)
+        let sw = try startSwitch(tb)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3)
+        let ns = tb.switchNamespace
+        // The kernel renames only a device that is down.
+        try Shell.run(["ip", "-n", ns, "link", "set", "h1", "down"])
+        try Shell.run(["ip", "-n", ns, "link", "set", "h1", "name", "h1x"])
+        try Shell.run(["ip", "-n", ns, "link", "set", "h1x", "up"])
+        XCTAssertTrue(waitFor(sw, "renamed to h1x"), sw.child.output)
+        XCTAssertFalse(sw.child.output.contains("interface disappeared"), sw.child.output)
+        var received = 0
+        for _ in 0..<5 where received < 5 { received = try ping(tb, 1, 2, count: 5).received }
+        XCTAssertEqual(received, 5, "h1 <-> h2 forwarded through the renamed port")
+        XCTAssertFalse(xdpOn(tb, "h1x").isEmpty, "the program stays on the renamed interface while the switch runs")
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertEqual(final.ports.map(\.inService), [true, true])
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        XCTAssertEqual(final.ledger.inKernelFlight, 0, "\(final.ledger)")
+        XCTAssertEqual(xdpOn(tb, "h1x"), "", "detached from the renamed interface at the end")
     }
 
     /// SIGHUP applies the configuration file again (through the change channel), SIGQUIT stops

@@ -24,6 +24,8 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
             public var vanished = false
             /// Set by the test: the interface is gone (the switch notices at its next check).
             public var removed = false
+            /// Set by the test: the interface's new name (the switch notices at its next check).
+            public var renamedTo: String?
         }
         public let frames: UnsafeMutableRawPointer
         public let frameSize: Int
@@ -162,6 +164,10 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
 
     public func interfaceGone(_ p: Int, name: String, ifindex: Int32) -> String? {
         kernel.ports[p].removed ? "interface disappeared" : nil
+    }
+
+    public func interfaceName(_ p: Int, name: String, ifindex: Int32) -> String? {
+        kernel.ports[p].removed ? nil : kernel.ports[p].renamedTo ?? name
     }
 
     public func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64) { (0, 0) }
