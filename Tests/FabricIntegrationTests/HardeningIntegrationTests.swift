@@ -3,7 +3,7 @@ import FabricLab
 import Foundation
 import XCTest
 
-/// Lifecycle hardening, end to end as root: a renamed port, signals.
+/// Lifecycle hardening, end to end as root: a renamed port, a switch that dies, signals.
 final class HardeningIntegrationTests: LabTestCase {
     func ping(_ tb: TopologyTestbed, _ a: Int, _ b: Int, count: Int = 3) throws -> PingResult {
         try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: count, interval: 0.02)
@@ -46,6 +46,30 @@ final class HardeningIntegrationTests: LabTestCase {
         XCTAssertEqual(xdpOn(tb, "h1x"), "", "detached from the renamed interface at the end")
     }
 
+    /// XDP is held by a bpf_link: a switch that dies of SIGKILL leaves no program on its ports,
+    /// so frames go to the kernel again instead of into a socket nobody reads.
+    func testSIGKILLLeavesNoXDPProgramAttached() throws {
+        let tb = try makeTestbed(hosts: 2)
+        let sw = try startSwitch(tb)
+        XCTAssertEqual(try ping(tb, 1, 2).received, 3)
+        for p in tb.switchPorts { XCTAssertFalse(xdpOn(tb, p).isEmpty, "attached on \(p) while running") }
+        let links = (try? Shell.run(["bpftool", "link", "show"], check: false)) ?? ""
+        sw.child.signal(SIGKILL)
+        XCTAssertNotNil(sw.child.wait(timeout: 5))
+        for p in tb.switchPorts {
+            var left = xdpOn(tb, p)
+            for _ in 0..<50 where !left.isEmpty {   // the kernel releases the link as the process's files close
+                usleep(20_000)
+                left = xdpOn(tb, p)
+            }
+            XCTAssertEqual(left, "", "XDP program left on \(p) after SIGKILL")
+        }
+        if links.contains("xdp") {
+            let after = (try? Shell.run(["bpftool", "link", "show"], check: false)) ?? ""
+            XCTAssertFalse(after.contains("prog_name fabric_xsk") && after.contains("ifindex"), "no fabric_xsk link left: \(after)")
+        }
+    }
+
     /// SIGHUP applies the configuration file again (through the change channel), SIGQUIT stops
     /// the switch in order like SIGTERM.
     func testSIGHUPReloadsTheConfigAndSIGQUITStopsInOrder() throws {
@@ -63,7 +87,7 @@ final class HardeningIntegrationTests: LabTestCase {
     }
 
     /// A shutdown stuck in a write (here: --record into a pipe nobody reads) ends at the second
-    /// SIGTERM, at once.
+    /// SIGTERM, at once, and the kernel still takes the programs off the ports.
     func testSecondStopSignalEscapesAStuckShutdown() throws {
         let tb = try makeTestbed(hosts: 2)
         let fifo = NSTemporaryDirectory() + "fabric-it-stuck-\(getpid()).fifo"
@@ -84,5 +108,13 @@ final class HardeningIntegrationTests: LabTestCase {
         sw.child.signal(SIGTERM)
         XCTAssertEqual(sw.child.wait(timeout: 3), 128 + SIGTERM, sw.child.output)
         XCTAssertTrue(sw.child.output.contains("second stop signal"), sw.child.output)
+        for p in tb.switchPorts {
+            var left = xdpOn(tb, p)
+            for _ in 0..<50 where !left.isEmpty {
+                usleep(20_000)
+                left = xdpOn(tb, p)
+            }
+            XCTAssertEqual(left, "", "XDP program left on \(p)")
+        }
     }
 }

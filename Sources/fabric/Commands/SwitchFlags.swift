@@ -25,6 +25,8 @@ struct SwitchFlags: ParsableArguments {
     var backend: Backend = .afxdp
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
     var xdpMode: XDPMode = .auto
+    @Option(help: "How XDP is attached: auto (a bpf_link, netlink where the kernel has no XDP links), link (the kernel detaches the program when the switch exits or dies), netlink (the program outlives a crashed switch until the next start removes it).")
+    var xdpAttach: XDPAttachment = .auto
     @Option(help: "busy: always spin; adaptive: spin while frames flow, sleep in poll() when idle.")
     var poll: PollMode = .adaptive
     @Option(help: "Compiled fabric_xsk XDP object (default: .build-bpf/fabric_xsk.o).")
@@ -115,6 +117,7 @@ struct SwitchFlags: ParsableArguments {
 
     func apply(to o: inout SwitchOptions) {
         o.xdpMode = xdpMode
+        o.xdpAttachment = xdpAttach
         o.poll = poll
         o.statsFile = statsFile
         o.statsIntervalSeconds = statsInterval
