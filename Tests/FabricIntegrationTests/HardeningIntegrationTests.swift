@@ -15,6 +15,16 @@ final class HardeningIntegrationTests: LabTestCase {
         return out.split(separator: "\n").filter { $0.contains("xdp") || $0.contains("prog/xdp") }.joined(separator: "\n")
     }
 
+    /// A switch that did not stop in order leaves its control socket (the next start of that
+    /// name would remove it); the test removes it itself.
+    func removeControlSocketAfterwards(_ tb: TopologyTestbed) {
+        let dir = ControlServer.directory(name: "\(tb.prefix)-sw")
+        addTeardownBlock {
+            unlink(dir + "/control.sock")
+            rmdir(dir)
+        }
+    }
+
     func waitFor(_ sw: RunningSwitch, _ text: String, seconds: Double = 5) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while !sw.child.output.contains(text) && Date() < deadline { usleep(20_000) }
@@ -51,6 +61,7 @@ final class HardeningIntegrationTests: LabTestCase {
     func testSIGKILLLeavesNoXDPProgramAttached() throws {
         let tb = try makeTestbed(hosts: 2)
         let sw = try startSwitch(tb)
+        removeControlSocketAfterwards(tb)
         XCTAssertEqual(try ping(tb, 1, 2).received, 3)
         for p in tb.switchPorts { XCTAssertFalse(xdpOn(tb, p).isEmpty, "attached on \(p) while running") }
         let links = (try? Shell.run(["bpftool", "link", "show"], check: false)) ?? ""
@@ -102,6 +113,7 @@ final class HardeningIntegrationTests: LabTestCase {
         // Busy polling samples every 10 us even when idle: the pipe is full within a tick or two
         // and the worker blocks writing the next flush.
         let sw = try startSwitch(tb, extra: ["--record", fifo, "--record-interval", "10", "--poll", "busy"])
+        removeControlSocketAfterwards(tb)
         usleep(500_000)
         sw.child.signal(SIGTERM)
         XCTAssertNil(sw.child.wait(timeout: 1), "the orderly shutdown is stuck behind the write")
