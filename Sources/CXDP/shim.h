@@ -40,6 +40,30 @@ static inline void sf_set_library_logging(int verbose)
 	libbpf_set_print(verbose == 2 ? sf_libbpf_print_all : verbose == 1 ? sf_libbpf_print_warn : sf_libbpf_print_none);
 }
 
+/* XDP attachment without libxdp's dispatcher. A link (bpf_link_create, BPF_XDP; kernel 5.9+)
+ * holds the program on the interface for as long as its descriptor lives, so the kernel takes
+ * the program off when the process dies, however it dies. Netlink attachment (the fallback)
+ * outlives the process. `native`: driver mode, else generic (skb) mode. The link returns its
+ * descriptor, netlink 0; both -errno on failure. */
+#define SF_XDP_MODE_FLAGS(native) ((native) ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE)
+static inline int sf_xdp_link_create(int prog_fd, int ifindex, int native)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = SF_XDP_MODE_FLAGS(native));
+	int fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	return fd < 0 ? -errno : fd;
+}
+static inline int sf_xdp_netlink_attach(int prog_fd, int ifindex, int native)
+{
+	int rc = bpf_xdp_attach(ifindex, prog_fd, SF_XDP_MODE_FLAGS(native) | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	return rc < 0 ? rc : 0;
+}
+/* Removes a netlink-attached program, only if it is still `prog_fd` (XDP_FLAGS_REPLACE). */
+static inline int sf_xdp_netlink_detach(int prog_fd, int ifindex, int native)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd);
+	return bpf_xdp_detach(ifindex, SF_XDP_MODE_FLAGS(native), &opts);
+}
+
 /* The ring structs are embedded in Swift-allocated memory whose layout Swift derives from this
  * header; libxdp writes them through the pointers we pass. Same header, same layout. */
 _Static_assert(sizeof(struct xdp_desc) == 16, "xdp_desc layout");

@@ -100,6 +100,10 @@ extension Datapath {
 
     /// Learned MAC addresses (bridge mode).
     public var macEntries: Int { bridge.table.count }
+    /// Addresses the MAC table refused because it was full, and entries that moved to another
+    /// port (a host moved, or a loop).
+    public var macLearnFailures: UInt64 { bridge.table.learnFailures }
+    public var macMoves: UInt64 { bridge.table.moves }
 
     /// The neighbour table: IPv4 entries in address order, then IPv6; nil MAC while resolving.
     public func neighbourEntries(now: UInt64) -> [(address: IPAddress, mac: MACAddress?, isStatic: Bool)] {

@@ -8,6 +8,7 @@
 // existential), allocates nothing and makes a syscall per batch at most.
 import CFabricShims
 import FabricCore
+import FabricSystem
 import FabricTelemetry
 import Glibc
 
@@ -54,8 +55,10 @@ public protocol PortBackend: ~Copyable {
     /// What the kernel dropped at the socket.
     mutating func socketDrops(_ p: Int) -> SocketDrops
     /// Why port p's interface (`name`, `ifindex` when the switch started) is gone, or nil while
-    /// it is there (housekeeping, every 100 ms).
+    /// it is there under any name (housekeeping, every 100 ms).
     func interfaceGone(_ p: Int, name: String, ifindex: Int32) -> String?
+    /// The name port p's interface has now (`name`: the last one seen), nil when it is gone.
+    func interfaceName(_ p: Int, name: String, ifindex: Int32) -> String?
     /// Stops steering frames to the sockets (they go to the kernel's stack again).
     mutating func detach()
     /// Closes the sockets.
@@ -63,11 +66,18 @@ public protocol PortBackend: ~Copyable {
 }
 
 extension PortBackend where Self: ~Copyable {
-    /// The interface by that name is missing, or is another interface now.
+    /// The interface with that ifindex is gone. The index, not the name, is the device: a
+    /// renamed interface keeps its index, its XDP program and its bound AF_XDP socket, and the
+    /// kernel goes on using the frames on that socket's fill ring, so taking it for vanished
+    /// (and recovering those frames) would hand the same frame to the kernel and to another
+    /// port at once.
     public func interfaceGone(_ p: Int, name: String, ifindex: Int32) -> String? {
-        let idx = if_nametoindex(name)
-        if idx == 0 { return "interface disappeared" }
-        return Int32(idx) == ifindex ? nil : "interface was replaced"
+        if FabricSystem.interfaceName(ifindex: ifindex) != nil { return nil }
+        return if_nametoindex(name) != 0 ? "interface was replaced" : "interface disappeared"
+    }
+
+    public func interfaceName(_ p: Int, name: String, ifindex: Int32) -> String? {
+        FabricSystem.interfaceName(ifindex: ifindex)
     }
 }
 

@@ -25,6 +25,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     public let options: SwitchOptions
     public let names: [String]
     let ifindexes: [Int32]
+    /// Each port's interface name now (`names` until one is renamed).
+    var currentNames: [String]
     var io: IO
     let portCount: Int
     var dp: Datapath
@@ -87,6 +89,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         let frames = io.frames
         self.options = options
         names = options.ports
+        currentNames = options.ports
         self.portCount = portCount
         ifindexes = indexes
         self.io = io
@@ -244,11 +247,18 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         return shutdown()
     }
 
-    /// Takes out of service every port whose interface has disappeared (or was replaced by
-    /// another interface of the same name).
+    /// Takes out of service every port whose interface has disappeared (its ifindex is gone;
+    /// replaced means another interface took its name). A renamed interface is the same
+    /// device: the port follows it, and its link state is read under the new name.
     mutating func checkPorts() {
         for p in 0..<portCount where dp.isInService(p) {
-            if let why = io.interfaceGone(p, name: names[p], ifindex: ifindexes[p]) { vanish(p, why: why) }
+            if let why = io.interfaceGone(p, name: currentNames[p], ifindex: ifindexes[p]) {
+                vanish(p, why: why)
+            } else if let now = io.interfaceName(p, name: currentNames[p], ifindex: ifindexes[p]), now != currentNames[p] {
+                logLine("fabric: port \(names[p]): interface \(currentNames[p]) renamed to \(now) (ifindex \(ifindexes[p])); the port follows it")
+                currentNames[p] = now
+                links.rename(p, to: now)
+            }
         }
     }
 

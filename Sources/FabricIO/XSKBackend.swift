@@ -70,9 +70,13 @@ public struct XSKBackend: PortBackend, ~Copyable {
             res.locks.append(try PortLock(interface: name, ifindex: ifindexes[p]))
             let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: ifindexes[p])
             res.programs.append(prog)
-            try prog.attach(mode: options.xdpMode)
+            try prog.attach(mode: options.xdpMode, via: options.xdpAttachment)
             if prog.replacedStale {
                 logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
+            }
+            if prog.attachment == .netlink && options.xdpAttachment == .auto {
+                logLine("fabric: port \(name): XDP attached through netlink (this kernel refused an XDP link): "
+                    + "if the switch dies, the program stays until the next start removes it")
             }
             try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], receive: true, transmit: true)
         }

@@ -152,6 +152,9 @@ public enum ReportRenderer {
         var s = "# SwiftFabric report: switch '\(r.header.switchName)'\n\n"
         s += "Recorded \(r.times.count) samples every \(r.header.intervalMicroseconds) us over \(String(format: "%.3f", duration)) s"
         s += ", started \(Date(timeIntervalSince1970: r.header.startedAtUnixSeconds)).\n\n"
+        if let limit = r.trailer?.limitBytes {
+            s += "Recording stopped when the file reached its limit (\(limit >> 20) MB, --record-limit); the switch ran on, and the final counters below are from its exit.\n\n"
+        }
         guard let f = r.trailer?.final else { return s + "(no final snapshot: the switch did not stop cleanly)\n" }
         s += "| port | rx frames | tx frames | drops | PFC rx | PFC tx | peak queue KB | paused ms |\n|---|---|---|---|---|---|---|---|\n"
         for (p, port) in f.ports.enumerated() {

@@ -18,11 +18,19 @@ public func interfaceSpeedGbps(_ interface: String) -> Double? {
     return mbps > 0 ? Double(mbps) / 1000 : nil
 }
 
+/// The name interface `ifindex` has now in the calling thread's network namespace, or nil when
+/// no interface has that index (an index names one device for its lifetime; a rename keeps it).
+public func interfaceName(ifindex: Int32) -> String? {
+    var buf = [CChar](repeating: 0, count: Int(IF_NAMESIZE))
+    guard ifindex > 0, if_indextoname(UInt32(ifindex), &buf) != nil else { return nil }
+    return String(cString: buf)
+}
+
 /// Reads interfaces' link state (admin up and carrier: IFF_UP and IFF_RUNNING) in the calling
 /// thread's network namespace, through one socket kept open (a cheap ioctl per question).
 public final class LinkStateReader: @unchecked Sendable {
     let fd: Int32
-    let names: [[CChar]]
+    var names: [[CChar]]
     /// The socket (for other interface ioctls of this namespace).
     public var descriptor: Int32 { fd }
 
@@ -33,6 +41,9 @@ public final class LinkStateReader: @unchecked Sendable {
     }
 
     deinit { Glibc.close(fd) }
+
+    /// Interface `i` is called `name` now (it was renamed).
+    public func rename(_ i: Int, to name: String) { names[i] = Array(name.utf8CString) }
 
     /// Interface `i` is up and has carrier; nil if it cannot be read (it vanished).
     public func isUp(_ i: Int) -> Bool? {

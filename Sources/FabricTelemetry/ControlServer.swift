@@ -16,21 +16,33 @@ import Synchronization
 ///   batches (no frame is dropped for it), and the client reads one line, `ok: ...` or
 ///   `error: ...`.
 ///
-/// The worker never blocks on a client: the server thread asks for a snapshot by raising
-/// `requested` (one relaxed load per worker iteration, never per packet), the worker builds it
-/// at the end of its iteration and hands it over under a lock, then the server answers.
+/// The worker never blocks on a client: a server thread asks by setting its kind's bit in
+/// `requested` (one relaxed load per worker iteration, never per packet), the worker builds
+/// the answer at the end of an iteration, hands it over under a lock and clears that bit only.
+/// Each kind (snapshot, series, change) has its own bit and its own answer count, so the
+/// control thread and the metrics thread asking at once each get their own answer: a waiter
+/// waits for its kind's count to move past the one it saw when it asked.
+///
+/// A client holds the server's thread for `limits` at most (ClientLimits). A request is one
+/// line of printable text; anything else is refused without echoing it.
 public final class ControlServer: @unchecked Sendable {
     public static let root = "/run/swiftfabric"
     public let directory: String
     public var path: String { directory + "/control.sock" }
     let fd: Int32
-    /// Raised by the server, cleared by the worker when it published.
-    let requested = Atomic<Bool>(false)
-    /// With `requested`: the depth series rather than the snapshot.
-    let seriesWanted = Atomic<Bool>(false)
+    /// What the server threads wait for, one bit per kind (`Request`): set by the server,
+    /// cleared by the worker when it published that kind.
+    let requested = Atomic<UInt8>(0)
+    enum Request: UInt8 {
+        case snapshot = 1, series = 2, change = 4
+    }
     var publishedSeries: DepthSeries?
     let lock = NSCondition()
     var publishedReport: SwitchReport?
+    /// How many answers of each kind the worker published (under `lock`).
+    var reports = 0, serieses = 0, changes = 0
+    /// How long one client may hold the server (set before `start`).
+    public var limits = ClientLimits()
     var stopping = false
     var thread: Thread?
     /// Turns a change request into a `ControlChange` (or throws what is wrong with it). Runs on
@@ -72,7 +84,7 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Serves requests on a thread of its own until `stop`.
     public func start() {
-        thread = Listener.start(fd: fd, name: "fabric-control", stopping: { [self] in
+        thread = Listener.start(fd: fd, name: "fabric-control", limits: limits, stopping: { [self] in
             lock.lock()
             defer { lock.unlock() }
             return stopping
@@ -80,9 +92,10 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     /// Worker side, once per iteration: true when a client waits for a snapshot.
-    @inline(__always) public var wanted: Bool { requested.load(ordering: .relaxed) }
-    /// Worker side, when `wanted`: is it the depth series?
-    public var wantsSeries: Bool { seriesWanted.load(ordering: .relaxed) }
+    @inline(__always) public var wanted: Bool { requested.load(ordering: .relaxed) != 0 }
+    /// Worker side, when `wanted`: is the depth series asked for? (Answered before a snapshot
+    /// that is asked for at the same time; the snapshot comes an iteration later.)
+    public var wantsSeries: Bool { requested.load(ordering: .relaxed) & Request.series.rawValue != 0 }
 
     /// Worker side, when `wanted`: a change to apply (nil: a snapshot or the series).
     public var change: (any ControlChange)? {
@@ -93,7 +106,7 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Worker side: the change is applied (or refused), `answer` says how.
     public func publish(changed answer: String) {
-        self.answer { changeAnswer = answer; pendingChange = nil }
+        self.answer(.change) { changeAnswer = answer; pendingChange = nil; changes += 1 }
     }
 
     /// Server side: hands `change` to the worker and waits for its answer.
@@ -102,48 +115,50 @@ public final class ControlServer: @unchecked Sendable {
         defer { lock.unlock() }
         changeAnswer = nil
         pendingChange = change
-        ask(series: false, timeout: timeout) { changeAnswer != nil }
+        let asked = changes
+        let answered = ask(.change, timeout: timeout) { changes != asked }
+        // Not applied in time: withdraw it (and its bit, so the worker does not look for it).
         pendingChange = nil
-        return changeAnswer ?? "error: the switch did not apply the change within \(Int(timeout)) s"
+        requested.bitwiseAnd(~Request.change.rawValue, ordering: .relaxed)
+        return answered ? changeAnswer ?? "ok" : "error: the switch did not apply the change within \(Int(timeout)) s"
     }
 
     /// Worker side: hand over the depth series a client asked for.
     public func publish(series: DepthSeries) {
-        answer { publishedSeries = series }
+        answer(.series) { publishedSeries = series; serieses += 1 }
     }
 
-    /// Worker side: store the answer, clear the request, wake the server.
-    func answer(_ store: () -> Void) {
+    /// Worker side: store the answer, clear its kind's request, wake the servers.
+    func answer(_ kind: Request, _ store: () -> Void) {
         lock.lock()
         store()
-        requested.store(false, ordering: .relaxed)
+        requested.bitwiseAnd(~kind.rawValue, ordering: .relaxed)
         lock.broadcast()
         lock.unlock()
     }
 
-    /// Server side: raise a request (the depth series or the snapshot) and wait, with the lock
-    /// held, until `answered` or the timeout.
-    func ask(series: Bool, timeout: Double, answered: () -> Bool) {
-        seriesWanted.store(series, ordering: .relaxed)
-        requested.store(true, ordering: .relaxed)
+    /// Server side, with the lock held: raise a request of `kind` and wait until `answered` or
+    /// the timeout; true when answered.
+    func ask(_ kind: Request, timeout: Double, answered: () -> Bool) -> Bool {
+        requested.bitwiseOr(kind.rawValue, ordering: .relaxed)
         let deadline = Date().addingTimeInterval(timeout)
         while !answered() && !stopping && lock.wait(until: deadline) {}
+        return answered()
     }
 
     /// The depth series now (any server thread).
     func series(timeout: Double = 2) -> DepthSeries? {
         lock.lock()
         defer { lock.unlock() }
-        publishedSeries = nil
-        ask(series: true, timeout: timeout) { publishedSeries != nil }
-        return publishedSeries
+        let asked = serieses
+        return ask(.series, timeout: timeout) { serieses != asked } ? publishedSeries : nil
     }
 
     /// Worker side: hand over the snapshot a client asked for. The JSON is encoded on the
     /// server's thread, not here: encoding on the worker held forwarding up for a few hundred
     /// microseconds per snapshot (idle ping p99 121 -> 463 us with a client polling every 100 ms).
     public func publish(_ report: SwitchReport) {
-        answer { publishedReport = report }
+        answer(.snapshot) { publishedReport = report; reports += 1 }
     }
 
     /// Asks the worker for a snapshot and waits for it (any server thread).
@@ -158,14 +173,27 @@ public final class ControlServer: @unchecked Sendable {
     public func report(timeout: Double = 2) -> SwitchReport? {
         lock.lock()
         defer { lock.unlock() }
-        publishedReport = nil
-        ask(series: false, timeout: timeout) { publishedReport != nil }
-        return publishedReport
+        let asked = reports
+        return ask(.snapshot, timeout: timeout) { reports != asked } ? publishedReport : nil
+    }
+
+    /// The request in a client's text: its first line without surrounding blanks, or nil when
+    /// that line holds other control characters (or is not UTF-8).
+    static func requestLine(_ text: String) -> String? {
+        let line = text.utf8.split(separator: UInt8(ascii: "\n"), maxSplits: 1, omittingEmptySubsequences: false).first
+        let trimmed = line.map { String(decoding: $0, as: UTF8.self) }?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F || $0 == "\u{FFFD}" }) else { return nil }
+        return trimmed
     }
 
     func handle(_ c: Int32) {
-        guard let request = FD.readRequest(c)?.trimmingCharacters(in: .whitespacesAndNewlines) else { return }
+        guard let text = FD.readRequest(c, deadline: ClientLimits.deadline(limits.request)) else { return }
         var answer: Data
+        guard let request = Self.requestLine(text) else {
+            answer = Data("error: a request is one line of printable text (snapshot, depth, ping, or a change: fabric ctl)\n".utf8)
+            _ = answer.withUnsafeBytes { FD.sendAll(c, $0.baseAddress!, $0.count, deadline: ClientLimits.deadline(limits.answer)) }
+            return
+        }
         switch request {
         case "ping":
             answer = Data("pong\n".utf8)
@@ -188,7 +216,7 @@ public final class ControlServer: @unchecked Sendable {
                 answer = Data("error: \(error)\n".utf8)
             }
         }
-        _ = answer.withUnsafeBytes { FD.writeAll(c, $0.baseAddress!, $0.count) }
+        _ = answer.withUnsafeBytes { FD.sendAll(c, $0.baseAddress!, $0.count, deadline: ClientLimits.deadline(limits.answer)) }
     }
 
     /// Stops serving and removes the socket and its directory.

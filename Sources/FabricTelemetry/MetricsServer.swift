@@ -21,10 +21,13 @@ import Prometheus
 /// - `fabric_buffer_pool_bytes`, `fabric_buffer_pool_used_bytes`, `fabric_buffer_pool_watermark_bytes`
 /// - `fabric_flowlets_total`, `fabric_flowlet_path_changes_total`, `fabric_flowlet_collisions_total`,
 ///   `fabric_sprayed_packets_total`
+/// - bridge mode: `fabric_mac_entries`, `fabric_mac_learn_failures_total`, `fabric_mac_moves_total`
 public final class MetricsServer: @unchecked Sendable {
     let fd: Int32
     let control: ControlServer
     public let address: String
+    /// How long one scraper may hold the endpoint (set before `start`).
+    public var limits = ClientLimits()
 
     /// `host` must be a loopback address unless `public` (opt-in: the counters are not secret,
     /// but a lab switch should not listen on the world by accident).
@@ -55,7 +58,7 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     public func start() {
-        _ = Listener.start(fd: fd, name: "fabric-metrics", stopping: { false }) { [self] c in handle(c) }
+        _ = Listener.start(fd: fd, name: "fabric-metrics", limits: limits, stopping: { false }) { [self] c in handle(c) }
     }
 
     public func stop() {
@@ -64,7 +67,7 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     func handle(_ c: Int32) {
-        guard let request = FD.readRequest(c) else { return }
+        guard let request = FD.readRequest(c, deadline: ClientLimits.deadline(limits.request)) else { return }
         let line = request.split(separator: "\r\n").first ?? ""
         let (status, body): (String, String)
         if line.hasPrefix("GET /metrics") {
@@ -75,7 +78,7 @@ public final class MetricsServer: @unchecked Sendable {
         let bytes = Array(body.utf8)
         let head = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n"
         let all = Array(head.utf8) + bytes
-        _ = all.withUnsafeBytes { FD.writeAll(c, $0.baseAddress!, $0.count) }
+        _ = all.withUnsafeBytes { FD.sendAll(c, $0.baseAddress!, $0.count, deadline: ClientLimits.deadline(limits.answer)) }
     }
 
     /// The snapshot in Prometheus text format.
@@ -148,6 +151,11 @@ public final class MetricsServer: @unchecked Sendable {
         counter("fabric_flowlet_path_changes_total", "Flowlets that moved to another member", [], r.loadBalancing.pathChanges)
         counter("fabric_flowlet_collisions_total", "Packets whose flowlet entry another flow held", [], r.loadBalancing.collisions)
         counter("fabric_sprayed_packets_total", "Packets sprayed", [], r.loadBalancing.sprayed)
+        if r.mode == "bridge" {
+            gauge("fabric_mac_entries", "Addresses in the MAC table", [], Double(r.macEntries))
+            counter("fabric_mac_learn_failures_total", "Source addresses the full MAC table could not learn", [], r.macLearnFailures ?? 0)
+            counter("fabric_mac_moves_total", "Learned addresses seen again on another port (moved host or loop)", [], r.macMoves ?? 0)
+        }
         return reg.emitToString()
     }
 }

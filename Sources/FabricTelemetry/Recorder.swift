@@ -12,6 +12,12 @@ import Glibc
 /// (bytes), UInt64 transmitted bytes, UInt32 paused-queue mask, UInt32 PFC frames received,
 /// UInt32 PFC frames sent; then per switch UInt32 PFC watchdog storms, UInt32 flowlet path
 /// changes. The file ends with UInt32 0xFFFFFFFF, a UInt32 length and the JSON of `RecordTrailer`.
+///
+/// The file is bounded: once header and samples would pass `limitBytes`, recording stops (one
+/// line on stderr says so) with the last whole sample that fits, and the switch goes on. The
+/// trailer is still written at exit, past the limit by its own size, so the file stays a
+/// complete record of its first part (`fabric report` says it was cut). Stopping rather than
+/// rotating keeps one file per run, which is what `fabric report` draws.
 public final class Recorder {
     public static let magic = Array("SFREC001".utf8)
     public let interval: UInt64
@@ -24,10 +30,24 @@ public final class Recorder {
     var first: UInt64 = 0
     public var last: UInt64 = 0
     public private(set) var samples: UInt64 = 0
+    /// Most bytes of header and samples the file may hold.
+    public let limitBytes: Int
+    /// Header and sample bytes written so far.
+    public private(set) var writtenBytes = 0
+    /// True once the limit stopped the recording.
+    @usableFromInline var limitReached = false
+    public var stoppedAtLimit: Bool { limitReached }
+    let path: String
 
-    public init(path: String, switchName: String, ports: [String], speedsGbps: [Double?], intervalMicroseconds: Int) throws {
+    /// The default `limitBytes`: about two minutes of four busy ports at the default interval.
+    public static let defaultLimitBytes = 256 << 20
+
+    public init(path: String, switchName: String, ports: [String], speedsGbps: [Double?], intervalMicroseconds: Int,
+                limitBytes: Int = Recorder.defaultLimitBytes) throws {
         interval = UInt64(max(10, intervalMicroseconds)) * 1000
         portCount = ports.count
+        self.limitBytes = limitBytes
+        self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SystemError("--record \(path): \(String(cString: strerror(errno)))") }
         capacityBytes = 1 << 22
@@ -38,18 +58,24 @@ public final class Recorder {
         var head = Self.magic
         withUnsafeBytes(of: UInt32(json.count).littleEndian) { head += $0 }
         head += Array(json)
+        guard head.count + sampleBytes <= limitBytes else {
+            Glibc.close(fd)
+            throw SystemError("--record \(path): a limit of \(limitBytes) bytes does not hold the header and one sample")
+        }
         _ = head.withUnsafeBytes { FD.writeAll(fd, $0.baseAddress!, $0.count) }
+        writtenBytes = head.count
     }
 
     deinit { buffer.deallocate() }
 
     /// Worker: is a sample due?
-    @inlinable public func due(_ now: UInt64) -> Bool { now &- last >= interval }
+    @inlinable public func due(_ now: UInt64) -> Bool { !limitReached && now &- last >= interval }
 
     /// Worker: one sample of every port's queue depths, load and PFC, and the switch's storms
     /// and path changes (per sample interval, never per packet).
     public func sample(_ dp: borrowing Datapath, now: UInt64) {
         if used + sampleBytes > capacityBytes { flush() }
+        guard !limitReached else { return }
         if first == 0 { first = now }
         last = now
         put64(now &- first)
@@ -71,15 +97,28 @@ public final class Recorder {
     @inline(__always) func put32(_ v: UInt32) { buffer.storeBytes(of: v.littleEndian, toByteOffset: used, as: UInt32.self); used += 4 }
     @inline(__always) func put64(_ v: UInt64) { buffer.storeBytes(of: v.littleEndian, toByteOffset: used, as: UInt64.self); used += 8 }
 
-    /// Writes the buffered samples (housekeeping tick).
+    /// Writes the buffered samples (housekeeping tick); those past the limit are not written
+    /// and stop the recording.
     public func flush() {
-        FD.writeAll(fd, buffer, used)
+        var n = used
+        if writtenBytes + n > limitBytes {
+            n = (limitBytes - writtenBytes) / sampleBytes * sampleBytes
+            let kept = samples - UInt64((used - n) / sampleBytes)
+            limitReached = true
+            logLine("fabric switch: --record \(path) reached its limit of \(limitBytes >= 1 << 20 ? "\(limitBytes >> 20) MB" : "\(limitBytes) bytes") after \(kept) samples "
+                + String(format: "(%.1f s)", Double(kept) * Double(interval) / 1e9) + "; recording stopped, the switch goes on (--record-limit)")
+            samples = kept
+        }
+        FD.writeAll(fd, buffer, n)
+        writtenBytes += n
         used = 0
     }
 
     /// At exit: the last samples, then the trailer.
     public func close(trailer: RecordTrailer) {
         flush()
+        var trailer = trailer
+        if limitReached { trailer.limitBytes = limitBytes }
         if let json = try? JSONEncoder().encode(trailer) {
             var tail: [UInt8] = []
             withUnsafeBytes(of: UInt32.max.littleEndian) { tail += $0 }
@@ -103,6 +142,8 @@ public struct RecordTrailer: Codable, Sendable {
     public var final: SwitchReport
     /// Per port, per queue: residence-time histogram buckets, flattened [lowest us, count, ...].
     public var residence: [[[UInt64]]]
+    /// Set when the file's limit (`--record-limit`) stopped the recording before the end.
+    public var limitBytes: Int? = nil
     public init(final: SwitchReport, residence: [[[UInt64]]]) {
         self.final = final
         self.residence = residence

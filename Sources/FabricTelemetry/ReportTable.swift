@@ -78,7 +78,7 @@ extension SwitchReport {
             if !pe.isEmpty { out += "parse errors: " + pe.joined(separator: " ") + "\n" }
             out += neighbourSummary + "; \(ledger)\n"
         } else {
-            out += "MAC table: \(macEntries) entries; \(ledger)\n"
+            out += "MAC table: \(macEntries) entries, \(macMoves ?? 0) moves, \(macLearnFailures ?? 0) refused (full); \(ledger)\n"
         }
         return out
     }

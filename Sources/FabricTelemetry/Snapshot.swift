@@ -62,7 +62,7 @@ extension SwitchReport {
         self.init(
             name: name, mode: dp.mode.rawValue,
             sequence: sequence, uptimeSeconds: uptimeSeconds,
-            running: running, ports: ports, macEntries: dp.macEntries,
+            running: running, ports: ports, macEntries: dp.macEntries, macLearnFailures: dp.macLearnFailures, macMoves: dp.macMoves,
             neighbours: dp.neighbourEntries(now: now).map {
                 NeighbourReport(address: $0.address.description, mac: $0.mac?.description, isStatic: $0.isStatic)
             },

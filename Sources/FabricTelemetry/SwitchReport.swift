@@ -99,6 +99,11 @@ public struct SwitchReport: Codable, Sendable {
     public var running: Bool
     public var ports: [PortReport]
     public var macEntries: Int
+    /// Source addresses the MAC table could not learn (full); flooded to every port meanwhile.
+    /// (Optional: records written by older builds lack it.)
+    public var macLearnFailures: UInt64? = nil
+    /// Learned addresses seen again on another port (a moved host, or a loop).
+    public var macMoves: UInt64? = nil
     public var neighbours: [NeighbourReport]
     public var ledger: FrameLedger
     public var loop: LoopCounters

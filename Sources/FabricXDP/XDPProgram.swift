@@ -1,27 +1,32 @@
 // XDP program attachment.
 //
 // Each switch port gets its own instance of bpf/fabric_xsk.bpf.c (so its own xsks_map: queue 0
-// of two ports must not share a slot), loaded and attached through libxdp. libxdp first tries
-// its multi-program dispatcher, which fails on this kernel and falls back to attaching our
-// program alone; either way works with or without bpffs, because we never pin anything.
+// of two ports must not share a slot), opened through libxdp and loaded by libbpf. Nothing is
+// pinned, so it works with or without bpffs.
 //
-// After a SIGKILL the program stays attached. On start we look at what is attached: our own
-// program (by name) is a stale leftover and is replaced; anything else is someone else's and
-// we refuse with a message that says how to remove it.
+// The program is attached as a bpf_link (BPF_XDP, kernel 5.9+): the link lives as long as its
+// descriptor, so when the switch dies, of SIGKILL or a trap, the kernel takes the program off
+// the port and frames go back to the kernel's stack instead of into a socket nobody reads.
+// Where the kernel has no XDP links (or with `XDPAttachment.netlink`) the program is attached
+// through netlink instead, and then outlives a crashed switch. So on start we look at what is
+// attached: our own program (by name) is a stale leftover and is replaced; anything else is
+// someone else's and we refuse with a message that says how to remove it.
 import CXDP
 import FabricSystem
 import Glibc
 
 public enum XDPMode: String, CaseIterable, Sendable {
     case auto, native, generic
+}
 
-    public var libxdp: xdp_attach_mode {
-        switch self {
-        case .native: XDP_MODE_NATIVE
-        case .generic: XDP_MODE_SKB
-        case .auto: XDP_MODE_UNSPEC
-        }
-    }
+/// How the program is held on its interface.
+public enum XDPAttachment: String, CaseIterable, Sendable {
+    /// A bpf_link where the kernel has XDP links, netlink where it has not.
+    case auto
+    /// A bpf_link only: the kernel detaches the program when the process dies.
+    case link
+    /// Netlink only: the program stays attached after a crash until the next start removes it.
+    case netlink
 }
 
 public final class XDPProgram {
@@ -37,6 +42,12 @@ public final class XDPProgram {
     public private(set) var xsksMapFD: Int32 = -1
     private(set) var statsMapFD: Int32 = -1
     private(set) var attached = false
+    /// The link holding the program on the interface (-1: none, attached through netlink).
+    private var linkFD: Int32 = -1
+    /// The loaded program (libbpf owns the descriptor; -1 until loaded).
+    private var programFD: Int32 = -1
+    /// How the program was attached (`link` or `netlink`), after `attach`.
+    public private(set) var attachment: XDPAttachment = .auto
     /// True when an earlier run's program was found attached and replaced.
     public private(set) var replacedStale = false
 
@@ -91,39 +102,73 @@ public final class XDPProgram {
         replacedStale = true
     }
 
-    /// Attaches in the requested mode; `auto` tries native and falls back to generic.
-    public func attach(mode requested: XDPMode) throws {
+    /// Loads the program into the kernel (once) and finds its maps.
+    func load() throws {
+        guard programFD < 0 else { return }
+        let obj = xdp_program__bpf_obj(program)
+        let rc = bpf_object__load(obj)
+        guard rc == 0 else { throw SystemError.negative(rc, "cannot load the XDP program \(name) for \(interface) (--verbose shows libbpf's reasons)") }
+        let fd = bpf_program__fd(bpf_object__find_program_by_name(obj, name))
+        guard fd >= 0 else { throw SystemError("XDP object has no program \(name) (wrong object file?)") }
+        xsksMapFD = bpf_object__find_map_fd_by_name(obj, "xsks_map")
+        statsMapFD = bpf_object__find_map_fd_by_name(obj, "fabric_stats")
+        guard xsksMapFD >= 0, statsMapFD >= 0 else {
+            throw SystemError("XDP object has no xsks_map/fabric_stats map (wrong object file?)")
+        }
+        programFD = fd
+    }
+
+    /// Attaches in the requested mode (`auto` tries native and falls back to generic), as a
+    /// link or through netlink (`via`; `auto`: a link, netlink where the kernel refuses XDP
+    /// links).
+    public func attach(mode requested: XDPMode, via: XDPAttachment = .auto) throws {
         try clearStale()
+        try load()
         let order: [XDPMode] = requested == .auto ? [.native, .generic] : [requested]
         var lastError: Int32 = 0
-        // libxdp first tries its dispatcher, which fails on this kernel and falls back to our
-        // program alone; keep its warnings about that out of the operator's way.
-        if !Self.verbose { sf_set_library_logging(0) }
-        defer { sf_set_library_logging(Self.verbose ? 2 : 1) }
         for m in order {
-            let rc = xdp_program__attach(program, ifindex, m.libxdp, 0)
-            if rc == 0 {
-                mode = m
-                attached = true
-                let obj = xdp_program__bpf_obj(program)
-                xsksMapFD = bpf_object__find_map_fd_by_name(obj, "xsks_map")
-                statsMapFD = bpf_object__find_map_fd_by_name(obj, "fabric_stats")
-                guard xsksMapFD >= 0, statsMapFD >= 0 else {
-                    throw SystemError("XDP object has no xsks_map/fabric_stats map (wrong object file?)")
+            let native: Int32 = m == .native ? 1 : 0
+            if via != .netlink {
+                let fd = sf_xdp_link_create(programFD, ifindex, native)
+                if fd >= 0 {
+                    linkFD = fd
+                    attached(m, .link)
+                    return
                 }
-                return
+                lastError = fd
             }
-            lastError = rc
+            if via != .link {
+                let rc = sf_xdp_netlink_attach(programFD, ifindex, native)
+                if rc == 0 {
+                    attached(m, .netlink)
+                    return
+                }
+                lastError = rc
+            }
         }
-        throw SystemError.negative(lastError, "cannot attach XDP program to \(interface) in \(requested) mode (--verbose shows libxdp's reasons)")
+        throw SystemError.negative(lastError, "cannot attach XDP program to \(interface) in \(requested) mode\(via == .auto ? "" : " as a \(via.rawValue) attachment")")
+    }
+
+    private func attached(_ m: XDPMode, _ how: XDPAttachment) {
+        mode = m
+        attachment = how
+        attached = true
     }
 
     /// Detaches the program; an interface that is already gone counts as detached.
     public func detach() {
+        if linkFD >= 0 {
+            // bpf_link_detach takes the program off now, whoever else holds the descriptor.
+            if attached { _ = bpf_link_detach(linkFD) }
+            Glibc.close(linkFD)
+            linkFD = -1
+            attached = false
+            return
+        }
         guard attached else { return }
         attached = false
-        let rc = xdp_program__detach(program, ifindex, mode.libxdp, 0)
-        if rc != 0 && rc != -ENODEV && if_nametoindex(interface) != 0 {
+        let rc = sf_xdp_netlink_detach(programFD, ifindex, mode == .native ? 1 : 0)
+        if rc != 0 && rc != -ENODEV && interfaceName(ifindex: ifindex) != nil {
             logLine("fabric: warning: detaching XDP from \(interface): \(String(cString: strerror(-rc)))")
         }
     }

@@ -12,5 +12,6 @@ struct Fabric: ParsableCommand {
 }
 
 extension XDPMode: ExpressibleByArgument {}
+extension XDPAttachment: ExpressibleByArgument {}
 extension PollMode: ExpressibleByArgument {}
 extension Backend: ExpressibleByArgument {}

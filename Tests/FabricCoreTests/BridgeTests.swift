@@ -150,4 +150,41 @@ final class BridgeTests: XCTestCase {
             XCTAssertEqual(port, i % 2 == 0 ? nil : i)
         }
     }
+
+    /// Addresses computed offline to share one slot under an unkeyed Fibonacci hash (what a
+    /// macof-style attacker aims with) spread out under the table's secret: no long chains.
+    func testMACTableHashIsSeededSoCraftedAddressesDoNotShareAChain() {
+        let capacity = 8192
+        var crafted: [UInt64] = []
+        var k: UInt64 = 0x02_00_00_00_00_00
+        while crafted.count < 300 {
+            k &+= 1
+            if (k &* 0x9E37_79B9_7F4A_7C15) >> 51 == 0 { crafted.append(k) }
+        }
+        var t = MACTable(capacity: capacity, agingTime: 1_000_000)
+        for (i, mac) in crafted.enumerated() { t.learn(MACAddress(rawValue: mac), port: i % 4, now: 1) }
+        XCTAssertEqual(t.count, crafted.count)
+        XCTAssertLessThan(t.longestProbe(), 16, "crafted addresses form a probe chain")
+        for (i, mac) in crafted.enumerated() { XCTAssertEqual(t.lookup(MACAddress(rawValue: mac), now: 2), i % 4) }
+        // Two starts hash differently; a fixed seed hashes the same.
+        let a = MACTable(capacity: capacity), b = MACTable(capacity: capacity)
+        XCTAssertNotEqual(crafted.prefix(8).map { a.slot($0) }, crafted.prefix(8).map { b.slot($0) })
+        let c = MACTable(capacity: capacity, seed: (1, 3)), d = MACTable(capacity: capacity, seed: (1, 3))
+        XCTAssertEqual(crafted.prefix(8).map { c.slot($0) }, crafted.prefix(8).map { d.slot($0) })
+    }
+
+    /// Moves and refused learns reach the snapshot counters.
+    func testMACTableMovesAndLearnFailuresAreExported() {
+        let bed = EmbeddedDatapath(bridgePorts: 3, macTable: MACTable(capacity: 4, agingTime: 1_000_000))
+        bed.receive(dst: MACAddress.broadcast.rawValue, src: a)
+        bed.forward(ingress: 0, now: 1)
+        bed.receive(dst: MACAddress.broadcast.rawValue, src: a)
+        bed.forward(ingress: 1, now: 2)       // a moved from port 0 to 1
+        bed.receive(dst: MACAddress.broadcast.rawValue, src: b)
+        bed.forward(ingress: 2, now: 3)       // the table (4 slots) is full at 2 addresses
+        bed.receive(dst: MACAddress.broadcast.rawValue, src: c)
+        bed.forward(ingress: 2, now: 4)       // refused
+        XCTAssertEqual(bed.dp.macMoves, 1)
+        XCTAssertEqual(bed.dp.macLearnFailures, 1)
+    }
 }

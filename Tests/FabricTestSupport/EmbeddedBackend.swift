@@ -1,6 +1,7 @@
 import FabricCore
 import FabricIO
 import FabricTelemetry
+import Glibc
 
 /// A `PortBackend` over in-memory rings with a scripted kernel: the switch's run loop, frame
 /// ledger, vanish recovery and shutdown run exactly as over AF_XDP, without root. Each port has
@@ -23,6 +24,8 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
             public var vanished = false
             /// Set by the test: the interface is gone (the switch notices at its next check).
             public var removed = false
+            /// Set by the test: the interface's new name (the switch notices at its next check).
+            public var renamedTo: String?
         }
         public let frames: UnsafeMutableRawPointer
         public let frameSize: Int
@@ -31,6 +34,9 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
         /// Complete every transmission when the switch submits it (a fast wire); otherwise
         /// only `completeTransmissions` does.
         public var completesAtOnce = true
+        /// Set by the test: how long the switch's idle poll sleeps (0: it returns at once), for
+        /// tests that run the loop on a thread beside clients.
+        public var idleSleepMicroseconds: UInt32 = 0
         public fileprivate(set) var started = false
         public fileprivate(set) var detached = false
         public fileprivate(set) var closed = false
@@ -127,7 +133,10 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
         if kernel.completesAtOnce { kernel.completeTransmissions(port: p) }
     }
 
-    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, wakeAfter: UInt64?, loop: inout LoopCounters) { loop.polls &+= 1 }
+    public mutating func sleepUntilWork(inService: UnsafePointer<Bool>, wakeAfter: UInt64?, loop: inout LoopCounters) {
+        loop.polls &+= 1
+        if kernel.idleSleepMicroseconds > 0 { usleep(kernel.idleSleepMicroseconds) }
+    }
 
     public func transmitPending(_ p: Int) -> Bool { !kernel.ports[p].tx.isEmpty }
 
@@ -155,6 +164,10 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
 
     public func interfaceGone(_ p: Int, name: String, ifindex: Int32) -> String? {
         kernel.ports[p].removed ? "interface disappeared" : nil
+    }
+
+    public func interfaceName(_ p: Int, name: String, ifindex: Int32) -> String? {
+        kernel.ports[p].removed ? nil : kernel.ports[p].renamedTo ?? name
     }
 
     public func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64) { (0, 0) }

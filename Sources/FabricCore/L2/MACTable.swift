@@ -8,6 +8,11 @@ import FabricPacket
 /// Aging is lazy on lookup (an expired entry is a miss) and eager in `age(now:)`, which the
 /// run loop calls off the per-packet path and which deletes with backward shifting so no
 /// tombstones build up.
+///
+/// The slot of an address is a keyed hash with a secret drawn at random for each table (each
+/// switch start): source addresses are chosen by whoever sends frames, and with a fixed hash
+/// they can be computed offline to share one slot, so that every learn and lookup walks one
+/// long probe chain on the single worker. With the secret they cannot be aimed.
 public struct MACTable: ~Copyable {
     public let capacity: Int
     public let agingTime: UInt64
@@ -16,6 +21,8 @@ public struct MACTable: ~Copyable {
     @usableFromInline let keys: UnsafeMutablePointer<UInt64>
     @usableFromInline let ports: UnsafeMutablePointer<UInt16>
     @usableFromInline let seen: UnsafeMutablePointer<UInt64>
+    /// The hash's secret (`slot`): two words, the second odd.
+    @usableFromInline let seed: (UInt64, UInt64)
     public var count = 0
     /// Learn attempts refused because the table was at its load limit.
     public var learnFailures: UInt64 = 0
@@ -25,12 +32,15 @@ public struct MACTable: ~Copyable {
     /// - Parameters:
     ///   - capacity: slots, a power of two; at most `capacity / 2` addresses are learned.
     ///   - agingTime: nanoseconds an entry lives without traffic from its address.
-    public init(capacity: Int = 8192, agingTime: UInt64 = 300_000_000_000) {
+    ///   - seed: the hash's secret; random unless a test fixes it.
+    public init(capacity: Int = 8192, agingTime: UInt64 = 300_000_000_000,
+                seed: (UInt64, UInt64) = (.random(in: .min ... .max), .random(in: .min ... .max))) {
         precondition(capacity >= 2 && capacity & (capacity - 1) == 0, "MACTable capacity must be a power of two")
         self.capacity = capacity
         self.agingTime = agingTime
         mask = capacity - 1
         shift = UInt64(64 - capacity.trailingZeroBitCount)
+        self.seed = (seed.0, seed.1 | 1)
         keys = .filled(with: 0, count: capacity)
         ports = .filled(with: 0, count: capacity)
         seen = .filled(with: 0, count: capacity)
@@ -43,8 +53,21 @@ public struct MACTable: ~Copyable {
     }
 
     @inlinable func slot(_ key: UInt64) -> Int {
-        // Fibonacci hashing: the multiply spreads the vendor-OUI-heavy high bits.
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        // wyhash's mix: the full 128-bit product of the keyed address and a secret odd
+        // multiplier, its halves folded, then Fibonacci hashing for the top bits. The fold
+        // makes the slot depend on the secret non-linearly (a fixed difference between two
+        // addresses does not give a fixed difference between their slots). Not a PRF like
+        // SipHash, which would cost several times more on the per-packet path.
+        let m = (key ^ seed.0).multipliedFullWidth(by: seed.1)
+        return Int(truncatingIfNeeded: ((m.high ^ m.low) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+    }
+
+    /// The longest distance any entry sits from its home slot (diagnostics and tests; walks
+    /// the whole table).
+    public func longestProbe() -> Int {
+        (0..<capacity).reduce(0) { longest, i in
+            keys[i] == 0 ? longest : max(longest, (i &- slot(keys[i])) & mask)
+        }
     }
 
     /// The port `mac` was last seen on, or nil when unknown or aged out.

@@ -10,7 +10,10 @@ import Foundation
 struct SwitchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switch",
-        abstract: "Run the switch on the given ports until SIGINT/SIGTERM, then print per-port counters.")
+        abstract: "Run the switch on the given ports until SIGINT/SIGTERM, then print per-port counters.",
+        discussion: """
+        Signals: SIGINT, SIGTERM and SIGQUIT stop the switch in order (XDP detached, queues drained,         final counters); a second one exits at once. SIGHUP applies the --config file again, as         `fabric ctl config apply FILE` does (live parts change, anything restart-only refuses the         whole file); without --config it is ignored.
+        """)
 
     @Option(help: "Comma-separated interface names to bridge between (without --config).")
     var ports: String?
@@ -68,6 +71,29 @@ struct SwitchCommand: ParsableCommand {
         }
     }
 
+    /// SIGHUP: with --config, applies the file again through the control socket, on a thread of
+    /// its own (the worker answers the change between two batches); otherwise ignored. Either
+    /// way one line says what happened.
+    func watchReloads(control: ControlServer?) {
+        let file = config.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+        let socket = control?.path
+        let t = Thread {
+            while !stopRequested.load(ordering: .relaxed) {
+                usleep(100_000)
+                guard reloadRequested.exchange(false, ordering: .relaxed) else { continue }
+                guard let file, let socket else {
+                    logLine("fabric switch: SIGHUP ignored: " + (file == nil ? "a bridge without --config has no file to reload" : "no control socket (--no-control)"))
+                    continue
+                }
+                let answer = (try? ControlClient.request(path: socket, "config apply \(file)", timeout: 10))
+                    .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) } ?? "error: the switch did not answer"
+                logLine("fabric switch: SIGHUP: config apply \(file): \(answer)")
+            }
+        }
+        t.name = "fabric-reload"
+        t.start()
+    }
+
     /// Everything after the sockets are up, the same for every backend.
     func serve<IO: PortBackend & ~Copyable>(_ sw: inout FabricSwitch<IO>, _ opts: SwitchOptions) throws {
         let switchName = flags.name ?? opts.config?.name ?? netns ?? "bridge"
@@ -78,7 +104,7 @@ struct SwitchCommand: ParsableCommand {
             sw.recorder = try orExit {
                 try Recorder(path: path, switchName: switchName, ports: opts.ports,
                              speedsGbps: opts.config?.ports.map(\.speedGbps) ?? opts.ports.map { _ in nil },
-                             intervalMicroseconds: flags.recordInterval)
+                             intervalMicroseconds: flags.recordInterval, limitBytes: flags.recordLimit << 20)
             }
         }
         let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
@@ -98,6 +124,7 @@ struct SwitchCommand: ParsableCommand {
             print("fabric switch: control socket \(c.path) (fabric stats --switch \(switchName))")
             fflush(nil)
         }
+        watchReloads(control: control)
         var metricsServer: MetricsServer?
         defer { metricsServer?.stop() }
         if let m = flags.metrics, let c = control {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FabricCore
 import FabricIO
+import FabricTelemetry
 import FabricXDP
 
 /// `--metrics [HOST:]PORT`, parsed once: HOST defaults to loopback.
@@ -24,6 +25,8 @@ struct SwitchFlags: ParsableArguments {
     var backend: Backend = .afxdp
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
     var xdpMode: XDPMode = .auto
+    @Option(help: "How XDP is attached: auto (a bpf_link, netlink where the kernel has no XDP links), link (the kernel detaches the program when the switch exits or dies), netlink (the program outlives a crashed switch until the next start removes it).")
+    var xdpAttach: XDPAttachment = .auto
     @Option(help: "busy: always spin; adaptive: spin while frames flow, sleep in poll() when idle.")
     var poll: PollMode = .adaptive
     @Option(help: "Compiled fabric_xsk XDP object (default: .build-bpf/fabric_xsk.o).")
@@ -60,6 +63,8 @@ struct SwitchFlags: ParsableArguments {
     var record: String?
     @Option(help: "Microseconds between --record samples (10...1000000).")
     var recordInterval: Int = 100
+    @Option(help: "Stop recording once the --record file holds this many MB (1...1048576); the switch goes on and the file stays readable.")
+    var recordLimit: Int = Recorder.defaultLimitBytes >> 20
     @Option(help: "Microseconds between samples of the always-on queue-depth ring (`fabric stats depth`: the last 10,000; 10...1000000).")
     var sampleInterval: Int = 100
     @Flag(help: "Print libxdp/libbpf debug output.")
@@ -85,6 +90,7 @@ struct SwitchFlags: ParsableArguments {
         try check(SwitchOptions.sampleIntervals.contains(recordInterval),
                   "--record-interval must be \(SwitchOptions.sampleIntervals) microseconds, got \(recordInterval)")
         try check((1...Self.captureLimits).contains(captureLimit), "--capture-limit must be 1...\(Self.captureLimits) MB, got \(captureLimit)")
+        try check((1...Self.captureLimits).contains(recordLimit), "--record-limit must be 1...\(Self.captureLimits) MB, got \(recordLimit)")
         if let n = name, let problem = SwitchConfig.nameProblem(n) { throw ValidationError("--name: \(problem)") }
         if let m = metrics {
             guard !noControl else { throw ValidationError("--metrics needs the control socket (no --no-control)") }
@@ -111,6 +117,7 @@ struct SwitchFlags: ParsableArguments {
 
     func apply(to o: inout SwitchOptions) {
         o.xdpMode = xdpMode
+        o.xdpAttachment = xdpAttach
         o.poll = poll
         o.statsFile = statsFile
         o.statsIntervalSeconds = statsInterval
