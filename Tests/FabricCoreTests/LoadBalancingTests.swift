@@ -114,7 +114,7 @@ final class LoadBalancingTests: XCTestCase {
                 }
                 XCTAssertEqual(again, [2, 2])
                 // 50 ms later every flowlet has expired: a sweep of the whole table uncounts them.
-                for k in 0..<16 { sel.expire(now: base + 50_000_000 + UInt64(k)) }
+                for k in 0..<16 { sel.expire(now: base + 50_000_000 + UInt64(k) * 250_000) }
                 XCTAssertEqual(sel.activeFlowlets(port: 2) + sel.activeFlowlets(port: 3), 0, "expired flowlets stop counting")
             }
         }
