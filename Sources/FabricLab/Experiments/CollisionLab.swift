@@ -25,7 +25,7 @@ public struct CollisionRun: Sendable {
         public var link: String
         public var atSeconds: Double
         /// From the link going down until every switch had the routes without it (the lab's
-        /// routing protocol, `TopologyTestbed.reconverge`).
+        /// routing protocol, `TopologyTestbed.reconverge`, started `--converge-after` later).
         public var reconvergedMilliseconds: Double
         /// Flows the switch next to the dead link moved to another member: the last frame it
         /// sent the dead member's way to this flow's first frame on a live one.
@@ -137,9 +137,14 @@ public struct CollisionLab {
     public struct LinkFailure: Sendable {
         public var link: String
         public var atSeconds: Double
-        public init(link: String, atSeconds: Double) {
+        /// How long the lab's routing protocol takes to withdraw the routes over the dead link
+        /// after it went down (BFD's detection plus BGP's update in a real fabric, ~50-300 ms):
+        /// meanwhile only the switches next to it know, and fail over locally.
+        public var convergenceSeconds: Double
+        public init(link: String, atSeconds: Double, convergenceSeconds: Double = 0.1) {
             self.link = link
             self.atSeconds = atSeconds
+            self.convergenceSeconds = convergenceSeconds
         }
     }
 
@@ -159,6 +164,7 @@ public struct CollisionLab {
                     do {
                         try tb.setLink(f.link, up: false)
                         let down = monotonicNanoseconds()
+                        usleep(UInt32(f.convergenceSeconds * 1e6))
                         try tb.reconverge(failed: [f.link], mode: mode)
                         injected.set(down: Double(down &- start) / 1e9, converged: Double(monotonicNanoseconds() &- down) / 1e6)
                     } catch {

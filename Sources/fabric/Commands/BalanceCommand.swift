@@ -36,13 +36,17 @@ struct BalanceCommand: ParsableCommand {
     @Option(help: "Also write the results as JSON to this file ({idealSeconds, runs: [...]}).") var json: String?
     @Option(help: "Take this link down mid-run in every run, NODE:IF@SECONDS after the start (e.g. leaf1:s1@0.3s); the lab then gives every switch the routes without it, as a routing protocol would. The link comes back up between runs.")
     var fail: String?
+    @Option(help: "With --fail: how long after the link goes down the lab's routing protocol withdraws the routes over it (local failover at its ends is at once).")
+    var convergeAfter: String = "100ms"
 
     func failure() throws -> CollisionLab.LinkFailure? {
         guard let fail else { return nil }
         guard let at = fail.lastIndex(of: "@") else { throw ValidationError("--fail NODE:IF@SECONDS (got '\(fail)')") }
         let seconds = try unit("--fail") { () throws(UnitError) in try Units.seconds(String(fail[fail.index(after: at)...])) }
         guard seconds >= 0 && seconds < 600 else { throw ValidationError("--fail: the time must be 0...600 s") }
-        return .init(link: String(fail[..<at]), atSeconds: seconds)
+        let converge = try unit("--converge-after") { () throws(UnitError) in try Units.seconds(convergeAfter) }
+        guard converge >= 0 && converge <= 10 else { throw ValidationError("--converge-after must be 0...10 s") }
+        return .init(link: String(fail[..<at]), atSeconds: seconds, convergenceSeconds: converge)
     }
 
     func validate() throws {
