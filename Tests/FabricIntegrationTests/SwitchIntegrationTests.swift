@@ -173,7 +173,9 @@ final class SwitchIntegrationTests: LabTestCase {
         // busy 2-core VM offers 0.45-0.5 Gb/s at worst).
         let sender = try ChildProcess([fabric, "traffic", "send", "--netns", tb.hostNamespace(1), "--to", tb.hostAddress(2),
                                        "--mac", tb.hostMAC(2), "--source", tb.hostAddress(1), "--seconds", "5",
-                                       "--mtu", "1024", "--message", "1024", "--transport", "none", "--json"])
+                                       "--mtu", "1024", "--message", "1024", "--transport", "none",
+                                       // Lossy (the bridge classifies): the excess is dropped, not paused by PFC.
+                                       "--dscp", "0", "--priority", "0", "--json"])
         defer { sender.stop(grace: 2) }
         usleep(1_000_000)
         // Bits on the wire seen by h2, stamped at the middle of the (process-spawning) read.
