@@ -47,6 +47,50 @@ final class LoadBalancingTests: XCTestCase {
         XCTAssertEqual(Double(counts[1]) / 10_000, 0.5, accuracy: 0.03, "ties split evenly: \(counts)")
     }
 
+    /// Members of different speeds: a new flowlet takes the largest share of a port's speed,
+    /// speed / (active data flowlets + 1), then the lowest band; a 200 and a 100 Mb/s member
+    /// take flowlets 2:1.
+    func testUnequalMembersShareBySpeedThenBand() {
+        let load = PortLoad(portSpeedsGbps: [0.2, 0.1, 0.2, 0.1])
+        var sel = AdaptivePathSelector(load: load, tableSize: 4096, idleNanoseconds: 1_000_000)
+        let pair: [Int32] = [0, 1]
+        pair.withUnsafeBufferPointer { b in
+            let p = b.baseAddress!
+            load.band[0] = 3                // busier by band, but empty: 200 Mb/s beats 100
+            XCTAssertEqual(sel.best(ports: p, memberCount: 2), 0)
+            // Flowlets placed one after another, none ending: fast, then a tie (band decides: the
+            // fast one is the worse), then fast again...
+            load.band[0] = 0
+            var on = [0, 0]
+            for f in 0..<30 {
+                let m = sel.select(target: 0, mode: .flowlet, ports: p, memberCount: 2, flowHash: UInt32(f) &* 0x9E37_79B9 | 1, length: 1000, now: 1_000_000)
+                on[m] += 1
+                load.band[0] = UInt8(min(7, on[0] / 2)); load.band[1] = UInt8(min(7, on[1]))
+            }
+            XCTAssertEqual(sel.activeFlowlets(port: 0), on[0])
+            XCTAssertEqual(Double(on[0]) / Double(on[1]), 2, accuracy: 0.25, "flowlets 2:1 by speed: \(on)")
+            // Equal shares (one flowlet on the fast member, none on the slow): the lower band.
+        }
+        var two = AdaptivePathSelector(load: load, tableSize: 4096, idleNanoseconds: 1_000_000)
+        pair.withUnsafeBufferPointer { b in
+            let p = b.baseAddress!
+            load.band[0] = 0; load.band[1] = 0
+            XCTAssertEqual(two.select(target: 0, mode: .flowlet, ports: p, memberCount: 2, flowHash: 7, length: 1000, now: 1_000), 0)
+            load.band[0] = 2
+            XCTAssertEqual(two.best(ports: p, memberCount: 2), 1, "equal shares: the lower band")
+            load.band[0] = 0; load.band[1] = 2
+            XCTAssertEqual(two.best(ports: p, memberCount: 2), 0)
+            load.band[1] = 0
+            var counts = [0, 0]
+            for _ in 0..<2_000 { counts[two.best(ports: p, memberCount: 2)] += 1 }
+            XCTAssertEqual(Double(counts[0]) / 2_000, 0.5, accuracy: 0.05, "equal shares and bands: a coin toss \(counts)")
+            // A down member is never chosen.
+            load.up[0] = false
+            XCTAssertEqual(two.best(ports: p, memberCount: 2), 1)
+            load.up[0] = true
+        }
+    }
+
     func testFlowletKeepsItsMemberWithinTheIdleTimeAndMovesAfterAGap() {
         let load = PortLoad(portSpeedsGbps: [nil, nil, nil, nil])
         for p in 0..<4 { load.band[p] = 7 }

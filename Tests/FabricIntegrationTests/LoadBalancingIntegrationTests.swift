@@ -56,19 +56,21 @@ final class LoadBalancingIntegrationTests: LabTestCase {
     }
 
     func testFlowletShiftsLoadAwayFromAHalfSpeedUplink() throws {
-        var t = Topology.leafSpine(uplinkGbps: 0.2)
+        var t = Topology.leafSpine(uplinkGbps: 0.2, flowletIdleNanoseconds: 10_000_000)
         for i in t.links.indices where Set([t.links[i].a.node, t.links[i].b.node]) == ["leaf1", "spine2"] { t.links[i].gbps = 0.1 }
         let tb = try makeLeafSpine(t)
         let lab = LoadBalanceLab(testbed: tb, launcher: launcher)
-        let (pattern, o) = elephants(lab)
+        var (pattern, o) = elephants(lab)
+        o.rateGbps = 0.02
         let flowlet = try lab.run(mode: .flowlet, pattern: pattern, options: o)
         print(LoadBalanceLab.table([flowlet]))
         let (fast, slow) = (Double(flowlet.uplinkBytes["leaf1:s1"] ?? 0), Double(flowlet.uplinkBytes["leaf1:s2"] ?? 0))
-        // Measured 1.43-1.82 (59-65% of the bytes on the fast uplink) before link state and
-        // flowlet counts; since, 1.13-1.17 in three full CI runs and 1.23-1.59 run alone. Bands
-        // are coarse (8 of them), equal bands are a coin toss, so the split is not the full 2:1.
-        // (Counts weighted by speed put most on the slow uplink, 0.12-0.5: this fails on that.)
-        XCTAssertGreaterThan(fast, 1.05 * slow, "more on the 200 Mb/s uplink than on the 100 Mb/s one (\(fast) vs \(slow) bytes)")
+        // Members of different speeds take new flowlets by share (speed / (active data flowlets
+        // + 1)), then band: measured 1.79-1.89 in three runs (2:1 is the capacity ratio). With
+        // bands first, consecutive flowlets alternated: 0.82-1.59. The flowlet timer is 10 ms as
+        // in the elephants test: software switches on 2 shared cores differ in delay by more
+        // than the default 256 us, and reordering costs go-back-N resends.
+        XCTAssertGreaterThan(fast, 1.4 * slow, "more on the 200 Mb/s uplink than on the 100 Mb/s one (\(fast) vs \(slow) bytes)")
         XCTAssertGreaterThan(slow, 0, "the slow uplink is still used")
         XCTAssertEqual(flowlet.workload.lost, 0)
     }
