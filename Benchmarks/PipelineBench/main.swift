@@ -12,6 +12,12 @@
 // touch no reference counts.
 //
 //   swift run -c release fabric-pipeline-bench [bridge|router|all] [FRAMES]
+//
+// fuzz: the whole pipeline (router and bridge) fed FRAMES random and mutated frames each
+//       (`PipelineFuzzer`), the frame ledger checked after every batch; exits 1 on a broken
+//       ledger (a crash is its own failure).
+//
+//   swift run -c release fabric-pipeline-bench fuzz 10000000 [--seed S]
 import CRuntimeCounters
 import FabricCore
 import FabricPacket
@@ -22,7 +28,34 @@ import FabricTestSupport
 import Glibc
 #endif
 
-let args = Array(CommandLine.arguments.dropFirst())
+var args = Array(CommandLine.arguments.dropFirst())
+if args.first == "fuzz" {
+    var seed = UInt64.random(in: 1 ... .max)
+    if let i = args.firstIndex(of: "--seed"), i + 1 < args.count {
+        let t = args[i + 1]
+        guard let s = t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t) else {
+            print("fabric-pipeline-bench: --seed takes a number (decimal or 0x hex), not '\(t)'")
+            exit(2)
+        }
+        seed = s
+        args.removeSubrange(i...(i + 1))
+    }
+    let n = args.compactMap { Int($0) }.first ?? 10_000_000
+    var failed = false
+    for (k, mode) in [ForwardingMode.router, .bridge].enumerated() {
+        let start = monotonicNanoseconds()
+        do {
+            let r = try PipelineFuzzer(mode: mode, seed: seed &+ UInt64(k)).run(frames: n)
+            let s = Double(monotonicNanoseconds() - start) / 1e9
+            print("== fuzz \(mode): \(r.summary)")
+            print(String(format: "  %.1f s, %.0f ns per frame (generation, pipeline, transmit and a ledger check per batch)", s, s * 1e9 / Double(n)))
+        } catch {
+            print("== fuzz \(mode): FAILED: \(error)")
+            failed = true
+        }
+    }
+    exit(failed ? 1 : 0)
+}
 let which = args.first { Int($0) == nil } ?? "all"
 let frames = args.compactMap { Int($0) }.first ?? 4_000_000
 let ports = 4
