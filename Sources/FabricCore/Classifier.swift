@@ -39,4 +39,16 @@ public struct Classifier: ~Copyable {
 
     @inlinable public func queue(trafficClass tc: UInt8) -> Int { Int(tcToQueue[Int(tc & 7)]) }
     @inlinable public func priorityGroup(trafficClass tc: UInt8) -> Int { Int(tcToPG[Int(tc & 7)]) }
+
+    /// New maps and trust modes from now on (a live change; the tables are rewritten in place,
+    /// between two batches). `trust` has one entry per port.
+    public func update(qos: QoSMaps, trust: [TrustMode]) {
+        for (p, t) in trust.enumerated() { trustPCP[p] = t == .pcp }
+        for i in 0..<64 { dscpToTC[i] = qos.dscpToTC[i] & 7 }
+        for i in 0..<8 {
+            pcpToTC[i] = qos.pcpToTC[i] & 7
+            tcToQueue[i] = qos.tcToQueue[i] & 7
+            tcToPG[i] = qos.tcToPriorityGroup[i] & 7
+        }
+    }
 }

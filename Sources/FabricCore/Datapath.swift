@@ -23,11 +23,11 @@ public struct Datapath: ~Copyable {
     public let mode: ForwardingMode
     @usableFromInline var bridge: L2Bridge
     @usableFromInline var router: Router<AdaptivePathSelector>
-    @usableFromInline let classifier: Classifier
+    @usableFromInline var classifier: Classifier
     @usableFromInline var ecn: ECNMarker
     @usableFromInline var admission: IngressAdmission
     @usableFromInline let egress: UnsafeMutablePointer<EgressPort>
-    @usableFromInline let pfcReceiver: PFCReceiver
+    @usableFromInline var pfcReceiver: PFCReceiver
     @usableFromInline var watchdog: PFCWatchdog
     @usableFromInline var pending: PendingQueue
     /// Egress quality per port, read by the flowlet and spray selectors.

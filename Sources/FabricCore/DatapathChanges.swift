@@ -16,6 +16,32 @@ extension Datapath {
         }
     }
 
+    /// Port `p`'s emulated link from now on (`fabric ctl config apply`): speed (shaper, pause
+    /// timing, the port's load and flowlet share, its lossless headroom), delay and loss, as
+    /// `port` says; `buffers` sizes the headroom exactly as at start. Frames queued or on the
+    /// wire keep their place; a longer delay line is allocated here, once.
+    public mutating func retune(port p: Int, to port: PortConfig, buffers: BufferConfig, now: UInt64) {
+        let loss = RandomLoss(rate: port.lossPercent / 100, seed: port.lossSeed ?? UInt64.random(in: 0 ... .max))
+        egress[p].retune(lineRateGbps: port.speedGbps, delayNanoseconds: port.delayNanoseconds, lineFrames: port.delayLineFrames, loss: loss, now: now)
+        load.setSpeed(port: p, gbps: port.speedGbps)
+        router.selector.setSpeed(port: p, gbps: port.speedGbps)
+        admission.retune(port: p, speedGbps: port.speedGbps,
+                         headroomBytes: buffers.headroom(speedGbps: port.speedGbps ?? PauseState.defaultLineRateGbps, delayNanoseconds: port.delayNanoseconds))
+    }
+
+    /// New QoS maps and port trust modes from now on (`fabric ctl config apply`): classification,
+    /// queues and PGs, which PGs are lossless (every XOFF in force is released with an XON
+    /// first), which priorities each port honours PFC for (`pfcEnabled`, per port), strict
+    /// queues and ETS weights. Frames already queued stay in their queues and are credited to
+    /// the PG they were charged to.
+    public mutating func setQoS(_ qos: QoSMaps, trust: [TrustMode], pfcEnabled: [UInt8], buffers: BufferConfig, now: UInt64) {
+        classifier.update(qos: qos, trust: trust)
+        pfcReceiver.update(tcToQueue: qos.tcToQueue, enabled: pfcEnabled)
+        for p in 0..<portCount { egress[p].setScheduling(strictMask: qos.strictQueues, weights: qos.etsWeights) }
+        let xon = admission.setQoS(qos, buffers: buffers)
+        for p in 0..<portCount where xon[p] != 0 && service[p] { sendPFC(port: p, priorities: xon[p], quanta: 0, now: now) }
+    }
+
     /// New ECN thresholds and probability.
     public mutating func setECN(_ config: ECNConfig) { ecn = ECNMarker(config: config) }
 

@@ -8,20 +8,32 @@ import FabricTelemetry
 import Glibc
 
 /// New routes and live parameters: a FIB built from the new configuration, its static
-/// neighbours, ECN and the PFC watchdog (nil: unchanged). After `apply`, `fib` holds the old
-/// table, freed with this object on the control thread.
+/// neighbours, ECN and the PFC watchdog, the ports whose link emulation (speed, delay, loss)
+/// changed, and the QoS (maps, trust, PFC enable; nil or empty: unchanged). After `apply`,
+/// `fib` holds the old table, freed with this object on the control thread.
 public final class LiveChange: ControlChange, @unchecked Sendable {
     public var fib: FIB?
     public let neighbours: [NeighbourConfig]
     public let ecn: ECNConfig?
     public let watchdog: PFCWatchdogConfig?
+    /// (port index, its new configuration): speed, delay, loss and loss seed are applied.
+    public let links: [(Int, PortConfig)]
+    /// The new QoS maps with every port's trust mode and PFC enable.
+    public let qos: (maps: QoSMaps, trust: [TrustMode], pfcEnabled: [UInt8])?
+    /// Sizes lossless headroom for changed links exactly as at start.
+    public let buffers: BufferConfig
     /// What changed, for the answer ("routes: 1 added").
     public let summary: String
-    public init(fib: consuming FIB?, neighbours: [NeighbourConfig], ecn: ECNConfig?, watchdog: PFCWatchdogConfig?, summary: String) {
+    public init(fib: consuming FIB?, neighbours: [NeighbourConfig], ecn: ECNConfig?, watchdog: PFCWatchdogConfig?,
+                links: [(Int, PortConfig)] = [], qos: (maps: QoSMaps, trust: [TrustMode], pfcEnabled: [UInt8])? = nil,
+                buffers: BufferConfig = BufferConfig(), summary: String) {
         self.fib = fib
         self.neighbours = neighbours
         self.ecn = ecn
         self.watchdog = watchdog
+        self.links = links
+        self.qos = qos
+        self.buffers = buffers
         self.summary = summary
     }
 }
@@ -55,6 +67,9 @@ extension FabricSwitch where IO: ~Copyable {
             }
             if let e = c.ecn { dp.setECN(e) }
             if let w = c.watchdog { dp.setWatchdog(w) }
+            let now = monotonicNanoseconds()
+            for (p, port) in c.links { dp.retune(port: p, to: port, buffers: c.buffers, now: now) }
+            if let q = c.qos { dp.setQoS(q.maps, trust: q.trust, pfcEnabled: q.pfcEnabled, buffers: c.buffers, now: now) }
             logLine("fabric: applied \(c.summary)")
             return "ok: applied \(c.summary)"
         case let c as ClearChange:

@@ -9,12 +9,13 @@ import Foundation
 /// `ControlChange` (on the control server's thread, so the worker only swaps things in).
 ///
 /// Live: routes and ECMP groups (`route add|del`, or the routes of `config apply`), static
-/// neighbours (added), ECN, the PFC watchdog, a port's admin state, clearing counters.
+/// neighbours (added), ECN, the PFC watchdog, the QoS maps, each port's trust, PFC enable and
+/// emulated link (speed, delay, loss), a port's admin state, clearing counters.
 /// Restart-only (`config apply` refuses the whole file, naming what differs): the mode, the
-/// ports (names, MACs, addresses, trust, speeds), the buffers, the QoS maps (frames in the
-/// buffer are charged to the priority groups the maps give), load-balancing mode, timer and
-/// table size. Every new configuration goes through the same loader as `--config`, so it is
-/// checked exactly as at start.
+/// ports' names, MACs and addresses (the sockets and the connected routes), the buffers (the
+/// pool and the frame memory are sized at start), load-balancing mode, timer and table size.
+/// Every new configuration goes through the same loader as `--config`, so it is checked
+/// exactly as at start.
 final class ControlPlane: @unchecked Sendable {
     private var config: SwitchConfig?
     private let ports: [String]
@@ -83,17 +84,32 @@ final class ControlPlane: @unchecked Sendable {
         let checked = try ConfigLoader.parse(SwitchConfigYAML.text(c), file: "<fabric ctl>")
         let old = config
         config = checked
+        var links: [(Int, PortConfig)] = []
+        for (p, port) in checked.ports.enumerated() where old.map({ Self.link($0.ports[p]) != Self.link(port) }) ?? false { links.append((p, port)) }
+        let qosChanged = old.map { $0.qos != checked.qos || $0.ports.map(\.trust) != checked.ports.map(\.trust)
+            || (0..<checked.ports.count).map($0.pfcEnabled(port:)) != (0..<checked.ports.count).map(checked.pfcEnabled(port:)) } ?? false
         return LiveChange(fib: FIB(entries: checked.fibEntries()), neighbours: checked.neighbours,
                           ecn: checked.ecn != old?.ecn ? checked.ecn : nil,
-                          watchdog: checked.pfcWatchdog != old?.pfcWatchdog ? checked.pfcWatchdog : nil, summary: summary)
+                          watchdog: checked.pfcWatchdog != old?.pfcWatchdog ? checked.pfcWatchdog : nil,
+                          links: links,
+                          qos: qosChanged ? (checked.qos, checked.ports.map(\.trust), (0..<checked.ports.count).map(checked.pfcEnabled(port:))) : nil,
+                          buffers: checked.buffers, summary: summary)
     }
+
+    /// The parts of a port that change live: its emulated link.
+    static func link(_ p: PortConfig) -> [String] {
+        ["\(p.speedGbps as Any)", "\(p.delayNanoseconds)", "\(p.lossPercent)", "\(p.lossSeed as Any)"]
+    }
+
+    /// The parts of a port that change only with a restart.
+    static func identity(_ p: PortConfig) -> [String] { [p.name, "\(p.mac as Any)", "\(p.addresses)"] }
 
     static func restartOnly(_ a: SwitchConfig, _ b: SwitchConfig) -> [String] {
         var out: [String] = []
         if a.mode != b.mode { out.append("mode") }
-        if a.ports != b.ports { out.append("ports") }
+        if a.ports.count != b.ports.count { out.append("ports") }
+        for (x, y) in zip(a.ports, b.ports) where identity(x) != identity(y) { out.append("port \(x.name) (name, MAC, addresses)") }
         if a.buffers != b.buffers { out.append("buffers") }
-        if a.qos != b.qos { out.append("qos") }
         if a.loadBalancing != b.loadBalancing { out.append("load_balancing") }
         if a.name != b.name { out.append("name") }
         return out
@@ -106,6 +122,9 @@ final class ControlPlane: @unchecked Sendable {
         if a.neighbours != b.neighbours { out.append("neighbours") }
         if a.ecn != b.ecn { out.append("ecn") }
         if a.pfcWatchdog != b.pfcWatchdog { out.append("pfc_watchdog") }
+        for (x, y) in zip(a.ports, b.ports) where link(x) != link(y) { out.append("port \(y.name) link (speed, delay, loss)") }
+        if a.qos != b.qos { out.append("qos") }
+        for (x, y) in zip(a.ports, b.ports) where x.trust != y.trust || x.pfcEnable != y.pfcEnable { out.append("port \(y.name) trust/pfc_enable") }
         return out.isEmpty ? "no change" : out.joined(separator: ", ")
     }
 }

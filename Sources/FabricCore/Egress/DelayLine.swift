@@ -15,9 +15,9 @@
 /// line has room, so a line that is too short slows the link (frames wait in their egress
 /// queue) and never loses or reorders a frame.
 public struct DelayLine: ~Copyable {
-    public let delayNanoseconds: UInt64
-    public let capacity: Int
-    @usableFromInline let mask: Int
+    public private(set) var delayNanoseconds: UInt64
+    public private(set) var capacity: Int
+    @usableFromInline private(set) var mask: Int
     @usableFromInline struct Entry {
         @usableFromInline var addr: UInt64
         /// When the frame reaches the far end of the wire (monotonic ns).
@@ -29,7 +29,7 @@ public struct DelayLine: ~Copyable {
             self.len = len
         }
     }
-    @usableFromInline let entries: UnsafeMutablePointer<Entry>
+    @usableFromInline private(set) var entries: UnsafeMutablePointer<Entry>
     @usableFromInline var head = 0   // next to leave (monotonic)
     @usableFromInline var tail = 0   // next to enter (monotonic)
 
@@ -45,7 +45,34 @@ public struct DelayLine: ~Copyable {
 
     deinit { entries.deallocate() }
 
-    @inlinable public var isEnabled: Bool { delayNanoseconds != 0 }
+    /// A line with a delay, or one whose delay was set to 0 while frames were on it (they still
+    /// arrive when they are due).
+    @inlinable public var isEnabled: Bool { delayNanoseconds != 0 || tail != head }
+
+    /// A new delay from now on (`fabric ctl config apply`), and room for `capacity` frames: the
+    /// frames on the wire arrive when they were due, the ones sent from now on take the new
+    /// delay, and none overtakes another (a shorter delay holds new frames behind the old until
+    /// those arrive). A larger capacity allocates a new ring and moves the frames over in order
+    /// (once per change, not per frame); the ring never shrinks.
+    public mutating func retune(delayNanoseconds delay: UInt64, capacity wanted: Int) {
+        delayNanoseconds = delay
+        let n = delay == 0 ? 1 : wanted
+        precondition(n > 0 && n & (n - 1) == 0, "DelayLine capacity must be a power of two")
+        guard n > capacity else { return }
+        let bigger = UnsafeMutablePointer<Entry>.allocate(capacity: n)
+        var k = 0
+        while head != tail {
+            bigger[k] = entries[head & mask]
+            head &+= 1
+            k += 1
+        }
+        entries.deallocate()
+        entries = bigger
+        capacity = n
+        mask = n - 1
+        head = 0
+        tail = k
+    }
     /// Frames on the wire now.
     @inlinable public var count: Int { tail &- head }
     @inlinable public var isEmpty: Bool { tail == head }

@@ -18,7 +18,7 @@ public struct EgressPort: ~Copyable {
     public var control: FrameQueue
     @usableFromInline let quantum: UnsafeMutablePointer<Int>
     @usableFromInline let deficit: UnsafeMutablePointer<Int>
-    public let strictMask: UInt8
+    public private(set) var strictMask: UInt8
     /// Bit q set while queue q holds frames: the scheduler tests a mask, not 8 counts.
     @usableFromInline var nonEmpty: UInt8 = 0
     @usableFromInline var rr = 0
@@ -71,6 +71,26 @@ public struct EgressPort: ~Copyable {
         dequeued.deallocate()
         dropped.deallocate()
         watermark.deallocate()
+    }
+
+    /// New scheduling from now on (a live QoS change): strict queues and ETS weights.
+    public mutating func setScheduling(strictMask: UInt8, weights: [Int]) {
+        precondition(weights.count == Self.queueCount && weights.allSatisfy { $0 > 0 })
+        self.strictMask = strictMask
+        for q in 0..<Self.queueCount {
+            quantum[q] = weights[q] * 1600
+            deficit[q] = 0
+        }
+    }
+
+    /// The port's emulated link from now on (`fabric ctl config apply`): line rate (also the
+    /// speed pause quanta are timed at), wire delay and room on the wire, random loss. Frames
+    /// queued or on the wire stay where they are.
+    public mutating func retune(lineRateGbps: Double?, delayNanoseconds: UInt64, lineFrames: Int, loss: RandomLoss, now: UInt64) {
+        shaper.retune(lineRateGbps: lineRateGbps, now: now)
+        pause.lineRateGbps = lineRateGbps ?? PauseState.defaultLineRateGbps
+        line.retune(delayNanoseconds: delayNanoseconds, capacity: lineFrames)
+        self.loss = loss
     }
 
     /// Takes the oldest frame of queue `q` regardless of scheduling, pauses and rate (the

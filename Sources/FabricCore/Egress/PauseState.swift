@@ -14,7 +14,8 @@ public struct PauseState: ~Copyable {
     /// Bit q set: PFC for queue q is disregarded (the watchdog's forward and drop actions).
     public var ignored: UInt8 = 0
     /// The speed pause quanta are timed at: one quantum is 512 bit times.
-    public let lineRateGbps: Double
+    /// (Changed live by `fabric ctl config apply`: pauses already running keep their end.)
+    public var lineRateGbps: Double
 
     public init(lineRateGbps: Double) {
         self.lineRateGbps = lineRateGbps

@@ -15,9 +15,9 @@ public struct Shaper {
     /// Wire time a backlogged port may make up after the worker was away.
     public static let catchUpNanoseconds: Double = 10_000_000
     /// Bytes per nanosecond on the emulated wire (0: unlimited, the shaper lets everything go).
-    public let bytesPerNanosecond: Double
-    public let burstBytes: Double
-    @usableFromInline let catchUpBytes: Double
+    public private(set) var bytesPerNanosecond: Double
+    public private(set) var burstBytes: Double
+    @usableFromInline private(set) var catchUpBytes: Double
     @usableFromInline var tokens: Double
     @usableFromInline var lastRefill: UInt64 = 0
     /// True while the last decision left eligible frames waiting for the wire.
@@ -31,6 +31,20 @@ public struct Shaper {
         burstBytes = max(4 * 1538, rate * 20_000)
         catchUpBytes = max(burstBytes, rate * Self.catchUpNanoseconds)
         tokens = burstBytes
+    }
+
+    /// A new line rate from now on (`fabric ctl config apply`): the time since the last refill
+    /// is credited at the old rate, and the bucket holds at most the new burst.
+    public mutating func retune(lineRateGbps: Double?, now: UInt64) {
+        if bytesPerNanosecond > 0 && now > lastRefill {
+            tokens = min(backlogged ? catchUpBytes : burstBytes, tokens + Double(now &- lastRefill) * bytesPerNanosecond)
+        }
+        lastRefill = now
+        let fresh = Shaper(lineRateGbps: lineRateGbps)
+        bytesPerNanosecond = fresh.bytesPerNanosecond
+        burstBytes = fresh.burstBytes
+        catchUpBytes = fresh.catchUpBytes
+        tokens = bytesPerNanosecond > 0 ? min(tokens, burstBytes) : burstBytes
     }
 
     @inlinable public var isLimited: Bool { bytesPerNanosecond > 0 }

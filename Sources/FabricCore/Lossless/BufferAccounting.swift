@@ -20,7 +20,7 @@ public struct BufferAccounting: ~Copyable {
     @usableFromInline let reserved: UnsafeMutablePointer<Int>
     @usableFromInline let dynamicShift: UnsafeMutablePointer<Int>
     @usableFromInline let fixedLimit: UnsafeMutablePointer<Int>
-    public let losslessPGs: UInt8
+    public private(set) var losslessPGs: UInt8
     public let xonOffset: Int
 
     /// `portDelaysNanoseconds`: each port's emulated propagation delay (none if empty), which
@@ -43,9 +43,19 @@ public struct BufferAccounting: ~Copyable {
         reserved = .filled(with: 0, count: 8)
         dynamicShift = .filled(with: Int.min, count: 8)
         fixedLimit = .filled(with: 0, count: 8)
+        setLossless(losslessPGs, config: config)
+    }
+
+    /// Which PGs are lossless, and so which profile (reserved bytes, threshold) each PG has.
+    /// Live-safe: what a PG holds is credited back by state, not by the profile it was charged
+    /// under.
+    public mutating func setLossless(_ mask: UInt8, config: BufferConfig) {
+        losslessPGs = mask
         for pg in 0..<8 {
-            let profile = losslessPGs & (1 << UInt8(pg)) != 0 ? config.lossless : config.lossy
+            let profile = mask & (1 << UInt8(pg)) != 0 ? config.lossless : config.lossy
             reserved[pg] = profile.reservedBytes
+            dynamicShift[pg] = Int.min
+            fixedLimit[pg] = 0
             switch profile.threshold {
             case .dynamic(let s): dynamicShift[pg] = s
             case .fixed(let b): fixedLimit[pg] = b
@@ -56,6 +66,11 @@ public struct BufferAccounting: ~Copyable {
     deinit {
         for p in [held, shared, inHeadroom, heldPeak, headroomPeak, headroom, reserved, dynamicShift, fixedLimit] { p.deallocate() }
     }
+
+    /// Port `p`'s lossless headroom from now on (its speed or delay changed live). Bytes it
+    /// holds in headroom above the new size leave as they drain; until then nothing more is
+    /// admitted into it.
+    public func setHeadroom(port p: Int, bytes: Int) { headroom[p] = bytes }
 
     @inlinable func isLossless(_ pg: Int) -> Bool { losslessPGs & (1 << UInt8(truncatingIfNeeded: pg)) != 0 }
 

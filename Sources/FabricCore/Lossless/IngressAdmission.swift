@@ -44,6 +44,36 @@ public struct IngressAdmission: ~Copyable {
         xoffSent.deallocate()
     }
 
+    /// New QoS maps from now on (a live change): which PGs are lossless and which priorities
+    /// each pauses. Every XOFF in force is released first: returns, per port, the priorities
+    /// to send XON for (the old ones). A PG still lossless and above its threshold pauses again
+    /// with its next frame into headroom.
+    public mutating func setQoS(_ qos: QoSMaps, buffers: BufferConfig) -> [UInt8] {
+        var xon = [UInt8](repeating: 0, count: portCount)
+        for p in 0..<portCount {
+            for pg in 0..<8 where xoffSent[p * 8 + pg] != 0 {
+                xon[p] |= pgPriorities[pg]
+                xoffSent[p * 8 + pg] = 0
+            }
+        }
+        xoffActive = 0
+        var lossless: UInt8 = 0
+        for pg in 0..<8 { pgPriorities[pg] = 0 }
+        for tc in 0..<8 where qos.losslessTCs & (1 << UInt8(tc)) != 0 {
+            let pg = Int(qos.tcToPriorityGroup[tc] & 7)
+            lossless |= 1 << UInt8(pg)
+            pgPriorities[pg] |= 1 << UInt8(tc)
+        }
+        buffer.setLossless(lossless, config: buffers)
+        return xon
+    }
+
+    /// Port `p`'s speed (PFC refresh timing) and headroom from now on (a live change).
+    public func retune(port p: Int, speedGbps: Double?, headroomBytes: Int) {
+        refreshInterval[p] = UInt64(65535 * 512 / (speedGbps ?? PauseState.defaultLineRateGbps) / 2)
+        buffer.setHeadroom(port: p, bytes: headroomBytes)
+    }
+
     /// Where a frame of `bytes` for (`port`, `pg`) would be held: the parts from the shared
     /// pool and from headroom; nil when it may not be held (`refusal` says why).
     @inlinable public func admit(port: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {

@@ -30,6 +30,13 @@ public struct PFCReceiver: ~Copyable {
         enabled.deallocate()
     }
 
+    /// New maps from now on (a live change): the queue each priority pauses, the priorities
+    /// each port honours. Pauses running now keep their queues until they end.
+    public func update(tcToQueue: [UInt8], enabled e: [UInt8]) {
+        for i in 0..<8 { priorityToQueue[i] = tcToQueue[i] & 7 }
+        for (p, v) in e.enumerated() { enabled[p] = v }
+    }
+
     /// The egress queue PFC priority `priority` pauses.
     @inlinable public func queue(priority: Int) -> Int { Int(priorityToQueue[priority & 7]) }
 

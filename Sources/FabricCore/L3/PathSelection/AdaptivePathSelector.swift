@@ -179,6 +179,9 @@ public struct AdaptivePathSelector: PathSelector, ~Copyable {
         return m
     }
 
+    /// Port `p`'s speed from now on (the load's own is set by `PortLoad.setSpeed`).
+    public func setSpeed(port p: Int, gbps: Double?) { speedKbps[p] = UInt64(((gbps ?? 100) * 1_000_000).rounded()) }
+
     /// Active data flowlets on `port`.
     public func activeFlowlets(port: Int) -> Int { Int(flowlets[port]) }
 

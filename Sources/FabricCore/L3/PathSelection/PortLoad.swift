@@ -64,6 +64,9 @@ public struct PortLoad: ~Copyable {
         up.deallocate()
     }
 
+    /// Port `p`'s speed from now on (nil: 100G); its utilisation so far is kept.
+    public func setSpeed(port p: Int, gbps: Double?) { capacity[p] = (gbps ?? 100) / 8 }
+
     /// Takes a sample if `interval` has passed: `txBytes(p)` is port p's transmitted bytes so
     /// far, `queuedBytes(p)` what waits on it now.
     @inlinable
