@@ -190,10 +190,9 @@ final class SwitchIntegrationTests: LabTestCase {
         let (b1, t1) = try wire()
         let gbps = (b1 - b0) / (t1 - t0) / 1e9
         print("emulated line rate: \(gbps) Gb/s on a 200 Mb/s port")
-        // Held within 2% (0.200) until this session's merges; since, 0.193-0.196 on the bridge
-        // (README Known limits: a regression whose cause is not found yet). Bounded at 4% until
-        // it is; above the rate still fails.
-        XCTAssertEqual(gbps, 0.2, accuracy: 0.008, "\(gbps) Gb/s on the emulated 200 Mb/s wire")
+        // 0.194-0.196 while the shaper made up at most 10 ms of wire time after the worker was
+        // held off the CPU (it was, for 17-29 ms at times); 0.2003-0.2012 with 25 ms.
+        XCTAssertEqual(gbps, 0.2, accuracy: 0.004, "\(gbps) Gb/s on the emulated 200 Mb/s wire")
         XCTAssertLessThanOrEqual(gbps, 0.204, "never faster than the emulated wire")
         _ = sender.wait(timeout: 10)
         XCTAssertEqual(sw.child.stop(), 0)

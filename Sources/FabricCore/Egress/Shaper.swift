@@ -12,8 +12,12 @@
 /// never forms on its own.
 public struct Shaper {
     public static let wireOverhead = 24
-    /// Wire time a backlogged port may make up after the worker was away.
-    public static let catchUpNanoseconds: Double = 10_000_000
+    /// Wire time a backlogged port may make up after the worker was away. 10 ms lost 2.5% of a
+    /// 200 Mb/s port's rate (0.194-0.196 Gb/s measured) once the worker was held off the CPU
+    /// for 17-29 ms at times (`longestStallMicroseconds`, a debug sender spinning on the other
+    /// core); 25 ms holds it (0.2003-0.2012). Longer stalls forfeit the rest: a burst of more
+    /// than 25 ms of line rate at once would overrun the receiving host's ring instead.
+    public static let catchUpNanoseconds: Double = 25_000_000
     /// Bytes per nanosecond on the emulated wire (0: unlimited, the shaper lets everything go).
     public private(set) var bytesPerNanosecond: Double
     public private(set) var burstBytes: Double
