@@ -49,14 +49,14 @@ final class ControlPlane: @unchecked Sendable {
                 guard let a = IPAddress(text) else { throw ControlError("route add: '\(text)' is no IP address") }
                 hops.append(a)
             }
-            var c = try running()
+            var c = try running(router: true)
             let replaced = c.routes.contains { $0.prefix == prefix }
             c.routes.removeAll { $0.prefix == prefix }
             c.routes.append(RouteConfig(prefix: prefix, nextHops: hops))
             return try live(c, summary: "route \(prefix) via \(words[4]) (\(replaced ? "replaced" : "added"))")
         case ("route", "del"?):
             guard words.count == 3, let prefix = IPPrefix(words[2], strict: false) else { throw ControlError("route del PREFIX (got '\(request)')") }
-            var c = try running()
+            var c = try running(router: true)
             guard c.routes.contains(where: { $0.prefix == prefix }) else { throw ControlError("route del: no static route \(prefix)") }
             c.routes.removeAll { $0.prefix == prefix }
             return try live(c, summary: "route \(prefix) deleted")
@@ -74,8 +74,9 @@ final class ControlPlane: @unchecked Sendable {
         }
     }
 
-    private func running() throws -> SwitchConfig {
-        guard let c = config, c.mode == .router else { throw ControlError("routes and configurations change only on a router (--config)") }
+    private func running(router: Bool = false) throws -> SwitchConfig {
+        guard let c = config else { throw ControlError("this switch runs without --config: nothing to change") }
+        guard !router || c.mode == .router else { throw ControlError("routes change only on a router") }
         return c
     }
 

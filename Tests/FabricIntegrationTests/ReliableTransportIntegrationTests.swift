@@ -1,3 +1,4 @@
+import FabricConfig
 import FabricLab
 import FabricTraffic
 import Foundation
@@ -90,5 +91,34 @@ final class CollectiveIntegrationTests: LabTestCase {
         XCTAssertEqual(clean.lost, 0)
         XCTAssertGreaterThan(dropped.lost, 0)
         XCTAssertEqual(dropped.retransmittedPackets, dropped.lost, "selective repeat resends what was dropped")
+    }
+
+    /// h3's switch port loses every frame (`loss: 100%`, applied live once the hosts know each
+    /// other's MACs): h2's QP to h3 exhausts its retries
+    /// (67 ms ACK timeout, 1 retry) and fails, and so does h3's (the ACKs to it are lost); h2 ends at once and the collective stops the
+    /// other ranks (blocked on chunks that can never come), so the run ends in seconds with the
+    /// failure reported, not at the ranks' time limit.
+    func testAFailedQueuePairEndsTheCollectiveAtOnce() throws {
+        let tb = try makeTestbed(hosts: 4)
+        let base = config(tb)
+        _ = try startSwitch(tb, config: base)
+        for h in 1...4 { XCTAssertEqual(try Ping.run(from: tb.hostNamespace(h), to: tb.hostAddress(h % 4 + 1), count: 1).received, 1) }
+        var lossy = base
+        lossy.ports[2].lossPercent = 100
+        let path = NSTemporaryDirectory() + "fabric-it-loss-\(getpid()).yaml"
+        try SwitchConfigYAML.write(lossy, to: path, header: "h3's port loses everything")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let answer = try Shell.run([fabric, "ctl", "--switch", base.name, "config", "apply", path])
+        XCTAssertTrue(answer.contains("ok: applied"), answer)
+        var o = CollectiveOptions()
+        o.bufferBytes = 1 << 18
+        o.reliabilityArguments = ["--ack-timeout", "14", "--retry-count", "1"]
+        let started = Date()
+        let r = try Collective.run(fabric: fabric, testbed: tb, ranks: [1, 2, 3, 4], options: o)
+        let took = Date().timeIntervalSince(started)
+        print(r.summary + String(format: " (%.1f s)", took))
+        XCTAssertEqual(r.failedQueuePairs, 2, "h2's QP to h3 (its data lost) and h3's to h4 (its ACKs lost)")
+        XCTAssertLessThan(r.messagesCompleted, r.messagesSent)
+        XCTAssertLessThan(took, 20, "ended when the QP failed, not at the 120 s limit")
     }
 }

@@ -131,9 +131,7 @@ public enum Collective {
         let startAt = monotonicNanoseconds() + 50_000_000
         try "\(startAt)\n".write(toFile: startFile, atomically: true, encoding: .utf8)
         o.onStart?(startAt)
-        let reports = try children.enumerated().map { i, c in
-            try ChildRun.result(of: c, as: RankReport.self, what: "rank \(names[i])", timeout: 180)
-        }
+        let reports = try gather(children, names: names, timeout: 180)
         let senders = reports.map(\.sender)
         let start = senders.map(\.startedAt).filter { $0 > 0 }.min() ?? 0
         func seconds(_ t: UInt64) -> Double { t > start ? Double(t - start) / 1e9 : 0 }
@@ -152,6 +150,32 @@ public enum Collective {
                                 timeouts: senders.reduce(0) { $0 + $1.timeouts }, lost: reports.reduce(0) { $0 + $1.receiver.lost },
                                 reorderedPackets: reports.reduce(0) { $0 + $1.receiver.reordered }, hostDrops: reports.reduce(0) { $0 + $1.receiver.hostDrops },
                                 failedQueuePairs: senders.reduce(0) { $0 + $1.failedQueuePairs }, flows: flows)
+    }
+
+    /// Every rank's report. A rank whose QP exhausted its retries ends at once (the ring cannot
+    /// complete past it); the others are then stopped (SIGINT) and report what they did, so a
+    /// failed collective ends in seconds, not at the time limit.
+    static func gather(_ children: [ChildProcess], names: [String], timeout: Double) throws -> [RankReport] {
+        var reports = [RankReport?](repeating: nil, count: children.count)
+        let deadline = Date().addingTimeInterval(timeout)
+        var stopping = false
+        while reports.contains(where: { $0 == nil }) {
+            try Interrupt.check()
+            for (i, c) in children.enumerated() where reports[i] == nil && c.wait(timeout: 0) != nil {
+                let r = try ChildRun.decodeLast(RankReport.self, from: c.output, what: "rank \(names[i])")
+                reports[i] = r
+                if r.sender.failedQueuePairs > 0 && !stopping {
+                    stopping = true
+                    for (j, other) in children.enumerated() where reports[j] == nil { other.signal(SIGINT) }
+                }
+            }
+            guard Date() < deadline else {
+                let late = reports.indices.filter { reports[$0] == nil }.map { names[$0] }
+                throw TestbedError("ranks \(late.joined(separator: ", ")) did not finish within \(Int(timeout)) s")
+            }
+            usleep(10_000)
+        }
+        return reports.map { $0! }
     }
 
     /// All-to-all: every rank's chunk for every other rank at once, one message per QP.

@@ -44,7 +44,7 @@ public struct RoCESender {
         var schedule = SendSchedule(config: c, control: control, start: start)
         var report = SenderReport()
         var now = start
-        while true {
+        while !stopRequested.load(ordering: .relaxed) {   // SIGINT/SIGTERM: report what was done
             now = monotonicNanoseconds()
             if schedule.control.pollIsDue(at: now) { schedule.readControlFrames(now: now) }
             schedule.requester.checkTimeouts(at: now)

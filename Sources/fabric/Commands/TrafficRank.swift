@@ -63,6 +63,9 @@ struct Rank: ParsableCommand {
         // Messages allowed to begin: step 0's, and one step more per step fully received.
         let report = try sender.run(gate: { (shared.delivered.load(ordering: .relaxed) / qps + 1) * qps }, startAt: start)
         shared.senderDone.store(true, ordering: .relaxed)
+        // A QP that exhausted its retries: the next rank never gets its chunk, so the ring
+        // cannot complete. Stop waiting for ours and report (the collective stops the rest).
+        if report.failedQueuePairs > 0 { shared.abandoned.store(true, ordering: .relaxed) }
         let received = shared.join()
         let result = RankReport(sender: report, receiver: received)
         if json {
@@ -93,6 +96,8 @@ final class RankState: @unchecked Sendable {
     let limit: Double
     let delivered = Atomic<UInt64>(0)
     let senderDone = Atomic<Bool>(false)
+    /// The collective cannot complete (this rank's QP failed): stop at once.
+    let abandoned = Atomic<Bool>(false)
     private var report: ReceiverReport?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -106,6 +111,7 @@ final class RankState: @unchecked Sendable {
         Thread.detachNewThread { [self] in
             var doneSince: UInt64 = 0
             report = receiver.run(seconds: limit, idle: limit, delivered: { self.delivered.store($0, ordering: .relaxed) }, stop: {
+                if self.abandoned.load(ordering: .relaxed) { return true }
                 guard self.senderDone.load(ordering: .relaxed), self.delivered.load(ordering: .relaxed) >= self.expected else { return false }
                 let now = monotonicNanoseconds()
                 if doneSince == 0 { doneSince = now }
