@@ -1,5 +1,6 @@
 import FabricConfig
 import FabricCore
+import FabricSystem
 import FabricTelemetry
 import FabricTraffic
 import Foundation
@@ -20,12 +21,20 @@ public struct LosslessIncast {
     public var bottleneckGbps = 0.2
     public var senderGbps = 0.25
     public var seconds = 3.0
+    /// Queue pairs per sender: each may have `ReliabilityParameters.windowPackets` (1024)
+    /// packets unacknowledged, so a sender has at most queuePairs x 1024 in flight.
+    public var queuePairs = 2
+    /// Stop the switch process (SIGSTOP) for this long halfway through the run, then let it
+    /// go on (SIGCONT): a worker held off the CPU, as on a loaded machine (0: no stall).
+    public var stallNanoseconds: UInt64 = 0
 
     public struct Result: Sendable {
         public var pfc: Bool
         public var cc: String
         public var workload: WorkloadResult
         public var report: SwitchReport
+        /// How long the switch was stopped (SIGSTOP to SIGCONT), 0 without a stall.
+        public var stoppedNanoseconds: UInt64 = 0
         /// Frames the switch dropped or its sockets lost, all reasons.
         public var switchDrops: UInt64 { report.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames } }
         /// "port:reason" -> count, for every drop the switch counted.
@@ -63,7 +72,7 @@ public struct LosslessIncast {
                     peakPGBytes: peakPG, peakHeadroomBytes: peakHeadroom, reactionMeanMicroseconds: reactionMeanMicroseconds,
                     reactionMaxMicroseconds: reactionMaxMicroseconds, rxRingPeak: rxRingPeak,
                     switchStallMicroseconds: report.loop.longestStallMicroseconds, sendersBehindMicroseconds: sendersBehindMicroseconds,
-                    dropReasons: dropReasons)
+                    stoppedMicroseconds: Double(stoppedNanoseconds) / 1000, dropReasons: dropReasons)
         }
     }
 
@@ -91,6 +100,8 @@ public struct LosslessIncast {
         /// The switch's longest stall (not polling, not asleep).
         public var switchStallMicroseconds: Double
         public var sendersBehindMicroseconds: Double
+        /// How long the experiment held the switch stopped (`stallNanoseconds`; 0: not).
+        public var stoppedMicroseconds: Double
         /// "port:reason" -> frames.
         public var dropReasons: [String: UInt64]
     }
@@ -130,28 +141,89 @@ public struct LosslessIncast {
         o.seconds = seconds
         o.rateGbps = senderGbps
         o.messageBytes = 16384
+        o.queuePairs = queuePairs
         o.extraSenderArguments = ["--cc", cc]
         let side = try alongside.map { try ChildProcess($0) }
         defer { side?.stop(grace: 2) }
+        // The senders start 0.5 s after the workload does: the stall comes halfway through.
+        let stall = stallNanoseconds > 0 ? SwitchStall(pid: sw.child.pid, after: 0.5 + seconds / 2, for: stallNanoseconds) : nil
+        defer { stall?.finish() }
         let w = try Workload.run(fabric: launcher.fabric, testbed: testbed, pattern: .incast(to: senders + 1, from: Array(1...senders)), options: o)
         _ = side?.wait(timeout: 5)
-        return Result(pfc: pfc, cc: cc, workload: w, report: try sw.stopAndReport())
+        let stopped = stall?.finish() ?? 0
+        return Result(pfc: pfc, cc: cc, workload: w, report: try sw.stopAndReport(), stoppedNanoseconds: stopped)
     }
 
     /// One line per run, for people.
     public static func table(_ results: [Result]) -> String {
         func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
-        var out = "| PFC | sender CC | sent | received | lost (receiver host drops) | resent | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        let stalls = results.contains { $0.stoppedNanoseconds > 0 }
+        var out = "| PFC | sender CC | sent | received | lost (receiver host drops) | resent | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |"
+            + (stalls ? " stopped ms |\n" : "\n")
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + (stalls ? "---|\n" : "\n")
         for s in results.map(\.summary) {
             out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) (\(s.hostDrops)) | \(s.retransmitted) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
                 + "\(s.ecnMarks) | \(f(s.goodputGbps)) | \(s.peakPGBytes) | \(s.peakHeadroomBytes) | "
                 + "\(f(s.reactionMeanMicroseconds, 1)) / \(f(s.reactionMaxMicroseconds, 1)) | \(s.rxRingPeak) | "
-                + "\(f(s.switchStallMicroseconds / 1000, 1)) | \(f(s.sendersBehindMicroseconds / 1000, 1)) |\n"
+                + "\(f(s.switchStallMicroseconds / 1000, 1)) | \(f(s.sendersBehindMicroseconds / 1000, 1)) |"
+                + (stalls ? " \(f(s.stoppedMicroseconds / 1000, 1)) |\n" : "\n")
         }
         for s in results.map(\.summary) where s.switchDrops > 0 {
             out += "\nPFC \(s.pfc ? "on" : "off"), \(s.cc): switch drops by reason: " + s.dropReasons.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         return out + "\n"
+    }
+}
+
+/// Holds a process stopped for a while, from a thread of its own: SIGSTOP `after` seconds from
+/// now, SIGCONT `for` nanoseconds later. `finish` waits for it (and sends SIGCONT whatever
+/// happened, so the process is never left stopped) and returns how long it was stopped.
+final class SwitchStall: @unchecked Sendable {
+    let pid: Int32
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var cancelled = false
+    private var stopped: UInt64 = 0
+    private var finished = false
+
+    init(pid: Int32, after seconds: Double, for nanoseconds: UInt64) {
+        self.pid = pid
+        let thread = Thread { [self] in
+            let start = monotonicNanoseconds() + UInt64(seconds * 1e9)
+            while monotonicNanoseconds() < start {
+                if lock.withLock({ cancelled }) { break }
+                usleep(1_000)
+            }
+            if !lock.withLock({ cancelled }) {
+                let t0 = monotonicNanoseconds()
+                kill(pid, SIGSTOP)
+                let end = t0 + nanoseconds
+                while case let now = monotonicNanoseconds(), now < end {
+                    let left = end - now
+                    var ts = timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
+                    _ = nanosleep(&ts, nil)
+                }
+                kill(pid, SIGCONT)
+                let t = monotonicNanoseconds() - t0
+                lock.withLock { stopped = t }
+            }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits for the stall to end (cancels one that has not begun) and returns how long the
+    /// process was stopped. Call it before the process is reaped; later calls do nothing.
+    @discardableResult
+    func finish() -> UInt64 {
+        let first = lock.withLock { () -> Bool in
+            defer { finished = true; cancelled = true }
+            return !finished
+        }
+        if first {
+            done.wait()
+            kill(pid, SIGCONT)   // still our child (not yet reaped): the pid is its own
+        }
+        return lock.withLock { stopped }
     }
 }
