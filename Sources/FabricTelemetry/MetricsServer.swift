@@ -120,6 +120,7 @@ public final class MetricsServer: @unchecked Sendable {
                 counter("fabric_pfc_tx_frames_total", "802.1Qbb frames the switch sent for the priority", l, p.pfcTx[prio])
                 counter("fabric_pfc_paused_microseconds_total", "Time the priority's queue was paused", l, UInt64(p.pfcPausedMicroseconds[prio]))
             }
+            counter("fabric_pfc_tx_failures_total", "802.1Qbb frames the switch could not send (no frame, control queue full)", port, p.pfcTxFailures)
             for pg in 0..<8 {
                 let l = port + [("pg", "\(pg)")]
                 gauge("fabric_pg_bytes", "Ingress bytes held by the priority group", l, Double(p.pgBytes[pg]))
@@ -130,6 +131,7 @@ public final class MetricsServer: @unchecked Sendable {
         gauge("fabric_buffer_pool_bytes", "Size of the shared ingress pool", [], Double(r.buffer.poolBytes))
         gauge("fabric_buffer_pool_used_bytes", "Shared pool bytes in use", [], Double(r.buffer.usedBytes))
         gauge("fabric_buffer_pool_watermark_bytes", "Most shared pool bytes in use", [], Double(r.buffer.watermarkBytes))
+        counter("fabric_frame_allocations_refused_total", "Frame allocations the frame memory refused (it ran short)", [], r.ledger.refusals)
         counter("fabric_flowlets_total", "Flowlets started", [], r.loadBalancing.newFlowlets)
         counter("fabric_flowlet_path_changes_total", "Flowlets that moved to another member", [], r.loadBalancing.pathChanges)
         counter("fabric_flowlet_collisions_total", "Packets whose flowlet entry another flow held", [], r.loadBalancing.collisions)

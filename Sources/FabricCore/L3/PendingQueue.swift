@@ -21,6 +21,8 @@ public struct PendingQueue: ~Copyable {
         public var mac: MACAddress = MACAddress(rawValue: 0)
     }
 
+    /// Frames the router parks at most (the data path's pending queue).
+    public static let defaultCapacity = 256
     public let capacity: Int
     public let timeout: UInt64
     @usableFromInline let entries: UnsafeMutablePointer<Entry>
@@ -28,7 +30,7 @@ public struct PendingQueue: ~Copyable {
     /// What the last `take...` took out, in arrival order.
     public let taken: UnsafeMutablePointer<Entry>
 
-    public init(capacity: Int = 256, timeout: UInt64 = 1_000_000_000) {
+    public init(capacity: Int = PendingQueue.defaultCapacity, timeout: UInt64 = 1_000_000_000) {
         self.capacity = capacity
         self.timeout = timeout
         entries = .allocate(capacity: capacity)

@@ -13,7 +13,7 @@ import Foundation
 public struct LosslessIncast {
     /// A routed star with at least `senders + 1` hosts.
     public var testbed: TopologyTestbed
-    /// Starts the switch; `run` adds a queue capacity that holds what the lossless PGs may hold.
+    /// Starts the switch.
     public var launcher: SwitchLauncher
     /// Hosts 1...senders send into host senders+1.
     public var senders = 3
@@ -27,6 +27,8 @@ public struct LosslessIncast {
     /// Stop the switch process (SIGSTOP) for this long halfway through the run, then let it
     /// go on (SIGCONT): a worker held off the CPU, as on a loaded machine (0: no stall).
     public var stallNanoseconds: UInt64 = 0
+    /// The switch's `buffers.stall_budget` (nil: its default).
+    public var stallBudgetNanoseconds: UInt64?
 
     public struct Result: Sendable {
         public var pfc: Bool
@@ -118,6 +120,7 @@ public struct LosslessIncast {
         let receiverPort = testbed.plan.hosts[senders].switchPort
         for i in c.ports.indices where c.ports[i].name == receiverPort { c.ports[i].speedGbps = bottleneckGbps }
         if !pfc { c.qos.losslessTCs = 0 }
+        if let t = stallBudgetNanoseconds { c.buffers.stallBudgetNanoseconds = t }
         return c
     }
 
@@ -135,7 +138,7 @@ public struct LosslessIncast {
         }
         try SwitchConfigYAML.write(config(pfc: pfc), to: configFile, header: "fabric lossless: PFC \(pfc ? "on" : "off")")
         let sw = try launcher.start(.init(namespace: testbed.switchNamespace, config: configFile, statsFile: statsFile,
-                                          arguments: ["--queue-capacity", "8192"] + switchArguments))
+                                          arguments: switchArguments))
         defer { sw.stop() }
         var o = WorkloadOptions()
         o.seconds = seconds

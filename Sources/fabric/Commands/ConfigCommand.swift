@@ -34,9 +34,11 @@ struct ConfigCommand: ParsableCommand {
             let b = c.buffers
             print("  buffers: pool \(b.poolBytes) B; lossless PGs reserved \(b.lossless.reservedBytes) B, \(b.lossless.threshold.description), "
                   + "xon offset \(b.xonOffsetBytes) B; lossy PGs reserved \(b.lossy.reservedBytes) B, \(b.lossy.threshold.description)")
+            print("  stall budget \(Units.text(nanoseconds: b.stallBudgetNanoseconds)) at up to \(Units.text(gbps: b.stallRateGbps)) a port")
             for p in c.ports {
                 let speed = p.speedGbps ?? 100
-                print("  headroom \(p.name): \(b.headroom(speedGbps: speed)) B per lossless PG (at \(Units.text(gbps: speed)), cable \(b.cableMeters) m, MTU \(b.mtu))")
+                print("  headroom \(p.name): \(b.headroom(speedGbps: p.speedGbps)) B per lossless PG (at \(Units.text(gbps: speed)), cable \(b.cableMeters) m, MTU \(b.mtu), "
+                      + "\(b.stallBytes(speedGbps: p.speedGbps)) B of stall)")
             }
         }
     }
