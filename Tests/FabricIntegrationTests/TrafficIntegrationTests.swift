@@ -396,8 +396,8 @@ final class TrafficIntegrationTests: LabTestCase {
     /// The lossless class through a stall of the switch: the incast above with 4 QPs per sender
     /// (4096 packets may be unacknowledged, so the senders do not stop on their own), and the
     /// switch process stopped (SIGSTOP) for 100 ms, its stall budget, halfway through each run:
-    /// 100 ms of 250 Mb/s is ~2800 frames per sender port, more than a 2048-frame rx ring.
-    /// Nothing may be lost, nothing dropped, nothing resent.
+    /// 100 ms of 250 Mb/s is ~2800 frames per sender port, more than `--ring-size` (2048, the
+    /// rx ring without a stall budget). Nothing may be lost, nothing dropped, nothing resent.
     func testLosslessIncastThroughAStoppedSwitch() throws {
         let tb = try makeTestbed(hosts: 4, routed: true)
         var lab = LosslessIncast(testbed: tb, launcher: launcher)
@@ -409,7 +409,9 @@ final class TrafficIntegrationTests: LabTestCase {
         for r in [on, dcqcn] {
             let what = "PFC on, \(r.cc), switch stopped \(r.stoppedNanoseconds / 1_000_000) ms"
             XCTAssertGreaterThanOrEqual(r.stoppedNanoseconds, 100_000_000, "\(what): the switch was stopped")
-            XCTAssertGreaterThanOrEqual(r.report.loop.longestStallMicroseconds, 100_000, "\(what): the switch saw its stall")
+            if r.cc == "none" {   // (its queue to h4 never empties, so it was not asleep in poll(), which is no stall)
+                XCTAssertGreaterThanOrEqual(r.report.loop.longestStallMicroseconds, 100_000, "\(what): the switch saw its stall")
+            }
             XCTAssertEqual(r.switchDrops, 0, "\(what): no drop of any kind: \(r.dropReasons)")
             // As above: frames the receiving host's own socket dropped are not the fabric's loss.
             if r.workload.hostDrops == 0 {

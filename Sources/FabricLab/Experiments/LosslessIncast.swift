@@ -70,7 +70,9 @@ public struct LosslessIncast {
 
         public var summary: Summary {
             Summary(pfc: pfc, cc: cc, sent: workload.sentPackets, received: workload.receivedPackets, lost: workload.lost,
-                    hostDrops: workload.hostDrops, retransmitted: workload.retransmittedPackets, switchDrops: switchDrops, pfcSent: pfcSent, pausesAtSenders: pausesAtSenders, ecnMarks: ecnMarks, goodputGbps: goodputGbps,
+                    hostDrops: workload.hostDrops, retransmitted: workload.retransmittedPackets,
+                    ackTimeouts: workload.senders.reduce(0) { $0 + $1.report.timeouts }, naks: workload.senders.reduce(0) { $0 + $1.report.naksReceived },
+                    switchDrops: switchDrops, pfcSent: pfcSent, pausesAtSenders: pausesAtSenders, ecnMarks: ecnMarks, goodputGbps: goodputGbps,
                     peakPGBytes: peakPG, peakHeadroomBytes: peakHeadroom, reactionMeanMicroseconds: reactionMeanMicroseconds,
                     reactionMaxMicroseconds: reactionMaxMicroseconds, rxRingPeak: rxRingPeak,
                     switchStallMicroseconds: report.loop.longestStallMicroseconds, sendersBehindMicroseconds: sendersBehindMicroseconds,
@@ -89,6 +91,10 @@ public struct LosslessIncast {
         /// packets RC resent.
         public var hostDrops: UInt64
         public var retransmitted: UInt64
+        /// Why RC resent: local ACK timeouts (no acknowledgement for 268 ms: nothing lost, but
+        /// some end held off the CPU that long, or the queue ahead that deep) and NAKs (a gap).
+        public var ackTimeouts: UInt64
+        public var naks: UInt64
         public var switchDrops: UInt64
         public var pfcSent: UInt64
         public var pausesAtSenders: UInt64
@@ -137,8 +143,10 @@ public struct LosslessIncast {
             try? FileManager.default.removeItem(atPath: statsFile)
         }
         try SwitchConfigYAML.write(config(pfc: pfc), to: configFile, header: "fabric lossless: PFC \(pfc ? "on" : "off")")
+        // Lossless queues hold whatever their PGs may admit; with PFC off the class is lossy,
+        // and 8192 frames let its ingress PGs, not the egress queue, decide the drops.
         let sw = try launcher.start(.init(namespace: testbed.switchNamespace, config: configFile, statsFile: statsFile,
-                                          arguments: switchArguments))
+                                          arguments: ["--queue-capacity", "8192"] + switchArguments))
         defer { sw.stop() }
         var o = WorkloadOptions()
         o.seconds = seconds
@@ -161,11 +169,11 @@ public struct LosslessIncast {
     public static func table(_ results: [Result]) -> String {
         func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
         let stalls = results.contains { $0.stoppedNanoseconds > 0 }
-        var out = "| PFC | sender CC | sent | received | lost (receiver host drops) | resent | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |"
+        var out = "| PFC | sender CC | sent | received | lost (receiver host drops) | resent (ACK timeouts, NAKs) | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |"
             + (stalls ? " stopped ms |\n" : "\n")
         out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + (stalls ? "---|\n" : "\n")
         for s in results.map(\.summary) {
-            out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) (\(s.hostDrops)) | \(s.retransmitted) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
+            out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) (\(s.hostDrops)) | \(s.retransmitted) (\(s.ackTimeouts), \(s.naks)) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
                 + "\(s.ecnMarks) | \(f(s.goodputGbps)) | \(s.peakPGBytes) | \(s.peakHeadroomBytes) | "
                 + "\(f(s.reactionMeanMicroseconds, 1)) / \(f(s.reactionMaxMicroseconds, 1)) | \(s.rxRingPeak) | "
                 + "\(f(s.switchStallMicroseconds / 1000, 1)) | \(f(s.sendersBehindMicroseconds / 1000, 1)) |"
