@@ -9,12 +9,7 @@ import XCTest
 /// /metrics of a bridge.
 final class MACExportTests: XCTestCase {
     func testBridgeSnapshotCarriesMACMovesAndLearnFailures() throws {
-        let config = SwitchConfig(name: "embedded", mode: .bridge,
-                                  ports: (0..<2).map { PortConfig(name: "e\($0)", mac: MACAddress(rawValue: 0x02_5F_00_00_EE_00 | UInt64($0))) })
-        var options = SwitchOptions(config: config, bpfObject: "")
-        options.batchSize = 16
-        options.queueCapacity = 256
-        var sw = try FabricSwitch(options: options, ifindexes: [1, 2], io: EmbeddedBackend(ports: 2, frameCount: 512, ringSize: 64))
+        var sw = try embeddedSwitch(ports: 2, frameCount: 512)
         let host: UInt64 = 0x02_00_00_00_00_0A
         sw.io.kernel.deliver(Frames.ethernet(dst: 0xFFFF_FFFF_FFFF, src: host, length: 64), port: 0)
         _ = sw.iterate(now: 1_000)

@@ -10,12 +10,7 @@ import XCTest
 /// a complete record of its first part.
 final class RecorderLimitTests: XCTestCase {
     func testRecordStopsAtItsLimitAndStaysReadable() throws {
-        let config = SwitchConfig(name: "embedded", mode: .bridge,
-                                  ports: (0..<2).map { PortConfig(name: "e\($0)", mac: MACAddress(rawValue: 0x02_5F_00_00_EE_00 | UInt64($0))) })
-        var options = SwitchOptions(config: config, bpfObject: "")
-        options.batchSize = 16
-        options.queueCapacity = 256
-        var sw = try FabricSwitch(options: options, ifindexes: [1, 2], io: EmbeddedBackend(ports: 2, frameCount: 512, ringSize: 64))
+        var sw = try embeddedSwitch(ports: 2, frameCount: 512)
         let path = NSTemporaryDirectory() + "fabric-record-limit-\(getpid()).sfrec"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let sampleBytes = 8 + 2 * 52 + 8

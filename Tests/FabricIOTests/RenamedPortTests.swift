@@ -8,12 +8,7 @@ import XCTest
 /// the kernel (the real check, by ifindex, runs end to end in HardeningIntegrationTests).
 final class RenamedPortTests: XCTestCase {
     func testRenamedPortStaysInServiceAndKeepsItsKernelFrames() throws {
-        let config = SwitchConfig(name: "embedded", mode: .bridge,
-                                  ports: (0..<2).map { PortConfig(name: "e\($0)", mac: MACAddress(rawValue: 0x02_5F_00_00_EE_00 | UInt64($0))) })
-        var options = SwitchOptions(config: config, bpfObject: "")
-        options.batchSize = 16
-        options.queueCapacity = 256
-        var sw = try FabricSwitch(options: options, ifindexes: [1, 2], io: EmbeddedBackend(ports: 2, frameCount: 512, ringSize: 64))
+        var sw = try embeddedSwitch(ports: 2, frameCount: 512)
         let kernel = sw.io.kernel
         _ = sw.iterate(now: 1_000)
         let held = kernel.held(port: 1)

@@ -12,13 +12,7 @@ final class RunLoopTests: XCTestCase {
     static let hosts: [UInt64] = [0x02_00_00_00_00_0A, 0x02_00_00_00_00_0B, 0x02_00_00_00_00_0C]
 
     func makeSwitch(ports: Int = 3, ringSize: Int = 64, frameCount: Int = 1024) throws -> FabricSwitch<EmbeddedBackend> {
-        let config = SwitchConfig(name: "embedded", mode: .bridge,
-                                  ports: (0..<ports).map { PortConfig(name: "e\($0)", mac: MACAddress(rawValue: 0x02_5F_00_00_EE_00 | UInt64($0))) })
-        var options = SwitchOptions(config: config, bpfObject: "")
-        options.batchSize = 16
-        options.queueCapacity = 256
-        return try FabricSwitch(options: options, ifindexes: (0..<ports).map { Int32($0 + 1) },
-                                io: EmbeddedBackend(ports: ports, frameCount: frameCount, ringSize: ringSize))
+        try embeddedSwitch(ports: ports, ringSize: ringSize, frameCount: frameCount)
     }
 
     func frame(to dst: UInt64, from src: UInt64, seq: Int, length: Int = 64) -> [UInt8] {
