@@ -46,10 +46,20 @@ final class StallAndFrameBudgetTests: XCTestCase {
         XCTAssertEqual(g.rxRing, [2048, 2048, 2048, 2048])
         XCTAssertEqual(none.buffers.headroom(speedGbps: nil), b.hardwareHeadroom(speedGbps: 100) + 2 * 1024 * 1024)
 
-        // A bridge: one lossy class, so only the pool is chargeable.
-        let bridge = FrameBudget(config: SwitchConfig(mode: .bridge, ports: [PortConfig(name: "a"), PortConfig(name: "b")]), ringSize: 2048, batchSize: 64)
-        XCTAssertEqual(bridge.queued, b.poolBytes / 1024)
-        XCTAssertEqual(bridge.losslessQueueCapacity, 0)
+        // A bridge classifies as the router does and is lossless too: its PG3 headroom is
+        // chargeable, and its lossless queue holds all of it. The same ports make the same
+        // budget in either mode.
+        let ports = [PortConfig(name: "a"), PortConfig(name: "b")]
+        let bridge = FrameBudget(config: SwitchConfig(mode: .bridge, ports: ports), ringSize: 2048, batchSize: 64)
+        XCTAssertEqual(bridge.losslessPGs, 1)
+        XCTAssertEqual(bridge.losslessQueues, 1 << 3)
+        XCTAssertEqual(bridge.headroom, [b.headroom(speedGbps: nil), b.headroom(speedGbps: nil)])
+        XCTAssertEqual(bridge.queued, (b.poolBytes + 2 * (b.lossless.reservedBytes + b.headroom(speedGbps: nil)) + 1023) / 1024)
+        XCTAssertGreaterThan(bridge.queued, b.poolBytes / 1024, "more than the pool: the headroom counts")
+        XCTAssertGreaterThanOrEqual(bridge.losslessQueueCapacity, bridge.queued)
+        XCTAssertLessThan(bridge.losslessQueueCapacity, 2 * bridge.queued, "the least power of two that holds it")
+        XCTAssertEqual(bridge.losslessQueueCapacity & (bridge.losslessQueueCapacity - 1), 0)
+        XCTAssertEqual(bridge, FrameBudget(config: SwitchConfig(mode: .router, ports: ports), ringSize: 2048, batchSize: 64))
     }
 
     func testLosslessQueuesHoldWhatTheirPGsMayAdmit() {
@@ -214,11 +224,24 @@ final class StallAndFrameBudgetTests: XCTestCase {
 }
 
 extension StallAndFrameBudgetTests {
-    /// A bridge classifies nothing (every frame is class 0, lossy): a backlog pauses nobody.
-    func testABridgesBacklogSendsNoPFC() {
+    /// The bridge classifies (per port trust) and is lossless: frames waiting in its receive
+    /// ring count against the port's lossless PG as a router's do. Below the PG's reserve they
+    /// pause nobody; past its threshold an XOFF goes out for the lossless priority (3) alone,
+    /// on that port alone; once they are gone, an XON.
+    func testABridgesBacklogPausesItsLosslessPriority() {
         let bed = EmbeddedDatapath(bridgePorts: 2)
-        bed.dp.rxBacklog(port: 0, frames: 100_000, now: 1_000)
-        XCTAssertTrue(bed.dp.egress[0].control.isEmpty)
-        XCTAssertEqual(bed.dp.counters[0].pfcTx[3], 0)
+        bed.dp.rxBacklog(port: 0, frames: 10, now: 1_000)
+        XCTAssertTrue(bed.dp.egress[0].control.isEmpty, "10 KB: below the threshold")
+        bed.dp.rxBacklog(port: 0, frames: 100_000, now: 2_000)
+        let xoff = bed.drainControl(0)
+        XCTAssertEqual(xoff.count, 1)
+        XCTAssertTrue(xoff.first.map { isPFC($0, quanta: 0xFFFF) } ?? false, "XOFF for priority 3 only")
+        XCTAssertEqual(bed.dp.counters[0].pfcTx[3], 1)
+        XCTAssertEqual(bed.dp.counters[0].pfcTx[0], 0, "lossy class 0 is not paused")
+        XCTAssertTrue(bed.dp.egress[1].control.isEmpty, "only the port whose ring holds them")
+        bed.dp.rxBacklog(port: 0, frames: 0, now: 3_000)
+        let xon = bed.drainControl(0)
+        XCTAssertEqual(xon.count, 1)
+        XCTAssertTrue(xon.first.map { isPFC($0, quanta: 0) } ?? false, "XON")
     }
 }
