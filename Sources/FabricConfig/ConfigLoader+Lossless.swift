@@ -28,9 +28,11 @@ extension ConfigLoader {
     }
 
     static func readBuffers(_ node: Cursor) throws -> BufferConfig {
-        let m = try node.mapping(allowed: ["pool", "lossless", "lossy", "cable_length", "mtu"])
+        let m = try node.mapping(allowed: ["pool", "lossless", "lossy", "cable_length", "mtu", "stall_budget", "stall_rate"])
         var b = BufferConfig()
         if let v = m["pool"] { b.poolBytes = try v.bytes() }
+        if let v = m["stall_budget"] { b.stallBudgetNanoseconds = try v.nanoseconds(0...10_000_000_000, example: "100ms") }
+        if let v = m["stall_rate"] { b.stallRateGbps = try v.gbps() }
         if let v = m["mtu"] {
             let largest = BufferConfig.largestMTU()
             b.mtu = try v.int(BufferConfig.smallestMTU...65535)

@@ -5,7 +5,8 @@
 //
 // What the file format cannot say is written as near as it can: a QoS profile that is not one
 // of `QoSMaps.profileNames` becomes nvidia-roce with overrides, `ecn.pmax` is a whole percent,
-// and `buffers.softwareSlackBytes` (not a configuration key) is not written. A route with its
+// and `buffers.softwareSlackBytes` and `minimumChargeBytes` (not configuration keys) are not
+// written. A route with its
 // own load-balancing mode is written as an ECMP group named `route<N>` (the file's way to say it).
 import FabricCore
 import Foundation
@@ -139,6 +140,8 @@ public enum SwitchConfigYAML {
         w.section("buffers") { w in
             if b.poolBytes != base.poolBytes { w.field("pool", Units.text(bytes: b.poolBytes)) }
             if b.mtu != base.mtu { w.field("mtu", "\(b.mtu)") }
+            if b.stallBudgetNanoseconds != base.stallBudgetNanoseconds { w.field("stall_budget", Units.text(nanoseconds: b.stallBudgetNanoseconds)) }
+            if b.stallRateGbps != base.stallRateGbps { w.field("stall_rate", Units.text(gbps: b.stallRateGbps)) }
             if b.cableMeters != base.cableMeters {
                 let m = b.cableMeters
                 w.field("cable_length", (m == m.rounded() && m < 1e15 ? "\(Int(m))" : "\(m)") + "m")

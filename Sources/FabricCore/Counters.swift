@@ -10,7 +10,7 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case linkLocal
     /// The egress queue was full.
     case queueFull
-    /// No free frame to copy a flooded frame into.
+    /// No free frame to copy a flooded frame into, or for an ARP/ND request of the switch.
     case noBuffer
     /// The egress port is out of service (its interface went away).
     case portDown
@@ -117,8 +117,10 @@ public struct PortCounters: Sendable, Equatable {
     public var pfcIgnoredPriority = PriorityCounts()
     /// Per egress queue: frames marked CE by ECN.
     public var ecnMarked = PriorityCounts()
-    /// PFC frames this switch sent on this port, per priority (XOFF and XON alike).
+    /// PFC frames this switch sent on this port, per priority (XOFF and XON alike), and the
+    /// ones it could not send (no frame, control queue full; an XOFF is repeated).
     public var pfcTx = PriorityCounts()
+    public var pfcTxFailures: UInt64 = 0
     /// PFC reaction: XOFFs sent, and the time from the PG's threshold crossing (the receive
     /// time of the batch that crossed it) to the XOFF's submission for transmission.
     public var pfcReactions: UInt64 = 0

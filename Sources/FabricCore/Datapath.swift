@@ -46,9 +46,10 @@ public struct Datapath: ~Copyable {
     }
 
     /// The pipeline `config` asks for; `portMACs` are the ports' own MACs; `bridge` a bridge's
-    /// MAC table (its capacity and aging time).
+    /// MAC table (its capacity and aging time). Egress queues hold `queueCapacity` frames, the
+    /// lossless ones `losslessQueueCapacity` if more (`FrameBudget.losslessQueueCapacity`).
     public init(config: SwitchConfig, portMACs: [MACAddress], frames: UnsafeMutableRawPointer, pool: consuming FramePool,
-                bridge: consuming L2Bridge = L2Bridge(table: MACTable()), queueCapacity: Int) {
+                bridge: consuming L2Bridge = L2Bridge(table: MACTable()), queueCapacity: Int, losslessQueueCapacity: Int = 0) {
         let portCount = config.ports.count
         precondition(portCount > 0 && portCount < Int(Verdict.dropBase))
         self.portCount = portCount
@@ -69,11 +70,13 @@ public struct Datapath: ~Copyable {
                                      portDelaysNanoseconds: config.ports.map(\.delayNanoseconds))
         pfcReceiver = PFCReceiver(tcToQueue: config.qos.tcToQueue, enabled: (0..<portCount).map(config.pfcEnabled(port:)))
         watchdog = PFCWatchdog(config: config.pfcWatchdog, portCount: portCount)
+        var losslessQueues: UInt8 = 0
+        for tc in 0..<8 where config.qos.losslessTCs & (1 << UInt8(tc)) != 0 { losslessQueues |= 1 << (config.qos.tcToQueue[tc] & 7) }
         egress = .allocate(capacity: portCount)
         for (p, port) in config.ports.enumerated() {
             let loss = RandomLoss(rate: port.lossPercent / 100, seed: port.lossSeed ?? UInt64.random(in: 0 ... .max))
-            (egress + p).initialize(to: EgressPort(capacity: queueCapacity, strictMask: config.qos.strictQueues,
-                                                   weights: config.qos.etsWeights, lineRateGbps: speeds[p],
+            (egress + p).initialize(to: EgressPort(capacity: queueCapacity, losslessQueues: losslessQueues, losslessCapacity: losslessQueueCapacity,
+                                                   strictMask: config.qos.strictQueues, weights: config.qos.etsWeights, lineRateGbps: speeds[p],
                                                    line: DelayLine(delayNanoseconds: port.delayNanoseconds, capacity: port.delayLineFrames),
                                                    loss: loss))
         }
@@ -153,7 +156,8 @@ public struct Datapath: ~Copyable {
     }
 
     /// Queues a frame on `port`; false (frame released, drop counted) when it cannot. A frame
-    /// charged to an ingress PG (`tag`) is admitted by its PG first and charged while queued.
+    /// charged to an ingress PG (`tag`) is admitted by its PG first and charged while queued, at
+    /// least `BufferConfig.minimumChargeBytes`.
     @inline(__always) @discardableResult
     mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
         guard service[port] else { return drop(addr, .portDown, countedOn: port) }
@@ -164,8 +168,9 @@ public struct Datapath: ~Copyable {
             return false
         }
         var part = (shared: 0, headroom: 0)
+        let cost = admission.cost(len)
         if tag.isCharged {
-            guard let p = admission.admit(port: tag.ingress, pg: tag.pg, bytes: Int(len)) else {
+            guard let p = admission.admit(port: tag.ingress, pg: tag.pg, bytes: cost) else {
                 return drop(addr, admission.refusal(pg: tag.pg), countedOn: tag.ingress)
             }
             part = p
@@ -174,7 +179,7 @@ public struct Datapath: ~Copyable {
             return drop(addr, .queueFull, countedOn: port)
         }
         if tag.isCharged {
-            let xoff = admission.charge(port: tag.ingress, pg: tag.pg, bytes: Int(len), part: part, now: stamp)
+            let xoff = admission.charge(port: tag.ingress, pg: tag.pg, bytes: cost, part: part, now: stamp)
             if xoff != 0 { sendPFC(port: tag.ingress, priorities: xoff, quanta: 0xFFFF, now: stamp) }
         }
         return true
@@ -223,8 +228,19 @@ public struct Datapath: ~Copyable {
     /// A frame charged to `tag` left the switch (or was discarded): credit its PG, and let the
     /// sender go (XON) when the PG may resume.
     @inline(__always) mutating func credit(_ tag: ChargeTag, bytes: UInt32, now: UInt64) {
-        let xon = admission.credit(tag, bytes: Int(bytes))
+        let xon = admission.credit(tag, bytes: admission.cost(bytes))
         if xon != 0 { sendPFC(port: tag.ingress, priorities: xon, quanta: 0, now: now) }
+    }
+
+    /// `frames` wait in `port`'s receive ring, not yet classified (the worker was away, or is
+    /// behind): they count as buffer occupancy of the port's lossless PGs, so an XOFF goes out
+    /// on this pass rather than once the worker has charged them (`IngressAdmission.rxBacklog`).
+    /// The run loop reports it once per pass per port.
+    public mutating func rxBacklog(port: Int, frames: Int, now: UInt64) {
+        guard admission.backlogPGs != 0 else { return }
+        let (xoff, xon) = admission.rxBacklog(port: port, frames: frames, now: now)
+        if xoff != 0 { sendPFC(port: port, priorities: xoff, quanta: 0xFFFF, now: now) }
+        if xon != 0 { sendPFC(port: port, priorities: xon, quanta: 0, now: now) }
     }
 
     /// Counts frames as sent on `port` (the I/O layer calls this when it submits to TX).

@@ -26,7 +26,7 @@ extension Datapath {
         load.setSpeed(port: p, gbps: port.speedGbps)
         router.selector.setSpeed(port: p, gbps: port.speedGbps)
         admission.retune(port: p, speedGbps: port.speedGbps,
-                         headroomBytes: buffers.headroom(speedGbps: port.speedGbps ?? PauseState.defaultLineRateGbps, delayNanoseconds: port.delayNanoseconds))
+                         headroomBytes: buffers.headroom(speedGbps: port.speedGbps, delayNanoseconds: port.delayNanoseconds))
     }
 
     /// New QoS maps and port trust modes from now on (`fabric ctl config apply`): classification,

@@ -81,7 +81,9 @@ public struct PacketBackend: PortBackend, ~Copyable {
     public init(options: SwitchOptions, ifindexes: [Int32]) throws {
         let res = PacketResources()
         let portCount = options.ports.count
-        let frameCount = options.frameCount
+        // Frames are copied out of the kernel's blocks: only the queues and the switch's own
+        // frames need them (the stall budget does not size these rings: 4 MB of blocks a port).
+        let frameCount = options.frameBudget.outsideRings
         let frameArea = try FrameArea(frameCount: frameCount, frameSize: options.frameSize, what: "frame memory")
         res.area = frameArea
         let area = frameArea.base
@@ -124,6 +126,9 @@ public struct PacketBackend: PortBackend, ~Copyable {
     public var attachModes: [String] { Array(repeating: "af_packet", count: portCount) }
 
     public mutating func start(pool: inout FramePool) throws {}
+
+    /// Frames waiting in the kernel's blocks are not counted.
+    public mutating func rxWaiting(_ p: Int) -> Int { 0 }
 
     // MARK: - The per-batch path (no allocation, no ARC, no locks)
 

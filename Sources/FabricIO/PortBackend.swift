@@ -34,7 +34,10 @@ public protocol PortBackend: ~Copyable {
     mutating func reclaim(_ p: Int, pool: inout FramePool, loop: inout LoopCounters) -> Int
     /// Fills `batch` (addr, len, count) with up to its capacity of frames received on port p.
     mutating func receive(_ p: Int, into batch: inout Batch, pool: inout FramePool) -> Int
-    /// Keeps port p supplied with receive buffers.
+    /// Frames received on port p that the switch has not taken yet (0 where the backend cannot
+    /// tell); once per pass, before `receive`.
+    mutating func rxWaiting(_ p: Int) -> Int
+    /// Keeps port p supplied with receive buffers (never from the pool's reserve).
     mutating func refill(_ p: Int, pool: inout FramePool)
     /// How many frames port p can take for transmission now (at most `limit`).
     mutating func transmitRoom(_ p: Int, limit: Int, loop: inout LoopCounters) -> Int

@@ -3,8 +3,10 @@
 // compile time, so the per-batch path has no dynamic dispatch.
 //
 // Run loop (Snabb's breathe with xdpsock's ring discipline), one thread:
-//   for each port: reclaim TX completions into the pool, receive one batch, run the pipeline
-//                  (frames land in egress queues), top up the receive buffers in bulk;
+//   for each port: reclaim TX completions into the pool, count what waits in the receive ring
+//                  (buffer occupancy PFC sees before the frames are classified), receive one
+//                  batch, run the pipeline (frames land in egress queues), top up the receive
+//                  buffers in bulk;
 //   for each port: move queued frames into the TX ring, kick the kernel if it asks.
 // Syscalls happen per batch at most. `adaptive` polling spins while frames flow and blocks in
 // poll() once idle for a while, so a switch shares the machine's two cores with generators and
@@ -74,7 +76,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     /// message naming the port and the cause; the backend releases what it holds if this fails.
     public init(options: SwitchOptions, ifindexes indexes: [Int32], io: consuming IO) throws {
         let portCount = options.ports.count
-        let config = options.config ?? SwitchConfig(name: "bridge", mode: .bridge, ports: options.ports.map { PortConfig(name: $0) })
+        let config = options.switchConfig
+        let budget = options.frameBudget
         var macs: [MACAddress] = []
         for (p, port) in config.ports.enumerated() {
             if let m = port.mac {
@@ -84,7 +87,9 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             macs.append(MACAddress(rawValue: try interfaceMAC(options.ports[p])))
         }
         let links = try LinkStateReader(interfaces: options.ports)
-        var pool = FramePool(frameCount: io.frameCount, frameSize: options.frameSize)
+        // The reserve for the switch's PFC frames (a backend with fewer frames than the budget,
+        // a test's, keeps back half its frames at most).
+        var pool = FramePool(frameCount: io.frameCount, frameSize: options.frameSize, reserve: min(budget.reserve, io.frameCount / 2))
         try io.start(pool: &pool)
         let frames = io.frames
         self.options = options
@@ -96,7 +101,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         dp = Datapath(config: config, portMACs: macs, frames: frames,
                       pool: pool,
                       bridge: L2Bridge(table: MACTable(capacity: 8192, agingTime: UInt64(options.macAgingSeconds) * 1_000_000_000)),
-                      queueCapacity: options.queueCapacity)
+                      queueCapacity: options.queueCapacity, losslessQueueCapacity: budget.losslessQueueCapacity)
         batch = Batch(capacity: options.batchSize)
         txAddr = .allocate(capacity: options.batchSize)
         txLen = .allocate(capacity: options.batchSize)
@@ -161,6 +166,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var work = 0
         for p in 0..<portCount where dp.isInService(p) {
             work &+= io.reclaim(p, pool: &dp.pool, loop: &loop)
+            dp.rxBacklog(port: p, frames: io.rxWaiting(p), now: now)
             work &+= receive(p, now: now)
             io.refill(p, pool: &dp.pool)
         }
@@ -277,6 +283,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var l = FrameLedger()
         l.total = dp.pool.capacity
         l.free = dp.pool.freeCount
+        l.reserve = dp.pool.reserve
+        l.refusals = dp.pool.refusals
         l.queued = dp.queuedFrames
         l.pending = dp.pendingFrames
         io.ledger(&l, inService: dp.inService)

@@ -21,11 +21,17 @@ public struct SwitchOptions: Sendable {
     public var bpfObject: String
     public var queueID: UInt32 = 0
     public var batchSize = 64
-    /// Entries of each AF_XDP ring (rx, tx, fill, completion); a power of two.
+    /// Entries of each AF_XDP tx and completion ring, and the least of each rx and fill ring
+    /// (those grow to hold the stall budget, `FrameBudget`); a power of two.
     public var ringSize = 2048
     public var frameSize = FramePool.defaultFrameSize
-    /// Egress queue capacity per port, in frames; a power of two.
+    /// Capacity of each lossy egress queue, in frames; a power of two. (Lossless queues hold
+    /// whatever their PGs may admit: `FrameBudget.losslessQueueCapacity`.)
     public var queueCapacity = 4096
+    /// Overrides of the configuration's `buffers.stall_budget` and `stall_rate`
+    /// (`--stall-budget`, `--stall-rate`).
+    public var stallBudgetNanoseconds: UInt64? = nil
+    public var stallRateGbps: Double? = nil
     public var macAgingSeconds = 300
     public var spinMicroseconds = 200
     public var statsFile: String? = nil
@@ -63,14 +69,18 @@ public struct SwitchOptions: Sendable {
     /// Microseconds between samples of the depth ring and of `--record`: 10 us to 1 s.
     public static let sampleIntervals = 10...1_000_000
 
-    /// Enough frames for every ring and queue of a port to be full at once: fill + rx + tx
-    /// rings and the egress queue (AF_XDP keeps fill + rx within one ring, so one ring's worth
-    /// is spare: the pool never runs dry before the queues' own limits do).
-    var framesPerPort: Int { 3 * ringSize + queueCapacity }
+    /// The configuration the switch runs (`config`, or a learning bridge on `ports`), with the
+    /// stall overrides applied.
+    public var switchConfig: SwitchConfig {
+        var c = config ?? SwitchConfig(name: "bridge", mode: .bridge, ports: ports.map { PortConfig(name: $0) })
+        if let t = stallBudgetNanoseconds { c.buffers.stallBudgetNanoseconds = t }
+        if let r = stallRateGbps { c.buffers.stallRateGbps = r }
+        return c
+    }
 
-    /// The frame area: `framesPerPort` for every port, plus room for every emulated wire to be
-    /// full (`PortConfig.delayLineFrames`): frames crossing a delayed link are still ours.
-    var frameCount: Int { framesPerPort * ports.count + (config?.ports.reduce(0) { $0 + $1.delayLineFrames } ?? 0) }
+    /// The rings and frame memory: every frame the rings, queues and the switch's own frames may
+    /// hold at once, receive rings holding the stall budget.
+    public var frameBudget: FrameBudget { FrameBudget(config: switchConfig, ringSize: ringSize, batchSize: batchSize) }
 
     func validate() throws {
         func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
@@ -104,5 +114,12 @@ public struct SwitchOptions: Sendable {
         }
         guard (1...ringSize).contains(batchSize) else { throw SystemError("batch size must be 1...\(ringSize)") }
         guard (-20...19).contains(workerNice) else { throw SystemError("worker nice value must be -20...19 (got \(workerNice))") }
+        if let t = stallBudgetNanoseconds, t > 10_000_000_000 { throw SystemError("stall budget must be at most 10s") }
+        if let r = stallRateGbps, !(r >= 0.001 && r <= 800) { throw SystemError("stall rate must be 1M...800G") }
+        // The UMEM's frames are counted in 32 bits by the kernel; well below that, memory runs out.
+        let frames = frameBudget.total
+        guard frames <= 1 << 24 else {
+            throw SystemError("the stall budget needs \(frames) frames of \(frameSize) B: lower the stall budget or rate")
+        }
     }
 }

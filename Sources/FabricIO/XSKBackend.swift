@@ -3,6 +3,11 @@
 // shared UMEM (`UMEM.openSocket`) and put it into that program's xsks_map. Frames move between ports by address,
 // never copied in user space. Ring discipline as xdpsock: batched rx/tx, bulk refill, kicks
 // only when a ring's need_wakeup flag asks.
+//
+// Sizes come from `FrameBudget`: each port's fill and rx rings hold the stall budget (what
+// arrives while the worker is away waits there, and the kernel drops only once the fill ring
+// is empty), the tx and completion rings `--ring-size`, and the UMEM every frame the rings,
+// queues and the switch's own frames may hold at once.
 import CXDP
 import FabricCore
 import FabricSystem
@@ -49,6 +54,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
     let resources: XSKResources
     let rings: UnsafeMutablePointer<XSKRings>
     let portCount: Int
+    /// Entries of every tx and completion ring (each port's rx and fill size: `XSKRings.rxSize`).
     let ringSize: Int
     let batchCapacity: Int
     let pollFDs: UnsafeMutablePointer<pollfd>
@@ -62,8 +68,10 @@ public struct XSKBackend: PortBackend, ~Copyable {
         let portCount = options.ports.count
         let res = XSKResources(portCount: portCount)
         let rings = res.rings
-        let frameCount = options.frameCount
-        let umem = try UMEM(frameCount: frameCount, frameSize: options.frameSize, ringSize: options.ringSize, rings: rings[0], what: "UMEM")
+        let budget = options.frameBudget
+        let frameCount = budget.total
+        let umem = try UMEM(frameCount: frameCount, frameSize: options.frameSize, fillSize: budget.rxRing.max() ?? options.ringSize,
+                            completionSize: budget.txRing, rings: rings[0], what: "UMEM")
         res.umem = umem
 
         for (p, name) in options.ports.enumerated() {
@@ -78,7 +86,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
                 logLine("fabric: port \(name): XDP attached through netlink (this kernel refused an XDP link): "
                     + "if the switch dies, the program stays until the next start removes it")
             }
-            try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], receive: true, transmit: true)
+            try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], rxSize: budget.rxRing[p], txSize: budget.txRing)
         }
         resources = res
         self.rings = rings
@@ -103,7 +111,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         for p in 0..<portCount {
             let r = rings[p]
             var idx: UInt32 = 0
-            let n = UInt32(ringSize)
+            let n = UInt32(r.rxSize)
             guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw SystemError("port \(resources.programs[p].interface): cannot fill the fill ring") }
             for i in 0..<Int(n) { xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = pool.take() }
             xsk_ring_prod__submit(r.fill, n)
@@ -148,15 +156,19 @@ public struct XSKBackend: PortBackend, ~Copyable {
             batch.len[i] = d.pointee.len
         }
         batch.count = n
-        if n == batch.capacity, let producer = r.rx.pointee.producer {
-            // More may wait behind this batch: how many frames the kernel has queued that the
-            // switch has not classified yet (its PFC cannot see them).
-            let waiting = Int(producer.pointee &- r.rx.pointee.cached_cons) &+ n
-            if waiting > rings[p].rxPeak { rings[p].rxPeak = waiting }
-        }
         xsk_ring_cons__release(r.rx, UInt32(n))
         rings[p].fillOutstanding -= n
         return n
+    }
+
+    /// Frames the kernel has put in port p's rx ring that the switch has not taken: read from
+    /// the producer index with a plain load, a count and not a claim on the descriptors, so a
+    /// stale value only delays it by a pass. Keeps the ring's peak.
+    @inline(__always) public mutating func rxWaiting(_ p: Int) -> Int {
+        guard let producer = rings[p].rx.pointee.producer else { return 0 }
+        let waiting = Int(producer.pointee &- rings[p].rx.pointee.cached_cons)
+        if waiting > rings[p].rxPeak { rings[p].rxPeak = waiting }
+        return waiting
     }
 
     @inline(__always) public mutating func refill(_ p: Int, pool: inout FramePool) {
@@ -168,9 +180,11 @@ public struct XSKBackend: PortBackend, ~Copyable {
         // (rx_dropped), where a full fill ring made it copy every excess frame into the UMEM and
         // then drop it at the full rx ring (rx_ring_full): wasted copies on the forwarding core.
         // Refill in bulk, once at least a batch worth of slots is free.
-        let free = min(Int(xsk_prod_nb_free(r.fill, UInt32(ringSize))), ringSize &- rings[p].fillOutstanding)
+        // The frames of the pool's reserve are the switch's PFC frames': never given to the kernel.
+        let free = min(Int(xsk_prod_nb_free(r.fill, UInt32(r.rxSize))), r.rxSize &- rings[p].fillOutstanding)
         guard free >= batchCapacity else { return }
-        let n = min(free, pool.freeCount)
+        let n = min(free, pool.available)
+        if n < free { pool.refusals &+= 1 }
         guard n > 0 else { return }
         var idx: UInt32 = 0
         let got = Int(xsk_ring_prod__reserve(r.fill, UInt32(n), &idx))
@@ -231,7 +245,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         let r = rings[p]
         var idx: UInt32 = 0
         // Received but not yet processed.
-        let rx = Int(xsk_ring_cons__peek(r.rx, UInt32(ringSize), &idx))
+        let rx = Int(xsk_ring_cons__peek(r.rx, UInt32(r.rxSize), &idx))
         for i in 0..<rx { pool.release(xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!.pointee.addr) }
         xsk_ring_cons__release(r.rx, UInt32(rx))
         // Given to the fill ring, never consumed by the kernel.
@@ -279,7 +293,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         d.rxInvalid = st.rx_invalid_descs
         d.txInvalid = st.tx_invalid_descs
         d.rxRingPeak = UInt64(rings[p].rxPeak)
-        d.rxRingSize = UInt64(ringSize)
+        d.rxRingSize = UInt64(rings[p].rxSize)
         return d
     }
 

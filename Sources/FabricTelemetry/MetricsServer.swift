@@ -134,6 +134,7 @@ public final class MetricsServer: @unchecked Sendable {
             }
             counter("fabric_pfc_rx_wrong_destination_frames_total", "PFC/PAUSE frames to a destination other than 01:80:c2:00:00:01: consumed, not honoured",
                     port, p.pfcIgnoredDestination)
+            counter("fabric_pfc_tx_failures_total", "802.1Qbb frames the switch could not send (no frame, control queue full)", port, p.pfcTxFailures)
             for pg in 0..<8 {
                 let l = port + [("pg", "\(pg)")]
                 gauge("fabric_pg_bytes", "Ingress bytes held by the priority group", l, Double(p.pgBytes[pg]))
@@ -147,6 +148,7 @@ public final class MetricsServer: @unchecked Sendable {
         gauge("fabric_buffer_pool_bytes", "Size of the shared ingress pool", [], Double(r.buffer.poolBytes))
         gauge("fabric_buffer_pool_used_bytes", "Shared pool bytes in use", [], Double(r.buffer.usedBytes))
         gauge("fabric_buffer_pool_watermark_bytes", "Most shared pool bytes in use", [], Double(r.buffer.watermarkBytes))
+        counter("fabric_frame_allocations_refused_total", "Frame allocations the frame memory refused (it ran short)", [], r.ledger.refusals)
         counter("fabric_flowlets_total", "Flowlets started", [], r.loadBalancing.newFlowlets)
         counter("fabric_flowlet_path_changes_total", "Flowlets that moved to another member", [], r.loadBalancing.pathChanges)
         counter("fabric_flowlet_collisions_total", "Packets whose flowlet entry another flow held", [], r.loadBalancing.collisions)

@@ -54,6 +54,8 @@ extension SwitchReport {
             "\(p.name):prio\($0)=\(p.pfcTx[$0]) frames (PG peak \(p.pgWatermark[$0]) B, headroom peak \(p.pgHeadroomWatermark[$0]) B)"
         } }
         if !pfcOut.isEmpty { out += "PFC sent: " + pfcOut.joined(separator: " ") + "\n" }
+        let pfcFailed = ports.filter { $0.pfcTxFailures > 0 }.map { "\($0.name)=\($0.pfcTxFailures)" }
+        if !pfcFailed.isEmpty { out += "PFC NOT sent (no frame or control queue full): " + pfcFailed.joined(separator: " ") + "\n" }
         let reactions = ports.filter { $0.pfcReaction.count > 0 }.map {
             "\($0.name): \($0.pfcReaction.count) XOFF, mean \(String(format: "%.1f", $0.pfcReaction.meanMicroseconds)) us, max \(String(format: "%.1f", $0.pfcReaction.maxMicroseconds)) us"
         }

@@ -46,7 +46,7 @@ extension SwitchReport {
                 parseErrors: Dictionary(uniqueKeysWithValues: ParseError.allCases.map { ($0.description, c.parseErrors[raw: Int($0.rawValue)]) }.filter { $0.1 > 0 }),
                 pfcRx: c.pfcRx.array, pfcXonTransitions: c.pfcXonTransitions.array,
                 pfcPausedMicroseconds: st.pausedNanoseconds.map { Double($0) / 1000 },
-                pfcTx: c.pfcTx.array,
+                pfcTx: c.pfcTx.array, pfcTxFailures: c.pfcTxFailures,
                 pgBytes: st.pgBytes.map(UInt64.init), pgWatermark: st.pgPeak.map(UInt64.init), pgShared: st.pgShared.map(UInt64.init),
                 pgHeadroom: st.pgHeadroom.map(UInt64.init), pgHeadroomWatermark: st.pgHeadroomPeak.map(UInt64.init),
                 pfcReaction: ReactionReport(count: c.pfcReactions,

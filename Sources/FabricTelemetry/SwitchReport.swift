@@ -39,6 +39,9 @@ public struct PortReport: Codable, Sendable {
     public var pfcPausedMicroseconds: [Double]
     /// PFC frames this switch sent on the port, per priority; ingress buffer per PG now and peak.
     public var pfcTx: [UInt64]
+    /// PFC frames it could not send on the port (no frame, control queue full); an XOFF is
+    /// repeated at the next refresh.
+    public var pfcTxFailures: UInt64
     public var pgBytes: [UInt64]
     public var pgWatermark: [UInt64]
     /// Of `pgBytes`, what the shared pool and the headroom hold now; the peak headroom use.
@@ -185,6 +188,10 @@ public struct FrameLedger: Sendable, Codable, CustomStringConvertible {
     /// What the kernel's ring indices say is sitting in fill+rx and tx+completion rings.
     public var inFillAndRxRings = 0
     public var inTxAndCompletionRings = 0
+    /// Of `free`, the frames kept for the switch's PFC; allocations the pool refused and
+    /// receive-ring refills it fell short of (the frame memory ran short: 0 when sized right).
+    public var reserve = 0
+    public var refusals: UInt64 = 0
     public init() {}
 
     /// free + in rings + queued == UMEM frames.
@@ -197,6 +204,7 @@ public struct FrameLedger: Sendable, Codable, CustomStringConvertible {
     public var description: String {
         "frames: \(total) total = \(free) free + \(queued) queued + \(pending) awaiting ARP + \(fillOutstanding) fill/rx + \(txOutstanding) tx/completion"
             + (balances ? " (balanced)" : " (UNBALANCED)")
+            + (refusals == 0 ? "" : "; \(refusals) frame allocations refused")
             + (inKernelFlight == 0 ? "" : "; \(inKernelFlight) in kernel flight")
     }
 }

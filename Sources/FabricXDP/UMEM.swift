@@ -15,7 +15,10 @@ import Glibc
 public final class UMEM {
     public let frameSize: Int
     public let frameCount: Int
-    public let ringSize: Int
+    /// Entries of every socket's fill and completion rings (libxdp gives each socket over a
+    /// shared UMEM rings of the UMEM's sizes).
+    public let fillSize: Int
+    public let completionSize: Int
     public private(set) var handle: OpaquePointer?
     /// Declared last: unmapped after the UMEM that uses it is deleted.
     let area: FrameArea
@@ -24,13 +27,18 @@ public final class UMEM {
     public var base: UnsafeMutableRawPointer { area.base }
 
     /// Maps and registers `frameCount` frames; `rings`' fill and completion rings become the
-    /// UMEM's first pair (`ringSize` entries each).
-    public init(frameCount: Int, frameSize: Int, ringSize: Int, rings: XSKRings, what: String) throws {
+    /// UMEM's first pair (`ringSize` entries each, or `fillSize` and `completionSize`).
+    public convenience init(frameCount: Int, frameSize: Int, ringSize: Int, rings: XSKRings, what: String) throws {
+        try self.init(frameCount: frameCount, frameSize: frameSize, fillSize: ringSize, completionSize: ringSize, rings: rings, what: what)
+    }
+
+    public init(frameCount: Int, frameSize: Int, fillSize: Int, completionSize: Int, rings: XSKRings, what: String) throws {
         self.frameSize = frameSize
         self.frameCount = frameCount
-        self.ringSize = ringSize
+        self.fillSize = fillSize
+        self.completionSize = completionSize
         area = try FrameArea(frameCount: frameCount, frameSize: frameSize, what: what)
-        var config = xsk_umem_config(fill_size: UInt32(ringSize), comp_size: UInt32(ringSize), frame_size: UInt32(frameSize),
+        var config = xsk_umem_config(fill_size: UInt32(fillSize), comp_size: UInt32(completionSize), frame_size: UInt32(frameSize),
                                      frame_headroom: 0, flags: 0)
         var umem: OpaquePointer?
         let rc = xsk_umem__create(&umem, area.base, UInt64(area.size), rings.fill, rings.comp, &config)
@@ -39,14 +47,22 @@ public final class UMEM {
     }
 
     /// Opens an AF_XDP socket on queue `queue` of `interface` over this UMEM, with a receive
-    /// and/or a transmit ring of `ringSize` entries, in `rings` (whose fill and completion
-    /// rings the socket uses). libxdp loads no program of its own: callers attach theirs
-    /// (`XDPProgram`) or, sending only, none. Needs-wakeup mode (kicks only when a ring asks).
+    /// and/or a transmit ring of the fill and completion rings' sizes, in `rings` (whose fill
+    /// and completion rings the socket uses). libxdp loads no program of its own: callers
+    /// attach theirs (`XDPProgram`) or, sending only, none. Needs-wakeup mode (kicks only when
+    /// a ring asks).
     public func openSocket(interface: String, queue: UInt32 = 0, rings: inout XSKRings, receive: Bool, transmit: Bool) throws {
+        try openSocket(interface: interface, queue: queue, rings: &rings, rxSize: receive ? fillSize : 0, txSize: transmit ? completionSize : 0)
+    }
+
+    /// As above with a receive ring of `rxSize` entries (0: none; at most the fill ring's) and
+    /// a transmit ring of `txSize` (0: none).
+    public func openSocket(interface: String, queue: UInt32 = 0, rings: inout XSKRings, rxSize: Int, txSize: Int) throws {
         guard let handle else { throw SystemError("\(interface): the UMEM is closed") }
+        let receive = rxSize > 0, transmit = txSize > 0
         var config = xsk_socket_config()
-        config.rx_size = receive ? UInt32(ringSize) : 0
-        config.tx_size = transmit ? UInt32(ringSize) : 0
+        config.rx_size = UInt32(rxSize)
+        config.tx_size = UInt32(txSize)
         config.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
         config.xdp_flags = 0
         config.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
@@ -59,6 +75,7 @@ public final class UMEM {
         }
         rings.socket = socket
         rings.fd = xsk_socket__fd(socket)
+        rings.rxSize = rxSize
     }
 
     /// Unregisters the memory (its sockets must be closed first). Idempotent. A UMEM the

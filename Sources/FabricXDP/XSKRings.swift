@@ -25,8 +25,9 @@ public struct XSKRings {
     public var fd: Int32 = -1
     public var fillOutstanding = 0
     public var txOutstanding = 0
-    /// The most frames seen waiting in the rx ring at one receive (sampled when a full batch
-    /// comes out, so below a batch it reads 0).
+    /// Entries of the rx ring (and the most frames kept on fill + rx), 0 before `openSocket`.
+    public var rxSize = 0
+    /// The most frames seen waiting in the rx ring (sampled once per pass of the run loop).
     public var rxPeak = 0
 
     public init() {

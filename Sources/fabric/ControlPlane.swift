@@ -15,15 +15,49 @@ import Foundation
 /// ports' names, MACs and addresses (the sockets and the connected routes), the buffers (the
 /// pool and the frame memory are sized at start), load-balancing mode, timer and table size.
 /// Every new configuration goes through the same loader as `--config`, so it is checked
-/// exactly as at start.
+/// exactly as at start, gets the same command-line overrides (`--stall-budget`, `--stall-rate`),
+/// and must fit what was sized at start (`FrameBudget`: receive rings, frame memory, the large
+/// lossless egress queues): a faster or longer link or a new lossless class that needs more
+/// than that is refused as restart-only too, naming what it needs.
 final class ControlPlane: @unchecked Sendable {
     private var config: SwitchConfig?
     private let ports: [String]
+    private let options: SwitchOptions
+    /// The rings and frame memory sized at start.
+    private let startBudget: FrameBudget
     private let lock = NSLock()
 
-    init(config: SwitchConfig?, ports: [String]) {
-        self.config = config
-        self.ports = ports
+    init(options: SwitchOptions) {
+        self.options = options
+        config = options.config.map { _ in options.switchConfig }
+        ports = options.ports
+        startBudget = options.frameBudget
+    }
+
+    /// `c` with the command line's overrides, as the switch would run it.
+    private func overridden(_ c: SwitchConfig) -> SwitchConfig {
+        var o = options
+        o.config = c
+        return o.switchConfig
+    }
+
+    /// What no longer fits the rings, frame memory and lossless queues sized at start.
+    static func outgrown(_ start: FrameBudget, _ new: FrameBudget, ports: [PortConfig]) -> [String] {
+        var out: [String] = []
+        for (p, port) in ports.enumerated() where p < start.rxRing.count && new.rxRing[p] > start.rxRing[p] {
+            out.append("port \(port.name) receive ring (the stall budget at its speed needs \(new.rxRing[p]) entries, \(start.rxRing[p]) at start)")
+        }
+        // Frames outside the rings share one pool: queued (PG limits, headroom) and on the wires
+        // (delay x speed) may trade places, not grow past it.
+        if new.outsideRings > start.outsideRings {
+            out.append("frame memory (\(new.queued) frames queued + \(new.wire) on the wires at most, \(start.queued) + \(start.wire) at start: "
+                       + "start with the longest delay and highest speed a port will get)")
+        }
+        let newLossless = new.losslessQueues & ~start.losslessQueues
+        if newLossless != 0 || new.losslessQueueCapacity > start.losslessQueueCapacity {
+            out.append("lossless egress queues (\((0..<8).filter { newLossless & (1 << UInt8($0)) != 0 }.map(String.init).joined(separator: ",")) sized lossy at start; \(new.losslessQueueCapacity) frames needed, \(start.losslessQueueCapacity) at start)")
+        }
+        return out
     }
 
     static let usage = "expected: port shutdown|startup PORT, route add PREFIX via NH[,NH..], route del PREFIX, config apply FILE, clear counters|watermarks"
@@ -63,8 +97,13 @@ final class ControlPlane: @unchecked Sendable {
         case ("config", "apply"?):
             guard words.count == 3 else { throw ControlError("config apply FILE") }
             let old = try running()
-            let new = try ConfigLoader.load(file: words[2])
-            let restartOnly = Self.restartOnly(old, new)
+            let new = overridden(try ConfigLoader.load(file: words[2]))
+            var restartOnly = Self.restartOnly(old, new)
+            if restartOnly.isEmpty {
+                var o = options
+                o.config = new
+                restartOnly = Self.outgrown(startBudget, o.frameBudget, ports: new.ports)
+            }
             guard restartOnly.isEmpty else {
                 throw ControlError("\(words[2]): nothing applied: \(restartOnly.joined(separator: ", ")) can change only with a restart")
             }

@@ -124,7 +124,7 @@ final class ConfigTests: XCTestCase {
         rejects(base + "ecn: {kmin: lots}\n", "ecn.kmin: expected a size like 150KB or 1.5MB, got 'lots'")
         rejects(base + "ecn: {kmin: -1KB}\n", "ecn.kmin: expected a size like 150KB")
         rejects(base + "ecn: {kmin: 0.1KB}\n", "ecn.kmin: '0.1KB' is not a whole number of bytes")
-        rejects(base + "buffers: {xoff: 10KB}\n", "buffers.xoff: unknown key 'xoff' (expected one of: pool, lossless, lossy, cable_length, mtu)")
+        rejects(base + "buffers: {xoff: 10KB}\n", "buffers.xoff: unknown key 'xoff' (expected one of: pool, lossless, lossy, cable_length, mtu, stall_budget, stall_rate)")
         rejects(base + "buffers: {lossless: {dynamic_th: 0, static_th: 1MB}}\n", "buffers.lossless: give dynamic_th or static_th, not both")
         rejects(base + "buffers: {lossy: {dynamic_th: 9}}\n", "buffers.lossy.dynamic_th: 9 is out of range -7...7")
         rejects(base + "buffers: {pool: 1MB, lossy: {static_th: 2MB}}\n", "buffers: lossy.static_th (2097152 bytes) is larger than the pool (1048576 bytes)")
@@ -133,6 +133,7 @@ final class ConfigTests: XCTestCase {
         rejects(base + "load_balancing: {flowlet_table: 1000}\n", "the flowlet table size must be a power of two")
         rejects(base + "load_balancing: {flowlet_idle: 5s}\n", "load_balancing.flowlet_idle: expected a duration of 1us...1s like 256us, got '5s'")
         rejects(base + "buffers: {cable_length: far}\n", "buffers.cable_length: expected a cable length like 5m")
+        rejects(base + "buffers: {stall_budget: 20s}\n", "buffers.stall_budget: expected a duration of 0ns...10s like 100ms, got '20s'")
         rejects(base + "pfc: {watchdog: {action: panic}}\n", "pfc.watchdog.action: expected one of drop, forward, alert")
         rejects(base + "pfc: {watchdog: {detection: 5ms}}\n", "pfc.watchdog.detection: expected a duration of 100ms...60s like 200ms, got '5ms'")
         rejects(base + "pfc: {watchdog: {detection: nan}}\n", "pfc.watchdog.detection: expected a duration of 100ms...60s")
@@ -146,6 +147,15 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.buffers.lossy, BufferConfig.Profile(reservedBytes: 0, threshold: .fixed(1024 * 1024)))
         XCTAssertEqual(c.buffers.xonOffsetBytes, 16 * 1024)
         XCTAssertEqual(c.buffers.headroom(speedGbps: 10), 3 * 1024 * 1024)
+    }
+
+    func testStallBudgetParses() throws {
+        let c = try ConfigLoader.parse("switch: {mode: bridge}\nports:\n  - name: h1\n" + "buffers: {stall_budget: 250ms, stall_rate: 500M}\n")
+        XCTAssertEqual(c.buffers.stallBudgetNanoseconds, 250_000_000)
+        XCTAssertEqual(c.buffers.stallRateGbps, 0.5)
+        XCTAssertEqual(c.buffers.stallBytes(speedGbps: nil), 15_625_000, "500 Mb/s for 250 ms")
+        XCTAssertEqual(c.buffers.stallBytes(speedGbps: 0.1), 3_125_000, "a slower port: its speed")
+        XCTAssertEqual(try ConfigLoader.parse(SwitchConfigYAML.text(c)), c, "written and read back")
     }
 
     func testBridgeModeNeedsNoAddresses() throws {

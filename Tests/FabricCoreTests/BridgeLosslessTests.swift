@@ -61,7 +61,9 @@ final class BridgeLosslessTests: XCTestCase {
         XCTAssertEqual(bed.dp.egress[1].depth(queue: 3).frames, 1)
         XCTAssertEqual(bed.dp.egress[1].depth(queue: 6).frames, 1)
         XCTAssertEqual(bed.dp.egress[1].depth(queue: 0).frames, 2)
-        XCTAssertEqual(bed.dp.admission.buffer.held(port: 2, pg: 3), 60, "the lossless frame is charged to p2's PG3")
+        // 60 bytes on the wire, charged the 1 KB minimum (each frame pins a whole frame of the
+        // switch's memory: `BufferConfig.minimumChargeBytes`).
+        XCTAssertEqual(bed.dp.admission.buffer.held(port: 2, pg: 3), 1024, "the lossless frame is charged to p2's PG3, at least 1 KB")
         XCTAssertEqual(bed.transmit(port: 1, now: 4).count, 4)
         XCTAssertEqual(bed.dp.admission.buffer.held(port: 2, pg: 3), 0, "credited as it left")
         XCTAssertTrue(bed.ledgerBalances)

@@ -47,7 +47,7 @@ final class LosslessTests: XCTestCase {
         bed.forward(ingress: 1, now: 2_000)
         XCTAssertEqual(bed.dp.pendingFrames, 0)
         XCTAssertEqual(bed.dp.egress[1].depth(queue: 3).frames, 1, "DSCP 26 -> TC3 -> queue 3, as if it had not waited")
-        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), frame.count, "charged to h1's PG3")
+        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), max(frame.count, 1024), "charged to h1's PG3 (at least 1 KB)")
     }
 
     func testXONResumesAtOnceAndCountsTheTransition() {
@@ -157,11 +157,12 @@ final class PFCOutTests: XCTestCase {
     let h1 = parseIPv4("10.77.1.1")!, h2 = parseIPv4("10.77.2.1")!
 
     /// Static thresholds, nothing reserved: XOFF once a PG holds more than `xoff`, XON at `xon`.
-    func makeBed(xoff: Int, xon: Int, softwareSlack: Int = 2 * 1024 * 1024) -> EmbeddedDatapath {
+    func makeBed(xoff: Int, xon: Int, softwareSlack: Int = 2 * 1024 * 1024, stallBudget: UInt64 = 100_000_000) -> EmbeddedDatapath {
         var b = BufferConfig()
         b.lossless = .init(reservedBytes: 0, threshold: .fixed(xoff))
         b.xonOffsetBytes = xoff - xon
         b.softwareSlackBytes = softwareSlack
+        b.stallBudgetNanoseconds = stallBudget
         return RouterLab.twoPorts(buffers: b)
     }
 
@@ -297,10 +298,11 @@ final class PFCOutTests: XCTestCase {
     }
 
     func testLosslessDropsOnlyPastHeadroomAndLossyAtItsLimit() {
-        let bed = makeBed(xoff: 8 * 1024, xon: 4 * 1024, softwareSlack: 0)
+        let bed = makeBed(xoff: 8 * 1024, xon: 4 * 1024, softwareSlack: 0, stallBudget: 0)
         let headroom = BufferConfig().hardwareHeadroom(speedGbps: 100)
         XCTAssertEqual(headroom, 625 + 394 * 64 + 2 * 1538, "cable 2 x 312.5 B, 394 quanta response, 2 MTUs")
-        XCTAssertEqual(BufferConfig().headroom(speedGbps: 100), headroom + 2 * 1024 * 1024, "plus the software slack")
+        XCTAssertEqual(BufferConfig().headroom(speedGbps: 100), headroom + 12_500_000 + 2 * 1024 * 1024,
+                       "plus 100 ms at 1 Gb/s (the stall budget) and the software slack")
         for i in 0..<60 {
             bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: h1, dst: h2, sport: UInt16(i), dport: 9,
                                     tos: 26 << 2 | 2, payload: 1000))

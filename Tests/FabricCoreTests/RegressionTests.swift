@@ -61,20 +61,20 @@ final class RegressionTests: XCTestCase {
         bed.receive(Frames.udp4(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: RouterLab.h1, dst: parseIPv4("10.99.0.1")!,
                                 sport: 1, dport: 2, tos: 26 << 2 | 2))
         bed.forward(ingress: 0, now: 1_000)
-        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 60)
+        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 1024, "60 bytes, charged 1 KB")
         // Slot 0 again: an ARP request for the switch's address on h1.
         bed.receive(Frames.arp(op: 1, dstMAC: 0xFFFF_FFFF_FFFF, sha: RouterLab.host1, spa: RouterLab.h1, tha: 0, tpa: parseIPv4("10.77.1.254")!))
         bed.forward(ingress: 0, now: 2_000)
         XCTAssertEqual(bed.dp.egress[0].depth(queue: 0).frames, 1, "the reply waits in queue 0")
         XCTAssertEqual(bed.dp.egress[0].depth(queue: 3).frames, 0)
-        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 60, "not charged to the lossless PG")
+        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 1024, "not charged to the lossless PG")
         // Slot 0 again: a DSCP 26 ping to the switch.
         _ = bed.drain(0)
         bed.receive(Frames.icmpEcho(dstMAC: RouterLab.portMACs[0], srcMAC: RouterLab.host1, src: RouterLab.h1, dst: parseIPv4("10.77.1.254")!,
                                     tos: 26 << 2 | 2))
         bed.forward(ingress: 0, now: 3_000)
         XCTAssertEqual(bed.dp.egress[0].depth(queue: 0).frames, 1, "the echo reply waits in queue 0")
-        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 60)
+        XCTAssertEqual(bed.dp.admission.buffer.held(port: 0, pg: 3), 1024, "60 bytes, charged 1 KB")
         XCTAssertEqual(bed.dp.counters[0].icmpEchoReplies, 1)
     }
 

@@ -151,4 +151,35 @@ final class RunLoopTests: XCTestCase {
         XCTAssertEqual(blocks, 8)
         XCTAssertEqual(report.captures?.count, 1)
     }
+
+    /// Frames that piled up in a port's receive ring while the worker was away count for PFC
+    /// before any of them is forwarded: the first pass after the stall sends the XOFF, though
+    /// the batch it forwards alone stays below the threshold.
+    func testTheFirstPassAfterAStallSendsXOFFForWhatWaitsInTheRing() throws {
+        let macs: [UInt64] = [0x02_5F_00_00_EE_00, 0x02_5F_00_00_EE_01]
+        var config = SwitchConfig(name: "embedded", ports: [
+            PortConfig(name: "e0", mac: MACAddress(rawValue: macs[0]), addresses: [IPPrefix("10.77.1.254/24", strict: false)!]),
+            PortConfig(name: "e1", mac: MACAddress(rawValue: macs[1]), addresses: [IPPrefix("10.77.2.254/24", strict: false)!]),
+        ])
+        config.neighbours = [NeighbourConfig(address: .v4(parseIPv4("10.77.2.1")!), mac: MACAddress(rawValue: Self.hosts[1]))]
+        config.buffers.lossless = .init(reservedBytes: 0, threshold: .fixed(32 * 1024))
+        var options = SwitchOptions(config: config, bpfObject: "")
+        options.batchSize = 16
+        var sw = try FabricSwitch(options: options, ifindexes: [1, 2], io: EmbeddedBackend(ports: 2, frameCount: 1024, ringSize: 64))
+        let kernel = sw.io.kernel
+        kernel.completesAtOnce = true
+        // 40 lossless frames of 1042 bytes arrive while the worker is stopped.
+        for i in 0..<40 {
+            let f = Frames.udp4(dstMAC: macs[0], srcMAC: Self.hosts[0], src: parseIPv4("10.77.1.1")!, dst: parseIPv4("10.77.2.1")!,
+                                sport: UInt16(i), dport: 9, tos: 26 << 2 | 2, payload: 1000)
+            XCTAssertTrue(kernel.deliver(f, port: 0))
+        }
+        _ = sw.iterate(now: 1_000)
+        let r = sw.snapshot(running: true)
+        XCTAssertEqual(r.ports[0].rxFrames, 16, "one batch forwarded (16.7 KB: alone below the 32 KB threshold)")
+        XCTAssertEqual(r.ports[0].pgWatermark[3], 16 * 1042)
+        let pfc = kernel.ports[0].wire.filter { $0.count == 60 && $0[12] == 0x88 && $0[13] == 0x08 }
+        XCTAssertEqual(pfc.count, 1, "XOFF on the first pass")
+        XCTAssertEqual(pfc.first.map { UInt16($0[24]) << 8 | UInt16($0[25]) }, 0xFFFF)
+    }
 }

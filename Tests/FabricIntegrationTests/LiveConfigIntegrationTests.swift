@@ -21,12 +21,18 @@ final class LiveConfigIntegrationTests: LabTestCase {
         return (try? Shell.run([launcher.fabric, "ctl", "--switch", c.name, "config", "apply", path], check: false)) ?? "failed"
     }
 
-    /// Delay added live raises the ping median by 4 ms (2 ms on each host port) and removed
-    /// live brings it back; a DSCP map changed live moves pings to another queue; an address
-    /// change is refused whole, naming the port. The switch loses nothing throughout.
-    func testConfigApplyChangesDelayAndQoSLiveAndRefusesAddressChanges() throws {
+    /// The switch starts with `delay: 2ms` on both host ports at 1 Gb/s (so its frame memory
+    /// holds those wires): removed live, the ping median drops by 4 ms; applied live again, it
+    /// rises by 4 ms; 4 ms, twice the wire, is refused (the frame memory was sized at start); a
+    /// DSCP map changed live moves pings to another queue; an address change is refused whole,
+    /// naming the port. The switch drops nothing throughout.
+    func testConfigApplyChangesDelayAndQoSLiveAndRefusesWhatNeedsARestart() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
-        let base = config(tb)
+        var base = config(tb)
+        for p in 0..<2 {
+            base.ports[p].speedGbps = 1
+            base.ports[p].delayNanoseconds = 2_000_000
+        }
         let sw = try startSwitch(tb, config: base)
         func pings(_ count: Int = 60) throws -> Double {
             let r = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: count, interval: 0.02, waitSeconds: 2)
@@ -34,19 +40,23 @@ final class LiveConfigIntegrationTests: LabTestCase {
             return median(r.rttMilliseconds)
         }
         _ = try pings(5)
-        let plain = try pings()
-        var delayed = base
-        delayed.ports[0].delayNanoseconds = 2_000_000
-        delayed.ports[1].delayNanoseconds = 2_000_000
-        let a1 = try apply(delayed)
+        let delayed = try pings()
+        var plain = base
+        plain.ports[0].delayNanoseconds = 0
+        plain.ports[1].delayNanoseconds = 0
+        let a1 = try apply(plain)
         XCTAssertTrue(a1.contains("ok: applied") && a1.contains("link (speed, delay, loss)"), a1)
-        let withDelay = try pings()
+        let without = try pings()
         let a2 = try apply(base)
         XCTAssertTrue(a2.contains("ok: applied"), a2)
-        let after = try pings()
-        print("live config: ping median \(plain) ms, with 2 ms per host port applied live \(withDelay) ms, removed again \(after) ms")
-        XCTAssertEqual(withDelay - plain, 4, accuracy: 0.5, "delay applied live")
-        XCTAssertEqual(after, plain, accuracy: 0.5, "delay removed live")
+        let again = try pings()
+        print("live config: ping median \(delayed) ms with 2 ms per host port, \(without) ms with the delay removed live, \(again) ms with it applied again")
+        XCTAssertEqual(delayed - without, 4, accuracy: 0.5, "delay removed live")
+        XCTAssertEqual(again - without, 4, accuracy: 0.5, "delay applied live")
+        var longer = base
+        longer.ports[1].delayNanoseconds = 4_000_000
+        let refused = try apply(longer)
+        XCTAssertTrue(refused.contains("nothing applied") && refused.contains("frame memory"), refused)
 
         // DSCP 0 (ping) to traffic class 2 (queue 2 by the default map) instead of 0.
         var remapped = base

@@ -393,6 +393,37 @@ final class TrafficIntegrationTests: LabTestCase {
         XCTAssertTrue(times.contains("65535"), "XOFF seen: \(times)")
     }
 
+    /// The lossless class through a stall of the switch: the incast above with 4 QPs per sender
+    /// (4096 packets may be unacknowledged, so the senders do not stop on their own), and the
+    /// switch process stopped (SIGSTOP) for 100 ms, its stall budget, halfway through each run:
+    /// 100 ms of 250 Mb/s is ~2800 frames per sender port, more than `--ring-size` (2048, the
+    /// rx ring without a stall budget). Nothing may be lost, nothing dropped, nothing resent.
+    func testLosslessIncastThroughAStoppedSwitch() throws {
+        let tb = try makeTestbed(hosts: 4, routed: true)
+        var lab = LosslessIncast(testbed: tb, launcher: launcher)
+        lab.queuePairs = 4
+        lab.stallNanoseconds = 100_000_000
+        let on = try lab.run(pfc: true, cc: "none")
+        let dcqcn = try lab.run(pfc: true, cc: "dcqcn")
+        print(LosslessIncast.table([on, dcqcn]))
+        for r in [on, dcqcn] {
+            let what = "PFC on, \(r.cc), switch stopped \(r.stoppedNanoseconds / 1_000_000) ms"
+            XCTAssertGreaterThanOrEqual(r.stoppedNanoseconds, 100_000_000, "\(what): the switch was stopped")
+            if r.cc == "none" {   // (its queue to h4 never empties, so it was not asleep in poll(), which is no stall)
+                XCTAssertGreaterThanOrEqual(r.report.loop.longestStallMicroseconds, 100_000, "\(what): the switch saw its stall")
+            }
+            XCTAssertEqual(r.switchDrops, 0, "\(what): no drop of any kind: \(r.dropReasons)")
+            // As above: frames the receiving host's own socket dropped are not the fabric's loss.
+            if r.workload.hostDrops == 0 {
+                XCTAssertEqual(r.workload.lost, 0, "\(what): no PSN gap")
+                XCTAssertEqual(r.workload.receivedPackets, r.workload.sentPackets, "\(what): every packet arrived")
+                XCTAssertEqual(r.workload.retransmittedPackets, 0, "\(what): nothing resent")
+            } else {
+                assertLostOnlyByTheReceivingHost(r.workload, what)
+            }
+        }
+    }
+
     func testIncastTwoToOne() throws {
         let (tb, _) = try routedBedWithSwitch(hosts: 3)
         // Two senders into h3 at once: flows from both arrive intact.

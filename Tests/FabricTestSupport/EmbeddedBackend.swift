@@ -115,11 +115,13 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
         return n
     }
 
-    /// As the AF_XDP backend: fill + rx hold at most one ring of buffers.
+    public mutating func rxWaiting(_ p: Int) -> Int { kernel.ports[p].rx.count }
+
+    /// As the AF_XDP backend: fill + rx hold at most one ring of buffers, never the reserve.
     public mutating func refill(_ p: Int, pool: inout FramePool) {
         guard !kernel.ports[p].vanished else { return }
-        while kernel.ports[p].fill.count + kernel.ports[p].rx.count < kernel.ringSize, let f = pool.allocate() {
-            kernel.ports[p].fill.append(f)
+        while kernel.ports[p].fill.count + kernel.ports[p].rx.count < kernel.ringSize, pool.available > 0 {
+            kernel.ports[p].fill.append(pool.take())
         }
     }
 

@@ -16,15 +16,27 @@ public final class EmbeddedDatapath {
     /// Where `receive` writes a frame inside its UMEM frame (as the kernel leaves headroom).
     public static let headroom = 256
 
+    /// `reserve`: pool frames kept for PFC; `losslessQueueCapacity`: of the lossless queues, if
+    /// more than `queueCapacity` (`FrameBudget`).
     public init(config: SwitchConfig, portMACs: [MACAddress], frameCount: Int = 1024, frameSize: Int = 2048,
-                queueCapacity: Int = 64, batchSize: Int = 64, bridge: consuming L2Bridge = L2Bridge(table: MACTable())) {
+                queueCapacity: Int = 64, batchSize: Int = 64, bridge: consuming L2Bridge = L2Bridge(table: MACTable()),
+                reserve: Int = 0, losslessQueueCapacity: Int = 0) {
         self.frameCount = frameCount
         self.frameSize = frameSize
         memory = .allocate(byteCount: frameCount * frameSize, alignment: 4096)
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: frameCount * frameSize)
-        dp = Datapath(config: config, portMACs: portMACs, frames: memory, pool: FramePool(frameCount: frameCount, frameSize: frameSize),
-                      bridge: bridge, queueCapacity: queueCapacity)
+        dp = Datapath(config: config, portMACs: portMACs, frames: memory,
+                      pool: FramePool(frameCount: frameCount, frameSize: frameSize, reserve: reserve),
+                      bridge: bridge, queueCapacity: queueCapacity, losslessQueueCapacity: losslessQueueCapacity)
         batch = Batch(capacity: batchSize)
+    }
+
+    /// Frame memory, reserve and lossless queues as `FrameBudget` sizes them for `config`
+    /// (without the kernel's rings, which a data path over plain memory does not have).
+    public convenience init(budgetFor config: SwitchConfig, portMACs: [MACAddress], queueCapacity: Int = 4096, batchSize: Int = 64) {
+        let b = FrameBudget(config: config, ringSize: 64, batchSize: batchSize)
+        self.init(config: config, portMACs: portMACs, frameCount: b.outsideRings, queueCapacity: queueCapacity, batchSize: batchSize,
+                  reserve: b.reserve, losslessQueueCapacity: b.losslessQueueCapacity)
     }
 
     /// A learning bridge of `ports` ports.

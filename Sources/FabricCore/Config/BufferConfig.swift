@@ -10,6 +10,15 @@
 /// A lossy PG tail-drops (`buffer_full`) when the pool part is refused. A lossless PG in XOFF
 /// refreshes it while paused and sends XON once its headroom is empty and its shared use is
 /// `xonOffsetBytes` below its threshold. Frames leave headroom first, then shared, then reserved.
+///
+/// Two things a software switch adds to that model:
+/// - Every frame is charged at least `minimumChargeBytes`: each one pins a whole frame of the
+///   switch's frame memory, so the bytes the PGs may hold also bound the frames they may hold
+///   (`FrameBudget` sizes the frame memory from it).
+/// - A stall budget: the worker can be off the CPU (descheduled, stopped) while frames keep
+///   arriving. They wait in the port's receive ring, unclassified, and PFC cannot see them until
+///   the worker is back. The receive rings hold `stallBudgetNanoseconds` of traffic at each
+///   port's `stallRate`, and a lossless PG's headroom takes it when the worker returns.
 public struct BufferConfig: Sendable, Equatable {
     public enum Threshold: Sendable, Equatable {
         /// SONiC dynamic_th: alpha = 2^n (n in -7...7) times the pool's free bytes.
@@ -55,6 +64,14 @@ public struct BufferConfig: Sendable, Equatable {
     public var headroomBytes: Int? = nil
     public var cableMeters = 5.0
     public var mtu = 1500
+    /// How long the worker may be away with nothing lost (`stall_budget`).
+    public var stallBudgetNanoseconds: UInt64 = 100_000_000
+    /// The fastest a port is taken to receive during a stall (`stall_rate`), or its `speed` if
+    /// lower.
+    public var stallRateGbps = 1.0
+    /// The least a frame is charged: a quarter of a 4 KB frame, below a RoCE MTU-sized frame
+    /// (1 KB payload + 58 bytes of headers), so those are charged their length.
+    public var minimumChargeBytes = 1024
     public init() {}
 
     /// What a frame carries besides its MTU-sized payload: the Ethernet header with one 802.1Q
@@ -71,7 +88,7 @@ public struct BufferConfig: Sendable, Equatable {
     public var maxFrameBytes: Int { mtu + Self.ethernetOverhead }
     /// What the buffers count for that frame: the least a pool, a PG or a headroom must hold
     /// to take one frame of the MTU.
-    public var longestFrameCharge: Int { maxFrameBytes }
+    public var longestFrameCharge: Int { charge(length: maxFrameBytes) }
 
     /// The bytes one PG of `profile` can hold while the pool is empty: its reserved part plus
     /// what its threshold lets it take from the pool.
@@ -79,20 +96,38 @@ public struct BufferConfig: Sendable, Equatable {
         profile.reservedBytes + min(poolBytes, max(0, profile.threshold.limit(free: poolBytes)))
     }
 
-    /// What a software fabric adds to a hardware one's headroom: frames already in the switch's
-    /// rx ring (not yet counted) and the time a software NIC and a time-shared switch take to
-    /// react (README "Lossless Ethernet" has the headroom peaks measured).
+    /// What a frame of `length` bytes is charged.
+    @inlinable public func charge(length: Int) -> Int { max(length, minimumChargeBytes) }
+
+    /// The rate a port of `speedGbps` (nil: none configured) is sized for during a stall.
+    public func stallRate(speedGbps: Double?) -> Double { min(speedGbps ?? stallRateGbps, stallRateGbps) }
+
+    /// Bytes that arrive at such a port during the stall budget.
+    public func stallBytes(speedGbps: Double?) -> Int {
+        Int((stallRate(speedGbps: speedGbps) * Double(stallBudgetNanoseconds) / 8).rounded(.up))
+    }
+
+    /// Frames that arrive at such a port during the stall budget, each counted as at least
+    /// `minimumChargeBytes` (smaller frames shorten the stall the rings hold).
+    public func stallFrames(speedGbps: Double?) -> Int {
+        (stallBytes(speedGbps: speedGbps) + minimumChargeBytes - 1) / minimumChargeBytes
+    }
+
+    /// What a software fabric adds to a hardware one's headroom beyond the stall budget: the
+    /// time a software NIC on shared cores takes to react (README "Lossless Ethernet" has the
+    /// headroom peaks measured).
     public var softwareSlackBytes = 2 * 1024 * 1024
 
     /// 2 x the bytes in flight on the cable (5 ns/m each way, plus the port's emulated
     /// `delayNanoseconds`, taken to delay the link both ways: an XOFF crosses it once and the
     /// frames the peer had sent meanwhile cross it back) + an MTU being sent + the bytes the
     /// peer sends before it reacts (IEEE 802.1Qbb response delay in pause quanta: 67 at 10G, 80
-    /// at 25G, 394 at 100G) + one more MTU (the frame the peer had started), plus the software
-    /// slack.
-    public func headroom(speedGbps: Double, delayNanoseconds: UInt64 = 0) -> Int {
+    /// at 25G, 394 at 100G) + one more MTU (the frame the peer had started), plus what arrives
+    /// during a stall of the switch (`stallBytes`) and the software slack. `speedGbps` nil: no
+    /// speed configured (PFC timed at 100G, the stall at `stallRateGbps`).
+    public func headroom(speedGbps: Double?, delayNanoseconds: UInt64 = 0) -> Int {
         if let h = headroomBytes { return h }
-        return hardwareHeadroom(speedGbps: speedGbps, delayNanoseconds: delayNanoseconds) + softwareSlackBytes
+        return hardwareHeadroom(speedGbps: speedGbps ?? 100, delayNanoseconds: delayNanoseconds) + stallBytes(speedGbps: speedGbps) + softwareSlackBytes
     }
 
     /// The IEEE part alone.

@@ -9,8 +9,13 @@
 /// - Line rate (`Shaper`): frames leave no faster than the emulated wire.
 /// - The wire itself: random loss (`RandomLoss`) and propagation delay (`DelayLine`), applied
 ///   by `Datapath.dequeueForTransmit` to what the shaper released.
+/// - Capacity: a lossless queue holds every frame the switch's buffer accounting may admit
+///   (`FrameBudget.losslessQueueCapacity`), so it never tail-drops before PFC acts; the others
+///   hold `capacity` frames and tail-drop beyond (`queue_full`).
 public struct EgressPort: ~Copyable {
     public static let queueCount = 8
+    /// The control queue's frames (the switch's PFC), also the frame pool's reserve per port.
+    public static let controlCapacity = 64
 
     @usableFromInline let queues: UnsafeMutablePointer<FrameQueue>
     /// MAC Control frames the switch sends (its PFC): served before every queue, never paused
@@ -38,13 +43,15 @@ public struct EgressPort: ~Copyable {
     /// Highest depth seen per queue, in frames.
     public let watermark: UnsafeMutablePointer<Int>
 
-    /// `lineRateGbps` nil: no shaper, and PFC quanta are timed at 100 Gb/s. `line`: the wire's
-    /// delay (none by default); `loss` its random loss (none by default).
-    public init(capacity: Int, strictMask: UInt8 = 1 << 6, weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil,
+    /// `lineRateGbps` nil: no shaper, and PFC quanta are timed at 100 Gb/s. The queues in
+    /// `losslessQueues` hold `losslessCapacity` frames if that is more than `capacity`. `line`:
+    /// the wire's delay (none by default); `loss` its random loss (none by default).
+    public init(capacity: Int, losslessQueues: UInt8 = 0, losslessCapacity: Int = 0, strictMask: UInt8 = 1 << 6,
+                weights: [Int] = Array(repeating: 1, count: 8), lineRateGbps: Double? = nil,
                 line: consuming DelayLine = DelayLine(delayNanoseconds: 0, capacity: 1), loss: RandomLoss = RandomLoss(rate: 0, seed: 0)) {
         precondition(weights.count == Self.queueCount && weights.allSatisfy { $0 > 0 })
         queues = .allocate(capacity: Self.queueCount)
-        control = FrameQueue(capacity: 64)
+        control = FrameQueue(capacity: Self.controlCapacity)
         pause = PauseState(lineRateGbps: lineRateGbps ?? 100)
         shaper = Shaper(lineRateGbps: lineRateGbps)
         self.line = line
@@ -56,7 +63,8 @@ public struct EgressPort: ~Copyable {
         dropped = .filled(with: 0, count: Self.queueCount)
         watermark = .filled(with: 0, count: Self.queueCount)
         for q in 0..<Self.queueCount {
-            (queues + q).initialize(to: FrameQueue(capacity: capacity))
+            let lossless = losslessQueues & (1 << UInt8(q)) != 0
+            (queues + q).initialize(to: FrameQueue(capacity: lossless ? max(capacity, losslessCapacity) : capacity))
             quantum[q] = weights[q] * 1600
         }
         self.strictMask = strictMask
@@ -119,6 +127,9 @@ public struct EgressPort: ~Copyable {
     }
 
     @inlinable public func depth(queue q: Int) -> (frames: Int, bytes: Int) { (queues[q].count, queues[q].byteDepth) }
+
+    /// Frames queue `q` can hold.
+    public func capacity(queue q: Int) -> Int { queues[q].capacity }
 
     /// Queues a frame on queue `q`; false (counted) when that queue is full.
     @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {

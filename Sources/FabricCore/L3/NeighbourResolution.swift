@@ -72,9 +72,13 @@ extension Datapath {
         }
     }
 
-    /// The host stack's request for `target` in a fresh frame, queued on `port` (uncharged).
+    /// The host stack's request for `target` in a fresh frame, queued on `port` (uncharged);
+    /// counted as `noBuffer` on the port when no frame is free.
     mutating func sendRequest(port: Int, target: IPAddress) {
-        guard let fresh = pool.allocate() else { return }
+        guard let fresh = pool.allocate() else {
+            counters[port].drops[.noBuffer] &+= 1
+            return
+        }
         let addr = fresh + 256
         guard let length = router.host.writeRequest(into: frames + Int(addr), port: port, target: target) else {
             pool.release(fresh)

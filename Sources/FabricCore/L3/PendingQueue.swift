@@ -23,6 +23,8 @@ public struct PendingQueue: ~Copyable {
         public var mac: MACAddress = MACAddress(rawValue: 0)
     }
 
+    /// Frames the router parks at most (the data path's pending queue).
+    public static let defaultCapacity = 256
     public let capacity: Int
     public let timeout: UInt64
     /// The most frames one egress port may have waiting.
@@ -34,7 +36,7 @@ public struct PendingQueue: ~Copyable {
     /// What the last `take...` took out, in arrival order.
     public let taken: UnsafeMutablePointer<Entry>
 
-    public init(capacity: Int = 256, timeout: UInt64 = 1_000_000_000, portCount: Int = 1) {
+    public init(capacity: Int = PendingQueue.defaultCapacity, timeout: UInt64 = 1_000_000_000, portCount: Int = 1) {
         self.capacity = capacity
         self.timeout = timeout
         self.portCount = max(1, portCount)

@@ -23,9 +23,10 @@ public struct BufferAccounting: ~Copyable {
     public private(set) var losslessPGs: UInt8
     public let xonOffset: Int
 
+    /// `portSpeedsGbps`: each port's configured speed, nil where none (`BufferConfig.headroom`);
     /// `portDelaysNanoseconds`: each port's emulated propagation delay (none if empty), which
     /// its headroom must cover.
-    public init(config: BufferConfig, losslessPGs: UInt8, portSpeedsGbps: [Double], portDelaysNanoseconds: [UInt64] = []) {
+    public init(config: BufferConfig, losslessPGs: UInt8, portSpeedsGbps: [Double?], portDelaysNanoseconds: [UInt64] = []) {
         portCount = portSpeedsGbps.count
         poolBytes = config.poolBytes
         self.losslessPGs = losslessPGs
@@ -126,6 +127,14 @@ public struct BufferAccounting: ~Copyable {
         let s = shared[i] &- fromShared
         shared[i] = s
         poolUsed &-= fromShared
+        return inHeadroom[i] == 0 && (s == 0 || s &+ xonOffset <= limit(pg: pg))
+    }
+
+    /// True when (port, pg) may resume (XON) with `waiting` more bytes on the way: no headroom
+    /// in use, and its shared use plus those bytes `xonOffset` below its threshold (or nothing).
+    @inlinable public func mayResume(port: Int, pg: Int, waiting: Int) -> Bool {
+        let i = port &* 8 &+ pg
+        let s = shared[i] &+ waiting
         return inHeadroom[i] == 0 && (s == 0 || s &+ xonOffset <= limit(pg: pg))
     }
 

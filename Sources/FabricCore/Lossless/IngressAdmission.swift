@@ -6,6 +6,10 @@
 /// port, `credit` which to XON, `refreshDue` which XOFFs to repeat (every half pause time while
 /// the PG stays above XON, so the sender never resumes on a pause that ran out). The datapath
 /// builds and queues the 802.1Qbb frames.
+///
+/// Frames still waiting in a port's receive ring (`rxBacklog`: the worker was away) are not
+/// classified yet, so their PG is unknown: they count against every lossless PG of the port,
+/// as shared use, for XOFF (sent as soon as the worker sees them) and for XON.
 public struct IngressAdmission: ~Copyable {
     public var buffer: BufferAccounting
     public let portCount: Int
@@ -18,6 +22,14 @@ public struct IngressAdmission: ~Copyable {
     /// [port * 8 + pg]: when the PG's XOFF was last sent, 0 while not in XOFF.
     @usableFromInline let xoffSent: UnsafeMutablePointer<UInt64>
     @usableFromInline var xoffActive = 0
+    /// Per port: bytes waiting in its receive ring, at least `BufferConfig.minimumChargeBytes`
+    /// a frame, as last reported (`rxBacklog`); and that report's frame count.
+    @usableFromInline let backlogBytes: UnsafeMutablePointer<Int>
+    @usableFromInline let backlogFrames: UnsafeMutablePointer<Int>
+    @usableFromInline let minimumCharge: Int
+    /// The lossless PGs frames waiting in a receive ring may belong to (they are not classified
+    /// yet): the ones `rxBacklog` pauses.
+    public var backlogPGs: UInt8
 
     /// `qos` gives the PGs and which are lossless; `portSpeedsGbps` the speed PFC quanta are
     /// timed at (100 Gb/s for a port without an emulated speed); `portDelaysNanoseconds` the
@@ -35,14 +47,23 @@ public struct IngressAdmission: ~Copyable {
         refreshInterval = .filled(with: 0, count: portCount)
         for p in 0..<portCount { refreshInterval[p] = UInt64(65535 * 512 / speeds[p] / 2) }
         xoffSent = .filled(with: 0, count: portCount * 8)
-        buffer = BufferAccounting(config: buffers, losslessPGs: lossless, portSpeedsGbps: speeds, portDelaysNanoseconds: portDelaysNanoseconds)
+        backlogBytes = .filled(with: 0, count: portCount)
+        backlogFrames = .filled(with: 0, count: portCount)
+        minimumCharge = buffers.minimumChargeBytes
+        backlogPGs = lossless
+        buffer = BufferAccounting(config: buffers, losslessPGs: lossless, portSpeedsGbps: portSpeedsGbps, portDelaysNanoseconds: portDelaysNanoseconds)
     }
 
     deinit {
         pgPriorities.deallocate()
         refreshInterval.deallocate()
         xoffSent.deallocate()
+        backlogBytes.deallocate()
+        backlogFrames.deallocate()
     }
+
+    /// What a frame of `length` bytes is charged (`BufferConfig.charge(length:)`).
+    @inlinable public func cost(_ length: UInt32) -> Int { max(Int(length), minimumCharge) }
 
     /// New QoS maps from now on (a live change): which PGs are lossless and which priorities
     /// each pauses. Every XOFF in force is released first: returns, per port, the priorities
@@ -65,6 +86,10 @@ public struct IngressAdmission: ~Copyable {
             pgPriorities[pg] |= 1 << UInt8(tc)
         }
         buffer.setLossless(lossless, config: buffers)
+        // Frames waiting in the receive rings count against the new lossless PGs: the next
+        // pass looks at every ring again (its count cannot match -1).
+        backlogPGs = lossless
+        for p in 0..<portCount { backlogFrames[p] = -1 }
         return xon
     }
 
@@ -101,10 +126,55 @@ public struct IngressAdmission: ~Copyable {
     @inlinable public mutating func credit(_ tag: ChargeTag, bytes: Int) -> UInt8 {
         guard tag.isCharged else { return 0 }
         let port = tag.ingress, pg = tag.pg
-        guard buffer.credit(port: port, pg: pg, bytes: bytes), xoffSent[port &* 8 &+ pg] != 0 else { return 0 }
+        guard buffer.credit(port: port, pg: pg, bytes: bytes), xoffSent[port &* 8 &+ pg] != 0,
+              backlogBytes[port] == 0 || backlogPGs & (1 << UInt8(pg)) == 0
+                || buffer.mayResume(port: port, pg: pg, waiting: backlogBytes[port]) else { return 0 }
         xoffSent[port &* 8 &+ pg] = 0
         xoffActive &-= 1
         return pgPriorities[pg]
+    }
+
+    /// `frames` wait in `port`'s receive ring, unclassified. Returns the priorities to pause
+    /// (XOFF: a lossless PG not in XOFF that these frames, at their least charge, would push
+    /// into headroom) and to resume (XON: a PG in XOFF that may resume with them on the way,
+    /// when no frame of its own leaves to say so). Cheap when nothing changed.
+    @inlinable public mutating func rxBacklog(port: Int, frames: Int, now: UInt64) -> (xoff: UInt8, xon: UInt8) {
+        guard frames != backlogFrames[port] else { return (0, 0) }
+        backlogFrames[port] = frames
+        let waiting = frames &* minimumCharge
+        backlogBytes[port] = waiting
+        var xoff: UInt8 = 0, xon: UInt8 = 0
+        var pgs = backlogPGs
+        while pgs != 0 {
+            let pg = pgs.trailingZeroBitCount
+            pgs &= pgs &- 1
+            let i = port &* 8 &+ pg
+            if xoffSent[i] == 0 {
+                guard waiting > 0 else { continue }
+                if let part = buffer.admit(port: port, pg: pg, bytes: waiting), part.headroom == 0 { continue }
+                xoffSent[i] = max(now, 1)
+                xoffActive &+= 1
+                xoff |= pgPriorities[pg]
+            } else if buffer.mayResume(port: port, pg: pg, waiting: waiting) {
+                xoffSent[i] = 0
+                xoffActive &-= 1
+                xon |= pgPriorities[pg]
+            }
+        }
+        return (xoff, xon)
+    }
+
+    /// An XOFF for `priorities` on `port` could not be sent: the PGs behind them repeat it at
+    /// the next `refreshDue`. (An XON that could not be sent needs nothing: the sender's pause
+    /// runs out by itself, within 65535 quanta.)
+    @inlinable public mutating func xoffNotSent(port: Int, priorities: UInt8) {
+        var pgs = losslessPGs
+        while pgs != 0 {
+            let pg = pgs.trailingZeroBitCount
+            pgs &= pgs &- 1
+            let i = port &* 8 &+ pg
+            if pgPriorities[pg] & priorities != 0 && xoffSent[i] != 0 { xoffSent[i] = 1 }
+        }
     }
 
     /// True while some PG is in XOFF (then `refreshDue` is worth asking, once per PG).

@@ -1,5 +1,6 @@
 import FabricConfig
 import FabricCore
+import FabricSystem
 import FabricTelemetry
 import FabricTraffic
 import Foundation
@@ -12,7 +13,7 @@ import Foundation
 public struct LosslessIncast {
     /// A routed star with at least `senders + 1` hosts.
     public var testbed: TopologyTestbed
-    /// Starts the switch; `run` adds a queue capacity that holds what the lossless PGs may hold.
+    /// Starts the switch.
     public var launcher: SwitchLauncher
     /// Hosts 1...senders send into host senders+1.
     public var senders = 3
@@ -20,12 +21,22 @@ public struct LosslessIncast {
     public var bottleneckGbps = 0.2
     public var senderGbps = 0.25
     public var seconds = 3.0
+    /// Queue pairs per sender: each may have `ReliabilityParameters.windowPackets` (1024)
+    /// packets unacknowledged, so a sender has at most queuePairs x 1024 in flight.
+    public var queuePairs = 2
+    /// Stop the switch process (SIGSTOP) for this long halfway through the run, then let it
+    /// go on (SIGCONT): a worker held off the CPU, as on a loaded machine (0: no stall).
+    public var stallNanoseconds: UInt64 = 0
+    /// The switch's `buffers.stall_budget` (nil: its default).
+    public var stallBudgetNanoseconds: UInt64?
 
     public struct Result: Sendable {
         public var pfc: Bool
         public var cc: String
         public var workload: WorkloadResult
         public var report: SwitchReport
+        /// How long the switch was stopped (SIGSTOP to SIGCONT), 0 without a stall.
+        public var stoppedNanoseconds: UInt64 = 0
         /// Frames the switch dropped or its sockets lost, all reasons.
         public var switchDrops: UInt64 { report.ports.reduce(0) { $0 + $1.dropsTotal + $1.socket.frames } }
         /// "port:reason" -> count, for every drop the switch counted.
@@ -59,11 +70,13 @@ public struct LosslessIncast {
 
         public var summary: Summary {
             Summary(pfc: pfc, cc: cc, sent: workload.sentPackets, received: workload.receivedPackets, lost: workload.lost,
-                    hostDrops: workload.hostDrops, retransmitted: workload.retransmittedPackets, switchDrops: switchDrops, pfcSent: pfcSent, pausesAtSenders: pausesAtSenders, ecnMarks: ecnMarks, goodputGbps: goodputGbps,
+                    hostDrops: workload.hostDrops, retransmitted: workload.retransmittedPackets,
+                    ackTimeouts: workload.senders.reduce(0) { $0 + $1.report.timeouts }, naks: workload.senders.reduce(0) { $0 + $1.report.naksReceived },
+                    switchDrops: switchDrops, pfcSent: pfcSent, pausesAtSenders: pausesAtSenders, ecnMarks: ecnMarks, goodputGbps: goodputGbps,
                     peakPGBytes: peakPG, peakHeadroomBytes: peakHeadroom, reactionMeanMicroseconds: reactionMeanMicroseconds,
                     reactionMaxMicroseconds: reactionMaxMicroseconds, rxRingPeak: rxRingPeak,
                     switchStallMicroseconds: report.loop.longestStallMicroseconds, sendersBehindMicroseconds: sendersBehindMicroseconds,
-                    dropReasons: dropReasons)
+                    stoppedMicroseconds: Double(stoppedNanoseconds) / 1000, dropReasons: dropReasons)
         }
     }
 
@@ -78,6 +91,10 @@ public struct LosslessIncast {
         /// packets RC resent.
         public var hostDrops: UInt64
         public var retransmitted: UInt64
+        /// Why RC resent: local ACK timeouts (no acknowledgement for 268 ms: nothing lost, but
+        /// some end held off the CPU that long, or the queue ahead that deep) and NAKs (a gap).
+        public var ackTimeouts: UInt64
+        public var naks: UInt64
         public var switchDrops: UInt64
         public var pfcSent: UInt64
         public var pausesAtSenders: UInt64
@@ -91,6 +108,8 @@ public struct LosslessIncast {
         /// The switch's longest stall (not polling, not asleep).
         public var switchStallMicroseconds: Double
         public var sendersBehindMicroseconds: Double
+        /// How long the experiment held the switch stopped (`stallNanoseconds`; 0: not).
+        public var stoppedMicroseconds: Double
         /// "port:reason" -> frames.
         public var dropReasons: [String: UInt64]
     }
@@ -107,6 +126,7 @@ public struct LosslessIncast {
         let receiverPort = testbed.plan.hosts[senders].switchPort
         for i in c.ports.indices where c.ports[i].name == receiverPort { c.ports[i].speedGbps = bottleneckGbps }
         if !pfc { c.qos.losslessTCs = 0 }
+        if let t = stallBudgetNanoseconds { c.buffers.stallBudgetNanoseconds = t }
         return c
     }
 
@@ -123,6 +143,8 @@ public struct LosslessIncast {
             try? FileManager.default.removeItem(atPath: statsFile)
         }
         try SwitchConfigYAML.write(config(pfc: pfc), to: configFile, header: "fabric lossless: PFC \(pfc ? "on" : "off")")
+        // Lossless queues hold whatever their PGs may admit; with PFC off the class is lossy,
+        // and 8192 frames let its ingress PGs, not the egress queue, decide the drops.
         let sw = try launcher.start(.init(namespace: testbed.switchNamespace, config: configFile, statsFile: statsFile,
                                           arguments: ["--queue-capacity", "8192"] + switchArguments))
         defer { sw.stop() }
@@ -130,28 +152,89 @@ public struct LosslessIncast {
         o.seconds = seconds
         o.rateGbps = senderGbps
         o.messageBytes = 16384
+        o.queuePairs = queuePairs
         o.extraSenderArguments = ["--cc", cc]
         let side = try alongside.map { try ChildProcess($0) }
         defer { side?.stop(grace: 2) }
+        // The senders start 0.5 s after the workload does: the stall comes halfway through.
+        let stall = stallNanoseconds > 0 ? SwitchStall(pid: sw.child.pid, after: 0.5 + seconds / 2, for: stallNanoseconds) : nil
+        defer { stall?.finish() }
         let w = try Workload.run(fabric: launcher.fabric, testbed: testbed, pattern: .incast(to: senders + 1, from: Array(1...senders)), options: o)
         _ = side?.wait(timeout: 5)
-        return Result(pfc: pfc, cc: cc, workload: w, report: try sw.stopAndReport())
+        let stopped = stall?.finish() ?? 0
+        return Result(pfc: pfc, cc: cc, workload: w, report: try sw.stopAndReport(), stoppedNanoseconds: stopped)
     }
 
     /// One line per run, for people.
     public static func table(_ results: [Result]) -> String {
         func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
-        var out = "| PFC | sender CC | sent | received | lost (receiver host drops) | resent | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |\n"
-        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        let stalls = results.contains { $0.stoppedNanoseconds > 0 }
+        var out = "| PFC | sender CC | sent | received | lost (receiver host drops) | resent (ACK timeouts, NAKs) | switch drops | PFC sent | pauses at senders | ECN marks | goodput Gb/s | peak PG B | peak headroom B | XOFF reaction mean/max us | rx ring peak | switch stall ms | senders behind ms |"
+            + (stalls ? " stopped ms |\n" : "\n")
+        out += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|" + (stalls ? "---|\n" : "\n")
         for s in results.map(\.summary) {
-            out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) (\(s.hostDrops)) | \(s.retransmitted) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
+            out += "| \(s.pfc ? "on" : "off") | \(s.cc) | \(s.sent) | \(s.received) | \(s.lost) (\(s.hostDrops)) | \(s.retransmitted) (\(s.ackTimeouts), \(s.naks)) | \(s.switchDrops) | \(s.pfcSent) | \(s.pausesAtSenders) | "
                 + "\(s.ecnMarks) | \(f(s.goodputGbps)) | \(s.peakPGBytes) | \(s.peakHeadroomBytes) | "
                 + "\(f(s.reactionMeanMicroseconds, 1)) / \(f(s.reactionMaxMicroseconds, 1)) | \(s.rxRingPeak) | "
-                + "\(f(s.switchStallMicroseconds / 1000, 1)) | \(f(s.sendersBehindMicroseconds / 1000, 1)) |\n"
+                + "\(f(s.switchStallMicroseconds / 1000, 1)) | \(f(s.sendersBehindMicroseconds / 1000, 1)) |"
+                + (stalls ? " \(f(s.stoppedMicroseconds / 1000, 1)) |\n" : "\n")
         }
         for s in results.map(\.summary) where s.switchDrops > 0 {
             out += "\nPFC \(s.pfc ? "on" : "off"), \(s.cc): switch drops by reason: " + s.dropReasons.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         }
         return out + "\n"
+    }
+}
+
+/// Holds a process stopped for a while, from a thread of its own: SIGSTOP `after` seconds from
+/// now, SIGCONT `for` nanoseconds later. `finish` waits for it (and sends SIGCONT whatever
+/// happened, so the process is never left stopped) and returns how long it was stopped.
+final class SwitchStall: @unchecked Sendable {
+    let pid: Int32
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var cancelled = false
+    private var stopped: UInt64 = 0
+    private var finished = false
+
+    init(pid: Int32, after seconds: Double, for nanoseconds: UInt64) {
+        self.pid = pid
+        let thread = Thread { [self] in
+            let start = monotonicNanoseconds() + UInt64(seconds * 1e9)
+            while monotonicNanoseconds() < start {
+                if lock.withLock({ cancelled }) { break }
+                usleep(1_000)
+            }
+            if !lock.withLock({ cancelled }) {
+                let t0 = monotonicNanoseconds()
+                kill(pid, SIGSTOP)
+                let end = t0 + nanoseconds
+                while case let now = monotonicNanoseconds(), now < end {
+                    let left = end - now
+                    var ts = timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
+                    _ = nanosleep(&ts, nil)
+                }
+                kill(pid, SIGCONT)
+                let t = monotonicNanoseconds() - t0
+                lock.withLock { stopped = t }
+            }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits for the stall to end (cancels one that has not begun) and returns how long the
+    /// process was stopped. Call it before the process is reaped; later calls do nothing.
+    @discardableResult
+    func finish() -> UInt64 {
+        let first = lock.withLock { () -> Bool in
+            defer { finished = true; cancelled = true }
+            return !finished
+        }
+        if first {
+            done.wait()
+            kill(pid, SIGCONT)   // still our child (not yet reaped): the pid is its own
+        }
+        return lock.withLock { stopped }
     }
 }

@@ -37,10 +37,12 @@ struct ConfigCommand: ParsableCommand {
             let b = c.buffers
             print("  buffers: pool \(b.poolBytes) B; lossless PGs reserved \(b.lossless.reservedBytes) B, \(b.lossless.threshold.description), "
                   + "xon offset \(b.xonOffsetBytes) B; lossy PGs reserved \(b.lossy.reservedBytes) B, \(b.lossy.threshold.description)")
+            print("  stall budget \(Units.text(nanoseconds: b.stallBudgetNanoseconds)) at up to \(Units.text(gbps: b.stallRateGbps)) a port")
             for p in c.ports {
                 let speed = p.speedGbps ?? 100
-                print("  headroom \(p.name): \(b.headroom(speedGbps: speed, delayNanoseconds: p.delayNanoseconds)) B per lossless PG (at \(Units.text(gbps: speed)), cable \(b.cableMeters) m"
-                      + (p.delayNanoseconds > 0 ? " + delay \(Units.text(nanoseconds: p.delayNanoseconds)) each way" : "") + ", MTU \(b.mtu))")
+                print("  headroom \(p.name): \(b.headroom(speedGbps: p.speedGbps, delayNanoseconds: p.delayNanoseconds)) B per lossless PG (at \(Units.text(gbps: speed)), cable \(b.cableMeters) m"
+                      + (p.delayNanoseconds > 0 ? " + delay \(Units.text(nanoseconds: p.delayNanoseconds)) each way" : "") + ", MTU \(b.mtu), "
+                      + "\(b.stallBytes(speedGbps: p.speedGbps)) B of stall)")
             }
         }
     }

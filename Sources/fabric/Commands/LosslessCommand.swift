@@ -15,12 +15,26 @@ struct LosslessCommand: ParsableCommand {
     @Option(help: "Emulated speed of the receiver's switch port (200M, 1G).") var bottleneck: String = "200M"
     @Option(help: "Each sender's rate, Gb/s.") var rate: Double = 0.25
     @Option(help: "Seconds per run.") var seconds: Double = 3
+    @Option(help: "Queue pairs per sender (each may have 1024 packets unacknowledged).") var qps: Int = 2
+    @Option(help: "Stop the switch process (SIGSTOP) for this long halfway through each run, then continue it (100ms): a worker held off the CPU.")
+    var stall: String?
+    @Option(help: "The switch's stall budget (buffers.stall_budget; default 100ms; 0ms: rx rings of 2048 frames and no stall headroom).")
+    var stallBudget: String?
     @Option(help: "Name prefix of the test bed's namespaces.") var prefix: String = "sfll"
     @Option(help: "Also write the results as JSON to this file.") var json: String?
 
     func validate() throws {
         guard (1...16).contains(senders) else { throw ValidationError("--senders must be 1...16") }
         _ = try unit("--bottleneck") { () throws(UnitError) in try Units.gbps(bottleneck) }
+        guard (1...64).contains(qps) else { throw ValidationError("--qps must be 1...64") }
+        if let s = stall {
+            let ns = try unit("--stall") { () throws(UnitError) in try Units.nanoseconds(s) }
+            guard ns > 0 && ns <= 10_000_000_000 else { throw ValidationError("--stall must be above 0 and at most 10s") }
+        }
+        if let s = stallBudget {
+            let ns = try unit("--stall-budget") { () throws(UnitError) in try Units.nanoseconds(s) }
+            guard ns <= 10_000_000_000 else { throw ValidationError("--stall-budget must be at most 10s") }
+        }
     }
 
     func run() throws {
@@ -31,8 +45,12 @@ struct LosslessCommand: ParsableCommand {
         lab.bottleneckGbps = try Units.gbps(bottleneck)
         lab.senderGbps = rate
         lab.seconds = seconds
+        lab.queuePairs = qps
+        if let s = stall { lab.stallNanoseconds = try Units.nanoseconds(s) }
+        if let s = stallBudget { lab.stallBudgetNanoseconds = try Units.nanoseconds(s) }
         print("== test bed '\(prefix)': h1...h\(senders) send \(rate) Gb/s each of RoCEv2 (DSCP 26, lossless TC3) into h\(senders + 1), "
-              + "whose switch port runs at \(bottleneck); \(seconds) s per run")
+              + "whose switch port runs at \(bottleneck); \(seconds) s per run"
+              + (stall.map { "; the switch is stopped for \($0) halfway through each run" } ?? ""))
         fflush(nil)
         var results: [LosslessIncast.Result] = []
         try interruptible("fabric lossless") {
@@ -52,7 +70,7 @@ struct LosslessCommand: ParsableCommand {
 
             PFC on:  \(on.workload.lost) lost of \(on.workload.sentPackets); \(on.pfcSent) PFC frames sent, \(on.pausesAtSenders) honoured by the senders
                      XOFF reaction (PG refused by the pool -> XOFF handed to the kernel): mean \(String(format: "%.1f", on.reactionMeanMicroseconds)) us, max \(String(format: "%.1f", on.reactionMaxMicroseconds)) us
-                     peak PG occupancy \(on.peakPG) B, of it headroom \(headroom) B (limit \(BufferConfig().headroom(speedGbps: 100)) B per PG at 100G); shared pool peak \(on.report.buffer.watermarkBytes) of \(on.report.buffer.poolBytes) B
+                     peak PG occupancy \(on.peakPG) B, of it headroom \(headroom) B (limit \(lab.config(pfc: true).buffers.headroom(speedGbps: nil)) B per PG); shared pool peak \(on.report.buffer.watermarkBytes) of \(on.report.buffer.poolBytes) B
             PFC off: \(off.workload.lost) lost of \(off.workload.sentPackets) (\(off.switchDrops) dropped and counted by the switch)
             goodput at the bottleneck: \(String(format: "%.3f", on.goodputGbps)) Gb/s with PFC, \(String(format: "%.3f", off.goodputGbps)) Gb/s without
             """)

@@ -94,6 +94,30 @@ struct SwitchCommand: ParsableCommand {
         t.start()
     }
 
+    /// What the stall budget and the buffers made of the rings and the frame memory.
+    static func budgetText(_ opts: SwitchOptions, afPacket: Bool) -> String {
+        let c = opts.switchConfig, b = c.buffers, f = opts.frameBudget
+        let ms = { (ns: Double) in String(format: "%.0f ms", ns / 1e6) }
+        var out = "fabric switch: stall budget \(Units.text(nanoseconds: b.stallBudgetNanoseconds)) at up to \(Units.text(gbps: b.stallRateGbps)) a port"
+            + " (its speed if lower): rx rings "
+        out += zip(c.ports, f.rxRing).map { "\($0.name) \($1)" }.joined(separator: ", ") + " frames, holding "
+        out += zip(c.ports, f.stallFrames).map { port, frames in
+            let rate = b.stallRate(speedGbps: port.speedGbps)
+            return "\(ms(Double(frames * b.minimumChargeBytes) * 8 / rate)) at \(Units.text(gbps: rate))"
+        }.joined(separator: ", ") + " of frames >= \(b.minimumChargeBytes) B"
+        out += afPacket ? " (AF_PACKET: its own 4 MB of blocks a port instead)\n" : "\n"
+        if f.losslessPGs > 0 {
+            out += "fabric switch: lossless headroom a PG " + zip(c.ports, f.headroom).map { "\($0.name) \($1) B" }.joined(separator: ", ")
+                + "; lossless queues hold \(f.losslessQueueCapacity) frames\n"
+        }
+        let frames = afPacket ? f.outsideRings : f.total
+        let mb = Double(frames * opts.frameSize) / Double(1 << 20)
+        out += "fabric switch: frame memory \(frames) frames of \(opts.frameSize) B (\(String(format: "%.0f", mb)) MB): "
+            + (afPacket ? "" : "rx/fill \(f.rxRing.reduce(0, +)) + tx/completion \(2 * f.txRing * f.rxRing.count) + ")
+            + "queued \(f.queued) + PFC reserve \(f.reserve) + requests/parked \(f.other)" + (f.wire > 0 ? " + emulated wires \(f.wire)" : "") + "\n"
+        return out
+    }
+
     /// Everything after the sockets are up, the same for every backend.
     func serve<IO: PortBackend & ~Copyable>(_ sw: inout FabricSwitch<IO>, _ opts: SwitchOptions) throws {
         let switchName = flags.name ?? opts.config?.name ?? netns ?? "bridge"
@@ -111,12 +135,13 @@ struct SwitchCommand: ParsableCommand {
         let kind = opts.config.map { "\($0.mode.rawValue) '\($0.name)'" } ?? "bridge"
         print("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
               + (netns.map { " in netns \($0)" } ?? ""))
+        print(Self.budgetText(opts, afPacket: sw.attachModes.contains("af_packet")), terminator: "")
         fflush(nil)
         var control: ControlServer?
         defer { control?.stop() }
         if !flags.noControl {
             let c = try orExit { try ControlServer(name: switchName) }
-            let plane = ControlPlane(config: opts.config, ports: opts.ports)
+            let plane = ControlPlane(options: opts)
             c.prepare = { try plane.prepare($0) }
             c.start()
             sw.control = c

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FabricCore
+import FabricConfig
 import FabricIO
 import FabricTelemetry
 import FabricXDP
@@ -37,10 +38,14 @@ struct SwitchFlags: ParsableArguments {
     var statsInterval: Double = 1.0
     @Option(help: "Frames per receive batch (1...ring size).")
     var batch: Int = 64
-    @Option(help: "Entries per AF_XDP ring (a power of two, 64...16384).")
+    @Option(help: "Entries per AF_XDP tx and completion ring, and the least per rx and fill ring (a power of two, 64...16384); rx rings grow to hold --stall-budget.")
     var ringSize: Int = 2048
-    @Option(help: "Egress queue capacity per port in frames (a power of two, 64...65536).")
+    @Option(help: "Capacity of each lossy egress queue in frames (a power of two, 64...65536); lossless queues hold what their PGs may admit.")
     var queueCapacity: Int = 4096
+    @Option(help: "How long the worker may be off the CPU with nothing lost (default: the config's buffers.stall_budget, 100ms; 0: rings of --ring-size): each port's rx ring holds that long at its stall rate, lossless headroom takes it.")
+    var stallBudget: String?
+    @Option(help: "The fastest a port is taken to receive during a stall, or its speed if lower (default: the config's buffers.stall_rate, 1G).")
+    var stallRate: String?
     @Option(help: "MAC address aging time in seconds (1...1000000).")
     var macAging: Int = 300
     @Option(help: "Nice value of the forwarding thread (-20...19, e.g. --worker-nice=-10; 0 leaves it). Negative: it outweighs the kernel threads sharing its CPU, which then copy in fewer frames it cannot send (README \"Performance\").")
@@ -98,6 +103,11 @@ struct SwitchFlags: ParsableArguments {
                 throw ValidationError("--metrics \(m.host):\(m.port): not a loopback address; add --metrics-public to listen there")
             }
         }
+        if let t = stallBudget {
+            let ns = try unit("--stall-budget") { () throws(UnitError) in try Units.nanoseconds(t) }
+            guard ns <= 10_000_000_000 else { throw ValidationError("--stall-budget must be at most 10s") }
+        }
+        if let r = stallRate { _ = try unit("--stall-rate") { () throws(UnitError) in try Units.gbps(r) } }
         for spec in capture {
             guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex, spec.index(after: colon) != spec.endIndex else {
                 throw ValidationError("--capture takes PORT:FILE, got '\(spec)'")
@@ -125,6 +135,8 @@ struct SwitchFlags: ParsableArguments {
         o.batchSize = batch
         o.ringSize = ringSize
         o.queueCapacity = queueCapacity
+        o.stallBudgetNanoseconds = stallBudget.flatMap { try? Units.nanoseconds($0) }
+        o.stallRateGbps = stallRate.flatMap { try? Units.gbps($0) }
         o.macAgingSeconds = macAging
         o.workerNice = workerNice
         o.verbose = verbose
