@@ -49,6 +49,16 @@ public enum ConfigLoader {
         if let e = top["ecn"] { config.ecn = try readECN(e) }
         if let p = top["pfc"] { config.pfcWatchdog = try readPFC(p) }
         if let b = top["buffers"] { config.buffers = try readBuffers(b) }
+        // What the buffers, headroom, wires and stall budget need in frame memory, before any
+        // ring a command-line flag adds.
+        let need = FrameBudget(config: config, ringSize: 64, batchSize: 1)
+        if need.total > FrameBudget.maxConfigFrames {
+            let node = top["buffers"] ?? top["ports"] ?? root
+            throw node.fail("these buffers need \(need.total) frames of frame memory (\(need.queued) for what the PGs and their headroom may "
+                            + "hold at \(config.buffers.minimumChargeBytes) B a frame, \(need.wire) on emulated wires, "
+                            + "\(need.stallFrames.reduce(0, +)) for the stall budget); at most \(FrameBudget.maxConfigFrames): "
+                            + "a smaller pool, reserve, headroom, stall budget or delay")
+        }
         return config
     }
 

@@ -39,6 +39,14 @@ public struct FrameBudget: Sendable, Equatable {
     public var headroom: [Int]
     public var losslessPGs: Int
 
+    /// The most frames a switch allocates (4 GiB of 4 KB frames, pinned: the kernel counts
+    /// UMEM frames in 32 bits, the machine's memory runs out long before).
+    public static let maxFrames = 1 << 20
+    /// The most frames a configuration may need by itself (its PGs, headroom, wires and stall
+    /// rings at the smallest ring size): half of `maxFrames`, the rest for the rings
+    /// `--ring-size` asks for. `config check` refuses more.
+    public static let maxConfigFrames = maxFrames / 2
+
     /// Frames of the whole memory.
     public var total: Int { rxRing.reduce(0, +) + rxRing.count * 2 * txRing + outsideRings }
     /// Frames outside the kernel's rings: queued, reserved, the switch's own and parked ones.

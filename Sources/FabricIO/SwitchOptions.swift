@@ -117,9 +117,11 @@ public struct SwitchOptions: Sendable {
         if let t = stallBudgetNanoseconds, t > 10_000_000_000 { throw SystemError("stall budget must be at most 10s") }
         if let r = stallRateGbps, !(r >= 0.001 && r <= 800) { throw SystemError("stall rate must be 1M...800G") }
         // The UMEM's frames are counted in 32 bits by the kernel; well below that, memory runs out.
-        let frames = frameBudget.total
-        guard frames <= 1 << 24 else {
-            throw SystemError("the stall budget needs \(frames) frames of \(frameSize) B: lower the stall budget or rate")
+        let b = frameBudget
+        guard b.total <= FrameBudget.maxFrames else {
+            throw SystemError("the frame memory would need \(b.total) frames of \(frameSize) B, at most \(FrameBudget.maxFrames): "
+                              + "\(b.rxRing.reduce(0, +)) in receive rings (--ring-size, the stall budget and rate), \(b.rxRing.count * 2 * b.txRing) "
+                              + "in transmit rings (--ring-size), \(b.queued) for the PGs and headroom (buffers), \(b.wire) on emulated wires (delay)")
         }
     }
 }

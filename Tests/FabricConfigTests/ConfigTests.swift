@@ -222,6 +222,18 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try ConfigLoader.parse(base + "buffers: {pool: 1518}\n").buffers.poolBytes, 1518)
     }
 
+    /// Every byte a PG may hold has a frame of the switch's memory behind it (at least 1 KB a
+    /// frame): buffers that would need more than `FrameBudget.maxConfigFrames` are refused at
+    /// check time, naming what needs them, instead of failing at start.
+    func testBuffersWhoseFrameMemoryCannotExistAreRefused() throws {
+        rejects(base + "buffers: {pool: 1024GB}\n", "t.yaml:6: buffers: these buffers need ")
+        rejects(base + "buffers: {pool: 1024GB}\n", "at most \(FrameBudget.maxConfigFrames): a smaller pool, reserve, headroom, stall budget or delay")
+        rejects(base + "buffers: {stall_budget: 10s}\n", "for the stall budget")
+        // The default and a 256 MB pool fit.
+        XCTAssertEqual(try ConfigLoader.parse(base + "buffers: {pool: 256MB}\n").buffers.poolBytes, 256 << 20)
+        XCTAssertLessThanOrEqual(FrameBudget(config: try ConfigLoader.parse(base), ringSize: 64, batchSize: 1).total, FrameBudget.maxConfigFrames)
+    }
+
     func testStaticNeighboursWithinTheTables() throws {
         func neighbours(_ n: Int, v6: Bool = false) -> String {
             "  - name: h3\n    addresses: [10.80.0.1/16, fd80::1/64]\nneighbours:\n"
@@ -242,7 +254,12 @@ final class ConfigTests: XCTestCase {
         rejects("switch: {name: leaf/1}\n" + base, "t.yaml:1: switch.name: switch name 'leaf/1' must be 1-64 letters, digits, '-', '_' or '.'")
         let ports = (0...SwitchConfig.maxPorts).map { "  - name: p\($0)\n" }.joined()
         rejects("switch: {mode: bridge}\nports:\n" + ports, "t.yaml:3: ports: a switch has at most 255 ports, got 256")
-        XCTAssertEqual(try ConfigLoader.parse("switch: {mode: bridge}\nports:\n" + ports.split(separator: "\n").dropLast().map { $0 + "\n" }.joined())
+        let most = ports.split(separator: "\n").dropLast().map { $0 + "\n" }.joined()
+        // 255 ports each holding the default stall budget (100 ms at 1 Gb/s) and 2 MB of
+        // software headroom need more frame memory than a switch allocates; with a smaller
+        // budget and headroom they are accepted.
+        rejects("switch: {mode: bridge}\nports:\n" + most, "these buffers need")
+        XCTAssertEqual(try ConfigLoader.parse("switch: {mode: bridge}\nbuffers: {stall_budget: 0ms, lossless: {headroom: 64KB}}\nports:\n" + most)
             .ports.count, SwitchConfig.maxPorts)
     }
 

@@ -77,26 +77,31 @@ final class ConfigEdgeIntegrationTests: LabTestCase {
             "--capture", "h1:\(dir)/small.pcapng", "--capture-limit", "1", "--worker-nice=-20",
         ])
 
-        // The largest: 800 Gb/s ports, the largest MTU, a 1 TB pool and reserves, 100 km of
-        // cable, the longest timers, the largest tables, as many static neighbours as allowed and
-        // a 64-member ECMP route over them; on the command line the largest rings, queue,
-        // intervals and aging time.
+        // The largest: 800 Gb/s ports, the largest MTU, 100 km of cable, the largest buffers
+        // whose frame memory `config check` accepts (FrameBudget.maxConfigFrames: a 1 TB pool
+        // is refused now that every byte a PG may hold has a frame behind it), the longest
+        // timers, the largest tables, as many static neighbours as allowed and a 64-member ECMP
+        // route over them; on the command line the largest rings, queue, intervals and aging
+        // time.
         var large = base(tb, "large")
         for p in large.ports.indices { large.ports[p].speedGbps = Units.gbpsRange.upperBound }
-        let tb1 = 1 << 40
+        let pool = 160 << 20
         large.buffers.mtu = BufferConfig.largestMTU()
-        large.buffers.poolBytes = tb1
+        large.buffers.poolBytes = pool
         large.buffers.cableMeters = 100_000
-        large.buffers.lossless = .init(reservedBytes: tb1, threshold: .dynamic(7))
-        large.buffers.lossy = .init(reservedBytes: tb1, threshold: .fixed(tb1))
-        large.buffers.xonOffsetBytes = tb1
+        large.buffers.lossless = .init(reservedBytes: 4 << 20, threshold: .dynamic(7))
+        large.buffers.lossy = .init(reservedBytes: 1 << 20, threshold: .fixed(pool))
+        large.buffers.xonOffsetBytes = pool
+        let need = FrameBudget(config: large, ringSize: 64, batchSize: 1).total
+        XCTAssertLessThanOrEqual(need, FrameBudget.maxConfigFrames)
+        XCTAssertGreaterThan(need, FrameBudget.maxConfigFrames * 3 / 4, "near the edge")
         large.loadBalancing.mode = .spray
         large.loadBalancing.flowletIdleNanoseconds = 1_000_000_000
         large.loadBalancing.flowletTableSize = 1 << 20
         large.pfcWatchdog.detectionNanoseconds = 60_000_000_000
         large.pfcWatchdog.restorationNanoseconds = 60_000_000_000
-        large.ecn.kminBytes = tb1 - 1
-        large.ecn.kmaxBytes = tb1
+        large.ecn.kminBytes = pool - 1
+        large.ecn.kmaxBytes = pool
         large.qos.etsWeights = Array(repeating: 100, count: 8)
         // A subnet of statics beside h1's (no host answers there: the entries are only held).
         large.ports[0].addresses += [IPPrefix("10.80.0.254/20", strict: false)!, IPPrefix("fd80::fe/64", strict: false)!]
