@@ -29,6 +29,9 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     let ifindexes: [Int32]
     /// Each port's interface name now (`names` until one is renamed).
     var currentNames: [String]
+    /// Per port: its interface MTU was raised above what the switch carries while it ran (said
+    /// once until it is lowered again).
+    var mtuTooLarge: [Bool]
     var io: IO
     let portCount: Int
     var dp: Datapath
@@ -87,6 +90,15 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             macs.append(MACAddress(rawValue: try interfaceMAC(options.ports[p])))
         }
         let links = try LinkStateReader(interfaces: options.ports)
+        // A frame longer than one UMEM frame cannot be received (the kernel drops it at the
+        // socket), so a port whose MTU allows such frames is refused, not left to lose them.
+        let limit = BufferConfig.largestMTU(frameSize: options.frameSize)
+        for (p, name) in options.ports.enumerated() {
+            if let mtu = links.mtu(p), mtu > limit {
+                throw SystemError("port \(name): interface MTU \(mtu) is above \(limit), the largest this switch carries in its "
+                                  + "\(options.frameSize)-byte frames (ip link set \(name) mtu \(limit))")
+            }
+        }
         // The reserve for the switch's PFC frames (a backend with fewer frames than the budget,
         // a test's, keeps back half its frames at most).
         var pool = FramePool(frameCount: io.frameCount, frameSize: options.frameSize, reserve: min(budget.reserve, io.frameCount / 2))
@@ -95,6 +107,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         self.options = options
         names = options.ports
         currentNames = options.ports
+        mtuTooLarge = [Bool](repeating: false, count: portCount)
         self.portCount = portCount
         ifindexes = indexes
         self.io = io

@@ -45,6 +45,12 @@ public final class LinkStateReader: @unchecked Sendable {
     /// Interface `i` is called `name` now (it was renamed).
     public func rename(_ i: Int, to name: String) { names[i] = Array(name.utf8CString) }
 
+    /// Interface `i`'s MTU; nil if it cannot be read (it vanished).
+    public func mtu(_ i: Int) -> Int? {
+        let m = names[i].withUnsafeBufferPointer { sf_interface_mtu(fd, $0.baseAddress!) }
+        return m > 0 ? Int(m) : nil
+    }
+
     /// Interface `i` is up and has carrier; nil if it cannot be read (it vanished).
     public func isUp(_ i: Int) -> Bool? {
         let flags = names[i].withUnsafeBufferPointer { sf_interface_flags(fd, $0.baseAddress!) }

@@ -120,6 +120,26 @@ final class ConfigEdgeIntegrationTests: LabTestCase {
         ])
     }
 
+    /// A port whose interface MTU allows frames longer than a UMEM frame holds is refused at
+    /// start, naming the port, its MTU and the limit (the kernel would drop those frames at the
+    /// socket); raised while the switch runs, the switch says so once.
+    func testAPortWhoseMTUIsTooLargeIsRefusedAtStart() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        let c = base(tb, "bigmtu")
+        let limit = BufferConfig.largestMTU()
+        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "9000"])
+        XCTAssertThrowsError(try startSwitch(tb, config: c)) { error in
+            XCTAssertTrue("\(error)".contains("port \(c.ports[1].name): interface MTU 9000 is above \(limit)"), "\(error)")
+        }
+        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "1500"])
+        let sw = try startSwitch(tb, config: c)
+        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "9000"])
+        let deadline = Date().addingTimeInterval(3)
+        while !sw.child.output.contains("interface MTU raised to 9000") && Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(sw.child.output.contains("port \(c.ports[1].name): interface MTU raised to 9000, above \(limit)"), sw.child.output)
+        XCTAssertEqual(sw.stop(), 0)
+    }
+
     /// A frame of the largest accepted MTU fits its UMEM frame: with every link at that MTU, a
     /// ping that fills it (don't fragment) crosses the switch both ways.
     func testLargestAcceptedMTUForwardsAFullSizeFrame() throws {

@@ -67,6 +67,17 @@ static inline int sf_interface_flags(int fd, const char *ifname)
 	return ifr.ifr_flags & 0xffff;
 }
 
+/* An interface's MTU through `fd` (SIOCGIFMTU, the namespace of the socket); -errno on failure. */
+static inline int sf_interface_mtu(int fd, const char *ifname)
+{
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
+		return -errno;
+	return ifr.ifr_mtu;
+}
+
 /* An interface's link speed in Mb/s as its driver reports it (ETHTOOL_GSET through
  * SIOCETHTOOL, in the calling thread's namespace); 0 when unknown (no link, a driver that
  * reports none), -errno on failure. veth reports a nominal 10000 whatever it carries. */
