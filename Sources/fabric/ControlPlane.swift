@@ -137,12 +137,21 @@ final class ControlPlane: @unchecked Sendable {
     }
 
     /// The parts of a port that change live: its emulated link.
-    static func link(_ p: PortConfig) -> [String] {
-        ["\(p.speedGbps as Any)", "\(p.delayNanoseconds)", "\(p.lossPercent)", "\(p.lossSeed as Any)"]
+    struct Link: Equatable {
+        var speedGbps: Double?
+        var delayNanoseconds: UInt64
+        var lossPercent: Double
+        var lossSeed: UInt64?
     }
+    static func link(_ p: PortConfig) -> Link { Link(speedGbps: p.speedGbps, delayNanoseconds: p.delayNanoseconds, lossPercent: p.lossPercent, lossSeed: p.lossSeed) }
 
-    /// The parts of a port that change only with a restart.
-    static func identity(_ p: PortConfig) -> [String] { [p.name, "\(p.mac as Any)", "\(p.addresses)"] }
+    /// The parts of a port that change only with a restart (its socket and connected routes).
+    struct Identity: Equatable {
+        var name: String
+        var mac: MACAddress?
+        var addresses: [IPPrefix]
+    }
+    static func identity(_ p: PortConfig) -> Identity { Identity(name: p.name, mac: p.mac, addresses: p.addresses) }
 
     static func restartOnly(_ a: SwitchConfig, _ b: SwitchConfig) -> [String] {
         var out: [String] = []

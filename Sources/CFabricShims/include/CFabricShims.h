@@ -55,27 +55,30 @@ static inline int sf_interface_mac(const char *ifname, unsigned char out[6])
 	return err;
 }
 
-/* An interface's flags (IFF_UP, IFF_RUNNING: admin up, and operationally up, i.e. carrier)
- * through `fd`, any AF_INET datagram socket of the namespace; -errno on failure. */
+/* Asks `request` (an SIOCGIF* ioctl) about `ifname` through `fd`, any AF_INET datagram socket
+ * of the namespace; 0, or -errno on failure. */
+static inline int sf_interface_ioctl(int fd, const char *ifname, unsigned long request, struct ifreq *ifr)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	strncpy(ifr->ifr_name, ifname, IFNAMSIZ - 1);
+	return ioctl(fd, request, ifr) < 0 ? -errno : 0;
+}
+
+/* An interface's flags (IFF_UP, IFF_RUNNING: admin up, and operationally up, i.e. carrier);
+ * -errno on failure. */
 static inline int sf_interface_flags(int fd, const char *ifname)
 {
 	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		return -errno;
-	return ifr.ifr_flags & 0xffff;
+	int rc = sf_interface_ioctl(fd, ifname, SIOCGIFFLAGS, &ifr);
+	return rc < 0 ? rc : ifr.ifr_flags & 0xffff;
 }
 
-/* An interface's MTU through `fd` (SIOCGIFMTU, the namespace of the socket); -errno on failure. */
+/* An interface's MTU; -errno on failure. */
 static inline int sf_interface_mtu(int fd, const char *ifname)
 {
 	struct ifreq ifr;
-	memset(&ifr, 0, sizeof(ifr));
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0)
-		return -errno;
-	return ifr.ifr_mtu;
+	int rc = sf_interface_ioctl(fd, ifname, SIOCGIFMTU, &ifr);
+	return rc < 0 ? rc : ifr.ifr_mtu;
 }
 
 /* An interface's link speed in Mb/s as its driver reports it (ETHTOOL_GSET through
