@@ -6,11 +6,16 @@
  * One instance of this program (and so one xsks_map) is loaded per port: queue 0 of two ports
  * must not share a map slot.
  *
+ * Section xdp.frags: the program handles multi-buffer frames (it reads nothing of the frame),
+ * so the kernel lets it run on interfaces whose MTU is larger than a page (jumbo frames) and
+ * passes such frames on whole; the socket, bound with XDP_USE_SG, receives them as chains of
+ * UMEM frames.
+ *
  * Maps (xsks_map, fabric_stats) in fabric_maps.h.
  */
 #include "fabric_maps.h"
 
-SEC("xdp")
+SEC("xdp.frags")
 int fabric_xsk(struct xdp_md *ctx)
 {
 	__u32 queue = ctx->rx_queue_index;

@@ -7,6 +7,9 @@
  * where the host keeps doing ARP/ND
  * and a sender's AF_PACKET control socket still sees the frames it must react to.
  *
+ * Section xdp.frags: frames longer than a page (a 4096-byte RoCE MTU) arrive as multi-buffer
+ * frames; the headers read here are always in the first buffer.
+ *
  * Maps (xsks_map, fabric_stats: [0] redirected, [1] passed) in fabric_maps.h.
  */
 #include <linux/bpf.h>
@@ -23,7 +26,7 @@ static __always_inline int pass(void)
 	return XDP_PASS;
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int fabric_roce_rx(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;

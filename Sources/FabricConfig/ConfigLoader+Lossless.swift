@@ -34,11 +34,10 @@ extension ConfigLoader {
         if let v = m["stall_budget"] { b.stallBudgetNanoseconds = try v.nanoseconds(0...10_000_000_000, example: "100ms") }
         if let v = m["stall_rate"] { b.stallRateGbps = try v.gbps() }
         if let v = m["mtu"] {
-            let largest = BufferConfig.largestMTU()
+            let largest = BufferConfig.largestMTU
             b.mtu = try v.int(BufferConfig.smallestMTU...65535)
             guard b.mtu <= largest else {
-                throw v.fail("\(b.mtu) is above \(largest), the largest MTU whose frames fit the switch's \(FramePool.defaultFrameSize)-byte frames "
-                             + "(\(FramePool.rxHeadroom) bytes of receive headroom, \(BufferConfig.ethernetOverhead) of Ethernet header and VLAN tag)")
+                throw v.fail("\(b.mtu) is above \(largest), the largest MTU the switch carries (jumbo frames of up to \(FramePool.largestPacket) bytes)")
             }
         }
         if let v = m["cable_length"] {

@@ -14,7 +14,8 @@ public enum DropReason: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case noBuffer
     /// The egress port is out of service (its interface went away).
     case portDown
-    /// The frame is larger than a UMEM frame can hold or the port's MTU.
+    /// The frame is longer than the egress port's interface takes (its MTU, plus the Ethernet
+    /// header and one VLAN tag): a jumbo frame routed or bridged to a port with a smaller MTU.
     case oversize
     /// Flooded, but no other port is in service to take it.
     case noEgress

@@ -34,6 +34,10 @@ public struct Datapath: ~Copyable {
     @usableFromInline var load: PortLoad
     @usableFromInline let counters: UnsafeMutablePointer<PortCounters>
     @usableFromInline let service: UnsafeMutablePointer<Bool>
+    /// Per port: the longest frame its interface takes (its MTU plus the Ethernet header and a
+    /// VLAN tag, `setLargestFrame`); a longer one is dropped there (`oversize`), as the kernel
+    /// would drop it silently at the interface. Unlimited until the I/O layer says.
+    @usableFromInline let largestFrame: UnsafeMutablePointer<UInt32>
     var nextHousekeeping: UInt64 = 0
     var lastAging: UInt64 = 0
     static let housekeepingInterval: UInt64 = 100_000_000
@@ -82,6 +86,7 @@ public struct Datapath: ~Copyable {
         }
         counters = .filled(with: PortCounters(), count: portCount)
         service = .filled(with: true, count: portCount)
+        largestFrame = .filled(with: .max, count: portCount)
     }
 
     deinit {
@@ -89,6 +94,13 @@ public struct Datapath: ~Copyable {
         egress.deallocate()
         counters.deallocate()
         service.deallocate()
+        largestFrame.deallocate()
+    }
+
+    /// Port `port`'s interface takes frames of at most `bytes` (the I/O layer, at start and
+    /// when the interface's MTU changes).
+    public mutating func setLargestFrame(port: Int, bytes: Int) {
+        largestFrame[port] = UInt32(clamping: bytes)
     }
 
     // MARK: - Receive side
@@ -162,6 +174,7 @@ public struct Datapath: ~Copyable {
     mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
         guard service[port] else { return drop(addr, .portDown, countedOn: port) }
         guard load.up[port] else { return drop(addr, .linkDown, countedOn: port) }
+        guard len <= largestFrame[port] else { return drop(addr, .oversize, countedOn: port) }
         if watchdog.discards(port: port, queue: queue) {
             counters[port].pfcwdDropped[queue] &+= 1
             pool.release(addr)

@@ -12,6 +12,9 @@
 //   the timer has jiffy resolution (4 ms at HZ=250), so a lone frame can wait that long. At
 //   high rates blocks fill first: the 16 KB blocks here hold ~100 small frames.
 // - VLAN tags the kernel moved into the header are put back in the frame.
+// - Jumbo frames (longer than one frame of the switch) are copied into a chain of frames
+//   (`FramePool.link`) through a scratch buffer, and gathered back into one TX slot; TX slots
+//   are 16 KB so that any frame the switch carries fits one.
 import CFabricShims
 import FabricCore
 import FabricSystem
@@ -64,7 +67,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
     /// timer; 256 of them (4 MB) per direction per port.
     static let blockSize: UInt32 = 16384
     static let blockCount: UInt32 = 256
-    static let slotSize: UInt32 = 2048
+    static let slotSize: UInt32 = 16384
     static let retireMilliseconds: UInt32 = 1
 
     let resources: PacketResources
@@ -74,6 +77,9 @@ public struct PacketBackend: PortBackend, ~Copyable {
     let txSlots: Int
     let slotCapacity: UInt32
     let pollFDs: UnsafeMutablePointer<pollfd>
+    /// A jumbo frame lands here before it is split into a chain of frames.
+    let scratch: UnsafeMutablePointer<UInt8>
+    static let scratchSize = 16384
     var receiving = true
     public let frames: UnsafeMutableRawPointer
     public let frameCount: Int
@@ -114,6 +120,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
         txSlots = Int(Self.blockSize / Self.slotSize * Self.blockCount)
         slotCapacity = sf_tp3_tx_capacity(Self.slotSize)
         pollFDs = .allocate(capacity: portCount)
+        scratch = .allocate(capacity: Self.scratchSize)
         frames = area
         self.frameCount = frameCount
     }
@@ -121,6 +128,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
     deinit {
         ports.deallocate()
         pollFDs.deallocate()
+        scratch.deallocate()
     }
 
     public var attachModes: [String] { Array(repeating: "af_packet", count: portCount) }
@@ -155,11 +163,17 @@ public struct PacketBackend: PortBackend, ~Copyable {
             // every block is full).
             guard let addr = pool.allocate() else { break }
             let pkt = ports[p].next!
-            let len = sf_tp3_copy(pkt, (frames + Int(addr)).assumingMemoryBound(to: UInt8.self), UInt32(frameSize))
+            var len = Int(sf_tp3_copy(pkt, (frames + Int(addr)).assumingMemoryBound(to: UInt8.self), UInt32(frameSize)))
             if len < 0 {
-                pool.release(addr)
-                ports[p].oversize &+= 1
-            } else {
+                // Longer than one frame (or truncated by the ring): a jumbo frame becomes a chain.
+                len = Int(sf_tp3_copy(pkt, scratch, UInt32(Self.scratchSize)))
+                if len > FramePool.largestPacket || len < 0 || !split(len, into: addr, pool: &pool) {
+                    pool.release(addr)
+                    ports[p].oversize &+= 1
+                    len = -1
+                }
+            }
+            if len >= 0 {
                 batch.addr[n] = addr
                 batch.len[n] = UInt32(len)
                 n += 1
@@ -175,6 +189,28 @@ public struct PacketBackend: PortBackend, ~Copyable {
         }
         batch.count = n
         return n
+    }
+
+    /// Copies the `len` bytes in `scratch` into frame `head` and as many more as they need,
+    /// linked into a chain; false (the frames after `head` released) when the pool runs out.
+    mutating func split(_ len: Int, into head: UInt64, pool: inout FramePool) -> Bool {
+        var addr = head, from = 0
+        while true {
+            let n = min(frameSize, len - from)
+            (frames + Int(addr)).copyMemory(from: scratch + from, byteCount: n)
+            from += n
+            guard from < len else {
+                pool.link(addr, length: UInt32(n), to: nil)
+                return true
+            }
+            guard let next = pool.allocate() else {
+                pool.link(addr, length: UInt32(n), to: nil)
+                if let rest = pool.unlink(head) { pool.release(rest) }
+                return false
+            }
+            pool.link(addr, length: UInt32(n), to: next)
+            addr = next
+        }
     }
 
     /// The kernel fills RX blocks itself.
@@ -199,15 +235,37 @@ public struct PacketBackend: PortBackend, ~Copyable {
         let tx = ports[p].tx!
         var slot = ports[p].txHead
         for i in 0..<n {
-            let length = min(len[i], slotCapacity)  // frames never exceed the frame size (< slot)
-            if sf_tp3_tx_state(tx + slot * Int(Self.slotSize)) == 2 { ports[p].txRefused &+= 1 }  // its last frame was malformed
-            sf_tp3_tx_put(tx + slot * Int(Self.slotSize), frames + Int(addr[i]), length)
+            let length = min(len[i], slotCapacity)  // frames never exceed FramePool.largestPacket (< slot)
+            let s = tx + slot * Int(Self.slotSize)
+            if sf_tp3_tx_state(s) == 2 { ports[p].txRefused &+= 1 }  // its last frame was malformed
+            if pool.isChained(addr[i]) {
+                gather(addr[i], length: Int(length), into: sf_tp3_tx_data(s), pool: pool)
+                sf_tp3_tx_commit(s, length)
+            } else {
+                sf_tp3_tx_put(s, frames + Int(addr[i]), length)
+            }
             pool.release(addr[i])
             slot = slot + 1 == txSlots ? 0 : slot + 1
         }
         ports[p].txHead = slot
         flush(p, loop: &loop)
     }
+
+    /// Copies a jumbo frame's chain, `length` bytes, to `dst`.
+    @inline(__always) func gather(_ head: UInt64, length: Int, into dst: UnsafeMutableRawPointer, pool: borrowing FramePool) {
+        var segment: UInt64? = head
+        var at = 0
+        while let a = segment, at < length {
+            let n = min(Int(pool.segmentLength(a)), length - at)
+            (dst + at).copyMemory(from: frames + Int(a), byteCount: n)
+            at += n
+            segment = pool.next(after: a)
+        }
+    }
+
+    public func transmitCost(_ addr: UInt64, pool: borrowing FramePool) -> Int { 1 }
+    public var largestTransmitCost: Int { 1 }
+    public func largestPacket(_ p: Int) -> Int { FramePool.largestPacket }
 
     /// One send() hands every filled slot to the driver (qdisc bypassed).
     @inline(__always) mutating func flush(_ p: Int, loop: inout LoopCounters) {

@@ -41,7 +41,14 @@ public protocol PortBackend: ~Copyable {
     mutating func refill(_ p: Int, pool: inout FramePool)
     /// How many frames port p can take for transmission now (at most `limit`).
     mutating func transmitRoom(_ p: Int, limit: Int, loop: inout LoopCounters) -> Int
-    /// Transmits `count` frames (offsets and lengths); count <= transmitRoom.
+    /// What a frame costs of `transmitRoom`: its descriptors (a jumbo frame's chain) or one slot.
+    func transmitCost(_ addr: UInt64, pool: borrowing FramePool) -> Int
+    /// The most `transmitCost` of any frame the switch carries.
+    var largestTransmitCost: Int { get }
+    /// The longest frame port p can receive and send whole (a chain of frames, or one frame
+    /// where its socket could not take chains).
+    func largestPacket(_ p: Int) -> Int
+    /// Transmits `count` frames (offsets and lengths); their costs add up to at most transmitRoom.
     mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count: Int,
                            pool: inout FramePool, loop: inout LoopCounters)
     /// Blocks until a port in service has frames to receive, or a short timeout, or

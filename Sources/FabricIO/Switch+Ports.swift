@@ -16,13 +16,16 @@ extension FabricSwitch where IO: ~Copyable {
                 currentNames[p] = now
                 links.rename(p, to: now)
             }
-            // An MTU raised while the switch runs: its longer frames are dropped at the socket
-            // (`socket_rx_dropped`); say so once, and again if it happens after a fix.
-            let limit = BufferConfig.largestMTU(frameSize: options.frameSize)
+            // An MTU changed while the switch runs: frames longer than the new one are dropped
+            // on their way out (`oversize`); above what the port carries, longer frames are
+            // dropped at its socket: say so once, and again if it happens after a fix.
+            let packet = io.largestPacket(p)
+            let limit = Self.largestMTU(packet)
             if let mtu = links.mtu(p) {
+                dp.setLargestFrame(port: p, bytes: min(mtu + BufferConfig.ethernetOverhead, packet))
                 if mtu > limit && !mtuTooLarge[p] {
                     logLine("fabric: port \(names[p]): interface MTU raised to \(mtu), above \(limit), the largest this switch carries: "
-                            + "longer frames are dropped at its socket (socket_rx_dropped) until the MTU is lowered")
+                            + "longer frames are dropped at its socket until the MTU is lowered")
                 }
                 mtuTooLarge[p] = mtu > limit
             }

@@ -90,13 +90,15 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             macs.append(MACAddress(rawValue: try interfaceMAC(options.ports[p])))
         }
         let links = try LinkStateReader(interfaces: options.ports)
-        // A frame longer than one UMEM frame cannot be received (the kernel drops it at the
-        // socket), so a port whose MTU allows such frames is refused, not left to lose them.
-        let limit = BufferConfig.largestMTU(frameSize: options.frameSize)
+        // A frame longer than the switch carries cannot be received whole (the kernel drops it
+        // at the socket), so a port whose MTU allows such frames is refused, not left to lose them.
         for (p, name) in options.ports.enumerated() {
+            let limit = Self.largestMTU(io.largestPacket(p))
             if let mtu = links.mtu(p), mtu > limit {
-                throw SystemError("port \(name): interface MTU \(mtu) is above \(limit), the largest this switch carries in its "
-                                  + "\(options.frameSize)-byte frames (ip link set \(name) mtu \(limit))")
+                let why = limit < BufferConfig.largestMTU
+                    ? "the largest this port carries: its socket takes no multi-buffer frames, so a frame must fit one \(options.frameSize)-byte frame"
+                    : "the largest this switch carries"
+                throw SystemError("port \(name): interface MTU \(mtu) is above \(limit), \(why) (ip link set \(name) mtu \(limit))")
             }
         }
         // The reserve for the switch's PFC frames (a backend with fewer frames than the budget,
@@ -122,11 +124,17 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         captures = CaptureSet(portNames: options.ports)
         self.links = links
         startedAt = monotonicNanoseconds()
+        for p in 0..<portCount {
+            if let mtu = links.mtu(p) { dp.setLargestFrame(port: p, bytes: min(mtu + BufferConfig.ethernetOverhead, self.io.largestPacket(p))) }
+        }
         for p in 0..<portCount where links.isUp(p) == false {
             dp.setLink(port: p, up: false)
             logLine("fabric: port \(names[p]): link down at start (no carrier or administratively down)")
         }
     }
+
+    /// The largest interface MTU whose frames fit `packet` bytes.
+    static func largestMTU(_ packet: Int) -> Int { min(BufferConfig.largestMTU, packet - BufferConfig.ethernetOverhead) }
 
     deinit {
         txAddr.deallocate()
@@ -144,7 +152,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         batch.ingress = p
         batch.timestamp = now
         // Before the pipeline rewrites them in place.
-        captures.record(port: p, frames: dp.frames, addr: batch.addr, len: batch.len, count: n, monotonic: now, outbound: false)
+        captures.record(port: p, frames: dp.frames, pool: dp.pool, addr: batch.addr, len: batch.len, count: n, monotonic: now, outbound: false)
         dp.forward(&batch)
         return n
     }
@@ -153,21 +161,24 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         guard dp.hasQueued(port: p) else { return 0 }
         // Room in the TX ring, then as many frames as the scheduler and the emulated line rate
         // release now (into the scratch arrays), then exactly that many descriptors.
-        let room = io.transmitRoom(p, limit: batch.capacity, loop: &loop)
-        guard room > 0 else { return 0 }
-        var n = 0
+        // A jumbo frame takes several descriptors: frames are taken while the largest still fits.
+        let most = io.largestTransmitCost
+        let room = io.transmitRoom(p, limit: batch.capacity &+ most &- 1, loop: &loop)
+        guard room >= most else { return 0 }
+        var n = 0, used = 0
         var bytes: UInt64 = 0
         // A fresh clock for the shaper and the residence times: `now` was read before this
         // iteration received, so frames received just now would look older than it.
         let txNow = monotonicNanoseconds()
-        while n < room, let frame = dp.dequeueForTransmit(port: p, now: txNow) {
+        while n < batch.capacity, used &+ most <= room, let frame = dp.dequeueForTransmit(port: p, now: txNow) {
             txAddr[n] = frame.addr
             txLen[n] = frame.len
             bytes &+= UInt64(frame.len)
+            used &+= io.transmitCost(frame.addr, pool: dp.pool)
             n += 1
         }
         guard n > 0 else { return 0 }
-        captures.record(port: p, frames: dp.frames, addr: txAddr, len: txLen, count: n, monotonic: txNow, outbound: true)
+        captures.record(port: p, frames: dp.frames, pool: dp.pool, addr: txAddr, len: txLen, count: n, monotonic: txNow, outbound: true)
         io.transmit(p, addr: txAddr, len: txLen, count: n, pool: &dp.pool, loop: &loop)
         dp.countTransmit(port: p, frames: n, bytes: bytes)
         return n
@@ -300,6 +311,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         l.refusals = dp.pool.refusals
         l.queued = dp.queuedFrames
         l.pending = dp.pendingFrames
+        l.chained = dp.pool.chained
         io.ledger(&l, inService: dp.inService)
         return l
     }

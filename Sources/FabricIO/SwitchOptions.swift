@@ -82,6 +82,13 @@ public struct SwitchOptions: Sendable {
     /// hold at once, receive rings holding the stall budget.
     public var frameBudget: FrameBudget { FrameBudget(config: switchConfig, ringSize: ringSize, batchSize: batchSize) }
 
+    /// The most frames one packet takes: `FramePool.largestPacket` in frames as the kernel
+    /// fills them (each after the receive headroom): 3 of 4096 bytes.
+    public var segmentsPerPacket: Int {
+        let room = frameSize - FramePool.rxHeadroom
+        return (FramePool.largestPacket + room - 1) / room
+    }
+
     func validate() throws {
         func pow2(_ v: Int) -> Bool { v > 0 && v & (v - 1) == 0 }
         guard !ports.isEmpty else { throw SystemError("no ports given (--ports a,b,...)") }
@@ -97,8 +104,8 @@ public struct SwitchOptions: Sendable {
             throw SystemError("queue capacity \(queueCapacity) must be a power of two in \(Self.queueCapacities)")
         }
         guard frameSize == 2048 || frameSize == 4096 else { throw SystemError("frame size must be 2048 or 4096") }
-        if let mtu = config?.buffers.mtu, mtu > BufferConfig.largestMTU(frameSize: frameSize) {
-            throw SystemError("MTU \(mtu) does not fit \(frameSize)-byte frames (at most \(BufferConfig.largestMTU(frameSize: frameSize)))")
+        if let mtu = config?.buffers.mtu, mtu > BufferConfig.largestMTU {
+            throw SystemError("MTU \(mtu) is above \(BufferConfig.largestMTU), the largest the switch carries")
         }
         guard Self.macAgingSeconds.contains(macAgingSeconds) else {
             throw SystemError("MAC aging time must be \(Self.macAgingSeconds) seconds (got \(macAgingSeconds))")

@@ -57,6 +57,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
     /// Entries of every tx and completion ring (each port's rx and fill size: `XSKRings.rxSize`).
     let ringSize: Int
     let batchCapacity: Int
+    /// The most frames one packet takes: `FramePool.largestPacket` in received frames.
+    let maxSegments: Int
     let pollFDs: UnsafeMutablePointer<pollfd>
     public let frames: UnsafeMutableRawPointer
     public let frameCount: Int
@@ -93,6 +95,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         self.portCount = portCount
         ringSize = options.ringSize
         batchCapacity = options.batchSize
+        maxSegments = options.segmentsPerPacket
         pollFDs = .allocate(capacity: portCount)
         frames = umem.base
         self.frameCount = frameCount
@@ -148,17 +151,60 @@ public struct XSKBackend: PortBackend, ~Copyable {
     @inline(__always) public mutating func receive(_ p: Int, into batch: inout Batch, pool: inout FramePool) -> Int {
         let r = rings[p]
         var idx: UInt32 = 0
-        let n = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity), &idx))
-        guard n > 0 else { return 0 }
-        for i in 0..<n {
+        let avail = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity), &idx))
+        guard avail > 0 else { return 0 }
+        var n = 0, i = 0
+        while i < avail {
             let d = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!
-            batch.addr[i] = d.pointee.addr
-            batch.len[i] = d.pointee.len
+            if d.pointee.options & XSKRings.packetContinues == 0 {
+                batch.addr[n] = d.pointee.addr
+                batch.len[n] = d.pointee.len
+                n &+= 1
+                i &+= 1
+                continue
+            }
+            // A jumbo frame: descriptors i...last, all but the last flagged.
+            guard let last = chainEnd(r, idx: idx, from: i, available: avail) else { break }  // its end is not here yet
+            if receiveChain(p, r, idx: idx, from: i, to: last, pool: &pool, head: &batch.addr[n], total: &batch.len[n]) { n &+= 1 }
+            i = last &+ 1
         }
+        // Descriptors of a packet whose last frame lies beyond this peek stay for the next.
+        if i < avail { xsk_ring_cons__cancel(r.rx, UInt32(avail &- i)) }
         batch.count = n
-        xsk_ring_cons__release(r.rx, UInt32(n))
-        rings[p].fillOutstanding -= n
+        xsk_ring_cons__release(r.rx, UInt32(i))
+        rings[p].fillOutstanding -= i
         return n
+    }
+
+    /// The index of the descriptor ending the packet that starts at `first`, nil if it is
+    /// beyond the `available` peeked.
+    @inline(__always) func chainEnd(_ r: XSKRings, idx: UInt32, from first: Int, available: Int) -> Int? {
+        var j = first
+        while j < available {
+            if xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(j))!.pointee.options & XSKRings.packetContinues == 0 { return j }
+            j &+= 1
+        }
+        return nil
+    }
+
+    /// Links descriptors first...last into one packet (its head and total length out); false
+    /// when it is longer than the switch carries: its frames go back to the pool, counted.
+    @inline(__always) mutating func receiveChain(_ p: Int, _ r: XSKRings, idx: UInt32, from first: Int, to last: Int, pool: inout FramePool,
+                                                 head: inout UInt64, total: inout UInt32) -> Bool {
+        var bytes = 0
+        for k in first...last { bytes &+= Int(xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(k))!.pointee.len) }
+        guard last &- first &+ 1 <= maxSegments, bytes <= FramePool.largestPacket else {
+            for k in first...last { pool.release(xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(k))!.pointee.addr) }
+            rings[p].oversize &+= 1
+            return false
+        }
+        for k in first...last {
+            let d = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(k))!.pointee
+            pool.link(d.addr, length: d.len, to: k < last ? xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(k &+ 1))!.pointee.addr : nil)
+        }
+        head = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(first))!.pointee.addr
+        total = UInt32(bytes)
+        return true
     }
 
     /// Frames the kernel has put in port p's rx ring that the switch has not taken: read from
@@ -197,6 +243,16 @@ public struct XSKBackend: PortBackend, ~Copyable {
         if xsk_ring_prod__needs_wakeup(r.fill) != 0 { r.kickFill() }
     }
 
+    @inline(__always) public func transmitCost(_ addr: UInt64, pool: borrowing FramePool) -> Int {
+        pool.isChained(addr) ? pool.segmentCount(addr) : 1
+    }
+
+    public var largestTransmitCost: Int { maxSegments }
+
+    public func largestPacket(_ p: Int) -> Int {
+        rings[p].multiBuffer ? FramePool.largestPacket : resources.umem!.frameSize - FramePool.rxHeadroom
+    }
+
     @inline(__always) public mutating func transmitRoom(_ p: Int, limit: Int, loop: inout LoopCounters) -> Int {
         let room = min(Int(xsk_prod_nb_free(rings[p].tx, UInt32(limit))), limit)
         if room == 0 { kick(p, loop: &loop) }  // ring full: let the kernel drain it
@@ -206,15 +262,35 @@ public struct XSKBackend: PortBackend, ~Copyable {
     @inline(__always) public mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count n: Int,
                                                     pool: inout FramePool, loop: inout LoopCounters) {
         let r = rings[p]
+        // One descriptor a frame, a chain's worth for a jumbo one (the run loop kept within
+        // transmitRoom counting those).
+        var descriptors = n
+        for i in 0..<n where pool.isChained(addr[i]) { descriptors &+= pool.segmentCount(addr[i]) &- 1 }
         var idx: UInt32 = 0
-        let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx))
-        // `n` is within transmitRoom, which came from the ring itself: it cannot fall short.
-        precondition(got == n, "TX ring reservation fell short")
-        for i in 0..<got {
-            let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
-            d.pointee.addr = addr[i]
-            d.pointee.len = len[i]
-            d.pointee.options = 0
+        let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(descriptors), &idx))
+        // Within transmitRoom, which came from the ring itself: it cannot fall short.
+        precondition(got == descriptors, "TX ring reservation fell short")
+        var k: UInt32 = 0
+        for i in 0..<n {
+            if !pool.isChained(addr[i]) {
+                let d = xsk_ring_prod__tx_desc(r.tx, idx &+ k)!
+                d.pointee.addr = addr[i]
+                d.pointee.len = len[i]
+                d.pointee.options = 0
+                k &+= 1
+                continue
+            }
+            // Each frame of the chain is its own descriptor and comes back on the completion
+            // ring on its own: unlinked here, released one by one by `reclaim`.
+            var segment: UInt64? = addr[i]
+            while let a = segment {
+                let d = xsk_ring_prod__tx_desc(r.tx, idx &+ k)!
+                d.pointee.addr = a
+                d.pointee.len = pool.segmentLength(a)
+                segment = pool.unlink(a)
+                d.pointee.options = segment == nil ? 0 : XSKRings.packetContinues
+                k &+= 1
+            }
         }
         xsk_ring_prod__submit(r.tx, UInt32(got))
         rings[p].txOutstanding += got
@@ -290,7 +366,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         d.rxRingFull = st.rx_ring_full
         d.rxDropped = st.rx_dropped
         d.fillRingEmpty = st.rx_fill_ring_empty_descs
-        d.rxInvalid = st.rx_invalid_descs
+        d.rxInvalid = st.rx_invalid_descs &+ rings[p].oversize
         d.txInvalid = st.tx_invalid_descs
         d.rxRingPeak = UInt64(rings[p].rxPeak)
         d.rxRingSize = UInt64(rings[p].rxSize)

@@ -1,3 +1,4 @@
+import FabricCore
 import FabricSystem
 import Glibc
 
@@ -60,19 +61,49 @@ public final class PacketCapture {
 
     /// Appends one frame (an enhanced packet block). `monotonic`: when it was received or sent.
     public func record(_ frame: UnsafeRawPointer, length: Int, monotonic: UInt64, outbound: Bool) {
+        guard begin(length: length, monotonic: monotonic) else { return }
+        (buffer + used).copyMemory(from: frame, byteCount: length)
+        used += length
+        end(length: length, outbound: outbound)
+    }
+
+    /// Appends a jumbo frame held in a chain of frames of `pool` from `head` on, `length` bytes
+    /// in all.
+    public func record(chain head: UInt64, in frames: UnsafeRawPointer, pool: borrowing FramePool, length: Int, monotonic: UInt64, outbound: Bool) {
+        guard begin(length: length, monotonic: monotonic) else { return }
+        var segment: UInt64? = head
+        var left = length
+        while let a = segment, left > 0 {
+            let n = min(Int(pool.segmentLength(a)), left)
+            (buffer + used).copyMemory(from: frames + Int(a), byteCount: n)
+            used += n
+            left -= n
+            segment = pool.next(after: a)
+        }
+        if left > 0 {   // a chain shorter than its length (never expected): zeros stand in
+            (buffer + used).initializeMemory(as: UInt8.self, repeating: 0, count: left)
+            used += left
+        }
+        end(length: length, outbound: outbound)
+    }
+
+    /// The block's header, after making room; false (counted) when the file is at its limit.
+    @inline(__always) func begin(length: Int, monotonic: UInt64) -> Bool {
         let block = 44 + (length + 3) & ~3
-        guard written + used + block <= limitBytes else { overLimit &+= 1; return }
+        guard written + used + block <= limitBytes else { overLimit &+= 1; return false }
         if used + block > capacity { flush() }
         let ts = UInt64(Int64(bitPattern: monotonic) &+ realtimeOffset)
         put32(6); put32(UInt32(block)); put32(0)
         put32(UInt32(truncatingIfNeeded: ts >> 32)); put32(UInt32(truncatingIfNeeded: ts))
         put32(UInt32(length)); put32(UInt32(length))
-        (buffer + used).copyMemory(from: frame, byteCount: length)
-        used += length
+        return true
+    }
+
+    @inline(__always) func end(length: Int, outbound: Bool) {
         pad()
         put16(2); put16(4); put32(outbound ? 2 : 1)      // epb_flags: direction
         put32(0)                                           // opt_endofopt
-        put32(UInt32(block))
+        put32(UInt32(44 + (length + 3) & ~3))
         captured &+= 1
     }
 
@@ -114,10 +145,16 @@ public struct CaptureSet {
 
     /// Records `count` frames of port `p` (offsets `addr` into `frames`), when it is captured.
     @inlinable
-    public func record(port p: Int, frames: UnsafeRawPointer, addr: UnsafePointer<UInt64>, len: UnsafePointer<UInt32>, count: Int,
-                       monotonic: UInt64, outbound: Bool) {
+    public func record(port p: Int, frames: UnsafeRawPointer, pool: borrowing FramePool, addr: UnsafePointer<UInt64>, len: UnsafePointer<UInt32>,
+                       count: Int, monotonic: UInt64, outbound: Bool) {
         guard mask & (1 << UInt64(p & 63)) != 0, let c = captures[p] else { return }
-        for i in 0..<count { c.record(frames + Int(addr[i]), length: Int(len[i]), monotonic: monotonic, outbound: outbound) }
+        for i in 0..<count {
+            if pool.isChained(addr[i]) {
+                c.record(chain: addr[i], in: frames, pool: pool, length: Int(len[i]), monotonic: monotonic, outbound: outbound)
+            } else {
+                c.record(frames + Int(addr[i]), length: Int(len[i]), monotonic: monotonic, outbound: outbound)
+            }
+        }
     }
 
     /// Writes out what the captures buffered (housekeeping).

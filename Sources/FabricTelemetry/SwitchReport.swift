@@ -183,6 +183,9 @@ public struct FrameLedger: Sendable, Codable, CustomStringConvertible {
     public var queued = 0
     /// Routed frames parked while ARP resolves their next hop.
     public var pending = 0
+    /// Frames holding the rest of a jumbo packet whose first frame is counted in `queued` or
+    /// `pending` (multi-buffer chains).
+    public var chained = 0
     public var fillOutstanding = 0
     public var txOutstanding = 0
     /// What the kernel's ring indices say is sitting in fill+rx and tx+completion rings.
@@ -195,14 +198,14 @@ public struct FrameLedger: Sendable, Codable, CustomStringConvertible {
     public init() {}
 
     /// free + in rings + queued == UMEM frames.
-    public var balances: Bool { free + queued + pending + fillOutstanding + txOutstanding == total }
+    public var balances: Bool { free + queued + pending + chained + fillOutstanding + txOutstanding == total }
     /// Frames the kernel holds outside any ring (copy-mode skbs still in flight). Zero at rest.
     public var inKernelFlight: Int {
         (fillOutstanding - inFillAndRxRings) + (txOutstanding - inTxAndCompletionRings)
     }
 
     public var description: String {
-        "frames: \(total) total = \(free) free + \(queued) queued + \(pending) awaiting ARP + \(fillOutstanding) fill/rx + \(txOutstanding) tx/completion"
+        "frames: \(total) total = \(free) free + \(queued) queued + \(pending) awaiting ARP + \(chained) jumbo continuations + \(fillOutstanding) fill/rx + \(txOutstanding) tx/completion"
             + (balances ? " (balanced)" : " (UNBALANCED)")
             + (refusals == 0 ? "" : "; \(refusals) frame allocations refused")
             + (inKernelFlight == 0 ? "" : "; \(inKernelFlight) in kernel flight")

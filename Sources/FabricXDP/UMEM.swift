@@ -56,8 +56,10 @@ public final class UMEM {
     }
 
     /// As above with a receive ring of `rxSize` entries (0: none; at most the fill ring's) and
-    /// a transmit ring of `txSize` (0: none).
-    public func openSocket(interface: String, queue: UInt32 = 0, rings: inout XSKRings, rxSize: Int, txSize: Int) throws {
+    /// a transmit ring of `txSize` (0: none). `multiBuffer`: bind with XDP_USE_SG, so frames
+    /// longer than one UMEM frame pass as descriptor chains; a driver that refuses it (some
+    /// zero-copy drivers) gets a socket without it, and `rings.multiBuffer` says which.
+    public func openSocket(interface: String, queue: UInt32 = 0, rings: inout XSKRings, rxSize: Int, txSize: Int, multiBuffer: Bool = true) throws {
         guard let handle else { throw SystemError("\(interface): the UMEM is closed") }
         let receive = rxSize > 0, transmit = txSize > 0
         var config = xsk_socket_config()
@@ -65,10 +67,15 @@ public final class UMEM {
         config.tx_size = UInt32(txSize)
         config.libxdp_flags = UInt32(XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD)
         config.xdp_flags = 0
-        config.bind_flags = UInt16(XDP_USE_NEED_WAKEUP)
         var socket: OpaquePointer?
-        let rc = xsk_socket__create_shared(&socket, interface, queue, handle, receive ? rings.rx : nil, transmit ? rings.tx : nil,
+        var rc: Int32 = -1
+        for sg in multiBuffer ? [true, false] : [false] {
+            config.bind_flags = UInt16(XDP_USE_NEED_WAKEUP) | (sg ? XSKRings.useSG : 0)
+            rc = xsk_socket__create_shared(&socket, interface, queue, handle, receive ? rings.rx : nil, transmit ? rings.tx : nil,
                                            rings.fill, rings.comp, &config)
+            rings.multiBuffer = sg
+            if rc == 0 || (rc != -EINVAL && rc != -EOPNOTSUPP) { break }
+        }
         guard rc == 0, let socket else {
             let what = receive && transmit ? "AF_XDP socket" : receive ? "receive AF_XDP socket" : "transmit AF_XDP socket"
             throw SystemError.negative(rc, "port \(interface): cannot create \(what) on queue \(queue)")

@@ -32,6 +32,8 @@ public enum XDPAttachment: String, CaseIterable, Sendable {
 public final class XDPProgram {
     /// The BPF function name in fabric_xsk.bpf.c; also how we recognise a stale instance.
     public static let programName = "fabric_xsk"
+    /// The ELF section of SwiftFabric's XDP programs.
+    public static let section = "xdp.frags"
 
     public let interface: String
     public let ifindex: Int32
@@ -67,11 +69,14 @@ public final class XDPProgram {
             throw SystemError("XDP object \(objectPath) is not readable (run scripts/build-bpf.sh)", errno: Glibc.errno)
         }
         // xdp_program__open_file returns an error pointer, not nil, on failure.
-        let prog = xdp_program__open_file(objectPath, "xdp", nil)
+        // Section xdp.frags: multi-buffer aware (jumbo frames), as libbpf loads it with
+        // BPF_F_XDP_HAS_FRAGS; libxdp is told so too.
+        let prog = xdp_program__open_file(objectPath, Self.section, nil)
         let err = libxdp_get_error(UnsafeRawPointer(prog))
         guard let prog, err == 0 else {
-            throw SystemError.negative(Int32(err), "cannot open XDP object \(objectPath)")
+            throw SystemError.negative(Int32(err), "cannot open XDP object \(objectPath) (section \(Self.section); rebuild it: scripts/build-bpf.sh)")
         }
+        _ = xdp_program__set_xdp_frags_support(prog, true)
         // Maps are created when libxdp loads the program on attach; their fds come after.
         program = prog
     }

@@ -29,6 +29,16 @@ public struct XSKRings {
     public var rxSize = 0
     /// The most frames seen waiting in the rx ring (sampled once per pass of the run loop).
     public var rxPeak = 0
+    /// Bound with XDP_USE_SG: frames longer than one UMEM frame arrive (and may be sent) as
+    /// chains of descriptors, each but the last flagged `packetContinues`.
+    public var multiBuffer = false
+    /// Packets received as chains longer than the switch carries, dropped (`FramePool.largestPacket`).
+    public var oversize: UInt64 = 0
+
+    /// XDP_USE_SG (bind flag) and XDP_PKT_CONTD (descriptor option), from linux/if_xdp.h 6.6+;
+    /// the system's header may be older than the kernel.
+    public static let useSG: UInt16 = 1 << 4
+    public static let packetContinues: UInt32 = 1
 
     public init() {
         rx = .allocate(capacity: 1)

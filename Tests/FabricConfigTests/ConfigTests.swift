@@ -206,8 +206,7 @@ final class ConfigTests: XCTestCase {
 
     func testPoolMTUAndHeadroomHoldAFrame() throws {
         rejects(base + "buffers: {pool: 0}\n", "t.yaml:6: buffers.pool: the pool (0 bytes) must hold at least one frame of the MTU (1518 bytes)")
-        rejects(base + "buffers:\n  mtu: 9000\n", "t.yaml:7: buffers.mtu: 9000 is above 3822, the largest MTU whose frames fit the switch's 4096-byte frames")
-        rejects(base + "buffers: {mtu: 3823}\n", "buffers.mtu: 3823 is above 3822")
+        rejects(base + "buffers: {mtu: 9501}\n", "buffers.mtu: 9501 is above 9500, the largest MTU the switch carries")
         rejects(base + "buffers: {mtu: 500}\n", "buffers.mtu: 500 is out of range 576...65535")
         rejects(base + "buffers:\n  pool: 4MB\n  lossy: {dynamic_th: -7}\n  mtu: 3822\n  pool: 64KB\n", "key 'pool' given twice")
         rejects(base + "buffers:\n  pool: 64KB\n  lossy: {dynamic_th: -7}\n",
@@ -217,7 +216,8 @@ final class ConfigTests: XCTestCase {
                 "t.yaml:8: buffers.lossless.headroom: the headroom (1024 bytes) must hold at least one frame of the MTU (1518 bytes)")
         // The edges themselves are accepted.
         let c = try ConfigLoader.parse(base + "buffers: {pool: 3840, mtu: 3822, lossless: {headroom: 3840}}\n")
-        XCTAssertEqual(c.buffers.mtu, BufferConfig.largestMTU())
+        XCTAssertEqual(c.buffers.mtu, 3822)
+        XCTAssertEqual(try ConfigLoader.parse(base + "buffers: {mtu: 9500}\n").buffers.mtu, BufferConfig.largestMTU)
         XCTAssertEqual(c.buffers.poolBytes, 3840)
         XCTAssertEqual(try ConfigLoader.parse(base + "buffers: {pool: 1518}\n").buffers.poolBytes, 1518)
     }

@@ -17,13 +17,18 @@ final class ConfigLimitsTests: XCTestCase {
         for i in 1...SwitchConfig.maxStaticNeighboursV6 { XCTAssertNotNil(t.lookup(v6(i), now: 0), "static fd80::\(i)") }
     }
 
-    /// The largest MTU's frame, at the receive headroom, ends exactly at the end of its frame.
+    /// The largest single-frame MTU's frame, at the receive headroom, ends exactly at the end of
+    /// its frame; the largest MTU's frames fit the longest chain the switch carries.
     func testLargestMTUFillsOneFrame() {
         for size in [2048, 4096] {
             var b = BufferConfig()
-            b.mtu = BufferConfig.largestMTU(frameSize: size)
+            b.mtu = BufferConfig.singleFrameMTU(frameSize: size)
             XCTAssertEqual(FramePool.rxHeadroom + b.maxFrameBytes, size)
         }
-        XCTAssertEqual(BufferConfig.largestMTU(), 3822)
+        XCTAssertEqual(BufferConfig.singleFrameMTU(), 3822)
+        var b = BufferConfig()
+        b.mtu = BufferConfig.largestMTU
+        XCTAssertEqual(b.maxFrameBytes, 9518)
+        XCTAssertLessThanOrEqual(b.maxFrameBytes, FramePool.largestPacket)
     }
 }

@@ -86,7 +86,7 @@ final class ConfigEdgeIntegrationTests: LabTestCase {
         var large = base(tb, "large")
         for p in large.ports.indices { large.ports[p].speedGbps = Units.gbpsRange.upperBound }
         let pool = 160 << 20
-        large.buffers.mtu = BufferConfig.largestMTU()
+        large.buffers.mtu = BufferConfig.largestMTU
         large.buffers.poolBytes = pool
         large.buffers.cableMeters = 100_000
         large.buffers.lossless = .init(reservedBytes: 4 << 20, threshold: .dynamic(7))
@@ -120,32 +120,34 @@ final class ConfigEdgeIntegrationTests: LabTestCase {
         ])
     }
 
-    /// A port whose interface MTU allows frames longer than a UMEM frame holds is refused at
-    /// start, naming the port, its MTU and the limit (the kernel would drop those frames at the
-    /// socket); raised while the switch runs, the switch says so once.
+    /// A port whose interface MTU allows frames longer than the switch carries (9500 + 18
+    /// bytes, in a chain of frames) is refused at start, naming the port, its MTU and the limit
+    /// (the kernel would drop those frames at the socket); raised while the switch runs, the
+    /// switch says so once.
     func testAPortWhoseMTUIsTooLargeIsRefusedAtStart() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
         let c = base(tb, "bigmtu")
-        let limit = BufferConfig.largestMTU()
-        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "9000"])
+        let limit = BufferConfig.largestMTU
+        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "9600"])
         XCTAssertThrowsError(try startSwitch(tb, config: c)) { error in
-            XCTAssertTrue("\(error)".contains("port \(c.ports[1].name): interface MTU 9000 is above \(limit)"), "\(error)")
+            XCTAssertTrue("\(error)".contains("port \(c.ports[1].name): interface MTU 9600 is above \(limit)"), "\(error)")
         }
         try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "1500"])
         let sw = try startSwitch(tb, config: c)
-        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "9000"])
+        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[1].name, "mtu", "9600"])
         let deadline = Date().addingTimeInterval(3)
-        while !sw.child.output.contains("interface MTU raised to 9000") && Date() < deadline { usleep(50_000) }
-        XCTAssertTrue(sw.child.output.contains("port \(c.ports[1].name): interface MTU raised to 9000, above \(limit)"), sw.child.output)
+        while !sw.child.output.contains("interface MTU raised to 9600") && Date() < deadline { usleep(50_000) }
+        XCTAssertTrue(sw.child.output.contains("port \(c.ports[1].name): interface MTU raised to 9600, above \(limit)"), sw.child.output)
         XCTAssertEqual(sw.stop(), 0)
     }
 
-    /// A frame of the largest accepted MTU fits its UMEM frame: with every link at that MTU, a
-    /// ping that fills it (don't fragment) crosses the switch both ways.
+    /// A frame of the largest accepted MTU (9500: a chain of three UMEM frames) crosses the
+    /// switch: with every link at that MTU, a ping that fills it (don't fragment) crosses the
+    /// switch both ways.
     func testLargestAcceptedMTUForwardsAFullSizeFrame() throws {
         let tb = try makeTestbed(hosts: 2, routed: true)
         var c = base(tb, "jumbo")
-        let mtu = BufferConfig.largestMTU()
+        let mtu = BufferConfig.largestMTU
         c.buffers.mtu = mtu
         for h in 1...2 {
             try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", "dev", c.ports[h - 1].name, "mtu", "\(mtu)"])
@@ -171,7 +173,7 @@ final class ConfigEdgeIntegrationTests: LabTestCase {
             ("    speed: 1e-15G\n", "ports[1].speed: '1e-15G' is below the slowest line rate, 1M"),
             ("    speed: 801G\n", "ports[1].speed: '801G' is faster than 800G"),
             ("buffers: {pool: 0}\n", "buffers.pool: the pool (0 bytes) must hold at least one frame"),
-            ("buffers: {mtu: \(BufferConfig.largestMTU() + 1)}\n", "buffers.mtu: \(BufferConfig.largestMTU() + 1) is above \(BufferConfig.largestMTU())"),
+            ("buffers: {mtu: \(BufferConfig.largestMTU + 1)}\n", "buffers.mtu: \(BufferConfig.largestMTU + 1) is above \(BufferConfig.largestMTU)"),
             ("  - name: h3\n    addresses: [10.77.2.1/16]\n", "ports[2].addresses[0]: subnet 10.77.0.0/16 overlaps"),
             ("routes:\n  - {prefix: 10.99.0.0/16, via: 10.77.2.254}\n", "routes[0].via: next hop 10.77.2.254 is the switch's own address"),
             ("routes:\n  - {prefix: 10.99.0.0/16, via: [10.77.2.1, 10.77.2.1]}\n", "routes[0].via[1]: next hop 10.77.2.1 listed twice"),

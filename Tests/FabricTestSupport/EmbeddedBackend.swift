@@ -8,14 +8,16 @@ import Glibc
 /// the four AF_XDP rings (fill, rx, tx, completion) as plain queues; the test plays the kernel
 /// through `Kernel`: it delivers frames (into buffers taken from the fill ring, or counted as a
 /// drop when there is none, as the kernel does), and the kernel completes transmissions (all at
-/// once, or only when told), keeping what went out on each port's wire.
+/// once, or only when told), keeping what went out on each port's wire. Frames longer than one
+/// buffer travel as AF_XDP multi-buffer chains: several rx/tx descriptors, each but the last
+/// flagged `more` (XDP_PKT_CONTD).
 public struct EmbeddedBackend: PortBackend, ~Copyable {
     /// The kernel side, shared with the test that scripts it.
     public final class Kernel {
         public struct Port {
             public var fill: [UInt64] = []
-            public var rx: [(addr: UInt64, len: UInt32)] = []
-            public var tx: [(addr: UInt64, len: UInt32)] = []
+            public var rx: [(addr: UInt64, len: UInt32, more: Bool)] = []
+            public var tx: [(addr: UInt64, len: UInt32, more: Bool)] = []
             public var completion: [UInt64] = []
             /// Frames sent on this port's wire, in order.
             public var wire: [[UInt8]] = []
@@ -53,20 +55,30 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
         /// switch no longer steers frames here.
         @discardableResult
         public func deliver(_ bytes: [UInt8], port p: Int) -> Bool {
-            guard started, !detached, !ports[p].vanished, ports[p].rx.count < ringSize, !ports[p].fill.isEmpty else {
+            let parts = max(1, (bytes.count + frameSize - 1) / frameSize)
+            guard started, !detached, !ports[p].vanished, ports[p].rx.count + parts <= ringSize, ports[p].fill.count >= parts else {
                 ports[p].rxDropped += 1
                 return false
             }
-            let addr = ports[p].fill.removeFirst()
-            bytes.withUnsafeBytes { (frames + Int(addr)).copyMemory(from: $0.baseAddress!, byteCount: min(bytes.count, frameSize)) }
-            ports[p].rx.append((addr, UInt32(bytes.count)))
+            for k in 0..<parts {
+                let addr = ports[p].fill.removeFirst()
+                let from = k * frameSize, n = min(frameSize, bytes.count - from)
+                bytes.withUnsafeBytes { (frames + Int(addr)).copyMemory(from: $0.baseAddress! + from, byteCount: n) }
+                ports[p].rx.append((addr, UInt32(n), k < parts - 1))
+            }
             return true
         }
 
-        /// The kernel sends what `port`'s TX ring holds: onto the wire, buffers to completion.
+        /// The kernel sends what `port`'s TX ring holds: onto the wire (a chain's descriptors
+        /// joined into one frame), buffers to completion one by one.
         public func completeTransmissions(port p: Int) {
+            var frame: [UInt8] = []
             for d in ports[p].tx {
-                ports[p].wire.append(Array(UnsafeRawBufferPointer(start: frames + Int(d.addr), count: Int(d.len))))
+                frame += Array(UnsafeRawBufferPointer(start: frames + Int(d.addr), count: Int(d.len)))
+                if !d.more {
+                    ports[p].wire.append(frame)
+                    frame = []
+                }
                 ports[p].completion.append(d.addr)
             }
             ports[p].tx.removeAll()
@@ -105,12 +117,18 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
     }
 
     public mutating func receive(_ p: Int, into batch: inout Batch, pool: inout FramePool) -> Int {
-        let n = min(batch.capacity, kernel.ports[p].rx.count)
-        for i in 0..<n {
-            batch.addr[i] = kernel.ports[p].rx[i].addr
-            batch.len[i] = kernel.ports[p].rx[i].len
+        var n = 0, taken = 0
+        let rx = kernel.ports[p].rx
+        while n < batch.capacity, taken < rx.count {
+            guard let last = rx[taken...].firstIndex(where: { !$0.more }) else { break }
+            for k in taken...last { pool.link(rx[k].addr, length: rx[k].len, to: k < last ? rx[k + 1].addr : nil) }
+            batch.addr[n] = rx[taken].addr
+            batch.len[n] = rx[taken...last].reduce(0) { $0 + $1.len }
+            if taken == last { _ = pool.unlink(rx[taken].addr) }
+            n += 1
+            taken = last + 1
         }
-        kernel.ports[p].rx.removeFirst(n)
+        kernel.ports[p].rx.removeFirst(taken)
         batch.count = n
         return n
     }
@@ -129,9 +147,25 @@ public struct EmbeddedBackend: PortBackend, ~Copyable {
         min(limit, kernel.ringSize - kernel.ports[p].tx.count)
     }
 
+    public func transmitCost(_ addr: UInt64, pool: borrowing FramePool) -> Int { pool.segmentCount(addr) }
+    public var largestTransmitCost: Int { (FramePool.largestPacket + kernel.frameSize - 1) / kernel.frameSize }
+    public func largestPacket(_ p: Int) -> Int { FramePool.largestPacket }
+
     public mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count: Int,
                                   pool: inout FramePool, loop: inout LoopCounters) {
-        for i in 0..<count { kernel.ports[p].tx.append((addr[i], len[i])) }
+        for i in 0..<count {
+            guard pool.isChained(addr[i]) else {
+                kernel.ports[p].tx.append((addr[i], len[i], false))
+                continue
+            }
+            var segment: UInt64? = addr[i]
+            while let a = segment {
+                let length = pool.segmentLength(a)
+                segment = pool.unlink(a)
+                kernel.ports[p].tx.append((a, length, segment != nil))
+            }
+        }
+        precondition(kernel.ports[p].tx.count <= kernel.ringSize, "more descriptors than transmitRoom allowed")
         if kernel.completesAtOnce { kernel.completeTransmissions(port: p) }
     }
 

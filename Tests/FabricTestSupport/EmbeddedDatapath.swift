@@ -83,7 +83,7 @@ public final class EmbeddedDatapath {
     }
 
     /// Every frame is free, queued or pending (there are no kernel rings here).
-    public var ledgerBalances: Bool { dp.pool.freeCount + dp.queuedFrames + dp.pendingFrames == frameCount }
+    public var ledgerBalances: Bool { dp.pool.freeCount + dp.queuedFrames + dp.pendingFrames + dp.pool.chained == frameCount }
 }
 
 /// The router the core tests share: ports h1 (10.77.1.254/24), h2 (10.77.2.254/24), up1

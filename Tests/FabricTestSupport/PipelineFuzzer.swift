@@ -257,12 +257,13 @@ public final class PipelineFuzzer {
     }
 
     func checkLedger(_ r: inout Report, after what: @autoclosure () -> String) throws {
-        let free = bed.dp.pool.freeCount, queued = bed.dp.queuedFrames, pending = bed.dp.pendingFrames
+        let free = bed.dp.pool.freeCount, queued = bed.dp.queuedFrames, pending = bed.dp.pendingFrames, chained = bed.dp.pool.chained
         r.ledgerChecks += 1
         r.peakQueued = max(r.peakQueued, queued)
         r.peakPending = max(r.peakPending, pending)
-        guard free + queued + pending == bed.frameCount else {
-            throw Failure(description: "seed \(seed), after \(what()): ledger \(free) free + \(queued) queued + \(pending) pending != \(bed.frameCount) frames")
+        guard free + queued + pending + chained == bed.frameCount else {
+            throw Failure(description: "seed \(seed), after \(what()): ledger \(free) free + \(queued) queued + \(pending) pending + \(chained) chained "
+                          + "!= \(bed.frameCount) frames")
         }
     }
 

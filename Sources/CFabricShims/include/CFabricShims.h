@@ -214,6 +214,17 @@ static inline void sf_tp3_tx_put(void *slot, const void *data, uint32_t len)
 	h->tp_next_offset = 0;
 	__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 }
+/* A TX slot filled piece by piece (a jumbo frame gathered from its chain of frames): where
+ * its data goes, then the length once it is there. */
+static inline void *sf_tp3_tx_data(void *slot) { return (uint8_t *)slot + TPACKET3_HDRLEN - sizeof(struct sockaddr_ll); }
+static inline void sf_tp3_tx_commit(void *slot, uint32_t len)
+{
+	struct tpacket3_hdr *h = slot;
+	h->tp_len = len;
+	h->tp_snaplen = len;
+	h->tp_next_offset = 0;
+	__atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+}
 static inline uint32_t sf_tp3_tx_capacity(uint32_t frame_size) { return frame_size - (TPACKET3_HDRLEN - sizeof(struct sockaddr_ll)); }
 /* Sets up one port's socket: TPACKET_V3, RX and TX rings (block_size x block_nr each, TX in
  * frame_size slots), qdisc bypass, no copies of our own transmissions, promiscuous, bound to

@@ -79,9 +79,14 @@ public struct BufferConfig: Sendable, Equatable {
     public static let ethernetOverhead = 18
     /// The smallest MTU an IPv4 host must accept (RFC 791).
     public static let smallestMTU = 576
-    /// The largest MTU whose frames fit one frame of `frameSize` after the receive headroom:
-    /// 4096 - 256 - 18 = 3822 bytes for the switch's 4 KB frames.
-    public static func largestMTU(frameSize: Int = FramePool.defaultFrameSize) -> Int {
+    /// The largest MTU the switch carries: jumbo frames up to `FramePool.largestPacket`
+    /// (9600 bytes) pass as chains of frames (AF_XDP multi-buffer), as containerlab's default
+    /// link MTU of 9500 needs.
+    public static let largestMTU = 9500
+    /// The largest MTU whose frames fit one frame of `frameSize` after the receive headroom
+    /// (4096 - 256 - 18 = 3822 bytes for the switch's 4 KB frames): the limit of a port whose
+    /// socket could not be bound for multi-buffer.
+    public static func singleFrameMTU(frameSize: Int = FramePool.defaultFrameSize) -> Int {
         frameSize - FramePool.rxHeadroom - ethernetOverhead
     }
     /// The longest frame the switch forwards at this MTU.

@@ -4,7 +4,8 @@
 /// - Scheduler: strict priority for the queues in `strictMask` (highest queue number first:
 ///   CNP's TC6 by default), then deficit weighted round robin (Shreedhar & Varghese, "Efficient
 ///   Fair Queuing using Deficit Round Robin", SIGCOMM 1995) among the rest, with quantum =
-///   weight x 1600 bytes, so every visit can send at least one full frame (ETS weights).
+///   weight x 1600 bytes, so every visit can send at least one full frame of a 1500-byte MTU
+///   (ETS weights); a jumbo frame gathers its queue's deficit over a few rounds, as DRR has it.
 /// - Pauses (`PauseState`): a paused queue is skipped; the others go on.
 /// - Line rate (`Shaper`): frames leave no faster than the emulated wire.
 /// - The wire itself: random loss (`RandomLoss`) and propagation delay (`DelayLine`), applied
@@ -18,6 +19,9 @@ public struct EgressPort: ~Copyable {
     public static let controlCapacity = 64
 
     @usableFromInline let queues: UnsafeMutablePointer<FrameQueue>
+    /// Visits one pick may make: enough rounds for the smallest quantum (1600 bytes) to add
+    /// up to the longest frame, plus two.
+    @usableFromInline static let mostVisits = queueCount * (FramePool.largestPacket / 1600 + 2) + 1
     /// MAC Control frames the switch sends (its PFC): served before every queue, never paused
     /// and not held by the shaper (they are tiny and must not wait behind the traffic they stop).
     public var control: FrameQueue
@@ -196,7 +200,7 @@ public struct EgressPort: ~Copyable {
         }
         guard nonEmpty & ~strictMask != 0 else { return nil }
         var visits = 0
-        while visits < 2 * Self.queueCount + 1 {
+        while visits < Self.mostVisits {
             let q = rr
             if (nonEmpty & ~strictMask) & (1 << UInt8(q)) == 0 || pause.isPaused(queue: q, now: now) {
                 deficit[q] = 0

@@ -32,8 +32,39 @@ extension Datapath {
         }
         // Keep the offset inside the frame (headroom) so the copy looks like the original.
         let target = fresh + addr % UInt64(pool.frameSize)
-        memcpy(frames + Int(target), frames + Int(addr), Int(len))
+        if pool.isChained(addr) {
+            guard copyChain(from: addr, to: target) else {
+                counters[port].drops[.noBuffer] &+= 1
+                return
+            }
+        } else {
+            memcpy(frames + Int(target), frames + Int(addr), Int(len))
+        }
         counters[port].floodCopies &+= 1
         enqueue(addr: target, len: len, port: port, queue: queue, tag: tag, stamp: stamp, ip: ip)
+    }
+
+    /// Copies a jumbo frame's chain into `target` (a frame already taken) and as many more
+    /// frames as it needs, at the same offsets; false (everything taken released) when the
+    /// pool runs out part way.
+    mutating func copyChain(from addr: UInt64, to target: UInt64) -> Bool {
+        var src = addr, dst = target
+        while true {
+            let bytes = pool.segmentLength(src)
+            memcpy(frames + Int(dst), frames + Int(src), Int(bytes))
+            guard let nextSrc = pool.next(after: src) else {
+                pool.link(dst, length: bytes, to: nil)
+                return true
+            }
+            guard let fresh = pool.allocate() else {
+                pool.link(dst, length: bytes, to: nil)
+                pool.release(target)
+                return false
+            }
+            let nextDst = fresh + nextSrc % UInt64(pool.frameSize)
+            pool.link(dst, length: bytes, to: nextDst)
+            src = nextSrc
+            dst = nextDst
+        }
     }
 }

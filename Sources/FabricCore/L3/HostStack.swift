@@ -128,6 +128,10 @@ public struct HostStack: ~Copyable {
         return .port(ingress)
     }
 
+    /// The longest neighbour discovery message accepted: what a 1500-byte MTU holds after the
+    /// IPv6 header. Always inside a packet's first frame.
+    public static let longestNDMessage = 1500 - IPv6View.length
+
     /// ICMPv6 (RFC 4861, RFC 4443) to or through the switch: neighbour solicitations for our
     /// addresses (answered with an advertisement), advertisements (learned), echo requests to
     /// our addresses. Nil: not ours, route it.
@@ -139,8 +143,10 @@ public struct HostStack: ~Copyable {
         let length = Int(info.l3Length) - IPv6View.length
         guard length >= 4 else { return nil }
         let type = icmp.load(as: UInt8.self)
+        // Longer than a 1500-byte MTU carries: not a real ND message, and it could reach past
+        // the head frame of a jumbo packet (the rest of its chain is elsewhere in memory).
         if type == NeighbourDiscoveryView.solicitation || type == NeighbourDiscoveryView.advertisement,
-           length < NeighbourDiscoveryView.minimumLength { return .drop(.notRoutable) }
+           length < NeighbourDiscoveryView.minimumLength || length > Self.longestNDMessage { return .drop(.notRoutable) }
         if let nd = NeighbourDiscoveryView(icmp, length: length) {
             guard info.ttl == 255 else { return .drop(.notRoutable) }  // RFC 4861 7.1.1: from off-link
             let src = loadIPv6(UnsafeRawPointer(ip + 8))
