@@ -83,6 +83,9 @@ public struct Topology: Sendable, Equatable {
     public var hostSubnetOctet = 1
     /// Hosts are dual-stack (router mode): IPv6 next to IPv4 (`AddressPlan`).
     public var ipv6 = false
+    /// MTU of every veth of the test bed (and the switches' `buffers.mtu`): 1500, or jumbo up
+    /// to `BufferConfig.largestMTU`.
+    public var mtu = 1500
 
     public init() {}
 
@@ -159,6 +162,9 @@ public struct Topology: Sendable, Equatable {
     public func validate() throws(Problem) {
         func fail(_ place: Problem.Place, _ m: String) -> Problem { Problem(place: place, message: m) }
         guard !switches.isEmpty else { throw fail(.topology, "no node of kind switch") }
+        guard (BufferConfig.smallestMTU...BufferConfig.largestMTU).contains(mtu) else {
+            throw fail(.defaults("mtu"), "\(mtu) is out of range \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries")
+        }
         guard hosts.count <= 250, links.count <= 250 else { throw fail(.topology, "at most 250 hosts and 250 links") }
         for n in nodes {
             guard !n.name.isEmpty, n.name.count <= 12, n.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {

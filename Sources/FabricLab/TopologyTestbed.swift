@@ -35,8 +35,10 @@ public final class TopologyTestbed: @unchecked Sendable {
     }
 
     /// The star of `fabric testbed up --hosts N [--routed]` (`Topology.star`).
-    public static func star(prefix: String = "sf", hosts: Int = 4, routed: Bool = false) -> TopologyTestbed {
-        TopologyTestbed(topology: .star(hosts: hosts, routed: routed), prefix: prefix)
+    public static func star(prefix: String = "sf", hosts: Int = 4, routed: Bool = false, mtu: Int = 1500) -> TopologyTestbed {
+        var t = Topology.star(hosts: hosts, routed: routed)
+        t.mtu = mtu
+        return TopologyTestbed(topology: t, prefix: prefix)
     }
 
     public static let root = "/run/swiftfabric"
@@ -100,7 +102,8 @@ public final class TopologyTestbed: @unchecked Sendable {
             for l in topology.links {
                 try Interrupt.check()
                 let (na, nb) = (namespace(l.a.node), namespace(l.b.node))
-                try Shell.run(["ip", "-n", na, "link", "add", l.a.interface, "type", "veth", "peer", "name", l.b.interface, "netns", nb])
+                let mtu = "\(topology.mtu)"
+                try Shell.run(["ip", "-n", na, "link", "add", l.a.interface, "mtu", mtu, "type", "veth", "peer", "name", l.b.interface, "mtu", mtu, "netns", nb])
                 for (ns, ifname) in [(na, l.a.interface), (nb, l.b.interface)] {
                     // ethtool may lack a feature on old kernels: not fatal for VLAN offload.
                     try Shell.inNamespace(ns, ["ethtool", "-K", ifname, "rxvlan", "off", "txvlan", "off"], check: false)

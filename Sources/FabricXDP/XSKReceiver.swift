@@ -3,7 +3,9 @@
 // bpf/roce_rx steers RoCEv2 data packets (UDP 4791, not CNP) into the socket and passes
 // everything else to the kernel, so the host keeps its ARP/ND and a sender on the same host
 // still reads PFC and CNP frames from its AF_PACKET control socket. Frames are handed to the
-// caller in place in the UMEM, then go straight back to the fill ring.
+// caller in place in the UMEM, then go straight back to the fill ring. A frame longer than one
+// UMEM frame (a 4096-byte RoCE MTU) arrives as a multi-buffer chain (the socket is bound with
+// XDP_USE_SG): its pieces are gathered into one buffer before the caller sees it.
 import CXDP
 import FabricSystem
 import Glibc
@@ -17,6 +19,11 @@ public final class XSKReceiver {
     public var fd: Int32 { rings.fd }
     /// The XDP attach mode in use.
     public private(set) var mode: XDPMode = .auto
+    /// Where a multi-buffer frame is gathered (`largestFrame` bytes).
+    let gathered: UnsafeMutableRawPointer
+    public static let largestFrame = 16384
+    /// Frames longer than `largestFrame`, dropped.
+    public private(set) var oversize: UInt64 = 0
     /// Declared last: its memory outlives the socket.
     let umem: UMEM
 
@@ -38,6 +45,7 @@ public final class XSKReceiver {
         }
         self.rings = rings
         self.umem = umem
+        gathered = .allocate(byteCount: Self.largestFrame, alignment: 64)
         do {
             lock = try PortLock(interface: interface, ifindex: Int32(idx))
             let prog = try XDPProgram(objectPath: bpfObject, interface: interface, ifindex: Int32(idx), name: "fabric_roce_rx")
@@ -72,10 +80,12 @@ public final class XSKReceiver {
     deinit {
         close()
         rings.deallocate()
+        gathered.deallocate()
     }
 
-    /// Hands up to `max` received frames to `handle` (in place, valid only during the call)
-    /// and returns them to the fill ring. Waits up to `timeoutMilliseconds` when none is there.
+    /// Hands up to `max` received frames to `handle` (in place, or gathered from a chain;
+    /// valid only during the call) and returns them to the fill ring. Waits up to
+    /// `timeoutMilliseconds` when none is there. Returns how many frames it handed over.
     @inline(__always)
     public func receive(max: Int = 64, timeoutMilliseconds: Int32, _ handle: (UnsafeRawPointer, Int) -> Void) -> Int {
         var idx: UInt32 = 0
@@ -86,27 +96,52 @@ public final class XSKReceiver {
             n = Int(xsk_ring_cons__peek(rings.rx, UInt32(max), &idx))
             if n == 0 { return 0 }
         }
+        let total = n
+        // A chain whose last piece lies beyond this peek waits for the next call.
+        let rx = rings.rx, fill = rings.fill, area = umem.base, frameSize = UInt64(Self.frameSize)
+        while n > 0 && xsk_ring_cons__rx_desc(rx, idx &+ UInt32(n - 1))!.pointee.options & XSKRings.packetContinues != 0 { n -= 1 }
         var fidx: UInt32 = 0
         // Every frame we take from rx goes back to fill at once; the fill ring has room for it
         // because rx and fill together never hold more than the frames we gave out.
-        let rx = rings.rx, fill = rings.fill, area = umem.base, frameSize = UInt64(Self.frameSize)
         let reserved = xsk_ring_prod__reserve(fill, UInt32(n), &fidx)
+        var gatheredLength = 0, inChain = false, tooLong = false
+        var packets = 0
         for i in 0..<n {
             let d = xsk_ring_cons__rx_desc(rx, idx &+ UInt32(i))!
-            handle(UnsafeRawPointer(area + Int(d.pointee.addr)), Int(d.pointee.len))
+            let piece = UnsafeRawPointer(area + Int(d.pointee.addr)), length = Int(d.pointee.len)
+            let continues = d.pointee.options & XSKRings.packetContinues != 0
+            if continues || inChain {
+                if gatheredLength + length <= Self.largestFrame {
+                    (gathered + gatheredLength).copyMemory(from: piece, byteCount: length)
+                    gatheredLength += length
+                } else {
+                    tooLong = true   // the rest of it is skipped, and the frame counted
+                }
+                inChain = continues
+                if !continues {
+                    if tooLong { oversize &+= 1 } else { handle(UnsafeRawPointer(gathered), gatheredLength) }
+                    gatheredLength = 0
+                    tooLong = false
+                    packets += 1
+                }
+            } else {
+                handle(piece, length)
+                packets += 1
+            }
             if UInt32(i) < reserved {
                 xsk_ring_prod__fill_addr(fill, fidx &+ UInt32(i)).pointee = d.pointee.addr - d.pointee.addr % frameSize
             }
         }
         xsk_ring_cons__release(rx, UInt32(n))
+        if total > n { xsk_ring_cons__cancel(rx, UInt32(total - n)) }
         if reserved > 0 { xsk_ring_prod__submit(fill, reserved) }
         if xsk_ring_prod__needs_wakeup(fill) != 0 { rings.kickFill() }
-        return n
+        return packets
     }
 
     /// Frames the kernel dropped at the socket (rx ring full or no fill buffer).
     public func drops() -> UInt64 {
         guard let st = rings.statistics() else { return 0 }
-        return st.rx_dropped + st.rx_ring_full
+        return st.rx_dropped + st.rx_ring_full + oversize
     }
 }

@@ -79,7 +79,19 @@ public final class XSKTransmitter {
             freeCount -= 1
             addrs[i] = free[freeCount]
         }
+        lastReserved = k
         return k
+    }
+
+    /// How many frames the last `reserve` took.
+    public private(set) var lastReserved = 0
+
+    /// Gives back frames taken by `reserve` and not sent.
+    public func unreserve(_ addrs: UnsafePointer<UInt64>, count: Int) {
+        for i in 0..<count {
+            free[freeCount] = addrs[i]
+            freeCount += 1
+        }
     }
 
     /// Queues frames (address, length) on the TX ring, waiting for room if the ring is full
@@ -118,6 +130,35 @@ public final class XSKTransmitter {
         reclaim()
         return waits
     }
+
+    /// Queues one frame held in `count` UMEM frames (a jumbo frame: the socket is bound with
+    /// XDP_USE_SG) as a descriptor chain, each but the last flagged XDP_PKT_CONTD; the chain
+    /// goes on the ring whole, after waiting for room if need be. Returns how many waits.
+    @discardableResult
+    public func submitChain(_ addrs: UnsafePointer<UInt64>, _ lens: UnsafePointer<UInt32>, count n: Int) -> Int {
+        let tx = rings.tx
+        var waits = 0
+        var idx: UInt32 = 0
+        while xsk_prod_nb_free(tx, UInt32(n)) < UInt32(n) || xsk_ring_prod__reserve(tx, UInt32(n), &idx) != UInt32(n) {
+            waits += 1
+            kick()
+            reclaim()
+        }
+        for i in 0..<n {
+            let d = xsk_ring_prod__tx_desc(tx, idx &+ UInt32(i))!
+            d.pointee.addr = addrs[i]
+            d.pointee.len = lens[i]
+            d.pointee.options = i < n - 1 ? XSKRings.packetContinues : 0
+        }
+        xsk_ring_prod__submit(tx, UInt32(n))
+        outstanding += n
+        kick()
+        reclaim()
+        return waits
+    }
+
+    /// Whether frames longer than one UMEM frame can be sent (the socket took XDP_USE_SG).
+    public var multiBuffer: Bool { rings.multiBuffer }
 
     /// Wakes the kernel to transmit (copy mode sends at most 32 frames per call).
     @inline(__always)

@@ -27,7 +27,8 @@ final class SenderConfigTests: XCTestCase {
     }
 
     func testTheLargestMTUIsWhatOneFrameHoldsAfterTheHeaders() {
-        XCTAssertEqual(RoCESender.frameBytes, 4096)
+        XCTAssertEqual(RoCESender.frameBytes, 9600, "a 9500-byte Ethernet MTU's frame, with room to spare")
+        XCTAssertEqual(config(mtu: 1024).largestMTU(frameBytes: RoCESender.frameBytes), 9524, "9600 - 74, down to a multiple of 4")
         XCTAssertEqual(config(mtu: 1024).largestMTU(frameBytes: 4096), 4020, "4096 - 74, down to a multiple of 4")
         XCTAssertEqual(config(mtu: 1024, ipv6: true).largestMTU(frameBytes: 4096), 4000)
         XCTAssertEqual(config(mtu: 1024, verb: .send).largestMTU(frameBytes: 4096), 4036, "no RETH")
@@ -45,7 +46,7 @@ final class SenderConfigTests: XCTestCase {
         XCTAssertTrue(message.contains("4170-byte frame"), message)
         XCTAssertTrue(message.contains("IPv4 20"), message)
         XCTAssertTrue(message.contains("RETH 16"), message)
-        XCTAssertTrue(message.contains("4096-byte transmit frame"), message)
+        XCTAssertTrue(message.contains("more than the 4096 bytes a frame may take"), message)
         XCTAssertTrue(message.contains("the largest mtu is 4020"), message)
         let v6 = try XCTUnwrap(error(config(mtu: 9000, ipv6: true)))
         XCTAssertTrue(v6.contains("9094-byte frame") && v6.contains("IPv6 40") && v6.contains("the largest mtu is 4000"), v6)
@@ -53,10 +54,10 @@ final class SenderConfigTests: XCTestCase {
 
     func testRoCESenderRefusesTheMTUBeforeOpeningAnySocket() {
         // No such interface either: the mtu is what is reported, so validation came first.
-        var c = config(mtu: 4096)
+        var c = config(mtu: 9600)
         c.interface = "no-such-interface-0"
         XCTAssertThrowsError(try RoCESender(config: c)) { error in
-            XCTAssertTrue("\(error)".contains("the largest mtu is 4020"), "\(error)")
+            XCTAssertTrue("\(error)".contains("the largest mtu is 9524"), "\(error)")
         }
     }
 
@@ -76,7 +77,7 @@ final class SenderConfigTests: XCTestCase {
     /// The largest accepted mtu builds full frames that parse, with a valid ICRC and the
     /// payload header in place: FIRST (RETH) and ONLY (RETH) are the largest.
     func testTheLargestMTUBuildsNonEmptyCorrectFrames() throws {
-        for c in [config(mtu: 4020), config(mtu: 4000, ipv6: true)] {
+        for (c, first) in [(config(mtu: 4020), 4094), (config(mtu: 4000, ipv6: true), 4094), (config(mtu: 4096), 4170), (config(mtu: 9524), 9598)] {
             var writer = PacketWriter(config: c, sourceMAC: MACAddress(rawValue: 0x02_00_00_00_00_01))
             var frame = [UInt8](repeating: 0, count: RoCESender.frameBytes)
             for index in 0..<writer.packetsPerMessage {
@@ -85,7 +86,7 @@ final class SenderConfigTests: XCTestCase {
                     writer.write(packet, message: 0, queuePair: 0, sequence: UInt64(index), resend: false, sentAt: 42, into: $0.baseAddress!, capacity: $0.count)
                 }
                 XCTAssertEqual(length, packet.frameLength)
-                XCTAssertLessThanOrEqual(length, 4096)
+                XCTAssertLessThanOrEqual(length, RoCESender.frameBytes)
                 let info = frame.withUnsafeBytes { FrameParser.parse($0.baseAddress!, length: length) }
                 XCTAssertNil(info.error)
                 XCTAssertEqual(info.kind, .rocev2)
@@ -97,8 +98,8 @@ final class SenderConfigTests: XCTestCase {
                 XCTAssertEqual(header?.sentAt, 42)
                 XCTAssertEqual(header?.senderQP, c.localQP)
             }
-            XCTAssertEqual(writer.packetsPerMessage, 3)
-            XCTAssertEqual(writer.segment(0).frameLength, 4094, "FIRST carries the RETH: 2 bytes to spare")
+            XCTAssertEqual(writer.packetsPerMessage, (c.messageBytes + c.mtu - 1) / c.mtu)
+            XCTAssertEqual(writer.segment(0).frameLength, first, "FIRST carries the RETH")
         }
     }
 }

@@ -15,7 +15,7 @@ public struct RoCEReceiver {
     public let fallbackReason: String?
 
     /// Frames up to this size are read from the AF_PACKET socket whole.
-    static let bufferBytes = 9216
+    static let bufferBytes = 16384
     /// How long one wait for frames lasts: the deadline and the idle time are checked between.
     static let pollMilliseconds: Int32 = 50
 

@@ -14,8 +14,8 @@ public struct RoCESender {
     public var backend: SendBackend { transmitter.backend }
     public var fallbackReason: String? { transmitter.fallbackReason }
 
-    /// Bytes one transmitted frame may take, on either backend: one AF_XDP UMEM frame. It
-    /// bounds `SenderConfig.mtu` (`SenderConfig.largestMTU`).
+    /// Bytes one transmitted frame may take, on either backend (a chain of AF_XDP UMEM frames
+    /// beyond one). It bounds `SenderConfig.mtu` (`SenderConfig.largestMTU`).
     public static var frameBytes: Int { FrameTransmitter.frameBytes }
 
     /// Checks `config` (a `TrafficError` names what is wrong), then opens the sockets.
@@ -26,7 +26,8 @@ public struct RoCESender {
         // ACKs and NAKs come to UDP port 4791 of this host: without a socket there the kernel
         // would answer each with an ICMP port unreachable.
         socket.claimRoCEPort()
-        transmitter = FrameTransmitter(interface: config.interface, backend: config.backend, socket: socket)
+        transmitter = FrameTransmitter(interface: config.interface, backend: config.backend, socket: socket,
+                                       largestFrame: config.largestFrame(payload: config.mtu))
     }
 
     /// `gate`: how many messages may have begun by now (read before each new message; a

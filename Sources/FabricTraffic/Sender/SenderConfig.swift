@@ -105,8 +105,8 @@ extension SenderConfig {
             let ext = largestExtendedHeader > 0 ? " + RETH \(largestExtendedHeader)" : ""
             throw TrafficError("mtu \(mtu): a RoCEv2 packet of \(mtu) payload bytes is a \(frame)-byte frame (Ethernet \(EthernetView.headerLength)"
                                + " + \(ip) + UDP \(UDPView.length) + BTH \(BTHView.length)\(ext) + payload padded to 4 bytes + ICRC \(BTHView.icrcLength)),"
-                               + " more than one \(frameBytes)-byte transmit frame (an AF_XDP UMEM frame; the AF_PACKET buffer is as large);"
-                               + " the largest mtu is \(largestMTU(frameBytes: frameBytes)) (jumbo frames are not supported yet)")
+                               + " more than the \(frameBytes) bytes a frame may take (a 9500-byte Ethernet MTU's frame);"
+                               + " the largest mtu is \(largestMTU(frameBytes: frameBytes))")
         }
         guard messageBytes >= 1 else { throw TrafficError("message \(messageBytes) bytes: a message has at least 1 byte") }
         guard (1...4096).contains(queuePairs) else { throw TrafficError("\(queuePairs) queue pairs: 1...4096") }

@@ -20,9 +20,14 @@ struct TestbedCommand: ParsableCommand {
         var topology: String?
         @Option(help: "With --topology: load-balancing mode of every ECMP group (ecmp, flowlet, spray; default: the topology's).")
         var mode: String?
+        @Option(help: "MTU of every link, and the switches' buffers.mtu: 1500, or jumbo frames up to 9500 (default: 1500, or the topology's).")
+        var mtu: Int?
 
         func validate() throws {
             guard (1...250).contains(hosts) else { throw ValidationError("--hosts must be 1...250 (got \(hosts))") }
+            if let mtu, !(BufferConfig.smallestMTU...BufferConfig.largestMTU).contains(mtu) {
+                throw ValidationError("--mtu must be \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries (got \(mtu))")
+            }
             if let mode, LoadBalancingMode(name: mode) == nil { throw ValidationError("--mode: expected ecmp, flowlet or spray") }
         }
 
@@ -30,7 +35,7 @@ struct TestbedCommand: ParsableCommand {
             try requireRoot("fabric testbed up")
             guard let topology else {
                 // A star: no switch started (its configuration is ready for `fabric switch`).
-                let tb = TopologyTestbed.star(prefix: prefix, hosts: hosts, routed: routed)
+                let tb = TopologyTestbed.star(prefix: prefix, hosts: hosts, routed: routed, mtu: mtu ?? 1500)
                 try tb.up()
                 print(tb.summary, terminator: "")
                 if routed {
@@ -40,7 +45,8 @@ struct TestbedCommand: ParsableCommand {
                 }
                 return
             }
-            let t = topology == "leaf-spine" ? Topology.leafSpine() : try Topology.load(file: topology)
+            var t = topology == "leaf-spine" ? Topology.leafSpine() : try Topology.load(file: topology)
+            if let mtu { t.mtu = mtu }
             let tb = TopologyTestbed(topology: t, prefix: prefix)
             try tb.up(mode: mode.flatMap(LoadBalancingMode.init(name:)))
             var launcher = switchLauncher()
