@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* The maps every SwiftFabric XDP program has, as user space (FabricXDP's XDPProgram) finds them
  * by name: xsks_map, the AF_XDP socket of each rx queue, and fabric_stats, a per-CPU array of
- * [STAT_REDIRECTED] frames sent to a socket and [STAT_PASSED] frames passed to the kernel
- * (user space sums the CPUs; nothing here takes a lock or an atomic). */
+ * [STAT_REDIRECTED] frames sent to a socket, [STAT_PASSED] frames passed to the kernel and
+ * [STAT_UNSERVED] frames dropped because no socket serves their rx queue (user space sums the
+ * CPUs; nothing here takes a lock or an atomic). */
 #ifndef SWIFTFABRIC_BPF_MAPS_H
 #define SWIFTFABRIC_BPF_MAPS_H
 #include <linux/bpf.h>
@@ -17,13 +18,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u64);
 } fabric_stats SEC(".maps");
 
 #define STAT_REDIRECTED 0
 #define STAT_PASSED 1
+#define STAT_UNSERVED 2
 
 static __always_inline void count(__u32 slot)
 {

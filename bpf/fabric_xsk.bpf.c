@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* fabric_xsk: steer every frame arriving on a SwiftFabric port into the AF_XDP socket bound to
- * the frame's rx queue. When no socket is bound to that queue the frame goes on to the kernel
- * (XDP_PASS), so a port without a switch behind it still works as a plain interface.
+ * the frame's rx queue. A frame on a queue no socket serves (a multi-queue NIC or veth with
+ * more queues than the switch has workers) is dropped and counted (STAT_UNSERVED,
+ * `unserved_queue`): passed to the kernel it would bypass the switch, unswitched and unseen.
+ * The program is attached only while the switch runs.
  *
  * One instance of this program (and so one xsks_map) is loaded per port: queue 0 of two ports
  * must not share a map slot.
@@ -26,8 +28,8 @@ int fabric_xsk(struct xdp_md *ctx)
 		count(STAT_REDIRECTED);
 		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
 	}
-	count(STAT_PASSED);
-	return XDP_PASS;
+	count(STAT_UNSERVED);
+	return XDP_DROP;
 }
 
 char _license[] SEC("license") = "GPL";

@@ -15,6 +15,8 @@ public struct SwitchOptions: Sendable {
     /// Forwarding configuration (router or bridge). Nil: a learning bridge on `ports`.
     public var config: SwitchConfig? = nil
     public var xdpMode: XDPMode = .auto
+    /// AF_XDP copy or zero-copy (`--zero-copy`): auto lets the kernel pick.
+    public var zeroCopy: ZeroCopy = .auto
     /// A bpf_link (the kernel detaches the program if the switch dies) or netlink.
     public var xdpAttachment: XDPAttachment = .auto
     public var poll: PollMode = .adaptive

@@ -88,7 +88,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
                 logLine("fabric: port \(name): XDP attached through netlink (this kernel refused an XDP link): "
                     + "if the switch dies, the program stays until the next start removes it")
             }
-            try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], rxSize: budget.rxRing[p], txSize: budget.txRing)
+            try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], rxSize: budget.rxRing[p], txSize: budget.txRing,
+                                zeroCopy: options.zeroCopy)
         }
         resources = res
         self.rings = rings
@@ -106,7 +107,10 @@ public struct XSKBackend: PortBackend, ~Copyable {
         // `resources` releases the kernel objects when its last reference goes.
     }
 
-    public var attachModes: [String] { resources.programs.map { $0.mode.rawValue } }
+    /// Per port: the XDP attach mode and the socket's copy mode, `native/copy`, `native/zero-copy`.
+    public var attachModes: [String] {
+        resources.programs.indices.map { "\(resources.programs[$0].mode.rawValue)/\(rings[$0].zeroCopy ? "zero-copy" : "copy")" }
+    }
 
     /// Fills every port's fill ring first, then steers frames to the sockets: a frame that met
     /// an empty fill ring would be dropped (the kernel counts it in rx_dropped).
@@ -357,7 +361,10 @@ public struct XSKBackend: PortBackend, ~Copyable {
         }
     }
 
-    public func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64) { resources.programs[p].counters() }
+    public func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64) {
+        let c = resources.programs[p].counters()
+        return (c.redirected, c.passed)
+    }
 
     /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).
     public mutating func socketDrops(_ p: Int) -> SocketDrops {
@@ -368,6 +375,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         d.fillRingEmpty = st.rx_fill_ring_empty_descs
         d.rxInvalid = st.rx_invalid_descs &+ rings[p].oversize
         d.txInvalid = st.tx_invalid_descs
+        d.unservedQueue = resources.programs[p].counters().unserved
         d.rxRingPeak = UInt64(rings[p].rxPeak)
         d.rxRingSize = UInt64(rings[p].rxSize)
         return d

@@ -4,7 +4,7 @@
 //   name:      ignored (containerlab files have one)
 //   defaults:  mode (router | bridge), uplink_speed, host_speed, load_balancing, flowlet_idle,
 //              host_subnets (10.B.0.0/16, default 10.1.0.0/16), ipv6 (true: dual-stack hosts),
-//              mtu (of every link, default 1500)
+//              mtu (of every link, default 1500), queues (of every veth, default 1)
 //   nodes:     NAME: {kind: switch | host}, in the order hosts are numbered
 //   links:     - {endpoints: [node:interface, node:interface], speed: 500M, delay: 2ms, loss: 0.1%,
 //                 loss_seed: 7}   (delay and loss on the link's switch ports: Topology.Link)
@@ -25,7 +25,7 @@ extension Topology {
         var t = Topology()
         var defaults: [String: Cursor] = [:]
         if let d = top["defaults"] {
-            defaults = try d.mapping(allowed: ["mode", "uplink_speed", "host_speed", "load_balancing", "flowlet_idle", "host_subnets", "ipv6", "mtu"])
+            defaults = try d.mapping(allowed: ["mode", "uplink_speed", "host_speed", "load_balancing", "flowlet_idle", "host_subnets", "ipv6", "mtu", "queues"])
             if let v = defaults["mode"] { t.mode = try v.oneOf(ForwardingMode.self) }
             if let v = defaults["uplink_speed"] { t.uplinkGbps = try v.gbps() }
             if let v = defaults["host_speed"] { t.hostGbps = try v.gbps() }
@@ -34,6 +34,7 @@ extension Topology {
             if let v = defaults["host_subnets"] { t.hostSubnetOctet = try hostSubnets(v) }
             if let v = defaults["ipv6"] { t.ipv6 = try v.bool() }
             if let v = defaults["mtu"] { t.mtu = try v.int(BufferConfig.smallestMTU...BufferConfig.largestMTU) }
+            if let v = defaults["queues"] { t.queues = try v.int(1...Topology.maxQueues) }
         }
         guard let nodesNode = top["nodes"] else { throw root.fail("missing 'nodes' (a mapping of node names to {kind: switch} or {kind: host})") }
         var nodeCursors: [String: Cursor] = [:]
@@ -93,6 +94,7 @@ extension Topology {
             w.field("host_subnets", "10.\(hostSubnetOctet).0.0/16")
             if ipv6 { w.field("ipv6", "true") }
             if mtu != 1500 { w.field("mtu", "\(mtu)") }
+            if queues != 1 { w.field("queues", "\(queues)") }
             if let g = uplinkGbps { w.field("uplink_speed", Units.text(gbps: g)) }
             if let g = hostGbps { w.field("host_speed", Units.text(gbps: g)) }
             if let ns = flowletIdleNanoseconds { w.field("flowlet_idle", Units.text(nanoseconds: ns)) }

@@ -22,6 +22,8 @@ import FabricCore
 /// ```
 /// The file format and its checks: Topology+YAML.swift.
 public struct Topology: Sendable, Equatable {
+    /// The most queues a test bed's veths get (the switch's xsks_map has 64 slots).
+    public static let maxQueues = 64
     public enum Kind: String, Sendable, CaseIterable { case `switch`, host }
     public struct Node: Sendable, Equatable {
         public var name: String
@@ -86,6 +88,9 @@ public struct Topology: Sendable, Equatable {
     /// MTU of every veth of the test bed (and the switches' `buffers.mtu`): 1500, or jumbo up
     /// to `BufferConfig.largestMTU`.
     public var mtu = 1500
+    /// Receive and transmit queues of every veth (a multi-queue NIC's: flows hash to queues by
+    /// the sender's transmit queue); `fabric switch --workers N` serves queues 0..N-1.
+    public var queues = 1
 
     public init() {}
 
@@ -162,6 +167,7 @@ public struct Topology: Sendable, Equatable {
     public func validate() throws(Problem) {
         func fail(_ place: Problem.Place, _ m: String) -> Problem { Problem(place: place, message: m) }
         guard !switches.isEmpty else { throw fail(.topology, "no node of kind switch") }
+        guard (1...Self.maxQueues).contains(queues) else { throw fail(.defaults("queues"), "\(queues) is out of range 1...\(Self.maxQueues)") }
         guard (BufferConfig.smallestMTU...BufferConfig.largestMTU).contains(mtu) else {
             throw fail(.defaults("mtu"), "\(mtu) is out of range \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries")
         }

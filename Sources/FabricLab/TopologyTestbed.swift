@@ -35,9 +35,10 @@ public final class TopologyTestbed: @unchecked Sendable {
     }
 
     /// The star of `fabric testbed up --hosts N [--routed]` (`Topology.star`).
-    public static func star(prefix: String = "sf", hosts: Int = 4, routed: Bool = false, mtu: Int = 1500) -> TopologyTestbed {
+    public static func star(prefix: String = "sf", hosts: Int = 4, routed: Bool = false, mtu: Int = 1500, queues: Int = 1) -> TopologyTestbed {
         var t = Topology.star(hosts: hosts, routed: routed)
         t.mtu = mtu
+        t.queues = queues
         return TopologyTestbed(topology: t, prefix: prefix)
     }
 
@@ -102,8 +103,8 @@ public final class TopologyTestbed: @unchecked Sendable {
             for l in topology.links {
                 try Interrupt.check()
                 let (na, nb) = (namespace(l.a.node), namespace(l.b.node))
-                let mtu = "\(topology.mtu)"
-                try Shell.run(["ip", "-n", na, "link", "add", l.a.interface, "mtu", mtu, "type", "veth", "peer", "name", l.b.interface, "mtu", mtu, "netns", nb])
+                let end = ["mtu", "\(topology.mtu)", "numtxqueues", "\(topology.queues)", "numrxqueues", "\(topology.queues)"]
+                try Shell.run(["ip", "-n", na, "link", "add", l.a.interface] + end + ["type", "veth", "peer", "name", l.b.interface] + end + ["netns", nb])
                 for (ns, ifname) in [(na, l.a.interface), (nb, l.b.interface)] {
                     // ethtool may lack a feature on old kernels: not fatal for VLAN offload.
                     try Shell.inNamespace(ns, ["ethtool", "-K", ifname, "rxvlan", "off", "txvlan", "off"], check: false)

@@ -41,6 +41,7 @@ extension SwitchReport {
             all["socket_rx_ring_full"] = p.socket.rxRingFull
             all["socket_rx_dropped"] = p.socket.rxDropped
             all["socket_invalid"] = p.socket.rxInvalid + p.socket.txInvalid
+            all["unserved_queue"] = p.socket.unservedQueue
             return all.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" }
         }
         if !reasons.isEmpty { out += "drops by reason: " + reasons.joined(separator: " ") + "\n" }

@@ -77,8 +77,12 @@ public struct SocketDrops: Codable, Sendable, Equatable {
     public var rxDropped: UInt64 = 0
     /// Times the kernel found the fill ring empty (a frame may have been dropped each time).
     public var fillRingEmpty: UInt64 = 0
+    /// Invalid descriptors, and frames longer than the switch carries (a chain too long).
     public var rxInvalid: UInt64 = 0
     public var txInvalid: UInt64 = 0
+    /// Frames the port's XDP program dropped because no socket of the switch serves their rx
+    /// queue (`unserved_queue`: more queues than workers).
+    public var unservedQueue: UInt64 = 0
     /// The most frames seen waiting in the rx ring (received by the kernel, not yet by the
     /// switch) and the ring's size. Frames there are not yet classified, so no PFC threshold
     /// sees them: a peak near the size means the switch fell behind by a whole ring (0 where
@@ -88,7 +92,7 @@ public struct SocketDrops: Codable, Sendable, Equatable {
     public init() {}
 
     /// Frames lost at the socket.
-    public var frames: UInt64 { rxRingFull + rxDropped + rxInvalid + txInvalid }
+    public var frames: UInt64 { rxRingFull + rxDropped + rxInvalid + txInvalid + unservedQueue }
 }
 
 /// A snapshot of a running (or just stopped) switch, as written to --stats-file and printed

@@ -59,7 +59,8 @@ public final class UMEM {
     /// a transmit ring of `txSize` (0: none). `multiBuffer`: bind with XDP_USE_SG, so frames
     /// longer than one UMEM frame pass as descriptor chains; a driver that refuses it (some
     /// zero-copy drivers) gets a socket without it, and `rings.multiBuffer` says which.
-    public func openSocket(interface: String, queue: UInt32 = 0, rings: inout XSKRings, rxSize: Int, txSize: Int, multiBuffer: Bool = true) throws {
+    public func openSocket(interface: String, queue: UInt32 = 0, rings: inout XSKRings, rxSize: Int, txSize: Int, multiBuffer: Bool = true,
+                           zeroCopy: ZeroCopy = .auto) throws {
         guard let handle else { throw SystemError("\(interface): the UMEM is closed") }
         let receive = rxSize > 0, transmit = txSize > 0
         var config = xsk_socket_config()
@@ -70,7 +71,8 @@ public final class UMEM {
         var socket: OpaquePointer?
         var rc: Int32 = -1
         for sg in multiBuffer ? [true, false] : [false] {
-            config.bind_flags = UInt16(XDP_USE_NEED_WAKEUP) | (sg ? XSKRings.useSG : 0)
+            let copyMode: UInt16 = zeroCopy == .on ? XSKRings.bindZeroCopy : zeroCopy == .off ? XSKRings.bindCopy : 0
+            config.bind_flags = UInt16(XDP_USE_NEED_WAKEUP) | copyMode | (sg ? XSKRings.useSG : 0)
             rc = xsk_socket__create_shared(&socket, interface, queue, handle, receive ? rings.rx : nil, transmit ? rings.tx : nil,
                                            rings.fill, rings.comp, &config)
             rings.multiBuffer = sg
@@ -78,11 +80,13 @@ public final class UMEM {
         }
         guard rc == 0, let socket else {
             let what = receive && transmit ? "AF_XDP socket" : receive ? "receive AF_XDP socket" : "transmit AF_XDP socket"
-            throw SystemError.negative(rc, "port \(interface): cannot create \(what) on queue \(queue)")
+            let zc = zeroCopy == .on ? " in zero-copy mode (--zero-copy on; this driver may not support it)" : ""
+            throw SystemError.negative(rc, "port \(interface): cannot create \(what) on queue \(queue)\(zc)")
         }
         rings.socket = socket
         rings.fd = xsk_socket__fd(socket)
         rings.rxSize = rxSize
+        rings.zeroCopy = rings.readZeroCopy()
     }
 
     /// Unregisters the memory (its sockets must be closed first). Idempotent. A UMEM the

@@ -182,8 +182,8 @@ public final class XDPProgram {
     public func interfaceVanished() { attached = false }
 
     /// Frames the program redirected to the socket and passed to the kernel, summed over CPUs.
-    public func counters() -> (redirected: UInt64, passed: UInt64) {
-        guard statsMapFD >= 0 else { return (0, 0) }
+    public func counters() -> (redirected: UInt64, passed: UInt64, unserved: UInt64) {
+        guard statsMapFD >= 0 else { return (0, 0, 0) }
         let cpus = Int(max(libbpf_num_possible_cpus(), 1))
         var values = [UInt64](repeating: 0, count: cpus)
         func sum(_ key: UInt32) -> UInt64 {
@@ -191,7 +191,7 @@ public final class XDPProgram {
             guard bpf_map_lookup_elem(statsMapFD, &k, &values) == 0 else { return 0 }
             return values.reduce(0, &+)
         }
-        return (sum(0), sum(1))
+        return (sum(0), sum(1), sum(2))
     }
 
     deinit {

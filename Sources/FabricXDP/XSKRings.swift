@@ -16,6 +16,13 @@ import CXDP
 import FabricSystem
 import Glibc
 
+/// How an AF_XDP socket uses its UMEM: `auto` lets the kernel pick (zero-copy where the driver
+/// supports it, else copy), `on` insists on zero-copy (the socket fails where the driver cannot),
+/// `off` copies.
+public enum ZeroCopy: String, CaseIterable, Sendable {
+    case auto, on, off
+}
+
 public struct XSKRings {
     public let rx: UnsafeMutablePointer<xsk_ring_cons>
     public let tx: UnsafeMutablePointer<xsk_ring_prod>
@@ -32,6 +39,9 @@ public struct XSKRings {
     /// Bound with XDP_USE_SG: frames longer than one UMEM frame arrive (and may be sent) as
     /// chains of descriptors, each but the last flagged `packetContinues`.
     public var multiBuffer = false
+    /// The kernel copies frames into and out of the UMEM (copy mode) or the driver uses it
+    /// directly (zero-copy), as bound (`ZeroCopy`; read back with XDP_OPTIONS).
+    public var zeroCopy = false
     /// Packets received as chains longer than the switch carries, dropped (`FramePool.largestPacket`).
     public var oversize: UInt64 = 0
 
@@ -39,6 +49,19 @@ public struct XSKRings {
     /// the system's header may be older than the kernel.
     public static let useSG: UInt16 = 1 << 4
     public static let packetContinues: UInt32 = 1
+    /// Bind flags XDP_COPY and XDP_ZEROCOPY; getsockopt XDP_OPTIONS and its zero-copy flag.
+    public static let bindCopy: UInt16 = 1 << 1
+    public static let bindZeroCopy: UInt16 = 1 << 2
+    static let optionsSocketOption: Int32 = 8
+    static let optionsZeroCopy: UInt32 = 1
+
+    /// Whether the socket runs zero-copy (false when closed or unknown).
+    func readZeroCopy() -> Bool {
+        var flags: UInt32 = 0
+        var len = socklen_t(MemoryLayout<UInt32>.size)
+        guard fd >= 0, getsockopt(fd, SOL_XDP, Self.optionsSocketOption, &flags, &len) == 0 else { return false }
+        return flags & Self.optionsZeroCopy != 0
+    }
 
     public init() {
         rx = .allocate(capacity: 1)

@@ -15,3 +15,4 @@ extension XDPMode: ExpressibleByArgument {}
 extension XDPAttachment: ExpressibleByArgument {}
 extension PollMode: ExpressibleByArgument {}
 extension Backend: ExpressibleByArgument {}
+extension ZeroCopy: ExpressibleByArgument {}

@@ -30,8 +30,9 @@ class LabTestCase: XCTestCase {
     var launcher: SwitchLauncher { SwitchLauncher(fabric: fabric) }
 
     /// A star test bed with a prefix no other run uses, removed after the test.
-    func makeTestbed(hosts: Int, routed: Bool = false, mtu: Int = 1500) throws -> TopologyTestbed {
-        let tb = TopologyTestbed.star(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: routed, mtu: mtu)
+    func makeTestbed(hosts: Int, routed: Bool = false, mtu: Int = 1500, queues: Int = 1) throws -> TopologyTestbed {
+        let tb = TopologyTestbed.star(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: routed, mtu: mtu,
+                                      queues: queues)
         addTeardownBlock {
             tb.down()
             XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")

@@ -26,6 +26,8 @@ struct SwitchFlags: ParsableArguments {
     var backend: Backend = .afxdp
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
     var xdpMode: XDPMode = .auto
+    @Option(help: "AF_XDP zero-copy: auto (the kernel picks: zero-copy where the driver supports it, else copy; veth copies), on (fail where the driver cannot), off (copy). The mode each port got is in the start line and stats (xdpMode).")
+    var zeroCopy: ZeroCopy = .auto
     @Option(help: "How XDP is attached: auto (a bpf_link, netlink where the kernel has no XDP links), link (the kernel detaches the program when the switch exits or dies), netlink (the program outlives a crashed switch until the next start removes it).")
     var xdpAttach: XDPAttachment = .auto
     @Option(help: "busy: always spin; adaptive: spin while frames flow, sleep in poll() when idle.")
@@ -127,6 +129,7 @@ struct SwitchFlags: ParsableArguments {
 
     func apply(to o: inout SwitchOptions) {
         o.xdpMode = xdpMode
+        o.zeroCopy = zeroCopy
         o.xdpAttachment = xdpAttach
         o.poll = poll
         o.statsFile = statsFile

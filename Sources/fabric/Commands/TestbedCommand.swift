@@ -22,9 +22,12 @@ struct TestbedCommand: ParsableCommand {
         var mode: String?
         @Option(help: "MTU of every link, and the switches' buffers.mtu: 1500, or jumbo frames up to 9500 (default: 1500, or the topology's).")
         var mtu: Int?
+        @Option(help: "Receive and transmit queues of every veth (flows hash to queues; fabric switch --workers N serves queues 0..N-1; default: 1, or the topology's).")
+        var queues: Int?
 
         func validate() throws {
             guard (1...250).contains(hosts) else { throw ValidationError("--hosts must be 1...250 (got \(hosts))") }
+            if let queues, !(1...Topology.maxQueues).contains(queues) { throw ValidationError("--queues must be 1...\(Topology.maxQueues) (got \(queues))") }
             if let mtu, !(BufferConfig.smallestMTU...BufferConfig.largestMTU).contains(mtu) {
                 throw ValidationError("--mtu must be \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries (got \(mtu))")
             }
@@ -35,7 +38,7 @@ struct TestbedCommand: ParsableCommand {
             try requireRoot("fabric testbed up")
             guard let topology else {
                 // A star: no switch started (its configuration is ready for `fabric switch`).
-                let tb = TopologyTestbed.star(prefix: prefix, hosts: hosts, routed: routed, mtu: mtu ?? 1500)
+                let tb = TopologyTestbed.star(prefix: prefix, hosts: hosts, routed: routed, mtu: mtu ?? 1500, queues: queues ?? 1)
                 try tb.up()
                 print(tb.summary, terminator: "")
                 if routed {
@@ -47,6 +50,7 @@ struct TestbedCommand: ParsableCommand {
             }
             var t = topology == "leaf-spine" ? Topology.leafSpine() : try Topology.load(file: topology)
             if let mtu { t.mtu = mtu }
+            if let queues { t.queues = queues }
             let tb = TopologyTestbed(topology: t, prefix: prefix)
             try tb.up(mode: mode.flatMap(LoadBalancingMode.init(name:)))
             var launcher = switchLauncher()
