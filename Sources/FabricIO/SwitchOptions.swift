@@ -17,6 +17,11 @@ public struct SwitchOptions: Sendable {
     public var xdpMode: XDPMode = .auto
     /// AF_XDP copy or zero-copy (`--zero-copy`): auto lets the kernel pick.
     public var zeroCopy: ZeroCopy = .auto
+    /// Preferred busy polling (`--busy-poll USECS`, 0: off): each socket gets SO_PREFER_BUSY_POLL,
+    /// SO_BUSY_POLL of this many microseconds and SO_BUSY_POLL_BUDGET of a batch, and the run
+    /// loop drives the port's NAPI itself (a recvfrom/sendto on every pass) instead of waiting
+    /// for the kernel's softirq or NAPI thread to fill the rings.
+    public var busyPollMicroseconds = 0
     /// A bpf_link (the kernel detaches the program if the switch dies) or netlink.
     public var xdpAttachment: XDPAttachment = .auto
     public var poll: PollMode = .adaptive
@@ -122,6 +127,7 @@ public struct SwitchOptions: Sendable {
             throw SystemError("port \(port.name): delay \(port.delayNanoseconds) ns at \(port.speedGbps ?? 0) Gb/s puts more than \(PortConfig.maxDelayLineFrames) frames on the wire")
         }
         guard (1...ringSize).contains(batchSize) else { throw SystemError("batch size must be 1...\(ringSize)") }
+        guard (0...1_000_000).contains(busyPollMicroseconds) else { throw SystemError("busy poll must be 0...1000000 microseconds") }
         guard (-20...19).contains(workerNice) else { throw SystemError("worker nice value must be -20...19 (got \(workerNice))") }
         if let t = stallBudgetNanoseconds, t > 10_000_000_000 { throw SystemError("stall budget must be at most 10s") }
         if let r = stallRateGbps, !(r >= 0.001 && r <= 800) { throw SystemError("stall rate must be 1M...800G") }

@@ -59,6 +59,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
     let batchCapacity: Int
     /// The most frames one packet takes: `FramePool.largestPacket` in received frames.
     let maxSegments: Int
+    /// Preferred busy polling: the loop's recvfrom/sendto drive NAPI on every pass.
+    let busyPoll: Bool
     let pollFDs: UnsafeMutablePointer<pollfd>
     public let frames: UnsafeMutableRawPointer
     public let frameCount: Int
@@ -90,6 +92,9 @@ public struct XSKBackend: PortBackend, ~Copyable {
             }
             try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], rxSize: budget.rxRing[p], txSize: budget.txRing,
                                 zeroCopy: options.zeroCopy)
+            if options.busyPollMicroseconds > 0 {
+                try rings[p].setBusyPoll(microseconds: options.busyPollMicroseconds, budget: options.batchSize, interface: name)
+            }
         }
         resources = res
         self.rings = rings
@@ -97,6 +102,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         ringSize = options.ringSize
         batchCapacity = options.batchSize
         maxSegments = options.segmentsPerPacket
+        busyPoll = options.busyPollMicroseconds > 0
         pollFDs = .allocate(capacity: portCount)
         frames = umem.base
         self.frameCount = frameCount
@@ -156,7 +162,10 @@ public struct XSKBackend: PortBackend, ~Copyable {
         let r = rings[p]
         var idx: UInt32 = 0
         let avail = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity), &idx))
-        guard avail > 0 else { return 0 }
+        guard avail > 0 else {
+            if busyPoll { r.kickFill() }   // runs the port's NAPI: frames for the next pass
+            return 0
+        }
         var n = 0, i = 0
         while i < avail {
             let d = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!
@@ -298,7 +307,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         }
         xsk_ring_prod__submit(r.tx, UInt32(got))
         rings[p].txOutstanding += got
-        if xsk_ring_prod__needs_wakeup(r.tx) != 0 { kick(p, loop: &loop) }
+        if busyPoll || xsk_ring_prod__needs_wakeup(r.tx) != 0 { kick(p, loop: &loop) }
     }
 
     @inline(__always) mutating func kick(_ p: Int, loop: inout LoopCounters) {

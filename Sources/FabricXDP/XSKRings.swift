@@ -55,6 +55,19 @@ public struct XSKRings {
     static let optionsSocketOption: Int32 = 8
     static let optionsZeroCopy: UInt32 = 1
 
+    /// Preferred busy polling on the socket (SO_PREFER_BUSY_POLL, SO_BUSY_POLL,
+    /// SO_BUSY_POLL_BUDGET; Linux 5.11+): the application's recvfrom/sendto run the device's
+    /// NAPI for up to `microseconds`, `budget` frames at a time. Throws naming what failed.
+    public func setBusyPoll(microseconds: Int, budget: Int, interface: String) throws {
+        for (option, value, name) in [(Int32(69), Int32(1), "SO_PREFER_BUSY_POLL"), (Int32(46), Int32(microseconds), "SO_BUSY_POLL"),
+                                      (Int32(70), Int32(budget), "SO_BUSY_POLL_BUDGET")] {
+            var v = value
+            guard setsockopt(fd, SOL_SOCKET, option, &v, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                throw SystemError("port \(interface): cannot set \(name) on its AF_XDP socket", errno: errno)
+            }
+        }
+    }
+
     /// Whether the socket runs zero-copy (false when closed or unknown).
     func readZeroCopy() -> Bool {
         var flags: UInt32 = 0

@@ -28,6 +28,8 @@ struct SwitchFlags: ParsableArguments {
     var xdpMode: XDPMode = .auto
     @Option(help: "AF_XDP zero-copy: auto (the kernel picks: zero-copy where the driver supports it, else copy; veth copies), on (fail where the driver cannot), off (copy). The mode each port got is in the start line and stats (xdpMode).")
     var zeroCopy: ZeroCopy = .auto
+    @Option(help: "Preferred busy polling, microseconds (0: off): the worker runs each port's NAPI itself from its recvfrom/sendto instead of a softirq or NAPI thread doing it beside it (SO_PREFER_BUSY_POLL; pair it with the interface's napi_defer_hard_irqs and gro_flush_timeout).")
+    var busyPoll: Int = 0
     @Option(help: "How XDP is attached: auto (a bpf_link, netlink where the kernel has no XDP links), link (the kernel detaches the program when the switch exits or dies), netlink (the program outlives a crashed switch until the next start removes it).")
     var xdpAttach: XDPAttachment = .auto
     @Option(help: "busy: always spin; adaptive: spin while frames flow, sleep in poll() when idle.")
@@ -130,6 +132,7 @@ struct SwitchFlags: ParsableArguments {
     func apply(to o: inout SwitchOptions) {
         o.xdpMode = xdpMode
         o.zeroCopy = zeroCopy
+        o.busyPollMicroseconds = busyPoll
         o.xdpAttachment = xdpAttach
         o.poll = poll
         o.statsFile = statsFile
