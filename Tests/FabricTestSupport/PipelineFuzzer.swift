@@ -4,7 +4,8 @@ import FabricPacket
 /// The whole pipeline fed random and mutated frames in-process: parse, classify, bridge or
 /// route (host stack, FIB, ECMP, flowlet and spray groups, neighbour resolution), ECN, ingress
 /// admission and PFC, egress queues, shaper, pauses, delay line and loss, the PFC watchdog,
-/// link flaps; with ports that stop sending for a while, so queues fill, PFC fires and the
+/// link flaps, jumbo frames (multi-buffer chains of up to `FramePool.largestPacket` bytes);
+/// with ports that stop sending for a while, so queues fill, PFC fires and the
 /// watchdog acts. After every batch the frame ledger must balance (every frame free, queued,
 /// on a wire or pending); at the end, with every port drained, every frame must be back in the
 /// pool exactly once and no priority group may still hold a byte.
@@ -21,6 +22,8 @@ public final class PipelineFuzzer {
         public var batches = 0
         /// Frames fed as templates unchanged, with bytes flipped, truncated, extended, or random.
         public var byMutation = [Int](repeating: 0, count: 5)
+        /// Of those, frames made jumbo: a chain of frames, the first full.
+        public var jumbo = 0
         public var received: UInt64 = 0
         public var transmitted: UInt64 = 0
         public var consumed: UInt64 = 0
@@ -36,7 +39,7 @@ public final class PipelineFuzzer {
             let d = drops.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             return """
             \(frames) frames in \(batches) batches (seed 0x\(String(seed, radix: 16))): unchanged \(byMutation[0]), bytes flipped \(byMutation[1]), \
-            truncated \(byMutation[2]), extended \(byMutation[3]), random \(byMutation[4])
+            truncated \(byMutation[2]), extended \(byMutation[3]), random \(byMutation[4]); \(jumbo) made jumbo (chains)
               received \(received), transmitted \(transmitted), consumed \(consumed), PFC frames sent \(pfcSent), link flaps \(linkFlaps)
               drops: \(d)
               ledger checked \(ledgerChecks) times, balanced every time; peak queued \(peakQueued), pending \(peakPending); \
@@ -179,6 +182,34 @@ public final class PipelineFuzzer {
         return (n, mutation)
     }
 
+    /// Turns the frame of `length` bytes at `head` into a jumbo frame as the kernel hands one
+    /// over: the first frame full (random bytes after the original ones), then as many more
+    /// frames as a random total of up to `FramePool.largestPacket` takes, linked in the pool.
+    /// Returns the total (shorter if the pool ran out).
+    func makeJumbo(_ head: UInt64, length: Int) -> Int {
+        let dp = bed
+        func fill(_ addr: UInt64, from: Int, to: Int) {
+            var i = from
+            while i < to { (dp.memory + Int(addr)).storeBytes(of: UInt8(truncatingIfNeeded: random()), toByteOffset: i, as: UInt8.self); i += 1 }
+        }
+        fill(head, from: length, to: maxLength)
+        var left = maxLength + 1 + random(FramePool.largestPacket - maxLength) - maxLength
+        var total = maxLength
+        var last = head, lastLength = maxLength
+        while left > 0, let frame = dp.dp.pool.allocate() {
+            let addr = frame + UInt64(EmbeddedDatapath.headroom)
+            let n = min(left, maxLength)
+            fill(addr, from: 0, to: n)
+            dp.dp.pool.link(last, length: UInt32(lastLength), to: addr)
+            last = addr
+            lastLength = n
+            total += n
+            left -= n
+        }
+        dp.dp.pool.link(last, length: UInt32(lastLength), to: nil)
+        return total
+    }
+
     /// Feeds `frames` frames; throws at the first batch after which the ledger does not balance,
     /// or if the drained switch does not give every frame back once.
     public func run(frames total: Int) throws -> Report {
@@ -195,7 +226,11 @@ public final class PipelineFuzzer {
             for _ in 0..<n {
                 guard let frame = dp.dp.pool.allocate() else { break }
                 let addr = frame + UInt64(EmbeddedDatapath.headroom)
-                let (len, mutation) = write(into: dp.memory + Int(addr), ingress: ingress)
+                var (len, mutation) = write(into: dp.memory + Int(addr), ingress: ingress)
+                if len > 0 && random(10) == 0 {
+                    len = makeJumbo(addr, length: len)
+                    r.jumbo += 1
+                }
                 _ = dp.batch.append(addr: addr, len: UInt32(len))
                 r.byMutation[mutation] += 1
                 r.frames += 1
