@@ -23,6 +23,16 @@ struct {
 	__type(value, __u64);
 } fabric_stats SEC(".maps");
 
+/* fabric_serving[0]: set by the switch once every socket it serves is in xsks_map. Until then
+ * a frame finding no socket is passed to the kernel (the switch is still starting); after, it
+ * is on a queue the switch does not serve. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fabric_serving SEC(".maps");
+
 #define STAT_REDIRECTED 0
 #define STAT_PASSED 1
 #define STAT_UNSERVED 2

@@ -3,7 +3,8 @@
  * the frame's rx queue. A frame on a queue no socket serves (a multi-queue NIC or veth with
  * more queues than the switch has workers) is dropped and counted (STAT_UNSERVED,
  * `unserved_queue`): passed to the kernel it would bypass the switch, unswitched and unseen.
- * The program is attached only while the switch runs.
+ * Until the switch says it is serving (fabric_serving, once its sockets are in xsks_map) such a
+ * frame is passed and counted as passed. The program is attached only while the switch runs.
  *
  * One instance of this program (and so one xsks_map) is loaded per port: queue 0 of two ports
  * must not share a map slot.
@@ -28,8 +29,14 @@ int fabric_xsk(struct xdp_md *ctx)
 		count(STAT_REDIRECTED);
 		return bpf_redirect_map(&xsks_map, queue, XDP_PASS);
 	}
-	count(STAT_UNSERVED);
-	return XDP_DROP;
+	__u32 zero = 0;
+	__u32 *serving = bpf_map_lookup_elem(&fabric_serving, &zero);
+	if (serving && *serving) {
+		count(STAT_UNSERVED);
+		return XDP_DROP;
+	}
+	count(STAT_PASSED);
+	return XDP_PASS;
 }
 
 char _license[] SEC("license") = "GPL";

@@ -9,7 +9,9 @@
 /// - a port's transmit + completion rings: `2 x txRing`;
 /// - the egress queues: every frame queued there is charged to an ingress PG, at least
 ///   `minimumChargeBytes`, and the PGs together may hold at most the shared pool, their reserved
-///   bytes and the lossless PGs' headroom: `queued` = that / `minimumChargeBytes`;
+///   bytes and the lossless PGs' headroom: `queued` = that / `minimumChargeBytes` (a jumbo
+///   frame in a chain of k 4 KB frames has more than (k-1) x 3840 bytes, so is charged at least
+///   k x 1 KB: its k frames are within the bound too);
 /// - frames the switch makes or parks: its PFC (`EgressPort.controlCapacity` per port, kept
 ///   back in the pool as a reserve only PFC may take), ARP/ND requests (one batch per port) and
 ///   frames waiting for a next hop (`PendingQueue`);
@@ -46,6 +48,10 @@ public struct FrameBudget: Sendable, Equatable {
     /// rings at the smallest ring size): half of `maxFrames`, the rest for the rings
     /// `--ring-size` asks for. `config check` refuses more.
     public static let maxConfigFrames = maxFrames / 2
+    /// The most frames one jumbo frame takes (`FramePool.largestPacket` in 4 KB frames after the
+    /// receive headroom).
+    public static let jumboFrames = (FramePool.largestPacket + FramePool.defaultFrameSize - FramePool.rxHeadroom - 1)
+        / (FramePool.defaultFrameSize - FramePool.rxHeadroom)
 
     /// Frames of the whole memory.
     public var total: Int { rxRing.reduce(0, +) + rxRing.count * 2 * txRing + outsideRings }
@@ -87,6 +93,9 @@ public struct FrameBudget: Sendable, Equatable {
         losslessQueueCapacity = losslessQueues == 0 ? 0 : pow2(queued)
         reserve = ports.count * EgressPort.controlCapacity
         other = ports.count * batchSize + pendingCapacity + batchSize
-        wire = ports.reduce(0) { $0 + $1.delayLineFrames }
+        // A shaped port's line is sized by minimum-size frames, so jumbo frames (each a chain
+        // of up to `jumboFrames` frames) fill it by bytes long before by entries; an unshaped
+        // port's line holds a fixed number of entries, each possibly a jumbo chain.
+        wire = ports.reduce(0) { $0 + ($1.speedGbps == nil ? $1.delayLineFrames * Self.jumboFrames : $1.delayLineFrames) }
     }
 }

@@ -134,6 +134,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
             let mrc = xsk_socket__update_xskmap(rings[p].socket, resources.programs[p].xsksMapFD)
             guard mrc == 0 else { throw SystemError.negative(mrc, "port \(resources.programs[p].interface): cannot insert socket into xsks_map") }
         }
+        for prog in resources.programs { try prog.startServing() }
     }
 
     // MARK: - The per-batch path (no allocation, no ARC, no locks)

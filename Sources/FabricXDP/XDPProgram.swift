@@ -43,6 +43,8 @@ public final class XDPProgram {
     let program: OpaquePointer
     public private(set) var xsksMapFD: Int32 = -1
     private(set) var statsMapFD: Int32 = -1
+    /// fabric_serving (fabric_xsk only; -1 in programs without it).
+    private(set) var servingMapFD: Int32 = -1
     private(set) var attached = false
     /// The link holding the program on the interface (-1: none, attached through netlink).
     private var linkFD: Int32 = -1
@@ -117,6 +119,7 @@ public final class XDPProgram {
         guard fd >= 0 else { throw SystemError("XDP object has no program \(name) (wrong object file?)") }
         xsksMapFD = bpf_object__find_map_fd_by_name(obj, "xsks_map")
         statsMapFD = bpf_object__find_map_fd_by_name(obj, "fabric_stats")
+        servingMapFD = bpf_object__find_map_fd_by_name(obj, "fabric_serving")
         guard xsksMapFD >= 0, statsMapFD >= 0 else {
             throw SystemError("XDP object has no xsks_map/fabric_stats map (wrong object file?)")
         }
@@ -182,6 +185,15 @@ public final class XDPProgram {
     public func interfaceVanished() { attached = false }
 
     /// Frames the program redirected to the socket and passed to the kernel, summed over CPUs.
+    /// Tells the program every socket the switch serves is in xsks_map: a frame on any other
+    /// queue is dropped (`unserved_queue`) from now on, not passed.
+    public func startServing() throws {
+        guard servingMapFD >= 0 else { return }
+        var key: UInt32 = 0, on: UInt32 = 1
+        let rc = bpf_map_update_elem(servingMapFD, &key, &on, 0)
+        guard rc == 0 else { throw SystemError.negative(rc, "\(interface): cannot update fabric_serving") }
+    }
+
     public func counters() -> (redirected: UInt64, passed: UInt64, unserved: UInt64) {
         guard statsMapFD >= 0 else { return (0, 0, 0) }
         let cpus = Int(max(libbpf_num_possible_cpus(), 1))
