@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: MIT
 /* sfprobe: timestamped RoCEv2 probe frames for SwiftFabric's forwarding-latency benchmark.
  *
- *   sfprobe send IFACE DST_MAC SRC_IP DST_IP FRAME_BYTES SECONDS PPS TXLOG
+ *   sfprobe send IFACE DST_MAC SRC_IP DST_IP FRAME_BYTES SECONDS PPS TXLOG [FLOWS]
  *       Sends RoCEv2 frames (Eth/IPv4 DSCP 26 ECT(0)/UDP 4791/BTH RC SEND_ONLY, PSN = sequence
  *       number) over an AF_PACKET socket with PACKET_QDISC_BYPASS. PPS > 0 paces: every frame
  *       due is sent (several per sendmmsg when the sender fell behind), each stamped with
  *       CLOCK_REALTIME just before the call; PPS 0 sends as fast as it can, 64 per call.
  *       Writes the send time of every sequence number (u64 ns) to TXLOG, prints JSON.
+ *       FRAME_BYTES up to 9596 (jumbo frames: IFACE's MTU must hold FRAME_BYTES - 14).
+ *       FLOWS (default 1, at most 64): the i-th frame of each sendmmsg batch takes UDP source
+ *       port 0xC0DE + (i mod FLOWS), RoCEv2's entropy field, so a multi-queue interface spreads them over its queues.
  *       The ICRC is left zero: no peer in the benchmark checks it, and computing it per frame
  *       would slow the sender down, not the peers.
  *   sfprobe recv IFACE SECONDS RXLOG
  *       Receives on IFACE (AF_PACKET, recvmmsg, SO_TIMESTAMPNS: the kernel's stamp when the frame
  *       arrived at the interface, so the receiver's own scheduling is not in the measurement) for
  *       SECONDS, keeps the arrival time of each probe sequence number, writes them to RXLOG.
+ *       Only a frame's first 128 bytes are read (the headers and the PSN), whatever its length.
  *   sfprobe join TXLOG RXLOG [CDF_POINTS]
  *       One-way latency of every probe both logs have: JSON with count, lost, p50/p90/p99/p99.9/
  *       max/mean (us) and a CDF of CDF_POINTS (default 100) quantiles.
@@ -41,8 +45,9 @@
 #include "csum.h"
 
 #define BATCH 64
+#define MAX_FRAME 9596     /* a 9600-byte frame counting its FCS (bench.sh sizes do), which the socket does not send */
 #define MAX_SEQ (1u << 24) /* the PSN is 24 bits */
-#define SRC_PORT 0xC0DE    /* RoCEv2 entropy port: marks the benchmark's frames */
+#define SRC_PORT 0xC0DE    /* RoCEv2 entropy port: marks the benchmark's frames (up to +63) */
 
 static uint64_t realtime_ns(void)
 {
@@ -93,8 +98,8 @@ static int open_socket(const char *ifname, int protocol, uint8_t own_mac[6])
 
 static int do_send(int argc, char **argv)
 {
-	if (argc != 10) {
-		fprintf(stderr, "usage: sfprobe send IFACE DST_MAC SRC_IP DST_IP FRAME_BYTES SECONDS PPS TXLOG\n");
+	if (argc != 10 && argc != 11) {
+		fprintf(stderr, "usage: sfprobe send IFACE DST_MAC SRC_IP DST_IP FRAME_BYTES SECONDS PPS TXLOG [FLOWS]\n");
 		return 2;
 	}
 	unsigned mac[6];
@@ -104,8 +109,13 @@ static int do_send(int argc, char **argv)
 	}
 	int size = atoi(argv[6]);
 	double seconds = atof(argv[7]), pps = atof(argv[8]);
-	if (size < 60 || size > 1514 || seconds <= 0 || pps < 0 || (pps > 0 && pps * seconds >= MAX_SEQ)) {
-		fprintf(stderr, "sfprobe: frame size 60..1514, seconds > 0, PPS >= 0 and PPS x SECONDS < 2^24\n");
+	int flows = argc == 11 ? atoi(argv[10]) : 1;
+	if (flows < 1 || flows > BATCH) {
+		fprintf(stderr, "sfprobe: FLOWS 1..%d\n", BATCH);
+		return 2;
+	}
+	if (size < 60 || size > MAX_FRAME || seconds <= 0 || pps < 0 || (pps > 0 && pps * seconds >= MAX_SEQ)) {
+		fprintf(stderr, "sfprobe: frame size 60..%d, seconds > 0, PPS >= 0 and PPS x SECONDS < 2^24\n", MAX_FRAME);
 		return 2;
 	}
 	uint8_t own[6];
@@ -113,7 +123,7 @@ static int do_send(int argc, char **argv)
 	int one = 1;
 	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
 
-	static uint8_t frames[BATCH][1514];
+	static uint8_t frames[BATCH][MAX_FRAME];
 	struct iovec iov[BATCH];
 	struct mmsghdr msgs[BATCH];
 	memset(msgs, 0, sizeof(msgs));
@@ -131,7 +141,7 @@ static int do_send(int argc, char **argv)
 		inet_pton(AF_INET, argv[5], &ip->daddr);
 		ip->check = csum(ip, 20);
 		struct udphdr *udp = (struct udphdr *)(f + 34);
-		udp->source = htons(SRC_PORT);
+		udp->source = htons((uint16_t)(SRC_PORT + i % flows));
 		udp->dest = htons(4791);
 		udp->len = htons((uint16_t)(size - 34));
 		uint8_t *bth = f + 42;
@@ -232,7 +242,7 @@ static int do_recv(int argc, char **argv)
 			/* Packet sockets bound to an Ethernet device deliver the whole frame. */
 			const uint8_t *f = bufs[i];
 			if (msgs[i].msg_len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != IPPROTO_UDP ||
-			    ((f[34] << 8) | f[35]) != SRC_PORT || ((f[36] << 8) | f[37]) != 4791) {
+			    (unsigned)(((f[34] << 8) | f[35]) - SRC_PORT) >= BATCH || ((f[36] << 8) | f[37]) != 4791) {
 				others++;
 				continue;
 			}

@@ -7,7 +7,14 @@
  * and vice versa -- with two ports that is what a learning bridge does once it has learned,
  * minus the MAC lookup. So it is the ceiling for any AF_XDP program on this machine.
  *
+ * Jumbo frames: the sockets are bound with XDP_USE_SG and the program (section xdp.frags) is
+ * multi-buffer aware, so a frame longer than one UMEM frame arrives as a descriptor chain,
+ * XDP_PKT_CONTD on all but its last descriptor. A chain is forwarded whole or dropped whole:
+ * only complete chains are taken off the rx ring, and only as many as fit the tx ring. Each
+ * descriptor's buffer comes back on the completion ring on its own.
+ *
  * usage: xskfwd BPF_OBJECT IFACE_A IFACE_B        (runs until SIGINT/SIGTERM)
+ * BPF_OBJECT: bpf/fabric_xsk.bpf.c compiled (its section xdp.frags).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -29,6 +36,12 @@
 #define FRAME 4096
 #define NFRAMES (2 * 3 * RING)
 #define BATCH 64
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)   /* linux/if_xdp.h 6.6+ */
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
 
 struct port {
 	struct xsk_ring_cons rx, comp;
@@ -90,34 +103,44 @@ static unsigned reclaim(struct port *p)
 	return n;
 }
 
-/* Receive a batch on `in` and put it straight onto `out`'s TX ring. */
+/* Receive a batch on `in` and put it straight onto `out`'s TX ring: whole chains only. */
 static unsigned forward(struct port *in, struct port *out)
 {
-	unsigned idx_rx, idx_tx, n = xsk_ring_cons__peek(&in->rx, BATCH, &idx_rx);
+	unsigned idx_rx, idx_tx, got = xsk_ring_cons__peek(&in->rx, BATCH, &idx_rx), n = got;
+	/* A chain cut off by the batch end stays on the ring for the next peek. */
+	while (n && xsk_ring_cons__rx_desc(&in->rx, idx_rx + n - 1)->options & XDP_PKT_CONTD)
+		n--;
+	if (n < got)
+		xsk_ring_cons__cancel(&in->rx, got - n);
 	if (!n)
 		return 0;
 	unsigned room = xsk_prod_nb_free(&out->tx, n);
 	unsigned m = n < room ? n : room;
+	while (m && xsk_ring_cons__rx_desc(&in->rx, idx_rx + m - 1)->options & XDP_PKT_CONTD)
+		m--;  /* the tx ring takes whole chains only */
 	if (m && xsk_ring_prod__reserve(&out->tx, m, &idx_tx) != m)
 		m = 0;
+	unsigned frames = 0, sent = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&in->rx, idx_rx + i);
+		frames += !(d->options & XDP_PKT_CONTD);
 		if (i < m) {
 			struct xdp_desc *t = xsk_ring_prod__tx_desc(&out->tx, idx_tx + i);
 			t->addr = d->addr;
 			t->len = d->len;
-			t->options = 0;
+			t->options = d->options & XDP_PKT_CONTD;
+			sent += !(d->options & XDP_PKT_CONTD);
 		} else {
 			free_stack[free_top++] = d->addr & ~(uint64_t)(FRAME - 1); /* TX full: drop */
 		}
 	}
 	xsk_ring_cons__release(&in->rx, n);
 	in->fill_out -= n;
-	in->rx_frames += n;
+	in->rx_frames += frames;
 	if (m) {
 		xsk_ring_prod__submit(&out->tx, m);
 		out->tx_out += m;
-		out->tx_frames += m;
+		out->tx_frames += sent;
 		if (xsk_ring_prod__needs_wakeup(&out->tx))
 			kick(out);
 	}
@@ -154,14 +177,19 @@ int main(int argc, char **argv)
 		struct port *p = &ports[i];
 		p->ifindex = (int)if_nametoindex(argv[2 + i]);
 		if (!p->ifindex) { fprintf(stderr, "xskfwd: no interface %s\n", argv[2 + i]); return 1; }
-		p->prog = xdp_program__open_file(argv[1], "xdp", NULL);
-		if (libxdp_get_error(p->prog)) { fprintf(stderr, "xskfwd: cannot open %s\n", argv[1]); return 1; }
+		p->prog = xdp_program__open_file(argv[1], "xdp.frags", NULL);
+		if (libxdp_get_error(p->prog)) { fprintf(stderr, "xskfwd: cannot open section xdp.frags of %s\n", argv[1]); return 1; }
+		xdp_program__set_xdp_frags_support(p->prog, true);
+		const char *mode = "native";
 		err = xdp_program__attach(p->prog, p->ifindex, XDP_MODE_NATIVE, 0);
-		if (err)
+		if (err) {
+			mode = "skb";
 			err = xdp_program__attach(p->prog, p->ifindex, XDP_MODE_SKB, 0);
+		}
 		if (err) { fprintf(stderr, "xskfwd: attach %s: %s\n", argv[2 + i], strerror(-err)); return 1; }
+		printf("xskfwd: %s: XDP in %s mode\n", argv[2 + i], mode);
 		struct xsk_socket_config cfg = {.rx_size = RING, .tx_size = RING,
-			.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, .bind_flags = XDP_USE_NEED_WAKEUP};
+			.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD, .bind_flags = XDP_USE_NEED_WAKEUP | XDP_USE_SG};
 		err = xsk_socket__create_shared(&p->xsk, argv[2 + i], 0, umem, &p->rx, &p->tx, &p->fill, &p->comp, &cfg);
 		if (err) { fprintf(stderr, "xskfwd: socket %s: %s\n", argv[2 + i], strerror(-err)); return 1; }
 		int map = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(p->prog), "xsks_map");
