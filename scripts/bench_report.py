@@ -3,6 +3,9 @@
 
 Medians over rounds with the min-max spread; ratios against the C AF_XDP forwarder and the
 Linux bridge are formed per round (both measured in the same round), then their median taken.
+With jumbo sizes, each peer's Gb/s at a size above 1500 B over its Gb/s at 1500 B, per round
+and the median (issue 15: >= 2x at 9000 B for SwiftFabric L2 and L3). Rows of kind "skip" name
+a peer (or a peer at one size) that was not measured, and why.
 With --readme FILE the Markdown replaces the text between the bench markers in FILE.
 """
 import argparse
@@ -39,9 +42,29 @@ def fmt(x, digits=3):
     return "-" if x != x else f"{x:.{digits}f}"
 
 
+def base_and_workers(peer):
+    """swiftfabric-l2-w2 -> ("swiftfabric-l2", 2); a name without -wN -> (name, 1)."""
+    head, _, n = peer.rpartition("-w")
+    return (head, int(n)) if head and n.isdigit() else (peer, 1)
+
+
+def peer_key(peer):
+    base, workers = base_and_workers(peer)
+    return (ORDER.index(base) if base in ORDER else len(ORDER), base, workers)
+
+
+def gbps_ratios(maxr, peer, big, small=1500):
+    """Per round: Gb/s at `big` over Gb/s at `small`, both delivered in that round."""
+    a, b = maxr.get((peer, big), {}), maxr.get((peer, small), {})
+    return {k: (a[k]["delivered_pps"] * big) / (b[k]["delivered_pps"] * small)
+            for k in sorted(a) if k in b and b[k]["delivered_pps"] > 0}
+
+
 def summarise(rows):
-    peers = [p for p in ORDER if any(r["peer"] == p for r in rows)]
-    sizes = sorted({r["size"] for r in rows if "size" in r})
+    skips = [r for r in rows if r["kind"] == "skip"]
+    rows = [r for r in rows if r["kind"] != "skip"]
+    peers = sorted({r["peer"] for r in rows}, key=peer_key)
+    sizes = sorted({r["size"] for r in rows if "size" in r} | {r["size"] for r in skips if "size" in r})
     loads = sorted({r["load_pct"] for r in rows if r["kind"] == "load"})
     maxr = defaultdict(dict)          # (peer, size) -> round -> row
     load = defaultdict(dict)          # (peer, size, load) -> round -> row
@@ -53,10 +76,26 @@ def summarise(rows):
             load[(r["peer"], r["size"], r["load_pct"])][r["round"]] = r
         elif r["kind"] == "ping":
             ping[r["peer"]][r["round"]] = r
-    out = {"peers": peers, "sizes": sizes, "loads": loads, "max": {}, "latency": {}, "ping": {}}
+    out = {"peers": peers, "sizes": sizes, "loads": loads, "max": {}, "latency": {}, "ping": {},
+           "gbps_ratio_vs_1500": {}, "not_measured": []}
+    seen = set()
+    for r in skips:
+        key = (r["peer"], r.get("size"))
+        if key not in seen:
+            seen.add(key)
+            out["not_measured"].append({"peer": r["peer"], "size": r.get("size"), "why": r["why"]})
     for p in peers:
+        if 1500 in sizes:
+            for big in (s for s in sizes if s > 1500):
+                per = gbps_ratios(maxr, p, big)
+                if per:
+                    out["gbps_ratio_vs_1500"][f"{p}/{big}"] = {"per_round": {str(k): v for k, v in per.items()},
+                                                              "median": med(list(per.values())),
+                                                              "spread": spread(list(per.values()))}
         for s in sizes:
             rs = maxr.get((p, s), {})
+            if not rs:
+                continue
             d = [r["delivered_pps"] for r in rs.values()]
             o = [r["offered_pps"] for r in rs.values()]
             entry = {"delivered_pps": med(d), "spread": spread(d), "offered_pps": med(o),
@@ -152,7 +191,7 @@ def svg_chart(title, xlabel, ylabel, series, logx=False, logy=False, w=640, h=40
 
 def plots(s, outdir):
     files = []
-    color = {p: COLORS[ORDER.index(p) % len(COLORS)] for p in s["peers"]}
+    color = {p: COLORS[peer_key(p)[0] % len(COLORS)] for p in s["peers"]}
     mid = s["loads"][len(s["loads"]) // 2] if s["loads"] else None
     for size in s["sizes"]:
         if mid is not None:
@@ -197,8 +236,11 @@ def markdown(s, a, plotfiles):
     m.append(f"Measured by `sudo scripts/bench.sh` on {a.machine}: {a.rounds} interleaved rounds, {a.seconds} s per run; "
              f"sender on CPU {a.gen_cpu}, each peer's process and kernel work on CPU {a.fwd_cpu} (one forwarding core). "
              "Medians over rounds (min-max in brackets); ratios are formed within each round, then their median. "
-             "RoCEv2 frames h1 -> switch namespace -> h2.\n")
-    m.append("**Maximum rate** (unpaced sender; delivered = h2's rx counter):\n")
+             "RoCEv2 frames h1 -> switch namespace -> h2"
+             + (f"; test bed MTU {a.mtu}" if int(a.mtu) > 1500 else "")
+             + (f"; {a.flows} flows (UDP source ports)" if int(a.flows) > 1 else "") + ".\n")
+    m.append("**Maximum rate** (unpaced sender; delivered = h2's rx counter; Gb/s = delivered frames/s x size x 8, "
+             "FCS counted, preamble and gap not):\n")
     hdr = "| peer |"
     sep = "|---|"
     for size in s["sizes"]:
@@ -208,11 +250,28 @@ def markdown(s, a, plotfiles):
     for p in s["peers"]:
         row = f"| {p} |"
         for size in s["sizes"]:
-            e = s["max"][f"{p}/{size}"]
+            e = s["max"].get(f"{p}/{size}")
+            if not e:
+                row += " not measured | - | - | - |"
+                continue
             lo, hi = e["spread"]
             row += (f" {fmt(e['delivered_pps']/1e6)} ({fmt(lo/1e6)}-{fmt(hi/1e6)}) of {fmt(e['offered_pps']/1e6, 2)} |"
                     f" {fmt(e['gbps'], 2)} | {fmt(e['vs_c-xskfwd'], 2)}x | {fmt(e['vs_linux-bridge'], 2)}x |")
         m.append(row)
+    if s["gbps_ratio_vs_1500"]:
+        rounds = sorted({int(k) for e in s["gbps_ratio_vs_1500"].values() for k in e["per_round"]})
+        m.append("\n**Jumbo frames: Gb/s at each size over Gb/s at 1500 B** (the same peer in the same round; "
+                 "per round, then the median):\n")
+        m.append("| peer | size | " + " | ".join(f"round {k}" for k in rounds) + " | median |")
+        m.append("|---|---|" + "---|" * (len(rounds) + 1))
+        for key, e in s["gbps_ratio_vs_1500"].items():
+            p, big = key.rsplit("/", 1)
+            m.append(f"| {p} | {big} B | " + " | ".join(f"{e['per_round'][str(k)]:.2f}x" if str(k) in e["per_round"] else "-"
+                                                     for k in rounds) + f" | {e['median']:.2f}x |")
+    if s["not_measured"]:
+        m.append("\n**Not measured:**\n")
+        for e in s["not_measured"]:
+            m.append(f"- {e['peer']}" + (f" at {e['size']} B" if e["size"] else "") + f": {e['why']}")
     for size in s["sizes"]:
         m.append(f"\n**Latency under load, {size} B** (paced at % of that peer's max rate in the same round; "
                  "one-way, sender's clock before the send to the kernel's receive stamp on h2; us):\n")
@@ -250,6 +309,18 @@ def markdown(s, a, plotfiles):
     if goals:
         m.append("\n**Goals** (issue #8):\n")
         m += goals
+    jumbo = []
+    for p in s["peers"]:
+        if base_and_workers(p)[0] not in ("swiftfabric-l2", "swiftfabric-l3"):
+            continue
+        e = s["gbps_ratio_vs_1500"].get(f"{p}/9000")
+        if e:
+            jumbo.append(f"- {p}: Gb/s at 9000 B {e['median']:.2f}x Gb/s at 1500 B "
+                         f"(per round {', '.join(f'{v:.2f}' for v in e['per_round'].values())}; goal >= 2x): "
+                         f"{'met' if e['median'] >= 2 else 'NOT met'}")
+    if jumbo:
+        m.append("\n**Goals** (issue 15):\n")
+        m += jumbo
     if plotfiles:
         m.append("\nPlots: " + ", ".join(f"`{f}`" for f in plotfiles) + f" in `{a.out}/`.")
     return "\n".join(m) + "\n"
@@ -264,6 +335,8 @@ def main():
     ap.add_argument("--seconds", default="?")
     ap.add_argument("--gen-cpu", default="0")
     ap.add_argument("--fwd-cpu", default="1")
+    ap.add_argument("--mtu", default="1500")
+    ap.add_argument("--flows", default="1")
     ap.add_argument("--readme")
     a = ap.parse_args()
     rows = [json.loads(l) for l in open(a.rows) if l.strip()]
@@ -274,7 +347,8 @@ def main():
     md = markdown(s, a, files)
     with open(f"{a.out}/bench.md", "w") as f:
         f.write(md)
-    meta = {"machine": a.machine, "rounds": a.rounds, "seconds": a.seconds, "gen_cpu": a.gen_cpu, "fwd_cpu": a.fwd_cpu}
+    meta = {"machine": a.machine, "rounds": a.rounds, "seconds": a.seconds, "gen_cpu": a.gen_cpu, "fwd_cpu": a.fwd_cpu,
+            "mtu": int(a.mtu), "flows": int(a.flows)}
     with open(f"{a.out}/bench.json", "w") as f:
         json.dump({"meta": meta, **s}, f, indent=1)
     if a.readme:
