@@ -59,7 +59,10 @@
 # bed; rounds interleave the peers so the machine's noise hits all alike.
 #
 # Environment: GEN_CPU, FWD_CPU, WORKER_CPUS (above); BENCH_PREFIX (default sfbench), the test
-# bed's name prefix, so that two benchmarks on one machine keep apart.
+# bed's name prefix, so that two benchmarks on one machine keep apart; SENDER_NICE (default 0):
+# the sender's nice value -- on a machine others use too, -10 keeps their work off the sender's
+# core, so that the sender, not the machine's load, sets what is offered (the report says when
+# it is the limit: delivered = offered).
 #
 # Output: DIR (default bench-report/) gets bench.md, bench.json, rows.jsonl and SVG plots
 # (latency CDF per peer, latency and delivered rate vs offered load). --readme writes bench.md
@@ -89,6 +92,7 @@ done
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 WORKER_CPUS=${WORKER_CPUS:-$FWD_CPU}
+SENDER_NICE=${SENDER_NICE:-0}
 largest=0
 for size in ${SIZES//,/ }; do
   case $size in ''|*[!0-9]*) echo "bench: --sizes: '$size' is not a number of bytes" >&2; exit 2 ;; esac
@@ -358,7 +362,7 @@ PY
         perf record -q -g -C "$FWD_CPU" -o "$work/perf.data" -- sleep "$SECS" 2>/dev/null &
         perf_pid=$!
       fi
-      gen=$(ip netns exec $H1 taskset -c "$GEN_CPU" $PROBE send eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" 0 "$work/tx.log" $FLOWS)
+      gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" 0 "$work/tx.log" $FLOWS)
       sleep 0.2
       after=$(rx_packets)
       if [ -n "$perf_pid" ]; then
@@ -374,7 +378,7 @@ PY
         sink=$!
         wait_for "$work/recv.out" listening
         before=$(rx_packets)
-        gen=$(ip netns exec $H1 taskset -c "$GEN_CPU" $PROBE send eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" "$pps" "$work/tx.log" $FLOWS)
+        gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" "$pps" "$work/tx.log" $FLOWS)
         wait $sink
         after=$(rx_packets)
         lat=$($PROBE join "$work/tx.log" "$work/rx.log" 100)
