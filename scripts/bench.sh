@@ -146,17 +146,17 @@ fi
 # The peers of this run: each SwiftFabric peer once per worker count (PEER-wN for N > 1), unless
 # the binary cannot run N workers, which is said now and in the report.
 skipped=()
-has_workers=1
-"$FABRIC" switch --help | grep -q -- '--workers' || has_workers=0
-"$FABRIC" testbed up --help | grep -q -- '--queues' || has_workers=0
+missing=""
+"$FABRIC" switch --help | grep -q -- '--workers' || missing="'fabric switch --workers'"
+"$FABRIC" testbed up --help | grep -q -- '--queues' || missing+="${missing:+ and }'fabric testbed up --queues'"
 RUN_PEERS=""
 for p in ${PEERS//,/ }; do
   for w in ${WORKERS//,/ }; do
     name=$p
     if [ "$w" -gt 1 ]; then
       case $p in swiftfabric-*) name=$p-w$w ;; *) continue ;; esac
-      if [ "$has_workers" = 0 ]; then
-        echo "bench: skipping $name: this fabric has no 'switch --workers' or no 'testbed up --queues' (fabric switch --help, fabric testbed up --help)" >&2
+      if [ -n "$missing" ]; then
+        echo "bench: skipping $name: this fabric has no $missing (see its --help)" >&2
         skipped+=("$name")
         continue
       fi
@@ -327,7 +327,7 @@ rows=$OUT/rows.jsonl
 machine="$(nproc) vCPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
 for name in "${skipped[@]}"; do
   python3 -c 'import json,sys; print(json.dumps({"kind": "skip", "peer": sys.argv[1], "why": sys.argv[2]}))' \
-    "$name" "fabric has no switch --workers / testbed up --queues yet" >> "$rows"
+    "$name" "this fabric has no $missing" >> "$rows"
 done
 echo "bench: $ROUNDS rounds of peers $RUN_PEERS; sizes $SIZES B (bed MTU $MTU); loads $LOADS %; $SECS s per run; sender CPU $GEN_CPU, forwarding CPU $FWD_CPU" >&2
 for round in $(seq 1 "$ROUNDS"); do
