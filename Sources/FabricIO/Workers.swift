@@ -9,7 +9,9 @@
 // Worker 0 runs on the calling thread with the control socket and the stats file; the others
 // publish their reports every housekeeping tick (`WorkerSlot`) and worker 0 reports the sum
 // (`SwitchReport.merged`). Stopping: a signal stops every worker; worker 0 stopping for another
-// reason stops the others (`WorkerStop`), and its final report waits for theirs.
+// reason stops the others (`WorkerStop`), and its final report waits for theirs. What the
+// workers must agree on (learned addresses, pauses received, XON) goes between them through
+// `WorkerLinks`.
 import FabricCore
 import FabricSystem
 import FabricTelemetry
@@ -73,6 +75,7 @@ public final class AFXDPWorkers {
         let primaryIO = try XSKBackend(options: o0, ifindexes: indexes)
         let share = primaryIO.share
         let stop = WorkerStop()
+        let links = WorkerLinks(workers: workers, ports: options.ports.count)
         var secondaries: [SecondaryWorker] = []
         for w in 1..<workers {
             var ow = options
@@ -83,11 +86,13 @@ public final class AFXDPWorkers {
             let slot = WorkerSlot()
             sw.ownSlot = slot
             sw.workerStop = stop
+            if workers > 1 { sw.dp.join(links, as: w) }
             secondaries.append(SecondaryWorker(sw, slot: slot, index: w))
         }
         primary = try AFXDPSwitch(options: o0, ifindexes: indexes, io: primaryIO)
         primary.peerSlots = secondaries.map(\.slot)
         primary.workerStop = stop
+        if workers > 1 { primary.dp.join(links, as: 0) }
         self.secondaries = secondaries
     }
 
