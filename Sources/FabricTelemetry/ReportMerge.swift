@@ -11,6 +11,7 @@ extension SwitchReport {
     /// This report (worker 0's) with `others`' added.
     public func merged(with others: [SwitchReport]) -> SwitchReport {
         var r = self
+        r.workerRxFrames = ([self] + others).map { $0.ports.reduce(0) { $0 &+ $1.rxFrames } }
         for o in others { r.add(o) }
         return r
     }
