@@ -38,6 +38,11 @@ public struct Datapath: ~Copyable {
     /// VLAN tag, `setLargestFrame`); a longer one is dropped there (`oversize`), as the kernel
     /// would drop it silently at the interface. Unlimited until the I/O layer says.
     @usableFromInline let largestFrame: UnsafeMutablePointer<UInt32>
+    /// `--workers N`: what this worker shares with the others (nil: one worker), its number,
+    /// and when it last sent what it learned (`WorkerLinks`).
+    var links: WorkerLinks?
+    var workerIndex = 0
+    var lastExport: UInt64 = 0
     var nextHousekeeping: UInt64 = 0
     var lastAging: UInt64 = 0
     static let housekeepingInterval: UInt64 = 100_000_000
@@ -143,6 +148,7 @@ public struct Datapath: ~Copyable {
                 counters[ingress].consumed &+= 1
                 pfcReceiver.receive(frames + Int(addr), length: Int(len), port: ingress, pause: &egress[ingress].pause,
                                     counters: &counters[ingress], now: now)
+                if links != nil { shareReceivedPFC(frames + Int(addr), length: Int(len), port: ingress) }
                 pool.release(addr)
             } else if verdict.isHold {
                 hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], queue: queue, tag: tag, now: now)

@@ -6,6 +6,7 @@ extension Datapath {
     /// port load samples and flowlet expiry (every `PortLoad.interval`), and, unless `draining` (a switch that is
     /// stopping asks nobody anything new), `housekeeping` every 100 ms.
     public mutating func tick(now: UInt64, draining: Bool = false) {
+        if links != nil { exchangeWithWorkers(now: now) }
         if admission.anyInXoff {
             for port in 0..<portCount {
                 for pg in 0..<8 {

@@ -51,6 +51,11 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
 
     /// `--capture`: the ports being captured.
     var captures: CaptureSet
+    /// `--workers N` (`AFXDPWorkers`): worker 0's view of the others' reports; a secondary
+    /// worker's slot to publish in; the flag that stops them all when worker 0 stops.
+    var peerSlots: [WorkerSlot] = []
+    var ownSlot: WorkerSlot?
+    var workerStop: WorkerStop?
     /// Each port's carrier and admin state, read every `linkCheckInterval`.
     let links: LinkStateReader
     static var linkCheckInterval: UInt64 { 2_000_000 }
@@ -219,7 +224,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var lastPass = lastWork
         var lastLinkCheck = lastWork
         var longestStall: UInt64 = 0
-        while !stopRequested.load(ordering: .relaxed) {
+        while !stopRequested.load(ordering: .relaxed) && !(workerStop?.requested ?? false) {
             var now = monotonicNanoseconds()
             if now &- lastPass > longestStall {
                 longestStall = now &- lastPass
@@ -268,7 +273,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 checkPorts()
                 captures.flush()
                 recorder?.flush()
-                if statsEvery > 0, options.statsFile != nil, now &- lastStats >= statsEvery {
+                if statsEvery > 0, options.statsFile != nil || ownSlot != nil, now &- lastStats >= statsEvery {
                     lastStats = now
                     publishStats(running: true)
                 }
@@ -279,6 +284,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
 
     /// Orderly stop: detach XDP, drain queued frames for up to 100 ms, close sockets, report.
     mutating func shutdown() -> SwitchReport {
+        workerStop?.request()
         io.detach()
         let deadline = monotonicNanoseconds() + 100_000_000
         while monotonicNanoseconds() < deadline {
@@ -288,7 +294,13 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         }
         // Last completions (skbs freed since), so the ledger is as settled as it gets.
         for p in 0..<portCount where dp.isInService(p) { _ = io.reclaim(p, pool: &dp.pool, loop: &loop) }
+        // Worker 0's final report is the sum of every worker's final one.
+        if !peerSlots.isEmpty {
+            let deadline = monotonicNanoseconds() + 5_000_000_000
+            while peerSlots.contains(where: { $0.latest?.running ?? true }) && monotonicNanoseconds() < deadline { usleep(1_000) }
+        }
         var report = snapshot(running: false)
+        ownSlot?.store(report)
         if let r = recorder {
             let residence = (0..<portCount).map { p in
                 (0..<EgressPort.queueCount).map { q in dp.residenceBuckets(port: p, queue: q).flatMap { [$0.us, $0.count] } }
@@ -325,11 +337,13 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             return PortIO(name: names[p], ifindex: ifindexes[p], attachMode: modes[p], redirected: x.redirected, passed: x.passed,
                           socket: io.socketDrops(p))
         }
-        return SwitchReport(name: options.config?.name ?? "bridge", datapath: dp, io: ports, ledger: ledger(), loop: loop,
-                            sequence: sequence, uptimeSeconds: Double(now - startedAt) / 1e9, running: running, now: now)
+        let mine = SwitchReport(name: options.config?.name ?? "bridge", datapath: dp, io: ports, ledger: ledger(), loop: loop,
+                                sequence: sequence, uptimeSeconds: Double(now - startedAt) / 1e9, running: running, now: now)
+        return peerSlots.isEmpty ? mine : mine.merged(with: peerSlots.compactMap(\.latest))
     }
 
     mutating func publishStats(running: Bool) {
+        if let slot = ownSlot { return slot.store(snapshot(running: running)) }
         write(snapshot(running: running))
     }
 

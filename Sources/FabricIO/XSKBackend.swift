@@ -18,7 +18,11 @@ import Glibc
 /// Kernel objects the backend holds, released in order: XDP programs, sockets, UMEM, memory.
 /// Idempotent, and run from deinit too, so a failed setup leaves nothing behind.
 final class XSKResources {
+    /// The XDP programs this backend attached (a secondary worker's: none).
     var programs: [XDPProgram] = []
+    /// The programs whose xsks_map this backend's sockets go into: its own, or the primary
+    /// worker's (`XSKShare`).
+    var mapPrograms: [XDPProgram] = []
     var locks: [PortLock] = []
     let rings: UnsafeMutablePointer<XSKRings>
     let portCount: Int
@@ -50,6 +54,13 @@ final class XSKResources {
     }
 }
 
+/// What a secondary worker's backend (`--workers N`, queue N-1...1) takes from the primary's:
+/// the ports' XDP programs, attached once, whose xsks_map gets every worker's socket at its
+/// queue's slot.
+public struct XSKShare {
+    let resources: XSKResources
+}
+
 public struct XSKBackend: PortBackend, ~Copyable {
     let resources: XSKResources
     let rings: UnsafeMutablePointer<XSKRings>
@@ -65,9 +76,19 @@ public struct XSKBackend: PortBackend, ~Copyable {
     public let frames: UnsafeMutableRawPointer
     public let frameCount: Int
 
-    /// Sets up every port. Throws with a message naming the port and the cause; whatever was
-    /// set up before the failure is released.
-    public init(options: SwitchOptions, ifindexes: [Int32]) throws {
+    /// True for a secondary worker's backend: it attaches nothing and takes no port lock.
+    let secondary: Bool
+    /// The queue this backend's sockets are bound to.
+    let queue: UInt32
+
+    /// What a secondary worker's backend needs of this one (the primary's).
+    public var share: XSKShare { XSKShare(resources: resources) }
+
+    /// Sets up every port on queue `options.queueID`. Throws with a message naming the port
+    /// and the cause; whatever was set up before the failure is released. With `primary`, the
+    /// ports' programs are the primary backend's (a secondary worker): none is attached, no
+    /// port lock taken.
+    public init(options: SwitchOptions, ifindexes: [Int32], primary: XSKShare? = nil) throws {
         XDPProgram.configureLogging(verbose: options.verbose)
         let portCount = options.ports.count
         let res = XSKResources(portCount: portCount)
@@ -79,16 +100,21 @@ public struct XSKBackend: PortBackend, ~Copyable {
         res.umem = umem
 
         for (p, name) in options.ports.enumerated() {
-            res.locks.append(try PortLock(interface: name, ifindex: ifindexes[p]))
-            let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: ifindexes[p])
-            res.programs.append(prog)
-            try prog.attach(mode: options.xdpMode, via: options.xdpAttachment)
-            if prog.replacedStale {
-                logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
-            }
-            if prog.attachment == .netlink && options.xdpAttachment == .auto {
-                logLine("fabric: port \(name): XDP attached through netlink (this kernel refused an XDP link): "
-                    + "if the switch dies, the program stays until the next start removes it")
+            if let primary {
+                res.mapPrograms.append(primary.resources.programs[p])
+            } else {
+                res.locks.append(try PortLock(interface: name, ifindex: ifindexes[p]))
+                let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: ifindexes[p])
+                res.programs.append(prog)
+                res.mapPrograms.append(prog)
+                try prog.attach(mode: options.xdpMode, via: options.xdpAttachment)
+                if prog.replacedStale {
+                    logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
+                }
+                if prog.attachment == .netlink && options.xdpAttachment == .auto {
+                    logLine("fabric: port \(name): XDP attached through netlink (this kernel refused an XDP link): "
+                        + "if the switch dies, the program stays until the next start removes it")
+                }
             }
             try umem.openSocket(interface: name, queue: options.queueID, rings: &rings[p], rxSize: budget.rxRing[p], txSize: budget.txRing,
                                 zeroCopy: options.zeroCopy)
@@ -102,6 +128,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
         ringSize = options.ringSize
         batchCapacity = options.batchSize
         maxSegments = options.segmentsPerPacket
+        secondary = primary != nil
+        queue = options.queueID
         busyPoll = options.busyPollMicroseconds > 0
         pollFDs = .allocate(capacity: portCount)
         frames = umem.base
@@ -115,7 +143,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
 
     /// Per port: the XDP attach mode and the socket's copy mode, `native/copy`, `native/zero-copy`.
     public var attachModes: [String] {
-        resources.programs.indices.map { "\(resources.programs[$0].mode.rawValue)/\(rings[$0].zeroCopy ? "zero-copy" : "copy")" }
+        resources.mapPrograms.indices.map { "\(resources.mapPrograms[$0].mode.rawValue)/\(rings[$0].zeroCopy ? "zero-copy" : "copy")" }
     }
 
     /// Fills every port's fill ring first, then steers frames to the sockets: a frame that met
@@ -125,16 +153,17 @@ public struct XSKBackend: PortBackend, ~Copyable {
             let r = rings[p]
             var idx: UInt32 = 0
             let n = UInt32(r.rxSize)
-            guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw SystemError("port \(resources.programs[p].interface): cannot fill the fill ring") }
+            guard xsk_ring_prod__reserve(r.fill, n, &idx) == n else { throw SystemError("port \(resources.mapPrograms[p].interface): cannot fill the fill ring") }
             for i in 0..<Int(n) { xsk_ring_prod__fill_addr(r.fill, idx &+ UInt32(i)).pointee = pool.take() }
             xsk_ring_prod__submit(r.fill, n)
             rings[p].fillOutstanding = Int(n)
         }
         for p in 0..<portCount {
-            let mrc = xsk_socket__update_xskmap(rings[p].socket, resources.programs[p].xsksMapFD)
-            guard mrc == 0 else { throw SystemError.negative(mrc, "port \(resources.programs[p].interface): cannot insert socket into xsks_map") }
+            let mrc = xsk_socket__update_xskmap(rings[p].socket, resources.mapPrograms[p].xsksMapFD)
+            guard mrc == 0 else { throw SystemError.negative(mrc, "port \(resources.mapPrograms[p].interface): cannot insert socket into xsks_map") }
         }
-        for prog in resources.programs { try prog.startServing() }
+        // The primary starts last (`WorkerGroup`): once it serves, every worker's socket is in.
+        if !secondary { for prog in resources.programs { try prog.startServing() } }
     }
 
     // MARK: - The per-batch path (no allocation, no ARC, no locks)
@@ -331,7 +360,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
     /// Recovers every frame port p held: what sat in its four rings when the kernel unbound
     /// the socket.
     public mutating func vanish(_ p: Int, pool: inout FramePool) -> Int {
-        resources.programs[p].interfaceVanished()
+        if !secondary { resources.programs[p].interfaceVanished() }
         let r = rings[p]
         var idx: UInt32 = 0
         // Received but not yet processed.
@@ -372,6 +401,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
     }
 
     public func steeringCounters(_ p: Int) -> (redirected: UInt64, passed: UInt64) {
+        // The program is the port's, not the queue's: its counters are the primary's to report.
+        guard !secondary else { return (0, 0) }
         let c = resources.programs[p].counters()
         return (c.redirected, c.passed)
     }
@@ -385,12 +416,18 @@ public struct XSKBackend: PortBackend, ~Copyable {
         d.fillRingEmpty = st.rx_fill_ring_empty_descs
         d.rxInvalid = st.rx_invalid_descs &+ rings[p].oversize
         d.txInvalid = st.tx_invalid_descs
-        d.unservedQueue = resources.programs[p].counters().unserved
+        d.unservedQueue = secondary ? 0 : resources.programs[p].counters().unserved
         d.rxRingPeak = UInt64(rings[p].rxPeak)
         d.rxRingSize = UInt64(rings[p].rxSize)
         return d
     }
 
-    public mutating func detach() { resources.detachPrograms() }
+    /// Stops steering frames to the sockets: the primary detaches the programs; a secondary
+    /// takes its sockets out of the programs' xsks_map, and its queue's frames go to the
+    /// kernel (as they all do once the primary has detached).
+    public mutating func detach() {
+        guard secondary else { return resources.detachPrograms() }
+        for prog in resources.mapPrograms { prog.stopServing(queue: queue) }
+    }
     public mutating func close() { resources.closeSockets() }
 }

@@ -19,6 +19,21 @@ public enum Affinity {
         if any { _ = sf_thread_setaffinity(UInt(others.count), others) }
     }
 
+    /// The CPUs the calling thread may run on (its taskset), in order.
+    public static func allowedCPUs() -> [Int] {
+        var mask = [UInt8](repeating: 0, count: 128)
+        guard sf_thread_getaffinity(UInt(mask.count), &mask) > 0 else { return [] }
+        return (0..<(128 * 8)).filter { mask[$0 / 8] & (1 << ($0 % 8)) != 0 }
+    }
+
+    /// Pins the calling thread to `cpu`; false if the kernel refused.
+    @discardableResult
+    public static func pin(cpu: Int) -> Bool {
+        var one = [UInt8](repeating: 0, count: 128)
+        one[cpu / 8] = 1 << (cpu % 8)
+        return sf_thread_setaffinity(UInt(one.count), one) == 0
+    }
+
     /// Sets the nice value of the calling thread only (not the process).
     public static func setThreadNice(_ nice: Int) throws {
         let rc = sf_thread_setnice(Int32(nice))

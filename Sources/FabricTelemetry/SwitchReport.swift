@@ -120,6 +120,8 @@ public struct SwitchReport: Codable, Sendable {
     public var loadBalancing: LoadBalancingReport
     /// At exit, one line per --capture: frames written and where.
     public var captures: [String]? = nil
+    /// `--workers N`: frames each worker received (worker 0 first); absent with one worker.
+    public var workerRxFrames: [UInt64]? = nil
 }
 
 public struct LoadBalancingReport: Codable, Sendable {

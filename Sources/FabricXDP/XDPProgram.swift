@@ -194,6 +194,16 @@ public final class XDPProgram {
         guard rc == 0 else { throw SystemError.negative(rc, "\(interface): cannot update fabric_serving") }
     }
 
+    /// Frames on any queue without a socket go to the kernel again (not dropped), and queue
+    /// `queue`'s socket leaves xsks_map (a secondary worker stopping). Best effort: the
+    /// program may be detached already.
+    public func stopServing(queue: UInt32) {
+        var key: UInt32 = 0, off: UInt32 = 0
+        if servingMapFD >= 0 { _ = bpf_map_update_elem(servingMapFD, &key, &off, 0) }
+        var q = queue
+        if xsksMapFD >= 0 { _ = bpf_map_delete_elem(xsksMapFD, &q) }
+    }
+
     public func counters() -> (redirected: UInt64, passed: UInt64, unserved: UInt64) {
         guard statsMapFD >= 0 else { return (0, 0, 0) }
         let cpus = Int(max(libbpf_num_possible_cpus(), 1))

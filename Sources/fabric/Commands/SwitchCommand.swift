@@ -44,6 +44,15 @@ struct SwitchCommand: ParsableCommand {
         if let ns = netns { try enterNetworkNamespace(ns) }
         flags.apply(to: &opts)
         installStopHandlers()
+        if flags.workers != 1 {
+            try orExit { try Self.checkWorkers(flags, opts) }
+            let group = try orExit { try AFXDPWorkers(options: opts, workers: flags.workers) }
+            group.startSecondaries()
+            defer {
+                if !group.join() { logLine("fabric switch: a worker did not stop within 5 s") }
+            }
+            return try serve(&group.primary, opts, workers: group.count)
+        }
         if flags.backend != .afpacket {
             var sw: AFXDPSwitch
             do {
@@ -61,6 +70,20 @@ struct SwitchCommand: ParsableCommand {
         }
         var sw = try orExit { try AFPacketSwitch(options: opts) }
         try serve(&sw, opts)
+    }
+
+    /// What `--workers N` (N > 1) cannot do yet, refused before anything starts.
+    static func checkWorkers(_ flags: SwitchFlags, _ opts: SwitchOptions) throws {
+        guard (1...64).contains(flags.workers) else { throw SystemError("--workers must be 1...64 (got \(flags.workers))") }
+        guard flags.backend == .afxdp else { throw SystemError("--workers \(flags.workers) needs the AF_XDP backend (one socket per rx queue)") }
+        let emulated = opts.switchConfig.ports.filter { $0.speedGbps != nil || $0.delayNanoseconds > 0 || $0.lossPercent > 0 }.map(\.name)
+        guard emulated.isEmpty else {
+            throw SystemError("--workers \(flags.workers): ports \(emulated.joined(separator: ",")) emulate a link (speed, delay, loss): "
+                              + "a port's line rate is one shaper, so emulated links run with one worker")
+        }
+        guard flags.capture.isEmpty, flags.record == nil else {
+            throw SystemError("--workers \(flags.workers): --capture and --record run with one worker")
+        }
     }
 
     /// `body`'s result; its error printed as `fabric switch: ...` and exit status 2.
@@ -119,7 +142,7 @@ struct SwitchCommand: ParsableCommand {
     }
 
     /// Everything after the sockets are up, the same for every backend.
-    func serve<IO: PortBackend & ~Copyable>(_ sw: inout FabricSwitch<IO>, _ opts: SwitchOptions) throws {
+    func serve<IO: PortBackend & ~Copyable>(_ sw: inout FabricSwitch<IO>, _ opts: SwitchOptions, workers: Int = 1) throws {
         let switchName = flags.name ?? opts.config?.name ?? netns ?? "bridge"
         for c in flags.captures {
             try orExit { try sw.capture(port: c.port, path: c.file, limitBytes: flags.captureLimit << 20) }
@@ -134,7 +157,7 @@ struct SwitchCommand: ParsableCommand {
         let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
         let kind = opts.config.map { "\($0.mode.rawValue) '\($0.name)'" } ?? "bridge"
         print("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
-              + (netns.map { " in netns \($0)" } ?? ""))
+              + (workers > 1 ? ", \(workers) workers (rx queues 0...\(workers - 1))" : "") + (netns.map { " in netns \($0)" } ?? ""))
         print(Self.budgetText(opts, afPacket: sw.attachModes.contains("af_packet")), terminator: "")
         fflush(nil)
         var control: ControlServer?
@@ -142,7 +165,13 @@ struct SwitchCommand: ParsableCommand {
         if !flags.noControl {
             let c = try orExit { try ControlServer(name: switchName) }
             let plane = ControlPlane(options: opts)
-            c.prepare = { try plane.prepare($0) }
+            if workers > 1 {
+                c.prepare = { @Sendable _ in
+                    throw SystemError("changes run with one worker (each worker has its own tables): restart with the new configuration")
+                }
+            } else {
+                c.prepare = { try plane.prepare($0) }
+            }
             c.start()
             sw.control = c
             control = c

@@ -30,6 +30,8 @@ struct SwitchFlags: ParsableArguments {
     var zeroCopy: ZeroCopy = .auto
     @Option(help: "Preferred busy polling, microseconds (0: off): the worker runs each port's NAPI itself from its recvfrom/sendto instead of a softirq or NAPI thread doing it beside it (SO_PREFER_BUSY_POLL; pair it with the interface's napi_defer_hard_irqs and gro_flush_timeout).")
     var busyPoll: Int = 0
+    @Option(help: "Workers (AF_XDP): worker w serves rx queue w of every port on a CPU of its own (1...64; the ports need that many queues, e.g. fabric testbed up --queues N). Frames on queues no worker serves are dropped and counted (unserved_queue).")
+    var workers: Int = 1
     @Option(help: "How XDP is attached: auto (a bpf_link, netlink where the kernel has no XDP links), link (the kernel detaches the program when the switch exits or dies), netlink (the program outlives a crashed switch until the next start removes it).")
     var xdpAttach: XDPAttachment = .auto
     @Option(help: "busy: always spin; adaptive: spin while frames flow, sleep in poll() when idle.")
