@@ -139,7 +139,10 @@ for prog in xdp_redirect_frags xdp_pass_frags; do
 done
 FABRIC=.build/release/fabric
 PROBE=$work/sfprobe
-if [ "$MTU" -gt 1500 ] && ! "$FABRIC" testbed up --help | grep -q -- '--mtu'; then
+# (Help texts are read whole before grep: with pipefail, `grep -q` closing the pipe early
+# would make the pipeline fail.)
+switch_help=$("$FABRIC" switch --help) testbed_help=$("$FABRIC" testbed up --help)
+if [ "$MTU" -gt 1500 ] && ! grep -q -- '--mtu' <<< "$testbed_help"; then
   echo "bench: --sizes up to $largest B need a test bed of MTU $MTU, and this fabric has no 'testbed up --mtu'" >&2; exit 2
 fi
 
@@ -147,8 +150,8 @@ fi
 # the binary cannot run N workers, which is said now and in the report.
 skipped=()
 missing=""
-"$FABRIC" switch --help | grep -q -- '--workers' || missing="'fabric switch --workers'"
-"$FABRIC" testbed up --help | grep -q -- '--queues' || missing+="${missing:+ and }'fabric testbed up --queues'"
+grep -q -- '--workers' <<< "$switch_help" || missing="'fabric switch --workers'"
+grep -q -- '--queues' <<< "$testbed_help" || missing+="${missing:+ and }'fabric testbed up --queues'"
 RUN_PEERS=""
 for p in ${PEERS//,/ }; do
   for w in ${WORKERS//,/ }; do
