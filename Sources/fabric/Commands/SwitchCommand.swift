@@ -159,6 +159,7 @@ struct SwitchCommand: ParsableCommand {
         print("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
               + (workers > 1 ? ", \(workers) workers (rx queues 0...\(workers - 1))" : "") + (netns.map { " in netns \($0)" } ?? ""))
         print(Self.budgetText(opts, afPacket: sw.attachModes.contains("af_packet")), terminator: "")
+        if workers > 1 { print("fabric switch: rings, buffers and frame memory above are each worker's") }
         fflush(nil)
         var control: ControlServer?
         defer { control?.stop() }
