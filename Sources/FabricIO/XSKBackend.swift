@@ -191,13 +191,15 @@ public struct XSKBackend: PortBackend, ~Copyable {
     @inline(__always) public mutating func receive(_ p: Int, into batch: inout Batch, pool: inout FramePool) -> Int {
         let r = rings[p]
         var idx: UInt32 = 0
-        let avail = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity), &idx))
+        // A batch's worth of frames, and room for the rest of a chain that starts at its end
+        // (so that a chain always fits one pass, whatever the batch size).
+        let avail = Int(xsk_ring_cons__peek(r.rx, UInt32(batch.capacity &+ maxSegments &- 1), &idx))
         guard avail > 0 else {
             if busyPoll { r.kickFill() }   // runs the port's NAPI: frames for the next pass
             return 0
         }
         var n = 0, i = 0
-        while i < avail {
+        while i < avail && n < batch.capacity {
             let d = xsk_ring_cons__rx_desc(r.rx, idx &+ UInt32(i))!
             if d.pointee.options & XSKRings.packetContinues == 0 {
                 batch.addr[n] = d.pointee.addr
@@ -211,7 +213,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
             if receiveChain(p, r, idx: idx, from: i, to: last, pool: &pool, head: &batch.addr[n], total: &batch.len[n]) { n &+= 1 }
             i = last &+ 1
         }
-        // Descriptors of a packet whose last frame lies beyond this peek stay for the next.
+        // Descriptors beyond the batch, or of a packet whose last frame lies beyond this peek,
+        // stay for the next pass.
         if i < avail { xsk_ring_cons__cancel(r.rx, UInt32(avail &- i)) }
         batch.count = n
         xsk_ring_cons__release(r.rx, UInt32(i))
