@@ -82,7 +82,7 @@ public struct PacketInfo: Sendable, Equatable {
     public var destinationQP: UInt32 = 0
     public var psn: UInt32 = 0
 
-    public init() {}
+    @inlinable public init() {}
 }
 
 /// Parses Ethernet / [802.1Q] / IPv4|IPv6|ARP|MAC Control / UDP / BTH (+extended headers).
@@ -90,78 +90,118 @@ public struct PacketInfo: Sendable, Equatable {
 /// Trusts the descriptor length over what a header claims: a header that says it is longer
 /// than the bytes present is an error; a shorter one leaves the rest as padding. Never reads
 /// outside `length` bytes; never traps on any input.
+///
+/// One `PacketInfo` is filled in place from start to end (each header's step writes into it
+/// and returns), so the parse of a frame is built once and copied once, to the caller.
 public enum FrameParser {
     @inlinable
     public static func parse(_ frame: UnsafeRawPointer, length: Int) -> PacketInfo {
         var info = PacketInfo()
-        guard length >= EthernetView.headerLength else { return fail(&info, .truncatedEthernet) }
+        parse(frame, length: length, into: &info)
+        return info
+    }
+
+    /// As `parse(_:length:)`, into `info` (overwritten whole): a stage that keeps the parses
+    /// of a batch in an array has each one written in place, not built and copied. Out of
+    /// line on purpose: inlined into a caller's loop, the optimizer splits `PacketInfo` into a
+    /// register or stack slot per field and moves each one twice.
+    @inline(never)
+    public static func parse(_ frame: UnsafeRawPointer, length: Int, into info: inout PacketInfo) {
+        info = PacketInfo()
+        guard length >= EthernetView.headerLength else {
+            info.error = .truncatedEthernet
+            return
+        }
         var etherType = be16(frame, 12)
         var l3 = EthernetView.headerLength
         if etherType == EtherType.vlan || etherType == EtherType.qinq {
-            guard let tag = VLANView(frame + 12, available: length - 12) else { return fail(&info, .truncatedVLAN) }
+            guard let tag = VLANView(frame + 12, available: length - 12) else {
+                info.error = .truncatedVLAN
+                return
+            }
             info.hasVLAN = true
             info.pcp = tag.pcp
             info.vid = tag.vid
             etherType = tag.innerEtherType
             l3 = 18
-            if etherType == EtherType.vlan || etherType == EtherType.qinq { return fail(&info, .stackedVLAN) }
+            if etherType == EtherType.vlan || etherType == EtherType.qinq {
+                info.error = .stackedVLAN
+                return
+            }
         }
         info.etherType = etherType
-        info.l3Offset = UInt16(l3)
-        let avail = length - l3
-        switch etherType {
-        case EtherType.ipv4:
-            return parseIPv4(frame, l3: l3, available: avail, &info)
-        case EtherType.ipv6:
-            return parseIPv6(frame, l3: l3, available: avail, &info)
-        case EtherType.arp:
-            guard avail >= 28 else { return fail(&info, .truncatedARP) }
+        info.l3Offset = UInt16(truncatingIfNeeded: l3)
+        let avail = length &- l3
+        if etherType == EtherType.ipv4 {
+            parseIPv4(frame, l3: l3, available: avail, &info)
+        } else if etherType == EtherType.ipv6 {
+            parseIPv6(frame, l3: l3, available: avail, &info)
+        } else if etherType == EtherType.arp {
+            guard avail >= 28 else {
+                info.error = .truncatedARP
+                return
+            }
             info.kind = .arp
             info.l3Length = 28
-            return info
-        case EtherType.macControl:
-            guard let mc = MACControlView(frame + l3, available: avail) else { return fail(&info, .truncatedMACControl) }
+        } else if etherType == EtherType.macControl {
+            guard let mc = MACControlView(frame + l3, available: avail) else {
+                info.error = .truncatedMACControl
+                return
+            }
             info.kind = mc.isPFC ? .pfc : mc.isPause ? .pause : .macControl
-            return info
-        default:
-            info.kind = .other
-            return info
         }
+        // Any other EtherType: `.other`, as initialised.
     }
 
     @inlinable @inline(__always)
-    static func fail(_ info: inout PacketInfo, _ e: ParseError) -> PacketInfo {
-        info.error = e
-        return info
-    }
-
-    @inlinable
-    static func parseIPv4(_ frame: UnsafeRawPointer, l3: Int, available: Int, _ info: inout PacketInfo) -> PacketInfo {
-        guard let ip = IPv4View(frame + l3, available: available) else { return fail(&info, .truncatedIPv4) }
-        guard ip.version == 4 else { return fail(&info, .badIPv4Version) }
+    static func parseIPv4(_ frame: UnsafeRawPointer, l3: Int, available: Int, _ info: inout PacketInfo) {
+        guard let ip = IPv4View(frame + l3, available: available) else {
+            info.error = .truncatedIPv4
+            return
+        }
+        guard ip.version == 4 else {
+            info.error = .badIPv4Version
+            return
+        }
         let ihl = ip.headerLength
-        guard ihl >= 20 && ihl <= available else { return fail(&info, .badIPv4HeaderLength) }
+        guard ihl >= 20 && ihl <= available else {
+            info.error = .badIPv4HeaderLength
+            return
+        }
         let total = ip.totalLength
-        guard total >= ihl && total <= available else { return fail(&info, .badIPv4TotalLength) }
+        guard total >= ihl && total <= available else {
+            info.error = .badIPv4TotalLength
+            return
+        }
         info.kind = .ipv4
-        info.l3Length = UInt16(total)
+        info.l3Length = UInt16(truncatingIfNeeded: total)
         info.ipProtocol = ip.protocolNumber
-        info.dscp = ip.dscp
-        info.ecn = ip.ecn
+        let tos = ip.tos
+        info.dscp = tos >> 2
+        info.ecn = tos & 0x03
         info.ttl = ip.ttl
         if ip.isFragment {
             info.l4Skipped = true
-            return info
+            return
         }
-        return parseL4(frame, l4: l3 + ihl, available: total - ihl, &info)
+        parseL4(frame, l4: l3 &+ ihl, available: total &- ihl, &info)
     }
 
-    @inlinable
-    static func parseIPv6(_ frame: UnsafeRawPointer, l3: Int, available: Int, _ info: inout PacketInfo) -> PacketInfo {
-        guard let ip = IPv6View(frame + l3, available: available) else { return fail(&info, .truncatedIPv6) }
-        guard ip.version == 6 else { return fail(&info, .badIPv6Version) }
-        let total = IPv6View.length + ip.payloadLength
-        guard total <= available else { return fail(&info, .badIPv6PayloadLength) }
+    @inlinable @inline(__always)
+    static func parseIPv6(_ frame: UnsafeRawPointer, l3: Int, available: Int, _ info: inout PacketInfo) {
+        guard let ip = IPv6View(frame + l3, available: available) else {
+            info.error = .truncatedIPv6
+            return
+        }
+        guard ip.version == 6 else {
+            info.error = .badIPv6Version
+            return
+        }
+        let total = IPv6View.length &+ ip.payloadLength
+        guard total <= available else {
+            info.error = .badIPv6PayloadLength
+            return
+        }
         info.kind = .ipv6
         info.l3Length = UInt16(truncatingIfNeeded: total)
         info.ipProtocol = ip.nextHeader
@@ -170,46 +210,59 @@ public enum FrameParser {
         info.ttl = ip.hopLimit
         switch ip.nextHeader {
         case 17, 6, 58:  // UDP, TCP, ICMPv6: a transport header follows directly
-            return parseL4(frame, l4: l3 + IPv6View.length, available: ip.payloadLength, &info)
+            parseL4(frame, l4: l3 &+ IPv6View.length, available: ip.payloadLength, &info)
         default:         // extension headers (0, 43, 44, 50, 51, 60, 135, ...) and others
             info.l4Skipped = true
-            return info
         }
     }
 
-    @inlinable
-    static func parseL4(_ frame: UnsafeRawPointer, l4: Int, available: Int, _ info: inout PacketInfo) -> PacketInfo {
+    @inlinable @inline(__always)
+    static func parseL4(_ frame: UnsafeRawPointer, l4: Int, available: Int, _ info: inout PacketInfo) {
         guard info.ipProtocol == 17 else {
             // TCP: ports for the flow hash. ICMP/ICMPv6: the offset, for the switch's own
             // echo replies and neighbour discovery. Only UDP carries RoCEv2.
             if info.ipProtocol == 6 && available >= 4 {
-                info.l4Offset = UInt16(l4)
+                info.l4Offset = UInt16(truncatingIfNeeded: l4)
                 info.sourcePort = be16(frame, l4)
-                info.destinationPort = be16(frame, l4 + 2)
+                info.destinationPort = be16(frame, l4 &+ 2)
             } else if (info.ipProtocol == 1 || info.ipProtocol == 58) && available >= 4 {
-                info.l4Offset = UInt16(l4)
+                info.l4Offset = UInt16(truncatingIfNeeded: l4)
             }
-            return info
+            return
         }
-        guard let udp = UDPView(frame + l4, available: available) else { return fail(&info, .truncatedUDP) }
+        guard let udp = UDPView(frame + l4, available: available) else {
+            info.error = .truncatedUDP
+            return
+        }
         let udpLength = udp.length
-        guard udpLength >= UDPView.length && udpLength <= available else { return fail(&info, .badUDPLength) }
-        info.l4Offset = UInt16(l4)
+        guard udpLength >= UDPView.length && udpLength <= available else {
+            info.error = .badUDPLength
+            return
+        }
+        info.l4Offset = UInt16(truncatingIfNeeded: l4)
         info.sourcePort = udp.sourcePort
         info.destinationPort = udp.destinationPort
-        guard udp.destinationPort == UDPView.roceV2Port else { return info }
+        guard udp.destinationPort == UDPView.roceV2Port else { return }
 
-        let bthOff = l4 + UDPView.length
-        let bthAvail = udpLength - UDPView.length
-        guard let bth = BTHView(frame + bthOff, available: bthAvail) else { return fail(&info, .truncatedBTH) }
+        let bthOff = l4 &+ UDPView.length
+        let bthAvail = udpLength &- UDPView.length
+        guard let bth = BTHView(frame + bthOff, available: bthAvail) else {
+            info.error = .truncatedBTH
+            return
+        }
         let opcode = bth.opcode
-        guard let ext = RoCEOpcode.extendedHeaderLength(opcode) else { return fail(&info, .unknownRoCEOpcode) }
-        guard BTHView.length + ext + BTHView.icrcLength <= bthAvail else { return fail(&info, .truncatedRoCEHeaders) }
+        guard let ext = RoCEOpcode.extendedHeaderLength(opcode) else {
+            info.error = .unknownRoCEOpcode
+            return
+        }
+        guard BTHView.length &+ ext &+ BTHView.icrcLength <= bthAvail else {
+            info.error = .truncatedRoCEHeaders
+            return
+        }
         info.kind = opcode == RoCEOpcode.cnp ? .cnp : .rocev2
-        info.bthOffset = UInt16(bthOff)
+        info.bthOffset = UInt16(truncatingIfNeeded: bthOff)
         info.roceOpcode = opcode
         info.destinationQP = bth.destinationQP
         info.psn = bth.psn
-        return info
     }
 }
