@@ -32,7 +32,7 @@ let package = Package(
         // The operating system: clock, signals, errors, namespaces, threads, descriptors.
         .target(name: "FabricSystem", dependencies: ["CFabricShims"], swiftSettings: hotPath),
         .target(name: "FabricPacket", swiftSettings: hotPath),
-        .target(name: "FabricCore", dependencies: ["FabricPacket", "FabricSystem"], swiftSettings: hotPath),
+        .target(name: "FabricCore", dependencies: ["CFabricShims", "FabricPacket", "FabricSystem"], swiftSettings: hotPath),
         // AF_XDP: UMEM and sockets (one creation path), rings, XDP programs, port locks.
         .target(name: "FabricXDP", dependencies: ["CXDP", "FabricSystem"], swiftSettings: hotPath),
         // Snapshots, control socket, Prometheus, recorder, depth ring, capture, stats file.

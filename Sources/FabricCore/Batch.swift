@@ -16,6 +16,10 @@ public struct Batch: ~Copyable {
     /// For `.hold`: the egress port and the next hop to resolve (ARP or neighbour discovery).
     public let holdPort: UnsafeMutablePointer<UInt16>
     public let holdNextHop: UnsafeMutablePointer<IPAddress>
+    /// Each frame's parse, for a stage that parses the whole batch before it acts on any
+    /// frame (the router: its lookups are prefetched between the two). Scratch: valid only
+    /// inside that stage.
+    public let packet: UnsafeMutablePointer<PacketInfo>
     /// Frames in the batch.
     public var count = 0
     /// Index of the port every frame of this batch arrived on.
@@ -33,6 +37,7 @@ public struct Batch: ~Copyable {
         ipVersion = .filled(with: 0, count: capacity)
         holdPort = .filled(with: 0, count: capacity)
         holdNextHop = .filled(with: .v4(0), count: capacity)
+        packet = .filled(with: PacketInfo(), count: capacity)
     }
 
     deinit {
@@ -45,6 +50,7 @@ public struct Batch: ~Copyable {
         holdPort.deallocate()
         holdNextHop.deinitialize(count: capacity)
         holdNextHop.deallocate()
+        packet.deallocate()
     }
 
     /// Appends a frame (test and receive helper). Returns false when full.

@@ -1,3 +1,4 @@
+import CFabricShims
 import FabricPacket
 
 /// Pipeline stage: the RoCEv2-aware L3 router.
@@ -30,15 +31,38 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         }
     }
 
+    /// How many frames ahead stage 1 prefetches a frame's first cache line (Ethernet, IP,
+    /// UDP and BTH of an untagged RoCEv2 frame).
+    @usableFromInline static var prefetchDistance: Int { 4 }
+
     public mutating func process(_ batch: inout Batch, frames: UnsafeMutableRawPointer, counters: UnsafeMutablePointer<PortCounters>,
                                  classifier: borrowing Classifier) {
         let ingress = batch.ingress
         let now = batch.timestamp
         let myMAC = host.macBits(port: ingress)
-        for i in 0..<batch.count {
+        let count = batch.count
+        // Stage 1: parse every frame, a later frame's header prefetched, and start loading the
+        // LPM entry of each IPv4 destination.
+        for i in 0..<count {
+            if i &+ Self.prefetchDistance < count { sf_prefetch(frames + Int(batch.addr[i &+ Self.prefetchDistance])) }
+            let frame = frames + Int(batch.addr[i])
+            FrameParser.parse(frame, length: Int(batch.len[i]), into: &batch.packet[i])
+            if batch.packet[i].etherType == EtherType.ipv4 && batch.packet[i].l3Length != 0 {   // an IPv4 header that parsed
+                fib.v4.prefetch(IPv4Family.destination(frame + Int(batch.packet[i].l3Offset)))
+            }
+        }
+        // Stage 2: with the first level in cache, start loading the second-level entries
+        // (routes longer than /24).
+        if fib.v4.hasGroups {
+            for i in 0..<count where batch.packet[i].etherType == EtherType.ipv4 && batch.packet[i].l3Length != 0 {
+                fib.v4.prefetchGroup(IPv4Family.destination(frames + Int(batch.addr[i]) + Int(batch.packet[i].l3Offset)))
+            }
+        }
+        // Stage 3: act on each frame.
+        for i in 0..<count {
             let frame = frames + Int(batch.addr[i])
             let len = Int(batch.len[i])
-            let info = FrameParser.parse(frame, length: len)
+            let info = batch.packet[i]
             switchOwn(&batch, i)     // until classified below: what the switch consumes or answers
             if let e = info.error {
                 counters[ingress].parseErrors[raw: Int(e.rawValue)] &+= 1
