@@ -47,24 +47,40 @@ public struct FIB: ~Copyable {
         }
     }
 
+    struct TargetKey: Hashable {
+        var nextHops: [NextHop]
+        var mode: LoadBalancingMode
+    }
+
     public init(entries: [Entry]) {
         var hops: [NextHop] = []
         var hopIndex: [NextHop: Int] = [:]
         var firsts: [Int32] = [], counts: [Int32] = [], mem: [Int32] = [], modes: [LoadBalancingMode] = []
         var r4: [IPv4LPM.Route] = [], r6: [IPv6LPM.Route] = []
+        // Routes with the same next hops (in the same order) and mode share one target, as
+        // routers share a next-hop group: a table of many prefixes over a few uplinks keeps its
+        // targets in a few cache lines, not one random line per prefix.
+        var targetIndex: [TargetKey: UInt32] = [:]
         for e in entries {
             precondition(!e.nextHops.isEmpty && e.nextHops.count <= FIB.maxECMPMembers)
-            let t = UInt32(firsts.count)
-            firsts.append(Int32(mem.count))
-            counts.append(Int32(e.nextHops.count))
-            modes.append(e.mode)
-            for h in e.nextHops {
-                let id = hopIndex[h] ?? {
-                    hops.append(h)
-                    hopIndex[h] = hops.count - 1
-                    return hops.count - 1
-                }()
-                mem.append(Int32(id))
+            let key = TargetKey(nextHops: e.nextHops, mode: e.mode)
+            let t: UInt32
+            if let shared = targetIndex[key] {
+                t = shared
+            } else {
+                t = UInt32(firsts.count)
+                targetIndex[key] = t
+                firsts.append(Int32(mem.count))
+                counts.append(Int32(e.nextHops.count))
+                modes.append(e.mode)
+                for h in e.nextHops {
+                    let id = hopIndex[h] ?? {
+                        hops.append(h)
+                        hopIndex[h] = hops.count - 1
+                        return hops.count - 1
+                    }()
+                    mem.append(Int32(id))
+                }
             }
             switch e.prefix.network.address {
             case .v4(let a): r4.append(.init(prefix: a, length: e.prefix.length, value: t))
