@@ -43,7 +43,7 @@ public struct FrameQueue: ~Copyable {
     @inlinable public var isFull: Bool { tail &- head == capacity }
 
     /// Appends a frame; false (and nothing changes) when the queue is full.
-    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
+    @inlinable @inline(__always) public mutating func enqueue(addr: UInt64, len: UInt32, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
         guard tail &- head < capacity else { return false }
         entries[tail & mask] = Entry(addr: addr, stamp: stamp, len: len, tag: tag)
         tail &+= 1
@@ -65,13 +65,13 @@ public struct FrameQueue: ~Copyable {
     }
 
     /// Removes and returns the oldest frame with its tag.
-    @inlinable public mutating func dequeueTagged() -> QueuedFrame? {
+    @inlinable @inline(__always) public mutating func dequeueTagged() -> QueuedFrame? {
         guard let f = dequeueStamped() else { return nil }
         return QueuedFrame(addr: f.addr, len: f.len, tag: f.tag)
     }
 
     /// Removes and returns the oldest frame with its tag and receive stamp.
-    @inlinable public mutating func dequeueStamped() -> (addr: UInt64, len: UInt32, tag: ChargeTag, stamp: UInt64)? {
+    @inlinable @inline(__always) public mutating func dequeueStamped() -> (addr: UInt64, len: UInt32, tag: ChargeTag, stamp: UInt64)? {
         guard head != tail else { return nil }
         let e = entries[head & mask]
         head &+= 1

@@ -162,7 +162,7 @@ public struct EgressPort: ~Copyable {
     }
 
     /// As `dequeue(now:)`, with the frame's buffer-accounting tag.
-    @inlinable public mutating func dequeueTagged(now: UInt64) -> QueuedFrame? {
+    @inlinable @inline(__always) public mutating func dequeueTagged(now: UInt64) -> QueuedFrame? {
         if let c = control.dequeueTagged() { return c }
         guard shaper.mayStart(now: now, waiting: nonEmpty != 0) else { return nil }
         guard let q = pick(now: now) else {
@@ -181,7 +181,7 @@ public struct EgressPort: ~Copyable {
         residence.record(q, nanoseconds: nanoseconds)
     }
 
-    @inlinable mutating func take(_ q: Int, now: UInt64 = 0) -> QueuedFrame {
+    @inlinable @inline(__always) mutating func take(_ q: Int, now: UInt64 = 0) -> QueuedFrame {
         let f = queues[q].dequeueStamped()!
         dequeued[q] &+= 1
         if recordResidence && f.stamp != 0 && now > f.stamp { noteResidence(q, now &- f.stamp) }
@@ -191,7 +191,7 @@ public struct EgressPort: ~Copyable {
 
     /// Strict queues first (highest first), then DWRR among the others. Charges the chosen
     /// DWRR queue's deficit for the head frame.
-    @inlinable mutating func pick(now: UInt64 = 0) -> Int? {
+    @inlinable @inline(__always) mutating func pick(now: UInt64 = 0) -> Int? {
         var strict = nonEmpty & strictMask
         while strict != 0 {
             let q = 7 - strict.leadingZeroBitCount          // highest non-empty strict queue

@@ -52,7 +52,7 @@ public struct MACTable: ~Copyable {
         seen.deallocate()
     }
 
-    @inlinable func slot(_ key: UInt64) -> Int {
+    @inlinable @inline(__always) func slot(_ key: UInt64) -> Int {
         // wyhash's mix: the full 128-bit product of the keyed address and a secret odd
         // multiplier, its halves folded, then Fibonacci hashing for the top bits. The fold
         // makes the slot depend on the secret non-linearly (a fixed difference between two
@@ -71,7 +71,7 @@ public struct MACTable: ~Copyable {
     }
 
     /// The port `mac` was last seen on, or nil when unknown or aged out.
-    @inlinable public func lookup(_ mac: MACAddress, now: UInt64) -> Int? {
+    @inlinable @inline(__always) public func lookup(_ mac: MACAddress, now: UInt64) -> Int? {
         let key = mac.rawValue
         var i = slot(key)
         while true {
@@ -85,7 +85,7 @@ public struct MACTable: ~Copyable {
     }
 
     /// Records that `mac` was seen on `port` at `now`.
-    @inlinable public mutating func learn(_ mac: MACAddress, port: Int, now: UInt64) {
+    @inlinable @inline(__always) public mutating func learn(_ mac: MACAddress, port: Int, now: UInt64) {
         let key = mac.rawValue
         var i = slot(key)
         while true {

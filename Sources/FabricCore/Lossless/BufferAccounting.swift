@@ -76,7 +76,7 @@ public struct BufferAccounting: ~Copyable {
     @inlinable func isLossless(_ pg: Int) -> Bool { losslessPGs & (1 << UInt8(truncatingIfNeeded: pg)) != 0 }
 
     /// The shared bytes PG `pg` may hold now.
-    @inlinable func limit(pg: Int) -> Int {
+    @inlinable @inline(__always) func limit(pg: Int) -> Int {
         let s = dynamicShift[pg]
         if s == Int.min { return fixedLimit[pg] }
         let free = poolBytes &- poolUsed
@@ -85,7 +85,7 @@ public struct BufferAccounting: ~Copyable {
 
     /// Where a frame of `bytes` would be held in (port, pg): the parts from the shared pool
     /// and from headroom (the rest fits the PG's reserved space), or nil: it may not be held.
-    @inlinable public func admit(port: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {
+    @inlinable @inline(__always) public func admit(port: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {
         let i = port &* 8 &+ pg
         let h = inHeadroom[i], s = shared[i]
         let reservedFree = reserved[pg] &- (held[i] &- s &- h)
@@ -98,7 +98,7 @@ public struct BufferAccounting: ~Copyable {
 
     /// Charges an admitted frame. Returns true when it went (partly) to headroom: the PG must
     /// be in XOFF.
-    @inlinable public mutating func charge(port: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int)) -> Bool {
+    @inlinable @inline(__always) public mutating func charge(port: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int)) -> Bool {
         let i = port &* 8 &+ pg
         let h = held[i] &+ bytes
         held[i] = h
@@ -118,21 +118,27 @@ public struct BufferAccounting: ~Copyable {
     /// Credits a frame that left: headroom first, then shared, then reserved. Returns true
     /// when a PG in XOFF may now send XON: its headroom is empty and its shared use is
     /// `xonOffset` below its threshold (or nothing).
-    @inlinable public mutating func credit(port: Int, pg: Int, bytes: Int) -> Bool {
+    @inlinable @inline(__always) public mutating func credit(port: Int, pg: Int, bytes: Int) -> Bool {
+        release(port: port, pg: pg, bytes: bytes)
+        return mayResume(port: port, pg: pg, waiting: 0)
+    }
+
+    /// As `credit`, without the XON decision (`mayResume(waiting: 0)` is the same question,
+    /// asked only for a PG that is in XOFF).
+    @inlinable @inline(__always) public mutating func release(port: Int, pg: Int, bytes: Int) {
         let i = port &* 8 &+ pg
         held[i] &-= bytes
-        let fromHeadroom = min(bytes, inHeadroom[i])
-        inHeadroom[i] &-= fromHeadroom
-        let fromShared = min(bytes &- fromHeadroom, shared[i])
-        let s = shared[i] &- fromShared
-        shared[i] = s
+        let h = inHeadroom[i], s = shared[i]
+        let fromHeadroom = min(bytes, h)
+        inHeadroom[i] = h &- fromHeadroom
+        let fromShared = min(bytes &- fromHeadroom, s)
+        shared[i] = s &- fromShared
         poolUsed &-= fromShared
-        return inHeadroom[i] == 0 && (s == 0 || s &+ xonOffset <= limit(pg: pg))
     }
 
     /// True when (port, pg) may resume (XON) with `waiting` more bytes on the way: no headroom
     /// in use, and its shared use plus those bytes `xonOffset` below its threshold (or nothing).
-    @inlinable public func mayResume(port: Int, pg: Int, waiting: Int) -> Bool {
+    @inlinable @inline(__always) public func mayResume(port: Int, pg: Int, waiting: Int) -> Bool {
         let i = port &* 8 &+ pg
         let s = shared[i] &+ waiting
         return inHeadroom[i] == 0 && (s == 0 || s &+ xonOffset <= limit(pg: pg))

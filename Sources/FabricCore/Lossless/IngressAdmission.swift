@@ -101,7 +101,7 @@ public struct IngressAdmission: ~Copyable {
 
     /// Where a frame of `bytes` for (`port`, `pg`) would be held: the parts from the shared
     /// pool and from headroom; nil when it may not be held (`refusal` says why).
-    @inlinable public func admit(port: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {
+    @inlinable @inline(__always) public func admit(port: Int, pg: Int, bytes: Int) -> (shared: Int, headroom: Int)? {
         buffer.admit(port: port, pg: pg, bytes: bytes)
     }
 
@@ -113,7 +113,7 @@ public struct IngressAdmission: ~Copyable {
 
     /// Charges an admitted frame to its PG. Returns the priorities to pause on `port` (XOFF), 0
     /// for none: a lossless PG that had to use headroom and is not yet in XOFF.
-    @inlinable public mutating func charge(port: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int), now: UInt64) -> UInt8 {
+    @inlinable @inline(__always) public mutating func charge(port: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int), now: UInt64) -> UInt8 {
         guard buffer.charge(port: port, pg: pg, bytes: bytes, part: part), xoffSent[port &* 8 &+ pg] == 0 else { return 0 }
         xoffSent[port &* 8 &+ pg] = max(now, 1)
         xoffActive &+= 1
@@ -123,10 +123,12 @@ public struct IngressAdmission: ~Copyable {
     /// A frame charged to `tag` left the switch (or was discarded). Returns the priorities to
     /// resume on the tag's ingress port (XON), 0 for none: a PG in XOFF whose headroom emptied
     /// and whose shared use fell `xonOffset` below its threshold.
-    @inlinable public mutating func credit(_ tag: ChargeTag, bytes: Int) -> UInt8 {
+    @inlinable @inline(__always) public mutating func credit(_ tag: ChargeTag, bytes: Int) -> UInt8 {
         guard tag.isCharged else { return 0 }
         let port = tag.ingress, pg = tag.pg
-        guard buffer.credit(port: port, pg: pg, bytes: bytes), xoffSent[port &* 8 &+ pg] != 0,
+        buffer.release(port: port, pg: pg, bytes: bytes)
+        // Only a PG in XOFF has an XON to decide (`BufferAccounting.credit`'s answer).
+        guard xoffSent[port &* 8 &+ pg] != 0, buffer.mayResume(port: port, pg: pg, waiting: 0),
               backlogBytes[port] == 0 || backlogPGs & (1 << UInt8(pg)) == 0
                 || buffer.mayResume(port: port, pg: pg, waiting: backlogBytes[port]) else { return 0 }
         xoffSent[port &* 8 &+ pg] = 0
