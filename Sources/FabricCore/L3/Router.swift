@@ -42,7 +42,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         let myMAC = host.macBits(port: ingress)
         let count = batch.count
         // Stage 1: parse every frame, a later frame's header prefetched, and start loading the
-        // LPM entry of each IPv4 destination.
+        // LPM's direct entry of each IPv4 destination.
         for i in 0..<count {
             if i &+ Self.prefetchDistance < count { sf_prefetch(frames + Int(batch.addr[i &+ Self.prefetchDistance])) }
             let frame = frames + Int(batch.addr[i])
@@ -51,11 +51,11 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
                 fib.v4.prefetch(IPv4Family.destination(frame + Int(batch.packet[i].l3Offset)))
             }
         }
-        // Stage 2: with the first level in cache, start loading the second-level entries
-        // (routes longer than /24).
-        if fib.v4.hasGroups {
+        // Stage 2: with the direct entries in cache, start loading the ranges of the /16s that
+        // routes divide.
+        if fib.v4.hasRanges {
             for i in 0..<count where batch.packet[i].etherType == EtherType.ipv4 && batch.packet[i].l3Length != 0 {
-                fib.v4.prefetchGroup(IPv4Family.destination(frames + Int(batch.addr[i]) + Int(batch.packet[i].l3Offset)))
+                fib.v4.prefetchRanges(IPv4Family.destination(frames + Int(batch.addr[i]) + Int(batch.packet[i].l3Offset)))
             }
         }
         // Stage 3: act on each frame.
