@@ -204,7 +204,7 @@ public struct Datapath: ~Copyable {
         return true
     }
 
-    @inline(__always) mutating func drop(_ addr: UInt64, _ reason: DropReason, countedOn port: Int) -> Bool {
+    @inlinable @inline(__always) mutating func drop(_ addr: UInt64, _ reason: DropReason, countedOn port: Int) -> Bool {
         counters[port].drops[reason] &+= 1
         pool.release(addr)
         return false
@@ -214,7 +214,7 @@ public struct Datapath: ~Copyable {
 
     /// The next frame `port` hands to the kernel at `now`: control frames first, then the
     /// scheduler within pauses and the line rate, then the emulated wire (loss, delay).
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func dequeueForTransmit(port: Int, now: UInt64) -> (addr: UInt64, len: UInt32)? {
         guard egress[port].line.isEnabled else { return depart(port: port, now: now) }
         // What the shaper releases now goes onto the wire, as far as the wire holds frames
@@ -230,7 +230,7 @@ public struct Datapath: ~Copyable {
     /// its wire time, and counted (`emulated_loss`); the switch's PFC frames are never lost
     /// (as with netem on a host, where the NIC's pause frames bypass the qdisc), so a lossy
     /// link still pauses and resumes its sender.
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func depart(port: Int, now: UInt64) -> (addr: UInt64, len: UInt32)? {
         while let f = egress[port].dequeueTagged(now: now) {
             if f.tag == .pfc {
@@ -246,7 +246,7 @@ public struct Datapath: ~Copyable {
 
     /// A frame charged to `tag` left the switch (or was discarded): credit its PG, and let the
     /// sender go (XON) when the PG may resume.
-    @inline(__always) mutating func credit(_ tag: ChargeTag, bytes: UInt32, now: UInt64) {
+    @inlinable @inline(__always) mutating func credit(_ tag: ChargeTag, bytes: UInt32, now: UInt64) {
         let xon = admission.credit(tag, bytes: admission.cost(bytes))
         if xon != 0 { sendPFC(port: tag.ingress, priorities: xon, quanta: 0, now: now) }
     }
