@@ -52,9 +52,9 @@ final class WorkloadBox: @unchecked Sendable {
 }
 
 /// The stages alone (see Benchmarks/Support/StageWorkloads.swift), one batch of 64 frames each.
-/// Checked against the static thresholds in Thresholds/ (measured here: p50 per batch parse
-/// 1340 ns, route 96 ns, flowlet 170 ns, enqueue/dequeue 926 ns) with the tolerances below:
-/// 0 mallocs, p90 at most double.
+/// Checked against the static thresholds in Thresholds/ (p90 per batch measured on the lab VM;
+/// Benchmarks/results/2026-12-01-pipeline-speed has the run) with the tolerances below: 0
+/// mallocs, p90 at most double.
 let stageBenchmarks: @Sendable () -> Void = {
     func stage(_ name: String, _ body: @escaping @Sendable (Benchmark) -> Void) {
         Benchmark(name, configuration: .init(
