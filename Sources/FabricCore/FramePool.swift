@@ -150,6 +150,22 @@ public struct FramePool: ~Copyable {
         return n
     }
 
+    /// Copies the packet of `length` bytes whose chain starts at `head` (frame memory at
+    /// `frames`) to `dst`; returns the bytes copied (less than `length` only for a chain that
+    /// is shorter, never expected).
+    @discardableResult
+    public func gather(_ head: UInt64, length: Int, from frames: UnsafeRawPointer, into dst: UnsafeMutableRawPointer) -> Int {
+        var segment: UInt64? = head
+        var at = 0
+        while let a = segment, at < length {
+            let n = min(Int(segmentLength(a)), length - at)
+            (dst + at).copyMemory(from: frames + Int(a), byteCount: n)
+            at += n
+            segment = next(after: a)
+        }
+        return at
+    }
+
     /// Records that frame `addr` holds `length` bytes of its packet and the packet goes on in
     /// frame `next`. The last frame of a chain gets its length with `next` nil.
     @inlinable public mutating func link(_ addr: UInt64, length: UInt32, to next: UInt64?) {

@@ -239,7 +239,7 @@ public struct PacketBackend: PortBackend, ~Copyable {
             let s = tx + slot * Int(Self.slotSize)
             if sf_tp3_tx_state(s) == 2 { ports[p].txRefused &+= 1 }  // its last frame was malformed
             if pool.isChained(addr[i]) {
-                gather(addr[i], length: Int(length), into: sf_tp3_tx_data(s), pool: pool)
+                pool.gather(addr[i], length: Int(length), from: frames, into: sf_tp3_tx_data(s))
                 sf_tp3_tx_commit(s, length)
             } else {
                 sf_tp3_tx_put(s, frames + Int(addr[i]), length)
@@ -249,18 +249,6 @@ public struct PacketBackend: PortBackend, ~Copyable {
         }
         ports[p].txHead = slot
         flush(p, loop: &loop)
-    }
-
-    /// Copies a jumbo frame's chain, `length` bytes, to `dst`.
-    @inline(__always) func gather(_ head: UInt64, length: Int, into dst: UnsafeMutableRawPointer, pool: borrowing FramePool) {
-        var segment: UInt64? = head
-        var at = 0
-        while let a = segment, at < length {
-            let n = min(Int(pool.segmentLength(a)), length - at)
-            (dst + at).copyMemory(from: frames + Int(a), byteCount: n)
-            at += n
-            segment = pool.next(after: a)
-        }
     }
 
     public func transmitCost(_ addr: UInt64, pool: borrowing FramePool) -> Int { 1 }

@@ -71,15 +71,9 @@ public final class PacketCapture {
     /// in all.
     public func record(chain head: UInt64, in frames: UnsafeRawPointer, pool: borrowing FramePool, length: Int, monotonic: UInt64, outbound: Bool) {
         guard begin(length: length, monotonic: monotonic) else { return }
-        var segment: UInt64? = head
-        var left = length
-        while let a = segment, left > 0 {
-            let n = min(Int(pool.segmentLength(a)), left)
-            (buffer + used).copyMemory(from: frames + Int(a), byteCount: n)
-            used += n
-            left -= n
-            segment = pool.next(after: a)
-        }
+        let copied = pool.gather(head, length: length, from: frames, into: buffer + used)
+        used += copied
+        let left = length - copied
         if left > 0 {   // a chain shorter than its length (never expected): zeros stand in
             (buffer + used).initializeMemory(as: UInt8.self, repeating: 0, count: left)
             used += left

@@ -15,10 +15,7 @@ final class JumboIntegrationTests: LabTestCase {
     func ping(_ tb: TopologyTestbed, from: Int, to address: String, size: Int, count: Int = 3, v6: Bool = false) throws -> Int {
         let out = try Shell.run(["ip", "netns", "exec", tb.hostNamespace(from), "ping"] + (v6 ? ["-6"] : []) + [
             "-c", "\(count)", "-i", "0.2", "-W", "2", "-M", "do", "-s", "\(size)", address], check: false)
-        guard let line = out.split(separator: "\n").first(where: { $0.contains("received") }),
-              let n = line.split(separator: ",").first(where: { $0.contains("received") })?.split(separator: " ").first.flatMap({ Int($0) })
-        else { return 0 }
-        return n
+        return pingReplies(out)
     }
 
     /// Both pipelines over both backends (AF_XDP multi-buffer; AF_PACKET copying into chains).

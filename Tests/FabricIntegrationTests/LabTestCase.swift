@@ -29,6 +29,12 @@ class LabTestCase: XCTestCase {
     /// Starts the built `fabric switch` (it finds the XDP object next to the build).
     var launcher: SwitchLauncher { SwitchLauncher(fabric: fabric) }
 
+    /// The echo replies `ping`'s summary line reports ("3 packets transmitted, 3 received").
+    func pingReplies(_ output: String) -> Int {
+        let line = output.split(separator: "\n").first { $0.contains("received") } ?? ""
+        return line.split(separator: ",").first { $0.contains("received") }?.split(separator: " ").first.flatMap { Int($0) } ?? 0
+    }
+
     /// A star test bed with a prefix no other run uses, removed after the test.
     func makeTestbed(hosts: Int, routed: Bool = false, mtu: Int = 1500, queues: Int = 1) throws -> TopologyTestbed {
         let tb = TopologyTestbed.star(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: routed, mtu: mtu,

@@ -14,8 +14,7 @@ final class QueueIntegrationTests: LabTestCase {
     func ping(_ tb: TopologyTestbed, onQueue queue: Int) throws -> Int {
         let out = try Shell.run(["ip", "netns", "exec", tb.hostNamespace(1), "taskset", "-c", "\(queue)", "ping", "-c", "3", "-i", "0.2", "-W", "1",
                                  tb.hostAddress(2)], check: false)
-        let line = out.split(separator: "\n").first { $0.contains("received") } ?? ""
-        return line.split(separator: ",").first { $0.contains("received") }?.split(separator: " ").first.flatMap { Int($0) } ?? 0
+        return pingReplies(out)
     }
 
     /// A switch serving queue 0 of 2-queue ports: frames on queue 1 are dropped by its XDP

@@ -31,7 +31,7 @@ extension Datapath {
             return
         }
         // Keep the offset inside the frame (headroom) so the copy looks like the original.
-        let target = fresh + addr % UInt64(pool.frameSize)
+        let target = fresh + (addr & (UInt64(pool.frameSize) &- 1))
         if pool.isChained(addr) {
             guard copyChain(from: addr, to: target) else {
                 counters[port].drops[.noBuffer] &+= 1
@@ -61,7 +61,7 @@ extension Datapath {
                 pool.release(target)
                 return false
             }
-            let nextDst = fresh + nextSrc % UInt64(pool.frameSize)
+            let nextDst = fresh + (nextSrc & (UInt64(pool.frameSize) &- 1))
             pool.link(dst, length: bytes, to: nextDst)
             src = nextSrc
             dst = nextDst
