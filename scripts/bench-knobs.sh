@@ -13,6 +13,10 @@
 #   napi-unpinned    default, but the veths' NAPI threads not pinned to the forwarding CPU
 #   poll-busy        --poll busy (never sleeps or yields)
 #   batch-16, batch-256, ring-512, ring-8192   --batch / --ring-size
+#   spin-N           --spin-us N (idle microseconds before sleeping in poll(); default 200)
+#   stall-0          --stall-budget 0s (rx rings of --ring-size, not grown for a stall)
+#   stall-0-ring-512 the same with --ring-size 512
+#   c-xskfwd         the C AF_XDP forwarder (Benchmarks/tools/xskfwd.c), as a reference
 #
 # Placement as scripts/bench.sh: sender (Benchmarks/tools/sfprobe) on CPU $GEN_CPU (0), the
 # switch and the veths' threaded NAPI on CPU $FWD_CPU (1). Delivered = h2's rx_packets.
@@ -27,7 +31,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
     --size) SIZE=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "bench-knobs: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +40,7 @@ GEN_CPU=${GEN_CPU:-0} FWD_CPU=${FWD_CPU:-1}
 . scripts/lab-bench-prologue.sh >&2
 work=.build-bench
 gcc -O2 -Wall -o "$work/sfprobe" Benchmarks/tools/sfprobe.c
+gcc -O2 -Wall -o "$work/xskfwd" Benchmarks/tools/xskfwd.c -lxdp -lbpf
 FABRIC=.build/release/fabric PROBE=$work/sfprobe
 PREFIX=sfknob SW=sfknob-sw H1=sfknob-h1 H2=sfknob-h2
 H2_MAC=02:5f:00:00:00:02 SRC_IP=10.77.1.1 SINK_IP=10.77.2.99
@@ -72,12 +77,22 @@ for round in $(seq 1 "$ROUNDS"); do
       poll-busy) args=(--poll busy) ;;
       batch-*) args=(--batch "${v#batch-}") ;;
       ring-*) args=(--ring-size "${v#ring-}") ;;
+      spin-*) args=(--spin-us "${v#spin-}") ;;
+      stall-0) args=(--stall-budget 0s) ;;
+      stall-0-ring-512) args=(--stall-budget 0s --ring-size 512) ;;
+      c-xskfwd) ;;
       *) echo "bench-knobs: unknown variant $v" >&2; exit 2 ;;
     esac
     log=$work/knob-peer.log
-    taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control "${args[@]}" > "$log" 2>&1 &
-    peer_pid=$!
-    wait_for "$log" "forwarding on"
+    if [ "$v" = c-xskfwd ]; then
+      ip netns exec $SW taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 > "$log" 2>&1 &
+      peer_pid=$!
+      wait_for "$log" "xskfwd: forwarding"
+    else
+      taskset -c "$FWD_CPU" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control "${args[@]}" > "$log" 2>&1 &
+      peer_pid=$!
+      wait_for "$log" "forwarding on"
+    fi
     [ "$pin" = 1 ] && pin_napi
     ip netns exec $H1 ping -n -c 3 -i 0.05 -W 1 10.77.0.2 >/dev/null || true   # MAC learning
     before=$(rx_packets)

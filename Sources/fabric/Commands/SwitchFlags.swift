@@ -36,6 +36,8 @@ struct SwitchFlags: ParsableArguments {
     var xdpAttach: XDPAttachment = .auto
     @Option(help: "busy: always spin; adaptive: spin while frames flow, sleep in poll() when idle.")
     var poll: PollMode = .adaptive
+    @Option(help: "Adaptive polling: microseconds without work before the worker sleeps in poll() (0...1000000).")
+    var spinUs: Int = 200
     @Option(help: "Compiled fabric_xsk XDP object (default: .build-bpf/fabric_xsk.o).")
     var bpfObject: String?
     @Option(help: "Write a JSON snapshot of the counters here every --stats-interval seconds and on exit.")
@@ -92,6 +94,7 @@ struct SwitchFlags: ParsableArguments {
         try check(pow2(queueCapacity) && SwitchOptions.queueCapacities.contains(queueCapacity),
                   "--queue-capacity must be a power of two in \(SwitchOptions.queueCapacities), got \(queueCapacity)")
         try check((1...ringSize).contains(batch), "--batch must be 1...\(ringSize) (the ring size), got \(batch)")
+        try check((0...1_000_000).contains(spinUs), "--spin-us must be 0...1000000, got \(spinUs)")
         try check((-20...19).contains(workerNice), "--worker-nice must be -20...19, got \(workerNice)")
         try check(SwitchOptions.macAgingSeconds.contains(macAging), "--mac-aging must be \(SwitchOptions.macAgingSeconds) seconds, got \(macAging)")
         try check(SwitchOptions.statsIntervals.contains(statsInterval),
@@ -137,6 +140,7 @@ struct SwitchFlags: ParsableArguments {
         o.busyPollMicroseconds = busyPoll
         o.xdpAttachment = xdpAttach
         o.poll = poll
+        o.spinMicroseconds = spinUs
         o.statsFile = statsFile
         o.statsIntervalSeconds = statsInterval
         o.sampleIntervalMicroseconds = sampleInterval
