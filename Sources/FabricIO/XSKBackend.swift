@@ -244,7 +244,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
     }
 
     @inline(__always) public func transmitCost(_ addr: UInt64, pool: borrowing FramePool) -> Int {
-        pool.isChained(addr) ? pool.segmentCount(addr) : 1
+        // No chain anywhere (no jumbo frame in the switch): no lookup in the pool's links.
+        pool.chained == 0 || !pool.isChained(addr) ? 1 : pool.segmentCount(addr)
     }
 
     public var largestTransmitCost: Int { maxSegments }
@@ -262,11 +263,24 @@ public struct XSKBackend: PortBackend, ~Copyable {
     @inline(__always) public mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count n: Int,
                                                     pool: inout FramePool, loop: inout LoopCounters) {
         let r = rings[p]
+        var idx: UInt32 = 0
+        if pool.chained == 0 {
+            // No jumbo frame in the switch: one descriptor a frame, no lookup in the links.
+            let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx))
+            precondition(got == n, "TX ring reservation fell short")
+            for i in 0..<n {
+                let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
+                d.pointee.addr = addr[i]
+                d.pointee.len = len[i]
+                d.pointee.options = 0
+            }
+            submit(p, descriptors: n, loop: &loop)
+            return
+        }
         // One descriptor a frame, a chain's worth for a jumbo one (the run loop kept within
         // transmitRoom counting those).
         var descriptors = n
         for i in 0..<n where pool.isChained(addr[i]) { descriptors &+= pool.segmentCount(addr[i]) &- 1 }
-        var idx: UInt32 = 0
         let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(descriptors), &idx))
         // Within transmitRoom, which came from the ring itself: it cannot fall short.
         precondition(got == descriptors, "TX ring reservation fell short")
@@ -292,8 +306,14 @@ public struct XSKBackend: PortBackend, ~Copyable {
                 k &+= 1
             }
         }
-        xsk_ring_prod__submit(r.tx, UInt32(got))
-        rings[p].txOutstanding += got
+        submit(p, descriptors: got, loop: &loop)
+    }
+
+    /// Hands the reserved descriptors to the kernel, kicking it if it asks.
+    @inline(__always) mutating func submit(_ p: Int, descriptors: Int, loop: inout LoopCounters) {
+        let r = rings[p]
+        xsk_ring_prod__submit(r.tx, UInt32(descriptors))
+        rings[p].txOutstanding += descriptors
         if busyPoll || xsk_ring_prod__needs_wakeup(r.tx) != 0 { kick(p, loop: &loop) }
     }
 
