@@ -11,7 +11,7 @@
 // state. Exits 1 if any of those is not zero: the per-packet path must allocate nothing and
 // touch no reference counts.
 //
-//   swift run -c release fabric-pipeline-bench [bridge|router|all] [FRAMES]
+//   swift run -c release fabric-pipeline-bench [bridge|router|router-1k|router-100k|all] [FRAMES]
 //
 // fuzz: the whole pipeline (router and bridge) fed FRAMES random and mutated frames each
 //       (`PipelineFuzzer`), the frame ledger checked after every batch; exits 1 on a broken
@@ -160,6 +160,11 @@ if which == "bridge" || which == "all" {
     var bench = Bench()
     ok = report("bridge (64 B, 4 ports, 1/16 flooded)", measure(frames) { bench.run($0) }) && ok
     precondition(bench.bed.dp.pool.freeCount == frameCount, "frame pool lost frames")
+}
+// router-1k / router-100k: one router case alone (for a profiler), with its harness cost.
+if which == "router-1k" || which == "router-100k" {
+    var bench = RouterWorkload(prefixes: which == "router-1k" ? 1_000 : 100_000)
+    ok = report("router (RoCEv2 RDMA WRITE 114 B, \(which.dropFirst(7)) IPv4 prefixes, ECMP x2)", measure(frames) { bench.run($0) }) && ok
 }
 if which == "router" || which == "all" {
     for prefixes in [1_000, 100_000] {
