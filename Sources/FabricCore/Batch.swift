@@ -20,6 +20,16 @@ public struct Batch: ~Copyable {
     /// frame (the router: its lookups are prefetched between the two). Scratch: valid only
     /// inside that stage.
     public let packet: UnsafeMutablePointer<PacketInfo>
+    /// Each IPv4 frame's destination address, read once by the router's parse stage so the
+    /// later stages need not touch the frame again for it. Scratch, as `packet`.
+    public let ipv4Destination: UnsafeMutablePointer<UInt32>
+    public let ipv4Source: UnsafeMutablePointer<UInt32>
+    /// The router's LPM answer for each IPv4 frame (`noTarget`: no route) and, for a target of
+    /// more than one member, the frame's flow hash: computed for the whole batch before the
+    /// stage that acts on each frame. Scratch, as `packet`.
+    public let ipv4Target: UnsafeMutablePointer<UInt32>
+    public let flowHash: UnsafeMutablePointer<UInt32>
+    @inlinable public static var noTarget: UInt32 { .max }
     /// Frames in the batch.
     public var count = 0
     /// Index of the port every frame of this batch arrived on.
@@ -38,6 +48,10 @@ public struct Batch: ~Copyable {
         holdPort = .filled(with: 0, count: capacity)
         holdNextHop = .filled(with: .v4(0), count: capacity)
         packet = .filled(with: PacketInfo(), count: capacity)
+        ipv4Destination = .filled(with: 0, count: capacity)
+        ipv4Source = .filled(with: 0, count: capacity)
+        ipv4Target = .filled(with: Self.noTarget, count: capacity)
+        flowHash = .filled(with: 0, count: capacity)
     }
 
     deinit {
@@ -51,6 +65,10 @@ public struct Batch: ~Copyable {
         holdNextHop.deinitialize(count: capacity)
         holdNextHop.deallocate()
         packet.deallocate()
+        ipv4Destination.deallocate()
+        ipv4Source.deallocate()
+        ipv4Target.deallocate()
+        flowHash.deallocate()
     }
 
     /// Appends a frame (test and receive helper). Returns false when full.

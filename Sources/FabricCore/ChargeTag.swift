@@ -9,9 +9,9 @@ public struct ChargeTag: Equatable, Sendable {
     @inlinable public init(ingress: Int, pg: Int) { rawValue = UInt16(truncatingIfNeeded: ingress) << 3 | UInt16(pg & 7) }
 
     /// A frame the switch made, charged to nobody.
-    public static let uncharged = ChargeTag(rawValue: 0xFFFF)
+    @inlinable public static var uncharged: ChargeTag { ChargeTag(rawValue: 0xFFFF) }
     /// The switch's own PFC frame: charged to nobody, and stamped for the reaction time.
-    public static let pfc = ChargeTag(rawValue: 0xFFFE)
+    @inlinable public static var pfc: ChargeTag { ChargeTag(rawValue: 0xFFFE) }
 
     @inlinable public var isCharged: Bool { rawValue < 0xFFFE }
     @inlinable public var ingress: Int { Int(rawValue >> 3) }

@@ -5,12 +5,12 @@ public struct Verdict: Equatable, Sendable, CustomStringConvertible {
     public var rawValue: UInt16
     @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
-    @usableFromInline static let dropBase: UInt16 = 0xFE00
-    public static let flood = Verdict(rawValue: 0xFFFF)
+    @inlinable static var dropBase: UInt16 { 0xFE00 }
+    @inlinable public static var flood: Verdict { Verdict(rawValue: 0xFFFF) }
     /// Routed, waiting for its next hop's MAC: `Batch.holdPort`/`holdNextHop` say where it goes.
-    public static let hold = Verdict(rawValue: 0xFFFE)
+    @inlinable public static var hold: Verdict { Verdict(rawValue: 0xFFFE) }
     /// Addressed to the switch itself and used up (not a drop).
-    public static let consume = Verdict(rawValue: 0xFFFD)
+    @inlinable public static var consume: Verdict { Verdict(rawValue: 0xFFFD) }
     @inlinable public static func port(_ index: Int) -> Verdict { Verdict(rawValue: UInt16(truncatingIfNeeded: index)) }
     @inlinable public static func drop(_ reason: DropReason) -> Verdict { Verdict(rawValue: dropBase | UInt16(reason.rawValue)) }
 

@@ -285,6 +285,12 @@ static inline void sf_prefetch(const void *p)
 	__builtin_prefetch(p, 0, 3);
 }
 
+/* As sf_prefetch, for a line the caller is about to write (PREFETCHW where the CPU has it). */
+static inline void sf_prefetch_write(void *p)
+{
+	__builtin_prefetch(p, 1, 3);
+}
+
 /* No struct is mirrored in Swift: the ring headers are read and written only here, so C's
  * own layout is the only one in play (no _Static_assert needed). */
 #endif

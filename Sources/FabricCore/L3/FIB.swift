@@ -35,6 +35,12 @@ public struct FIB: ~Copyable {
     @usableFromInline let memberPorts: UnsafeMutablePointer<Int32>
     @usableFromInline let targetMode: UnsafeMutablePointer<LoadBalancingMode>
     public let targetCountTotal: Int
+    /// Per next hop with a gateway: the gateway's MAC as the router last looked it up (0: not
+    /// resolved) and the batch it looked in (`Router`'s batch number). Scratch for the router,
+    /// valid within one batch only: the frames of a batch share a few gateways, so each is
+    /// looked up in the neighbour table once per batch (VPP's adjacency, re-read per batch).
+    @usableFromInline let gatewayMAC: UnsafeMutablePointer<UInt64>
+    @usableFromInline let gatewayMACBatch: UnsafeMutablePointer<UInt64>
 
     public struct Entry: Sendable {
         public var prefix: IPPrefix
@@ -105,6 +111,8 @@ public struct FIB: ~Copyable {
         memberPorts = copy(mem.map { Int32(hops[Int($0)].port) })
         targetMode = copy(modes)
         targetCountTotal = firsts.count
+        gatewayMAC = .filled(with: 0, count: max(1, hops.count))
+        gatewayMACBatch = .filled(with: 0, count: max(1, hops.count))
     }
 
     deinit {
@@ -117,6 +125,8 @@ public struct FIB: ~Copyable {
         hopConnected.deallocate()
         memberPorts.deallocate()
         targetMode.deallocate()
+        gatewayMAC.deallocate()
+        gatewayMACBatch.deallocate()
     }
 
     /// Members of a target.

@@ -18,6 +18,9 @@ import FabricPacket
     @inlinable @inline(__always) static func destination(_ ip: UnsafeRawPointer) -> UInt32 {
         UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 16, as: UInt32.self))
     }
+    @inlinable @inline(__always) static func source(_ ip: UnsafeRawPointer) -> UInt32 {
+        UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+    }
     @inlinable @inline(__always) static func target(_ fib: borrowing FIB, _ destination: UInt32) -> UInt32? { fib.v4.lookup(destination) }
     @inlinable @inline(__always) static func flowHash(_ ip: UnsafeRawPointer, destination: UInt32, info: PacketInfo) -> UInt32 {
         FlowHash.v4(source: UInt32(bigEndian: ip.loadUnaligned(fromByteOffset: 12, as: UInt32.self)), destination: destination,

@@ -24,6 +24,8 @@ public struct IPv4LPM: ~Copyable {
     @usableFromInline let starts: UnsafeMutablePointer<UInt16>
     @usableFromInline let entries: UnsafeMutablePointer<UInt32>
     @usableFromInline let rangeCount: Int
+    /// A /16 with at most this many ranges is searched by a linear count, not a binary search.
+    @usableFromInline static var scanned: Int { 8 }
     let memory: HugePageTable
     public let count: Int
 
@@ -78,12 +80,12 @@ public struct IPv4LPM: ~Copyable {
         table.free()
         rangeCount = rangeEntries.count
         let directBytes = (1 << 16) * 8, entryBytes = rangeCount * 4
-        memory = HugePageTable(byteCount: directBytes + entryBytes + rangeCount * 2)
+        memory = HugePageTable(byteCount: directBytes + entryBytes + (rangeCount + Self.scanned) * 2)
         direct = memory.base.bindMemory(to: UInt64.self, capacity: 1 << 16)
         direct.update(from: directEntries, count: 1 << 16)
         entries = (memory.base + directBytes).bindMemory(to: UInt32.self, capacity: max(1, rangeCount))
         entries.update(from: rangeEntries, count: rangeCount)
-        starts = (memory.base + directBytes + entryBytes).bindMemory(to: UInt16.self, capacity: max(1, rangeCount))
+        starts = (memory.base + directBytes + entryBytes).bindMemory(to: UInt16.self, capacity: rangeCount + Self.scanned)
         starts.update(from: rangeStarts, count: rangeCount)
         count = Set(routes.map { "\($0.prefix)/\($0.length)" }).count
     }
@@ -122,10 +124,22 @@ public struct IPv4LPM: ~Copyable {
             // first range starts at 0, so it exists.
             let key = UInt16(truncatingIfNeeded: address)
             var i = Int(truncatingIfNeeded: e)
-            while n > 1 {
-                let half = n >> 1
-                if starts[i &+ half] <= key { i &+= half }
-                n &-= half
+            if n <= Self.scanned {
+                // Few ranges (most divided /16s): the index is the number of later starts at
+                // or below the key, counted without a branch over a fixed window (the table
+                // has `scanned` starts of slack at its end, so the window never leaves it).
+                var below = 0
+                for k in 1..<Self.scanned {
+                    let start = starts[i &+ k]
+                    below &+= (k < n ? 1 : 0) & (start <= key ? 1 : 0)
+                }
+                i &+= below
+            } else {
+                while n > 1 {
+                    let half = n >> 1
+                    if starts[i &+ half] <= key { i &+= half }
+                    n &-= half
+                }
             }
             e = entries[i]
         }

@@ -17,6 +17,10 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     public var selector: Selector
     public var neighbours: NeighbourTable
     public var host: HostStack
+    /// Numbers the batches (and the points inside one where the host stack may have changed
+    /// the neighbour table): a gateway MAC the FIB keeps for the router (`FIB.gatewayMAC`) is
+    /// valid while its number is the current one. Starts at 1: a new FIB's zeros never match.
+    @usableFromInline var neighbourEpoch: UInt64 = 0
 
     public init(config: SwitchConfig, portMACs: [MACAddress], selector: consuming Selector) {
         fib = FIB(entries: config.fibEntries())
@@ -41,25 +45,49 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         let now = batch.timestamp
         let myMAC = host.macBits(port: ingress)
         let count = batch.count
-        // Stage 1: parse every frame, a later frame's header prefetched, and start loading the
-        // LPM's direct entry of each IPv4 destination.
+        neighbourEpoch &+= 1
+        // Stage 1: parse every frame, a later frame's header prefetched, keep each IPv4
+        // destination and start loading its LPM direct entry.
         for i in 0..<count {
             if i &+ Self.prefetchDistance < count { sf_prefetch(frames + Int(batch.addr[i &+ Self.prefetchDistance])) }
             let frame = frames + Int(batch.addr[i])
             FrameParser.parse(frame, length: Int(batch.len[i]), into: &batch.packet[i])
             if batch.packet[i].etherType == EtherType.ipv4 && batch.packet[i].l3Length != 0 {   // an IPv4 header that parsed
-                fib.v4.prefetch(IPv4Family.destination(frame + Int(batch.packet[i].l3Offset)))
+                let ip = frame + Int(batch.packet[i].l3Offset)
+                let dst = IPv4Family.destination(ip)
+                batch.ipv4Destination[i] = dst
+                batch.ipv4Source[i] = IPv4Family.source(ip)
+                fib.v4.prefetch(dst)
             }
         }
         // Stage 2: with the direct entries in cache, start loading the ranges of the /16s that
-        // routes divide.
+        // routes divide (from the addresses kept: the frames are not read again here).
         if fib.v4.hasRanges {
             for i in 0..<count where batch.packet[i].etherType == EtherType.ipv4 && batch.packet[i].l3Length != 0 {
-                fib.v4.prefetchRanges(IPv4Family.destination(frames + Int(batch.addr[i]) + Int(batch.packet[i].l3Offset)))
+                fib.v4.prefetchRanges(batch.ipv4Destination[i])
             }
         }
-        // Stage 3: act on each frame.
+        // Stage 3: look up every IPv4 destination, and hash the flows routed to more than one
+        // member, in a loop short enough that the lookups of several frames overlap (whether
+        // stage 4 routes the frame or not: both are pure).
+        for i in 0..<count where batch.packet[i].etherType == EtherType.ipv4 && batch.packet[i].l3Length != 0 {
+            let dst = batch.ipv4Destination[i]
+            guard let target = fib.v4.lookup(dst) else {
+                batch.ipv4Target[i] = Batch.noTarget
+                continue
+            }
+            batch.ipv4Target[i] = target
+            if fib.memberCount(target: target) > 1 {
+                let info = batch.packet[i]
+                batch.flowHash[i] = FlowHash.v4(source: batch.ipv4Source[i], destination: dst, protocolNumber: info.ipProtocol,
+                                                sourcePort: info.sourcePort, destinationPort: info.destinationPort)
+            }
+        }
+        // Stage 4: act on each frame, a later frame's header prefetched for the rewrite (a batch
+        // of frames at one offset in equal-sized frames shares a few cache sets, so the lines
+        // stage 1 read may be gone).
         for i in 0..<count {
+            if i &+ Self.prefetchDistance < count { sf_prefetch_write(frames + Int(batch.addr[i &+ Self.prefetchDistance])) }
             let frame = frames + Int(batch.addr[i])
             let len = Int(batch.len[i])
             let info = batch.packet[i]
@@ -78,6 +106,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
                 batch.verdict[i] = .consume
                 continue
             case .arp:
+                neighbourEpoch &+= 1    // it may learn a neighbour
                 batch.verdict[i] = host.arp(frame, length: len, l3Offset: Int(info.l3Offset), ingress: ingress, now: now,
                                             neighbours: &neighbours, counters: &counters[ingress])
                 continue
@@ -108,18 +137,22 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     @inlinable @inline(__always)
     mutating func ipv4(_ frame: UnsafeMutableRawPointer, info: PacketInfo, batch: inout Batch, index i: Int, ingress: Int, now: UInt64,
                        counters: UnsafeMutablePointer<PortCounters>) -> Verdict {
-        let dst = IPv4Family.destination(frame + Int(info.l3Offset))
+        let dst = batch.ipv4Destination[i]
         if host.port(of: dst) != nil {
             switchOwn(&batch, i)
+            neighbourEpoch &+= 1
             return host.local4(frame, info: info, ingress: ingress, counters: &counters[ingress])
         }
-        return route(IPv4Family.self, frame, info: info, destination: dst, batch: &batch, index: i, now: now)
+        let t = batch.ipv4Target[i]
+        return route(IPv4Family.self, frame, info: info, destination: dst, target: t == Batch.noTarget ? nil : t,
+                     flowHash: batch.flowHash[i], batch: &batch, index: i, now: now)
     }
 
     @inlinable @inline(__always)
     mutating func ipv6(_ frame: UnsafeMutableRawPointer, info: PacketInfo, batch: inout Batch, index i: Int, ingress: Int, now: UInt64,
                        counters: UnsafeMutablePointer<PortCounters>) -> Verdict {
         let dst = IPv6Family.destination(frame + Int(info.l3Offset))
+        if info.ipProtocol == 58 && info.l4Offset > 0 { neighbourEpoch &+= 1 }   // neighbour discovery may learn
         if info.ipProtocol == 58 && info.l4Offset > 0,
            let v = host.icmp6(frame, info: info, destination: dst, ingress: ingress, now: now, neighbours: &neighbours, counters: &counters[ingress]) {
             switchOwn(&batch, i)
@@ -130,7 +163,9 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
             // Link-scope multicast (RS, MLD, DAD) is for this link only: used up here.
             return dst.high >> 48 & 0x0F == 0x02 ? .consume : .drop(.notRoutable)
         }
-        return route(IPv6Family.self, frame, info: info, destination: dst, batch: &batch, index: i, now: now)
+        let target = fib.v6.lookup(dst)
+        let hash = target.map { fib.memberCount(target: $0) > 1 } == true ? IPv6Family.flowHash(frame + Int(info.l3Offset), destination: dst, info: info) : 0
+        return route(IPv6Family.self, frame, info: info, destination: dst, target: target, flowHash: hash, batch: &batch, index: i, now: now)
     }
 
     /// Frame `i` is the switch's own (an answer from the host stack, or used up by it): class
@@ -140,27 +175,41 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         batch.ipVersion[i] = 0
     }
 
-    /// Routes one IP packet: hop limit, LPM, ECMP member, rewrite, next-hop MAC or hold.
+    /// Routes one IP packet: hop limit, ECMP member, rewrite, next-hop MAC or hold. `target` is
+    /// the LPM's answer for `dst` (nil: no route), `flowHash` the packet's flow hash if the
+    /// target has more than one member.
     @inlinable @inline(__always)
     mutating func route<F: IPFamily>(_: F.Type, _ frame: UnsafeMutableRawPointer, info: PacketInfo, destination dst: F.Address,
-                                     batch: inout Batch, index i: Int, now: UInt64) -> Verdict {
+                                     target: UInt32?, flowHash: UInt32, batch: inout Batch, index i: Int, now: UInt64) -> Verdict {
         guard info.ttl > 1 else { return .drop(.ttlExpired) }
-        guard let target = F.target(fib, dst) else { return .drop(.noRoute) }
+        guard let target else { return .drop(.noRoute) }
         let ip = frame + Int(info.l3Offset)
         let n = fib.memberCount(target: target)
         var m = 0
         if n > 1 {
             m = selector.select(target: target, mode: fib.mode(target: target), ports: fib.memberPorts(target: target), memberCount: n,
-                                flowHash: F.flowHash(ip, destination: dst, info: info), length: UInt32(info.l3Length), now: now)
+                                flowHash: flowHash, length: UInt32(info.l3Length), now: now)
         }
         let hop = fib.member(target: target, m)
         let egress = fib.port(hop: hop)
-        let nextHop = fib.isConnected(hop: hop) ? dst : F.gateway(fib, hop: hop)
+        let connected = fib.isConnected(hop: hop)
         F.decrementHopLimit(ip)
         storeMAC(MACAddress(rawValue: host.macBits(port: egress)), at: frame + 6)
-        guard let mac = F.neighbour(neighbours, nextHop, now: now) else {
+        let mac: MACAddress?
+        if connected {
+            mac = F.neighbour(neighbours, dst, now: now)
+        } else if fib.gatewayMACBatch[hop] == neighbourEpoch {
+            // Looked up for an earlier frame of this batch: the same table at the same `now`.
+            let bits = fib.gatewayMAC[hop]
+            mac = bits == 0 ? nil : MACAddress(rawValue: bits)
+        } else {
+            mac = F.neighbour(neighbours, F.gateway(fib, hop: hop), now: now)
+            fib.gatewayMAC[hop] = mac?.rawValue ?? 0
+            fib.gatewayMACBatch[hop] = neighbourEpoch
+        }
+        guard let mac else {
             batch.holdPort[i] = UInt16(truncatingIfNeeded: egress)
-            batch.holdNextHop[i] = F.address(nextHop)
+            batch.holdNextHop[i] = F.address(connected ? dst : F.gateway(fib, hop: hop))
             return .hold
         }
         storeMAC(mac, at: frame)
