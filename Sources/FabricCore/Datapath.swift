@@ -132,31 +132,43 @@ public struct Datapath: ~Copyable {
         }
     }
 
-    /// Acts on each frame's verdict (VPP's enqueue-to-next step).
+    /// Acts on each frame's verdict (VPP's enqueue-to-next step). The loop holds only the
+    /// common case, a frame for one port; the others (flood, consume, hold, drop) go out of
+    /// line, so the per-frame enqueue keeps its values in registers.
     @usableFromInline mutating func dispatch(_ batch: inout Batch) {
         let ingress = batch.ingress, now = batch.timestamp
         for i in 0..<batch.count {
-            let verdict = batch.verdict[i], addr = batch.addr[i], len = batch.len[i]
-            let queue = classifier.queue(trafficClass: batch.tc[i])
-            let tag = ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: batch.tc[i]))
-            let ip = IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i])
-            if let port = verdict.portIndex {
-                enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: now, ip: ip)
-            } else if verdict.isFlood {
-                flood(addr: addr, len: len, queue: queue, tag: tag, stamp: now, ip: ip)
-            } else if verdict.isConsume {
-                counters[ingress].consumed &+= 1
-                pfcReceiver.receive(frames + Int(addr), length: Int(len), port: ingress, pause: &egress[ingress].pause,
-                                    counters: &counters[ingress], now: now)
-                if links != nil { shareReceivedPFC(frames + Int(addr), length: Int(len), port: ingress) }
-                pool.release(addr)
-            } else if verdict.isHold {
-                hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], queue: queue, tag: tag, now: now)
-            } else {
-                // Only drop verdicts are left; `?? .runt` cannot be taken.
-                counters[ingress].drops[verdict.dropReason ?? .runt] &+= 1
-                pool.release(addr)
+            guard let port = batch.verdict[i].portIndex else {
+                dispatchOther(&batch, i)
+                continue
             }
+            let tc = batch.tc[i]
+            enqueue(addr: batch.addr[i], len: batch.len[i], port: port, queue: classifier.queue(trafficClass: tc),
+                    tag: ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: tc)), stamp: now,
+                    ip: IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i]))
+        }
+    }
+
+    /// `dispatch` of frame `i`, whose verdict is not one port.
+    @usableFromInline @inline(never) mutating func dispatchOther(_ batch: inout Batch, _ i: Int) {
+        let ingress = batch.ingress, now = batch.timestamp
+        let verdict = batch.verdict[i], addr = batch.addr[i], len = batch.len[i]
+        let queue = classifier.queue(trafficClass: batch.tc[i])
+        let tag = ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: batch.tc[i]))
+        if verdict.isFlood {
+            flood(addr: addr, len: len, queue: queue, tag: tag, stamp: now, ip: IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i]))
+        } else if verdict.isConsume {
+            counters[ingress].consumed &+= 1
+            pfcReceiver.receive(frames + Int(addr), length: Int(len), port: ingress, pause: &egress[ingress].pause,
+                                counters: &counters[ingress], now: now)
+            if links != nil { shareReceivedPFC(frames + Int(addr), length: Int(len), port: ingress) }
+            pool.release(addr)
+        } else if verdict.isHold {
+            hold(addr: addr, len: len, port: Int(batch.holdPort[i]), nextHop: batch.holdNextHop[i], queue: queue, tag: tag, now: now)
+        } else {
+            // Only drop verdicts are left; `?? .runt` cannot be taken.
+            counters[ingress].drops[verdict.dropReason ?? .runt] &+= 1
+            pool.release(addr)
         }
     }
 
