@@ -11,7 +11,7 @@ extension Datapath {
     /// per priority once it is queued. It takes its frame from the pool's reserve if need be;
     /// if it still cannot be queued (the pool empty, the control queue full) the failure is
     /// counted (`pfcTxFailures`) and an XOFF is repeated at the next refresh.
-    @usableFromInline mutating func sendPFC(port: Int, priorities requested: UInt8, quanta: UInt16, now: UInt64) {
+    @usableFromInline @inline(never) mutating func sendPFC(port: Int, priorities requested: UInt8, quanta: UInt16, now: UInt64) {
         // With several workers an XON goes out only for priorities no other worker holds.
         let priorities = links == nil ? requested : shareXoff(port: port, priorities: requested, quanta: quanta)
         guard priorities != 0, service[port] else { return }
