@@ -80,12 +80,12 @@ public struct IPv4LPM: ~Copyable {
         table.free()
         rangeCount = rangeEntries.count
         let directBytes = (1 << 16) * 8, entryBytes = rangeCount * 4
-        memory = HugePageTable(byteCount: directBytes + entryBytes + (rangeCount + Self.scanned) * 2)
+        memory = HugePageTable(byteCount: directBytes + entryBytes + rangeCount * 2)
         direct = memory.base.bindMemory(to: UInt64.self, capacity: 1 << 16)
         direct.update(from: directEntries, count: 1 << 16)
         entries = (memory.base + directBytes).bindMemory(to: UInt32.self, capacity: max(1, rangeCount))
         entries.update(from: rangeEntries, count: rangeCount)
-        starts = (memory.base + directBytes + entryBytes).bindMemory(to: UInt16.self, capacity: rangeCount + Self.scanned)
+        starts = (memory.base + directBytes + entryBytes).bindMemory(to: UInt16.self, capacity: max(1, rangeCount))
         starts.update(from: rangeStarts, count: rangeCount)
         count = Set(routes.map { "\($0.prefix)/\($0.length)" }).count
     }
@@ -109,7 +109,12 @@ public struct IPv4LPM: ~Copyable {
         let n = Int(truncatingIfNeeded: d >> 32)
         guard n != 0 else { return }
         let base = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: d))
-        sf_prefetch(starts + (base &+ n >> 1))
+        if n <= Self.scanned {   // the linear count reads starts[base + 1 ..< base + n]
+            sf_prefetch(starts + (base &+ 1))
+            sf_prefetch(starts + (base &+ n &- 1))
+        } else {
+            sf_prefetch(starts + (base &+ n >> 1))
+        }
         sf_prefetch(entries + base)
     }
 
@@ -126,11 +131,12 @@ public struct IPv4LPM: ~Copyable {
             var i = Int(truncatingIfNeeded: e)
             if n <= Self.scanned {
                 // Few ranges (most divided /16s): the index is the number of later starts at
-                // or below the key, counted without a branch over a fixed window (the table
-                // has `scanned` starts of slack at its end, so the window never leaves it).
+                // or below the key, counted without a branch over a fixed window whose reads
+                // stay inside the /16's ranges (a position past them reads the last one again
+                // and does not count).
                 var below = 0
                 for k in 1..<Self.scanned {
-                    let start = starts[i &+ k]
+                    let start = starts[i &+ min(k, n &- 1)]
                     below &+= (k < n ? 1 : 0) & (start <= key ? 1 : 0)
                 }
                 i &+= below
