@@ -30,30 +30,45 @@ public func interfaceName(ifindex: Int32) -> String? {
 /// thread's network namespace, through one socket kept open (a cheap ioctl per question).
 public final class LinkStateReader: @unchecked Sendable {
     let fd: Int32
-    var names: [[CChar]]
+    /// The interfaces' names, IFNAMSIZ bytes each, NUL-terminated: read without a copy or a
+    /// retain on every check (the run loop asks every 2 ms).
+    let names: UnsafeMutablePointer<CChar>
+    let count: Int
+    static let nameSize = Int(IFNAMSIZ)
     /// The socket (for other interface ioctls of this namespace).
     public var descriptor: Int32 { fd }
 
     public init(interfaces: [String]) throws {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError("link state: socket", errno: Glibc.errno) }
-        names = interfaces.map { Array($0.utf8CString) }
+        count = interfaces.count
+        names = .allocate(capacity: max(1, count) * Self.nameSize)
+        names.initialize(repeating: 0, count: max(1, count) * Self.nameSize)
+        for (i, name) in interfaces.enumerated() { rename(i, to: name) }
     }
 
-    deinit { Glibc.close(fd) }
+    deinit {
+        Glibc.close(fd)
+        names.deallocate()
+    }
 
-    /// Interface `i` is called `name` now (it was renamed).
-    public func rename(_ i: Int, to name: String) { names[i] = Array(name.utf8CString) }
+    /// Interface `i` is called `name` now (it was renamed). Longer names than the kernel's
+    /// IFNAMSIZ - 1 cannot be interfaces: they are cut, and the lookups then fail (vanished).
+    public func rename(_ i: Int, to name: String) {
+        let slot = names + i * Self.nameSize
+        slot.update(repeating: 0, count: Self.nameSize)
+        for (k, c) in name.utf8CString.prefix(Self.nameSize - 1).enumerated() { slot[k] = c }
+    }
 
     /// Interface `i`'s MTU; nil if it cannot be read (it vanished).
     public func mtu(_ i: Int) -> Int? {
-        let m = names[i].withUnsafeBufferPointer { sf_interface_mtu(fd, $0.baseAddress!) }
+        let m = sf_interface_mtu(fd, names + i * Self.nameSize)
         return m > 0 ? Int(m) : nil
     }
 
     /// Interface `i` is up and has carrier; nil if it cannot be read (it vanished).
     public func isUp(_ i: Int) -> Bool? {
-        let flags = names[i].withUnsafeBufferPointer { sf_interface_flags(fd, $0.baseAddress!) }
+        let flags = sf_interface_flags(fd, names + i * Self.nameSize)
         guard flags >= 0 else { return nil }
         return flags & 0x1 != 0 && flags & 0x40 != 0   // IFF_UP, IFF_RUNNING
     }
