@@ -19,7 +19,9 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     public var host: HostStack
     /// Numbers the batches (and the points inside one where the host stack may have changed
     /// the neighbour table): a gateway MAC the FIB keeps for the router (`FIB.gatewayMAC`) is
-    /// valid while its number is the current one. Starts at 1: a new FIB's zeros never match.
+    /// valid while its number is the current one. Bumped before any lookup of a batch, so it is at
+    /// least 1 by then and a new FIB's zeros never match. Whatever may change the neighbour
+    /// table inside `process` (the host stack's ARP and ND) must bump it first.
     @usableFromInline var neighbourEpoch: UInt64 = 0
 
     public init(config: SwitchConfig, portMACs: [MACAddress], selector: consuming Selector) {
