@@ -36,9 +36,10 @@
 # Jumbo frames: a size above 1518 makes every test bed's MTU the largest size less 18 (Ethernet
 # header and FCS; 9000 -> 8982; at most 9500, the largest the switch carries: so 9518 B), set by
 # `fabric testbed up --mtu`. The AF_XDP peers then take frames longer than one 4096-byte UMEM
-# frame as multi-buffer chains (XDP_USE_SG, xdp.frags programs); xdp-redirect loads the xdp.frags
-# copies of its programs (Benchmarks/tools/xdp_*_frags.bpf.c), as a veth refuses a program that
-# is not multi-buffer aware above about 3500 bytes of MTU. DPDK's net_af_xdp and OVS's afxdp
+# frame as multi-buffer chains (XDP_USE_SG, xdp.frags programs); xdp-redirect loads xdp.frags
+# builds of its programs (bpf/xdp_redirect.bpf.c and xdp_pass.bpf.c compiled with
+# -DXDP_SECTION), as a veth refuses a program that is not multi-buffer aware above about 3500
+# bytes of MTU. DPDK's net_af_xdp and OVS's afxdp
 # load their own such programs, so dpdk-testpmd and ovs-afxdp get a bed of MTU <= 3500 and the
 # larger sizes are reported as not measured for them, with the reason.
 #
@@ -134,8 +135,9 @@ mkdir -p "$work" "$OUT"
 gcc -O2 -Wall -o "$work/sfprobe" Benchmarks/tools/sfprobe.c
 gcc -O2 -Wall -o "$work/xskfwd" Benchmarks/tools/xskfwd.c -lxdp -lbpf
 gcc -O2 -Wall -o "$work/xdpredir" Benchmarks/tools/xdpredir.c -lbpf
-for prog in xdp_redirect_frags xdp_pass_frags; do
-  clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -c Benchmarks/tools/$prog.bpf.c -o "$work/$prog.o"
+for prog in xdp_redirect xdp_pass; do   # the xdp.frags builds of bpf/'s programs, for jumbo beds
+  clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -DXDP_SECTION='"xdp.frags"' \
+    -c bpf/$prog.bpf.c -o "$work/${prog}_frags.o"
 done
 FABRIC=.build/release/fabric
 PROBE=$work/sfprobe

@@ -1,3 +1,5 @@
+# The per-round table and medians of fabric-pipeline-bench runs (DIR/run-N-base.txt, run-N-new.txt):
+#   python3 Benchmarks/tools/pipeline_summary.py DIR > DIR/summary.md
 import re, sys, glob, statistics as st
 d = sys.argv[1]
 rows = {}
