@@ -263,30 +263,21 @@ public struct XSKBackend: PortBackend, ~Copyable {
     @inline(__always) public mutating func transmit(_ p: Int, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>, count n: Int,
                                                     pool: inout FramePool, loop: inout LoopCounters) {
         let r = rings[p]
-        var idx: UInt32 = 0
-        if pool.chained == 0 {
-            // No jumbo frame in the switch: one descriptor a frame, no lookup in the links.
-            let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(n), &idx))
-            precondition(got == n, "TX ring reservation fell short")
-            for i in 0..<n {
-                let d = xsk_ring_prod__tx_desc(r.tx, idx &+ UInt32(i))!
-                d.pointee.addr = addr[i]
-                d.pointee.len = len[i]
-                d.pointee.options = 0
-            }
-            submit(p, descriptors: n, loop: &loop)
-            return
-        }
         // One descriptor a frame, a chain's worth for a jumbo one (the run loop kept within
-        // transmitRoom counting those).
+        // transmitRoom counting those). No chain anywhere (no jumbo frame in the switch): no
+        // lookup in the pool's links.
+        let chains = pool.chained > 0
         var descriptors = n
-        for i in 0..<n where pool.isChained(addr[i]) { descriptors &+= pool.segmentCount(addr[i]) &- 1 }
+        if chains {
+            for i in 0..<n where pool.isChained(addr[i]) { descriptors &+= pool.segmentCount(addr[i]) &- 1 }
+        }
+        var idx: UInt32 = 0
         let got = Int(xsk_ring_prod__reserve(r.tx, UInt32(descriptors), &idx))
         // Within transmitRoom, which came from the ring itself: it cannot fall short.
         precondition(got == descriptors, "TX ring reservation fell short")
         var k: UInt32 = 0
         for i in 0..<n {
-            if !pool.isChained(addr[i]) {
+            if !chains || !pool.isChained(addr[i]) {
                 let d = xsk_ring_prod__tx_desc(r.tx, idx &+ k)!
                 d.pointee.addr = addr[i]
                 d.pointee.len = len[i]
@@ -306,14 +297,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
                 k &+= 1
             }
         }
-        submit(p, descriptors: got, loop: &loop)
-    }
-
-    /// Hands the reserved descriptors to the kernel, kicking it if it asks.
-    @inline(__always) mutating func submit(_ p: Int, descriptors: Int, loop: inout LoopCounters) {
-        let r = rings[p]
-        xsk_ring_prod__submit(r.tx, UInt32(descriptors))
-        rings[p].txOutstanding += descriptors
+        xsk_ring_prod__submit(r.tx, UInt32(got))
+        rings[p].txOutstanding += got
         if busyPoll || xsk_ring_prod__needs_wakeup(r.tx) != 0 { kick(p, loop: &loop) }
     }
 

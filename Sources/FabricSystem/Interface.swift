@@ -55,6 +55,7 @@ public final class LinkStateReader: @unchecked Sendable {
     /// Interface `i` is called `name` now (it was renamed). Longer names than the kernel's
     /// IFNAMSIZ - 1 cannot be interfaces: they are cut, and the lookups then fail (vanished).
     public func rename(_ i: Int, to name: String) {
+        precondition((0..<count).contains(i), "no interface \(i)")
         let slot = names + i * Self.nameSize
         slot.update(repeating: 0, count: Self.nameSize)
         for (k, c) in name.utf8CString.prefix(Self.nameSize - 1).enumerated() { slot[k] = c }
