@@ -103,20 +103,28 @@ public struct FramePool: ~Copyable {
 
     /// Returns a frame, and every frame its packet continues in. The address may carry an
     /// offset inside its frame (the kernel hands back rx addresses past the headroom); it is
-    /// aligned down to the frame start.
-    @inlinable public mutating func release(_ addr: UInt64) {
-        var a = addr
+    /// aligned down to the frame start. While no chain is linked (`chained == 0`, every frame
+    /// of a 1500-byte bed) no frame continues, and the chain is not looked at.
+    @inlinable @inline(__always) public mutating func release(_ addr: UInt64) {
+        // A double free would push the pool past its capacity; that is a bug, not input.
+        precondition(top < capacity, "FramePool: more frames released than exist")
+        stack[top] = addr & ~(UInt64(frameSize) &- 1)
+        top &+= 1
+        if chained != 0 { releaseContinuation(of: addr) }
+    }
+
+    /// The frames a released head's packet continues in, and their links.
+    @usableFromInline @inline(never) mutating func releaseContinuation(of head: UInt64) {
+        var i = Int(truncatingIfNeeded: head >> frameShift)
         while true {
-            // A double free would push the pool past its capacity; that is a bug, not input.
-            precondition(top < capacity, "FramePool: more frames released than exist")
-            let i = Int(truncatingIfNeeded: a >> frameShift)
-            stack[top] = a & ~(UInt64(frameSize) &- 1)
-            top &+= 1
             let next = nextSegment[i]
             guard next != Self.endOfChain else { return }
             nextSegment[i] = Self.endOfChain
             chained &-= 1
-            a = next
+            precondition(top < capacity, "FramePool: more frames released than exist")
+            stack[top] = next & ~(UInt64(frameSize) &- 1)
+            top &+= 1
+            i = Int(truncatingIfNeeded: next >> frameShift)
         }
     }
 

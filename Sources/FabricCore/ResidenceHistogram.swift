@@ -26,10 +26,10 @@ public struct ResidenceHistograms: ~Copyable {
     }
 
     /// The bucket of a value in microseconds.
-    @inlinable public static func bucket(_ us: UInt64) -> Int {
+    @inlinable @inline(__always) public static func bucket(_ us: UInt64) -> Int {
         if us < UInt64(linear) { return Int(us) }
         let e = 63 - us.leadingZeroBitCount - 6                // us >> e lies in 64...127
-        let index = linear + (e - 1) * subBuckets + Int(us >> UInt64(e)) - subBuckets
+        let index = linear &+ (e &- 1) &* subBuckets &+ Int(truncatingIfNeeded: us &>> UInt64(e)) &- subBuckets   // e in 1...57
         return min(index, buckets - 1)
     }
 
@@ -40,9 +40,9 @@ public struct ResidenceHistograms: ~Copyable {
         return UInt64(subBuckets + (bucket - linear) % subBuckets) << UInt64(e)
     }
 
-    @inlinable public mutating func record(_ h: Int, nanoseconds: UInt64) {
+    @inlinable @inline(__always) public mutating func record(_ h: Int, nanoseconds: UInt64) {
         let us = nanoseconds / 1000
-        counts[h * Self.buckets + Self.bucket(us)] &+= 1
+        counts[h &* Self.buckets &+ Self.bucket(us)] &+= 1
         totals[h] &+= 1
         if us > maxima[h] { maxima[h] = us }
     }

@@ -198,7 +198,19 @@ public struct EgressPort: ~Copyable {
             if !pause.isPaused(queue: q, now: now) { return q }
             strict &= ~(1 << UInt8(q))
         }
-        guard nonEmpty & ~strictMask != 0 else { return nil }
+        let active = nonEmpty & ~strictMask
+        guard active != 0 else { return nil }
+        if active & (active &- 1) == 0 {
+            // One DWRR queue holds frames (the common case): DRR would serve it whatever its
+            // deficit, so it is served without the round. Its next round starts afresh
+            // (a full quantum) when another queue joins it: at most one quantum of difference.
+            let q = active.trailingZeroBitCount
+            deficit[q] = 0
+            freshVisit = true
+            guard !pause.isPaused(queue: q, now: now) else { return nil }
+            rr = q
+            return q
+        }
         var visits = 0
         while visits < Self.mostVisits {
             let q = rr

@@ -80,7 +80,8 @@ public struct BufferAccounting: ~Copyable {
         let s = dynamicShift[pg]
         if s == Int.min { return fixedLimit[pg] }
         let free = poolBytes &- poolUsed
-        return s >= 0 ? free << s : free >> -s
+        // |s| < 64 (`dynamicShift` comes from alpha = 2^s): masking shifts, no range checks.
+        return s >= 0 ? free &<< s : free &>> (0 &- s)
     }
 
     /// Where a frame of `bytes` would be held in (port, pg): the parts from the shared pool
