@@ -38,6 +38,11 @@ public struct Datapath: ~Copyable {
     /// VLAN tag, `setLargestFrame`); a longer one is dropped there (`oversize`), as the kernel
     /// would drop it silently at the interface. Unlimited until the I/O layer says.
     @usableFromInline let largestFrame: UnsafeMutablePointer<UInt32>
+    /// Per port, the enqueue's one test of the above: a frame shorter than this may be queued
+    /// there as far as the port goes; 0 while the port is out of service, its link is down or
+    /// a queue of it is stormed with the drop action (then `refuse` finds which). Kept by
+    /// `refreshAcceptBound`, called wherever one of those changes.
+    @usableFromInline let acceptBound: UnsafeMutablePointer<UInt64>
     /// `--workers N`: what this worker shares with the others (nil: one worker), its number,
     /// and when it last sent what it learned (`WorkerLinks`).
     var links: WorkerLinks?
@@ -92,6 +97,7 @@ public struct Datapath: ~Copyable {
         counters = .filled(with: PortCounters(), count: portCount)
         service = .filled(with: true, count: portCount)
         largestFrame = .filled(with: .max, count: portCount)
+        acceptBound = .filled(with: UInt64(UInt32.max) + 1, count: portCount)
     }
 
     deinit {
@@ -100,12 +106,20 @@ public struct Datapath: ~Copyable {
         counters.deallocate()
         service.deallocate()
         largestFrame.deallocate()
+        acceptBound.deallocate()
+    }
+
+    /// Recomputes `acceptBound[port]` from the port's service, link, largest frame and watchdog.
+    @usableFromInline mutating func refreshAcceptBound(port: Int) {
+        let open = service[port] && load.up[port] && !(watchdog.config.action == .drop && watchdog.stormed[port] != 0)
+        acceptBound[port] = open ? UInt64(largestFrame[port]) &+ 1 : 0
     }
 
     /// Port `port`'s interface takes frames of at most `bytes` (the I/O layer, at start and
     /// when the interface's MTU changes).
     public mutating func setLargestFrame(port: Int, bytes: Int) {
         largestFrame[port] = UInt32(clamping: bytes)
+        refreshAcceptBound(port: port)
     }
 
     // MARK: - Receive side
@@ -190,14 +204,7 @@ public struct Datapath: ~Copyable {
     /// least `BufferConfig.minimumChargeBytes`.
     @inline(__always) @discardableResult
     mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
-        guard service[port] else { return drop(addr, .portDown, countedOn: port) }
-        guard load.up[port] else { return drop(addr, .linkDown, countedOn: port) }
-        guard len <= largestFrame[port] else { return drop(addr, .oversize, countedOn: port) }
-        if watchdog.discards(port: port, queue: queue) {
-            counters[port].pfcwdDropped[queue] &+= 1
-            pool.release(addr)
-            return false
-        }
+        if UInt64(len) >= acceptBound[port], let refused = refuse(addr, len: len, port: port, queue: queue) { return refused }
         var part = (shared: 0, headroom: 0)
         let cost = admission.cost(len)
         if tag.isCharged {
@@ -214,6 +221,20 @@ public struct Datapath: ~Copyable {
             if xoff != 0 { sendPFC(port: tag.ingress, priorities: xoff, quanta: 0xFFFF, now: stamp) }
         }
         return true
+    }
+
+    /// The port refuses the frame (out of service, link down, frame too long, or its queue
+    /// stormed with the drop action): counted and released, false. nil: it does not (another
+    /// queue of the port is stormed), and the enqueue goes on.
+    @usableFromInline @inline(never)
+    mutating func refuse(_ addr: UInt64, len: UInt32, port: Int, queue: Int) -> Bool? {
+        guard service[port] else { return drop(addr, .portDown, countedOn: port) }
+        guard load.up[port] else { return drop(addr, .linkDown, countedOn: port) }
+        guard len <= largestFrame[port] else { return drop(addr, .oversize, countedOn: port) }
+        guard watchdog.discards(port: port, queue: queue) else { return nil }
+        counters[port].pfcwdDropped[queue] &+= 1
+        pool.release(addr)
+        return false
     }
 
     @inlinable @inline(__always) mutating func drop(_ addr: UInt64, _ reason: DropReason, countedOn port: Int) -> Bool {

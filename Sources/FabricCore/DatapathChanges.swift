@@ -46,7 +46,10 @@ extension Datapath {
     public mutating func setECN(_ config: ECNConfig) { ecn = ECNMarker(config: config) }
 
     /// New PFC watchdog parameters (queues stormed now stay stormed until restored under them).
-    public mutating func setWatchdog(_ config: PFCWatchdogConfig) { watchdog.config = config }
+    public mutating func setWatchdog(_ config: PFCWatchdogConfig) {
+        watchdog.config = config
+        for p in 0..<portCount { refreshAcceptBound(port: p) }
+    }
 
     /// Zeroes every counter: ports, queues, load-balancing counters and recorded failovers
     /// (`fabric ctl clear counters`); residence histograms start again too.

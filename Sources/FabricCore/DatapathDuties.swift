@@ -32,6 +32,7 @@ extension Datapath {
     public mutating func housekeeping(now: UInt64) {
         for p in 0..<portCount where service[p] {
             let drain = watchdog.check(port: p, egress: &egress[p], counters: &counters[p], now: now)
+            refreshAcceptBound(port: p)
             for q in 0..<EgressPort.queueCount where drain & (1 << UInt8(q)) != 0 {
                 counters[p].pfcwdDropped[q] &+= discardQueue(port: p, queue: q)
             }
@@ -76,6 +77,7 @@ extension Datapath {
     public mutating func setLink(port: Int, up: Bool) -> Bool {
         guard load.up[port] != up else { return false }
         load.up[port] = up
+        refreshAcceptBound(port: port)
         if up {
             counters[port].linkUps &+= 1
             return true
@@ -98,6 +100,7 @@ extension Datapath {
     public mutating func takeOutOfService(port: Int) {
         guard service[port] else { return }
         service[port] = false
+        refreshAcceptBound(port: port)
         while let frame = egress[port].control.dequeue() { pool.release(frame.addr) }
         for q in 0..<EgressPort.queueCount {
             counters[port].drops[.portDown] &+= discardQueue(port: port, queue: q)
