@@ -175,9 +175,10 @@ public struct EgressPort: ~Copyable {
         return f
     }
 
-    /// The histogram update, out of line: the rarely-changing bucket math stays out of the
-    /// inlined dequeue.
-    @usableFromInline @inline(never) mutating func noteResidence(_ q: Int, _ nanoseconds: UInt64) {
+    /// The histogram update: a division by a constant, a count of leading zeros and three
+    /// increments, inlined into the dequeue (out of line, the call and the registers it
+    /// saved cost as much as the update).
+    @inlinable @inline(__always) mutating func noteResidence(_ q: Int, _ nanoseconds: UInt64) {
         residence.record(q, nanoseconds: nanoseconds)
     }
 
