@@ -92,7 +92,7 @@ struct {
 	__type(value, struct fp_port_stats);
 } fp_port_stats SEC(".maps");
 
-/* Per-instance maps. */
+/* Per-instance maps. fabric_port: this instance's port index + 1 (0: not told yet). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

@@ -41,8 +41,10 @@ int fabric_xsk(struct xdp_md *ctx)
 	__u32 zero = 0;
 	struct fp_config *cfg = bpf_map_lookup_elem(&fp_config, &zero);
 	if (cfg && (cfg->flags & FP_ON)) {
+		/* fabric_port holds the port index + 1: an instance the switch has not told its port
+		 * (0) forwards nothing. */
 		__u32 *p = bpf_map_lookup_elem(&fabric_port, &zero);
-		__u32 ingress = p ? *p : 0;
+		__u32 ingress = p && *p ? *p - 1 : FP_MAX_PORTS;
 		__u64 bytes = bpf_xdp_get_buff_len(ctx);
 		int port = fp_decide(ctx, cfg, ingress);
 		if (port >= 0) {

@@ -130,11 +130,12 @@ public final class FastPathMaps {
         }
     }
 
-    /// Tells `program` (loaded) the index of the port it serves: its own `fabric_port` map.
+    /// Tells `program` (loaded) the index of the port it serves: its own `fabric_port` map,
+    /// which holds the index + 1 (0: not told, and then the instance forwards nothing).
     public static func setPortIndex(_ port: Int, of program: XDPProgram) throws {
         let fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(program.program), "fabric_port")
         guard fd >= 0 else { throw SystemError("\(program.interface): the XDP program is not loaded, or has no fabric_port map") }
-        var key: UInt32 = 0, value = UInt32(port)
+        var key: UInt32 = 0, value = UInt32(port) + 1
         try update(fd, &key, &value, "fabric_port")
     }
 
@@ -342,12 +343,12 @@ public final class FastPathMaps {
 
     // MARK: - Helpers
 
-    static func update<K, V>(_ fd: Int32, _ key: inout K, _ value: inout V, _ name: String) throws {
+    static func update<K: BitwiseCopyable, V: BitwiseCopyable>(_ fd: Int32, _ key: inout K, _ value: inout V, _ name: String) throws {
         let rc = bpf_map_update_elem(fd, &key, &value, 0)
         guard rc == 0 else { throw SystemError.negative(rc, "cannot update the fast path's \(name)") }
     }
 
-    static func takeUsed<K>(_ fd: Int32, _ key: inout K) -> Bool {
+    static func takeUsed<K: BitwiseCopyable>(_ fd: Int32, _ key: inout K) -> Bool {
         var v = fp_neigh()
         guard bpf_map_lookup_elem(fd, &key, &v) == 0, v.used != 0 else { return false }
         // BPF_EXIST: a neighbour removed in between stays removed.
@@ -357,7 +358,7 @@ public final class FastPathMaps {
     }
 
     /// The value of `key` on every possible CPU (per-CPU maps: each value rounded up to 8 bytes).
-    static func perCPU<V>(_ fd: Int32, key: UInt32, as: V.Type) -> [V] {
+    static func perCPU<V: BitwiseCopyable>(_ fd: Int32, key: UInt32, as: V.Type) -> [V] {
         let cpus = Int(max(libbpf_num_possible_cpus(), 1))
         let stride = (MemoryLayout<V>.size + 7) & ~7
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: stride * cpus, alignment: 8)

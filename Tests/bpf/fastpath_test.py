@@ -31,7 +31,7 @@ import sys
 import time
 import ipaddress
 
-from scapy.all import Ether, Dot1Q, IP, IPv6, IPv6ExtHdrHopByHop, UDP, TCP, ICMP, ARP, Raw, raw
+from scapy.all import Ether, Dot1Q, IP, IPv6, IPv6ExtHdrHopByHop, UDP, TCP, ICMP, ARP, Raw, Padding, raw
 from scapy.layers.inet6 import ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr
 from scapy.contrib.roce import BTH, cnp
 from scapy.contrib.mac_control import MACControlClassBasedFlowControl, MACControlPause
@@ -229,7 +229,7 @@ class Switch:
 
     def run(self, ingress, frame):
         """(verdict, bytes out, punt reason or None, egress port or None)."""
-        libbpf.update(self.fd["fabric_port"], struct.pack("<I", 0), struct.pack("<I", ingress))
+        libbpf.update(self.fd["fabric_port"], struct.pack("<I", 0), struct.pack("<I", ingress + 1))
         before = self.punts()
         stats = [self.port_stats(p) for p in range(len(SWITCH["ports"]))]
         rc, out = libbpf.test_run(self.prog, frame)
@@ -366,6 +366,11 @@ def main():
     forwarded("udp6-hlim2", H1, udp6("2001:db8:2::1", hlim=2), H2, HOST2)
     forwarded("icmp6-echo-through", H1, to_switch(H1) / IPv6(src="2001:db8:1::1", dst="2001:db8:2::1") / ICMPv6EchoRequest(), H2, HOST2)
     forwarded("tcp6-connected", H2, to_switch(H2) / IPv6(src="2001:db8:2::1", dst="2001:db8:1::1") / TCP(sport=5, dport=6), H1, HOST1)
+    forwarded("udp4-padded-to-60", H1, udp4("10.77.2.1", payload=0) / Padding(bytes(range(18))), H2, HOST2)
+    forwarded("udp6-padded", H1, udp6("2001:db8:2::1") / Padding(b"\xaa" * 6), H2, HOST2)
+    esp = to_switch(H1) / IP(src="10.77.1.1", dst="10.99.1.2", proto=50) / Raw(bytes(range(24)))
+    up = [UP1, UP2, UP3, UP4][select(flow_hash(esp), [UP1, UP2, UP3, UP4], set())]
+    forwarded("esp4-no-ports", H1, esp, up, f"02:5f:00:00:{up - 1}0:01")
     rnd = random.Random(16)
     for i in range(64):   # IPv4 headers of every checksum shape: RFC 1624 against scapy's recompute
         pkt = udp4("10.77.2.1", ttl=rnd.randint(2, 255), id=rnd.randint(0, 65535), tos=rnd.choice([0, 1, 2, 3, 4 << 2 | 2]),
@@ -436,6 +441,11 @@ def main():
                   + mac_bytes(port_mac(H1)) + b"\0\0")
     punted("ingress-not-fast", H1, udp4("10.77.2.1"), "INGRESS")
     sw.write_port(H1)
+    libbpf.update(sw.fd["fabric_port"], struct.pack("<I", 0), struct.pack("<I", 0))
+    before = sw.punts()[PUNTS.index("INGRESS")]
+    rc, out = libbpf.test_run(sw.prog, raw(udp4("10.77.2.1")))
+    c.check(rc == libbpf.XDP_PASS and sw.punts()[PUNTS.index("INGRESS")] == before + 1,
+            "an instance not yet told its port (fabric_port 0) forwards nothing")
     try:
         big = raw(udp4("10.77.2.1", payload=6000))
         punted("multi-buffer", H1, big, "MULTIBUF")
@@ -471,7 +481,7 @@ def main():
     shared = ["fp_config", "fp_ports", "fp_tx_ports", "fp_macs", "fp_fib4", "fp_fib6", "fp_targets", "fp_hops",
               "fp_neigh4", "fp_neigh6", "fp_port_stats"]
     second = libbpf.BPFObject(OBJECT, reuse={n: sw.fd[n] for n in shared})
-    libbpf.update(second.map_fd("fabric_port"), struct.pack("<I", 0), struct.pack("<I", H2))
+    libbpf.update(second.map_fd("fabric_port"), struct.pack("<I", 0), struct.pack("<I", H2 + 1))
     tx_before = sw.port_stats(H1)[2]
     punts_before = sw.punts()
     rc, out = libbpf.test_run(second.prog_fd("fabric_xsk"), raw(udp4("10.77.1.1", src="10.77.2.1", ingress=H2)))

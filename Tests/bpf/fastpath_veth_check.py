@@ -86,7 +86,7 @@ def in_switch_namespace():
                       + bytes(64))
         libbpf.update(fd["fp_fib4"], struct.pack("<I", 24) + bytes([10, 77, i + 1, 0]), struct.pack("<I", i))
         libbpf.update(fd["fp_neigh4"], bytes([10, 77, i + 1, 1]), mac_bytes(HOSTMAC[i]) + b"\0\0" + struct.pack("<Q", 0))
-        libbpf.update(instances[i].map_fd("fabric_port"), struct.pack("<I", 0), struct.pack("<I", i))
+        libbpf.update(instances[i].map_fd("fabric_port"), struct.pack("<I", 0), struct.pack("<I", i + 1))
     attached = []
     try:
         for i in range(2):
