@@ -352,8 +352,7 @@ static __always_inline int fp_bridge(void *data, void *data_end, __u32 ingress, 
 }
 
 /* Router: the route path of Router.route, then the rewrite. */
-static __always_inline int fp_route(void *data, void *data_end, __u32 ingress, struct fp_port *in, __u64 now,
-				    struct fp_l3 *l3)
+static __always_inline int fp_route(void *data, void *data_end, __u32 ingress, struct fp_port *in, struct fp_l3 *l3)
 {
 	__u8 *eth = data;
 	__u8 *ip = data + ETH_HLEN;
@@ -435,7 +434,7 @@ static __always_inline int fp_route(void *data, void *data_end, __u32 ingress, s
 			__builtin_memcpy(key.addr, hop->gateway, 16);
 		nb = bpf_map_lookup_elem(&fp_neigh6, &key);
 	}
-	if (!nb || (nb->expires_ns && now >= nb->expires_ns))
+	if (!nb || (nb->expires_ns && bpf_ktime_get_ns() >= nb->expires_ns))
 		return FP_PUNT(FP_PUNT_UNRESOLVED);
 	__u32 len = (__u32)(data_end - data);
 	int bad = fp_egress_ok(egress, len);
@@ -487,14 +486,13 @@ static __always_inline int fp_decide(struct xdp_md *ctx, struct fp_config *cfg, 
 		return FP_PUNT(FP_PUNT_VLAN);
 	if (ethertype == 0x8808)
 		return FP_PUNT(FP_PUNT_MAC_CONTROL);
-	__u64 now = bpf_ktime_get_ns();
 	int router = cfg->flags & FP_ROUTER;
 	int port = 0;
 	if (router) {
 		if (fp_load_mac(eth) != fp_load_mac(in->mac))
 			return FP_PUNT(FP_PUNT_NOT_MINE);
 	} else {
-		port = fp_bridge(data, data_end, ingress, now, cfg);
+		port = fp_bridge(data, data_end, ingress, bpf_ktime_get_ns(), cfg);
 		if (port < 0)
 			return port;
 	}
@@ -513,7 +511,7 @@ static __always_inline int fp_decide(struct xdp_md *ctx, struct fp_config *cfg, 
 	if (cfg->punt_tcs & (1u << (tc & 7)))
 		return FP_PUNT(FP_PUNT_LOSSLESS);
 	if (router)
-		return fp_route(data, data_end, ingress, in, now, &l3);
+		return fp_route(data, data_end, ingress, in, &l3);
 	int bad = fp_egress_ok((__u32)port, (__u32)(data_end - data));
 	return bad ? FP_PUNT(bad) : FP_FORWARD(port);
 }
