@@ -12,6 +12,7 @@ tmp=$(mktemp -d)
 trap 'ip netns del "$ns" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cc -O2 -Wall -o "$tmp/stamp_check" "$here/stamp_check.c" -lxdp -lbpf
 ip netns add "$ns"
+ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n "$ns" link add fpa type veth peer name fpb
 ip -n "$ns" link set fpa up
 ip -n "$ns" link set fpb up
