@@ -16,7 +16,8 @@ arch_inc="/usr/include/$(uname -m)-linux-gnu"
 for src in "$root"/bpf/*.bpf.c; do
   name=$(basename "$src" .bpf.c)
   obj="$out/$name.o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$root/bpf/fabric_maps.h" -nt "$obj" ]; then
+  newer_header=$( { find "$root/bpf" -name "*.h" -newer "$obj" 2>/dev/null || true; } | head -1)
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$newer_header" ]; then
     "$CLANG" -O2 -g -Wall -Werror -target bpf -I"$arch_inc" -c "$src" -o "$obj.tmp"
     mv "$obj.tmp" "$obj"
     echo "build-bpf: $obj"

@@ -20,9 +20,17 @@ set -e
 # the pipeline benchmark's runtime counters (its timing is not asserted, only the counts).
 echo "== allocation audit: fabric-pipeline-bench (debug build)"
 if .build/debug/fabric-pipeline-bench 200000; then audit_ok=1; else audit_ok=0; rc=1; fi
+# The XDP fast path: under BPF_PROG_TEST_RUN (no namespaces), on veths without the switch, and
+# its stamp through a copy-mode socket (root; each says SKIP without).
+echo "== XDP fast path: Tests/bpf/fastpath_test.py, fastpath_veth_check.py, stamp_check.sh"
+if python3 Tests/bpf/fastpath_test.py && python3 Tests/bpf/fastpath_veth_check.py && Tests/bpf/stamp_check.sh; then
+  fastpath_ok=1
+else
+  fastpath_ok=0; rc=1
+fi
 passed=$(grep -cE "^Test Case '.*' passed" "$log" || true)
 failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
-passed=$((passed + audit_ok)); failed=$((failed + 1 - audit_ok))
+passed=$((passed + audit_ok + fastpath_ok)); failed=$((failed + 2 - audit_ok - fastpath_ok))
 skipped=$(grep -cE "^Test Case '.*' skipped" "$log" || true)
 leftover=$(ip netns list 2>/dev/null | grep -E '^it[0-9a-f]{5}' || true)
 if [ -n "$leftover" ]; then

@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <errno.h>
 #include <unistd.h>
+/* The XDP fast path's map layouts, shared with the program (FastPathMaps writes them). */
+#include "../../bpf/fabric_fastpath_types.h"
 
 /* Print callbacks for libxdp/libbpf: warnings and errors only (libxdp is chatty about its
  * dispatcher falling back, which is expected on this kernel), everything (--verbose), or
