@@ -3,12 +3,19 @@
 # and the alternatives, on one 2-host test bed, interleaved round by round.
 #
 #   sudo scripts/bench.sh [--rounds N] [--seconds S] [--sizes 64,1500] [--loads 10,50,90]
-#                         [--peers LIST] [--workers 1,2] [--out DIR] [--readme] [--profile]
+#                         [--peers LIST] [--workers 1,2] [--traffic roce|udp] [--out DIR] [--readme]
+#                         [--profile]
 #
 # Peers (all by default, in this order):
 #   swiftfabric-l2        fabric switch --ports h1,h2 (learning bridge), AF_XDP
 #   swiftfabric-l3        fabric switch --config: the RoCE router (DSCP 26 -> lossless TC3, PFC
 #                         on, ECN, shared-buffer accounting, 8 queues), AF_XDP
+#   swiftfabric-l2-fast, swiftfabric-l3-fast
+#                         the same with --fastpath on (issue 16: what needs no userspace is
+#                         forwarded in XDP; RoCEv2 and lossless classes still go to userspace, so
+#                         these differ from the plain peers with --traffic udp); the hosts' veth
+#                         ends run xdp_pass, as for xdp-redirect. Skipped, and named as not
+#                         measured, when the fabric binary has no --fastpath
 #   swiftfabric-afpacket  the same L2 pipeline over AF_PACKET (TPACKET_V3, qdisc bypass)
 #   c-xskfwd              Benchmarks/tools/xskfwd.c: the minimal C AF_XDP forwarder (the ceiling)
 #   linux-bridge          a kernel bridge in the switch namespace
@@ -23,6 +30,7 @@
 #   ovs-afxdp             Open vSwitch's userspace datapath with two afxdp ports (a NORMAL bridge)
 #
 # Workload: RoCEv2 frames (Eth/IPv4 DSCP 26 ECT(0)/UDP 4791/BTH, PSN = sequence number) from h1
+# (--traffic udp: plain UDP instead, DSCP 0, not ECN-capable, port 4792, same sequence numbers)
 # to an address behind h2 (h2 counts and discards them), of --sizes bytes on the wire (FCS
 # included; default 64 and 1500; any of 64..9518):
 #   max rate   Benchmarks/tools/sfprobe sends as fast as it can for S seconds; delivered = h2's
@@ -73,7 +81,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0 OPTIONAL=0 PEERS="" WORKERS=1
+ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0 OPTIONAL=0 PEERS="" WORKERS=1 TRAFFIC=roce
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -82,6 +90,7 @@ while [ $# -gt 0 ]; do
     --loads) LOADS=$2; shift 2 ;;
     --peers) PEERS=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
+    --traffic) TRAFFIC=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --readme) README=1; shift ;;
     --profile) PROFILE=1; shift ;;
@@ -90,6 +99,8 @@ while [ $# -gt 0 ]; do
     *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+case $TRAFFIC in roce) PROBE_KIND=() ;; udp) PROBE_KIND=(--udp) ;;
+  *) echo "bench: --traffic: '$TRAFFIC' is not roce or udp" >&2; exit 2 ;; esac
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 WORKER_CPUS=${WORKER_CPUS:-$FWD_CPU}
@@ -114,13 +125,15 @@ if [ "$OPTIONAL" = 1 ]; then
 fi
 if [ -z "$PEERS" ]; then
   PEERS=swiftfabric-l2,swiftfabric-l3,swiftfabric-afpacket,c-xskfwd
+  # Plain UDP is what the fast path forwards: its peers join the default list then.
+  [ "$TRAFFIC" = udp ] && PEERS=swiftfabric-l2,swiftfabric-l2-fast,swiftfabric-l3,swiftfabric-l3-fast,swiftfabric-afpacket,c-xskfwd
   command -v dpdk-testpmd >/dev/null && PEERS+=,dpdk-testpmd
   command -v ovs-vswitchd >/dev/null && PEERS+=,ovs-afxdp
   PEERS+=,linux-bridge,linux-ipfwd,xdp-redirect
 fi
 if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then apt-get install -y -qq linux-perf >/dev/null; fi
 for p in ${PEERS//,/ }; do
-  case ${p%-w[0-9]*} in swiftfabric-l2-nice10|swiftfabric-l3-nice10|c-xskfwd-nice10|swiftfabric-l2|swiftfabric-l3|swiftfabric-afpacket|c-xskfwd|dpdk-testpmd|ovs-afxdp|linux-bridge|linux-ipfwd|xdp-redirect) ;;
+  case ${p%-w[0-9]*} in swiftfabric-l2-nice10|swiftfabric-l3-nice10|c-xskfwd-nice10|swiftfabric-l2|swiftfabric-l3|swiftfabric-l2-fast|swiftfabric-l3-fast|swiftfabric-afpacket|c-xskfwd|dpdk-testpmd|ovs-afxdp|linux-bridge|linux-ipfwd|xdp-redirect) ;;
     *) echo "bench: unknown peer $p" >&2; exit 2 ;; esac
 done
 
@@ -151,18 +164,27 @@ fi
 # The peers of this run: each SwiftFabric peer once per worker count (PEER-wN for N > 1), unless
 # the binary cannot run N workers, which is said now and in the report.
 skipped=()
+declare -A skip_why=()
 missing=""
 grep -q -- '--workers' <<< "$switch_help" || missing="'fabric switch --workers'"
 grep -q -- '--queues' <<< "$testbed_help" || missing+="${missing:+ and }'fabric testbed up --queues'"
 RUN_PEERS=""
 for p in ${PEERS//,/ }; do
+  case $p in
+    swiftfabric-*-fast*)
+      if ! grep -q -- '--fastpath' <<< "$switch_help"; then
+        echo "bench: skipping $p: this fabric has no 'fabric switch --fastpath' (see its --help)" >&2
+        skipped+=("$p"); skip_why[$p]="this fabric has no 'fabric switch --fastpath'"
+        continue
+      fi ;;
+  esac
   for w in ${WORKERS//,/ }; do
     name=$p
     if [ "$w" -gt 1 ]; then
       case $p in swiftfabric-*) name=$p-w$w ;; *) continue ;; esac
       if [ -n "$missing" ]; then
         echo "bench: skipping $name: this fabric has no $missing (see its --help)" >&2
-        skipped+=("$name")
+        skipped+=("$name"); skip_why[$name]="this fabric has no $missing"
         continue
       fi
     fi
@@ -211,6 +233,18 @@ steer_rps() {
   for port in h1 h2; do ip netns exec $SW sh -c "echo $mask > /sys/class/net/$port/queues/rx-0/rps_cpus"; done
 }
 
+# xdp_pass on the hosts' veth ends (the xdp.frags build on a jumbo bed), for the peers that
+# redirect frames into a veth in XDP.
+host_xdp_pass() {
+  if [ "$MTU" -gt 1500 ]; then
+    ip -n $H1 link set dev eth0 xdp obj "$work/xdp_pass_frags.o" sec xdp.frags
+    ip -n $H2 link set dev eth0 xdp obj "$work/xdp_pass_frags.o" sec xdp.frags
+  else
+    ip -n $H1 link set dev eth0 xdp obj .build-bpf/xdp_pass.o sec xdp
+    ip -n $H2 link set dev eth0 xdp obj .build-bpf/xdp_pass.o sec xdp
+  fi
+}
+
 start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
   local log=$work/peer.log workers=() cpus=$FWD_CPU
   : > "$log"
@@ -219,6 +253,17 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
   case ${1%-w[0-9]*} in
     swiftfabric-l2)
       taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control "${workers[@]}" >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
+    swiftfabric-l2-fast|swiftfabric-l3-fast)
+      # Frames XDP redirects into a veth are received only if its peer end runs XDP.
+      host_xdp_pass
+      if [ "${1%-w[0-9]*}" = swiftfabric-l3-fast ]; then
+        l3_config > "$work/l3.yaml"
+        taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --no-control --fastpath on "${workers[@]}" >"$log" 2>&1 &
+        DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1
+      else
+        taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control --fastpath on "${workers[@]}" >"$log" 2>&1 &
+      fi
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
     swiftfabric-l2-nice10)
       taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
@@ -270,13 +315,10 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
     xdp-redirect)
       # Frames redirected into a veth are received only if its peer end runs XDP.
       # On a jumbo bed, the xdp.frags copies of the same programs.
+      host_xdp_pass
       if [ "$MTU" -gt 1500 ]; then
-        ip -n $H1 link set dev eth0 xdp obj "$work/xdp_pass_frags.o" sec xdp.frags
-        ip -n $H2 link set dev eth0 xdp obj "$work/xdp_pass_frags.o" sec xdp.frags
         ip netns exec $SW "$work/xdpredir" "$work/xdp_redirect_frags.o" h1 h2 >"$log" 2>&1 &
       else
-        ip -n $H1 link set dev eth0 xdp obj .build-bpf/xdp_pass.o sec xdp
-        ip -n $H2 link set dev eth0 xdp obj .build-bpf/xdp_pass.o sec xdp
         ip netns exec $SW "$work/xdpredir" .build-bpf/xdp_redirect.o h1 h2 >"$log" 2>&1 &
       fi
       peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
@@ -332,7 +374,7 @@ rows=$OUT/rows.jsonl
 machine="$(nproc) vCPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME")"
 for name in "${skipped[@]}"; do
   python3 -c 'import json,sys; print(json.dumps({"kind": "skip", "peer": sys.argv[1], "why": sys.argv[2]}))' \
-    "$name" "this fabric has no $missing" >> "$rows"
+    "$name" "${skip_why[$name]}" >> "$rows"
 done
 echo "bench: $ROUNDS rounds of peers $RUN_PEERS; sizes $SIZES B (bed MTU $MTU); loads $LOADS %; $SECS s per run; sender CPU $GEN_CPU, forwarding CPU $FWD_CPU" >&2
 for round in $(seq 1 "$ROUNDS"); do
@@ -367,7 +409,7 @@ PY
         perf record -q -g -C "$FWD_CPU" -o "$work/perf.data" -- sleep "$SECS" 2>/dev/null &
         perf_pid=$!
       fi
-      gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" 0 "$work/tx.log" $FLOWS)
+      gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send "${PROBE_KIND[@]}" eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" 0 "$work/tx.log" $FLOWS)
       sleep 0.2
       after=$(rx_packets)
       if [ -n "$perf_pid" ]; then
@@ -379,11 +421,11 @@ PY
         "$round" "$peer" "$size" "$maxrate" "$gen" >> "$rows"
       for load in ${LOADS//,/ }; do
         pps=$((maxrate * load / 100))
-        ip netns exec $H2 $PROBE recv eth0 "$((SECS + 1))" "$work/rx.log" > "$work/recv.out" &
+        ip netns exec $H2 $PROBE recv "${PROBE_KIND[@]}" eth0 "$((SECS + 1))" "$work/rx.log" > "$work/recv.out" &
         sink=$!
         wait_for "$work/recv.out" listening
         before=$(rx_packets)
-        gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" "$pps" "$work/tx.log" $FLOWS)
+        gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send "${PROBE_KIND[@]}" eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" "$pps" "$work/tx.log" $FLOWS)
         wait $sink
         after=$(rx_packets)
         lat=$($PROBE join "$work/tx.log" "$work/rx.log" 100)
@@ -398,6 +440,6 @@ print(json.dumps({"round": int(sys.argv[1]), "peer": sys.argv[2], "kind": "load"
 done
 
 python3 scripts/bench_report.py --rows "$rows" --out "$OUT" --machine "$machine" \
-  --rounds "$ROUNDS" --seconds "$SECS" --gen-cpu "$GEN_CPU" --fwd-cpu "$FWD_CPU" --mtu "$MTU" --flows "$FLOWS" \
+  --rounds "$ROUNDS" --seconds "$SECS" --gen-cpu "$GEN_CPU" --fwd-cpu "$FWD_CPU" --mtu "$MTU" --flows "$FLOWS" --traffic "$TRAFFIC" \
   $( [ "$README" = 1 ] && echo --readme README.md )
 cat "$OUT/bench.md"

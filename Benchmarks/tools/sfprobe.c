@@ -12,6 +12,10 @@
  *       port 0xC0DE + (i mod FLOWS), RoCEv2's entropy field, so a multi-queue interface spreads them over its queues.
  *       The ICRC is left zero: no peer in the benchmark checks it, and computing it per frame
  *       would slow the sender down, not the peers.
+ *   sfprobe send --udp ...  and  sfprobe recv --udp ...
+ *       Plain UDP instead (issue 16's non-RoCE traffic): DSCP 0, not ECN-capable, UDP destination
+ *       port 4792 (not RoCEv2's), the same 12 bytes after the UDP header carrying the sequence
+ *       number where a BTH has its PSN, so both kinds are counted and timed alike.
  *   sfprobe recv IFACE SECONDS RXLOG
  *       Receives on IFACE (AF_PACKET, recvmmsg, SO_TIMESTAMPNS: the kernel's stamp when the frame
  *       arrived at the interface, so the receiver's own scheduling is not in the measurement) for
@@ -48,6 +52,20 @@
 #define MAX_FRAME 9596     /* a 9600-byte frame counting its FCS (bench.sh sizes do), which the socket does not send */
 #define MAX_SEQ (1u << 24) /* the PSN is 24 bits */
 #define SRC_PORT 0xC0DE    /* RoCEv2 entropy port: marks the benchmark's frames (up to +63) */
+#define ROCE_PORT 4791
+#define UDP_PORT 4792      /* --udp: any port but RoCEv2's */
+static int udp_mode;       /* --udp: plain UDP (DSCP 0, port UDP_PORT) instead of RoCEv2 */
+
+/* `sfprobe CMD --udp ARGS...`: takes the flag out of argv. */
+static void take_udp_flag(int *argc, char **argv)
+{
+	if (*argc > 2 && !strcmp(argv[2], "--udp")) {
+		udp_mode = 1;
+		for (int i = 2; i < *argc - 1; i++)
+			argv[i] = argv[i + 1];
+		(*argc)--;
+	}
+}
 
 static uint64_t realtime_ns(void)
 {
@@ -99,7 +117,7 @@ static int open_socket(const char *ifname, int protocol, uint8_t own_mac[6])
 static int do_send(int argc, char **argv)
 {
 	if (argc != 10 && argc != 11) {
-		fprintf(stderr, "usage: sfprobe send IFACE DST_MAC SRC_IP DST_IP FRAME_BYTES SECONDS PPS TXLOG [FLOWS]\n");
+		fprintf(stderr, "usage: sfprobe send [--udp] IFACE DST_MAC SRC_IP DST_IP FRAME_BYTES SECONDS PPS TXLOG [FLOWS]\n");
 		return 2;
 	}
 	unsigned mac[6];
@@ -134,7 +152,7 @@ static int do_send(int argc, char **argv)
 		f[12] = 0x08; f[13] = 0x00;
 		struct iphdr *ip = (struct iphdr *)(f + 14);
 		ip->version = 4; ip->ihl = 5; ip->ttl = 64; ip->protocol = IPPROTO_UDP;
-		ip->tos = (26 << 2) | 2;                          /* DSCP 26 (RoCE), ECT(0) */
+		ip->tos = udp_mode ? 0 : (26 << 2) | 2;           /* DSCP 26 (RoCE), ECT(0); --udp: 0 */
 		ip->tot_len = htons((uint16_t)(size - 14));
 		ip->frag_off = htons(0x4000);
 		inet_pton(AF_INET, argv[4], &ip->saddr);
@@ -142,7 +160,7 @@ static int do_send(int argc, char **argv)
 		ip->check = csum(ip, 20);
 		struct udphdr *udp = (struct udphdr *)(f + 34);
 		udp->source = htons((uint16_t)(SRC_PORT + i % flows));
-		udp->dest = htons(4791);
+		udp->dest = htons(udp_mode ? UDP_PORT : ROCE_PORT);
 		udp->len = htons((uint16_t)(size - 34));
 		uint8_t *bth = f + 42;
 		bth[0] = 0x04;                                    /* RC SEND_ONLY */
@@ -198,7 +216,7 @@ static int do_send(int argc, char **argv)
 static int do_recv(int argc, char **argv)
 {
 	if (argc != 5) {
-		fprintf(stderr, "usage: sfprobe recv IFACE SECONDS RXLOG\n");
+		fprintf(stderr, "usage: sfprobe recv [--udp] IFACE SECONDS RXLOG\n");
 		return 2;
 	}
 	double seconds = atof(argv[3]);
@@ -242,7 +260,8 @@ static int do_recv(int argc, char **argv)
 			/* Packet sockets bound to an Ethernet device deliver the whole frame. */
 			const uint8_t *f = bufs[i];
 			if (msgs[i].msg_len < 54 || f[12] != 0x08 || f[13] != 0x00 || f[23] != IPPROTO_UDP ||
-			    (unsigned)(((f[34] << 8) | f[35]) - SRC_PORT) >= BATCH || ((f[36] << 8) | f[37]) != 4791) {
+			    (unsigned)(((f[34] << 8) | f[35]) - SRC_PORT) >= BATCH ||
+			    ((f[36] << 8) | f[37]) != (udp_mode ? UDP_PORT : ROCE_PORT)) {
 				others++;
 				continue;
 			}
@@ -314,6 +333,7 @@ static int do_join(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	take_udp_flag(&argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "send")) return do_send(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "recv")) return do_recv(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "join")) return do_join(argc, argv);
