@@ -86,16 +86,18 @@ struct Requester {
     /// The packet to send next: a resend first, then a new packet (`startNew`: a new message
     /// may begin; one already begun is finished). Nil when the windows allow nothing.
     func next(startNew: Bool) -> Transmission? {
-        for (q, qp) in qps.enumerated() where !qp.failed {
-            if parameters.mode == .gbn, qp.resendFrom < qp.next { return Transmission(queuePair: q, sequence: qp.resendFrom, retransmission: true) }
-            if parameters.mode == .sr, let s = qp.resend.first { return Transmission(queuePair: q, sequence: s, retransmission: true) }
+        // Fields read in place: a copy of a `RequesterQP` would retain its resend array per packet.
+        for q in qps.indices where !qps[q].failed {
+            if parameters.mode == .gbn, qps[q].resendFrom < qps[q].next {
+                return Transmission(queuePair: q, sequence: qps[q].resendFrom, retransmission: true)
+            }
+            if parameters.mode == .sr, let s = qps[q].resend.first { return Transmission(queuePair: q, sequence: s, retransmission: true) }
         }
         if messages > 0 && message >= messages { return nil }
         if index == 0 && (!startNew || message >= gate) { return nil }
         let q = Int(message % UInt64(qps.count))
-        let qp = qps[q]
-        guard !qp.failed, parameters.mode == .none || qp.next - qp.base < UInt64(parameters.windowPackets) else { return nil }
-        return Transmission(queuePair: q, sequence: qp.next, retransmission: false)
+        guard !qps[q].failed, parameters.mode == .none || qps[q].next - qps[q].base < UInt64(parameters.windowPackets) else { return nil }
+        return Transmission(queuePair: q, sequence: qps[q].next, retransmission: false)
     }
 
     /// Packet index (0-based) within its message, and the message number (over all QPs).
@@ -106,7 +108,11 @@ struct Requester {
 
     /// `t` (from `next`) went out at `now`.
     mutating func sent(_ t: Transmission, at now: UInt64) {
-        var qp = qps[t.queuePair]
+        // Taken out of the array while it changes (an empty one left in its place), so its
+        // resend array is not shared and `removeFirst` does not copy it.
+        var qp = RequesterQP()
+        swap(&qp, &qps[t.queuePair])
+        defer { swap(&qp, &qps[t.queuePair]) }
         if qp.base == qp.next { qp.progressAt = now }
         if t.retransmission {
             retransmitted += 1
@@ -125,15 +131,15 @@ struct Requester {
                 message += 1
             }
         }
-        qps[t.queuePair] = qp
     }
 
     /// An ACK (everything up to `psn`) or a NAK (a sequence error: `psn` expected next) for
     /// queue pair `q` arrived at `now`. Stale ones (outside the window) change nothing.
     mutating func acknowledged(queuePair q: Int, psn: UInt32, nak: Bool, at now: UInt64) {
         guard qps.indices.contains(q) else { return }
-        var qp = qps[q]
-        defer { qps[q] = qp }
+        var qp = RequesterQP()   // taken out while it changes, as in `sent`
+        swap(&qp, &qps[q])
+        defer { swap(&qp, &qps[q]) }
         if nak {
             naks += 1
             guard let s = qp.sequence(ofPSN: psn) else { return }
