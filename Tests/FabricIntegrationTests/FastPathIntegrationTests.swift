@@ -1,0 +1,119 @@
+import FabricCore
+import FabricLab
+import FabricTelemetry
+import Foundation
+import XCTest
+
+/// `fabric switch --fastpath on|off` on real namespaces: with it on, lossy traffic between
+/// learned or resolved hosts is forwarded by the XDP program itself (`fastpathFrames`) while
+/// RoCEv2 still goes through the userspace pipeline; with it off, nothing is.
+final class FastPathIntegrationTests: LabTestCase {
+    /// A frame XDP redirects into a veth reaches the peer only if the peer has an XDP program or
+    /// GRO on (DESIGN.md, "Facts measured"): GRO on every host end.
+    func prepareHostsForRedirects(_ tb: TopologyTestbed) throws {
+        for h in 1...tb.hostCount {
+            try Shell.inNamespace(tb.hostNamespace(h), ["ethtool", "-K", tb.hostInterface(h), "gro", "on"])
+        }
+    }
+
+    /// `count` UDP datagrams to port 4791 (RoCEv2's) from host `a` to host `b`, by the kernel's
+    /// own socket: the fast path must send them to userspace (`roce`).
+    func sendRoCEPort(from a: Int, to b: Int, count: Int, _ tb: TopologyTestbed) throws {
+        let script = "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            + "for i in range(\(count)): s.sendto(b'\\x04' + b'\\0'*31, ('\(tb.hostAddress(b))', 4791))\ns.close()\n"
+        try Shell.inNamespace(tb.hostNamespace(a), ["python3", "-c", script])
+    }
+
+    func rxPackets(_ tb: TopologyTestbed, _ h: Int) throws -> UInt64 {
+        try LinkStats.read(namespace: tb.hostNamespace(h), device: tb.hostInterface(h)).rxPackets
+    }
+
+    /// Ping, UDP and TCP through the router with the fast path on: after the first frames
+    /// (ARP, the first echo) userspace resolved the hosts, and the rest is forwarded in XDP.
+    func testRouterFastPathForwardsPingUDPAndTCPAndPuntsRoCE() throws {
+        let tb = try makeTestbed(hosts: 3, routed: true)
+        try prepareHostsForRedirects(tb)
+        let sw = try startSwitch(tb, extra: ["--fastpath", "on"])
+        for b in 2...3 {
+            let r = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(b), count: 3, interval: 0.02)
+            XCTAssertEqual(r.received, 3, "h1 -> h\(b)")
+        }
+        usleep(400_000)   // the neighbours reach the fast path's maps at the next 100 ms tick
+        let ping = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 20, interval: 0.01)
+        XCTAssertEqual(ping.received, 20, "h1 -> h2 with the neighbours in the fast path")
+        let udp = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(3),
+                                 address: tb.hostAddress(3), count: 2000, pps: 50_000)
+        XCTAssertEqual(udp.receive.unique, 2000, "UDP across subnets")
+
+        let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(2), "iperf3", "-s", "-1", "-p", "5202"])
+        defer { server.stop(grace: 2) }
+        usleep(300_000)
+        let out = try Shell.inNamespace(tb.hostNamespace(1), ["iperf3", "-c", tb.hostAddress(2), "-p", "5202", "-t", "1", "-J"], check: false)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
+        let bps = (((json["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? NSNumber)?.doubleValue ?? 0
+        XCTAssertGreaterThan(bps, 1e7, "TCP across subnets: \(out.prefix(400))")
+
+        let before = try rxPackets(tb, 2)
+        try sendRoCEPort(from: 1, to: 2, count: 50, tb)
+        usleep(300_000)
+        XCTAssertGreaterThanOrEqual(try rxPackets(tb, 2) - before, 50, "the RoCEv2 datagrams reached h2")
+
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        let h1 = final.ports[0]
+        XCTAssertGreaterThan(h1.fastpathFrames ?? 0, 2000, "h1's port: UDP and TCP forwarded in XDP: \(h1.fastpathPunts ?? [:])")
+        XCTAssertGreaterThan(final.ports[1].fastpathTxFrames ?? 0, 0, "out of h2's port by XDP")
+        XCTAssertGreaterThanOrEqual(h1.roceFrames, 50, "RoCEv2 through the userspace pipeline")
+        XCTAssertGreaterThanOrEqual(h1.fastpathPunts?["roce"] ?? 0, 50, "\(h1.fastpathPunts ?? [:])")
+        XCTAssertGreaterThan(h1.fastpathPunts?["local"] ?? 0, 0, "pings to the gateway and ARP are the switch's")
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
+    }
+
+    /// The bridge: once both hosts are learned, their frames go port to port in XDP; RoCEv2
+    /// still reaches the pipeline.
+    func testBridgeFastPathForwardsPingAndUDPAndPuntsRoCE() throws {
+        let tb = try makeTestbed(hosts: 2)
+        try prepareHostsForRedirects(tb)
+        let sw = try startSwitch(tb, extra: ["--fastpath", "on"])
+        let first = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 3, interval: 0.02)
+        XCTAssertEqual(first.received, 3)
+        usleep(400_000)   // learned addresses reach the fast path's map at the next 100 ms tick
+        let ping = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 20, interval: 0.01)
+        XCTAssertEqual(ping.received, 20)
+        let udp = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2),
+                                 address: tb.hostAddress(2), count: 2000, pps: 50_000)
+        XCTAssertEqual(udp.receive.unique, 2000, "UDP across the bridge")
+
+        let before = try rxPackets(tb, 2)
+        try sendRoCEPort(from: 1, to: 2, count: 50, tb)
+        usleep(300_000)
+        XCTAssertGreaterThanOrEqual(try rxPackets(tb, 2) - before, 50, "the RoCEv2 datagrams reached h2")
+
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertEqual(final.mode, "bridge")
+        let h1 = final.ports[0]
+        XCTAssertGreaterThan(h1.fastpathFrames ?? 0, 2000, "h1's port: forwarded in XDP: \(h1.fastpathPunts ?? [:])")
+        XCTAssertGreaterThanOrEqual(h1.fastpathPunts?["roce"] ?? 0, 50, "\(h1.fastpathPunts ?? [:])")
+        XCTAssertGreaterThanOrEqual(h1.rxFrames, 50, "the RoCEv2 datagrams went through the pipeline")
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+    }
+
+    /// Without `--fastpath on` the program forwards nothing itself: no fast path counters, every
+    /// frame through the pipeline.
+    func testFastPathOffForwardsEverythingInUserspace() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        try prepareHostsForRedirects(tb)
+        let sw = try startSwitch(tb)
+        let ping = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 10, interval: 0.01)
+        XCTAssertEqual(ping.received, 10)
+        let udp = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2),
+                                 address: tb.hostAddress(2), count: 1000, pps: 50_000)
+        XCTAssertEqual(udp.receive.unique, 1000)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        XCTAssertNil(final.ports[0].fastpathFrames, "no fast path counters without --fastpath on")
+        XCTAssertGreaterThanOrEqual(final.ports[0].rxFrames, 1010, "every frame through the pipeline")
+    }
+}
