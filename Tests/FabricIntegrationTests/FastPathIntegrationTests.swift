@@ -38,6 +38,8 @@ final class FastPathIntegrationTests: LabTestCase {
             let r = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(b), count: 3, interval: 0.02)
             XCTAssertEqual(r.received, 3, "h1 -> h\(b)")
         }
+        let gw = try Ping.run(from: tb.hostNamespace(1), to: tb.gatewayAddress(1), count: 3, interval: 0.02)
+        XCTAssertEqual(gw.received, 3, "h1 -> its gateway, the switch's own address")
         usleep(400_000)   // the neighbours reach the fast path's maps at the next 100 ms tick
         let ping = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 20, interval: 0.01)
         XCTAssertEqual(ping.received, 20, "h1 -> h2 with the neighbours in the fast path")
@@ -60,6 +62,7 @@ final class FastPathIntegrationTests: LabTestCase {
 
         XCTAssertEqual(sw.child.stop(), 0)
         let final = try StatsFile.read(statsFile)
+        print(final.table)
         let h1 = final.ports[0]
         XCTAssertGreaterThan(h1.fastpathFrames ?? 0, 2000, "h1's port: UDP and TCP forwarded in XDP: \(h1.fastpathPunts ?? [:])")
         XCTAssertGreaterThan(final.ports[1].fastpathTxFrames ?? 0, 0, "out of h2's port by XDP")
@@ -92,6 +95,7 @@ final class FastPathIntegrationTests: LabTestCase {
 
         XCTAssertEqual(sw.child.stop(), 0)
         let final = try StatsFile.read(statsFile)
+        print(final.table)
         XCTAssertEqual(final.mode, "bridge")
         let h1 = final.ports[0]
         XCTAssertGreaterThan(h1.fastpathFrames ?? 0, 2000, "h1's port: forwarded in XDP: \(h1.fastpathPunts ?? [:])")
@@ -115,5 +119,49 @@ final class FastPathIntegrationTests: LabTestCase {
         let final = try StatsFile.read(statsFile)
         XCTAssertNil(final.ports[0].fastpathFrames, "no fast path counters without --fastpath on")
         XCTAssertGreaterThanOrEqual(final.ports[0].rxFrames, 1010, "every frame through the pipeline")
+    }
+
+    /// Mixed traffic (issue 16): h1 offers 1 Gb/s of lossless RoCEv2 (DSCP 26 -> TC3) into h2's
+    /// 200 Mb/s emulated port, through the userspace pipeline with PFC, while TCP between h3 and
+    /// h4 (unshaped ports) runs at the same time through the XDP fast path. The lossless class
+    /// loses nothing; the TCP frames are counted by the fast path, not by the pipeline.
+    func testLosslessRoCEIntoABottleneckLosesNothingWhileTCPTakesTheFastPath() throws {
+        let tb = try makeTestbed(hosts: 4, routed: true)
+        try prepareHostsForRedirects(tb)
+        let sw = try startSwitch(tb, config: config(tb, speeds: [1: 10, 2: 0.2]) {
+            $0.useSmallLosslessBuffers()
+            $0.ecn.queues = 0
+        }, extra: ["--queue-capacity", "4096", "--fastpath", "on"])
+        // Resolve h3 and h4 first (ARP through userspace), so that TCP is fast from its start.
+        for (a, b) in [(3, 4), (4, 3)] {
+            XCTAssertEqual(try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: 2, interval: 0.02).received, 2)
+        }
+        usleep(400_000)
+        let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(4), "iperf3", "-s", "-1", "-p", "5203"])
+        defer { server.stop(grace: 2) }
+        usleep(300_000)
+        let client = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(3), "iperf3", "-c", tb.hostAddress(4), "-p", "5203", "-t", "4", "-J"])
+        defer { client.stop(grace: 2) }
+        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
+                                seconds: 2, rate: 1, qps: 2, message: 16384, mtu: 1024)
+        _ = client.wait(timeout: 10)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(client.output.utf8)) as? [String: Any], client.output)
+        let bps = (((json["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? NSNumber)?.doubleValue ?? 0
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        print(final.table)
+        print("mixed: RoCEv2 \(r.sender.packets) sent, \(r.receiver.packets) received, lost \(r.receiver.lost), \(r.sender.pauseFrames) PFC pauses "
+              + "at the sender; TCP h3 -> h4 \(String(format: "%.0f", bps / 1e6)) Mb/s, fast path h3 \(final.ports[2].fastpathFrames ?? 0) "
+              + "h4 \(final.ports[3].fastpathFrames ?? 0) frames, pipeline h3 \(final.ports[2].rxFrames) h4 \(final.ports[3].rxFrames) frames")
+        XCTAssertGreaterThan(r.sender.pauseFrames, 0, "the switch paused the sender")
+        XCTAssertEqual(r.receiver.lost, 0, "lossless: no PSN gap")
+        XCTAssertEqual(r.receiver.packets, r.sender.packets, "every RoCEv2 packet sent arrived")
+        XCTAssertGreaterThan(final.ports[0].pfcTx[3], 0)
+        XCTAssertGreaterThanOrEqual(final.ports[0].fastpathPunts?["roce"] ?? 0, r.sender.packets, "RoCEv2 went to userspace")
+        XCTAssertGreaterThan(bps, 1e7, "TCP between the unshaped ports")
+        let tcpFast = (final.ports[2].fastpathFrames ?? 0) + (final.ports[3].fastpathFrames ?? 0)
+        XCTAssertGreaterThan(tcpFast, 10 * (final.ports[2].rxFrames + final.ports[3].rxFrames), "TCP took the fast path")
+        for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
     }
 }
