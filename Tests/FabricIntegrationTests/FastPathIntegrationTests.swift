@@ -1,5 +1,6 @@
 import FabricCore
 import FabricLab
+import FabricPacket
 import FabricTelemetry
 import Foundation
 import XCTest
@@ -163,5 +164,77 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertGreaterThan(tcpFast, 10 * (final.ports[2].rxFrames + final.ports[3].rxFrames), "TCP took the fast path")
         for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
         XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+    }
+
+    /// 64 UDP flows from h1 to 10.88.0.1, held by h3 and h4 (an ECMP route over both).
+    func sendFlows(_ tb: TopologyTestbed, perFlow: Int, basePort: Int = 50000, to address: String = "10.88.0.1") throws {
+        var script = ""
+        for f in 0..<64 {
+            script += "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('\(tb.hostAddress(1))', \(basePort + f)))\n"
+            script += "for i in range(\(perFlow)): s.sendto(b'x'*32, ('\(address)', 9))\ns.close()\n"
+        }
+        try Shell.inNamespace(tb.hostNamespace(1), ["python3", "-c", script])
+        usleep(300_000)
+    }
+
+    /// ECMP in XDP, a member's link going down and up, and routes added and deleted with `fabric
+    /// ctl`, with the fast path on: the flows spread as userspace spreads them, a down member's
+    /// flows move to the live one (its live list rewritten before its port's flag), and a route
+    /// added live is forwarded in XDP, a deleted one no longer.
+    func testECMPLinkDownAndLiveRoutesWithTheFastPath() throws {
+        let tb = try makeTestbed(hosts: 4, routed: true)
+        try prepareHostsForRedirects(tb)
+        for h in [3, 4] { try Shell.run(["ip", "-n", tb.hostNamespace(h), "addr", "add", "10.88.0.1/32", "dev", "lo"]) }
+        try Shell.run(["ip", "-n", tb.hostNamespace(2), "addr", "add", "10.99.0.1/32", "dev", "lo"])
+        let sw = try startSwitch(tb, config: config(tb) {
+            $0.routes = [RouteConfig(prefix: IPPrefix("10.88.0.0/16", strict: true)!, nextHops: [IPAddress(tb.hostAddress(3))!, IPAddress(tb.hostAddress(4))!])]
+        }, extra: ["--fastpath", "on"])
+        for h in 2...4 { _ = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(h), count: 1) }
+        usleep(400_000)
+        func rx() throws -> [Int] { try (2...4).map { Int(try rxPackets(tb, $0)) } }
+
+        var before = try rx()
+        try sendFlows(tb, perFlow: 20)
+        var got = zip(try rx(), before).map { $0 - $1 }
+        XCTAssertEqual(got[1] + got[2], 64 * 20, "every datagram reached h3 or h4: \(got)")
+        XCTAssertGreaterThan(got[1], 64 * 20 / 5, "h3 got a share: \(got)")
+        XCTAssertGreaterThan(got[2], 64 * 20 / 5, "h4 got a share: \(got)")
+        XCTAssertEqual(got[1] % 20, 0, "flows are not split: \(got)")
+
+        // h3's link down (its end of the veth): every flow on h4.
+        try Shell.run(["ip", "-n", tb.hostNamespace(3), "link", "set", tb.hostInterface(3), "down"])
+        usleep(200_000)
+        before = try rx()
+        try sendFlows(tb, perFlow: 10, basePort: 51000)
+        got = zip(try rx(), before).map { $0 - $1 }
+        XCTAssertEqual(got[2], 64 * 10, "with h3 down, h4 got every flow: \(got)")
+        try Shell.run(["ip", "-n", tb.hostNamespace(3), "link", "set", tb.hostInterface(3), "up"])
+        try Shell.inNamespace(tb.hostNamespace(3), ["ethtool", "-K", tb.hostInterface(3), "gro", "on"])
+        usleep(500_000)
+
+        // A route added live, to h2's 10.99.0.1, then deleted.
+        let add = try Shell.run([fabric, "ctl", "--switch", tb.switchNamespace, "route", "add", "10.99.0.0/16", "via", tb.hostAddress(2)], check: false)
+        XCTAssertTrue(add.contains("ok: applied"), add)
+        before = try rx()
+        try sendFlows(tb, perFlow: 5, basePort: 52000, to: "10.99.0.1")
+        got = zip(try rx(), before).map { $0 - $1 }
+        XCTAssertEqual(got[0], 64 * 5, "the route added live carries every flow to h2: \(got)")
+        let del = try Shell.run([fabric, "ctl", "--switch", tb.switchNamespace, "route", "del", "10.99.0.0/16"], check: false)
+        XCTAssertTrue(del.contains("ok: applied"), del)
+        before = try rx()
+        try sendFlows(tb, perFlow: 1, basePort: 53000, to: "10.99.0.1")
+        got = zip(try rx(), before).map { $0 - $1 }
+        // (h2 may receive a frame of its own meanwhile: ARP, IPv6 chatter; not 64 datagrams.)
+        XCTAssertLessThan(got[0], 8, "deleted: nothing for 10.99.0.1 reaches h2: \(got)")
+
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        print(final.table)
+        let h1 = final.ports[0]
+        let sent: UInt64 = 64 * (20 + 10 + 5)
+        let punts = h1.fastpathPunts ?? [:]
+        XCTAssertGreaterThanOrEqual(h1.fastpathFrames ?? 0, sent, "\(punts)")
+        XCTAssertGreaterThanOrEqual(punts["no_route"] ?? 0, 64, "after the delete: no route in XDP, to userspace")
+        XCTAssertGreaterThanOrEqual(h1.drops["no_route"] ?? 0, 64, "and dropped there: \(h1.drops.filter { $0.value > 0 })")
     }
 }
