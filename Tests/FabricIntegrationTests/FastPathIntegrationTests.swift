@@ -167,11 +167,13 @@ final class FastPathIntegrationTests: LabTestCase {
     }
 
     /// 64 UDP flows from h1 to 10.88.0.1, held by h3 and h4 (an ECMP route over both).
-    func sendFlows(_ tb: TopologyTestbed, perFlow: Int, basePort: Int = 50000, to address: String = "10.88.0.1") throws {
+    /// `varying`: flow f sends perFlow + f % 7 datagrams, so that the sums per member tell
+    /// which flows went where.
+    func sendFlows(_ tb: TopologyTestbed, perFlow: Int, basePort: Int = 50000, to address: String = "10.88.0.1", varying: Bool = false) throws {
         var script = ""
         for f in 0..<64 {
             script += "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('\(tb.hostAddress(1))', \(basePort + f)))\n"
-            script += "for i in range(\(perFlow)): s.sendto(b'x'*32, ('\(address)', 9))\ns.close()\n"
+            script += "for i in range(\(perFlow + (varying ? f % 7 : 0))): s.sendto(b'x'*32, ('\(address)', 9))\ns.close()\n"
         }
         try Shell.inNamespace(tb.hostNamespace(1), ["python3", "-c", script])
         usleep(300_000)
@@ -236,5 +238,31 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertGreaterThanOrEqual(h1.fastpathFrames ?? 0, sent, "\(punts)")
         XCTAssertGreaterThanOrEqual(punts["no_route"] ?? 0, 64, "after the delete: no route in XDP, to userspace")
         XCTAssertGreaterThanOrEqual(h1.drops["no_route"] ?? 0, 64, "and dropped there: \(h1.drops.filter { $0.value > 0 })")
+    }
+
+    /// The same 64 flows through the same ECMP route, once with the fast path off (userspace
+    /// chooses the member) and once on (XDP does): each next hop receives exactly as many.
+    func testECMPInXDPChoosesTheMembersUserspaceChooses() throws {
+        let tb = try makeTestbed(hosts: 4, routed: true)
+        try prepareHostsForRedirects(tb)
+        for h in [3, 4] { try Shell.run(["ip", "-n", tb.hostNamespace(h), "addr", "add", "10.88.0.1/32", "dev", "lo"]) }
+        let c = config(tb) {
+            $0.routes = [RouteConfig(prefix: IPPrefix("10.88.0.0/16", strict: true)!, nextHops: [IPAddress(tb.hostAddress(3))!, IPAddress(tb.hostAddress(4))!])]
+        }
+        var shares: [[Int]] = []
+        for fast in [false, true] {
+            let sw = try startSwitch(tb, config: c, extra: ["--fastpath", fast ? "on" : "off"])
+            for h in 2...4 { _ = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(h), count: 1) }
+            usleep(400_000)
+            let before = try [3, 4].map { Int(try rxPackets(tb, $0)) }
+            try sendFlows(tb, perFlow: 3, basePort: 40000, varying: true)
+            shares.append(zip(try [3, 4].map { Int(try rxPackets(tb, $0)) }, before).map { $0 - $1 })
+            XCTAssertEqual(sw.child.stop(), 0)
+            let final = try StatsFile.read(statsFile)
+            if fast { XCTAssertGreaterThanOrEqual(final.ports[0].fastpathFrames ?? 0, UInt64(64 * 3), "forwarded in XDP") }
+        }
+        print("ECMP h3/h4 shares: userspace \(shares[0]), XDP \(shares[1])")
+        XCTAssertEqual(shares[0].reduce(0, +), (0..<64).reduce(0) { $0 + 3 + $1 % 7 })
+        XCTAssertEqual(shares[0], shares[1], "XDP hashes each flow to the member userspace does")
     }
 }
