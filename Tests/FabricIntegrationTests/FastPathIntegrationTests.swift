@@ -265,4 +265,24 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertEqual(shares[0].reduce(0, +), (0..<64).reduce(0) { $0 + 3 + $1 % 7 })
         XCTAssertEqual(shares[0], shares[1], "XDP hashes each flow to the member userspace does")
     }
+
+    /// `--workers 2`: worker 0 owns the maps; what worker 1 resolves (h1 sends on queue 1) reaches
+    /// them through worker 0's tables, and h1's UDP to h2 is forwarded in XDP.
+    func testTwoWorkersShareOneFastPath() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true, queues: 2)
+        try prepareHostsForRedirects(tb)
+        let dev = "/sys/class/net/\(tb.hostInterface(1))/queues"
+        try Shell.inNamespace(tb.hostNamespace(1), ["sh", "-c", "echo 0 > \(dev)/tx-0/xps_cpus && echo 3 > \(dev)/tx-1/xps_cpus"])
+        let sw = try startSwitch(tb, extra: ["--workers", "2", "--fastpath", "on"])
+        XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 3, interval: 0.02).received, 3)
+        usleep(500_000)
+        let udp = try UDPRun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2),
+                                 address: tb.hostAddress(2), count: 2000, pps: 50_000)
+        XCTAssertEqual(udp.receive.unique, 2000)
+        XCTAssertEqual(sw.stop(), 0, "clean shutdown")
+        let final = try StatsFile.read(statsFile)
+        print(final.table)
+        XCTAssertGreaterThanOrEqual(final.ports[0].fastpathFrames ?? 0, 1900, "\(final.ports[0].fastpathPunts ?? [:])")
+        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+    }
 }
