@@ -32,7 +32,10 @@ final class FastPathSync {
     private var ports: [FastPathPort?]
     private var targets: [(mode: UInt8, hops: [UInt32], ports: [Int])] = []
     private var routes4: Set<Route4> = [], routes6: Set<Route6> = []
-    private var macs: [UInt64: Int] = [:]
+    /// Learned MACs as written: port, and the last-seen time written with it.
+    private var macs: [UInt64: (port: Int, seen: UInt64)] = [:]
+    /// The MAC table's aging time (`fp_config.mac_aging_ns`).
+    private var macAging: UInt64 = 300_000_000_000
     private var neighbours4: [UInt32: Neighbour] = [:]
     private var neighbours6: [IPv6Address: Neighbour] = [:]
     private var lastFold: UInt64 = 0
@@ -55,6 +58,7 @@ final class FastPathSync {
 
     /// Writes every table from `dp`, then turns the fast path on.
     func start(_ dp: inout Datapath, captureMask: UInt64, now: UInt64) throws {
+        macAging = dp.macAgingTime
         try maps.set(fastPathConfig(on: false))
         for p in 0..<portCount { try write(port: p, entry(p, dp, captureMask)) }
         if router { try writeFIB(dp) }
@@ -68,6 +72,7 @@ final class FastPathSync {
         c.on = on
         c.router = router
         c.userspaceTrafficClasses = config.qos.losslessTCs
+        c.macAgingNanoseconds = macAging
         c.dscpToTrafficClass = config.qos.dscpToTC
         return c
     }
@@ -133,10 +138,13 @@ final class FastPathSync {
         var now: [UInt64: (port: Int, seen: UInt64)] = [:]
         now.reserveCapacity(macs.count)
         dp.forEachLearnedMAC { mac, port, seen in now[mac] = (port, seen) }
+        // New or moved, or seen by userspace well after what the map holds (frames from it
+        // punted, e.g. flooded): the map's entry must not age out before the table's.
         attempt("MAC table") {
-            for (mac, e) in now where macs[mac] != e.port {
+            for (mac, e) in now {
+                if let w = macs[mac], w.port == e.port, e.seen &- w.seen < macAging / 4 || e.seen < w.seen { continue }
                 try maps.learn(mac: mac, port: e.port, seen: e.seen)
-                macs[mac] = e.port
+                macs[mac] = e
             }
         }
         for mac in macs.keys where now[mac] == nil {

@@ -285,4 +285,29 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertGreaterThanOrEqual(final.ports[0].fastpathFrames ?? 0, 1900, "\(final.ports[0].fastpathPunts ?? [:])")
         XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
     }
+
+    /// MAC aging with the fast path: with `--mac-aging 2`, a ping stream of 5 s whose frames all
+    /// go through XDP keeps both hosts learned, because the `seen_ns` XDP refreshes is folded into
+    /// the bridge's table before it ages; without that they would age out every 2 s and their
+    /// frames be punted (`unknown_source`) to be learned again.
+    func testBridgeKeepsAddressesTheFastPathSeesFromAgingOut() throws {
+        let tb = try makeTestbed(hosts: 2)
+        try prepareHostsForRedirects(tb)
+        let sw = try startSwitch(tb, extra: ["--fastpath", "on", "--mac-aging", "2"])
+        XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 3, interval: 0.02).received, 3)
+        usleep(400_000)
+        let json = try Shell.run([fabric, "stats", "--switch", tb.switchNamespace, "--json"])
+        let before = try JSONDecoder().decode(SwitchReport.self, from: Data(json.utf8))
+        let ping = try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 500, interval: 0.01)
+        XCTAssertEqual(ping.received, 500)
+        XCTAssertEqual(sw.child.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        print(final.table)
+        XCTAssertEqual(final.macEntries, 2, "both hosts still learned")
+        for (p, b) in zip(final.ports, before.ports) {
+            XCTAssertGreaterThanOrEqual((p.fastpathFrames ?? 0) - (b.fastpathFrames ?? 0), 500, p.name)
+            let relearned = (p.fastpathPunts?["unknown_source"] ?? 0) - (b.fastpathPunts?["unknown_source"] ?? 0)
+            XCTAssertEqual(relearned, 0, "\(p.name): never aged out, so never learned again: \(p.fastpathPunts ?? [:])")
+        }
+    }
 }
