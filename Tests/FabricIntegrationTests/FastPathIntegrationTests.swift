@@ -70,6 +70,10 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertGreaterThanOrEqual(h1.roceFrames, 50, "RoCEv2 through the userspace pipeline")
         XCTAssertGreaterThanOrEqual(h1.fastpathPunts?["roce"] ?? 0, 50, "\(h1.fastpathPunts ?? [:])")
         XCTAssertGreaterThan(h1.fastpathPunts?["local"] ?? 0, 0, "pings to the gateway and ARP are the switch's")
+        // The documented schema takes the fast path's counters (Python's jsonschema).
+        let check = try Shell.run(["python3", "-c", "import json,jsonschema,sys; jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))); print('valid')",
+                                   statsFile, StatsIntegrationTests.schema], check: false)
+        XCTAssertTrue(check.contains("valid"), check)
         XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
         for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
     }
