@@ -314,4 +314,31 @@ final class FastPathIntegrationTests: LabTestCase {
             XCTAssertEqual(relearned, 0, "\(p.name): never aged out, so never learned again: \(p.fastpathPunts ?? [:])")
         }
     }
+
+    /// A captured port takes no fast path, in or out: h1's capture holds every echo request and
+    /// reply (each once in, once out), and XDP forwards nothing to or from h1; h2 -> h3, not
+    /// captured, does take it.
+    func testACapturedPortTakesNoFastPath() throws {
+        let tb = try makeTestbed(hosts: 3, routed: true)
+        try prepareHostsForRedirects(tb)
+        let pcap = NSTemporaryDirectory() + "fabric-fp-capture-\(getpid()).pcapng"
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        let sw = try startSwitch(tb, extra: ["--fastpath", "on", "--capture", "h1:\(pcap)"])
+        for (a, b) in [(1, 2), (2, 3)] {
+            XCTAssertEqual(try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: 2, interval: 0.02).received, 2)
+        }
+        usleep(400_000)
+        XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 50, interval: 0.01).received, 50)
+        XCTAssertEqual(try Ping.run(from: tb.hostNamespace(2), to: tb.hostAddress(3), count: 50, interval: 0.01).received, 50)
+        XCTAssertEqual(sw.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        print(final.table)
+        XCTAssertEqual(final.ports[0].fastpathFrames, 0, "nothing from h1 in XDP")
+        XCTAssertEqual(final.ports[0].fastpathTxFrames, 0, "nothing to h1 in XDP")
+        XCTAssertGreaterThanOrEqual(final.ports[0].fastpathPunts?["ingress"] ?? 0, 52, "h1's frames: its port is captured")
+        XCTAssertGreaterThanOrEqual(final.ports[1].fastpathPunts?["egress_capture"] ?? 0, 50, "the replies to h1: its port is captured")
+        XCTAssertGreaterThanOrEqual(final.ports[1].fastpathFrames ?? 0, 50, "h2 -> h3 in XDP")
+        let echoes = try Shell.run(["tshark", "-r", pcap, "-Y", "icmp.type == 8 || icmp.type == 0", "-T", "fields", "-e", "icmp.type"])
+        XCTAssertGreaterThanOrEqual(echoes.split(separator: "\n").count, 2 * 52, "h1's 52 requests and 52 replies captured")
+    }
 }
