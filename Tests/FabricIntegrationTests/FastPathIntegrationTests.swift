@@ -1,3 +1,4 @@
+import FabricConfig
 import FabricCore
 import FabricLab
 import FabricPacket
@@ -340,5 +341,56 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertGreaterThanOrEqual(final.ports[1].fastpathFrames ?? 0, 50, "h2 -> h3 in XDP")
         let echoes = try Shell.run(["tshark", "-r", pcap, "-Y", "icmp.type == 8 || icmp.type == 0", "-T", "fields", "-e", "icmp.type"])
         XCTAssertGreaterThanOrEqual(echoes.split(separator: "\n").count, 2 * 52, "h1's 52 requests and 52 replies captured")
+    }
+
+    /// `fabric ctl config apply` with the fast path on: DSCP 0 mapped to the lossless TC3 sends
+    /// pings to userspace (`lossless`), an emulated speed on h2's port too (`egress_emulated`),
+    /// and the original configuration puts them back in XDP.
+    func testConfigApplyMovesTrafficBetweenTheFastPathAndUserspace() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        try prepareHostsForRedirects(tb)
+        let base = config(tb)
+        let sw = try startSwitch(tb, config: base, extra: ["--fastpath", "on"])
+        func apply(_ c: SwitchConfig) throws -> String {
+            let path = NSTemporaryDirectory() + "fabric-it-fp-\(getpid())-\(UUID().uuidString.prefix(8)).yaml"
+            try SwitchConfigYAML.write(c, to: path, header: "live change")
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try Shell.run([fabric, "ctl", "--switch", c.name, "config", "apply", path], check: false)
+        }
+        func counters() throws -> (fast: UInt64, punts: [String: UInt64]) {
+            let json = try Shell.run([fabric, "stats", "--switch", base.name, "--json"])
+            let r = try JSONDecoder().decode(SwitchReport.self, from: Data(json.utf8))
+            return (r.ports[0].fastpathFrames ?? 0, r.ports[0].fastpathPunts ?? [:])
+        }
+        func ping() throws { XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 20, interval: 0.01).received, 20) }
+        try ping()
+        usleep(400_000)
+        let c0 = try counters()
+        try ping()
+        let c1 = try counters()
+        XCTAssertGreaterThanOrEqual(c1.fast - c0.fast, 20, "in XDP at first")
+
+        var lossless = base
+        lossless.qos.dscpToTC[0] = 3
+        XCTAssertTrue(try apply(lossless).contains("ok: applied"))
+        try ping()
+        let c2 = try counters()
+        XCTAssertEqual(c2.fast, c1.fast, "DSCP 0 lossless: nothing in XDP")
+        XCTAssertGreaterThanOrEqual((c2.punts["lossless"] ?? 0) - (c1.punts["lossless"] ?? 0), 20, "\(c2.punts)")
+
+        var delayed = base
+        delayed.ports[1].speedGbps = 1
+        let answer = try apply(delayed)
+        XCTAssertTrue(answer.contains("ok: applied"), answer)
+        try ping()
+        let c3 = try counters()
+        XCTAssertEqual(c3.fast, c2.fast, "an emulated egress port: nothing in XDP")
+        XCTAssertGreaterThanOrEqual((c3.punts["egress_emulated"] ?? 0) - (c2.punts["egress_emulated"] ?? 0), 20, "\(c3.punts)")
+
+        XCTAssertTrue(try apply(base).contains("ok: applied"))
+        try ping()
+        let c4 = try counters()
+        XCTAssertGreaterThanOrEqual(c4.fast - c3.fast, 20, "back in XDP")
+        XCTAssertEqual(sw.stop(), 0)
     }
 }
