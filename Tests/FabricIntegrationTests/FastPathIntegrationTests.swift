@@ -393,4 +393,26 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertGreaterThanOrEqual(c4.fast - c3.fast, 20, "back in XDP")
         XCTAssertEqual(sw.stop(), 0)
     }
+
+    /// An MTU lowered on a switch port while it runs: the fast path learns it at the next
+    /// housekeeping pass and sends longer frames to userspace (`oversize`), which drops and
+    /// counts them as without the fast path; frames that fit still go through XDP.
+    func testALoweredMTUSendsLongerFramesToUserspace() throws {
+        let tb = try makeTestbed(hosts: 2, routed: true)
+        try prepareHostsForRedirects(tb)
+        let c = config(tb)
+        let sw = try startSwitch(tb, config: c, extra: ["--fastpath", "on"])
+        XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 2, interval: 0.02).received, 2)
+        try Shell.run(["ip", "-n", tb.switchNamespace, "link", "set", c.ports[1].name, "mtu", "1000"])
+        usleep(400_000)
+        let big = try Shell.inNamespace(tb.hostNamespace(1), ["ping", "-c", "10", "-i", "0.01", "-s", "1200", "-M", "dont", "-W", "1", tb.hostAddress(2)], check: false)
+        XCTAssertEqual(pingReplies(big), 0, "1242-byte frames do not fit h2's port: \(big)")
+        XCTAssertEqual(try Ping.run(from: tb.hostNamespace(1), to: tb.hostAddress(2), count: 10, interval: 0.01).received, 10, "small ones do")
+        XCTAssertEqual(sw.stop(), 0)
+        let final = try StatsFile.read(statsFile)
+        print(final.table)
+        XCTAssertGreaterThanOrEqual(final.ports[0].fastpathPunts?["oversize"] ?? 0, 10, "\(final.ports[0].fastpathPunts ?? [:])")
+        XCTAssertGreaterThanOrEqual(final.ports[1].drops["oversize"] ?? 0, 10, "dropped and counted by userspace")
+        XCTAssertGreaterThanOrEqual(final.ports[0].fastpathFrames ?? 0, 10, "the small pings in XDP")
+    }
 }
