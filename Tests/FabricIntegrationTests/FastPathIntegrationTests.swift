@@ -13,9 +13,7 @@ final class FastPathIntegrationTests: LabTestCase {
     /// A frame XDP redirects into a veth reaches the peer only if the peer has an XDP program or
     /// GRO on (DESIGN.md, "Facts measured"): GRO on every host end.
     func prepareHostsForRedirects(_ tb: TopologyTestbed) throws {
-        for h in 1...tb.hostCount {
-            try Shell.inNamespace(tb.hostNamespace(h), ["ethtool", "-K", tb.hostInterface(h), "gro", "on"])
-        }
+        try tb.prepareHostsForFastPath()
     }
 
     /// `count` UDP datagrams to port 4791 (RoCEv2's) from host `a` to host `b`, by the kernel's
