@@ -10,6 +10,7 @@ import CFabricShims
 import FabricCore
 import FabricSystem
 import FabricTelemetry
+import FabricXDP
 import Glibc
 
 public enum Backend: String, CaseIterable, Sendable {
@@ -73,9 +74,17 @@ public protocol PortBackend: ~Copyable {
     mutating func detach()
     /// Closes the sockets.
     mutating func close()
+    /// The XDP fast path's shared maps (`--fastpath on`, AF_XDP, worker 0), else nil.
+    var fastPathMaps: FastPathMaps? { get }
+    /// Frames port p's program sent to userspace with the fast path on, per `FP_PUNT_*` slot
+    /// (empty without the fast path).
+    func fastPathPunts(_ p: Int) -> [UInt64]
 }
 
 extension PortBackend where Self: ~Copyable {
+    public var fastPathMaps: FastPathMaps? { nil }
+    public func fastPathPunts(_ p: Int) -> [UInt64] { [] }
+
     /// The interface with that ifindex is gone. The index, not the name, is the device: a
     /// renamed interface keeps its index, its XDP program and its bound AF_XDP socket, and the
     /// kernel goes on using the frames on that socket's fill ring, so taking it for vanished

@@ -41,6 +41,7 @@ extension FabricSwitch where IO: ~Copyable {
             guard let up = links.isUp(p) else { continue }   // vanished: `checkPorts` handles it
             let queued = dp.queuedFrames
             guard dp.setLink(port: p, up: up) else { continue }
+            if let fp = fastPath { fp.linkChanged(port: p, dp, captureMask: captures.mask) }
             if up {
                 logLine("fabric: port \(names[p]): link up; back in its ECMP groups")
             } else {
@@ -55,9 +56,27 @@ extension FabricSwitch where IO: ~Copyable {
     mutating func vanish(_ p: Int, why: String) {
         dp.takeOutOfService(port: p)
         let recovered = io.vanish(p, pool: &dp.pool)
+        if let fp = fastPath { fp.portGone(p, dp, captureMask: captures.mask) }
         logLine("fabric: port \(names[p]): \(why); taken out of service, \(recovered) frames recovered, "
             + "forwarding continues on \(activePorts.joined(separator: ","))")
     }
 
     var activePorts: [String] { (0..<portCount).filter { dp.isInService($0) }.map { names[$0] } }
+}
+
+extension FabricSwitch where IO: ~Copyable {
+    /// `--fastpath on`: writes the fast path's tables from the data path and turns it on (the
+    /// run loop, before its first pass, once the captures are known). If that fails the fast
+    /// path stays off: every frame goes through userspace, as without it.
+    mutating func startFastPath() {
+        guard let fp = fastPath else { return }
+        do {
+            try fp.start(&dp, captureMask: captures.mask, now: monotonicNanoseconds())
+            logLine("fabric: fast path on (\(fp.router ? "router" : "bridge")): frames that need no userspace are forwarded in XDP")
+        } catch {
+            logLine("fabric: fast path: \(error); it stays off (every frame through userspace)")
+            try? fp.maps.set(fp.fastPathConfig(on: false))
+            fastPath = nil
+        }
+    }
 }

@@ -24,8 +24,14 @@ extension FabricSwitch where IO: ~Copyable {
         let now = monotonicNanoseconds()
         let ports = (0..<portCount).map { p in
             let x = io.steeringCounters(p)
-            return PortIO(name: names[p], ifindex: ifindexes[p], attachMode: modes[p], redirected: x.redirected, passed: x.passed,
-                          socket: io.socketDrops(p))
+            var port = PortIO(name: names[p], ifindex: ifindexes[p], attachMode: modes[p], redirected: x.redirected, passed: x.passed,
+                              socket: io.socketDrops(p))
+            if let fp = fastPath {
+                let s = fp.stats(port: p)
+                port.fastpath = FastPathCounters(frames: s.rxFrames, bytes: s.rxBytes, txFrames: s.txFrames, txBytes: s.txBytes,
+                                                 punts: FastPathPunt.named(io.fastPathPunts(p)))
+            }
+            return port
         }
         let mine = SwitchReport(name: options.config?.name ?? "bridge", datapath: dp, io: ports, ledger: ledger(), loop: loop,
                                 sequence: sequence, uptimeSeconds: Double(now - startedAt) / 1e9, running: running, now: now)

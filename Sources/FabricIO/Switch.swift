@@ -56,6 +56,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     var peerSlots: [WorkerSlot] = []
     var ownSlot: WorkerSlot?
     var workerStop: WorkerStop?
+    /// `--fastpath on`: keeps the XDP fast path's maps in step with `dp` (worker 0 only).
+    var fastPath: FastPathSync? = nil
     /// Each port's carrier and admin state, read every `linkCheckInterval`.
     let links: LinkStateReader
     static var linkCheckInterval: UInt64 { 2_000_000 }
@@ -136,6 +138,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             dp.setLink(port: p, up: false)
             logLine("fabric: port \(names[p]): link down at start (no carrier or administratively down)")
         }
+        if let maps = self.io.fastPathMaps { fastPath = FastPathSync(maps: maps, config: config, portMACs: macs) }
     }
 
     /// The largest interface MTU whose frames fit `packet` bytes.
@@ -224,6 +227,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         var lastPass = lastWork
         var lastLinkCheck = lastWork
         var longestStall: UInt64 = 0
+        startFastPath()
         while !stopRequested.load(ordering: .relaxed) && !(workerStop?.requested ?? false) {
             var now = monotonicNanoseconds()
             if now &- lastPass > longestStall {
@@ -271,6 +275,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 lastTick = now
                 if stop() { break }
                 checkPorts()
+                if let fp = fastPath { fp.housekeeping(&dp, captureMask: captures.mask, now: now) }
                 captures.flush()
                 recorder?.flush()
                 if statsEvery > 0, options.statsFile != nil || ownSlot != nil, now &- lastStats >= statsEvery {

@@ -24,6 +24,9 @@ public final class LiveChange: ControlChange, @unchecked Sendable {
     public let buffers: BufferConfig
     /// What changed, for the answer ("routes: 1 added").
     public let summary: String
+    /// The configuration running once this is applied (what the XDP fast path's tables are
+    /// rewritten from; nil: they stay).
+    public var config: SwitchConfig?
     public init(fib: consuming FIB?, neighbours: [NeighbourConfig], ecn: ECNConfig?, watchdog: PFCWatchdogConfig?,
                 links: [(Int, PortConfig)] = [], qos: (maps: QoSMaps, trust: [TrustMode], pfcEnabled: [UInt8])? = nil,
                 buffers: BufferConfig = BufferConfig(), summary: String) {
@@ -70,6 +73,7 @@ extension FabricSwitch where IO: ~Copyable {
             let now = monotonicNanoseconds()
             for (p, port) in c.links { dp.retune(port: p, to: port, buffers: c.buffers, now: now) }
             if let q = c.qos { dp.setQoS(q.maps, trust: q.trust, pfcEnabled: q.pfcEnabled, buffers: c.buffers, now: now) }
+            if let cfg = c.config, let fp = fastPath { fp.reconfigure(cfg, &dp, captureMask: captures.mask, now: now) }
             logLine("fabric: applied \(c.summary)")
             return "ok: applied \(c.summary)"
         case let c as ClearChange:

@@ -51,6 +51,9 @@ public struct SwitchOptions: Sendable {
     /// the switch has no time to send, so the excess is dropped earlier and cheaper, at the
     /// sender's veth. Idle, the worker yields and sleeps as before.
     public var workerNice = 0
+    /// `--fastpath on`: the XDP program forwards itself what needs no userspace (bpf/README.md,
+    /// "The fast path"); AF_XDP only.
+    public var fastPath = false
 
     public init(ports: [String], bpfObject: String) {
         self.ports = ports

@@ -67,6 +67,13 @@ extension XSKBackend {
         return (c.redirected, c.passed)
     }
 
+    public var fastPathMaps: FastPathMaps? { resources.fastPath }
+
+    public func fastPathPunts(_ p: Int) -> [UInt64] {
+        guard !secondary, resources.fastPath != nil else { return [] }
+        return FastPathMaps.punts(of: resources.programs[p])
+    }
+
     /// XDP_STATISTICS of port p's socket (one getsockopt; off the data path).
     public mutating func socketDrops(_ p: Int) -> SocketDrops {
         var d = SocketDrops()

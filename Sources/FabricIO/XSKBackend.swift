@@ -61,7 +61,16 @@ public struct XSKBackend: PortBackend, ~Copyable {
                 let prog = try XDPProgram(objectPath: options.bpfObject, interface: name, ifindex: ifindexes[p])
                 res.programs.append(prog)
                 res.mapPrograms.append(prog)
+                if options.fastPath {
+                    // The first port's program creates the shared maps; every other one is
+                    // pointed at them before it loads (in `attach`). Each is told its port.
+                    if let maps = res.fastPath { try maps.share(with: prog) } else { res.fastPath = try FastPathMaps(owner: prog) }
+                }
                 try prog.attach(mode: options.xdpMode, via: options.xdpAttachment)
+                if let maps = res.fastPath {
+                    try FastPathMaps.setPortIndex(p, of: prog)
+                    try maps.setTransmit(port: p, ifindex: ifindexes[p])
+                }
                 if prog.replacedStale {
                     logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
                 }

@@ -13,6 +13,8 @@ final class XSKResources {
     /// worker's (`XSKShare`).
     var mapPrograms: [XDPProgram] = []
     var locks: [PortLock] = []
+    /// The fast path's shared maps (`--fastpath on`; the primary's only).
+    var fastPath: FastPathMaps?
     let rings: UnsafeMutablePointer<XSKRings>
     let portCount: Int
     /// Declared last: released after the sockets that use it.

@@ -11,7 +11,9 @@ import Prometheus
 /// - `fabric_up`, `fabric_uptime_seconds`
 /// - `fabric_port_rx_frames_total`, `fabric_port_rx_bytes_total`, `fabric_port_tx_frames_total`,
 ///   `fabric_port_tx_bytes_total` {port}; `fabric_port_drops_total` {port, reason};
-///   `fabric_port_utilisation` {port}
+///   `fabric_port_utilisation` {port}; with `--fastpath on`: `fabric_port_fastpath_frames_total`,
+///   `fabric_port_fastpath_bytes_total`, `fabric_port_fastpath_tx_frames_total`,
+///   `fabric_port_fastpath_tx_bytes_total` {port}, `fabric_port_fastpath_punts_total` {port, reason}
 /// - `fabric_queue_transmitted_total`, `fabric_queue_dropped_total`, `fabric_queue_ecn_marked_total`,
 ///   `fabric_queue_depth_bytes`, `fabric_queue_watermark_frames` {port, queue}
 /// - `fabric_residence_microseconds` {port, queue, quantile = 0.5, 0.99, 0.999, 1}
@@ -100,6 +102,15 @@ public final class MetricsServer: @unchecked Sendable {
             counter("fabric_port_tx_frames_total", "Frames transmitted", port, p.txFrames)
             counter("fabric_port_tx_bytes_total", "Bytes transmitted", port, p.txBytes)
             gauge("fabric_port_utilisation", "EWMA utilisation of the port's line rate", port, p.utilisation)
+            if let f = p.fastpathFrames {
+                counter("fabric_port_fastpath_frames_total", "Frames received that the XDP fast path forwarded", port, f)
+                counter("fabric_port_fastpath_bytes_total", "Bytes received that the XDP fast path forwarded", port, p.fastpathBytes ?? 0)
+                counter("fabric_port_fastpath_tx_frames_total", "Frames the XDP fast path sent out of the port", port, p.fastpathTxFrames ?? 0)
+                counter("fabric_port_fastpath_tx_bytes_total", "Bytes the XDP fast path sent out of the port", port, p.fastpathTxBytes ?? 0)
+                for (reason, v) in (p.fastpathPunts ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    counter("fabric_port_fastpath_punts_total", "Frames the XDP fast path sent to userspace, by reason", port + [("reason", reason)], v)
+                }
+            }
             let n = p.neighbour
             counter("fabric_neighbour_requests_rate_limited_total", "ARP requests and solicitations not sent: request budget used up", port, n.requestsRateLimited)
             counter("fabric_neighbour_incomplete_limit_hits_total", "Addresses being resolved pushed out by newer ones (per-port limit)", port, n.incompleteLimitHits)

@@ -87,6 +87,14 @@ extension PortReport {
         xdpRedirected &+= o.xdpRedirected
         xdpPassed &+= o.xdpPassed
         socket.add(o.socket)
+        // The fast path's counters are worker 0's (the maps are the switch's, not a worker's).
+        if fastpathFrames == nil {
+            fastpathFrames = o.fastpathFrames
+            fastpathBytes = o.fastpathBytes
+            fastpathTxFrames = o.fastpathTxFrames
+            fastpathTxBytes = o.fastpathTxBytes
+            fastpathPunts = o.fastpathPunts
+        }
     }
 }
 

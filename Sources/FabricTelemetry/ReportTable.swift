@@ -36,6 +36,12 @@ extension SwitchReport {
                 + pad("\(p.txFrames)", 12) + pad("\(p.txBytes)", 14) + pad("\(p.dropsTotal + p.socket.frames)", 8)
                 + pad("\(p.xdpRedirected)", 11) + pad("\(p.xdpPassed)", 10) + "\n"
         }
+        if ports.contains(where: { $0.fastpathFrames != nil }) {
+            out += "fast path (XDP) forwarded: " + ports.map { "\($0.name) \($0.fastpathFrames ?? 0) frames/\($0.fastpathBytes ?? 0) B in, "
+                + "\($0.fastpathTxFrames ?? 0) out" }.joined(separator: "; ") + "\n"
+            let punts = ports.flatMap { p in (p.fastpathPunts ?? [:]).sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\($0.value)" } }
+            if !punts.isEmpty { out += "fast path sent to userspace: " + punts.joined(separator: " ") + "\n" }
+        }
         let reasons = ports.flatMap { p in
             var all = p.drops
             all["socket_rx_ring_full"] = p.socket.rxRingFull

@@ -11,6 +11,9 @@ public struct PortIO: Sendable {
     public var redirected: UInt64
     public var passed: UInt64
     public var socket: SocketDrops
+    /// `--fastpath on`: what the XDP fast path forwarded in (received here) and out of the port,
+    /// and why frames it received went to userspace (`FP_PUNT_*` by name); nil without it.
+    public var fastpath: FastPathCounters? = nil
 
     public init(name: String, ifindex: Int32, attachMode: String, redirected: UInt64, passed: UInt64, socket: SocketDrops) {
         self.name = name
@@ -56,7 +59,9 @@ extension SwitchReport {
                 pauseRx: c.pauseRx,
                 pfcIgnoredDestination: c.pfcIgnoredDestination, pfcIgnoredPriority: c.pfcIgnoredPriority.array,
                 queues: st.queues,
-                xdpRedirected: x.redirected, xdpPassed: x.passed, socket: x.socket))
+                xdpRedirected: x.redirected, xdpPassed: x.passed, socket: x.socket,
+                fastpathFrames: x.fastpath?.frames, fastpathBytes: x.fastpath?.bytes,
+                fastpathTxFrames: x.fastpath?.txFrames, fastpathTxBytes: x.fastpath?.txBytes, fastpathPunts: x.fastpath?.punts))
         }
         let pool = dp.bufferPool, lb = dp.loadBalancing
         self.init(
@@ -74,5 +79,18 @@ extension SwitchReport {
                 FailoverReport(flowHash: f.flowHash, from: io[Int(f.fromPort)].name, to: io[Int(f.toPort)].name,
                                atSeconds: uptimeSeconds - Double(now &- f.firstOnLive) / 1e9, milliseconds: Double(f.nanoseconds) / 1e6)
             }))
+    }
+}
+
+/// What the XDP fast path did on one port (`--fastpath on`).
+public struct FastPathCounters: Sendable {
+    public var frames: UInt64, bytes: UInt64, txFrames: UInt64, txBytes: UInt64
+    public var punts: [String: UInt64]
+    public init(frames: UInt64, bytes: UInt64, txFrames: UInt64, txBytes: UInt64, punts: [String: UInt64]) {
+        self.frames = frames
+        self.bytes = bytes
+        self.txFrames = txFrames
+        self.txBytes = txBytes
+        self.punts = punts
     }
 }

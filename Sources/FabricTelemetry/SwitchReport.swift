@@ -66,6 +66,15 @@ public struct PortReport: Codable, Sendable {
     public var xdpPassed: UInt64
     /// Frames the kernel dropped at this port's AF_XDP socket before the switch saw them.
     public var socket: SocketDrops
+    /// `--fastpath on` (absent without it): frames and bytes received on this port that the XDP
+    /// fast path forwarded itself (never seen by the pipeline, so not in `rxFrames`), and those it
+    /// sent out of this port; per reason (`FP_PUNT_*`, bpf/README.md), the frames received here
+    /// that it sent to userspace instead.
+    public var fastpathFrames: UInt64? = nil
+    public var fastpathBytes: UInt64? = nil
+    public var fastpathTxFrames: UInt64? = nil
+    public var fastpathTxBytes: UInt64? = nil
+    public var fastpathPunts: [String: UInt64]? = nil
 }
 
 /// The kernel's own drop counters of an AF_XDP socket (getsockopt XDP_STATISTICS): frames the

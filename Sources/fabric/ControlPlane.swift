@@ -128,12 +128,14 @@ final class ControlPlane: @unchecked Sendable {
         for (p, port) in checked.ports.enumerated() where old.map({ Self.link($0.ports[p]) != Self.link(port) }) ?? false { links.append((p, port)) }
         let qosChanged = old.map { $0.qos != checked.qos || $0.ports.map(\.trust) != checked.ports.map(\.trust)
             || (0..<checked.ports.count).map($0.pfcEnabled(port:)) != (0..<checked.ports.count).map(checked.pfcEnabled(port:)) } ?? false
-        return LiveChange(fib: FIB(entries: checked.fibEntries()), neighbours: checked.neighbours,
+        let change = LiveChange(fib: FIB(entries: checked.fibEntries()), neighbours: checked.neighbours,
                           ecn: checked.ecn != old?.ecn ? checked.ecn : nil,
                           watchdog: checked.pfcWatchdog != old?.pfcWatchdog ? checked.pfcWatchdog : nil,
                           links: links,
                           qos: qosChanged ? (checked.qos, checked.ports.map(\.trust), (0..<checked.ports.count).map(checked.pfcEnabled(port:))) : nil,
                           buffers: checked.buffers, summary: summary)
+        change.config = checked
+        return change
     }
 
     /// The parts of a port that change live: its emulated link.

@@ -40,13 +40,21 @@ enum StatsTables {
     static let ingressDrops = Set(DropReason.allCases.filter(\.isIngress).map(\.description))
 
     static func ports(_ r: SwitchReport) -> String {
-        table(["IFACE", "STATE", "RX_OK", "RX_BYTES", "RX_DRP", "TX_OK", "TX_BYTES", "TX_DRP", "RoCE", "CNP", "UTIL"],
+        // With the XDP fast path: what it forwarded, received on the port (never in RX_OK).
+        let fast = r.ports.contains { $0.fastpathFrames != nil }
+        return table(["IFACE", "STATE", "RX_OK", "RX_BYTES", "RX_DRP", "TX_OK", "TX_BYTES", "TX_DRP", "RoCE", "CNP", "UTIL"]
+                     + (fast ? ["FP_OK", "FP_BYTES"] : []),
               r.ports.map { p in
                   let rx = p.drops.filter { ingressDrops.contains($0.key) }.values.reduce(0, +) + p.socket.frames
                   let tx = p.dropsTotal - p.drops.filter { ingressDrops.contains($0.key) }.values.reduce(0, +)
                   return [p.name, p.inService ? "U" : "D", n(p.rxFrames), n(p.rxBytes), n(rx), n(p.txFrames), n(p.txBytes), n(tx),
                           n(p.roceFrames), n(p.cnpFrames), String(format: "%.1f%%", p.utilisation * 100)]
+                      + (fast ? [n(p.fastpathFrames ?? 0), n(p.fastpathBytes ?? 0)] : [])
               })
+            + {
+                let punts = r.ports.flatMap { p in (p.fastpathPunts ?? [:]).sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\(n($0.value))" } }
+                return punts.isEmpty ? "" : "\nfast path sent to userspace: " + punts.joined(separator: " ") + "\n"
+            }()
             + {
                 let reasons = r.ports.flatMap { p in p.drops.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\(p.name):\($0.key)=\(n($0.value))" } }
                 return reasons.isEmpty ? "" : "\ndrops by reason: " + reasons.joined(separator: " ") + "\n"

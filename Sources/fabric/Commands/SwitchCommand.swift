@@ -62,7 +62,8 @@ struct SwitchCommand: ParsableCommand {
                     logLine("fabric switch: \(error)")
                     throw ExitCode(2)
                 }
-                logLine("fabric switch: AF_XDP unavailable (\(error)); falling back to AF_PACKET (TPACKET_V3 rings), which copies every frame")
+                logLine("fabric switch: AF_XDP unavailable (\(error)); falling back to AF_PACKET (TPACKET_V3 rings), which copies every frame"
+                        + (opts.fastPath ? " (and has no XDP fast path: --fastpath on does nothing)" : ""))
                 var sw = try orExit { try AFPacketSwitch(options: opts) }
                 return try serve(&sw, opts)
             }

@@ -24,6 +24,8 @@ struct MetricsEndpoint: ExpressibleByArgument {
 struct SwitchFlags: ParsableArguments {
     @Option(help: "Sockets under the ports: afxdp (AF_XDP, the fast path), afpacket (AF_PACKET with TPACKET_V3 rings, where AF_XDP is unavailable), auto (AF_XDP, else AF_PACKET with a message).")
     var backend: Backend = .afxdp
+    @Option(help: "The XDP fast path (AF_XDP): on forwards in the XDP program what needs no userspace (lossy IP/Ethernet between unshaped ports, learned or resolved destinations) and sends only the rest to the pipeline (RoCEv2, lossless classes, PFC, ARP/ND, the switch's own addresses, ports with emulation or a capture; bpf/README.md); off sends every frame through userspace.")
+    var fastpath: FastPathSetting = .off
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
     var xdpMode: XDPMode = .auto
     @Option(help: "AF_XDP zero-copy: auto (the kernel picks: zero-copy where the driver supports it, else copy; veth copies), on (fail where the driver cannot), off (copy). The mode each port got is in the start line and stats (xdpMode).")
@@ -105,6 +107,7 @@ struct SwitchFlags: ParsableArguments {
                   "--record-interval must be \(SwitchOptions.sampleIntervals) microseconds, got \(recordInterval)")
         try check((1...Self.captureLimits).contains(captureLimit), "--capture-limit must be 1...\(Self.captureLimits) MB, got \(captureLimit)")
         try check((1...Self.captureLimits).contains(recordLimit), "--record-limit must be 1...\(Self.captureLimits) MB, got \(recordLimit)")
+        if fastpath == .on && backend == .afpacket { throw ValidationError("--fastpath on needs the AF_XDP backend (an XDP program)") }
         if let n = name, let problem = SwitchConfig.nameProblem(n) { throw ValidationError("--name: \(problem)") }
         if let m = metrics {
             guard !noControl else { throw ValidationError("--metrics needs the control socket (no --no-control)") }
@@ -151,6 +154,12 @@ struct SwitchFlags: ParsableArguments {
         o.stallRateGbps = stallRate.flatMap { try? Units.gbps($0) }
         o.macAgingSeconds = macAging
         o.workerNice = workerNice
+        o.fastPath = fastpath == .on
         o.verbose = verbose
     }
+}
+
+/// `--fastpath off|on`.
+enum FastPathSetting: String, CaseIterable, ExpressibleByArgument {
+    case off, on
 }

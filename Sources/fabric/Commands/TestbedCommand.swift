@@ -24,6 +24,8 @@ struct TestbedCommand: ParsableCommand {
         var mtu: Int?
         @Option(help: "Receive and transmit queues of every veth (flows hash to queues; fabric switch --workers N serves queues 0..N-1; default: 1, or the topology's).")
         var queues: Int?
+        @Flag(help: "Prepare the hosts' veth ends for `fabric switch --fastpath on` (GRO on: frames the XDP fast path redirects into a veth are lost at an end with neither XDP nor GRO); with --topology, start the switches with --fastpath on.")
+        var fastpath = false
 
         func validate() throws {
             guard (1...250).contains(hosts) else { throw ValidationError("--hosts must be 1...250 (got \(hosts))") }
@@ -40,11 +42,13 @@ struct TestbedCommand: ParsableCommand {
                 // A star: no switch started (its configuration is ready for `fabric switch`).
                 let tb = TopologyTestbed.star(prefix: prefix, hosts: hosts, routed: routed, mtu: mtu ?? 1500, queues: queues ?? 1)
                 try tb.up()
+                if fastpath { try tb.prepareHostsForFastPath() }
                 print(tb.summary, terminator: "")
+                let fast = fastpath ? " --fastpath on" : ""
                 if routed {
-                    print("run the switch: fabric switch --netns \(tb.switchNamespace) --config \(tb.configPath)")
+                    print("run the switch: fabric switch --netns \(tb.switchNamespace) --config \(tb.configPath)\(fast)")
                 } else {
-                    print("run the switch: fabric switch --netns \(tb.switchNamespace) --ports \(tb.switchPorts.joined(separator: ","))")
+                    print("run the switch: fabric switch --netns \(tb.switchNamespace) --ports \(tb.switchPorts.joined(separator: ","))\(fast)")
                 }
                 return
             }
@@ -53,8 +57,10 @@ struct TestbedCommand: ParsableCommand {
             if let queues { t.queues = queues }
             let tb = TopologyTestbed(topology: t, prefix: prefix)
             try tb.up(mode: mode.flatMap(LoadBalancingMode.init(name:)))
+            if fastpath { try tb.prepareHostsForFastPath() }
             var launcher = switchLauncher()
             launcher.statsInterval = 1
+            if fastpath { launcher.arguments += ["--fastpath", "on"] }
             try tb.startSwitches(launcher, detached: true)
             print(tb.summary, terminator: "")
             print("switches running (logs, stats, pids in \(tb.runDirectory)); remove everything: fabric testbed down --prefix \(prefix)")
