@@ -36,6 +36,10 @@ public struct Batch: ~Copyable {
     public var ingress = 0
     /// Monotonic nanoseconds when the batch was received.
     public var timestamp: UInt64 = 0
+    /// Per frame: nanoseconds from its XDP stamp (the port's XDP program saw it) to `timestamp`,
+    /// the time it waited in the socket's rx ring; 0 when the backend gives no stamp. Written by
+    /// the receive step; the pipeline only carries it to the egress queue.
+    public let ringWait: UnsafeMutablePointer<UInt32>
 
     public init(capacity: Int) {
         self.capacity = capacity
@@ -52,6 +56,7 @@ public struct Batch: ~Copyable {
         ipv4Source = .filled(with: 0, count: capacity)
         ipv4Target = .filled(with: Self.noTarget, count: capacity)
         flowHash = .filled(with: 0, count: capacity)
+        ringWait = .filled(with: 0, count: capacity)
     }
 
     deinit {
@@ -69,6 +74,7 @@ public struct Batch: ~Copyable {
         ipv4Source.deallocate()
         ipv4Target.deallocate()
         flowHash.deallocate()
+        ringWait.deallocate()
     }
 
     /// Appends a frame (test and receive helper). Returns false when full.

@@ -43,6 +43,10 @@ public struct Datapath: ~Copyable {
     /// a queue of it is stormed with the drop action (then `refuse` finds which). Kept by
     /// `refreshAcceptBound`, called wherever one of those changes.
     @usableFromInline let acceptBound: UnsafeMutablePointer<UInt64>
+    /// Per ingress port: how long received frames waited in the socket's rx ring, from the
+    /// XDP program's stamp to the worker's receive (recorded by the I/O layer, which reads the
+    /// stamps; empty where frames carry none).
+    public var ringWait: ResidenceHistograms
     /// `--workers N`: what this worker shares with the others (nil: one worker), its number,
     /// and when it last sent what it learned (`WorkerLinks`).
     var links: WorkerLinks?
@@ -98,6 +102,7 @@ public struct Datapath: ~Copyable {
         service = .filled(with: true, count: portCount)
         largestFrame = .filled(with: .max, count: portCount)
         acceptBound = .filled(with: UInt64(UInt32.max) + 1, count: portCount)
+        ringWait = ResidenceHistograms(histograms: portCount)
     }
 
     deinit {
@@ -158,7 +163,7 @@ public struct Datapath: ~Copyable {
             }
             let tc = batch.tc[i]
             enqueue(addr: batch.addr[i], len: batch.len[i], port: port, queue: classifier.queue(trafficClass: tc),
-                    tag: ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: tc)), stamp: now,
+                    tag: ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: tc)), stamp: now, wait: batch.ringWait[i],
                     ip: IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i]))
         }
     }
@@ -170,7 +175,8 @@ public struct Datapath: ~Copyable {
         let queue = classifier.queue(trafficClass: batch.tc[i])
         let tag = ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: batch.tc[i]))
         if verdict.isFlood {
-            flood(addr: addr, len: len, queue: queue, tag: tag, stamp: now, ip: IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i]))
+            flood(addr: addr, len: len, queue: queue, tag: tag, stamp: now, wait: batch.ringWait[i],
+                  ip: IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i]))
         } else if verdict.isConsume {
             counters[ingress].consumed &+= 1
             pfcReceiver.receive(frames + Int(addr), length: Int(len), port: ingress, pause: &egress[ingress].pause,
@@ -190,9 +196,9 @@ public struct Datapath: ~Copyable {
     /// the depth the frame finds, the mark made once it is queued (a frame dropped is not
     /// counted as marked). `ip` says where its IP header is (version 0: not IP, never marked).
     @inline(__always) @discardableResult
-    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, ip: IPLocation) -> Bool {
+    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32 = 0, ip: IPLocation) -> Bool {
         let mark = ip.version != 0 && ecn.marks(queue: queue) && ecn.shouldMark(depthBytes: egress[port].depth(queue: queue).bytes)
-        guard enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp) else { return false }
+        guard enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait) else { return false }
         if mark && ECNMarker.mark(ip: frames + Int(addr) + Int(ip.offset), version: ip.version) {
             counters[port].ecnMarked[queue] &+= 1
         }
@@ -203,7 +209,8 @@ public struct Datapath: ~Copyable {
     /// charged to an ingress PG (`tag`) is admitted by its PG first and charged while queued, at
     /// least `BufferConfig.minimumChargeBytes`.
     @inline(__always) @discardableResult
-    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
+    mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0,
+                          wait: UInt32 = 0) -> Bool {
         if UInt64(len) >= acceptBound[port], let refused = refuse(addr, len: len, port: port, queue: queue) { return refused }
         var part = (shared: 0, headroom: 0)
         let cost = admission.cost(len)
@@ -213,7 +220,7 @@ public struct Datapath: ~Copyable {
             }
             part = p
         }
-        guard egress[port].enqueue(addr: addr, len: len, queue: queue, tag: tag, stamp: stamp) else {
+        guard egress[port].enqueue(addr: addr, len: len, queue: queue, tag: tag, stamp: stamp, wait: wait) else {
             return drop(addr, .queueFull, countedOn: port)
         }
         if tag.isCharged {

@@ -61,6 +61,7 @@ extension Datapath {
             egress[p].dropped.update(repeating: 0, count: EgressPort.queueCount)
             egress[p].residence.reset()
         }
+        ringWait.reset()
         router.selector.newFlowlets = 0
         router.selector.pathChanges = 0
         router.selector.collisions = 0

@@ -17,18 +17,54 @@ public struct QueueReport: Codable, Sendable {
     public var pfcwdDropped: UInt64
     /// The last storm was declared after the queue had been paused this long.
     public var pfcwdDetectedAfterMilliseconds: Double
-    /// Switch residence time of the frames this queue sent (receive to transmit submit).
+    /// Switch residence time of the frames this queue sent: from the XDP stamp (`--ring-wait
+    /// on`), else from the worker's receive, to transmit submit.
     public var residence: ResidenceReport
 }
 
 /// Percentiles of a residence-time histogram, microseconds (HdrHistogram layout, 1 us
-/// resolution up to 127 us, 1.6% above).
+/// resolution up to 127 us, 1.6% above), with its exact sum and cumulative counts at fixed
+/// bounds (a Prometheus histogram). The optional fields are absent in files from before them.
 public struct ResidenceReport: Codable, Sendable {
     public var count: UInt64
     public var p50: UInt64
     public var p99: UInt64
     public var p999: UInt64
     public var max: UInt64
+    /// The sum of the times, microseconds, and the part of it the frames spent in their
+    /// socket's rx ring (from the XDP stamp to the worker's receive; 0 without stamps).
+    public var sumMicroseconds: Double? = nil
+    public var ringMicroseconds: Double? = nil
+    /// Frames below each of `bounds`, cumulative.
+    public var below: [UInt64]? = nil
+
+    /// The histogram bounds of `below` and of Prometheus' `le` labels, microseconds.
+    public static let bounds: [UInt64] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
+                                          100_000, 200_000, 500_000, 1_000_000]
+
+    public init(count: UInt64, p50: UInt64, p99: UInt64, p999: UInt64, max: UInt64,
+                sumMicroseconds: Double? = nil, ringMicroseconds: Double? = nil, below: [UInt64]? = nil) {
+        self.count = count
+        self.p50 = p50
+        self.p99 = p99
+        self.p999 = p999
+        self.max = max
+        self.sumMicroseconds = sumMicroseconds
+        self.ringMicroseconds = ringMicroseconds
+        self.below = below
+    }
+
+    /// Histogram `h` of `r`.
+    public init(_ r: borrowing ResidenceHistograms, _ h: Int) {
+        self.init(count: r.count(h), p50: r.percentile(h, 50), p99: r.percentile(h, 99), p999: r.percentile(h, 99.9), max: r.max(h),
+                  sumMicroseconds: Double(r.sum(h)) / 1000, ringMicroseconds: Double(r.ringSum(h)) / 1000,
+                  below: r.cumulative(h, bounds: Self.bounds))
+    }
+
+    /// The mean time, microseconds (0 without samples or a sum).
+    public var meanMicroseconds: Double { count == 0 ? 0 : (sumMicroseconds ?? 0) / Double(count) }
+    /// Of the mean, the part spent in the rx ring.
+    public var ringMeanMicroseconds: Double { count == 0 ? 0 : (ringMicroseconds ?? 0) / Double(count) }
 }
 
 /// One port as telemetry sees it: its counters and the state of its stages.
@@ -52,6 +88,9 @@ public struct PortStats: Sendable {
     public var loadBand: Int
     /// What the neighbour tables did for addresses on this port.
     public var neighbour: NeighbourCounters
+    /// How long the frames received here waited in the socket's rx ring (from their XDP
+    /// stamps; no samples without them).
+    public var ringWait: ResidenceReport
 }
 
 /// Read-only views of the data path: for telemetry, plain values copied out on request (a
@@ -68,9 +107,7 @@ extension Datapath {
                                stormed: watchdog.isStormed(port: p, queue: q), pfcwdStorms: c.pfcwdStorms[q],
                                pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
                                pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
-                               residence: ResidenceReport(count: e[p].residence.count(q), p50: e[p].residence.percentile(q, 50),
-                                                          p99: e[p].residence.percentile(q, 99), p999: e[p].residence.percentile(q, 99.9),
-                                                          max: e[p].residence.max(q)))
+                               residence: ResidenceReport(e[p].residence, q))
         }
         var pg = (bytes: [Int](), peak: [Int](), shared: [Int](), headroom: [Int](), headroomPeak: [Int]())
         for g in 0..<8 {
@@ -84,7 +121,8 @@ extension Datapath {
         for prio in 0..<8 { paused.append(e[p].pause.pausedNanoseconds(queue: pfcReceiver.queue(priority: prio), now: now)) }
         return PortStats(inService: service[p], linkUp: load.up[p], counters: counters[p], queues: queues, pausedNanoseconds: paused,
                          pgBytes: pg.bytes, pgPeak: pg.peak, pgShared: pg.shared, pgHeadroom: pg.headroom, pgHeadroomPeak: pg.headroomPeak,
-                         utilisation: load.utilisation[p], loadBand: Int(load.band[p]), neighbour: router.neighbours.counters(port: p))
+                         utilisation: load.utilisation[p], loadBand: Int(load.band[p]), neighbour: router.neighbours.counters(port: p),
+                         ringWait: ResidenceReport(ringWait, p))
     }
 
     /// The shared ingress pool: its size, bytes in use, the most ever in use.
@@ -113,6 +151,8 @@ extension Datapath {
 
     /// Residence-time histogram of (port, queue): bucket lower bounds (us) and counts.
     public func residenceBuckets(port: Int, queue: Int) -> [(us: UInt64, count: UInt64)] { egress[port].residence.buckets(queue) }
+    /// Rx-ring wait histogram of a port: bucket lower bounds (us) and counts.
+    public func ringWaitBuckets(port: Int) -> [(us: UInt64, count: UInt64)] { ringWait.buckets(port) }
 
     // MARK: - For the run loop and its samplers (cheap: per iteration or per sample)
 

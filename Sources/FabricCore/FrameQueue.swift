@@ -1,8 +1,8 @@
 /// A fixed power-of-two ring of frames (UMEM address + length) with packet and byte depth.
 /// Single owner: the worker thread that enqueues is the one that dequeues.
 ///
-/// One 24-byte entry per frame (address, receive stamp, length, tag) rather than an array per
-/// field: enqueue and dequeue touch one cache line instead of four.
+/// One 32-byte entry per frame (address, receive stamp, length, rx-ring wait, tag) rather than
+/// an array per field: enqueue and dequeue touch one cache line instead of five.
 public struct FrameQueue: ~Copyable {
     public let capacity: Int
     @usableFromInline let mask: Int
@@ -11,12 +11,16 @@ public struct FrameQueue: ~Copyable {
         /// When the frame was received (monotonic ns; 0 for frames the switch made).
         @usableFromInline var stamp: UInt64
         @usableFromInline var len: UInt32
+        /// Nanoseconds it waited in its socket's rx ring before `stamp` (from the XDP stamp;
+        /// 0 if it has none).
+        @usableFromInline var wait: UInt32
         /// Whom to credit when it leaves.
         @usableFromInline var tag: ChargeTag
-        @inlinable init(addr: UInt64, stamp: UInt64, len: UInt32, tag: ChargeTag) {
+        @inlinable init(addr: UInt64, stamp: UInt64, len: UInt32, wait: UInt32, tag: ChargeTag) {
             self.addr = addr
             self.stamp = stamp
             self.len = len
+            self.wait = wait
             self.tag = tag
         }
     }
@@ -43,9 +47,9 @@ public struct FrameQueue: ~Copyable {
     @inlinable public var isFull: Bool { tail &- head == capacity }
 
     /// Appends a frame; false (and nothing changes) when the queue is full.
-    @inlinable @inline(__always) public mutating func enqueue(addr: UInt64, len: UInt32, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
+    @inlinable @inline(__always) public mutating func enqueue(addr: UInt64, len: UInt32, tag: ChargeTag = .uncharged, stamp: UInt64 = 0, wait: UInt32 = 0) -> Bool {
         guard tail &- head < capacity else { return false }
-        entries[tail & mask] = Entry(addr: addr, stamp: stamp, len: len, tag: tag)
+        entries[tail & mask] = Entry(addr: addr, stamp: stamp, len: len, wait: wait, tag: tag)
         tail &+= 1
         byteDepth &+= Int(len)
         return true
@@ -70,13 +74,13 @@ public struct FrameQueue: ~Copyable {
         return QueuedFrame(addr: f.addr, len: f.len, tag: f.tag)
     }
 
-    /// Removes and returns the oldest frame with its tag and receive stamp.
-    @inlinable @inline(__always) public mutating func dequeueStamped() -> (addr: UInt64, len: UInt32, tag: ChargeTag, stamp: UInt64)? {
+    /// Removes and returns the oldest frame with its tag, receive stamp and rx-ring wait.
+    @inlinable @inline(__always) public mutating func dequeueStamped() -> (addr: UInt64, len: UInt32, tag: ChargeTag, stamp: UInt64, wait: UInt32)? {
         guard head != tail else { return nil }
         let e = entries[head & mask]
         head &+= 1
         byteDepth &-= Int(e.len)
-        return (e.addr, e.len, e.tag, e.stamp)
+        return (e.addr, e.len, e.tag, e.stamp, e.wait)
     }
 }
 

@@ -1,7 +1,10 @@
 /// Switch residence times of one egress queue in HdrHistogram's bucket layout at microsecond
 /// resolution: 1 us buckets up to 127 us, then every power of two split into 64 buckets (values
 /// within 1.6%, HdrHistogram with 2 significant digits), up to 2^31 us. Fixed counts in memory
-/// allocated once: recording is a shift, a count of leading zeros and an increment.
+/// allocated once: recording is a shift, a count of leading zeros and an increment. Each
+/// histogram also sums its values (nanoseconds, exact: for means and Prometheus' `_sum`) and,
+/// of those, the part a frame spent in its socket's rx ring (`ring`, from the XDP stamp to the
+/// worker's receive; 0 where frames carry no stamp).
 public struct ResidenceHistograms: ~Copyable {
     public static let subBuckets = 64
     public static let linear = 128
@@ -11,18 +14,24 @@ public struct ResidenceHistograms: ~Copyable {
     @usableFromInline let counts: UnsafeMutablePointer<UInt64>
     @usableFromInline let totals: UnsafeMutablePointer<UInt64>
     @usableFromInline let maxima: UnsafeMutablePointer<UInt64>
+    @usableFromInline let sums: UnsafeMutablePointer<UInt64>
+    @usableFromInline let ringSums: UnsafeMutablePointer<UInt64>
 
     public init(histograms: Int) {
         self.histograms = histograms
         counts = .filled(with: 0, count: histograms * Self.buckets)
         totals = .filled(with: 0, count: histograms)
         maxima = .filled(with: 0, count: histograms)
+        sums = .filled(with: 0, count: histograms)
+        ringSums = .filled(with: 0, count: histograms)
     }
 
     deinit {
         counts.deallocate()
         totals.deallocate()
         maxima.deallocate()
+        sums.deallocate()
+        ringSums.deallocate()
     }
 
     /// The bucket of a value in microseconds.
@@ -40,20 +49,44 @@ public struct ResidenceHistograms: ~Copyable {
         return UInt64(subBuckets + (bucket - linear) % subBuckets) << UInt64(e)
     }
 
-    @inlinable @inline(__always) public mutating func record(_ h: Int, nanoseconds: UInt64) {
+    /// Records a value of `nanoseconds`, of which `ring` were spent in an rx ring.
+    @inlinable @inline(__always) public mutating func record(_ h: Int, nanoseconds: UInt64, ring: UInt64 = 0) {
         let us = nanoseconds / 1000
         counts[h &* Self.buckets &+ Self.bucket(us)] &+= 1
         totals[h] &+= 1
+        sums[h] &+= nanoseconds
+        ringSums[h] &+= ring
         if us > maxima[h] { maxima[h] = us }
     }
 
     public func count(_ h: Int) -> UInt64 { totals[h] }
+    /// The sum of the values recorded, and of their rx-ring parts (nanoseconds).
+    public func sum(_ h: Int) -> UInt64 { sums[h] }
+    public func ringSum(_ h: Int) -> UInt64 { ringSums[h] }
+
+    /// Samples below each of `bounds` (microseconds, ascending), cumulative, as a Prometheus
+    /// histogram's `le` buckets: the buckets that end at or before the bound (to the bucket's
+    /// resolution: 1 us up to 127 us, 1.6% above).
+    public func cumulative(_ h: Int, bounds: [UInt64]) -> [UInt64] {
+        var out: [UInt64] = []
+        var seen: UInt64 = 0, b = 0
+        for bound in bounds {
+            while b < Self.buckets - 1 && Self.lowest(b + 1) <= bound {
+                seen &+= counts[h * Self.buckets + b]
+                b += 1
+            }
+            out.append(seen)
+        }
+        return out
+    }
 
     /// Empties every histogram.
     public func reset() {
         counts.update(repeating: 0, count: histograms * Self.buckets)
         totals.update(repeating: 0, count: histograms)
         maxima.update(repeating: 0, count: histograms)
+        sums.update(repeating: 0, count: histograms)
+        ringSums.update(repeating: 0, count: histograms)
     }
     public func max(_ h: Int) -> UInt64 { maxima[h] }
 

@@ -46,8 +46,12 @@ final class FastPathSync {
     struct Route6: Hashable { var prefix: IPv6Address, length: Int }
     struct Neighbour: Equatable { var mac: UInt64, expires: UInt64 }
 
-    init(maps: FastPathMaps, config: SwitchConfig, portMACs: [MACAddress]) {
+    /// `fp_config`'s FP_STAMP (`--ring-wait on`): kept whenever the config is written.
+    let stamp: Bool
+
+    init(maps: FastPathMaps, config: SwitchConfig, portMACs: [MACAddress], stamp: Bool) {
         self.maps = maps
+        self.stamp = stamp
         self.config = config
         self.portMACs = portMACs.map(\.rawValue)
         portCount = config.ports.count
@@ -71,6 +75,7 @@ final class FastPathSync {
         var c = FastPathConfig()
         c.on = on
         c.router = router
+        c.stamp = stamp
         c.userspaceTrafficClasses = config.qos.losslessTCs
         c.macAgingNanoseconds = macAging
         c.dscpToTrafficClass = config.qos.dscpToTC

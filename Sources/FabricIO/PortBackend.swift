@@ -76,6 +76,9 @@ public protocol PortBackend: ~Copyable {
     mutating func close()
     /// The XDP fast path's shared maps (`--fastpath on`, AF_XDP, worker 0), else nil.
     var fastPathMaps: FastPathMaps? { get }
+    /// Every received frame carries the time its port's XDP program saw it (CLOCK_MONOTONIC ns)
+    /// in the 8 bytes in front of it (`--ring-wait on`, AF_XDP).
+    var stampsFrames: Bool { get }
     /// Frames port p's program sent to userspace with the fast path on, per `FP_PUNT_*` slot
     /// (empty without the fast path).
     func fastPathPunts(_ p: Int) -> [UInt64]
@@ -83,6 +86,7 @@ public protocol PortBackend: ~Copyable {
 
 extension PortBackend where Self: ~Copyable {
     public var fastPathMaps: FastPathMaps? { nil }
+    public var stampsFrames: Bool { false }
     public func fastPathPunts(_ p: Int) -> [UInt64] { [] }
 
     /// The interface with that ifindex is gone. The index, not the name, is the device: a

@@ -138,7 +138,7 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             dp.setLink(port: p, up: false)
             logLine("fabric: port \(names[p]): link down at start (no carrier or administratively down)")
         }
-        if let maps = self.io.fastPathMaps { fastPath = FastPathSync(maps: maps, config: config, portMACs: macs) }
+        if let maps = self.io.fastPathMaps { fastPath = FastPathSync(maps: maps, config: config, portMACs: macs, stamp: self.io.stampsFrames) }
     }
 
     /// The largest interface MTU whose frames fit `packet` bytes.
@@ -158,12 +158,41 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         let n = io.receive(p, into: &batch, pool: &dp.pool)
         guard n > 0 else { return 0 }
         batch.ingress = p
-        batch.timestamp = now
+        if io.stampsFrames { readStamps(p, count: n) } else { batch.timestamp = now }
         // Before the pipeline rewrites them in place.
         captures.record(port: p, frames: dp.frames, pool: dp.pool, addr: batch.addr, len: batch.len, count: n, monotonic: now, outbound: false)
         dp.forward(&batch)
         return n
     }
+
+    /// The XDP stamps of a received batch (`--ring-wait on`): each frame's wait in the rx ring,
+    /// from its stamp to a clock read now (after the receive: `now` was read before it, and a
+    /// frame that arrived in between would look received before XDP saw it), into the batch for
+    /// its residence time and into the port's ring-wait histogram. Each stamp is cleared once
+    /// read, so a frame without one (an XDP program that did not stamp) cannot show a stale one;
+    /// a value that is no time of the last four seconds is taken for none.
+    @inline(__always) mutating func readStamps(_ p: Int, count n: Int) {
+        let t = monotonicNanoseconds()
+        batch.timestamp = t
+        let headroom = UInt64(dp.pool.frameSize &- 1)
+        for i in 0..<n {
+            let addr = batch.addr[i]
+            var wait: UInt64 = 0
+            if addr & headroom >= 8 {
+                let at = dp.frames + Int(addr &- 8)
+                let stamp = at.loadUnaligned(as: UInt64.self)
+                at.storeBytes(of: 0, as: UInt64.self)
+                if stamp != 0 && stamp <= t && t &- stamp < Self.stampHorizon {
+                    wait = t &- stamp
+                    dp.ringWait.record(p, nanoseconds: wait, ring: wait)
+                }
+            }
+            batch.ringWait[i] = UInt32(truncatingIfNeeded: wait)
+        }
+    }
+
+    /// An XDP stamp older than this is not one (a UInt32 of nanoseconds holds the wait).
+    static var stampHorizon: UInt64 { 4_000_000_000 }
 
     @inline(__always) mutating func transmit(_ p: Int, now: UInt64) -> Int {
         guard dp.hasQueued(port: p) else { return 0 }
@@ -310,7 +339,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
             let residence = (0..<portCount).map { p in
                 (0..<EgressPort.queueCount).map { q in dp.residenceBuckets(port: p, queue: q).flatMap { [$0.us, $0.count] } }
             }
-            r.close(trailer: RecordTrailer(final: report, residence: residence))
+            let ringWait = io.stampsFrames ? (0..<portCount).map { p in dp.ringWaitBuckets(port: p).flatMap { [$0.us, $0.count] } } : nil
+            r.close(trailer: RecordTrailer(final: report, residence: residence, ringWait: ringWait))
             recorder = nil
         }
         let captured = captures.close()

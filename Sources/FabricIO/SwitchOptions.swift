@@ -54,6 +54,10 @@ public struct SwitchOptions: Sendable {
     /// `--fastpath on`: the XDP program forwards itself what needs no userspace (bpf/README.md,
     /// "The fast path"); AF_XDP only.
     public var fastPath = false
+    /// `--ring-wait on` (the default): the XDP program stamps every frame it steers to a socket
+    /// with the time it saw it (8 bytes of metadata in front of the frame), so residence times
+    /// start there and the time frames wait in the rx ring is measured (`ringWait`). AF_XDP only.
+    public var ringStamps = true
 
     public init(ports: [String], bpfObject: String) {
         self.ports = ports

@@ -26,6 +26,8 @@ public struct XSKBackend: PortBackend, ~Copyable {
     let maxSegments: Int
     /// Preferred busy polling: the loop's recvfrom/sendto drive NAPI on every pass.
     let busyPoll: Bool
+    /// `--ring-wait on`: every frame its sockets receive carries an XDP stamp (`PortBackend`).
+    public let stampsFrames: Bool
     let pollFDs: UnsafeMutablePointer<pollfd>
     public let frames: UnsafeMutableRawPointer
     public let frameCount: Int
@@ -70,6 +72,9 @@ public struct XSKBackend: PortBackend, ~Copyable {
                 if let maps = res.fastPath {
                     try FastPathMaps.setPortIndex(p, of: prog)
                     try maps.setTransmit(port: p, ifindex: ifindexes[p])
+                } else if options.ringStamps {
+                    // With the fast path, FastPathSync writes FP_STAMP into the shared fp_config.
+                    try FastPathMaps.setStampOnly(of: prog)
                 }
                 if prog.replacedStale {
                     logLine("fabric: port \(name): replaced a stale \(XDPProgram.programName) program left by an earlier run")
@@ -94,6 +99,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
         secondary = primary != nil
         queue = options.queueID
         busyPoll = options.busyPollMicroseconds > 0
+        stampsFrames = options.ringStamps
         pollFDs = .allocate(capacity: portCount)
         frames = umem.base
         self.frameCount = frameCount

@@ -110,21 +110,22 @@ public enum ReportRenderer {
             .write(toFile: dir + "/port-load.svg", atomically: true, encoding: .utf8)
         files.append("port-load.svg")
 
-        // 3. Residence-time CDF per egress queue with samples.
+        // 3. Residence-time CDF per egress queue with samples, and each port's rx-ring wait.
         var cdfSeries: [(String, [(Double, Double)])] = []
+        func cdf(_ label: String, _ flat: [UInt64]) {
+            guard flat.count >= 2 else { return }
+            let pairs = stride(from: 0, to: flat.count - 1, by: 2).map { (Double(flat[$0]), Double(flat[$0 + 1])) }
+            let total = pairs.reduce(0) { $0 + $1.1 }
+            var acc = 0.0
+            cdfSeries.append((label, pairs.map { acc += $0.1; return (max($0.0, 1), acc / total) }))
+        }
         if let t = r.trailer {
             for (p, name) in ports.enumerated() where p < t.residence.count {
-                for q in 0..<t.residence[p].count {
-                    let flat = t.residence[p][q]
-                    guard flat.count >= 2 else { continue }
-                    let pairs = stride(from: 0, to: flat.count - 1, by: 2).map { (Double(flat[$0]), Double(flat[$0 + 1])) }
-                    let total = pairs.reduce(0) { $0 + $1.1 }
-                    var acc = 0.0
-                    cdfSeries.append(("\(name) q\(q)", pairs.map { acc += $0.1; return (max($0.0, 1), acc / total) }))
-                }
+                for q in 0..<t.residence[p].count { cdf("\(name) q\(q)", t.residence[p][q]) }
             }
+            for (p, name) in ports.enumerated() where p < (t.ringWait?.count ?? 0) { cdf("\(name) rx-ring wait", t.ringWait![p]) }
         }
-        try chart(title: "Switch residence time per egress queue (CDF)", xLabel: "residence time (us, log)", yLabel: "fraction of frames",
+        try chart(title: "Switch residence time per egress queue, and rx-ring wait per port (CDF)", xLabel: "time (us, log)", yLabel: "fraction of frames",
                   series: cdfSeries, logX: true, yMax: 1)
             .write(toFile: dir + "/residence-cdf.svg", atomically: true, encoding: .utf8)
         files.append("residence-cdf.svg")
@@ -163,10 +164,22 @@ public enum ReportRenderer {
             s += "| \(port.name) | \(port.rxFrames) | \(port.txFrames) | \(port.dropsTotal + port.socket.frames) | \(port.pfcRx.reduce(0, +)) | "
                 + "\(port.pfcTx.reduce(0, +)) | \(String(format: "%.1f", peak / 1024)) | \(String(format: "%.1f", Double(pausedSamples * r.header.intervalMicroseconds) / 1000)) |\n"
         }
-        s += "\nResidence time per egress queue (us):\n\n| port | queue | frames | p50 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n"
+        let stamped = f.ports.contains { $0.ringWait != nil }
+        s += "\nResidence time per egress queue (us), " + (stamped ? "from the XDP stamp (arrival) to transmit; \"in ring\": of the mean, the time in the rx ring"
+                                                                   : "from the worker's receive to transmit") + ":\n\n"
+        s += "| port | queue | frames | mean | p50 | p99 | p99.9 | max |" + (stamped ? " in ring |\n|---|---|---|---|---|---|---|---|---|\n" : "\n|---|---|---|---|---|---|---|---|\n")
         for port in f.ports {
             for q in port.queues where q.residence.count > 0 {
-                s += "| \(port.name) | \(q.queue) | \(q.residence.count) | \(q.residence.p50) | \(q.residence.p99) | \(q.residence.p999) | \(q.residence.max) |\n"
+                let x = q.residence
+                s += "| \(port.name) | \(q.queue) | \(x.count) | \(String(format: "%.1f", x.meanMicroseconds)) | \(x.p50) | \(x.p99) | \(x.p999) | \(x.max) |"
+                    + (stamped ? " \(String(format: "%.1f", x.ringMeanMicroseconds)) |\n" : "\n")
+            }
+        }
+        if stamped {
+            s += "\nRx-ring wait per ingress port (us), XDP stamp to the worker's receive:\n\n| port | frames | mean | p50 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|\n"
+            for port in f.ports {
+                guard let w = port.ringWait else { continue }
+                s += "| \(port.name) | \(w.count) | \(String(format: "%.1f", w.meanMicroseconds)) | \(w.p50) | \(w.p99) | \(w.p999) | \(w.max) |\n"
             }
         }
         let storms = (r.storms.last ?? 0) - (r.storms.first ?? 0)

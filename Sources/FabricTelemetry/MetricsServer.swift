@@ -1,4 +1,5 @@
 import FabricSystem
+import FabricCore
 import Foundation
 import Glibc
 import Prometheus
@@ -16,7 +17,11 @@ import Prometheus
 ///   `fabric_port_fastpath_tx_bytes_total` {port}, `fabric_port_fastpath_punts_total` {port, reason}
 /// - `fabric_queue_transmitted_total`, `fabric_queue_dropped_total`, `fabric_queue_ecn_marked_total`,
 ///   `fabric_queue_depth_bytes`, `fabric_queue_watermark_frames` {port, queue}
-/// - `fabric_residence_microseconds` {port, queue, quantile = 0.5, 0.99, 0.999, 1}
+/// - `fabric_residence_seconds` {port, queue}: histogram (`_bucket` {le}, `_sum`, `_count`) of the
+///   switch residence time, from the XDP stamp (`--ring-wait on`) or the worker's receive to
+///   transmit; `fabric_ring_wait_seconds` {port}: histogram of the time received frames waited in
+///   the port's socket rx ring (`--ring-wait on`); `fabric_residence_microseconds` {port, queue,
+///   quantile = 0.5, 0.99, 0.999, 1}: the same residence as percentiles (older dashboards)
 /// - `fabric_pfc_rx_frames_total`, `fabric_pfc_tx_frames_total`, `fabric_pfc_paused_microseconds_total`
 ///   {port, priority}; `fabric_pfcwd_storms_total` {port, queue}
 /// - `fabric_pg_bytes`, `fabric_pg_watermark_bytes`, `fabric_pg_headroom_watermark_bytes` {port, pg}
@@ -86,6 +91,9 @@ public final class MetricsServer: @unchecked Sendable {
     /// The snapshot in Prometheus text format.
     public static func render(_ r: SwitchReport) -> String {
         let reg = PrometheusCollectorRegistry()
+        // Histograms are rendered here from the switch's own: swift-prometheus' take one sample
+        // at a time.
+        var histograms = HistogramText()
         func counter(_ name: String, _ help: String, _ labels: [(String, String)], _ v: UInt64) {
             reg.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
                 .increment(by: Int64(clamping: v))
@@ -130,10 +138,15 @@ public final class MetricsServer: @unchecked Sendable {
                 gauge("fabric_queue_depth_bytes", "Bytes queued now", l, Double(q.depthBytes))
                 gauge("fabric_queue_watermark_frames", "Deepest the queue has been, frames", l, Double(q.watermarkFrames))
                 if q.residence.count > 0 {
+                    histograms.add("fabric_residence_seconds", "Switch residence time (XDP stamp, else worker receive, to transmit) of the queue's frames",
+                                   l, q.residence)
                     for (quantile, v) in [("0.5", q.residence.p50), ("0.99", q.residence.p99), ("0.999", q.residence.p999), ("1", q.residence.max)] {
                         gauge("fabric_residence_microseconds", "Switch residence time (receive to transmit) of the queue's frames", l + [("quantile", quantile)], Double(v))
                     }
                 }
+            }
+            if let w = p.ringWait {
+                histograms.add("fabric_ring_wait_seconds", "Time received frames waited in the port's socket rx ring (XDP stamp to worker)", port, w)
             }
             for prio in 0..<8 {
                 let l = port + [("priority", "\(prio)")]
@@ -169,6 +182,47 @@ public final class MetricsServer: @unchecked Sendable {
             counter("fabric_mac_learn_failures_total", "Source addresses the full MAC table could not learn", [], r.macLearnFailures ?? 0)
             counter("fabric_mac_moves_total", "Learned addresses seen again on another port (moved host or loop)", [], r.macMoves ?? 0)
         }
-        return reg.emitToString()
+        return reg.emitToString() + histograms.text
+    }
+}
+
+/// Prometheus histogram families in the text exposition format, from `ResidenceReport`s:
+/// cumulative `_bucket` counts at `ResidenceReport.bounds` and `+Inf`, `_sum` and `_count`, in
+/// seconds. Each family's series are kept together, after its HELP and TYPE lines.
+struct HistogramText {
+    private var families: [(name: String, help: String, lines: [String])] = []
+
+    mutating func add(_ name: String, _ help: String, _ labels: [(String, String)], _ r: ResidenceReport) {
+        var lines: [String] = []
+        func series(_ suffix: String, _ extra: [(String, String)], _ v: String) {
+            let all = (labels + extra).map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",")
+            lines.append("\(name)\(suffix){\(all)} \(v)")
+        }
+        let below = r.below ?? []
+        for (i, bound) in ResidenceReport.bounds.enumerated() where i < below.count {
+            series("_bucket", [("le", Self.seconds(Double(bound)))], "\(below[i])")
+        }
+        series("_bucket", [("le", "+Inf")], "\(r.count)")
+        series("_sum", [], Self.seconds(r.sumMicroseconds ?? 0))
+        series("_count", [], "\(r.count)")
+        if let i = families.firstIndex(where: { $0.name == name }) {
+            families[i].lines += lines
+        } else {
+            families.append((name, help, lines))
+        }
+    }
+
+    var text: String {
+        families.map { f in "# HELP \(f.name) \(f.help)\n# TYPE \(f.name) histogram\n" + f.lines.map { $0 + "\n" }.joined() }.joined()
+    }
+
+    /// Microseconds as seconds, without float noise (1e-06, 0.5, 1).
+    static func seconds(_ us: Double) -> String {
+        let s = us / 1e6
+        return s == s.rounded() ? String(Int(s)) : "\(s)"
+    }
+
+    static func escape(_ v: String) -> String {
+        v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 }

@@ -144,9 +144,13 @@ public struct RecordTrailer: Codable, Sendable {
     public var residence: [[[UInt64]]]
     /// Set when the file's limit (`--record-limit`) stopped the recording before the end.
     public var limitBytes: Int? = nil
-    public init(final: SwitchReport, residence: [[[UInt64]]]) {
+    /// Per port: rx-ring wait histogram buckets, flattened as `residence` (`--ring-wait on`;
+    /// absent in files from before it).
+    public var ringWait: [[UInt64]]? = nil
+    public init(final: SwitchReport, residence: [[[UInt64]]], ringWait: [[UInt64]]? = nil) {
         self.final = final
         self.residence = residence
+        self.ringWait = ringWait
     }
 }
 

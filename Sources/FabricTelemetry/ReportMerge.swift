@@ -87,6 +87,9 @@ extension PortReport {
         xdpRedirected &+= o.xdpRedirected
         xdpPassed &+= o.xdpPassed
         socket.add(o.socket)
+        if let w = o.ringWait {
+            if ringWait == nil { ringWait = w } else { ringWait!.add(w) }
+        }
         // The fast path's counters are worker 0's (the maps are the switch's, not a worker's).
         if fastpathFrames == nil {
             fastpathFrames = o.fastpathFrames
@@ -112,11 +115,24 @@ extension QueueReport {
         pfcwdRestored &+= o.pfcwdRestored
         pfcwdDropped &+= o.pfcwdDropped
         pfcwdDetectedAfterMilliseconds = max(pfcwdDetectedAfterMilliseconds, o.pfcwdDetectedAfterMilliseconds)
-        residence.count &+= o.residence.count
-        residence.p50 = max(residence.p50, o.residence.p50)
-        residence.p99 = max(residence.p99, o.residence.p99)
-        residence.p999 = max(residence.p999, o.residence.p999)
-        residence.max = max(residence.max, o.residence.max)
+        residence.add(o.residence)
+    }
+}
+
+extension ResidenceReport {
+    /// Counts, sums and histogram buckets add up; percentiles are the larger of the two (an
+    /// upper bound: the merged histogram's own percentiles are not kept).
+    mutating func add(_ o: ResidenceReport) {
+        count &+= o.count
+        p50 = Swift.max(p50, o.p50)
+        p99 = Swift.max(p99, o.p99)
+        p999 = Swift.max(p999, o.p999)
+        max = Swift.max(max, o.max)
+        if let s = o.sumMicroseconds { sumMicroseconds = (sumMicroseconds ?? 0) + s }
+        if let s = o.ringMicroseconds { ringMicroseconds = (ringMicroseconds ?? 0) + s }
+        if let b = o.below {
+            if let mine = below, mine.count == b.count { below = zip(mine, b).map { $0 &+ $1 } } else if below == nil { below = b }
+        }
     }
 }
 

@@ -61,7 +61,8 @@ extension SwitchReport {
                 queues: st.queues,
                 xdpRedirected: x.redirected, xdpPassed: x.passed, socket: x.socket,
                 fastpathFrames: x.fastpath?.frames, fastpathBytes: x.fastpath?.bytes,
-                fastpathTxFrames: x.fastpath?.txFrames, fastpathTxBytes: x.fastpath?.txBytes, fastpathPunts: x.fastpath?.punts))
+                fastpathTxFrames: x.fastpath?.txFrames, fastpathTxBytes: x.fastpath?.txBytes, fastpathPunts: x.fastpath?.punts,
+                ringWait: st.ringWait.count > 0 ? st.ringWait : nil))
         }
         let pool = dp.bufferPool, lb = dp.loadBalancing
         self.init(

@@ -75,6 +75,9 @@ public struct PortReport: Codable, Sendable {
     public var fastpathTxFrames: UInt64? = nil
     public var fastpathTxBytes: UInt64? = nil
     public var fastpathPunts: [String: UInt64]? = nil
+    /// `--ring-wait on` (absent when no frame received here carried an XDP stamp): how long
+    /// frames waited in the port's socket rx ring, from the XDP program to the worker.
+    public var ringWait: ResidenceReport? = nil
 }
 
 /// The kernel's own drop counters of an AF_XDP socket (getsockopt XDP_STATISTICS): frames the

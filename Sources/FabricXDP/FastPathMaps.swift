@@ -139,6 +139,17 @@ public final class FastPathMaps {
         try update(fd, &key, &value, "fabric_port")
     }
 
+    /// Without the fast path (no shared maps): turns on FP_STAMP, and nothing else, in
+    /// `program`'s own `fp_config` (loaded), so it stamps every frame it steers to a socket.
+    public static func setStampOnly(of program: XDPProgram) throws {
+        let fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(program.program), "fp_config")
+        guard fd >= 0 else { throw SystemError("\(program.interface): the XDP program is not loaded, or has no fp_config map (rebuild: scripts/build-bpf.sh)") }
+        var v = fp_config()
+        v.flags = UInt32(FP_STAMP.rawValue)
+        var key: UInt32 = 0
+        try update(fd, &key, &v, "fp_config")
+    }
+
     /// Frames `program`'s port sent to userspace, per reason (index: `fp_punt` raw value),
     /// summed over CPUs.
     public static func punts(of program: XDPProgram) -> [UInt64] {

@@ -153,4 +153,40 @@ final class ResidenceTests: XCTestCase {
         while e.dequeue(now: 2_000_000) != nil {}
         XCTAssertEqual(e.residence.count(3), 1, "off: nothing recorded")
     }
+
+    /// A frame's rx-ring wait (from its XDP stamp to the worker's receive) rides with it in the
+    /// queue: its residence counts from the XDP stamp, and the ring part is summed apart, so
+    /// the residence from the worker's stamp is the difference.
+    func testResidenceStartsAtTheXDPStampAndKeepsTheRingPartApart() {
+        var e = EgressPort(capacity: 16)
+        _ = e.enqueue(addr: 0, len: 100, queue: 2, stamp: 1_000_000, wait: 40_000)
+        _ = e.enqueue(addr: 1, len: 100, queue: 2, stamp: 1_100_000, wait: 0)        // no XDP stamp
+        _ = e.enqueue(addr: 2, len: 100, queue: 2, stamp: 1_200_000, wait: 300_000)
+        while e.dequeue(now: 1_300_000) != nil {}
+        XCTAssertEqual(e.residence.count(2), 3)
+        // 300+40, 200, 100+300 us from the earliest stamp each frame has.
+        XCTAssertEqual(e.residence.sum(2), 340_000 + 200_000 + 400_000)
+        XCTAssertEqual(e.residence.ringSum(2), 340_000)
+        XCTAssertEqual(e.residence.max(2), 400)
+        let r = ResidenceReport(e.residence, 2)
+        XCTAssertEqual(r.meanMicroseconds, 940.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(r.ringMeanMicroseconds, 340.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(r.meanMicroseconds - r.ringMeanMicroseconds, 600.0 / 3, accuracy: 1e-9, "residence from the worker's stamp")
+        e.residence.reset()
+        XCTAssertEqual(e.residence.sum(2), 0)
+        XCTAssertEqual(e.residence.ringSum(2), 0)
+    }
+
+    /// The cumulative counts behind Prometheus' `le` buckets: a sample counts below a bound
+    /// when its whole bucket lies below it.
+    func testCumulativeCountsBelowBounds() {
+        var h = ResidenceHistograms(histograms: 1)
+        for us: UInt64 in [0, 1, 4, 9, 10, 99, 5000, 2_000_000] { h.record(0, nanoseconds: us * 1000 + 500) }
+        XCTAssertEqual(h.cumulative(0, bounds: [1, 2, 5, 10, 100, 1000, 10_000, 1_000_000]), [1, 2, 3, 4, 6, 6, 7, 7])
+        let r = ResidenceReport(h, 0)
+        XCTAssertEqual(r.below?.count, ResidenceReport.bounds.count)
+        XCTAssertEqual(r.below?.last, 7, "2 s lies beyond the last bound, counted only in +Inf")
+        XCTAssertEqual(r.count, 8)
+        XCTAssertEqual(r.sumMicroseconds ?? 0, Double(0 + 1 + 4 + 9 + 10 + 99 + 5000 + 2_000_000) + 8 * 0.5, accuracy: 1e-6)
+    }
 }

@@ -76,9 +76,17 @@ final class MetricsIntegrationTests: LabTestCase {
             for name in sys.argv[1:]:
                 assert name in fams, 'missing ' + name
             rx = sum(s.value for s in fams['fabric_port_rx_frames'].samples if s.labels.get('port') == 'h1' and s.name.endswith('_total'))
+            # Histograms (seconds): cumulative buckets ending in +Inf = _count, and a _sum.
+            for fam, port in (('fabric_ring_wait_seconds', 'h1'), ('fabric_residence_seconds', 'h2')):
+                assert fams[fam].type == 'histogram', fam
+                ss = [s for s in fams[fam].samples if s.labels.get('port') == port and s.labels.get('queue', '0') == '0']
+                buckets = [s.value for s in ss if s.name.endswith('_bucket')]
+                count = [s.value for s in ss if s.name.endswith('_count')][0]
+                total = [s.value for s in ss if s.name.endswith('_sum')][0]
+                assert buckets == sorted(buckets) and buckets[-1] == count >= 5 and 0 < total < count, (fam, buckets, count, total)
             print('families', len(fams), 'h1_rx', int(rx))
             """
-        let names = ["fabric_up", "fabric_port_rx_frames", "fabric_port_tx_bytes", "fabric_queue_transmitted", "fabric_residence_microseconds",
+        let names = ["fabric_up", "fabric_port_rx_frames", "fabric_port_tx_bytes", "fabric_queue_transmitted", "fabric_residence_microseconds", "fabric_residence_seconds", "fabric_ring_wait_seconds",
                      "fabric_pfc_rx_frames", "fabric_pg_watermark_bytes", "fabric_buffer_pool_used_bytes", "fabric_flowlets"]
         let out = try Shell.inNamespace(tb.switchNamespace, ["python3", "-c", script] + names, check: false)
         XCTAssertTrue(out.contains("families"), out)

@@ -41,7 +41,9 @@ public struct EgressPort: ~Copyable {
     public let enqueued: UnsafeMutablePointer<UInt64>
     public let dequeued: UnsafeMutablePointer<UInt64>
     public let dropped: UnsafeMutablePointer<UInt64>
-    /// Switch residence time per queue (receive to transmit submit), when `recordResidence`.
+    /// Switch residence time per queue, when `recordResidence`: from the XDP stamp (the frame
+    /// reached the port's XDP program) to transmit submit; from the worker's receive where
+    /// frames carry no stamp. The rx-ring part of it is summed apart (`ringSum`).
     public var residence = ResidenceHistograms(histograms: EgressPort.queueCount)
     public var recordResidence = true
     /// Highest depth seen per queue, in frames.
@@ -136,8 +138,9 @@ public struct EgressPort: ~Copyable {
     public func capacity(queue q: Int) -> Int { queues[q].capacity }
 
     /// Queues a frame on queue `q`; false (counted) when that queue is full.
-    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0) -> Bool {
-        guard queues[q].enqueue(addr: addr, len: len, tag: tag, stamp: stamp) else {
+    @inlinable public mutating func enqueue(addr: UInt64, len: UInt32, queue q: Int = 0, tag: ChargeTag = .uncharged, stamp: UInt64 = 0,
+                                            wait: UInt32 = 0) -> Bool {
+        guard queues[q].enqueue(addr: addr, len: len, tag: tag, stamp: stamp, wait: wait) else {
             dropped[q] &+= 1
             return false
         }
@@ -178,14 +181,14 @@ public struct EgressPort: ~Copyable {
     /// The histogram update: a division by a constant, a count of leading zeros and three
     /// increments, inlined into the dequeue (out of line, the call and the registers it
     /// saved cost as much as the update).
-    @inlinable @inline(__always) mutating func noteResidence(_ q: Int, _ nanoseconds: UInt64) {
-        residence.record(q, nanoseconds: nanoseconds)
+    @inlinable @inline(__always) mutating func noteResidence(_ q: Int, _ nanoseconds: UInt64, ring: UInt32) {
+        residence.record(q, nanoseconds: nanoseconds &+ UInt64(ring), ring: UInt64(ring))
     }
 
     @inlinable @inline(__always) mutating func take(_ q: Int, now: UInt64 = 0) -> QueuedFrame {
         let f = queues[q].dequeueStamped()!
         dequeued[q] &+= 1
-        if recordResidence && f.stamp != 0 && now > f.stamp { noteResidence(q, now &- f.stamp) }
+        if recordResidence && f.stamp != 0 && now > f.stamp { noteResidence(q, now &- f.stamp, ring: f.wait) }
         if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
         return QueuedFrame(addr: f.addr, len: f.len, tag: f.tag)
     }

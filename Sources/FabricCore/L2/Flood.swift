@@ -11,21 +11,21 @@ extension Datapath {
     /// original (a lossless frame flooded to N ports holds N frames' worth of its PG until the
     /// last leaves), and ECN decides on each by the depth of its own egress queue: copies are
     /// taken before the original is queued, so one port's mark never reaches another's copy.
-    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, queue: Int, tag: ChargeTag, stamp: UInt64, ip: IPLocation = .none) {
+    @usableFromInline mutating func flood(addr: UInt64, len: UInt32, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32 = 0, ip: IPLocation = .none) {
         let ingress = tag.ingress
         var last = -1
         for p in 0..<portCount where p != ingress && service[p] && load.up[p] {
-            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue, tag: tag, stamp: stamp, ip: ip) }
+            if last >= 0 { copy(addr: addr, len: len, to: last, queue: queue, tag: tag, stamp: stamp, wait: wait, ip: ip) }
             last = p
         }
         if last >= 0 {
-            enqueue(addr: addr, len: len, port: last, queue: queue, tag: tag, stamp: stamp, ip: ip)
+            enqueue(addr: addr, len: len, port: last, queue: queue, tag: tag, stamp: stamp, wait: wait, ip: ip)
         } else {
             _ = drop(addr, .noEgress, countedOn: ingress)
         }
     }
 
-    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, ip: IPLocation) {
+    @inline(__always) mutating func copy(addr: UInt64, len: UInt32, to port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32, ip: IPLocation) {
         guard let fresh = pool.allocate() else {
             counters[port].drops[.noBuffer] &+= 1
             return
@@ -41,7 +41,7 @@ extension Datapath {
             memcpy(frames + Int(target), frames + Int(addr), Int(len))
         }
         counters[port].floodCopies &+= 1
-        enqueue(addr: target, len: len, port: port, queue: queue, tag: tag, stamp: stamp, ip: ip)
+        enqueue(addr: target, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait, ip: ip)
     }
 
     /// Copies a jumbo frame's chain into `target` (a frame already taken) and as many more

@@ -135,10 +135,23 @@ enum StatsTables {
     }
 
     static func latency(_ r: SwitchReport) -> String {
-        "Switch residence time (receive to transmit submit) per egress queue, microseconds:\n"
-            + table(["Port", "TxQ", "Packets", "p50", "p99", "p99.9", "max"],
-                    r.ports.flatMap { p in p.queues.filter { $0.residence.count > 0 }.map { q in
-                        [p.name, "UC\(q.queue)", n(q.residence.count), "\(q.residence.p50)", "\(q.residence.p99)", "\(q.residence.p999)", "\(q.residence.max)"]
-                    } })
+        let stamped = r.ports.contains { $0.ringWait != nil }
+        let mean = { (v: Double) in String(format: "%.1f", v) }
+        var out = "Switch residence time per egress queue, microseconds: "
+            + (stamped ? "from the frame's arrival (XDP stamp) to transmit submit; \"in ring\" is the part of the mean spent in the rx ring before the worker read it.\n"
+                       : "from the worker's receive to transmit submit (no XDP stamps: --ring-wait off or AF_PACKET).\n")
+        out += table(["Port", "TxQ", "Packets", "mean", "p50", "p99", "p99.9", "max"] + (stamped ? ["in ring"] : []),
+                     r.ports.flatMap { p in p.queues.filter { $0.residence.count > 0 }.map { q in
+                         let x = q.residence
+                         return [p.name, "UC\(q.queue)", n(x.count), mean(x.meanMicroseconds), "\(x.p50)", "\(x.p99)", "\(x.p999)", "\(x.max)"]
+                             + (stamped ? [mean(x.ringMeanMicroseconds)] : [])
+                     } })
+        guard stamped else { return out }
+        out += "\nRx-ring wait per ingress port (XDP stamp to the worker's receive), microseconds:\n"
+        out += table(["Port", "Packets", "mean", "p50", "p99", "p99.9", "max"],
+                     r.ports.compactMap { p in p.ringWait.map { w in
+                         [p.name, n(w.count), mean(w.meanMicroseconds), "\(w.p50)", "\(w.p99)", "\(w.p999)", "\(w.max)"]
+                     } })
+        return out
     }
 }

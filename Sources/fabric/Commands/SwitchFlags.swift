@@ -25,7 +25,9 @@ struct SwitchFlags: ParsableArguments {
     @Option(help: "Sockets under the ports: afxdp (AF_XDP, the fast path), afpacket (AF_PACKET with TPACKET_V3 rings, where AF_XDP is unavailable), auto (AF_XDP, else AF_PACKET with a message).")
     var backend: Backend = .afxdp
     @Option(help: "The XDP fast path (AF_XDP): on forwards in the XDP program what needs no userspace (lossy IP/Ethernet between unshaped ports, learned or resolved destinations) and sends only the rest to the pipeline (RoCEv2, lossless classes, PFC, ARP/ND, the switch's own addresses, ports with emulation or a capture; bpf/README.md); off sends every frame through userspace.")
-    var fastpath: FastPathSetting = .off
+    var fastpath: OnOff = .off
+    @Option(help: "Rx-ring wait (AF_XDP): on stamps each frame in the XDP program with the time it arrived, so residence times start there and the time frames wait in the socket's rx ring is its own histogram (fabric stats latency, ringWait); off starts residence when the worker reads the frame (saves the stamp, some 15 ns per frame in XDP).")
+    var ringWait: OnOff = .on
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
     var xdpMode: XDPMode = .auto
     @Option(help: "AF_XDP zero-copy: auto (the kernel picks: zero-copy where the driver supports it, else copy; veth copies), on (fail where the driver cannot), off (copy). The mode each port got is in the start line and stats (xdpMode).")
@@ -155,11 +157,12 @@ struct SwitchFlags: ParsableArguments {
         o.macAgingSeconds = macAging
         o.workerNice = workerNice
         o.fastPath = fastpath == .on
+        o.ringStamps = ringWait == .on
         o.verbose = verbose
     }
 }
 
-/// `--fastpath off|on`.
-enum FastPathSetting: String, CaseIterable, ExpressibleByArgument {
+/// `--fastpath`, `--ring-wait`: off or on.
+enum OnOff: String, CaseIterable, ExpressibleByArgument {
     case off, on
 }
