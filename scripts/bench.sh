@@ -38,6 +38,10 @@
 #   latency    at each --loads percentage of the rate that peer delivered in this round, paced;
 #              one-way latency of every frame from its send time to the kernel's receive stamp
 #              on h2 (SO_TIMESTAMPNS), p50/p99/p99.9/max.
+#              SwiftFabric peers also report their own view of each such run (`fabric stats`,
+#              counters zeroed before it): residence time of the frames h2's busiest queue sent, from
+#              the XDP stamp on h1's port to transmit (p50/p99, mean), the part of it spent in
+#              h1's socket rx ring, and h1's ring-wait histogram (issue 16).
 #   idle ping  200 echo requests 5 ms apart, h1 -> h2, no other traffic.
 # Gb/s = delivered frames/s x the size x 8 (FCS counted, preamble and gap not).
 #
@@ -138,6 +142,7 @@ for p in ${PEERS//,/ }; do
 done
 
 PREFIX=${BENCH_PREFIX:-sfbench}   # the test bed's namespaces: PREFIX-sw, PREFIX-h1, PREFIX-h2
+CTL=$PREFIX-fabric                  # the SwiftFabric peers' control socket (fabric stats --switch CTL)
 SW=$PREFIX-sw H1=$PREFIX-h1 H2=$PREFIX-h2
 H2_MAC=02:5f:00:00:00:02 ROUTER_MAC=02:5f:00:00:01:fe
 SRC_IP=10.77.1.1 SINK_IP=10.77.2.99   # no host has 10.77.2.99: h2 receives and discards
@@ -252,36 +257,36 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
   if [ "$(peer_workers "$1")" -gt 1 ]; then workers=(--workers "$(peer_workers "$1")"); cpus=$WORKER_CPUS; fi
   case ${1%-w[0-9]*} in
     swiftfabric-l2)
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control "${workers[@]}" >"$log" 2>&1 &
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
     swiftfabric-l2-fast|swiftfabric-l3-fast)
       # Frames XDP redirects into a veth are received only if its peer end runs XDP.
       host_xdp_pass
       if [ "${1%-w[0-9]*}" = swiftfabric-l3-fast ]; then
         l3_config > "$work/l3.yaml"
-        taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --no-control --fastpath on "${workers[@]}" >"$log" 2>&1 &
+        taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" --fastpath on "${workers[@]}" >"$log" 2>&1 &
         DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1
       else
-        taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control --fastpath on "${workers[@]}" >"$log" 2>&1 &
+        taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --fastpath on "${workers[@]}" >"$log" 2>&1 &
       fi
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
     swiftfabric-l2-nice10)
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
     swiftfabric-l3-nice10)
       l3_config > "$work/l3.yaml"
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --no-control --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
       DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
     c-xskfwd-nice10)
       ip netns exec $SW nice -n -10 taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
     swiftfabric-afpacket)
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --no-control --backend afpacket "${workers[@]}" >"$log" 2>&1 &
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --backend afpacket "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; steer_rps ;;
     swiftfabric-l3)
       l3_config > "$work/l3.yaml"
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --no-control "${workers[@]}" >"$log" 2>&1 &
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
       DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
     c-xskfwd)
@@ -360,6 +365,29 @@ stop_peer() {
 
 rx_packets() { ip netns exec $H2 cat /sys/class/net/eth0/statistics/rx_packets; }
 
+# SwiftFabric's own view of a latency run (its peers only, else null): the residence time of
+# the frames h2's busiest egress queue sent, from the XDP stamp (`--ring-wait on`) to transmit,
+# with the part spent in h1's socket rx ring, and h1's ring-wait histogram. Histograms are
+# cumulative, so the switch's counters are zeroed before each run (`fabric ctl clear counters`;
+# `fabric stats clear` keeps a reader-side baseline, which cannot subtract percentiles).
+switch_clear() { # peer
+  case $1 in swiftfabric-*) "$FABRIC" ctl --switch "$CTL" clear counters >/dev/null ;; esac
+}
+switch_view() { # peer -> JSON
+  case $1 in swiftfabric-*) ;; *) echo null; return ;; esac
+  "$FABRIC" stats --switch "$CTL" --json 2>/dev/null | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+ports = {p["name"]: p for p in r["ports"]}
+q = max(ports["h2"]["queues"], key=lambda q: q["residence"]["count"])
+x, w = q["residence"], ports["h1"].get("ringWait")
+n = x["count"] or 1
+print(json.dumps({"queue": q["queue"], "count": x["count"], "p50_us": x["p50"], "p99_us": x["p99"], "p999_us": x["p999"],
+                  "mean_us": x.get("sumMicroseconds", 0) / n, "ring_mean_us": x.get("ringMicroseconds", 0) / n,
+                  "ring_wait": None if w is None else {"count": w["count"], "mean_us": w["sumMicroseconds"] / max(w["count"], 1),
+                                                        "p50_us": w["p50"], "p99_us": w["p99"], "max_us": w["max"]}}))' || echo null
+}
+
 # Where the forwarding CPU's time went during one max-rate run.
 profile_summary() { # peer size
   echo "perf record -g -C $FWD_CPU during the $2 B max-rate run of $1"
@@ -424,14 +452,16 @@ PY
         ip netns exec $H2 $PROBE recv "${PROBE_KIND[@]}" eth0 "$((SECS + 1))" "$work/rx.log" > "$work/recv.out" &
         sink=$!
         wait_for "$work/recv.out" listening
+        switch_clear "$peer"
         before=$(rx_packets)
         gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send "${PROBE_KIND[@]}" eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" "$pps" "$work/tx.log" $FLOWS)
         wait $sink
         after=$(rx_packets)
+        view=$(switch_view "$peer")
         lat=$($PROBE join "$work/tx.log" "$work/rx.log" 100)
         python3 -c 'import json,sys; g=json.loads(sys.argv[6]); l=json.loads(sys.argv[7]); r=json.loads(open(sys.argv[8]).read().split("\n")[-2]); d=(int(sys.argv[10])-int(sys.argv[9]))/g["seconds"]
-print(json.dumps({"round": int(sys.argv[1]), "peer": sys.argv[2], "kind": "load", "size": int(sys.argv[3]), "load_pct": int(sys.argv[4]), "target_pps": float(sys.argv[5]), "offered_pps": g["pps"], "delivered_pps": d, "sink": r, "latency": l}))' \
-          "$round" "$peer" "$size" "$load" "$pps" "$gen" "$lat" "$work/recv.out" "$before" "$after" >> "$rows"
+print(json.dumps({"round": int(sys.argv[1]), "peer": sys.argv[2], "kind": "load", "size": int(sys.argv[3]), "load_pct": int(sys.argv[4]), "target_pps": float(sys.argv[5]), "offered_pps": g["pps"], "delivered_pps": d, "sink": r, "latency": l, "switch": json.loads(sys.argv[11])}))' \
+          "$round" "$peer" "$size" "$load" "$pps" "$gen" "$lat" "$work/recv.out" "$before" "$after" "$view" >> "$rows"
       done
       echo "bench: round $round $peer ${size}B: max $maxrate pps" >&2
     done

@@ -122,6 +122,25 @@ def summarise(rows):
                 b = load.get(("c-xskfwd", s, l), {})
                 e["p99_vs_c-xskfwd"] = med([rs[k]["latency"]["p99_us"] / b[k]["latency"]["p99_us"]
                                             for k in rs if k in b and b[k]["latency"]["p99_us"] > 0])
+                # SwiftFabric's own view of the same runs (bench.sh's switch_view; issue 16).
+                views = [(r["latency"]["p99_us"], r["switch"]) for r in rs.values() if r.get("switch") and r["switch"].get("count")]
+                if views:
+                    sw = [v for _, v in views]
+                    waits = [v["ring_wait"] for v in sw if v.get("ring_wait") and v["ring_wait"]["count"]]
+                    e["switch"] = {
+                        "rounds": len(sw),
+                        "p99_us": med([v["p99_us"] for v in sw]),
+                        "mean_us": med([v["mean_us"] for v in sw]),
+                        "ring_mean_us": med([v["ring_mean_us"] for v in sw]),
+                        "worker_mean_us": med([v["mean_us"] - v["ring_mean_us"] for v in sw]),
+                        "ring_wait_mean_us": med([w["mean_us"] for w in waits]) if waits else float("nan"),
+                        "ring_wait_p99_us": med([w["p99_us"] for w in waits]) if waits else float("nan"),
+                        # Per round: residence p99 at or below the one-way p99, and the mean
+                        # (XDP-stamped - worker-stamped) residence over the mean ring wait.
+                        "p99_within_one_way": sum(1 for oneway, v in views if v["p99_us"] <= oneway),
+                        "ring_ratio": [v["ring_mean_us"] / v["ring_wait"]["mean_us"] for v in sw
+                                       if v.get("ring_wait") and v["ring_wait"]["count"] and v["ring_wait"]["mean_us"] > 0],
+                    }
                 # The CDF of the median round (by p99), for the plot.
                 mid = sorted(rs.values(), key=lambda r: r["latency"]["p99_us"])[len(rs) // 2]
                 e["cdf"] = mid["latency"]["cdf"]
@@ -289,6 +308,23 @@ def markdown(s, a, plotfiles):
                 m.append(f"| {p} | {l}% | {fmt(e['offered_pps']/1e6)} | {fmt(e['delivered_pps']/1e6)} | {fmt(e['p50_us'], 1)} | "
                          f"{fmt(e['p99_us'], 1)} ({fmt(lo, 0)}-{fmt(hi, 0)}) | {fmt(e['p999_us'], 0)} | {fmt(e['max_us'], 0)} | "
                          f"{fmt(e['p99_vs_c-xskfwd'], 2)}x |")
+    views = [(k, e) for k, e in s["latency"].items() if "switch" in e]
+    if views:
+        m.append("\n**SwiftFabric's own view of the latency runs** (`fabric stats`, counters zeroed before each run; us, medians over rounds): "
+                 "residence of the frames h2's busiest egress queue sent, from the XDP stamp on h1's port to transmit "
+                 "(`--ring-wait on`); of its mean, the part spent in h1's socket rx ring (= XDP-stamped - worker-stamped); "
+                 "h1's ring-wait histogram; per round, the residence p99 at or below the one-way p99, and (XDP-stamped - "
+                 "worker-stamped mean) / mean ring wait:\n")
+        m.append("| peer | size | load | one-way p99 | residence p99 | p99 <= one-way | residence mean | worker-stamped mean | in ring | ring wait mean | ring wait p99 | ratio (min-max) |")
+        m.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for k, e in views:
+            p, size, l = k.rsplit("/", 2)
+            v = e["switch"]
+            rr = v["ring_ratio"]
+            ratio = f"{med(rr):.3f} ({min(rr):.3f}-{max(rr):.3f})" if rr else "-"
+            m.append(f"| {p} | {size} B | {l}% | {fmt(e['p99_us'], 1)} | {fmt(v['p99_us'], 1)} | {v['p99_within_one_way']}/{v['rounds']} | "
+                     f"{fmt(v['mean_us'], 1)} | {fmt(v['worker_mean_us'], 1)} | {fmt(v['ring_mean_us'], 1)} | {fmt(v['ring_wait_mean_us'], 1)} | "
+                     f"{fmt(v['ring_wait_p99_us'], 1)} | {ratio} |")
     m.append("\n**Idle ping** (200 requests 5 ms apart per round, RTT us; p99.9 and max over all rounds):\n")
     m.append("| peer | p50 | p99 | p99.9 | max | replies |")
     m.append("|---|---|---|---|---|---|")
@@ -324,6 +360,20 @@ def markdown(s, a, plotfiles):
     if fast:
         m.append("\n**Fast path** (issue #16; median of same-round ratios):\n")
         m += fast
+    ring = []
+    for k, e in s["latency"].items():
+        v = e.get("switch")
+        if not v or not v["ring_ratio"]:
+            continue
+        p, size, l = k.rsplit("/", 2)
+        r = med(v["ring_ratio"])
+        ring.append(f"- {p} {size} B at {l}%: residence p99 from the XDP stamp {fmt(v['p99_us'], 1)} us vs one-way p99 "
+                    f"{fmt(e['p99_us'], 1)} us (<= in {v['p99_within_one_way']} of {v['rounds']} rounds): "
+                    f"{'met' if v['p99_within_one_way'] == v['rounds'] else 'NOT met'}; mean (XDP-stamped - worker-stamped) residence "
+                    f"{fmt(v['ring_mean_us'], 1)} us = {r:.3f}x the mean ring wait (goal within 10%): {'met' if abs(r - 1) <= 0.1 else 'NOT met'}")
+    if ring:
+        m.append("\n**Ring wait** (issue 16; per round, then the median):\n")
+        m += ring
     jumbo = []
     for p in s["peers"]:
         if base_and_workers(p)[0] not in ("swiftfabric-l2", "swiftfabric-l3"):

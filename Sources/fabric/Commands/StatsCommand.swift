@@ -94,7 +94,7 @@ enum StatsBaseline {
     static let gauges: Set<String> = [
         "depthFrames", "depthBytes", "watermarkFrames", "pgBytes", "pgWatermark", "pgShared", "pgHeadroom", "pgHeadroomWatermark",
         "utilisation", "loadBand", "uptimeSeconds", "sequence", "ifindex", "macEntries", "poolBytes", "usedBytes", "watermarkBytes",
-        "residence", "pfcReaction", "pfcwdDetectedAfterMilliseconds", "flowletIdleMicroseconds", "ledger", "neighbours",
+        "residence", "ringWait", "pfcReaction", "pfcwdDetectedAfterMilliseconds", "flowletIdleMicroseconds", "ledger", "neighbours",
         "running", "inService", "linkUp", "stormed", "name", "mode", "xdpMode",
     ]
 
