@@ -26,7 +26,7 @@ struct SwitchFlags: ParsableArguments {
     var backend: Backend = .afxdp
     @Option(help: "The XDP fast path (AF_XDP): on forwards in the XDP program what needs no userspace (lossy IP/Ethernet between unshaped ports, learned or resolved destinations) and sends only the rest to the pipeline (RoCEv2, lossless classes, PFC, ARP/ND, the switch's own addresses, ports with emulation or a capture; bpf/README.md); off sends every frame through userspace.")
     var fastpath: OnOff = .off
-    @Option(help: "Rx-ring wait (AF_XDP): on stamps each frame in the XDP program with the time it arrived, so residence times start there and the time frames wait in the socket's rx ring is its own histogram (fabric stats latency, ringWait); off starts residence when the worker reads the frame (saves the stamp, some 15 ns per frame in XDP).")
+    @Option(help: "Rx-ring wait (AF_XDP): on stamps each frame in the XDP program with the time it arrived, so residence times start there and the time frames wait in the socket's rx ring is its own histogram (fabric stats latency, ringWait); off starts residence when the worker reads the frame (saves XDP a metadata adjust and a clock read per frame).")
     var ringWait: OnOff = .on
     @Option(help: "XDP attach mode: auto (native, falling back to generic), native or generic.")
     var xdpMode: XDPMode = .auto
