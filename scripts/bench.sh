@@ -4,7 +4,7 @@
 #
 #   sudo scripts/bench.sh [--rounds N] [--seconds S] [--sizes 64,1500] [--loads 10,50,90]
 #                         [--peers LIST] [--workers 1,2] [--traffic roce|udp] [--out DIR] [--readme]
-#                         [--profile] [--sender sfprobe|xdpgen]
+#                         [--profile] [--sender sfprobe|xdpgen] [--sink stack|xdp-drop]
 #
 # Peers (all by default, in this order):
 #   swiftfabric-l2        fabric switch --ports h1,h2 (learning bridge), AF_XDP
@@ -63,6 +63,16 @@
 #   The report names the sender, its offered rate in each round, and flags a run as
 #   sender-bound when the peer delivered >= 97% of what was offered.
 #
+# Sink of the max-rate runs (--sink): h2 counts frames in its veth's rx_packets either way.
+#   stack (default)  h2's IP stack receives each frame and drops it (no host has the address).
+#              That work lands on the forwarding CPU too (the switch's transmit into h2's veth
+#              schedules h2's receive there) and at 64 B it costs more than XDP forwarding: with
+#              xdpgen, xdp-redirect's core goes mostly to h2's ip_rcv / route lookup / drop.
+#   xdp-drop   bpf/xdpgen.bpf.c's xdpgen_sink (XDP_DROP) on h2's veth end for the max-rate run
+#              only (put back for the latency runs, which need the frames in h2's stack): the
+#              forwarding core then pays for forwarding and little else. Changes what the kernel
+#              peers' h2 does as well (their skbs then reach h2 through its NAPI, not the backlog).
+#
 # Jumbo frames: a size above 1518 makes every test bed's MTU the largest size less 18 (Ethernet
 # header and FCS; 9000 -> 8982; at most 9500, the largest the switch carries: so 9518 B), set by
 # `fabric testbed up --mtu`. The AF_XDP peers then take frames longer than one 4096-byte UMEM
@@ -103,7 +113,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0 OPTIONAL=0 PEERS="" WORKERS=1 TRAFFIC=roce SENDER=sfprobe
+ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0 OPTIONAL=0 PEERS="" WORKERS=1 TRAFFIC=roce SENDER=sfprobe SINK=stack
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -114,6 +124,7 @@ while [ $# -gt 0 ]; do
     --workers) WORKERS=$2; shift 2 ;;
     --traffic) TRAFFIC=$2; shift 2 ;;
     --sender) SENDER=$2; shift 2 ;;
+    --sink) SINK=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --readme) README=1; shift ;;
     --profile) PROFILE=1; shift ;;
@@ -126,6 +137,8 @@ case $TRAFFIC in roce) PROBE_KIND=() ;; udp) PROBE_KIND=(--udp) ;;
   *) echo "bench: --traffic: '$TRAFFIC' is not roce or udp" >&2; exit 2 ;; esac
 case $SENDER in sfprobe|xdpgen) ;;
   *) echo "bench: --sender: '$SENDER' is not sfprobe or xdpgen" >&2; exit 2 ;; esac
+case $SINK in stack|xdp-drop) ;;
+  *) echo "bench: --sink: '$SINK' is not stack or xdp-drop" >&2; exit 2 ;; esac
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 WORKER_CPUS=${WORKER_CPUS:-$FWD_CPU}
@@ -402,6 +415,26 @@ xdpgen_rx_prepare() {
   ip netns exec $SW sh -c 'echo 0 > /sys/class/net/h1/queues/rx-0/rps_cpus; echo 1 > /sys/class/net/h1/threaded'
   for p in $(ps -eo pid=,comm= | awk '$2 ~ /^napi\/h1-/ {print $1}'); do taskset -pc "$FWD_CPU" "$p" >/dev/null; done
 }
+# --sink xdp-drop: h2's veth end drops in XDP during the max-rate run; afterwards it gets back
+# what it had (xdp_pass for the peers that redirect into it in XDP, else nothing).
+SINK_HAD_PASS=0
+sink_prepare() {
+  [ "$SINK" = xdp-drop ] || return 0
+  SINK_HAD_PASS=0
+  ip -n $H2 link show dev eth0 | grep -q 'prog/xdp' && SINK_HAD_PASS=1
+  ip -n $H2 link set dev eth0 xdp off
+  ip -n $H2 link set dev eth0 xdp obj .build-bpf/xdpgen.o sec xdp.frags
+}
+sink_restore() {
+  [ "$SINK" = xdp-drop ] || return 0
+  ip -n $H2 link set dev eth0 xdp off
+  [ "$SINK_HAD_PASS" = 1 ] || return 0
+  if [ "$MTU" -gt 1500 ]; then
+    ip -n $H2 link set dev eth0 xdp obj "$work/xdp_pass_frags.o" sec xdp.frags
+  else
+    ip -n $H2 link set dev eth0 xdp obj .build-bpf/xdp_pass.o sec xdp
+  fi
+}
 xdpgen_rx_restore() {
   [ "$XDPGEN_GRO" = 1 ] || return 0
   ip netns exec $SW ethtool -K h1 gro off
@@ -452,6 +485,7 @@ PY
           "$round" "$peer" "$size" "its AF_XDP ports load an XDP program that is not multi-buffer aware; a veth refuses it above about 3500 bytes of MTU" >> "$rows"
         continue
       fi
+      sink_prepare
       before=$(rx_packets)
       perf_pid=""
       if [ "$PROFILE" = 1 ] && [ "$round" = 1 ]; then
@@ -479,6 +513,7 @@ PY
         wait "$perf_pid" || true
         profile_summary "$peer" "$size" > "$OUT/profile-$peer-$size.txt"
       fi
+      sink_restore
       maxrate=$(python3 -c 'import json,sys; g=json.loads(sys.argv[1]); print(round((int(sys.argv[3])-int(sys.argv[2]))/g["seconds"]))' "$gen" "$before" "$after")
       python3 -c 'import json,sys; g=json.loads(sys.argv[5]); r={"round": int(sys.argv[1]), "peer": sys.argv[2], "kind": "max", "size": int(sys.argv[3]), "delivered_pps": float(sys.argv[4]), "offered_pps": g["pps"], "sender": sys.argv[6]}
 if "tx_packets" in g: r["port_accepted_pps"] = g["tx_packets"] / g["seconds"]; r["port_refused_pps"] = g["tx_dropped"] / g["seconds"]
@@ -508,14 +543,15 @@ python3 scripts/bench_report.py --rows "$rows" --out "$OUT" --machine "$machine"
   --rounds "$ROUNDS" --seconds "$SECS" --gen-cpu "$GEN_CPU" --fwd-cpu "$FWD_CPU" --mtu "$MTU" --flows "$FLOWS" --traffic "$TRAFFIC" \
   $( [ "$README" = 1 ] && echo --readme README.md )
 # The sender of the max-rate runs, its offered rate per round, and where it was the limit.
-python3 - "$rows" "$OUT" <<'PY'
+python3 - "$rows" "$OUT" "$SINK" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 mx = [r for r in rows if r.get("kind") == "max"]
 if mx:
     rounds = sorted({r["round"] for r in mx})
     senders = sorted({r.get("sender", "sfprobe") for r in mx})
-    md = ["", f"**Sender of the max-rate runs**: {', '.join(senders)} (latency runs: sfprobe, paced). "
+    md = ["", f"**Sender of the max-rate runs**: {', '.join(senders)} (latency runs: sfprobe, paced); "
+          f"sink: {sys.argv[3]}" + (" (XDP_DROP on h2's veth for the max-rate runs)" if sys.argv[3] == "xdp-drop" else " (h2's IP stack)") + ". "
           "Offered / delivered Mpps per round; **sender-bound** = delivered >= 97% of offered, so the peer's own limit "
           "is not shown. For xdpgen, `port took` = what the switch's veth end accepted (the rest it refused, its ring full).", "",
           "| peer | size | " + " | ".join(f"round {k}" for k in rounds) + " | sender-bound |",
@@ -543,7 +579,7 @@ if mx:
     with open(f"{sys.argv[2]}/bench.md", "a") as f:
         f.write("\n".join(md) + "\n")
     j = json.load(open(f"{sys.argv[2]}/bench.json"))
-    j["sender"] = {"max_rate": senders, "latency": "sfprobe", "runs": out}
+    j["sender"] = {"max_rate": senders, "latency": "sfprobe", "sink": sys.argv[3], "runs": out}
     json.dump(j, open(f"{sys.argv[2]}/bench.json", "w"), indent=1)
 PY
 cat "$OUT/bench.md"
