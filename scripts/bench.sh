@@ -437,8 +437,10 @@ sink_restore() {
 }
 xdpgen_rx_restore() {
   [ "$XDPGEN_GRO" = 1 ] || return 0
+  # threaded off while the NAPI still exists (with GRO off there is none and the write fails)
+  ip netns exec $SW sh -c 'echo 0 > /sys/class/net/h1/threaded'
   ip netns exec $SW ethtool -K h1 gro off
-  ip netns exec $SW sh -c "echo 0 > /sys/class/net/h1/threaded; echo $XDPGEN_RPS > /sys/class/net/h1/queues/rx-0/rps_cpus"
+  ip netns exec $SW sh -c "echo $XDPGEN_RPS > /sys/class/net/h1/queues/rx-0/rps_cpus"
   XDPGEN_GRO=0
 }
 
