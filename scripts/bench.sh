@@ -47,7 +47,7 @@
 #              of machine, below what the XDP peers forward, so they come out sender-bound.
 #   xdpgen     Benchmarks/tools/xdpgen.c + bpf/xdpgen.bpf.c: BPF_PROG_RUN with live frames (as
 #              xdp-trafficgen), the same frames byte for byte, redirected out of h1's veth in
-#              XDP: ~3-5 Mpps at 64 B here. Frames up to 3500 B (one page); larger sizes fall
+#              XDP: ~3-7 Mpps at 64 B here. Frames up to 3500 B (one page); larger sizes fall
 #              back to sfprobe, said in the log and the rows. An XDP-redirected frame reaches the
 #              switch's port only if that veth end runs XDP or has GRO on (DESIGN.md); for the
 #              peers with no XDP program on it (linux-bridge, linux-ipfwd, swiftfabric-afpacket)
@@ -58,8 +58,12 @@
 #              h1 for that run (it would only queue to the same core again); all is put back for
 #              the latency runs. A veth picks its receive queue by the sending CPU, not a hash,
 #              so with --workers N > 1 every frame still lands in one queue: use sfprobe there.
-#              Not the default: every peer is measured with it, but the runs of record so far
-#              used sfprobe.
+#              At 3-7 Mpps every peer is in overload: the AF_XDP userspace peers then show
+#              receive livelock on their one core (their veth's NAPI takes 2-3 Mpps into the
+#              socket's ring, the process gets too little of the core to empty it). Not the
+#              default: the runs of record so far used sfprobe, and xdpgen was tried with the
+#              peers of Benchmarks/results/2026-12-02-fastpath-bench-xdpgen/ only (not with
+#              swiftfabric-afpacket, dpdk-testpmd, ovs-afxdp).
 #   The report names the sender, its offered rate in each round, and flags a run as
 #   sender-bound when the peer delivered >= 97% of what was offered.
 #
