@@ -4,7 +4,7 @@
 #
 #   sudo scripts/bench.sh [--rounds N] [--seconds S] [--sizes 64,1500] [--loads 10,50,90]
 #                         [--peers LIST] [--workers 1,2] [--traffic roce|udp] [--out DIR] [--readme]
-#                         [--profile]
+#                         [--profile] [--sender sfprobe|xdpgen] [--sink stack|xdp-drop]
 #
 # Peers (all by default, in this order):
 #   swiftfabric-l2        fabric switch --ports h1,h2 (learning bridge), AF_XDP
@@ -33,8 +33,8 @@
 # (--traffic udp: plain UDP instead, DSCP 0, not ECN-capable, port 4792, same sequence numbers)
 # to an address behind h2 (h2 counts and discards them), of --sizes bytes on the wire (FCS
 # included; default 64 and 1500; any of 64..9518):
-#   max rate   Benchmarks/tools/sfprobe sends as fast as it can for S seconds; delivered = h2's
-#              rx_packets counter.
+#   max rate   the sender (--sender, below) sends as fast as it can for S seconds; delivered =
+#              h2's rx_packets counter; offered = what the sender sent per second.
 #   latency    at each --loads percentage of the rate that peer delivered in this round, paced;
 #              one-way latency of every frame from its send time to the kernel's receive stamp
 #              on h2 (SO_TIMESTAMPNS), p50/p99/p99.9/max.
@@ -44,6 +44,42 @@
 #              h1's socket rx ring, and h1's ring-wait histogram (issue 16).
 #   idle ping  200 echo requests 5 ms apart, h1 -> h2, no other traffic.
 # Gb/s = delivered frames/s x the size x 8 (FCS counted, preamble and gap not).
+#
+# Sender of the max-rate runs (--sender; the latency runs are always sfprobe, paced, which stamps
+# every frame's send time):
+#   sfprobe (default)  AF_PACKET sendmmsg, 64 frames a call: ~0.4-0.55 Mpps at 64 B on this kind
+#              of machine, below what the XDP peers forward, so they come out sender-bound.
+#   xdpgen     Benchmarks/tools/xdpgen.c + bpf/xdpgen.bpf.c: BPF_PROG_RUN with live frames (as
+#              xdp-trafficgen), the same frames byte for byte, redirected out of h1's veth in
+#              XDP: ~3-7 Mpps at 64 B here. Frames up to 3500 B (one page); larger sizes fall
+#              back to sfprobe, said in the log and the rows. An XDP-redirected frame reaches the
+#              switch's port only if that veth end runs XDP or has GRO on (DESIGN.md); for the
+#              peers with no XDP program on it (linux-bridge, linux-ipfwd, swiftfabric-afpacket)
+#              the max-rate run switches GRO on at the switch's h1 (rx-udp-gro-forwarding stays
+#              off, so plain UDP is not coalesced: h2 counts 60-byte packets), makes its NAPI
+#              threaded and pins it to CPU $FWD_CPU like the XDP peers' (so the skb is built on
+#              the forwarding core, as a NIC driver would), with receive packet steering off on
+#              h1 for that run (it would only queue to the same core again); all is put back for
+#              the latency runs. A veth picks its receive queue by the sending CPU, not a hash,
+#              so with --workers N > 1 every frame still lands in one queue: use sfprobe there.
+#              At 3-7 Mpps every peer is in overload: the AF_XDP userspace peers then show
+#              receive livelock on their one core (their veth's NAPI takes 2-3 Mpps into the
+#              socket's ring, the process gets too little of the core to empty it). Not the
+#              default: the runs of record so far used sfprobe, and xdpgen was tried with the
+#              peers of Benchmarks/results/2026-12-02-fastpath-bench-xdpgen/ only (not with
+#              swiftfabric-afpacket, dpdk-testpmd, ovs-afxdp).
+#   The report names the sender, its offered rate in each round, and flags a run as
+#   sender-bound when the peer delivered >= 97% of what was offered.
+#
+# Sink of the max-rate runs (--sink): h2 counts frames in its veth's rx_packets either way.
+#   stack (default)  h2's IP stack receives each frame and drops it (no host has the address).
+#              That work lands on the forwarding CPU too (the switch's transmit into h2's veth
+#              schedules h2's receive there) and at 64 B it costs more than XDP forwarding: with
+#              xdpgen, xdp-redirect's core goes mostly to h2's ip_rcv / route lookup / drop.
+#   xdp-drop   bpf/xdpgen.bpf.c's xdpgen_sink (XDP_DROP) on h2's veth end for the max-rate run
+#              only (put back for the latency runs, which need the frames in h2's stack): the
+#              forwarding core then pays for forwarding and little else. Changes what the kernel
+#              peers' h2 does as well (their skbs then reach h2 through its NAPI, not the backlog).
 #
 # Jumbo frames: a size above 1518 makes every test bed's MTU the largest size less 18 (Ethernet
 # header and FCS; 9000 -> 8982; at most 9500, the largest the switch carries: so 9518 B), set by
@@ -85,7 +121,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0 OPTIONAL=0 PEERS="" WORKERS=1 TRAFFIC=roce
+ROUNDS=3 SECS=3 SIZES=64,1500 LOADS=10,50,90 OUT=bench-report README=0 PROFILE=0 OPTIONAL=0 PEERS="" WORKERS=1 TRAFFIC=roce SENDER=sfprobe SINK=stack
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -95,6 +131,8 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
     --traffic) TRAFFIC=$2; shift 2 ;;
+    --sender) SENDER=$2; shift 2 ;;
+    --sink) SINK=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --readme) README=1; shift ;;
     --profile) PROFILE=1; shift ;;
@@ -105,6 +143,10 @@ while [ $# -gt 0 ]; do
 done
 case $TRAFFIC in roce) PROBE_KIND=() ;; udp) PROBE_KIND=(--udp) ;;
   *) echo "bench: --traffic: '$TRAFFIC' is not roce or udp" >&2; exit 2 ;; esac
+case $SENDER in sfprobe|xdpgen) ;;
+  *) echo "bench: --sender: '$SENDER' is not sfprobe or xdpgen" >&2; exit 2 ;; esac
+case $SINK in stack|xdp-drop) ;;
+  *) echo "bench: --sink: '$SINK' is not stack or xdp-drop" >&2; exit 2 ;; esac
 GEN_CPU=${GEN_CPU:-0}
 FWD_CPU=${FWD_CPU:-1}
 WORKER_CPUS=${WORKER_CPUS:-$FWD_CPU}
@@ -123,6 +165,9 @@ for w in ${WORKERS//,/ }; do
 done
 FLOWS=1
 for w in ${WORKERS//,/ }; do [ "$w" -gt 1 ] && FLOWS=16; done
+if [ "$SENDER" = xdpgen ] && [ "$FLOWS" -gt 1 ]; then
+  echo "bench: note: xdpgen's frames all land in one receive queue of the switch's veth (a veth picks the queue by the sending CPU), so -wN peers get no spreading; sfprobe spreads them" >&2
+fi
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (namespaces, XDP)" >&2; exit 1; }
 if [ "$OPTIONAL" = 1 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpdk-dev librte-net-af-xdp23 openvswitch-switch-dpdk >/dev/null
@@ -153,6 +198,7 @@ mkdir -p "$work" "$OUT"
 gcc -O2 -Wall -o "$work/sfprobe" Benchmarks/tools/sfprobe.c
 gcc -O2 -Wall -o "$work/xskfwd" Benchmarks/tools/xskfwd.c -lxdp -lbpf
 gcc -O2 -Wall -o "$work/xdpredir" Benchmarks/tools/xdpredir.c -lbpf
+gcc -O2 -Wall -o "$work/xdpgen" Benchmarks/tools/xdpgen.c -lbpf
 for prog in xdp_redirect xdp_pass; do   # the xdp.frags builds of bpf/'s programs, for jumbo beds
   clang -O2 -g -Wall -Werror -target bpf -I"/usr/include/$(uname -m)-linux-gnu" -DXDP_SECTION='"xdp.frags"' \
     -c bpf/$prog.bpf.c -o "$work/${prog}_frags.o"
@@ -388,6 +434,48 @@ print(json.dumps({"queue": q["queue"], "count": x["count"], "p50_us": x["p50"], 
                                                         "p50_us": w["p50"], "p99_us": w["p99"], "max_us": w["max"]}}))' || echo null
 }
 
+# xdpgen's frames enter the switch's h1 as XDP frames: received only if h1 runs XDP (the AF_XDP
+# peers, xdp-redirect) or has GRO on. For the others, GRO on for the max-rate run, its NAPI
+# threaded on the forwarding CPU, RPS off on h1; put back afterwards (see the header).
+XDPGEN_GRO=0 XDPGEN_RPS=""
+xdpgen_rx_prepare() {
+  XDPGEN_GRO=0
+  ip -n $SW link show dev h1 | grep -q 'prog/xdp' && return 0
+  XDPGEN_GRO=1
+  XDPGEN_RPS=$(ip netns exec $SW cat /sys/class/net/h1/queues/rx-0/rps_cpus)
+  ip netns exec $SW ethtool -K h1 gro on
+  ip netns exec $SW sh -c 'echo 0 > /sys/class/net/h1/queues/rx-0/rps_cpus; echo 1 > /sys/class/net/h1/threaded'
+  for p in $(ps -eo pid=,comm= | awk '$2 ~ /^napi\/h1-/ {print $1}'); do taskset -pc "$FWD_CPU" "$p" >/dev/null; done
+}
+# --sink xdp-drop: h2's veth end drops in XDP during the max-rate run; afterwards it gets back
+# what it had (xdp_pass for the peers that redirect into it in XDP, else nothing).
+SINK_HAD_PASS=0
+sink_prepare() {
+  [ "$SINK" = xdp-drop ] || return 0
+  SINK_HAD_PASS=0
+  ip -n $H2 link show dev eth0 | grep -q 'prog/xdp' && SINK_HAD_PASS=1
+  ip -n $H2 link set dev eth0 xdp off
+  ip -n $H2 link set dev eth0 xdp obj .build-bpf/xdpgen.o sec xdp.frags
+}
+sink_restore() {
+  [ "$SINK" = xdp-drop ] || return 0
+  ip -n $H2 link set dev eth0 xdp off
+  [ "$SINK_HAD_PASS" = 1 ] || return 0
+  if [ "$MTU" -gt 1500 ]; then
+    ip -n $H2 link set dev eth0 xdp obj "$work/xdp_pass_frags.o" sec xdp.frags
+  else
+    ip -n $H2 link set dev eth0 xdp obj .build-bpf/xdp_pass.o sec xdp
+  fi
+}
+xdpgen_rx_restore() {
+  [ "$XDPGEN_GRO" = 1 ] || return 0
+  # threaded off while the NAPI still exists (with GRO off there is none and the write fails)
+  ip netns exec $SW sh -c 'echo 0 > /sys/class/net/h1/threaded'
+  ip netns exec $SW ethtool -K h1 gro off
+  ip netns exec $SW sh -c "echo $XDPGEN_RPS > /sys/class/net/h1/queues/rx-0/rps_cpus"
+  XDPGEN_GRO=0
+}
+
 # Where the forwarding CPU's time went during one max-rate run.
 profile_summary() { # peer size
   echo "perf record -g -C $FWD_CPU during the $2 B max-rate run of $1"
@@ -431,22 +519,40 @@ PY
           "$round" "$peer" "$size" "its AF_XDP ports load an XDP program that is not multi-buffer aware; a veth refuses it above about 3500 bytes of MTU" >> "$rows"
         continue
       fi
+      sink_prepare
       before=$(rx_packets)
       perf_pid=""
       if [ "$PROFILE" = 1 ] && [ "$round" = 1 ]; then
         perf record -q -g -C "$FWD_CPU" -o "$work/perf.data" -- sleep "$SECS" 2>/dev/null &
         perf_pid=$!
       fi
-      gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send "${PROBE_KIND[@]}" eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" 0 "$work/tx.log" $FLOWS)
-      sleep 0.2
-      after=$(rx_packets)
+      sender=$SENDER
+      if [ "$SENDER" = xdpgen ] && [ "$frame" -gt 3500 ]; then
+        sender=sfprobe
+        [ "$round" = 1 ] && echo "bench: $peer ${size}B: xdpgen takes frames up to 3500 B; sfprobe sends this size" >&2
+      fi
+      if [ "$sender" = xdpgen ]; then
+        xdpgen_rx_prepare
+        before=$(rx_packets)
+        gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" "$work/xdpgen" "${PROBE_KIND[@]}" .build-bpf/xdpgen.o eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" $FLOWS)
+        sleep 0.2
+        after=$(rx_packets)
+        xdpgen_rx_restore
+      else
+        gen=$(ip netns exec $H1 nice -n "$SENDER_NICE" taskset -c "$GEN_CPU" $PROBE send "${PROBE_KIND[@]}" eth0 $DST_MAC $SRC_IP $SINK_IP $frame "$SECS" 0 "$work/tx.log" $FLOWS)
+        sleep 0.2
+        after=$(rx_packets)
+      fi
       if [ -n "$perf_pid" ]; then
         wait "$perf_pid" || true
         profile_summary "$peer" "$size" > "$OUT/profile-$peer-$size.txt"
       fi
+      sink_restore
       maxrate=$(python3 -c 'import json,sys; g=json.loads(sys.argv[1]); print(round((int(sys.argv[3])-int(sys.argv[2]))/g["seconds"]))' "$gen" "$before" "$after")
-      python3 -c 'import json,sys; g=json.loads(sys.argv[5]); print(json.dumps({"round": int(sys.argv[1]), "peer": sys.argv[2], "kind": "max", "size": int(sys.argv[3]), "delivered_pps": float(sys.argv[4]), "offered_pps": g["pps"]}))' \
-        "$round" "$peer" "$size" "$maxrate" "$gen" >> "$rows"
+      python3 -c 'import json,sys; g=json.loads(sys.argv[5]); r={"round": int(sys.argv[1]), "peer": sys.argv[2], "kind": "max", "size": int(sys.argv[3]), "delivered_pps": float(sys.argv[4]), "offered_pps": g["pps"], "sender": sys.argv[6]}
+if "tx_packets" in g: r["port_accepted_pps"] = g["tx_packets"] / g["seconds"]; r["port_refused_pps"] = g["tx_dropped"] / g["seconds"]
+print(json.dumps(r))' \
+        "$round" "$peer" "$size" "$maxrate" "$gen" "$sender" >> "$rows"
       for load in ${LOADS//,/ }; do
         pps=$((maxrate * load / 100))
         ip netns exec $H2 $PROBE recv "${PROBE_KIND[@]}" eth0 "$((SECS + 1))" "$work/rx.log" > "$work/recv.out" &
@@ -472,4 +578,44 @@ done
 python3 scripts/bench_report.py --rows "$rows" --out "$OUT" --machine "$machine" \
   --rounds "$ROUNDS" --seconds "$SECS" --gen-cpu "$GEN_CPU" --fwd-cpu "$FWD_CPU" --mtu "$MTU" --flows "$FLOWS" --traffic "$TRAFFIC" \
   $( [ "$README" = 1 ] && echo --readme README.md )
+# The sender of the max-rate runs, its offered rate per round, and where it was the limit.
+python3 - "$rows" "$OUT" "$SINK" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+mx = [r for r in rows if r.get("kind") == "max"]
+if mx:
+    rounds = sorted({r["round"] for r in mx})
+    senders = sorted({r.get("sender", "sfprobe") for r in mx})
+    md = ["", f"**Sender of the max-rate runs**: {', '.join(senders)} (latency runs: sfprobe, paced); "
+          f"sink: {sys.argv[3]}" + (" (XDP_DROP on h2's veth for the max-rate runs)" if sys.argv[3] == "xdp-drop" else " (h2's IP stack)") + ". "
+          "Offered / delivered Mpps per round; **sender-bound** = delivered >= 97% of offered, so the peer's own limit "
+          "is not shown. For xdpgen, `port took` = what the switch's veth end accepted (the rest it refused, its ring full).", "",
+          "| peer | size | " + " | ".join(f"round {k}" for k in rounds) + " | sender-bound |",
+          "|---|---|" + "---|" * (len(rounds) + 1)]
+    out = {}
+    for key in sorted({(r["peer"], r["size"]) for r in mx}, key=lambda k: (k[1], [r["peer"] for r in mx].index(k[0]))):
+        rs = {r["round"]: r for r in mx if (r["peer"], r["size"]) == key}
+        cells, bound = [], 0
+        for k in rounds:
+            r = rs.get(k)
+            if not r:
+                cells.append("-"); continue
+            b = r["offered_pps"] > 0 and r["delivered_pps"] >= 0.97 * r["offered_pps"]
+            bound += b
+            c = f"{r['offered_pps']/1e6:.2f} / {r['delivered_pps']/1e6:.3f}"
+            if "port_accepted_pps" in r:
+                c += f" (port took {r['port_accepted_pps']/1e6:.3f})"
+            cells.append(c + (" **SB**" if b else ""))
+        md.append(f"| {key[0]} | {key[1]} B | " + " | ".join(cells) + f" | {bound}/{len(rs)} rounds |")
+        out[f"{key[0]}/{key[1]}"] = {"per_round": {str(k): {"sender": r.get("sender", "sfprobe"), "offered_pps": r["offered_pps"],
+                                                             "delivered_pps": r["delivered_pps"],
+                                                             **({"port_accepted_pps": r["port_accepted_pps"]} if "port_accepted_pps" in r else {})}
+                                                   for k, r in rs.items()},
+                                     "sender_bound_rounds": bound}
+    with open(f"{sys.argv[2]}/bench.md", "a") as f:
+        f.write("\n".join(md) + "\n")
+    j = json.load(open(f"{sys.argv[2]}/bench.json"))
+    j["sender"] = {"max_rate": senders, "latency": "sfprobe", "sink": sys.argv[3], "runs": out}
+    json.dump(j, open(f"{sys.argv[2]}/bench.json", "w"), indent=1)
+PY
 cat "$OUT/bench.md"
