@@ -158,7 +158,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         let n = io.receive(p, into: &batch, pool: &dp.pool)
         guard n > 0 else { return 0 }
         batch.ingress = p
-        if io.stampsFrames { readStamps(p, count: n) } else { batch.timestamp = now }
+        batch.timestamp = now
+        if io.stampsFrames { readStamps(p, count: n, now: now) }
         // Before the pipeline rewrites them in place.
         captures.record(port: p, frames: dp.frames, pool: dp.pool, addr: batch.addr, len: batch.len, count: n, monotonic: now, outbound: false)
         dp.forward(&batch)
@@ -166,14 +167,13 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     }
 
     /// The XDP stamps of a received batch (`--ring-wait on`): each frame's wait in the rx ring,
-    /// from its stamp to a clock read now (after the receive: `now` was read before it, and a
-    /// frame that arrived in between would look received before XDP saw it), into the batch for
-    /// its residence time and into the port's ring-wait histogram. Each stamp is cleared once
-    /// read, so a frame without one (an XDP program that did not stamp) cannot show a stale one;
-    /// a value that is no time of the last four seconds is taken for none.
-    @inline(__always) mutating func readStamps(_ p: Int, count n: Int) {
-        let t = monotonicNanoseconds()
-        batch.timestamp = t
+    /// from its stamp to `now`, the pass's clock (the batch's receive time for the whole
+    /// pipeline: the data path's timers compare it with the ticks' clock, so it must not be
+    /// later than the next tick's), into the batch for its residence time and into the port's
+    /// ring-wait histogram. A frame that reached XDP after `now` was read waited less than this
+    /// pass: 0. Each stamp is cleared once read, so a frame without one (an XDP program that did
+    /// not stamp) cannot show a stale one; a value outside the last four seconds is none.
+    @inline(__always) mutating func readStamps(_ p: Int, count n: Int, now: UInt64) {
         let headroom = UInt64(dp.pool.frameSize &- 1)
         for i in 0..<n {
             let addr = batch.addr[i]
@@ -182,8 +182,8 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
                 let at = dp.frames + Int(addr &- 8)
                 let stamp = at.loadUnaligned(as: UInt64.self)
                 at.storeBytes(of: 0, as: UInt64.self)
-                if stamp != 0 && stamp <= t && t &- stamp < Self.stampHorizon {
-                    wait = t &- stamp
+                if stamp != 0 && (stamp <= now ? now &- stamp < Self.stampHorizon : stamp &- now < Self.stampHorizon) {
+                    if stamp < now { wait = now &- stamp }
                     dp.ringWait.record(p, nanoseconds: wait, ring: wait)
                 }
             }

@@ -125,48 +125,54 @@ final class FastPathIntegrationTests: LabTestCase {
         XCTAssertGreaterThanOrEqual(final.ports[0].rxFrames, 1010, "every frame through the pipeline")
     }
 
-    /// Mixed traffic (issue 16): h1 offers 1 Gb/s of lossless RoCEv2 (DSCP 26 -> TC3) into h2's
-    /// 200 Mb/s emulated port, through the userspace pipeline with PFC, while TCP between h3 and
-    /// h4 (unshaped ports) runs at the same time through the XDP fast path. The lossless class
-    /// loses nothing; the TCP frames are counted by the fast path, not by the pipeline.
-    func testLosslessRoCEIntoABottleneckLosesNothingWhileTCPTakesTheFastPath() throws {
-        let tb = try makeTestbed(hosts: 4, routed: true)
+    /// Mixed traffic (issue 16): the lossless incast of `fabric lossless`, h1 and h2 each
+    /// offering 250 Mb/s of RoCEv2 (DSCP 26 -> lossless TC3, 2 QPs each) into h3's 200 Mb/s
+    /// emulated port through the userspace pipeline with PFC, while iperf3 TCP h4 -> h5 (unshaped
+    /// ports) runs at the same time through the XDP fast path. The lossless class loses nothing
+    /// and both senders are paused; the TCP frames are counted by the fast path, not by the
+    /// pipeline.
+    func testLosslessIncastLosesNothingWhileTCPTakesTheFastPath() throws {
+        let tb = try makeTestbed(hosts: 5, routed: true)
         try prepareHostsForRedirects(tb)
-        let sw = try startSwitch(tb, config: config(tb, speeds: [1: 10, 2: 0.2]) {
-            $0.useSmallLosslessBuffers()
-            $0.ecn.queues = 0
-        }, extra: ["--queue-capacity", "4096", "--fastpath", "on"])
-        // Resolve h3 and h4 first (ARP through userspace), so that TCP is fast from its start.
-        for (a, b) in [(3, 4), (4, 3)] {
-            XCTAssertEqual(try Ping.run(from: tb.hostNamespace(a), to: tb.hostAddress(b), count: 2, interval: 0.02).received, 2)
-        }
-        usleep(400_000)
-        let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(4), "iperf3", "-s", "-1", "-p", "5203"])
-        defer { server.stop(grace: 2) }
-        usleep(300_000)
-        let client = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(3), "iperf3", "-c", tb.hostAddress(4), "-p", "5203", "-t", "4", "-J"])
-        defer { client.stop(grace: 2) }
-        let r = try RoCERun.run(fabric: fabric, from: tb.hostNamespace(1), to: tb.hostNamespace(2), destination: tb.hostAddress(2),
-                                seconds: 2, rate: 1, qps: 2, message: 16384, mtu: 1024)
-        _ = client.wait(timeout: 10)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(client.output.utf8)) as? [String: Any], client.output)
+        var lab = LosslessIncast(testbed: tb, launcher: launcher)
+        lab.senders = 2
+        lab.seconds = 3
+        let iperf = NSTemporaryDirectory() + "fabric-mixed-\(getpid())-\(UUID().uuidString.prefix(6)).json"
+        defer { try? FileManager.default.removeItem(atPath: iperf) }
+        // Alongside the incast: resolve h4 and h5 (ARP through userspace, into the fast path's
+        // maps at the next 100 ms sync), then TCP for 3 s while the RoCEv2 senders run.
+        let (h4, h5) = (tb.hostNamespace(4), tb.hostNamespace(5))
+        let tcp = "ip netns exec \(h5) iperf3 -s -1 -p 5203 >/dev/null & server=$!; "
+            + "ip netns exec \(h4) ping -c 2 -i 0.02 -q \(tb.hostAddress(5)) >/dev/null; "
+            + "ip netns exec \(h5) ping -c 2 -i 0.02 -q \(tb.hostAddress(4)) >/dev/null; sleep 0.4; "
+            + "ip netns exec \(h4) iperf3 -c \(tb.hostAddress(5)) -p 5203 -t 3 -J > \(iperf); wait $server"
+        let on = try lab.run(pfc: true, cc: "none", alongside: ["sh", "-c", tcp], switchArguments: ["--fastpath", "on"])
+        print(LosslessIncast.table([on]))
+        let out = (try? String(contentsOfFile: iperf, encoding: .utf8)) ?? ""
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "iperf3: \(out.prefix(400))")
         let bps = (((json["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? NSNumber)?.doubleValue ?? 0
-        XCTAssertEqual(sw.child.stop(), 0)
-        let final = try StatsFile.read(statsFile)
-        print(final.table)
-        print("mixed: RoCEv2 \(r.sender.packets) sent, \(r.receiver.packets) received, lost \(r.receiver.lost), \(r.sender.pauseFrames) PFC pauses "
-              + "at the sender; TCP h3 -> h4 \(String(format: "%.0f", bps / 1e6)) Mb/s, fast path h3 \(final.ports[2].fastpathFrames ?? 0) "
-              + "h4 \(final.ports[3].fastpathFrames ?? 0) frames, pipeline h3 \(final.ports[2].rxFrames) h4 \(final.ports[3].rxFrames) frames")
-        XCTAssertGreaterThan(r.sender.pauseFrames, 0, "the switch paused the sender")
-        XCTAssertEqual(r.receiver.lost, 0, "lossless: no PSN gap")
-        XCTAssertEqual(r.receiver.packets, r.sender.packets, "every RoCEv2 packet sent arrived")
-        XCTAssertGreaterThan(final.ports[0].pfcTx[3], 0)
-        XCTAssertGreaterThanOrEqual(final.ports[0].fastpathPunts?["roce"] ?? 0, r.sender.packets, "RoCEv2 went to userspace")
+        let r = on.report, w = on.workload
+        print("mixed: RoCEv2 \(w.sentPackets) sent by h1 and h2, \(w.receivedPackets) received by h3, lost \(w.lost) "
+              + "(h3's own socket dropped \(w.hostDrops)), \(on.pausesAtSenders) PFC pauses at the senders; TCP h4 -> h5 "
+              + "\(String(format: "%.0f", bps / 1e6)) Mb/s, fast path h4 \(r.ports[3].fastpathFrames ?? 0) h5 \(r.ports[4].fastpathFrames ?? 0) "
+              + "frames, pipeline h4 \(r.ports[3].rxFrames) h5 \(r.ports[4].rxFrames) frames")
+        // Nothing lost between the hosts' wires (a receiving host's own socket falling behind on
+        // 2 shared cores is reported apart: then what is missing is at most what it dropped).
+        if w.hostDrops == 0 {
+            XCTAssertEqual(w.lost, 0, "lossless: no PSN gap")
+            XCTAssertEqual(w.receivedPackets, w.sentPackets, "every RoCEv2 packet sent arrived")
+        } else {
+            XCTAssertLessThanOrEqual(w.sentPackets - w.receivedPackets, w.hostDrops, "every packet missing was dropped by h3 itself")
+        }
+        XCTAssertEqual(on.switchDrops, 0, "no drop of any kind: \(on.dropReasons)")
+        for s in w.senders { XCTAssertGreaterThan(s.report.pauseFrames, 0, "h\(s.from) was paused") }
+        XCTAssertGreaterThan(r.ports[0].pfcTx[3] + r.ports[1].pfcTx[3], 0)
+        XCTAssertGreaterThanOrEqual((r.ports[0].fastpathPunts?["roce"] ?? 0) + (r.ports[1].fastpathPunts?["roce"] ?? 0), w.sentPackets,
+                                    "RoCEv2 went to userspace")
         XCTAssertGreaterThan(bps, 1e7, "TCP between the unshaped ports")
-        let tcpFast = (final.ports[2].fastpathFrames ?? 0) + (final.ports[3].fastpathFrames ?? 0)
-        XCTAssertGreaterThan(tcpFast, 10 * (final.ports[2].rxFrames + final.ports[3].rxFrames), "TCP took the fast path")
-        for p in final.ports { XCTAssertEqual(p.dropsTotal, 0, "\(p.name): \(p.drops.filter { $0.value > 0 })") }
-        XCTAssertTrue(final.ledger.balances, "\(final.ledger)")
+        let tcpFast = (r.ports[3].fastpathFrames ?? 0) + (r.ports[4].fastpathFrames ?? 0)
+        XCTAssertGreaterThan(tcpFast, 10 * (r.ports[3].rxFrames + r.ports[4].rxFrames), "TCP took the fast path")
+        XCTAssertTrue(r.ledger.balances, "\(r.ledger)")
     }
 
     /// 64 UDP flows from h1 to 10.88.0.1, held by h3 and h4 (an ECMP route over both).
