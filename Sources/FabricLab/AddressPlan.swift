@@ -134,7 +134,7 @@ public struct AddressPlan: Sendable {
         var c = SwitchConfig(name: name, mode: topology.mode,
                              ports: mine.map { PortConfig(name: $0.name, mac: $0.mac, addresses: $0.addresses, speedGbps: $0.gbps,
                                                           delayNanoseconds: $0.delayNanoseconds, lossPercent: $0.lossPercent, lossSeed: $0.lossSeed) })
-        c.buffers.mtu = topology.mtu
+        c.buffers.mtu = topology.mtu(ofSwitch: node)
         guard topology.mode == .router else { return c }
         c.loadBalancing.mode = loadBalancing ?? topology.loadBalancing
         if let ns = topology.flowletIdleNanoseconds { c.loadBalancing.flowletIdleNanoseconds = ns }
