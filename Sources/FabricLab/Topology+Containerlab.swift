@@ -76,7 +76,12 @@ extension Topology {
         var nodeCursors: [String: Cursor] = [:]
         for (name, c) in try nodesNode.entries(expected: "a mapping of node names to {kind: ...}") {
             // `nodes: {n1: }` is a node with nothing but the defaults.
-            let own: [String: Cursor] = if case .scalar = c.node { [:] } else { try settings(c) }
+            var own: [String: Cursor] = [:]
+            if case .scalar(let v) = c.node {
+                guard ["", "~", "null"].contains(v.string) else { throw c.fail("expected node settings like {kind: linux}, got '\(v.string)'") }
+            } else {
+                own = try settings(c)
+            }
             var group: [String: Cursor] = [:]
             if let g = own["group"] {
                 guard let found = groups[try g.string()] else { throw g.fail("no group named '\(try g.string())' in topology.groups") }

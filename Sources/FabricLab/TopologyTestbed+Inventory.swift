@@ -54,7 +54,7 @@ extension TopologyTestbed {
 
     func writeInventory() throws {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-        try e.encode(inventory).write(to: URL(fileURLWithPath: inventoryPath), options: .atomic)
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try (e.encode(inventory) + Data("\n".utf8)).write(to: URL(fileURLWithPath: inventoryPath), options: .atomic)
     }
 }

@@ -203,6 +203,10 @@ final class ContainerlabTests: XCTestCase {
         XCTAssertEqual(reject(nodes + "    - type: vxlan\n      endpoints: [{node: s1, interface: e1}]\n"),
                        "t.clab.yml:7: topology.links[0].type: a link of type 'vxlan' has no place in a test bed; links are veths (type: veth, or the brief form)")
         XCTAssertEqual(reject(nodes + "    - endpoints: [\"h1:eth1\", \"host:veth9\"]\n"), "t.clab.yml:7: topology.links[0]: no node named 'host'")
+        XCTAssertEqual(reject("name: n\ntopology:\n  defaults: {kind: nokia_srlinux}\n  nodes:\n    s1:\n    h1: linux\n"),
+                       "t.clab.yml:6: topology.nodes.h1: expected node settings like {kind: linux}, got 'linux'")
+        XCTAssertEqual(try parse("name: n\ntopology:\n  defaults: {kind: nokia_srlinux}\n  nodes:\n    s1:\n    s2: ~\n  links:\n    - endpoints: [\"s1:e1\", \"s2:e1\"]\n").switches,
+                       ["s1", "s2"], "a node with nothing: the defaults' kind")
     }
 
     /// An L2 bed with a loop is refused, naming the link that closes it; routed, the same
