@@ -10,6 +10,9 @@
 //   topology.defaults / kinds / groups      inherited as containerlab does: node > group > kind
 //                                           > defaults (kind, labels)
 //   labels: swiftfabric.role                switch | host | bridge, overriding the kind's role
+//   labels: swiftfabric.config              a switch's own configuration sections (qos, buffers,
+//                                           pfc, ecn, load_balancing) over the generated ones:
+//                                           Topology+SwitchOverrides.swift
 //   topology.defaults.labels: swiftfabric.  the bed's settings, as the old format's defaults:
 //     mode, uplink_speed, host_speed, load_balancing, flowlet_idle, host_subnets, ipv6, mtu, queues
 //   links[i].endpoints                      "node:interface" (brief form) or, with type: veth,
@@ -20,12 +23,15 @@
 //                                           link itself; ipv4/ipv6 get a note on stderr)
 import FabricConfig
 import FabricCore
+import Foundation
 
 extension Topology {
     /// Label keys start with this; what follows is a setting's name.
     static let labelPrefix = "swiftfabric."
     /// Settings of the whole bed: labels of `topology.defaults` only.
     static let bedSettings = ["mode", "uplink_speed", "host_speed", "load_balancing", "flowlet_idle", "host_subnets", "ipv6", "mtu", "queues"]
+    /// A node's settings, in the labels of any level (node, group, kind, defaults).
+    static let nodeSettings = ["role", "config"]
     /// A link's settings, in `vars: {swiftfabric: {...}}`.
     static let linkSettings = ["speed", "delay", "loss", "loss_seed"]
     /// Every key a containerlab node, kind, group or `defaults` may have (its schema's
@@ -68,7 +74,7 @@ extension Topology {
         var t = Topology()
         // The bed's settings: SwiftFabric labels of `defaults`.
         var bed: [String: Cursor] = [:]
-        for (name, c) in try swiftFabricLabels(defaults["labels"]) where name != "role" { bed[name] = c }
+        for (name, c) in try swiftFabricLabels(defaults["labels"]) where !nodeSettings.contains(name) { bed[name] = c }
         try apply(bed, to: &t)
         if bed["mode"] == nil { t.mode = .router }
 
@@ -94,20 +100,32 @@ extension Topology {
             // Labels as containerlab merges them: the node's over its group's, over its kind's, over the defaults'.
             var role: Role?
             var roleCursor = kc
+            var config: Cursor?
             for (level, where_) in [(defaults, ""), (kinds[kind] ?? [:], "kinds.\(kind)"), (group, "a group"), (own, "a node")] {
                 for (setting, lc) in try swiftFabricLabels(level["labels"]) {
-                    guard setting == "role" else {
+                    switch setting {
+                    case "role": (role, roleCursor) = (try lc.oneOf(Role.self), lc)
+                    case "config": config = lc
+                    default:
                         if !where_.isEmpty { throw lc.fail("\(labelPrefix)\(setting) is a setting of the whole bed: give it in topology.defaults.labels, not in \(where_)") }
-                        continue
                     }
-                    role = try lc.oneOf(Role.self)
-                    roleCursor = lc
                 }
             }
             guard let r = role ?? Self.role(ofKind: kind, switchKinds: switchKinds) else {
                 throw roleCursor.fail("kind '\(kind)' is the machine's own network, not a node; a test bed's nodes each have a namespace of their own")
             }
-            t.nodes.append(Node(name: name, role: r, labKind: kind))
+            var node = Node(name: name, role: r, labKind: kind)
+            // A host runs no switch: a config inherited from the defaults or its kind is not for it.
+            if let config, r != .host {
+                let base = URL(fileURLWithPath: root.file).deletingLastPathComponent()
+                let path = URL(fileURLWithPath: try config.string(), relativeTo: base).standardizedFileURL.path
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw config.fail("no file \(path) (a switch configuration with some of: \(SwitchOverrides.sections.joined(separator: ", ")); "
+                                      + "a relative path starts at the topology file)")
+                }
+                node.overrides = try SwitchOverrides.load(file: path)
+            }
+            t.nodes.append(node)
             nodeCursors[name] = c
         }
         if bed["mode"] == nil, t.nodes.contains(where: { $0.role == .bridge }) { t.mode = .bridge }
@@ -167,8 +185,8 @@ extension Topology {
         try (labels?.entries(expected: "a mapping of label names to values") ?? []).compactMap { key, c in
             guard key.hasPrefix(labelPrefix) else { return nil }
             let name = String(key.dropFirst(labelPrefix.count))
-            guard name == "role" || bedSettings.contains(name) else {
-                throw c.fail("unknown label '\(key)' (SwiftFabric's are \(labelPrefix)role and, in topology.defaults, "
+            guard nodeSettings.contains(name) || bedSettings.contains(name) else {
+                throw c.fail("unknown label '\(key)' (SwiftFabric's are \(labelPrefix)role, \(labelPrefix)config and, in topology.defaults, "
                              + bedSettings.map { labelPrefix + $0 }.joined(separator: ", ") + ")")
             }
             return (name, c)
@@ -196,8 +214,10 @@ extension Topology {
             }
             w.section("nodes") { w in
                 for n in nodes {
-                    let role = Self.role(ofKind: n.labKind) == n.role ? "" : ", labels: {\(Self.labelPrefix)role: \(n.role.rawValue)}"
-                    w.field(YAMLWriter.scalar(n.name), "{kind: \(YAMLWriter.scalar(n.labKind))\(role)}")
+                    var labels: [String] = []
+                    if Self.role(ofKind: n.labKind) != n.role { labels.append("\(Self.labelPrefix)role: \(n.role.rawValue)") }
+                    if let o = n.overrides { labels.append("\(Self.labelPrefix)config: \(YAMLWriter.scalar(o.file))") }
+                    w.field(YAMLWriter.scalar(n.name), "{kind: \(YAMLWriter.scalar(n.labKind))" + (labels.isEmpty ? "" : ", labels: {\(labels.joined(separator: ", "))}") + "}")
                 }
             }
             w.section("links") { w in

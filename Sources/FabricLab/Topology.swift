@@ -38,6 +38,8 @@ public struct Topology: Sendable, Equatable {
         /// what the file said, kept for the inventory and the recorded file.
         public var labKind: String
         public var kind: Kind { role == .host ? .host : .switch }
+        /// A switch's own sections of its configuration (`swiftfabric.config`), over the generated ones.
+        public var overrides: SwitchOverrides?
         public init(name: String, kind: Kind) {
             self.init(name: name, role: kind == .host ? .host : .switch)
         }

@@ -171,7 +171,7 @@ final class ContainerlabTests: XCTestCase {
         XCTAssertEqual(reject(base), "t.clab.yml:4: topology.nodes.s1.labels.swiftfabric.mode: swiftfabric.mode is a setting of the whole bed: "
                        + "give it in topology.defaults.labels, not in a node")
         XCTAssertTrue(reject(base.replacingOccurrences(of: "swiftfabric.mode: bridge", with: "swiftfabric.speed: 1G"))
-            .hasPrefix("t.clab.yml:4: topology.nodes.s1.labels.swiftfabric.speed: unknown label 'swiftfabric.speed' (SwiftFabric's are swiftfabric.role and"))
+            .hasPrefix("t.clab.yml:4: topology.nodes.s1.labels.swiftfabric.speed: unknown label 'swiftfabric.speed' (SwiftFabric's are swiftfabric.role, swiftfabric.config and"))
         let plain = base.replacingOccurrences(of: ", labels: {swiftfabric.mode: bridge}", with: "")
         XCTAssertEqual(reject(plain + "      vars: {swiftfabric.speed: 1G}\n"),
                        "t.clab.yml:8: topology.links[0].vars.swiftfabric.speed: a link's SwiftFabric settings go in vars: {swiftfabric: {speed, delay, loss, loss_seed}}")
@@ -181,6 +181,67 @@ final class ContainerlabTests: XCTestCase {
         var notes: [String] = []
         _ = try Topology.parse(plain + "      ipv4: [\"192.168.0.1/24\", \"192.168.0.2/24\"]\n", file: "t.clab.yml", note: { notes.append($0) })
         XCTAssertEqual(notes, ["t.clab.yml:8: topology.links[0].ipv4: ignored: the test bed numbers every link itself"])
+    }
+
+    /// `swiftfabric.config` names a switch configuration file whose sections replace the
+    /// generated ones on that switch (inherited from its kind here); ports and routes stay the bed's.
+    func testASwitchConfigurationOverridesTheGeneratedSections() throws {
+        let dir = NSTemporaryDirectory() + "clab-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            # leaves: deeper ECN thresholds, flowlets
+            ecn: {queues: [3], kmin: 50KB, kmax: 500KB, pmax: 20}
+            load_balancing: {mode: flowlet, flowlet_idle: 1ms}
+            buffers: {pool: 4MB}
+            """.write(toFile: "\(dir)/leaf.yaml", atomically: true, encoding: .utf8)
+        let topology = """
+            name: o
+            topology:
+              defaults: {labels: {swiftfabric.mtu: 3000}}
+              kinds:
+                nokia_srlinux: {labels: {swiftfabric.config: leaf.yaml}}
+                linux: {labels: {swiftfabric.config: leaf.yaml}}
+              nodes:
+                leaf1: {kind: nokia_srlinux}
+                spine: {kind: arista_ceos}
+                h1: {kind: linux}
+              links:
+                - endpoints: ["leaf1:e1-1", "spine:eth1"]
+                - endpoints: ["h1:eth1", "leaf1:e1-2"]
+            """
+        try topology.write(toFile: "\(dir)/o.clab.yml", atomically: true, encoding: .utf8)
+        let t = try Topology.load(file: "\(dir)/o.clab.yml", note: { XCTFail("unexpected note: \($0)") })
+        XCTAssertEqual(t.nodes[0].overrides?.file, "\(dir)/leaf.yaml", "relative to the topology file")
+        XCTAssertNil(t.nodes[1].overrides, "another kind")
+        XCTAssertNil(t.nodes[2].overrides, "a host runs no switch")
+        let tb = TopologyTestbed(topology: t, prefix: "ov")
+        let leaf = tb.switchConfig("leaf1"), spine = tb.switchConfig("spine")
+        XCTAssertEqual(leaf.ecn.kminBytes, 50 << 10)
+        XCTAssertEqual(leaf.loadBalancing.mode, .flowlet)
+        XCTAssertEqual(leaf.loadBalancing.flowletIdleNanoseconds, 1_000_000)
+        XCTAssertEqual(leaf.buffers.poolBytes, 4 << 20)
+        XCTAssertEqual(leaf.buffers.mtu, 3000, "the links' MTU, which the file does not give")
+        XCTAssertEqual(leaf.ports, TopologyTestbed(topology: try parse(topology.replacingOccurrences(of: "swiftfabric.config: leaf.yaml", with: "x: y")), prefix: "ov")
+                        .switchConfig("leaf1").ports, "ports as generated")
+        XCTAssertEqual(leaf.routes.count, 0, "leaf1 holds the only host subnet")
+        XCTAssertEqual(spine.ecn, SwitchConfig(name: "x", mode: .router, ports: []).ecn, "the spine keeps the defaults")
+        XCTAssertEqual(try ConfigLoader.parse(SwitchConfigYAML.text(leaf)), leaf, "the switch reads what the bed writes")
+        XCTAssertEqual(try Topology.parse(t.yaml, note: { _ in }), t, "recorded with the file's absolute path")
+
+        try "ports: []\n".write(toFile: "\(dir)/bad.yaml", atomically: true, encoding: .utf8)
+        try "ecn: {kmin: 2MB, kmax: 1MB}\n".write(toFile: "\(dir)/bad2.yaml", atomically: true, encoding: .utf8)
+        func reject(_ file: String) -> String {
+            do {
+                _ = try Topology.parse(topology.replacingOccurrences(of: "swiftfabric.config: leaf.yaml", with: "swiftfabric.config: \(file)"),
+                                       file: "\(dir)/o.clab.yml", note: { _ in })
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        XCTAssertEqual(reject("bad.yaml"), "\(dir)/bad.yaml:1: ports: 'ports' is what the test bed generates for each switch; an override holds only qos, buffers, pfc, ecn, load_balancing")
+        XCTAssertEqual(reject("bad2.yaml"), "\(dir)/bad2.yaml:1: ecn.kmin: kmin (2097152 bytes) must be below kmax (1048576 bytes)")
+        XCTAssertTrue(reject("none.yaml").hasPrefix("\(dir)/o.clab.yml:5: topology.kinds.nokia_srlinux.labels.swiftfabric.config: no file \(dir)/none.yaml"),
+                      reject("none.yaml"))
     }
 
     // MARK: - Bad files
