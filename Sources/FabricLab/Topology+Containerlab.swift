@@ -76,7 +76,6 @@ extension Topology {
         var bed: [String: Cursor] = [:]
         for (name, c) in try swiftFabricLabels(defaults["labels"]) where !nodeSettings.contains(name) { bed[name] = c }
         try apply(bed, to: &t)
-        if bed["mode"] == nil { t.mode = .router }
 
         guard let nodesNode = topo["nodes"] else { throw topoNode.fail("missing 'nodes' (a mapping of node names to {kind: ...})") }
         var nodeCursors: [String: Cursor] = [:]
@@ -101,13 +100,13 @@ extension Topology {
             var role: Role?
             var roleCursor = kc
             var config: Cursor?
-            for (level, where_) in [(defaults, ""), (kinds[kind] ?? [:], "kinds.\(kind)"), (group, "a group"), (own, "a node")] {
+            for (level, place) in [(defaults, ""), (kinds[kind] ?? [:], "kinds.\(kind)"), (group, "a group"), (own, "a node")] {
                 for (setting, lc) in try swiftFabricLabels(level["labels"]) {
                     switch setting {
                     case "role": (role, roleCursor) = (try lc.oneOf(Role.self), lc)
                     case "config": config = lc
                     default:
-                        if !where_.isEmpty { throw lc.fail("\(labelPrefix)\(setting) is a setting of the whole bed: give it in topology.defaults.labels, not in \(where_)") }
+                        if !place.isEmpty { throw lc.fail("\(labelPrefix)\(setting) is a setting of the whole bed: give it in topology.defaults.labels, not in \(place)") }
                     }
                 }
             }
