@@ -52,4 +52,38 @@ final class ContainerlabIntegrationTests: LabTestCase {
         let ttl = there.split(separator: "\n").first { $0.contains("ttl=") } ?? ""
         XCTAssertTrue(ttl.contains("ttl=61"), "three routers on the way (leaf1, spine, leaf2): \(ttl)")
     }
+
+    /// A containerlab `bridge` node becomes a SwiftFabric learning bridge: the file makes an L2
+    /// bed, and two hosts on either side of a bridge and a switch ping each other in one subnet.
+    func testABridgeNodeMakesAnL2BedWhoseHostsPing() throws {
+        let prefix = "it" + String(UUID().uuidString.prefix(5)).lowercased()
+        let file = NSTemporaryDirectory() + "\(prefix).clab.yml"
+        try """
+            name: br
+            topology:
+              nodes:
+                br1: {kind: bridge}
+                srl1: {kind: nokia_srlinux}
+                h1: {kind: linux}
+                h2: {kind: linux}
+              links:
+                - endpoints: ["h1:eth1", "br1:eth1"]
+                - endpoints: ["br1:eth2", "srl1:e1-1"]
+                - endpoints: ["srl1:e1-2", "h2:eth1"]
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let topology = try Topology.load(file: file)
+        addTeardownBlock {
+            let tb = TopologyTestbed(topology: topology, prefix: prefix)
+            tb.down()
+            XCTAssertEqual(tb.existingNamespaces(), [], "test bed namespaces left behind")
+            try? FileManager.default.removeItem(atPath: file)
+        }
+        let up = try Shell.run([fabric, "testbed", "up", "--topology", file, "--prefix", prefix])
+        XCTAssertTrue(up.contains("(bridged): 2 switches, 2 hosts, 3 links"), up)
+        let inv = try TestbedInventory.read("/run/swiftfabric/testbed-\(prefix).json")
+        XCTAssertEqual(inv.nodes.map(\.role), [.bridge, .switch, .host, .host])
+        XCTAssertEqual(inv.nodes[3].interfaces.first?.addresses, ["10.1.0.2/24"], "one subnet")
+        let r = try Shell.run(["ip", "netns", "exec", inv.nodes[2].namespace, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.1.0.2"], check: false)
+        XCTAssertEqual(pingReplies(r), 3, r)
+    }
 }
