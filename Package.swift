@@ -73,7 +73,9 @@ let package = Package(
         .testTarget(name: "FabricPacketTests", dependencies: ["FabricPacket"], exclude: ["Golden"]),
         .testTarget(name: "FabricCoreTests", dependencies: ["FabricCore", "FabricPacket", "FabricSystem", "FabricTestSupport"]),
         .testTarget(name: "FabricIOTests", dependencies: ["FabricIO", "FabricCore", "FabricPacket", "FabricTelemetry", "FabricTestSupport"]),
-        .testTarget(name: "FabricLabTests", dependencies: ["FabricLab", "FabricConfig", "FabricCore", "FabricPacket"]),
+        // Fixtures/containerlab: containerlab's schema and lab examples (BSD-3-Clause, its LICENSE there).
+        .testTarget(name: "FabricLabTests", dependencies: ["FabricLab", "FabricConfig", "FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricCore", "FabricPacket", "FabricTelemetry", "FabricTraffic", "FabricConfig"],
                     exclude: ["check_pcap_icrc.py", "fastpath_identity.py"]),
     ]

@@ -128,13 +128,21 @@ public struct AddressPlan: Sendable {
     /// other host subnet in `loadBalancing` (nil: the topology's mode). `failed` links carry no
     /// route (what a routing protocol converges to once they are down; valley-free: a switch
     /// whose path got longer has no route); the ports stay.
+    /// The switch's own sections (`swiftfabric.config`, `Topology.SwitchOverrides`) replace the
+    /// generated ones.
     public func switchConfig(_ node: String, name: String, loadBalancing: LoadBalancingMode? = nil,
                              without failed: [Topology.Link] = []) -> SwitchConfig {
+        var c = generatedConfig(node, name: name, loadBalancing: loadBalancing, without: failed)
+        topology.nodes.first { $0.name == node }?.overrides?.apply(to: &c)
+        return c
+    }
+
+    func generatedConfig(_ node: String, name: String, loadBalancing: LoadBalancingMode?, without failed: [Topology.Link]) -> SwitchConfig {
         let mine = ports(of: node)
         var c = SwitchConfig(name: name, mode: topology.mode,
                              ports: mine.map { PortConfig(name: $0.name, mac: $0.mac, addresses: $0.addresses, speedGbps: $0.gbps,
                                                           delayNanoseconds: $0.delayNanoseconds, lossPercent: $0.lossPercent, lossSeed: $0.lossSeed) })
-        c.buffers.mtu = topology.mtu
+        c.buffers.mtu = topology.mtu(ofSwitch: node)
         guard topology.mode == .router else { return c }
         c.loadBalancing.mode = loadBalancing ?? topology.loadBalancing
         if let ns = topology.flowletIdleNanoseconds { c.loadBalancing.flowletIdleNanoseconds = ns }

@@ -1,7 +1,9 @@
 // Topology files, read with the switch configuration's Cursor (so errors read
-// `file:line: links[3]: no node named 'spine3'`) and written back for `fabric testbed down`.
+// `file:line: topology.links[3]: no node named 'spine3'`). A file with a `topology:` key is a
+// containerlab file (Topology+Containerlab.swift, also the form topologies are written in);
+// anything else is SwiftFabric's old format, still read, with a deprecation note:
 //
-//   name:      ignored (containerlab files have one)
+//   name:      ignored
 //   defaults:  mode (router | bridge), uplink_speed, host_speed, load_balancing, flowlet_idle,
 //              host_subnets (10.B.0.0/16, default 10.1.0.0/16), ipv6 (true: dual-stack hosts),
 //              mtu (of every link, default 1500), queues (of every veth, default 1)
@@ -10,31 +12,43 @@
 //                 loss_seed: 7}   (delay and loss on the link's switch ports: Topology.Link)
 import FabricConfig
 import FabricCore
+import Foundation
 
 extension Topology {
-    public static func load(file: String) throws -> Topology {
-        try read(try Cursor.root(file: file))
+    /// Reads a containerlab file or an old-format file (`note` gets the deprecation note, and
+    /// what a containerlab file says that the bed ignores). `switchKinds`: the containerlab
+    /// kinds that become switches (nil: every kind but linux and the bridges).
+    public static func load(file: String, switchKinds: Set<String>? = nil, note: (String) -> Void = Topology.printNote) throws -> Topology {
+        try read(try Cursor.root(file: file), switchKinds: switchKinds, note: note)
     }
 
-    public static func parse(_ text: String, file: String = "<topology>") throws -> Topology {
-        try read(try Cursor.root(yaml: text, file: file))
+    public static func parse(_ text: String, file: String = "<topology>", switchKinds: Set<String>? = nil,
+                             note: (String) -> Void = Topology.printNote) throws -> Topology {
+        try read(try Cursor.root(yaml: text, file: file), switchKinds: switchKinds, note: note)
     }
 
-    static func read(_ root: Cursor) throws -> Topology {
+    /// Notes go to stderr, one line each.
+    public static func printNote(_ s: String) {
+        FileHandle.standardError.write(Data("note: \(s)\n".utf8))
+    }
+
+    static func read(_ root: Cursor, switchKinds: Set<String>?, note: (String) -> Void) throws -> Topology {
+        let keys = Set(try root.entries(expected: "a containerlab file (name: LAB, topology: {nodes: ..., links: ...})").map(\.key))
+        if keys.contains("topology") || keys.isDisjoint(with: ["defaults", "nodes", "links"]) {
+            return try readContainerlab(root, switchKinds: switchKinds, note: note)
+        }
+        note("\(root.file): SwiftFabric's own topology format is deprecated; write it as a containerlab file "
+             + "(`fabric testbed convert \(root.file)` prints one; README, \"containerlab files\")")
+        return try readOldFormat(root)
+    }
+
+    static func readOldFormat(_ root: Cursor) throws -> Topology {
         let top = try root.mapping(allowed: ["name", "defaults", "nodes", "links"])
         var t = Topology()
         var defaults: [String: Cursor] = [:]
         if let d = top["defaults"] {
-            defaults = try d.mapping(allowed: ["mode", "uplink_speed", "host_speed", "load_balancing", "flowlet_idle", "host_subnets", "ipv6", "mtu", "queues"])
-            if let v = defaults["mode"] { t.mode = try v.oneOf(ForwardingMode.self) }
-            if let v = defaults["uplink_speed"] { t.uplinkGbps = try v.gbps() }
-            if let v = defaults["host_speed"] { t.hostGbps = try v.gbps() }
-            if let v = defaults["load_balancing"] { t.loadBalancing = try ConfigLoader.loadBalancingMode(v) }
-            if let v = defaults["flowlet_idle"] { t.flowletIdleNanoseconds = try ConfigLoader.flowletIdle(v) }
-            if let v = defaults["host_subnets"] { t.hostSubnetOctet = try hostSubnets(v) }
-            if let v = defaults["ipv6"] { t.ipv6 = try v.bool() }
-            if let v = defaults["mtu"] { t.mtu = try v.int(BufferConfig.smallestMTU...BufferConfig.largestMTU) }
-            if let v = defaults["queues"] { t.queues = try v.int(1...Topology.maxQueues) }
+            defaults = try d.mapping(allowed: bedSettings)
+            try apply(defaults, to: &t)
         }
         guard let nodesNode = top["nodes"] else { throw root.fail("missing 'nodes' (a mapping of node names to {kind: switch} or {kind: host})") }
         var nodeCursors: [String: Cursor] = [:]
@@ -62,19 +76,38 @@ extension Topology {
             (link.delayNanoseconds, link.lossPercent, link.lossSeed) = (port.delayNanoseconds, port.lossPercent, port.lossSeed)
             t.links.append(link)
         }
-        do {
-            try t.validate()
-        } catch {
-            let at: Cursor
-            switch error.place {
-            case .topology: at = root
-            case .defaults(let key): at = defaults[key] ?? root
-            case .node(let n): at = nodeCursors[n] ?? nodesNode
-            case .link(let i): at = linkCursors[i]
+        try t.validated { place in
+            switch place {
+            case .topology: root
+            case .defaults(let key): defaults[key] ?? root
+            case .node(let n): nodeCursors[n] ?? nodesNode
+            case .link(let i): linkCursors[i]
             }
-            throw at.fail(error.message)
         }
         return t
+    }
+
+    /// The bed's settings (the old format's `defaults`, a containerlab file's
+    /// `swiftfabric.*` labels of `topology.defaults`), by name.
+    static func apply(_ d: [String: Cursor], to t: inout Topology) throws {
+        if let v = d["mode"] { t.mode = try v.oneOf(ForwardingMode.self) }
+        if let v = d["uplink_speed"] { t.uplinkGbps = try v.gbps() }
+        if let v = d["host_speed"] { t.hostGbps = try v.gbps() }
+        if let v = d["load_balancing"] { t.loadBalancing = try ConfigLoader.loadBalancingMode(v) }
+        if let v = d["flowlet_idle"] { t.flowletIdleNanoseconds = try ConfigLoader.flowletIdle(v) }
+        if let v = d["host_subnets"] { t.hostSubnetOctet = try hostSubnets(v) }
+        if let v = d["ipv6"] { t.ipv6 = try v.bool() }
+        if let v = d["mtu"] { t.mtu = try v.int(BufferConfig.smallestMTU...BufferConfig.largestMTU) }
+        if let v = d["queues"] { t.queues = try v.int(1...Topology.maxQueues) }
+    }
+
+    /// `validate()`, its problem reported at the file's place for it.
+    func validated(at place: (Problem.Place) -> Cursor) throws {
+        do {
+            try validate()
+        } catch {
+            throw place(error.place).fail(error.message)
+        }
     }
 
     /// `host_subnets: 10.B.0.0/16`.
@@ -83,36 +116,5 @@ extension Topology {
         let parts = p.network.address.description.split(separator: ".").compactMap { Int($0) }
         guard p.length == 16, parts.count == 4, parts[0] == 10 else { throw c.fail("expected a /16 in 10.0.0.0/8 like 10.1.0.0/16, got '\(p)'") }
         return parts[1]
-    }
-
-    /// The topology as a file `load` reads back as an equal topology.
-    public var yaml: String {
-        var w = YAMLWriter()
-        w.section("defaults") { w in
-            w.field("mode", mode.rawValue)
-            w.field("load_balancing", loadBalancing.name)
-            w.field("host_subnets", "10.\(hostSubnetOctet).0.0/16")
-            if ipv6 { w.field("ipv6", "true") }
-            if mtu != 1500 { w.field("mtu", "\(mtu)") }
-            if queues != 1 { w.field("queues", "\(queues)") }
-            if let g = uplinkGbps { w.field("uplink_speed", Units.text(gbps: g)) }
-            if let g = hostGbps { w.field("host_speed", Units.text(gbps: g)) }
-            if let ns = flowletIdleNanoseconds { w.field("flowlet_idle", Units.text(nanoseconds: ns)) }
-        }
-        w.section("nodes") { w in
-            for n in nodes { w.field(YAMLWriter.scalar(n.name), "{kind: \(n.kind.rawValue)}") }
-        }
-        w.section("links") { w in
-            for l in links {
-                w.item { w in
-                    w.field("endpoints", YAMLWriter.list([l.a.description, l.b.description]))
-                    if let g = l.gbps { w.field("speed", Units.text(gbps: g)) }
-                    if l.delayNanoseconds > 0 { w.field("delay", Units.text(nanoseconds: l.delayNanoseconds)) }
-                    if l.lossPercent > 0 { w.field("loss", Units.text(percent: l.lossPercent)) }
-                    if l.lossPercent > 0, let seed = l.lossSeed { w.field("loss_seed", "\(seed)") }
-                }
-            }
-        }
-        return w.text
     }
 }

@@ -1,36 +1,62 @@
 import FabricConfig
 import FabricCore
 
-/// A test bed described the way containerlab describes labs: nodes with a kind (switch or
-/// host) and links between `node:interface` endpoints. From it come the namespaces, veths,
-/// addresses (`AddressPlan`), each switch's configuration (routes over every shortest path, ECMP
-/// where there are several; or a learning bridge) and the switches themselves (`TopologyTestbed`).
-/// The star of `fabric testbed up --hosts N` and the leaf-spine are presets.
+/// A test bed as a containerlab file describes a lab: nodes with a role (switch, host or
+/// bridge, from their containerlab kind) and links between `node:interface` endpoints. From it
+/// come the namespaces, veths, addresses (`AddressPlan`), each switch's configuration (routes
+/// over every shortest path, ECMP where there are several; or a learning bridge) and the
+/// switches themselves (`TopologyTestbed`). The star of `fabric testbed up --hosts N` and the
+/// leaf-spine are presets.
 ///
 /// ```yaml
-/// defaults: {uplink_speed: 1G, host_speed: 1G, load_balancing: flowlet}
-/// nodes:
-///   spine1: {kind: switch}
-///   leaf1: {kind: switch}
-///   h1: {kind: host}
-/// links:
-///   - endpoints: [leaf1:s1, spine1:l1]
-///     speed: 500M        # optional: this link's emulated speed, both ends
-///     delay: 2ms         # optional: propagation delay, on each switch port of the link
-///     loss: 0.1%         # optional: random loss, on each switch port (loss_seed: N replays it)
-///   - endpoints: [h1:eth0, leaf1:h1]
+/// name: lab
+/// topology:
+///   defaults:
+///     labels: {swiftfabric.uplink_speed: 1G, swiftfabric.load_balancing: flowlet}
+///   nodes:
+///     spine1: {kind: nokia_srlinux}
+///     leaf1: {kind: nokia_srlinux}
+///     h1: {kind: linux}
+///   links:
+///     - endpoints: ["leaf1:e1-1", "spine1:e1-1"]
+///       vars:              # optional: this link's speed (both ends), and on each switch port
+///         swiftfabric: {speed: 500M, delay: 2ms, loss: 0.1%}   # delay and random loss
+///     - endpoints: ["h1:eth1", "leaf1:e1-2"]
 /// ```
-/// The file format and its checks: Topology+YAML.swift.
+/// The file formats and their checks: Topology+Containerlab.swift, Topology+YAML.swift.
 public struct Topology: Sendable, Equatable {
     /// The most queues a test bed's veths get (the switch's xsks_map has 64 slots).
     public static let maxQueues = 64
     public enum Kind: String, Sendable, CaseIterable { case `switch`, host }
+    /// What a node is in the test bed. A bridge is a SwiftFabric switch too (kind `switch`),
+    /// one that learns and floods: it needs an L2 bed (`mode: bridge`).
+    public enum Role: String, Sendable, CaseIterable, Codable { case `switch`, host, bridge }
     public struct Node: Sendable, Equatable {
         public var name: String
-        public var kind: Kind
+        public var role: Role
+        /// The node's kind in a containerlab file (`nokia_srlinux`, `linux`, `bridge`, ...):
+        /// what the file said, kept for the inventory and the recorded file.
+        public var labKind: String
+        public var kind: Kind { role == .host ? .host : .switch }
+        /// A switch's own sections of its configuration (`swiftfabric.config`), over the generated ones.
+        public var overrides: SwitchOverrides?
         public init(name: String, kind: Kind) {
+            self.init(name: name, role: kind == .host ? .host : .switch)
+        }
+        public init(name: String, role: Role, labKind: String? = nil) {
             self.name = name
-            self.kind = kind
+            self.role = role
+            self.labKind = labKind ?? Self.labKind(of: role)
+        }
+        /// The containerlab kind a node of `role` is written with when it has none of its own:
+        /// `sonic-vs` (an open switch OS, so the file also runs under containerlab), `linux`,
+        /// `bridge`.
+        public static func labKind(of role: Role) -> String {
+            switch role {
+            case .switch: "sonic-vs"
+            case .host: "linux"
+            case .bridge: "bridge"
+            }
         }
     }
     public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
@@ -54,14 +80,26 @@ public struct Topology: Sendable, Equatable {
         public var delayNanoseconds: UInt64
         public var lossPercent: Double
         public var lossSeed: UInt64?
-        public init(a: Endpoint, b: Endpoint, gbps: Double? = nil, delayNanoseconds: UInt64 = 0, lossPercent: Double = 0, lossSeed: UInt64? = nil) {
+        /// This link's MTU, both veth ends (nil: the topology's `mtu`).
+        public var mtu: Int?
+        public init(a: Endpoint, b: Endpoint, gbps: Double? = nil, delayNanoseconds: UInt64 = 0, lossPercent: Double = 0, lossSeed: UInt64? = nil,
+                    mtu: Int? = nil) {
             self.a = a
             self.b = b
             self.gbps = gbps
             self.delayNanoseconds = delayNanoseconds
             self.lossPercent = lossPercent
             self.lossSeed = lossSeed
+            self.mtu = mtu
         }
+    }
+
+    /// The MTU link `l`'s veth ends get.
+    public func mtu(of l: Link) -> Int { l.mtu ?? mtu }
+
+    /// The largest MTU among switch `node`'s links: its `buffers.mtu`.
+    public func mtu(ofSwitch node: String) -> Int {
+        links.filter { $0.a.node == node || $0.b.node == node }.map(mtu(of:)).max() ?? mtu
     }
 
     /// The line rate link `l` is emulated at: its own, else the default for its kind.
@@ -97,6 +135,7 @@ public struct Topology: Sendable, Equatable {
     public var switches: [String] { nodes.filter { $0.kind == .switch }.map(\.name) }
     public var hosts: [String] { nodes.filter { $0.kind == .host }.map(\.name) }
     public func kind(_ node: String) -> Kind? { nodes.first { $0.name == node }?.kind }
+    public func role(_ node: String) -> Role? { nodes.first { $0.name == node }?.role }
 
     // MARK: - Presets
 
@@ -189,6 +228,9 @@ public struct Topology: Sendable, Equatable {
             if l.a.node == l.b.node { throw fail(.link(i), "a link from \(l.a.node) to itself") }
             if kind(l.a.node) == .host && kind(l.b.node) == .host { throw fail(.link(i), "hosts connect to switches, not to each other") }
             if let g = l.gbps, !Units.gbpsRange.contains(g) { throw fail(.link(i), "speed \(g) Gb/s is outside 1M...800G") }
+            if let m = l.mtu, !(BufferConfig.smallestMTU...BufferConfig.largestMTU).contains(m) {
+                throw fail(.link(i), "mtu \(m) is out of range \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries")
+            }
             guard (0...100).contains(l.lossPercent) else { throw fail(.link(i), "loss \(l.lossPercent)% is outside 0...100%") }
             let port = PortConfig(name: l.a.interface, speedGbps: gbps(of: l), delayNanoseconds: l.delayNanoseconds)
             guard l.delayNanoseconds <= PortConfig.maxDelayNanoseconds, port.delayLineFrames <= PortConfig.maxDelayLineFrames else {
@@ -211,14 +253,23 @@ public struct Topology: Sendable, Equatable {
         guard (1...254).contains(hostSubnetOctet), hostSubnetOctet + max(1, leaves.count) - 1 <= 254 else {
             throw Problem(place: .defaults("host_subnets"), message: "10.\(hostSubnetOctet).0.0/16 leaves no room for \(leaves.count) switches with hosts below 10.255 (the switch-to-switch links)")
         }
-        guard mode == .bridge else { return }
+        guard mode == .bridge else {
+            if let b = nodes.first(where: { $0.role == .bridge }) {
+                throw Problem(place: .node(b.name), message: "\(b.name) is a bridge (kind \(b.labKind)), which a routed bed has no place for; "
+                              + "an L2 bed (mode bridge) makes every switch a learning bridge")
+            }
+            return
+        }
         if ipv6 { throw Problem(place: .defaults("ipv6"), message: "IPv6 hosts need mode router") }
         // A learning bridge floods: a loop of bridges would carry a flood forever.
         var component = Dictionary(uniqueKeysWithValues: switches.map { ($0, $0) })
         func root(_ s: String) -> String { var r = s; while component[r]! != r { r = component[r]! }; return r }
         for (i, l) in links.enumerated() where kind(l.a.node) == .switch && kind(l.b.node) == .switch {
             let (ra, rb) = (root(l.a.node), root(l.b.node))
-            if ra == rb { throw Problem(place: .link(i), message: "closes a loop of bridges; mode bridge needs loop-free links (no spanning tree)") }
+            if ra == rb {
+                throw Problem(place: .link(i), message: "\(l.a) -- \(l.b) closes a loop of bridges: an L2 bed (mode bridge) runs no spanning tree, "
+                              + "so its switches must be linked as a tree; a routed bed (mode router) takes any topology")
+            }
             component[ra] = rb
         }
     }

@@ -17,7 +17,8 @@ import Foundation
 ///   veth. (XDP *redirect* into a veth would need an XDP program on the peer: bpf/xdp_pass.bpf.c.)
 /// - Files: `runDirectory` holds the recorded topology (what `fabric testbed down` reads), the
 ///   switches' stats and, for switches left running, their pids and logs; `configPath(node)`
-///   the switch configurations. Addresses exist only inside the namespaces created here.
+///   the switch configurations; `inventoryPath` the nodes, namespaces, interfaces and addresses
+///   for other tools (`TestbedInventory`). Addresses exist only inside the namespaces created here.
 ///
 /// `up` first removes anything an earlier run with the same prefix left (safe after a crash);
 /// `down` stops the switches and removes every namespace (so every veth and XDP program) and file.
@@ -103,7 +104,7 @@ public final class TopologyTestbed: @unchecked Sendable {
             for l in topology.links {
                 try Interrupt.check()
                 let (na, nb) = (namespace(l.a.node), namespace(l.b.node))
-                let end = ["mtu", "\(topology.mtu)", "numtxqueues", "\(topology.queues)", "numrxqueues", "\(topology.queues)"]
+                let end = ["mtu", "\(topology.mtu(of: l))", "numtxqueues", "\(topology.queues)", "numrxqueues", "\(topology.queues)"]
                 try Shell.run(["ip", "-n", na, "link", "add", l.a.interface] + end + ["type", "veth", "peer", "name", l.b.interface] + end + ["netns", nb])
                 for (ns, ifname) in [(na, l.a.interface), (nb, l.b.interface)] {
                     // ethtool may lack a feature on old kernels: not fatal for VLAN offload.
@@ -127,6 +128,7 @@ public final class TopologyTestbed: @unchecked Sendable {
                 for g in h.gateways { try Shell.run(["ip", "-n", ns] + (g.isV4 ? [] : ["-6"]) + ["route", "add", "default", "via", g.description]) }
             }
             try writeConfigs(mode: mode)
+            try writeInventory()
         } catch {
             down()
             throw error
@@ -149,12 +151,14 @@ public final class TopologyTestbed: @unchecked Sendable {
         }
         for ns in existingNamespaces() { _ = try? Shell.run(["ip", "netns", "del", ns], check: false) }
         for s in topology.switches { try? FileManager.default.removeItem(atPath: configPath(s)) }
+        try? FileManager.default.removeItem(atPath: inventoryPath)
         try? FileManager.default.removeItem(atPath: runDirectory)
     }
 
     /// The test bed `fabric testbed up` left under `prefix`, if any.
     public static func recorded(prefix: String) -> TopologyTestbed? {
-        guard let t = try? Topology.load(file: "\(root)/\(prefix)/topology.yaml") else { return nil }
+        // A containerlab file (older builds recorded the old format: read without a note).
+        guard let t = try? Topology.load(file: "\(root)/\(prefix)/topology.yaml", note: { _ in }) else { return nil }
         return TopologyTestbed(topology: t, prefix: prefix)
     }
 

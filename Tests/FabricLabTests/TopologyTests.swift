@@ -7,7 +7,7 @@ import XCTest
 /// Topology files and what a topology test bed generates from them (no root needed).
 final class TopologyTests: XCTestCase {
     static let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../../scripts/leaf-spine.yaml").standardized.path
+        .appendingPathComponent("../../scripts/leaf-spine.clab.yml").standardized.path
 
     func testTheShippedFileIsTheBuiltInLeafSpine() throws {
         let file = try Topology.load(file: Self.shipped)
@@ -141,7 +141,8 @@ final class TopologyTests: XCTestCase {
     func testBridgedTopologiesMustBeLoopFree() throws {
         var loop = Topology.leafSpine()
         loop.mode = .bridge
-        XCTAssertThrowsError(try loop.validate()) { XCTAssertEqual("\($0)", "links[3]: closes a loop of bridges; mode bridge needs loop-free links (no spanning tree)") }
+        XCTAssertThrowsError(try loop.validate()) { XCTAssertEqual("\($0)", "links[3]: leaf2:s2 -- spine2:l2 closes a loop of bridges: an L2 bed (mode bridge) runs no spanning tree, "
+                                                                + "so its switches must be linked as a tree; a routed bed (mode router) takes any topology") }
         var tree = Topology.leafSpine(spines: 1)
         tree.mode = .bridge
         XCTAssertNoThrow(try tree.validate())

@@ -8,7 +8,7 @@ struct TestbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "testbed",
         abstract: "Create or remove a test bed: host namespaces around one switch namespace (a star), or any topology.",
-        subcommands: [Up.self, Down.self, Link.self])
+        subcommands: [Up.self, Down.self, Link.self, Convert.self])
 
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the test bed (removing leftovers first).")
@@ -16,8 +16,10 @@ struct TestbedCommand: ParsableCommand {
         @Option(help: "Name prefix of the namespaces.") var prefix: String = "sf"
         @Flag(help: "Each host in its own subnet with a default route via the switch, which runs as a router.")
         var routed = false
-        @Option(help: "A topology file (nodes and links, containerlab-style), or 'leaf-spine' for the shipped 2 spines, 2 leaves, 4 hosts per leaf. Starts one switch per switch node.")
+        @Option(help: "A containerlab topology file (linux nodes are hosts, bridge nodes learning bridges, every other kind a SwiftFabric switch), or 'leaf-spine' for the shipped 2 spines, 2 leaves, 4 hosts per leaf (scripts/leaf-spine.clab.yml). Starts one switch per switch node.")
         var topology: String?
+        @Option(help: "With --topology: only nodes of these containerlab kinds become switches (comma-separated, e.g. nokia_srlinux,ceos); nodes of other kinds are hosts (default: every kind but linux and the bridges).")
+        var switchKinds: String?
         @Option(help: "With --topology: load-balancing mode of every ECMP group (ecmp, flowlet, spray; default: the topology's).")
         var mode: String?
         @Option(help: "MTU of every link, and the switches' buffers.mtu: 1500, or jumbo frames up to 9500 (default: 1500, or the topology's).")
@@ -34,7 +36,10 @@ struct TestbedCommand: ParsableCommand {
                 throw ValidationError("--mtu must be \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries (got \(mtu))")
             }
             if let mode, LoadBalancingMode(name: mode) == nil { throw ValidationError("--mode: expected ecmp, flowlet or spray") }
+            if switchKinds != nil && (topology == nil || kinds.isEmpty) { throw ValidationError("--switch-kinds: give kinds, comma-separated, with --topology FILE") }
         }
+
+        var kinds: Set<String> { Set((switchKinds ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
 
         func run() throws {
             try requireRoot("fabric testbed up")
@@ -52,8 +57,11 @@ struct TestbedCommand: ParsableCommand {
                 }
                 return
             }
-            var t = topology == "leaf-spine" ? Topology.leafSpine() : try Topology.load(file: topology)
-            if let mtu { t.mtu = mtu }
+            var t = topology == "leaf-spine" ? Topology.leafSpine() : try Topology.load(file: topology, switchKinds: switchKinds == nil ? nil : kinds)
+            if let mtu {
+                t.mtu = mtu
+                for i in t.links.indices { t.links[i].mtu = nil }
+            }
             if let queues { t.queues = queues }
             let tb = TopologyTestbed(topology: t, prefix: prefix)
             try tb.up(mode: mode.flatMap(LoadBalancingMode.init(name:)))
@@ -63,7 +71,17 @@ struct TestbedCommand: ParsableCommand {
             if fastpath { launcher.arguments += ["--fastpath", "on"] }
             try tb.startSwitches(launcher, detached: true)
             print(tb.summary, terminator: "")
+            print("inventory: \(tb.inventoryPath)")
             print("switches running (logs, stats, pids in \(tb.runDirectory)); remove everything: fabric testbed down --prefix \(prefix)")
+        }
+    }
+
+    struct Convert: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a topology file (SwiftFabric's old format, or containerlab) as the containerlab file the test bed records.")
+        @Argument(help: "The topology file.") var file: String
+        func run() throws {
+            print(try Topology.load(file: file, note: { _ in }).yaml, terminator: "")
         }
     }
 
