@@ -167,9 +167,11 @@ final class RecordReportIntegrationTests: LabTestCase {
         XCTAssertTrue(depth.contains("<polyline") && depth.contains("h2 q3"), "the queue's line and legend")
         let cdf = try String(contentsOfFile: "\(dir)/residence-cdf.svg", encoding: .utf8)
         XCTAssertTrue(cdf.contains("h2 q3"))
+        XCTAssertTrue(cdf.contains("h1 rx-ring wait"), "the ring wait of the port the traffic came in on (--ring-wait on)")
         let summary = try String(contentsOfFile: "\(dir)/report.md", encoding: .utf8)
         XCTAssertTrue(summary.contains("| h2 | 3 |"), summary)
         XCTAssertTrue(summary.contains("PFC frames sent"), summary)
+        XCTAssertTrue(summary.contains("from the XDP stamp (arrival) to transmit") && summary.contains("Rx-ring wait per ingress port"), summary)
         // An independent SVG reader (librsvg, when installed) renders the plots.
         if Shell.exists("rsvg-convert") {
             let png = dir + "/queue-depth.png"
