@@ -6,6 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
+# python3 for the tests' and scripts' helpers: Debian's, through the venv setup.sh made.
+export PATH="$root/.build-venv/bin:$PATH"
 swift build --build-tests
 # The README's demo and benchmarks run release builds: make sure one builds (whole-module
 # optimisation resolves imports differently and has broken a release-only build before).
