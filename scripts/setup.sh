@@ -28,15 +28,25 @@ fi
 
 # The Python the tests and scripts run: Debian's, through a venv beside the checkout,
 # .build-venv/ (git-ignored like .build-bpf/), made with Debian's site packages visible.
-# test.sh and demo.sh put its bin/ first on PATH, so `python3` there is Debian's whatever else
-# is on the PATH (a pyenv, say). pip runs only for a module Debian's python3 still lacks (a
-# release without one of the packages), and only into the venv: nothing system-wide.
+# test.sh puts its bin/ first on PATH, so `python3` there is Debian's whatever else
+# is on the PATH (a pyenv, say). pip runs only for what Debian's packages lack (a module, or
+# a feature of one: below), and only into the venv (whose own site-packages come before
+# Debian's): nothing system-wide.
 venv="$root/.build-venv"
 [ -x "$venv/bin/python3" ] || /usr/bin/python3 -m venv --without-pip --system-site-packages "$venv"
 lacking=()
 for m in "${modules[@]}"; do
   "$venv/bin/python3" -c "import $m" 2>/dev/null || lacking+=("$m")
 done
+# Debian 12's scapy (2.5.0) computes no ICRC for RoCEv2 over IPv6 (it writes zeros; upstream
+# added it in 2.6), which the packet and fast-path tests check our IPv6 frames against.
+if [[ " ${lacking[*]} " != *" scapy "* ]] && ! "$venv/bin/python3" -c '
+import logging; logging.getLogger("scapy").setLevel(logging.ERROR)
+from scapy.layers.l2 import Ether; from scapy.layers.inet import UDP; from scapy.layers.inet6 import IPv6
+from scapy.contrib.roce import BTH
+assert bytes(Ether() / IPv6() / UDP(dport=4791) / BTH())[-4:] != bytes(4)' 2>/dev/null; then
+  lacking+=("scapy>=2.6")
+fi
 if [ ${#lacking[@]} -gt 0 ]; then
   echo "setup: Debian's python3 lacks ${lacking[*]}: pip install into $venv"
   "$venv/bin/python3" -m pip --version >/dev/null 2>&1 || "$venv/bin/python3" -m ensurepip --default-pip >/dev/null
