@@ -52,6 +52,7 @@ final class QueueCountersIntegrationTests: LabTestCase {
             if row.count > 2 && row[2] == StatsNumbers.grouped(UInt64(payloads.count)) { break }
             usleep(50_000)
         }
+        print(table)
         let header = table.split(separator: "\n").first { $0.hasPrefix("Port") }.map { $0.split(separator: " ").map(String.init) } ?? []
         XCTAssertEqual(Array(header.prefix(6)), ["Port", "TxQ", "Counter/pkts", "Counter/bytes", "Drop/pkts", "Drop/bytes"], table)
         XCTAssertEqual(Array(row.prefix(6)), ["h2", "UC3", StatsNumbers.grouped(UInt64(payloads.count)), StatsNumbers.grouped(expectedBytes), "0", "0"], table)
@@ -67,6 +68,7 @@ final class QueueCountersIntegrationTests: LabTestCase {
         let lossless = report.ports.flatMap { p in p.queues.filter { $0.lossless == true }.map { "\(p.name):\($0.queue)" } }
         XCTAssertFalse(lossless.isEmpty, "the test bed's QoS has lossless queues")
         let table = try Shell.run([fabric, "stats", "--switch", name, "pfcwd"])
+        print(table)
         let rows = table.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.filter { $0.first?.contains(":") == true }
         XCTAssertEqual(rows.map { $0[0] }, lossless, "one row per lossless queue: \(table)")
         XCTAssertTrue(rows.allSatisfy { $0[1] == "operational" && $0[2] == "0/0" }, table)
