@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         .systemLibrary(
@@ -30,7 +31,8 @@ let package = Package(
         // C the Swift code cannot reach itself (setns, thread affinity, TPACKET_V3 accessors).
         .target(name: "CFabricShims"),
         // The operating system: clock, signals, errors, namespaces, threads, descriptors.
-        .target(name: "FabricSystem", dependencies: ["CFabricShims"], swiftSettings: hotPath),
+        .target(name: "FabricSystem", dependencies: ["CFabricShims", .product(name: "Logging", package: "swift-log")],
+                swiftSettings: hotPath),
         .target(name: "FabricPacket", swiftSettings: hotPath),
         .target(name: "FabricCore", dependencies: ["CFabricShims", "FabricPacket", "FabricSystem"], swiftSettings: hotPath),
         // AF_XDP: UMEM and sockets (one creation path), rings, XDP programs, port locks.

@@ -4,7 +4,13 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm iproute2 iputils-ping iperf3 ethtool tshark librsvg2-bin)
+# Python: Debian's own packages for the modules the tests and scripts import (scapy: the
+# independent RoCEv2 implementation the packet tests check our frames against; jsonschema:
+# `fabric stats --json` against scripts/stats.schema.json; prometheus_client: its parser checks
+# /metrics). Debian's python3 is EXTERNALLY-MANAGED (PEP 668): no pip into it.
+pkgs=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm iproute2 iputils-ping iperf3 ethtool tshark librsvg2-bin
+      python3 python3-venv python3-scapy python3-jsonschema python3-prometheus-client)
+modules=(scapy jsonschema prometheus_client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -20,22 +26,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# jsonschema: the tests validate `fabric stats --json` against scripts/stats.schema.json with it.
-if ! python3 -c 'import jsonschema' 2>/dev/null; then
-  echo "setup: installing jsonschema (pip)"
-  python3 -m pip install --quiet --root-user-action=ignore jsonschema 2>/dev/null || python3 -m pip install --quiet jsonschema
+# The Python the tests and scripts run: Debian's, through a venv beside the checkout,
+# .build-venv/ (git-ignored like .build-bpf/), made with Debian's site packages visible.
+# test.sh puts its bin/ first on PATH, so `python3` there is Debian's whatever else
+# is on the PATH (a pyenv, say). pip runs only for what Debian's packages lack (a module, or
+# a feature of one: below), and only into the venv (whose own site-packages come before
+# Debian's): nothing system-wide.
+venv="$root/.build-venv"
+[ -x "$venv/bin/python3" ] || /usr/bin/python3 -m venv --without-pip --system-site-packages "$venv"
+lacking=()
+for m in "${modules[@]}"; do
+  "$venv/bin/python3" -c "import $m" 2>/dev/null || lacking+=("$m")
+done
+# Debian 12's scapy (2.5.0) computes no ICRC for RoCEv2 over IPv6 (it writes zeros; upstream
+# added it in 2.6), which the packet and fast-path tests check our IPv6 frames against.
+if [[ " ${lacking[*]} " != *" scapy "* ]] && ! "$venv/bin/python3" -c '
+import logging; logging.getLogger("scapy").setLevel(logging.ERROR)
+from scapy.layers.l2 import Ether; from scapy.layers.inet import UDP; from scapy.layers.inet6 import IPv6
+from scapy.contrib.roce import BTH
+assert bytes(Ether() / IPv6() / UDP(dport=4791) / BTH())[-4:] != bytes(4)' 2>/dev/null; then
+  lacking+=("scapy>=2.6")
 fi
-
-# prometheus_client: its parser checks the switch's /metrics (the text exposition format).
-if ! python3 -c 'import prometheus_client' 2>/dev/null; then
-  echo "setup: installing prometheus_client (pip)"
-  python3 -m pip install --quiet --root-user-action=ignore prometheus_client 2>/dev/null || python3 -m pip install --quiet prometheus_client
-fi
-
-# scapy: the independent RoCEv2 implementation the packet tests check our frames against.
-if ! python3 -c 'import scapy' 2>/dev/null; then
-  echo "setup: installing scapy (pip)"
-  python3 -m pip install --quiet --root-user-action=ignore scapy 2>/dev/null || python3 -m pip install --quiet scapy
+if [ ${#lacking[@]} -gt 0 ]; then
+  echo "setup: Debian's python3 lacks ${lacking[*]}: pip install into $venv"
+  "$venv/bin/python3" -m pip --version >/dev/null 2>&1 || "$venv/bin/python3" -m ensurepip --default-pip >/dev/null
+  "$venv/bin/python3" -m pip install --quiet "${lacking[@]}"
 fi
 
 # bpffs: libxdp pins its dispatcher there when it can. SwiftFabric works without it (the

@@ -6,6 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup.sh
+# python3 for the tests' and scripts' helpers: Debian's, through the venv setup.sh made.
+export PATH="$root/.build-venv/bin:$PATH"
 swift build --build-tests
 # The README's demo and benchmarks run release builds: make sure one builds (whole-module
 # optimisation resolves imports differently and has broken a release-only build before).
@@ -28,9 +30,13 @@ if python3 Tests/bpf/fastpath_test.py && python3 Tests/bpf/fastpath_veth_check.p
 else
   fastpath_ok=0; rc=1
 fi
+# The install (scripts/install.sh into a temporary PREFIX): the installed fabric finds its XDP
+# objects under PREFIX/lib/swiftfabric/bpf/ and runs a switch with them (root; files only without).
+echo "== install: Tests/install/install_check.sh"
+if Tests/install/install_check.sh; then install_ok=1; else install_ok=0; rc=1; fi
 passed=$(grep -cE "^Test Case '.*' passed" "$log" || true)
 failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
-passed=$((passed + audit_ok + fastpath_ok)); failed=$((failed + 2 - audit_ok - fastpath_ok))
+passed=$((passed + audit_ok + fastpath_ok + install_ok)); failed=$((failed + 3 - audit_ok - fastpath_ok - install_ok))
 skipped=$(grep -cE "^Test Case '.*' skipped" "$log" || true)
 leftover=$(ip netns list 2>/dev/null | grep -E '^it[0-9a-f]{5}' || true)
 if [ -n "$leftover" ]; then

@@ -131,6 +131,7 @@ public struct PortCounters: Sendable, Equatable {
     public var pfcwdStorms = PriorityCounts()
     public var pfcwdRestored = PriorityCounts()
     public var pfcwdDropped = PriorityCounts()
+    public var pfcwdDroppedBytes = PriorityCounts()
     /// For the last storm: how long the queue had been paused when the watchdog declared it
     /// (detection time plus up to one watchdog poll), nanoseconds.
     public var pfcwdDetectedAfter = PriorityCounts()

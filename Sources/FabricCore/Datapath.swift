@@ -240,6 +240,7 @@ public struct Datapath: ~Copyable {
         guard len <= largestFrame[port] else { return drop(addr, .oversize, countedOn: port) }
         guard watchdog.discards(port: port, queue: queue) else { return nil }
         counters[port].pfcwdDropped[queue] &+= 1
+        counters[port].pfcwdDroppedBytes[queue] &+= UInt64(len)
         pool.release(addr)
         return false
     }

@@ -59,6 +59,9 @@ extension Datapath {
             egress[p].enqueued.update(repeating: 0, count: EgressPort.queueCount)
             egress[p].dequeued.update(repeating: 0, count: EgressPort.queueCount)
             egress[p].dropped.update(repeating: 0, count: EgressPort.queueCount)
+            egress[p].enqueuedBytes.update(repeating: 0, count: EgressPort.queueCount)
+            egress[p].dequeuedBytes.update(repeating: 0, count: EgressPort.queueCount)
+            egress[p].droppedBytes.update(repeating: 0, count: EgressPort.queueCount)
             egress[p].residence.reset()
         }
         ringWait.reset()

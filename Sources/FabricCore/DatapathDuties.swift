@@ -34,7 +34,9 @@ extension Datapath {
             let drain = watchdog.check(port: p, egress: &egress[p], counters: &counters[p], now: now)
             refreshAcceptBound(port: p)
             for q in 0..<EgressPort.queueCount where drain & (1 << UInt8(q)) != 0 {
-                counters[p].pfcwdDropped[q] &+= discardQueue(port: p, queue: q)
+                var bytes: UInt64 = 0
+                counters[p].pfcwdDropped[q] &+= discardQueue(port: p, queue: q, bytes: &bytes)
+                counters[p].pfcwdDroppedBytes[q] &+= bytes
             }
         }
         resolveNextHops(now: now)
@@ -48,11 +50,19 @@ extension Datapath {
 
     /// Empties queue `queue` of `port` (credits and frames back); returns how many it held.
     mutating func discardQueue(port: Int, queue: Int) -> UInt64 {
+        var bytes: UInt64 = 0
+        return discardQueue(port: port, queue: queue, bytes: &bytes)
+    }
+
+    /// Empties queue `queue` of `port` (credits and frames back); returns how many it held and
+    /// adds their bytes to `bytes`.
+    mutating func discardQueue(port: Int, queue: Int, bytes: inout UInt64) -> UInt64 {
         var n: UInt64 = 0
         while let f = egress[port].removeOldest(queue: queue) {
             credit(f.tag, bytes: f.len, now: 0)
             pool.release(f.addr)
             n &+= 1
+            bytes &+= UInt64(f.len)
         }
         return n
     }

@@ -20,6 +20,15 @@ public struct QueueReport: Codable, Sendable {
     /// Switch residence time of the frames this queue sent: from the XDP stamp (`--ring-wait
     /// on`), else from the worker's receive, to transmit submit.
     public var residence: ResidenceReport
+    /// Bytes (frame lengths, no FCS) beside `enqueued`, `dequeued`, `dropped` and
+    /// `pfcwdDropped`; absent in files from before them.
+    public var enqueuedBytes: UInt64? = nil
+    public var dequeuedBytes: UInt64? = nil
+    public var droppedBytes: UInt64? = nil
+    public var pfcwdDroppedBytes: UInt64? = nil
+    /// A lossless queue: PFC received on this port pauses it (a priority the port honours maps
+    /// to it), so the PFC watchdog watches it (SONiC's pfcwd monitors these).
+    public var lossless: Bool? = nil
 }
 
 /// Percentiles of a residence-time histogram, microseconds (HdrHistogram layout, 1 us
@@ -100,6 +109,10 @@ extension Datapath {
     public func stats(port p: Int, now: UInt64) -> PortStats {
         let e = egress
         let c = counters[p]
+        var pausable: UInt8 = 0
+        for prio in 0..<8 where pfcReceiver.enabled(port: p) & (1 << UInt8(prio)) != 0 {
+            pausable |= 1 << UInt8(pfcReceiver.queue(priority: prio))
+        }
         let queues = (0..<EgressPort.queueCount).map { q in
             let d = e[p].depth(queue: q)
             return QueueReport(queue: q, depthFrames: d.frames, depthBytes: d.bytes, watermarkFrames: e[p].watermark[q],
@@ -107,7 +120,10 @@ extension Datapath {
                                stormed: watchdog.isStormed(port: p, queue: q), pfcwdStorms: c.pfcwdStorms[q],
                                pfcwdRestored: c.pfcwdRestored[q], pfcwdDropped: c.pfcwdDropped[q],
                                pfcwdDetectedAfterMilliseconds: Double(c.pfcwdDetectedAfter[q]) / 1e6,
-                               residence: ResidenceReport(e[p].residence, q))
+                               residence: ResidenceReport(e[p].residence, q),
+                               enqueuedBytes: e[p].enqueuedBytes[q], dequeuedBytes: e[p].dequeuedBytes[q],
+                               droppedBytes: e[p].droppedBytes[q], pfcwdDroppedBytes: c.pfcwdDroppedBytes[q],
+                               lossless: pausable & (1 << UInt8(q)) != 0)
         }
         var pg = (bytes: [Int](), peak: [Int](), shared: [Int](), headroom: [Int](), headroomPeak: [Int]())
         for g in 0..<8 {

@@ -12,18 +12,53 @@ public enum ReportRenderer {
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
+    /// Tick positions for a linear axis from `low` to at least `high`: a step of 1, 2 or 5 times
+    /// a power of ten giving at most `count` intervals, the axis widened to whole steps.
+    static func niceTicks(from low: Double, to high: Double, count: Int = 6) -> (step: Double, ticks: [Double]) {
+        let high = high > low ? high : low + 1
+        let span = high - low
+        let raw = span / Double(count)
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw * (1 - 1e-9) } ?? 10 * magnitude
+        let first = floor(low / step + 1e-9), last = ceil(high / step - 1e-9)
+        // Each tick as an integer times the step, rounded to the step's decimals (no 0.30000000000000004).
+        let decimals = max(0, -Int(floor(log10(step))))
+        let scale = pow(10, Double(decimals))
+        let ticks = stride(from: first, through: max(last, first + 1), by: 1).map { ($0 * step * scale).rounded() / scale }
+        return (step, ticks)
+    }
+
+    /// A tick label: the round value as it is, in k or M above 10,000.
+    static func tickLabel(_ v: Double) -> String {
+        let a = abs(v)
+        if a >= 1e6 { return String(format: "%gM", v / 1e6) }
+        if a >= 1e4 { return String(format: "%gk", v / 1e3) }
+        return String(format: "%g", v)
+    }
+
     /// A line chart: series of (x, y) points, optional shaded x-intervals per series colour.
+    /// Both axes start at 0 (time axes count from the first sample; `logX` starts at 1) and carry
+    /// ticks at round values: steps of 1, 2 or 5 times a power of ten on a linear axis, decades
+    /// on a log one. The labels name the unit of each axis. Tick labels carry
+    /// `class="tick-x"`/`"tick-y"` and their value in `data-value`.
     static func chart(title: String, xLabel: String, yLabel: String, series: [(name: String, points: [(Double, Double)])],
                       bands: [(name: String, intervals: [(Double, Double)])] = [], logX: Bool = false, yMax fixedYMax: Double? = nil) -> String {
         let w = 960.0, h = 360.0, left = 70.0, right = 180.0, top = 40.0, bottom = 50.0
         let pw = w - left - right, ph = h - top - bottom
         let xs = series.flatMap { $0.points.map(\.0) } + bands.flatMap { $0.intervals.flatMap { [$0.0, $0.1] } }
+        let xTicks: [Double]
+        if logX {
+            let decades = max(1, Int(ceil(log10(max(xs.max() ?? 10, 10)) - 1e-9)))
+            xTicks = (0...decades).map { pow(10, Double($0)) }
+        } else {
+            xTicks = niceTicks(from: 0, to: max(xs.max() ?? 1, 0)).ticks
+        }
+        let yTicks = niceTicks(from: 0, to: fixedYMax ?? max(series.flatMap { $0.points.map(\.1) }.max() ?? 1, 0), count: 5).ticks
         let tx: (Double) -> Double = logX ? { log10(max($0, 1)) } : { $0 }
-        let xMin = logX ? 0 : (xs.min() ?? 0), xMax = max(tx(xs.max() ?? 1), xMin + 1e-9)
-        let yMax = fixedYMax ?? max((series.flatMap { $0.points.map(\.1) }.max() ?? 1) * 1.05, 1e-9)
+        let xMin = tx(xTicks.first!), xMax = tx(xTicks.last!)
+        let yMax = yTicks.last!
         func X(_ x: Double) -> Double { left + (tx(x) - xMin) / (xMax - xMin) * pw }
         func Y(_ y: Double) -> Double { top + ph - y / yMax * ph }
-        func fmt(_ v: Double) -> String { v >= 1e6 ? String(format: "%.1fM", v / 1e6) : v >= 1e5 ? String(format: "%.0fk", v / 1e3) : v >= 10 ? String(format: "%.0f", v) : String(format: "%.2g", v) }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"\(left)\" y=\"22\" font-size=\"15\" font-weight=\"bold\">\(title)</text>\n"
         for (i, b) in bands.enumerated() {
@@ -32,14 +67,16 @@ public enum ReportRenderer {
         }
         // Axes and ticks.
         s += "<line x1=\"\(left)\" y1=\"\(top + ph)\" x2=\"\(left + pw)\" y2=\"\(top + ph)\" stroke=\"black\"/>\n<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + ph)\" stroke=\"black\"/>\n"
-        for k in 0...5 {
-            let yv = yMax * Double(k) / 5
-            s += "<line x1=\"\(left - 4)\" y1=\"\(Y(yv))\" x2=\"\(left + pw)\" y2=\"\(Y(yv))\" stroke=\"#ddd\"/><text x=\"\(left - 8)\" y=\"\(Y(yv) + 4)\" text-anchor=\"end\">\(fmt(yv))</text>\n"
-            let xv = logX ? pow(10, xMin + (xMax - xMin) * Double(k) / 5) : xMin + (xMax - xMin) * Double(k) / 5
-            s += "<line x1=\"\(X(xv))\" y1=\"\(top + ph)\" x2=\"\(X(xv))\" y2=\"\(top + ph + 4)\" stroke=\"black\"/><text x=\"\(X(xv))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(fmt(xv))</text>\n"
+        for yv in yTicks {
+            s += "<line x1=\"\(left - 4)\" y1=\"\(Y(yv))\" x2=\"\(left + pw)\" y2=\"\(Y(yv))\" stroke=\"#ddd\"/>"
+                + "<text class=\"tick-y\" data-value=\"\(yv)\" x=\"\(left - 8)\" y=\"\(Y(yv) + 4)\" text-anchor=\"end\">\(tickLabel(yv))</text>\n"
         }
-        s += "<text x=\"\(left + pw / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">\(xLabel)</text>\n"
-        s += "<text x=\"16\" y=\"\(top + ph / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + ph / 2))\">\(yLabel)</text>\n"
+        for xv in xTicks {
+            s += "<line x1=\"\(X(xv))\" y1=\"\(top + ph)\" x2=\"\(X(xv))\" y2=\"\(top + ph + 4)\" stroke=\"black\"/>"
+                + "<text class=\"tick-x\" data-value=\"\(xv)\" x=\"\(X(xv))\" y=\"\(top + ph + 18)\" text-anchor=\"middle\">\(tickLabel(xv))</text>\n"
+        }
+        s += "<text class=\"label-x\" x=\"\(left + pw / 2)\" y=\"\(h - 10)\" text-anchor=\"middle\">\(xLabel)</text>\n"
+        s += "<text class=\"label-y\" x=\"16\" y=\"\(top + ph / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + ph / 2))\">\(yLabel)</text>\n"
         for (i, sr) in series.enumerated() where !sr.points.isEmpty {
             let c = palette[i % palette.count]
             let pts = sr.points.map { String(format: "%.1f,%.1f", X($0.0), Y(min($0.1, yMax))) }.joined(separator: " ")
@@ -87,7 +124,7 @@ public enum ReportRenderer {
             if let s0 = start, let end = ms.last { intervals.append((s0, end)) }
             if !intervals.isEmpty { bands.append(("\(name) paused", intervals)) }
         }
-        let depthSVG = chart(title: "Egress queue depth (shaded: PFC pause intervals)", xLabel: "time (ms)", yLabel: "queue depth (KB)",
+        let depthSVG = chart(title: "Egress queue depth (shaded: PFC pause intervals)", xLabel: "time since the first sample (ms)", yLabel: "queue depth (KiB)",
                              series: depthSeries, bands: bands)
         try depthSVG.write(toFile: dir + "/queue-depth.svg", atomically: true, encoding: .utf8)
         files.append("queue-depth.svg")
@@ -106,7 +143,7 @@ public enum ReportRenderer {
             let xs: [Double] = pts.map { $0.0 }, ys: [Double] = pts.map { $0.1 }
             loadSeries.append((name + speed, thin(xs, ys)))
         }
-        try chart(title: "Port load over time (transmitted)", xLabel: "time (ms)", yLabel: "Mb/s", series: loadSeries)
+        try chart(title: "Port load over time (transmitted)", xLabel: "time since the first sample (ms)", yLabel: "transmitted (Mb/s)", series: loadSeries)
             .write(toFile: dir + "/port-load.svg", atomically: true, encoding: .utf8)
         files.append("port-load.svg")
 
@@ -125,7 +162,7 @@ public enum ReportRenderer {
             }
             for (p, name) in ports.enumerated() where p < (t.ringWait?.count ?? 0) { cdf("\(name) rx-ring wait", t.ringWait![p]) }
         }
-        try chart(title: "Switch residence time per egress queue, and rx-ring wait per port (CDF)", xLabel: "time (us, log)", yLabel: "fraction of frames",
+        try chart(title: "Switch residence time per egress queue, and rx-ring wait per port (CDF)", xLabel: "time (us, log scale)", yLabel: "fraction of frames (0 to 1)",
                   series: cdfSeries, logX: true, yMax: 1)
             .write(toFile: dir + "/residence-cdf.svg", atomically: true, encoding: .utf8)
         files.append("residence-cdf.svg")

@@ -116,6 +116,16 @@ extension QueueReport {
         pfcwdDropped &+= o.pfcwdDropped
         pfcwdDetectedAfterMilliseconds = max(pfcwdDetectedAfterMilliseconds, o.pfcwdDetectedAfterMilliseconds)
         residence.add(o.residence)
+        enqueuedBytes = Self.sum(enqueuedBytes, o.enqueuedBytes)
+        dequeuedBytes = Self.sum(dequeuedBytes, o.dequeuedBytes)
+        droppedBytes = Self.sum(droppedBytes, o.droppedBytes)
+        pfcwdDroppedBytes = Self.sum(pfcwdDroppedBytes, o.pfcwdDroppedBytes)
+        if let l = o.lossless { lossless = (lossless ?? false) || l }
+    }
+
+    /// A byte counter of two reports: absent only when both lack it.
+    static func sum(_ a: UInt64?, _ b: UInt64?) -> UInt64? {
+        a == nil && b == nil ? nil : (a ?? 0) &+ (b ?? 0)
     }
 }
 

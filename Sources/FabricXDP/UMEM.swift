@@ -95,7 +95,7 @@ public final class UMEM {
         guard let h = handle else { return }
         let rc = xsk_umem__delete(h)
         guard rc == 0 else {
-            logLine("fabric: warning: cannot release a UMEM: \(String(cString: strerror(-rc))) (a socket over it is still open)")
+            logWarning("fabric: warning: cannot release a UMEM: \(String(cString: strerror(-rc))) (a socket over it is still open)")
             return
         }
         handle = nil

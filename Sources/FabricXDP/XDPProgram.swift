@@ -177,7 +177,7 @@ public final class XDPProgram {
         attached = false
         let rc = sf_xdp_netlink_detach(programFD, ifindex, mode == .native ? 1 : 0)
         if rc != 0 && rc != -ENODEV && interfaceName(ifindex: ifindex) != nil {
-            logLine("fabric: warning: detaching XDP from \(interface): \(String(cString: strerror(-rc)))")
+            logWarning("fabric: warning: detaching XDP from \(interface): \(String(cString: strerror(-rc)))")
         }
     }
 

@@ -4,11 +4,16 @@ import FabricLab
 import FabricSystem
 import Foundation
 
-/// Where the compiled XDP objects are: $FABRIC_BPF_DIR, else the nearest `.build-bpf/` above
-/// the executable or the current directory (scripts/build-bpf.sh writes it at the repo root).
+/// Where the compiled XDP objects are: $FABRIC_BPF_DIR; else, for an installed fabric
+/// (scripts/install.sh PREFIX), `PREFIX/lib/swiftfabric/bpf/` beside the executable's `bin/`;
+/// else the nearest `.build-bpf/` above the executable or the current directory (a checkout:
+/// scripts/build-bpf.sh writes it at the repo root).
 func bpfObjectPath(_ name: String) -> String {
     if let dir = ProcessInfo.processInfo.environment["FABRIC_BPF_DIR"] { return "\(dir)/\(name)" }
     let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    let installed = exe.deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("lib/swiftfabric/bpf/\(name)").path
+    if FileManager.default.fileExists(atPath: installed) { return installed }
     for start in [exe.deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath)] {
         var dir = start
         while dir.path != "/" {
@@ -17,7 +22,8 @@ func bpfObjectPath(_ name: String) -> String {
             dir = dir.deletingLastPathComponent()
         }
     }
-    return ".build-bpf/\(name)"
+    // Nothing found: name the place the error should point at (an installed fabric's own).
+    return exe.deletingLastPathComponent().lastPathComponent == "bin" ? installed : ".build-bpf/\(name)"
 }
 
 /// Path of the running `fabric` executable, so children run the same build.

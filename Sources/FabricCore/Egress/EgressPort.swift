@@ -41,6 +41,11 @@ public struct EgressPort: ~Copyable {
     public let enqueued: UnsafeMutablePointer<UInt64>
     public let dequeued: UnsafeMutablePointer<UInt64>
     public let dropped: UnsafeMutablePointer<UInt64>
+    /// The same per queue in bytes (frame lengths as queued: Ethernet header to the end of the
+    /// payload, no FCS), one add beside each frame count (SONiC's `Counter/bytes`, `Drop/bytes`).
+    public let enqueuedBytes: UnsafeMutablePointer<UInt64>
+    public let dequeuedBytes: UnsafeMutablePointer<UInt64>
+    public let droppedBytes: UnsafeMutablePointer<UInt64>
     /// Switch residence time per queue, when `recordResidence`: from the XDP stamp (the frame
     /// reached the port's XDP program) to transmit submit; from the worker's receive where
     /// frames carry no stamp. The rx-ring part of it is summed apart (`ringSum`).
@@ -67,6 +72,9 @@ public struct EgressPort: ~Copyable {
         enqueued = .filled(with: 0, count: Self.queueCount)
         dequeued = .filled(with: 0, count: Self.queueCount)
         dropped = .filled(with: 0, count: Self.queueCount)
+        enqueuedBytes = .filled(with: 0, count: Self.queueCount)
+        dequeuedBytes = .filled(with: 0, count: Self.queueCount)
+        droppedBytes = .filled(with: 0, count: Self.queueCount)
         watermark = .filled(with: 0, count: Self.queueCount)
         for q in 0..<Self.queueCount {
             let lossless = losslessQueues & (1 << UInt8(q)) != 0
@@ -84,6 +92,9 @@ public struct EgressPort: ~Copyable {
         enqueued.deallocate()
         dequeued.deallocate()
         dropped.deallocate()
+        enqueuedBytes.deallocate()
+        dequeuedBytes.deallocate()
+        droppedBytes.deallocate()
         watermark.deallocate()
     }
 
@@ -142,9 +153,11 @@ public struct EgressPort: ~Copyable {
                                             wait: UInt32 = 0) -> Bool {
         guard queues[q].enqueue(addr: addr, len: len, tag: tag, stamp: stamp, wait: wait) else {
             dropped[q] &+= 1
+            droppedBytes[q] &+= UInt64(len)
             return false
         }
         enqueued[q] &+= 1
+        enqueuedBytes[q] &+= UInt64(len)
         nonEmpty |= 1 << UInt8(q)
         if queues[q].count > watermark[q] { watermark[q] = queues[q].count }
         return true
@@ -188,6 +201,7 @@ public struct EgressPort: ~Copyable {
     @inlinable @inline(__always) mutating func take(_ q: Int, now: UInt64 = 0) -> QueuedFrame {
         let f = queues[q].dequeueStamped()!
         dequeued[q] &+= 1
+        dequeuedBytes[q] &+= UInt64(f.len)
         if recordResidence && f.stamp != 0 && now > f.stamp { noteResidence(q, now &- f.stamp, ring: f.wait) }
         if queues[q].isEmpty { nonEmpty &= ~(1 << UInt8(q)) }
         return QueuedFrame(addr: f.addr, len: f.len, tag: f.tag)

@@ -95,7 +95,7 @@ enum StatsBaseline {
         "depthFrames", "depthBytes", "watermarkFrames", "pgBytes", "pgWatermark", "pgShared", "pgHeadroom", "pgHeadroomWatermark",
         "utilisation", "loadBand", "uptimeSeconds", "sequence", "ifindex", "macEntries", "poolBytes", "usedBytes", "watermarkBytes",
         "residence", "ringWait", "pfcReaction", "pfcwdDetectedAfterMilliseconds", "flowletIdleMicroseconds", "ledger", "neighbours",
-        "running", "inService", "linkUp", "stormed", "name", "mode", "xdpMode",
+        "running", "inService", "linkUp", "stormed", "lossless", "queue", "name", "mode", "xdpMode",
     ]
 
     static func subtract(_ now: Data, name: String) -> Data {

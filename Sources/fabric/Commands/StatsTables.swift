@@ -62,11 +62,16 @@ enum StatsTables {
             + (r.mode == "router" ? "\n" + r.neighbourSummary + "\n" : "")
     }
 
+    /// Every unicast queue of every port, as SONiC's `show queue counters` (idle ones too):
+    /// frames and bytes sent, frames and bytes dropped (queue full or PFC watchdog), then what
+    /// SONiC has no column for. Bytes are frame lengths without the FCS; N/A from a switch that
+    /// does not count them.
     static func queues(_ r: SwitchReport) -> String {
-        table(["Port", "TxQ", "Counter/pkts", "Drop/pkts", "ECN/marked", "Depth/pkts", "Depth/bytes", "Watermark/pkts"],
-              r.ports.flatMap { p in p.queues.filter { $0.enqueued > 0 || $0.dropped > 0 || $0.depthFrames > 0 }.map { q in
-                  [p.name, "UC\(q.queue)", n(q.dequeued), n(q.dropped + q.pfcwdDropped), n(q.ecnMarked), n(UInt64(q.depthFrames)),
-                   n(UInt64(q.depthBytes)), n(UInt64(q.watermarkFrames))]
+        table(["Port", "TxQ", "Counter/pkts", "Counter/bytes", "Drop/pkts", "Drop/bytes", "ECN/marked", "Depth/pkts", "Depth/bytes", "Watermark/pkts"],
+              r.ports.flatMap { p in p.queues.map { q in
+                  let dropBytes = q.droppedBytes.map { $0 + (q.pfcwdDroppedBytes ?? 0) }
+                  return [p.name, "UC\(q.queue)", n(q.dequeued), q.dequeuedBytes.map(n) ?? "N/A", n(q.dropped + q.pfcwdDropped),
+                          dropBytes.map(n) ?? "N/A", n(q.ecnMarked), n(UInt64(q.depthFrames)), n(UInt64(q.depthBytes)), n(UInt64(q.watermarkFrames))]
               } })
     }
 
@@ -81,21 +86,28 @@ enum StatsTables {
             + ", (priority without PFC on the port): \(r.ports.reduce(0) { $0 + $1.pfcIgnoredPriority.reduce(0, +) })\n"
     }
 
+    /// Every lossless queue (one PFC pauses on its port: the watchdog watches it), as SONiC's
+    /// `show pfcwd stats` lists every monitored queue, `operational` until a storm; plus any
+    /// other queue that stormed. TX OK/DROP: frames the queue sent and frames the watchdog
+    /// discarded from it.
     static func pfcwd(_ r: SwitchReport) -> String {
-        table(["QUEUE", "STATUS", "STORM DETECTED/RESTORED", "DROPPED", "DETECTED AFTER ms"],
-              r.ports.flatMap { p in p.queues.filter { $0.pfcwdStorms > 0 || $0.stormed }.map { q in
-                  ["\(p.name):\(q.queue)", q.stormed ? "stormed" : "operational", "\(q.pfcwdStorms)/\(q.pfcwdRestored)", n(q.pfcwdDropped),
-                   String(format: "%.1f", q.pfcwdDetectedAfterMilliseconds)]
+        table(["QUEUE", "STATUS", "STORM DETECTED/RESTORED", "TX OK/DROP", "DETECTED AFTER ms"],
+              r.ports.flatMap { p in p.queues.filter { $0.lossless == true || $0.pfcwdStorms > 0 || $0.stormed }.map { q in
+                  ["\(p.name):\(q.queue)", q.stormed ? "stormed" : "operational", "\(q.pfcwdStorms)/\(q.pfcwdRestored)",
+                   "\(n(q.dequeued))/\(n(q.pfcwdDropped))", q.pfcwdStorms > 0 ? String(format: "%.1f", q.pfcwdDetectedAfterMilliseconds) : "-"]
               } })
     }
 
+    /// SONiC's `watermarkstat` tables, headed by what this switch measures: the PG peak is
+    /// everything the PG held (reserved, shared and headroom), not the shared part alone, and
+    /// the queue peak counts frames, not bytes.
     static func watermarks(_ r: SwitchReport) -> String {
         let pgs = (0..<8).map { "PG\($0)" }
-        return "Ingress shared pool occupancy per PG (peak bytes held):\n"
+        return "Ingress buffer held per PG, peak, bytes (reserved + shared + headroom):\n"
             + table(["Port"] + pgs, r.ports.map { p in [p.name] + p.pgWatermark.map(n) })
-            + "\nIngress headroom per PG (peak bytes):\n"
+            + "\nIngress headroom used per PG, peak, bytes:\n"
             + table(["Port"] + pgs, r.ports.map { p in [p.name] + p.pgHeadroomWatermark.map(n) })
-            + "\nEgress queue watermark (frames):\n"
+            + "\nEgress queue depth per unicast queue, peak, frames:\n"
             + table(["Port"] + (0..<8).map { "UC\($0)" }, r.ports.map { p in [p.name] + p.queues.map { n(UInt64($0.watermarkFrames)) } })
             + "\nShared pool: \(n(UInt64(r.buffer.watermarkBytes))) of \(n(UInt64(r.buffer.poolBytes))) bytes at peak, \(n(UInt64(r.buffer.usedBytes))) now\n"
     }

@@ -59,7 +59,7 @@ struct SwitchCommand: ParsableCommand {
                 sw = try AFXDPSwitch(options: opts)
             } catch {
                 guard flags.backend == .auto else {
-                    logLine("fabric switch: \(error)")
+                    logError("fabric switch: \(error)")
                     throw ExitCode(2)
                 }
                 logLine("fabric switch: AF_XDP unavailable (\(error)); falling back to AF_PACKET (TPACKET_V3 rings), which copies every frame"
@@ -90,7 +90,7 @@ struct SwitchCommand: ParsableCommand {
     /// `body`'s result; its error printed as `fabric switch: ...` and exit status 2.
     func orExit<T: ~Copyable>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch {
-            logLine("fabric switch: \(error)")
+            logError("fabric switch: \(error)")
             throw ExitCode(2)
         }
     }
@@ -157,7 +157,7 @@ struct SwitchCommand: ParsableCommand {
         }
         let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
         let kind = opts.config.map { "\($0.mode.rawValue) '\($0.name)'" } ?? "bridge"
-        print("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
+        logEvent("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
               + (workers > 1 ? ", \(workers) workers (rx queues 0...\(workers - 1))" : "") + (netns.map { " in netns \($0)" } ?? ""))
         print(Self.budgetText(opts, afPacket: sw.attachModes.contains("af_packet")), terminator: "")
         if workers > 1 { print("fabric switch: rings, buffers and frame memory above are each worker's") }
@@ -177,7 +177,7 @@ struct SwitchCommand: ParsableCommand {
             c.start()
             sw.control = c
             control = c
-            print("fabric switch: control socket \(c.path) (fabric stats --switch \(switchName))")
+            logEvent("fabric switch: control socket \(c.path) (fabric stats --switch \(switchName))")
             fflush(nil)
         }
         watchReloads(control: control)
@@ -187,14 +187,14 @@ struct SwitchCommand: ParsableCommand {
             let server = try orExit { try MetricsServer(host: m.host, port: m.port, allowPublic: flags.metricsPublic, control: c) }
             server.start()
             metricsServer = server
-            print("fabric switch: Prometheus metrics at http://\(server.address)/metrics")
+            logEvent("fabric switch: Prometheus metrics at http://\(server.address)/metrics")
             fflush(nil)
         }
         // The first stats file last: whoever waits for it (the lab, the tests) finds the control
         // socket and the metrics endpoint already serving.
         if opts.statsFile != nil { sw.publishStatsNow() }
         let report = sw.run()
-        print(String(format: "fabric switch: stopped after %.1f s", report.uptimeSeconds))
+        logEvent(String(format: "fabric switch: stopped after %.1f s", report.uptimeSeconds))
         print(report.table, terminator: "")
         fflush(nil)
     }

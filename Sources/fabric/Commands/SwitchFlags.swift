@@ -42,7 +42,7 @@ struct SwitchFlags: ParsableArguments {
     var poll: PollMode = .adaptive
     @Option(help: "Adaptive polling: microseconds without work before the worker sleeps in poll() (0...1000000).")
     var spinUs: Int = 200
-    @Option(help: "Compiled fabric_xsk XDP object (default: .build-bpf/fabric_xsk.o).")
+    @Option(help: "Compiled fabric_xsk XDP object (default: PREFIX/lib/swiftfabric/bpf/ of an installed fabric, else the checkout's .build-bpf/fabric_xsk.o).")
     var bpfObject: String?
     @Option(help: "Write a JSON snapshot of the counters here every --stats-interval seconds and on exit.")
     var statsFile: String?
