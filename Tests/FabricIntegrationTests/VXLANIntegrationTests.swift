@@ -79,6 +79,8 @@ final class VXLANIntegrationTests: LabTestCase {
         let upA = try Shell.run([fabric, "testbed", "up", "--topology", fa, "--prefix", pa, "--underlay-netns", m1])
         let upB = try Shell.run([fabric, "testbed", "up", "--topology", fb, "--prefix", pb, "--underlay-netns", m2])
         print(upA, upB)
+        XCTAssertTrue(upA.contains("a-br1: eth1 -> h1, vx1 mtu 1450 -> vxlan 192.0.2.2 vni 100".replacingOccurrences(of: "a-br1", with: "\(pa)-br1")), upA)
+        XCTAssertTrue(upB.contains("vx1 mtu 1450 -> vxlan 192.0.2.1 vni 100"), upB)
         let inv = try TestbedInventory.read("/run/swiftfabric/testbed-\(pa).json")
         XCTAssertEqual(inv.nodes[0].interfaces.map(\.peer), ["h1:eth1", "vxlan 192.0.2.2 vni 100"])
         // The tunnel: in the bridge's namespace, its underlay in the machine's, 1500 - 50.
