@@ -33,6 +33,8 @@ public final class TopologyTestbed: @unchecked Sendable {
     public var underlayNamespace: String?
     /// Each VXLAN link's interface MTU, by endpoint, once `up` made it.
     var vxlanMTUs: [String: Int] = [:]
+    /// What `up` found worth telling a person (a VXLAN link narrower than the bed's links).
+    public internal(set) var notes: [String] = []
 
     public init(topology: Topology, prefix: String) {
         self.topology = topology

@@ -2,6 +2,7 @@ import ArgumentParser
 import FabricCore
 import FabricConfig
 import FabricLab
+import Foundation
 
 /// `fabric testbed up|down`: namespaces, veths and addresses, as a star or from a topology.
 struct TestbedCommand: ParsableCommand {
@@ -78,6 +79,7 @@ struct TestbedCommand: ParsableCommand {
             if fastpath { launcher.arguments += ["--fastpath", "on"] }
             try tb.startSwitches(launcher, detached: true)
             print(tb.summary, terminator: "")
+            for n in tb.notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
             print("inventory: \(tb.inventoryPath)")
             print("switches running (logs, stats, pids in \(tb.runDirectory)); remove everything: fabric testbed down --prefix \(prefix)")
         }
