@@ -11,8 +11,9 @@ import FabricPacket
 ///   topology order) is 10.255.i.0/24 (and fd77:0:i::/64), first endpoint .1, second .2. Every
 ///   switch routes each host subnet it does not hold over all its neighbours on a shortest path
 ///   (ECMP where there are several).
-/// - Bridge mode: host i (topology order) is 10.B.0.i/24; switch ports have no address.
-/// - MACs: host i is 02:5f:00:00:00:i; port p (1-based) of switch s is 02:5f:(s-1):00:p:fe.
+/// - Bridge mode: host i (topology order) is 10.B.0.(F+i-1)/24, F from `first_host` (default 1);
+///   switch ports have no address.
+/// - MACs: host i is 02:5f:00:00:00:(F+i-1); port p (1-based) of switch s is 02:5f:(s-1):00:p:fe.
 ///   A switch's ports are its host ports in host order, then its switch-to-switch links.
 public struct AddressPlan: Sendable {
     public struct Host: Sendable, Equatable {
@@ -58,7 +59,7 @@ public struct AddressPlan: Sendable {
             MACAddress(rawValue: 0x025F_0000_00FE | UInt64(t.switches.firstIndex(of: s)!) << 24 | UInt64(ports[s]!.count + 1) << 8)
         }
         for (i, h) in t.hosts.enumerated() {
-            var host = Host(name: h, interface: "", mac: MACAddress(rawValue: 0x025F_0000_0000 | UInt64(i + 1)),
+            var host = Host(name: h, interface: "", mac: MACAddress(rawValue: 0x025F_0000_0000 | UInt64(t.firstHost + i)),
                             addresses: [], gateways: [], switchNode: "", switchPort: "")
             guard let l = t.links.first(where: { $0.a.node == h || $0.b.node == h }) else { hosts.append(host); continue }
             let (he, se) = l.a.node == h ? (l.a, l.b) : (l.b, l.a)
@@ -69,7 +70,7 @@ public struct AddressPlan: Sendable {
             var port = Port(name: se.interface, mac: mac(se.node), addresses: [], gbps: l.gbps ?? t.hostGbps, peer: h,
                             delayNanoseconds: l.delayNanoseconds, lossPercent: l.lossPercent, lossSeed: l.lossSeed)
             if !routed {
-                host.addresses = [Self.prefix("10.\(t.hostSubnetOctet).0.\(i + 1)/24")]
+                host.addresses = [Self.prefix("10.\(t.hostSubnetOctet).0.\(t.firstHost + i)/24")]
             } else {
                 host.addresses = [Self.prefix("\(net).1/24")] + (t.ipv6 ? [Self.prefix("\(net6)::1/64")] : [])
                 port.addresses = [Self.prefix("\(net).254/24")] + (t.ipv6 ? [Self.prefix("\(net6)::fe/64")] : [])

@@ -14,22 +14,28 @@
 //                                           pfc, ecn, load_balancing) over the generated ones:
 //                                           Topology+SwitchOverrides.swift
 //   topology.defaults.labels: swiftfabric.  the bed's settings, as the old format's defaults:
-//     mode, uplink_speed, host_speed, load_balancing, flowlet_idle, host_subnets, ipv6, mtu, queues
+//     mode, uplink_speed, host_speed, load_balancing, flowlet_idle, host_subnets, ipv6, mtu, queues,
+//     first_host
 //   links[i].endpoints                      "node:interface" (brief form) or, with type: veth,
 //                                           {node, interface} objects; interfaces keep their names
 //   links[i].mtu                            that link's MTU (both veth ends)
+//   links[i] with type: vxlan               {endpoint: {node, interface, mac?}, remote, vni,
+//                                           dst-port (or udp-port), mtu?}: a link to a node on
+//                                           another machine (an L2 bed's switch or bridge only):
+//                                           Topology+VXLAN.swift
 //   links[i].vars.swiftfabric               {speed, delay, loss, loss_seed} of that link
 //   ipv4/ipv6 on links, image, env, exec... container settings: ignored (the bed numbers every
 //                                           link itself; ipv4/ipv6 get a note on stderr)
 import FabricConfig
 import FabricCore
+import FabricPacket
 import Foundation
 
 extension Topology {
     /// Label keys start with this; what follows is a setting's name.
     static let labelPrefix = "swiftfabric."
     /// Settings of the whole bed: labels of `topology.defaults` only.
-    static let bedSettings = ["mode", "uplink_speed", "host_speed", "load_balancing", "flowlet_idle", "host_subnets", "ipv6", "mtu", "queues"]
+    static let bedSettings = ["mode", "uplink_speed", "host_speed", "load_balancing", "flowlet_idle", "host_subnets", "ipv6", "mtu", "queues", "first_host"]
     /// A node's settings, in the labels of any level (node, group, kind, defaults).
     static let nodeSettings = ["role", "config"]
     /// A link's settings, in `vars: {swiftfabric: {...}}`.
@@ -130,12 +136,19 @@ extension Topology {
         if bed["mode"] == nil, t.nodes.contains(where: { $0.role == .bridge }) { t.mode = .bridge }
 
         let linkCursors = try topo["links"]?.sequence() ?? []
+        var veths: [Cursor] = []
         for lc in linkCursors {
-            let m = try lc.mapping(allowed: ["type", "endpoints", "mtu", "ipv4", "ipv6", "vars", "labels"])
-            let extended = m["type"] != nil
-            if let type = m["type"], try type.string() != "veth" {
-                throw type.fail("a link of type '\(try type.string())' has no place in a test bed; links are veths (type: veth, or the brief form)")
+            let type = try lc.entries(expected: "a link like {endpoints: [\"node:interface\", \"node:interface\"]}").first { $0.key == "type" }?.value
+            if let type, try type.string() == "vxlan" {
+                t.vxlanLinks.append(try readVXLANLink(lc, in: t, note: note))
+                continue
             }
+            if let type, try type.string() != "veth" {
+                throw type.fail("a link of type '\(try type.string())' has no place in a test bed; links are veths (type: veth, or the brief form), "
+                                + "or, to a node on another machine, type: vxlan")
+            }
+            let m = try lc.mapping(allowed: ["type", "endpoints", "mtu", "ipv4", "ipv6", "vars", "labels"])
+            let extended = type != nil
             guard let eps = try m["endpoints"]?.sequence(), eps.count == 2 else {
                 throw lc.fail("expected endpoints: [\"node:interface\", \"node:interface\"]")
             }
@@ -166,16 +179,68 @@ extension Topology {
                 (link.delayNanoseconds, link.lossPercent, link.lossSeed) = (port.delayNanoseconds, port.lossPercent, port.lossSeed)
             }
             t.links.append(link)
+            veths.append(lc)
+        }
+        let vethEnds = Set(t.links.flatMap { [$0.a.description, $0.b.description] })
+        for (l, c) in zip(t.vxlanLinks, linkCursors.filter { c in !veths.contains { $0.path == c.path } }) {
+            let place = (try? c.mapping(allowed: vxlanKeys)["endpoint"]) ?? c
+            guard !vethEnds.contains(l.endpoint.description), t.vxlanLinks.filter({ $0.endpoint == l.endpoint }).count == 1 else {
+                throw place.fail("endpoint \(l.endpoint) used twice")
+            }
         }
         try t.validated { place in
             switch place {
             case .topology: topoNode
             case .defaults(let key): bed[key] ?? topo["defaults"] ?? topoNode
             case .node(let n): nodeCursors[n] ?? nodesNode
-            case .link(let i): linkCursors[i]
+            case .link(let i): veths[i]
             }
         }
         return t
+    }
+
+    /// The keys of containerlab's `link-type-vxlan` (`udp-port`: containerlab's reader's name
+    /// for its schema's `dst-port`).
+    static let vxlanKeys = ["type", "endpoint", "remote", "vni", "dst-port", "udp-port", "src-port", "mtu", "vars", "labels"]
+
+    /// A `type: vxlan` link (Topology+VXLAN.swift), checked against the nodes read so far.
+    static func readVXLANLink(_ lc: Cursor, in t: Topology, note: (String) -> Void) throws -> VXLANLink {
+        let m = try lc.mapping(allowed: vxlanKeys)
+        guard let ec = m["endpoint"] else {
+            throw lc.fail("a vxlan link has one endpoint, on this machine: endpoint: {node: NAME, interface: NAME}")
+        }
+        let em = try ec.mapping(allowed: ["node", "interface", "mac", "ipv4", "ipv6", "vars"])
+        guard let n = em["node"], let i = em["interface"] else { throw ec.fail("expected {node: NAME, interface: NAME}") }
+        let endpoint = Endpoint(node: try n.string(), interface: try i.string())
+        guard let role = t.role(endpoint.node) else { throw n.fail("no node named '\(endpoint.node)'") }
+        guard role != .host else {
+            throw n.fail("\(endpoint.node) is a host, which has exactly one link, to a switch; a vxlan link ends on a switch or bridge node "
+                         + "(put a bridge between the host and the tunnel)")
+        }
+        guard (1...15).contains(endpoint.interface.count),
+              endpoint.interface.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+            throw i.fail("interface '\(endpoint.interface)' must be 1-15 letters, digits, '-' or '_'")
+        }
+        var mac: String?
+        if let mc = em["mac"] {
+            guard MACAddress(try mc.string()) != nil else { throw mc.fail("expected a MAC like 02:00:00:00:00:01, got '\(try mc.string())'") }
+            mac = try mc.string()
+        }
+        for key in ["ipv4", "ipv6"] where em[key] != nil { note(em[key]!.fail("ignored: the test bed numbers every link itself").description) }
+        guard let rc = m["remote"] else { throw lc.fail("missing 'remote': the other machine's underlay address (e.g. remote: 192.0.2.2)") }
+        let remote = try rc.string()
+        guard IPAddress(remote) != nil else { throw rc.fail("expected the other machine's IPv4 or IPv6 address, got '\(remote)'") }
+        guard let vc = m["vni"] else { throw lc.fail("missing 'vni': the VXLAN network identifier, 1...16777215, the same on both machines") }
+        let vni = try vc.int(1...16_777_215)
+        if m["dst-port"] != nil && m["udp-port"] != nil { throw m["udp-port"]!.fail("give the UDP port once: dst-port (or udp-port)") }
+        let port = try (m["dst-port"] ?? m["udp-port"])?.int(1...65535) ?? VXLANLink.ianaPort
+        if let sc = m["src-port"] { note(sc.fail("ignored: the kernel picks the source port from the inner flow's hash").description) }
+        let mtu = try m["mtu"]?.int(BufferConfig.smallestMTU...BufferConfig.largestMTU)
+        guard t.mode == .bridge else {
+            throw (m["type"] ?? lc).fail("a vxlan link joins the L2 domains of two machines' halves of a lab: it needs an L2 bed "
+                                         + "(swiftfabric.mode: bridge, or a bridge node); a routed bed numbers only the links within it")
+        }
+        return VXLANLink(endpoint: endpoint, remote: remote, vni: vni, udpPort: port, mtu: mtu, mac: mac)
     }
 
     /// The `swiftfabric.*` entries of a `labels` mapping, by setting name; an unknown one is
@@ -203,6 +268,7 @@ extension Topology {
             if ipv6 { bed.append(("ipv6", "\"true\"")) }
             if mtu != 1500 { bed.append(("mtu", "\(mtu)")) }
             if queues != 1 { bed.append(("queues", "\(queues)")) }
+            if firstHost != 1 { bed.append(("first_host", "\(firstHost)")) }
             if let g = uplinkGbps { bed.append(("uplink_speed", Units.text(gbps: g))) }
             if let g = hostGbps { bed.append(("host_speed", Units.text(gbps: g))) }
             if let ns = flowletIdleNanoseconds { bed.append(("flowlet_idle", Units.text(nanoseconds: ns))) }
@@ -230,6 +296,17 @@ extension Topology {
                         if l.lossPercent > 0 { vars.append("loss: \(YAMLWriter.scalar(Units.text(percent: l.lossPercent)))") }
                         if l.lossPercent > 0, let seed = l.lossSeed { vars.append("loss_seed: \(seed)") }
                         if !vars.isEmpty { w.field("vars", "{swiftfabric: {\(vars.joined(separator: ", "))}}") }
+                    }
+                }
+                for l in vxlanLinks {
+                    w.item { w in
+                        w.field("type", "vxlan")
+                        let mac = l.mac.map { ", mac: \"\($0)\"" } ?? ""
+                        w.field("endpoint", "{node: \(YAMLWriter.scalar(l.endpoint.node)), interface: \(YAMLWriter.scalar(l.endpoint.interface))\(mac)}")
+                        w.field("remote", YAMLWriter.scalar(l.remote))
+                        w.field("vni", "\(l.vni)")
+                        w.field("dst-port", "\(l.udpPort)")
+                        if let m = l.mtu { w.field("mtu", "\(m)") }
                     }
                 }
             }

@@ -99,6 +99,7 @@ extension Topology {
         if let v = d["ipv6"] { t.ipv6 = try v.bool() }
         if let v = d["mtu"] { t.mtu = try v.int(BufferConfig.smallestMTU...BufferConfig.largestMTU) }
         if let v = d["queues"] { t.queues = try v.int(1...Topology.maxQueues) }
+        if let v = d["first_host"] { t.firstHost = try v.int(1...254) }
     }
 
     /// `validate()`, its problem reported at the file's place for it.

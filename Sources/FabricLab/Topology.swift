@@ -99,7 +99,8 @@ public struct Topology: Sendable, Equatable {
 
     /// The largest MTU among switch `node`'s links: its `buffers.mtu`.
     public func mtu(ofSwitch node: String) -> Int {
-        links.filter { $0.a.node == node || $0.b.node == node }.map(mtu(of:)).max() ?? mtu
+        (links.filter { $0.a.node == node || $0.b.node == node }.map(mtu(of:))
+         + vxlanLinks.filter { $0.endpoint.node == node }.compactMap(\.mtu)).max() ?? mtu
     }
 
     /// The line rate link `l` is emulated at: its own, else the default for its kind.
@@ -109,6 +110,8 @@ public struct Topology: Sendable, Equatable {
 
     public var nodes: [Node] = []
     public var links: [Link] = []
+    /// Links to a node on another machine, through a VXLAN tunnel (Topology+VXLAN.swift).
+    public var vxlanLinks: [VXLANLink] = []
     /// Router: every host port its own subnet, routes between the switches. Bridge: every host
     /// in one subnet, the switches learning bridges (the links between them must form no loop:
     /// the switch runs no spanning tree).
@@ -121,6 +124,9 @@ public struct Topology: Sendable, Equatable {
     public var flowletIdleNanoseconds: UInt64?
     /// The second octet of the first host subnet, 10.B.0.0/16 (`AddressPlan`).
     public var hostSubnetOctet = 1
+    /// Bridge mode: the number of the first host, 10.B.0.N (and its MAC's last octet): a lab
+    /// split over two machines numbers the second half's hosts after the first half's.
+    public var firstHost = 1
     /// Hosts are dual-stack (router mode): IPv6 next to IPv4 (`AddressPlan`).
     public var ipv6 = false
     /// MTU of every veth of the test bed (and the switches' `buffers.mtu`): 1500, or jumbo up
@@ -211,6 +217,9 @@ public struct Topology: Sendable, Equatable {
             throw fail(.defaults("mtu"), "\(mtu) is out of range \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries")
         }
         guard hosts.count <= 250, links.count <= 250 else { throw fail(.topology, "at most 250 hosts and 250 links") }
+        guard (1...254).contains(firstHost), firstHost + hosts.count - 1 <= 254 else {
+            throw fail(.defaults("first_host"), "hosts \(firstHost)...\(firstHost + hosts.count - 1) do not fit in 1...254")
+        }
         for n in nodes {
             guard !n.name.isEmpty, n.name.count <= 12, n.name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
                 throw fail(.node(n.name), "names are 1-12 letters, digits or '-'")
@@ -242,6 +251,7 @@ public struct Topology: Sendable, Equatable {
         }
         for n in nodes {
             let count = links.filter { $0.a.node == n.name || $0.b.node == n.name }.count
+                + (n.kind == .switch ? vxlanLinks.filter { $0.endpoint.node == n.name }.count : 0)
             if n.kind == .host && count != 1 { throw fail(.node(n.name), "host \(n.name) has \(count) links; a host has exactly one, to a switch") }
             if n.kind == .switch && count == 0 { throw fail(.node(n.name), "switch \(n.name) has no links") }
         }

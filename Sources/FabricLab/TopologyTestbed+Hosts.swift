@@ -76,11 +76,13 @@ extension TopologyTestbed {
     public var summary: String {
         let t = topology
         var s = "test bed '\(prefix)' (\(routed ? "routed" : "bridged")): \(t.switches.count) switch\(t.switches.count == 1 ? "" : "es"), "
-            + "\(t.hosts.count) hosts, \(t.links.count) links\n"
+            + "\(t.hosts.count) hosts, \(t.links.count) links" + (t.vxlanLinks.isEmpty ? "" : ", \(t.vxlanLinks.count) vxlan") + "\n"
         for sw in t.switches {
-            s += "  \(namespace(sw)): " + plan.ports(of: sw).map { p in
+            s += "  \(namespace(sw)): " + (plan.ports(of: sw).map { p in
                 ([p.name] + p.addresses.map(\.description) + (p.gbps.map { ["@\(Units.text(gbps: $0))"] } ?? [])).joined(separator: " ") + " -> \(p.peer)"
-            }.joined(separator: ", ") + "\n"
+            } + t.vxlanLinks.filter { $0.endpoint.node == sw }.map { l in
+                "\(l.endpoint.interface)" + (vxlanMTUs[l.endpoint.description].map { " mtu \($0)" } ?? "") + " -> vxlan \(l.remote) vni \(l.vni)"
+            }).joined(separator: ", ") + "\n"
         }
         for h in plan.hosts {
             s += "  \(namespace(h.name)): \(h.interface) " + h.addresses.map(\.description).joined(separator: " ") + " \(h.mac)"

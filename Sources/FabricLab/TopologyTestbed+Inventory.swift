@@ -2,7 +2,7 @@ import Foundation
 
 /// What `fabric testbed up` writes to `/run/swiftfabric/testbed-PREFIX.json` for other tools:
 /// every node with its role, namespace and interfaces (addresses with their prefix length, and
-/// the `node:interface` at the other end of the link).
+/// the `node:interface` at the other end of the link; for a VXLAN link `vxlan REMOTE vni N`).
 ///
 /// ```json
 /// {"name": "lab", "nodes": [{"name": "client1", "kind": "linux", "role": "host", "namespace": "lab-client1",
@@ -48,7 +48,11 @@ extension TopologyTestbed {
                     return .init(name: mine.interface, addresses: addresses.map(\.description), peer: peer.description)
                 }
             }
-            return .init(name: n.name, kind: n.labKind, role: n.role, namespace: namespace(n.name), interfaces: interfaces)
+            // A VXLAN link's far end is on another machine: its peer is the tunnel.
+            let tunnels = t.vxlanLinks.filter { $0.endpoint.node == n.name }.map { l in
+                TestbedInventory.Interface(name: l.endpoint.interface, addresses: [], peer: "vxlan \(l.remote) vni \(l.vni)")
+            }
+            return .init(name: n.name, kind: n.labKind, role: n.role, namespace: namespace(n.name), interfaces: interfaces + tunnels)
         })
     }
 

@@ -28,6 +28,13 @@ public final class TopologyTestbed: @unchecked Sendable {
     public let plan: AddressPlan
     /// The switches `startSwitches` started and this object stops.
     public private(set) var switches: [String: RunningSwitch] = [:]
+    /// The namespace of the machine this half of a lab runs on: where VXLAN links' devices are
+    /// made and their underlay reaches the other machine (nil: the namespace `up` runs in).
+    public var underlayNamespace: String?
+    /// Each VXLAN link's interface MTU, by endpoint, once `up` made it.
+    var vxlanMTUs: [String: Int] = [:]
+    /// What `up` found worth telling a person (a VXLAN link narrower than the bed's links).
+    public internal(set) var notes: [String] = []
 
     public init(topology: Topology, prefix: String) {
         self.topology = topology
@@ -59,7 +66,9 @@ public final class TopologyTestbed: @unchecked Sendable {
 
     /// Switch `node`'s configuration (`AddressPlan.switchConfig`), in `mode` if given.
     public func switchConfig(_ node: String, mode: LoadBalancingMode? = nil) -> SwitchConfig {
-        plan.switchConfig(node, name: namespace(node), loadBalancing: mode)
+        var c = plan.switchConfig(node, name: namespace(node), loadBalancing: mode)
+        addVXLANPorts(node, to: &c)
+        return c
     }
 
     /// Writes every switch's configuration to its `configPath`.
@@ -112,6 +121,7 @@ public final class TopologyTestbed: @unchecked Sendable {
                     try Shell.inNamespace(ns, ["ethtool", "-K", ifname, "tx", "off"])
                 }
             }
+            try addVXLANLinks()
             for s in topology.switches {
                 for p in plan.ports(of: s) {
                     try Shell.run(["ip", "-n", namespace(s), "link", "set", p.name, "address", p.mac.description])
@@ -139,6 +149,7 @@ public final class TopologyTestbed: @unchecked Sendable {
     /// recorded, checked against /proc), removes every namespace and file. Idempotent; never throws.
     public func down() {
         stopSwitches()
+        removeVXLANLeftovers()
         for s in topology.switches {
             let pidFile = "\(runDirectory)/\(s).pid"
             if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),

@@ -261,8 +261,9 @@ final class ContainerlabTests: XCTestCase {
             .hasPrefix("t.clab.yml:4: topology.nodes.s1.imgae: unknown key 'imgae' (expected one of: image, image-pull-policy,"), "a typo, as containerlab's schema says")
         XCTAssertEqual(reject(nodes + "    - endpoints: [\"h1:eth1\", \"s1:ethernet-1/1\"]\n"),
                        "t.clab.yml:7: topology.links[0]: interface 'ethernet-1/1' must be 1-15 letters, digits, '-' or '_'")
-        XCTAssertEqual(reject(nodes + "    - type: vxlan\n      endpoints: [{node: s1, interface: e1}]\n"),
-                       "t.clab.yml:7: topology.links[0].type: a link of type 'vxlan' has no place in a test bed; links are veths (type: veth, or the brief form)")
+        XCTAssertEqual(reject(nodes + "    - type: macvlan\n      endpoints: [{node: s1, interface: e1}]\n"),
+                       "t.clab.yml:7: topology.links[0].type: a link of type 'macvlan' has no place in a test bed; links are veths (type: veth, or the brief form), "
+                       + "or, to a node on another machine, type: vxlan")
         XCTAssertEqual(reject(nodes + "    - endpoints: [\"h1:eth1\", \"host:veth9\"]\n"), "t.clab.yml:7: topology.links[0]: no node named 'host'")
         XCTAssertEqual(reject("name: n\ntopology:\n  defaults: {kind: nokia_srlinux}\n  nodes:\n    s1:\n    h1: linux\n"),
                        "t.clab.yml:6: topology.nodes.h1: expected node settings like {kind: linux}, got 'linux'")

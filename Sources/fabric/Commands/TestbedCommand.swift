@@ -2,6 +2,7 @@ import ArgumentParser
 import FabricCore
 import FabricConfig
 import FabricLab
+import Foundation
 
 /// `fabric testbed up|down`: namespaces, veths and addresses, as a star or from a topology.
 struct TestbedCommand: ParsableCommand {
@@ -28,6 +29,8 @@ struct TestbedCommand: ParsableCommand {
         var queues: Int?
         @Flag(help: "Prepare the hosts' veth ends for `fabric switch --fastpath on` (GRO on: frames the XDP fast path redirects into a veth are lost at an end with neither XDP nor GRO); with --topology, start the switches with --fastpath on.")
         var fastpath = false
+        @Option(help: "With --topology: the namespace of this machine, where the topology's vxlan links make their devices and reach their remote (default: the namespace fabric runs in).")
+        var underlayNetns: String?
 
         func validate() throws {
             guard (1...250).contains(hosts) else { throw ValidationError("--hosts must be 1...250 (got \(hosts))") }
@@ -37,6 +40,7 @@ struct TestbedCommand: ParsableCommand {
             }
             if let mode, LoadBalancingMode(name: mode) == nil { throw ValidationError("--mode: expected ecmp, flowlet or spray") }
             if switchKinds != nil && (topology == nil || kinds.isEmpty) { throw ValidationError("--switch-kinds: give kinds, comma-separated, with --topology FILE") }
+            if underlayNetns != nil && topology == nil { throw ValidationError("--underlay-netns: a topology's vxlan links have an underlay; give it with --topology FILE") }
         }
 
         var kinds: Set<String> { Set((switchKinds ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
@@ -64,6 +68,10 @@ struct TestbedCommand: ParsableCommand {
             }
             if let queues { t.queues = queues }
             let tb = TopologyTestbed(topology: t, prefix: prefix)
+            if let underlayNetns {
+                guard Shell.namespaces().contains(underlayNetns) else { throw ValidationError("--underlay-netns: no namespace '\(underlayNetns)' (ip netns list)") }
+                tb.underlayNamespace = underlayNetns
+            }
             try tb.up(mode: mode.flatMap(LoadBalancingMode.init(name:)))
             if fastpath { try tb.prepareHostsForFastPath() }
             var launcher = switchLauncher()
@@ -71,6 +79,7 @@ struct TestbedCommand: ParsableCommand {
             if fastpath { launcher.arguments += ["--fastpath", "on"] }
             try tb.startSwitches(launcher, detached: true)
             print(tb.summary, terminator: "")
+            for n in tb.notes { FileHandle.standardError.write(Data("note: \(n)\n".utf8)) }
             print("inventory: \(tb.inventoryPath)")
             print("switches running (logs, stats, pids in \(tb.runDirectory)); remove everything: fabric testbed down --prefix \(prefix)")
         }
