@@ -20,54 +20,6 @@ import CXDP
 import FabricSystem
 import Glibc
 
-/// `fp_config`: whether the fast path runs, and what it needs of the QoS maps.
-public struct FastPathConfig: Sendable, Equatable {
-    /// The fast path forwards (else every frame goes to the socket, as without it).
-    public var on = false
-    /// Route (else bridge), as the switch's forwarding mode.
-    public var router = true
-    /// Stamp every frame sent to the socket with the time XDP saw it (8 bytes of metadata).
-    public var stamp = false
-    /// Bit n set: traffic class n goes to userspace (the QoS maps' lossless classes).
-    public var userspaceTrafficClasses: UInt8 = 0
-    /// The bridge's MAC aging time: a destination not seen for this long is unknown.
-    public var macAgingNanoseconds: UInt64 = 300_000_000_000
-    /// DSCP -> traffic class, 64 entries (`QoSMaps.dscpToTC`).
-    public var dscpToTrafficClass: [UInt8] = Array(repeating: 0, count: 64)
-    public init() {}
-}
-
-/// `fp_ports[i]`: what the fast path needs to know of port i, on the way in and out.
-public struct FastPathPort: Sendable, Equatable {
-    /// Frames arriving here may take the fast path.
-    public var fastPath = true
-    /// Carrier and admin up (`PortLoad.up`): ECMP skips a member whose link is down.
-    public var linkUp = true
-    /// In service (`Datapath.service`).
-    public var inService = true
-    /// Classifies by VLAN PCP (an untagged frame is then class 0).
-    public var trustPCP = false
-    /// Has an emulated speed, delay or loss: its frames must go through the egress queues.
-    public var emulated = false
-    /// Captured (`--capture`): every frame in or out must pass userspace.
-    public var capture = false
-    /// The longest frame its interface takes (`Datapath.largestFrame`); 0: no limit.
-    public var largestFrame: UInt32 = 0
-    /// The port's own MAC (`MACAddress.rawValue`): the router's source MAC, and the destination
-    /// MAC a routed frame must arrive with.
-    public var mac: UInt64 = 0
-    public init() {}
-}
-
-/// Frames the fast path forwarded, on one port, summed over CPUs.
-public struct FastPathPortStats: Sendable, Equatable {
-    public var rxFrames: UInt64 = 0
-    public var rxBytes: UInt64 = 0
-    public var txFrames: UInt64 = 0
-    public var txBytes: UInt64 = 0
-    public init() {}
-}
-
 public final class FastPathMaps {
     /// The maps every port's instance shares.
     public static let sharedMapNames = ["fp_config", "fp_ports", "fp_tx_ports", "fp_macs", "fp_fib4", "fp_fib6",
@@ -128,38 +80,6 @@ public final class FastPathMaps {
             let rc = bpf_map__reuse_fd(map, fd)
             guard rc == 0 else { throw SystemError.negative(rc, "\(program.interface): cannot share the fast path's map \(name)") }
         }
-    }
-
-    /// Tells `program` (loaded) the index of the port it serves: its own `fabric_port` map,
-    /// which holds the index + 1 (0: not told, and then the instance forwards nothing).
-    public static func setPortIndex(_ port: Int, of program: XDPProgram) throws {
-        let fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(program.program), "fabric_port")
-        guard fd >= 0 else { throw SystemError("\(program.interface): the XDP program is not loaded, or has no fabric_port map") }
-        var key: UInt32 = 0, value = UInt32(port) + 1
-        try update(fd, &key, &value, "fabric_port")
-    }
-
-    /// Without the fast path (no shared maps): turns on FP_STAMP, and nothing else, in
-    /// `program`'s own `fp_config` (loaded), so it stamps every frame it steers to a socket.
-    public static func setStampOnly(of program: XDPProgram) throws {
-        let fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(program.program), "fp_config")
-        guard fd >= 0 else { throw SystemError("\(program.interface): the XDP program is not loaded, or has no fp_config map (rebuild: scripts/build-bpf.sh)") }
-        var v = fp_config()
-        v.flags = UInt32(FP_STAMP.rawValue)
-        var key: UInt32 = 0
-        try update(fd, &key, &v, "fp_config")
-    }
-
-    /// Frames `program`'s port sent to userspace, per reason (index: `fp_punt` raw value),
-    /// summed over CPUs.
-    public static func punts(of program: XDPProgram) -> [UInt64] {
-        let fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(program.program), "fabric_punts")
-        var out = [UInt64](repeating: 0, count: Int(FP_PUNT_SLOTS))
-        guard fd >= 0 else { return out }
-        for r in 0..<out.count {
-            out[r] = perCPU(fd, key: UInt32(r), as: UInt64.self).reduce(0, &+)
-        }
-        return out
     }
 
     // MARK: - Writing

@@ -343,33 +343,34 @@ final class ContainerlabTests: XCTestCase {
         docs["scripts/leaf-spine.clab.yml"] = try String(contentsOfFile: Self.shipped, encoding: .utf8)
         var json: [String: Any] = [:]
         for (label, yaml) in docs { json[label] = try XCTUnwrap(try Yams.load(yaml: yaml), label) }
-        let input = try JSONSerialization.data(withJSONObject: json)
+        try Self.assertSchemaValid(json)
 
+        // The checker does check: a file with a key containerlab does not know fails.
+        let bad = try Self.validate(["bad": ["name": "x", "topology": ["nodes": ["a": ["kind": "linux", "speed": "1G"]]]]])
+        XCTAssertEqual(bad.status, 1, bad.output)
+    }
+
+    /// Runs validate.py (containerlab's schema) over labelled documents: its exit status and
+    /// what it printed (one line per schema error).
+    static func validate(_ documents: [String: Any]) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", Self.fixture("validate.py")]
+        p.arguments = ["python3", fixture("validate.py")]
         let stdin = Pipe(), stdout = Pipe()
         (p.standardInput, p.standardOutput, p.standardError) = (stdin, stdout, stdout)
         try p.run()
-        stdin.fileHandleForWriting.write(input)
+        stdin.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: documents))
         try stdin.fileHandleForWriting.close()
         let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         if out.contains("No module named 'jsonschema'") { throw XCTSkip("python3 jsonschema is not installed (scripts/setup.sh installs it)") }
-        XCTAssertEqual(p.terminationStatus, 0, out)
-        XCTAssertEqual(out, "")
+        return (p.terminationStatus, out)
+    }
 
-        // The checker does check: a file with a key containerlab does not know fails.
-        let bad = try JSONSerialization.data(withJSONObject: ["bad": ["name": "x", "topology": ["nodes": ["a": ["kind": "linux", "speed": "1G"]]]]])
-        let q = Process()
-        q.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        q.arguments = ["python3", Self.fixture("validate.py")]
-        let qin = Pipe()
-        (q.standardInput, q.standardOutput) = (qin, Pipe())
-        try q.run()
-        qin.fileHandleForWriting.write(bad)
-        try qin.fileHandleForWriting.close()
-        q.waitUntilExit()
-        XCTAssertEqual(q.terminationStatus, 1)
+    /// Every document passes containerlab's schema.
+    static func assertSchemaValid(_ documents: [String: Any], file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try validate(documents)
+        XCTAssertEqual(r.status, 0, r.output, file: file, line: line)
+        XCTAssertEqual(r.output, "", file: file, line: line)
     }
 }
