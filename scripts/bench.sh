@@ -440,7 +440,7 @@ print(json.dumps({"queue": q["queue"], "count": x["count"], "p50_us": x["p50"], 
 XDPGEN_GRO=0 XDPGEN_RPS=""
 xdpgen_rx_prepare() {
   XDPGEN_GRO=0
-  ip -n $SW link show dev h1 | grep -q 'prog/xdp' && return 0
+  ip -n $SW link show dev h1 | grep 'prog/xdp' >/dev/null && return 0
   XDPGEN_GRO=1
   XDPGEN_RPS=$(ip netns exec $SW cat /sys/class/net/h1/queues/rx-0/rps_cpus)
   ip netns exec $SW ethtool -K h1 gro on
@@ -453,7 +453,7 @@ SINK_HAD_PASS=0
 sink_prepare() {
   [ "$SINK" = xdp-drop ] || return 0
   SINK_HAD_PASS=0
-  ip -n $H2 link show dev eth0 | grep -q 'prog/xdp' && SINK_HAD_PASS=1
+  ip -n $H2 link show dev eth0 | grep 'prog/xdp' >/dev/null && SINK_HAD_PASS=1
   ip -n $H2 link set dev eth0 xdp off
   ip -n $H2 link set dev eth0 xdp obj .build-bpf/xdpgen.o sec xdp.frags
 }

@@ -13,7 +13,7 @@ pkgs=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm iproute2
 modules=(scapy jsonschema prometheus_client)
 missing=()
 for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -5,6 +5,7 @@
 # with that object moved away, the same switch must fail naming that path. Run by scripts/test.sh
 # after the release build (so the install's build is a no-op). Prints "install check: OK".
 set -euo pipefail
+# (No `cmd | grep -q` under pipefail: grep -q exits at the first match and the writer dies of SIGPIPE.)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 prefix=$(mktemp -d /tmp/swiftfabric-install.XXXXXX)
 ns="sfinst$$"
@@ -24,7 +25,7 @@ cd /
 fabric="$prefix/bin/fabric"
 [ -x "$fabric" ] || fail "no $fabric"
 for o in fabric_xsk.o roce_rx.o; do [ -f "$prefix/lib/swiftfabric/bpf/$o" ] || fail "no $o under $prefix/lib/swiftfabric/bpf"; done
-"$fabric" switch --help | grep -q -- "--bpf-object" || fail "fabric switch --help"
+"$fabric" switch --help | grep -- "--bpf-object" >/dev/null || fail "fabric switch --help"
 grep -q "_fabric" "$prefix/share/bash-completion/completions/fabric" || fail "bash completion"
 grep -q "#compdef fabric" "$prefix/share/zsh/site-functions/_fabric" || fail "zsh completion"
 grep -q "complete -c 'fabric'" "$prefix/share/fish/vendor_completions.d/fabric.fish" || fail "fish completion"
@@ -49,7 +50,7 @@ grep -q "forwarding on" "$log" || fail "the installed switch did not start withi
 # Its log lines carry an ISO-8601 UTC time and a level (swift-log, FabricLogHandler).
 grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z info fabric switch: bridge forwarding on 2 ports' "$log" \
   || fail "no timestamped 'forwarding on' line"
-grep "forwarding on" "$log" | grep -q "af_packet" && fail "fell back to AF_PACKET"
+grep "forwarding on" "$log" | grep "af_packet" >/dev/null && fail "fell back to AF_PACKET"
 kill -TERM "$pid"
 wait "$pid" || fail "the installed switch did not stop cleanly"
 pid=
