@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine: packages, bpffs, BPF objects.
 # Both README commands (scripts/demo.sh, scripts/test.sh) run this first.
+#   scripts/setup.sh [--image]
+# --image: also what scripts/build-image.sh and the container test need (docker.io, debootstrap),
+# and a docker daemon: started (dockerd in the background, its log in
+# /var/log/swiftfabric-dockerd.log) when none answers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+image=0
+for a in "$@"; do
+  case "$a" in
+    --image) image=1 ;;
+    *) echo "setup: unknown argument '$a' (--image)" >&2; exit 2 ;;
+  esac
+done
 
 # Python: Debian's own packages for the modules the tests and scripts import (scapy: the
 # independent RoCEv2 implementation the packet tests check our frames against; jsonschema:
 # `fabric stats --json` against scripts/stats.schema.json; prometheus_client: its parser checks
 # /metrics). Debian's python3 is EXTERNALLY-MANAGED (PEP 668): no pip into it.
 pkgs=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm iproute2 iputils-ping iperf3 ethtool tshark librsvg2-bin
-      python3 python3-venv python3-scapy python3-jsonschema python3-prometheus-client)
+      python3 python3-venv python3-scapy python3-jsonschema python3-prometheus-client python3-yaml)
+[ "$image" = 1 ] && pkgs+=(docker.io debootstrap)
 modules=(scapy jsonschema prometheus_client)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -61,3 +73,17 @@ if [ "$(id -u)" -eq 0 ] && ! mountpoint -q /sys/fs/bpf 2>/dev/null; then
 fi
 
 "$root/scripts/build-bpf.sh"
+
+# A docker daemon for the image (--image): the machine's service where there is one (systemd),
+# else dockerd started here, left running like a service for later builds.
+if [ "$image" = 1 ] && ! docker info >/dev/null 2>&1; then
+  [ "$(id -u)" -eq 0 ] || { echo "setup: no docker daemon answers; run as root to start one" >&2; exit 1; }
+  if [ -d /run/systemd/system ]; then
+    systemctl start docker
+  else
+    echo "setup: starting dockerd (log: /var/log/swiftfabric-dockerd.log)"
+    setsid dockerd >/var/log/swiftfabric-dockerd.log 2>&1 </dev/null &
+  fi
+  for _ in $(seq 1 120); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || { tail -20 /var/log/swiftfabric-dockerd.log >&2 || true; echo "setup: the docker daemon did not start" >&2; exit 1; }
+fi

@@ -34,9 +34,15 @@ fi
 # objects under PREFIX/lib/swiftfabric/bpf/ and runs a switch with them (root; files only without).
 echo "== install: Tests/install/install_check.sh"
 if Tests/install/install_check.sh; then install_ok=1; else install_ok=0; rc=1; fi
+# The container image as containerlab runs it (root, docker; last, since it starts dockerd, which
+# changes the machine's own firewall): build, example lab, two switches and two hosts in containers.
+echo "== container: Tests/container/container_check.sh"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "container check: SKIP (needs root: docker, veths moved into containers)"; container_ok=1
+elif scripts/setup.sh --image && Tests/container/container_check.sh; then container_ok=1; else container_ok=0; rc=1; fi
 passed=$(grep -cE "^Test Case '.*' passed" "$log" || true)
 failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
-passed=$((passed + audit_ok + fastpath_ok + install_ok)); failed=$((failed + 3 - audit_ok - fastpath_ok - install_ok))
+passed=$((passed + audit_ok + fastpath_ok + install_ok + container_ok)); failed=$((failed + 4 - audit_ok - fastpath_ok - install_ok - container_ok))
 skipped=$(grep -cE "^Test Case '.*' skipped" "$log" || true)
 leftover=$(ip netns list 2>/dev/null | grep -E '^it[0-9a-f]{5}' || true)
 if [ -n "$leftover" ]; then

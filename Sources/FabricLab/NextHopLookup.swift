@@ -10,19 +10,22 @@ public enum NextHopLookup {
         public var mac: String
     }
 
-    public static func resolve(namespace ns: String, destination: String) throws -> Result {
-        let route = try Shell.run(["ip", "-n", ns, "route", "get", destination])
+    public static func resolve(namespace ns: String?, destination: String) throws -> Result {
+        let ip = ["ip"] + (ns.map { ["-n", $0] } ?? [])
+        let here = ns ?? "this host"
+        let route = try Shell.run(ip + ["route", "get", destination])
         let words = route.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
         func after(_ key: String) -> String? { words.firstIndex(of: key).flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil } }
-        guard let src = after("src") else { throw TestbedError("no route from \(ns) to \(destination): \(route)") }
+        guard let src = after("src") else { throw TestbedError("no route from \(here) to \(destination): \(route)") }
         let hop = after("via") ?? destination
         for attempt in 0..<3 {
-            _ = try? Shell.inNamespace(ns, ["ping", "-n", "-c", "1", "-W", "1", hop], check: false)
-            let neigh = try Shell.run(["ip", "-n", ns, "neigh", "show", hop])
+            let ping = ["ping", "-n", "-c", "1", "-W", "1", hop]
+            _ = try? (ns.map { try Shell.inNamespace($0, ping, check: false) } ?? Shell.run(ping, check: false))
+            let neigh = try Shell.run(ip + ["neigh", "show", hop])
             let n = neigh.split(separator: " ").map(String.init)
             if let i = n.firstIndex(of: "lladdr"), i + 1 < n.count { return Result(source: src, nextHop: hop, mac: n[i + 1]) }
             if attempt < 2 { usleep(200_000) }
         }
-        throw TestbedError("\(ns) could not resolve the MAC of \(hop) (is the switch running?)")
+        throw TestbedError("\(here) could not resolve the MAC of \(hop) (is the switch running?)")
     }
 }

@@ -74,3 +74,33 @@ public final class LinkStateReader: @unchecked Sendable {
         return flags & 0x1 != 0 && flags & 0x40 != 0   // IFF_UP, IFF_RUNNING
     }
 }
+
+/// Waits until every interface of `names` exists in the calling thread's network namespace and
+/// is administratively up (IFF_UP): containerlab starts a node's container first and then moves
+/// its veth ends in, renames them, sets their MTU and brings them up. Polls every 50 ms; returns
+/// the seconds waited. Throws after `timeout` seconds naming what is missing or down, or when
+/// `stop()` says to give up (a SIGTERM while waiting).
+public func waitForInterfaces(_ names: [String], timeout: Double, stop: () -> Bool = { false }) throws -> Double {
+    let start = monotonicNanoseconds()
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw SystemError("waiting for interfaces: socket", errno: Glibc.errno) }
+    defer { Glibc.close(fd) }
+    while true {
+        var missing: [String] = [], down: [String] = []
+        for n in names {
+            let flags = sf_interface_flags(fd, n)
+            if flags < 0 { missing.append(n) } else if flags & 0x1 == 0 { down.append(n) }
+        }
+        let waited = Double(monotonicNanoseconds() - start) / 1e9
+        if missing.isEmpty && down.isEmpty { return waited }
+        if waited >= timeout || stop() {
+            var what: [String] = []
+            if !missing.isEmpty { what.append("\(missing.joined(separator: ",")) not present") }
+            if !down.isEmpty { what.append("\(down.joined(separator: ",")) down") }
+            let tenths = Int(waited * 10)
+            throw SystemError("interfaces \(names.joined(separator: ",")): after \(tenths / 10).\(tenths % 10) s, "
+                              + what.joined(separator: ", ") + (stop() ? " (stopped while waiting)" : ""))
+        }
+        usleep(50_000)
+    }
+}

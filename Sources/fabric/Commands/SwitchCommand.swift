@@ -21,6 +21,10 @@ struct SwitchCommand: ParsableCommand {
     var config: String?
     @Option(help: "Network namespace to run in (as created by `ip netns add`).")
     var netns: String?
+    @Option(help: "Before opening the ports, wait until these interfaces exist and are up (comma-separated, or 'ports' for every port): in a container, containerlab adds a node's interfaces after it starts.")
+    var waitForInterfaces: String?
+    @Option(help: "Seconds --wait-for-interfaces waits before giving up, naming what is missing (0.1...86400).")
+    var waitTimeout: Double = 120
     @OptionGroup var flags: SwitchFlags
 
     func validate() throws {
@@ -28,6 +32,8 @@ struct SwitchCommand: ParsableCommand {
         if flags.name == nil, config == nil, let ns = netns, let problem = SwitchConfig.nameProblem(ns) {
             throw ValidationError("--netns \(ns) names this switch, but \(problem); give --name")
         }
+        guard (0.1...86400).contains(waitTimeout) else { throw ValidationError("--wait-timeout must be 0.1...86400 seconds (got \(waitTimeout))") }
+        if let w = waitForInterfaces, w.split(separator: ",").isEmpty { throw ValidationError("--wait-for-interfaces: give interface names, comma-separated, or 'ports'") }
     }
 
     func run() throws {
@@ -44,6 +50,12 @@ struct SwitchCommand: ParsableCommand {
         if let ns = netns { try enterNetworkNamespace(ns) }
         flags.apply(to: &opts)
         installStopHandlers()
+        if let w = waitForInterfaces {
+            let names = w == "ports" ? opts.ports : w.split(separator: ",").map { String($0) }
+            logEvent("fabric switch: waiting up to \(Units.text(nanoseconds: UInt64(waitTimeout * 1e9))) for \(names.joined(separator: ",")) (--wait-for-interfaces)")
+            let waited = try orExit { try FabricSystem.waitForInterfaces(names, timeout: waitTimeout) { stopRequested.load(ordering: .relaxed) } }
+            logEvent("fabric switch: \(names.joined(separator: ",")) present and up after " + String(format: "%.1f s", waited))
+        }
         if flags.workers != 1 {
             try orExit { try Self.checkWorkers(flags, opts) }
             let group = try orExit { try AFXDPWorkers(options: opts, workers: flags.workers) }

@@ -9,7 +9,7 @@ struct TestbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "testbed",
         abstract: "Create or remove a test bed: host namespaces around one switch namespace (a star), or any topology.",
-        subcommands: [Up.self, Down.self, Link.self, Convert.self])
+        subcommands: [Up.self, Down.self, Link.self, Convert.self, Configs.self])
 
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the test bed (removing leftovers first).")
@@ -91,6 +91,49 @@ struct TestbedCommand: ParsableCommand {
         @Argument(help: "The topology file.") var file: String
         func run() throws {
             print(try Topology.load(file: file, note: { _ in }).yaml, terminator: "")
+        }
+    }
+
+    struct Configs: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the configurations a topology's nodes get, for nodes something else creates (containerlab with the SwiftFabric image).",
+            discussion: """
+            For each switch NODE.yaml (fabric switch --config; the image's entrypoint reads /etc/swiftfabric/NODE.yaml), for \
+            each host NODE.sh (its link interface's MAC, addresses, and routes to the fabric's 10.0.0.0/8 and fd77::/16 via \
+            its switch). The addressing and routes are those `fabric testbed up` gives the same file. Nothing is started.
+            """)
+        @Argument(help: "The topology file (containerlab, or SwiftFabric's old format).") var file: String
+        @Option(help: "Directory to write into (created if missing).") var out: String
+        @Option(help: "Only nodes of these containerlab kinds become switches (comma-separated; default: every kind but linux and the bridges).")
+        var switchKinds: String?
+        @Option(help: "Load-balancing mode of every ECMP group (ecmp, flowlet, spray; default: the topology's).")
+        var mode: String?
+        @Option(help: "MTU of the links that give none: the switches' buffers.mtu follows it (default: \(Self.containerlabMTU), what containerlab gives such links).")
+        var mtu: Int = Self.containerlabMTU
+        /// containerlab's DefaultLinkMTU.
+        static let containerlabMTU = 9500
+
+        func validate() throws {
+            if let mode, LoadBalancingMode(name: mode) == nil { throw ValidationError("--mode: expected ecmp, flowlet or spray") }
+            guard (BufferConfig.smallestMTU...BufferConfig.largestMTU).contains(mtu) else {
+                throw ValidationError("--mtu must be \(BufferConfig.smallestMTU)...\(BufferConfig.largestMTU), the MTUs the switch carries (got \(mtu))")
+            }
+        }
+
+        func run() throws {
+            let kinds = switchKinds.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
+            var t = try Topology.load(file: file, switchKinds: kinds)
+            for i in t.links.indices where t.links[i].mtu == nil { t.links[i].mtu = mtu }
+            let tb = TopologyTestbed(topology: t, prefix: "x")
+            try tb.validate()
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let files = tb.nodeFiles(source: URL(fileURLWithPath: file).lastPathComponent, mode: mode.flatMap(LoadBalancingMode.init(name:)))
+            for f in files {
+                let path = "\(out)/\(f.name)"
+                try f.text.write(toFile: path, atomically: true, encoding: .utf8)
+                if f.name.hasSuffix(".sh") { _ = chmod(path, 0o755) }
+            }
+            print("\(out): " + files.map(\.name).joined(separator: " "))
         }
     }
 

@@ -177,15 +177,16 @@ extension TrafficCommand {
 }
 
 /// A sender's addresses: `to`, and the next-hop MAC and source address the host's own routing
-/// and ARP give (through `netns`) unless `mac`/`source` say; enters `netns` afterwards.
+/// and ARP give (in `netns`, else where fabric runs: a container) unless `mac`/`source` say;
+/// enters `netns` afterwards.
 func senderAddresses(netns: String?, to: String, mac: String?, source: String?) throws -> SenderConfig {
     var resolved: NextHopLookup.Result?
-    if mac == nil || source == nil, let ns = netns {
-        resolved = try NextHopLookup.resolve(namespace: ns, destination: to)
+    if mac == nil || source == nil {
+        resolved = try NextHopLookup.resolve(namespace: netns, destination: to)
     }
     if let ns = netns { try enterNetworkNamespace(ns) }
     guard let m = MACAddress(mac ?? resolved?.mac ?? "") else {
-        throw ValidationError("need --mac unless --netns lets the host resolve it")
+        throw ValidationError("need --mac: no next-hop MAC for \(to) from the host's routing and ARP")
     }
     if let dst6 = IPv6Address(to) {
         guard let src6 = IPv6Address(source ?? resolved?.source ?? "") else { throw ValidationError("need an IPv6 --source") }
