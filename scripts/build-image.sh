@@ -22,10 +22,10 @@ cd "$root"
 runtime= rebuild_base=0 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 while [ $# -gt 0 ]; do
   case "$1" in
-    --runtime) runtime=$2; shift 2 ;;
+    --runtime) runtime=${2:?--runtime docker|podman}; shift 2 ;;
     --rebuild-base) rebuild_base=1; shift ;;
-    --mirror) mirror=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --mirror) mirror=${2:?--mirror URL}; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image: unknown argument '$1' (--runtime docker|podman, --rebuild-base, --mirror URL)" >&2; exit 2 ;;
   esac
 done
@@ -59,10 +59,11 @@ fi
 
 echo "build-image: fabric (release, static Swift standard library) and the XDP objects"
 scripts/build-bpf.sh >/dev/null
-swift build -c release --product fabric --static-swift-stdlib --scratch-path .build-static 2>&1 | grep -E "error:|Build complete" || true
+swift build -c release --product fabric --static-swift-stdlib --scratch-path .build-static >"$work/swift.log" 2>&1 \
+  || { grep -E "error:" "$work/swift.log" | head -40 >&2; echo "build-image: swift build failed (fabric, --static-swift-stdlib)" >&2; exit 1; }
 bin=$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/fabric
 [ -x "$bin" ] || { echo "build-image: the build left no $bin" >&2; exit 1; }
-if ldd "$bin" | grep -q "libswiftCore"; then echo "build-image: $bin links the Swift runtime dynamically" >&2; exit 1; fi
+if ldd "$bin" | grep "libswiftCore" >/dev/null; then echo "build-image: $bin links the Swift runtime dynamically" >&2; exit 1; fi
 
 ctx="$work/context"
 mkdir -p "$ctx/bpf"

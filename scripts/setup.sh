@@ -21,7 +21,11 @@ done
 # /metrics). Debian's python3 is EXTERNALLY-MANAGED (PEP 668): no pip into it.
 pkgs=(libxdp-dev libbpf-dev libelf-dev zlib1g-dev pkg-config clang llvm iproute2 iputils-ping iperf3 ethtool tshark librsvg2-bin
       python3 python3-venv python3-scapy python3-jsonschema python3-prometheus-client python3-yaml)
-[ "$image" = 1 ] && pkgs+=(docker.io debootstrap)
+# (docker.io only where no docker engine is installed: Docker's own docker-ce packages conflict with it.)
+if [ "$image" = 1 ]; then
+  pkgs+=(debootstrap)
+  command -v dockerd >/dev/null || command -v podman >/dev/null || pkgs+=(docker.io)
+fi
 modules=(scapy jsonschema prometheus_client)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -76,7 +80,7 @@ fi
 
 # A docker daemon for the image (--image): the machine's service where there is one (systemd),
 # else dockerd started here, left running like a service for later builds.
-if [ "$image" = 1 ] && ! docker info >/dev/null 2>&1; then
+if [ "$image" = 1 ] && command -v dockerd >/dev/null && ! docker info >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] || { echo "setup: no docker daemon answers; run as root to start one" >&2; exit 1; }
   if [ -d /run/systemd/system ]; then
     systemctl start docker

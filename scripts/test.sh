@@ -37,13 +37,14 @@ if Tests/install/install_check.sh; then install_ok=1; else install_ok=0; rc=1; f
 # The container image as containerlab runs it (root, docker; last, since it starts dockerd, which
 # changes the machine's own firewall): build, example lab, two switches and two hosts in containers.
 echo "== container: Tests/container/container_check.sh"
+container_skip=0
 if [ "$(id -u)" -ne 0 ]; then
-  echo "container check: SKIP (needs root: docker, veths moved into containers)"; container_ok=1
+  echo "container check: SKIP (needs root: docker, veths moved into containers)"; container_ok=0; container_skip=1
 elif scripts/setup.sh --image && Tests/container/container_check.sh; then container_ok=1; else container_ok=0; rc=1; fi
 passed=$(grep -cE "^Test Case '.*' passed" "$log" || true)
 failed=$(grep -cE "^Test Case '.*' failed" "$log" || true)
-passed=$((passed + audit_ok + fastpath_ok + install_ok + container_ok)); failed=$((failed + 4 - audit_ok - fastpath_ok - install_ok - container_ok))
-skipped=$(grep -cE "^Test Case '.*' skipped" "$log" || true)
+passed=$((passed + audit_ok + fastpath_ok + install_ok + container_ok)); failed=$((failed + 4 - audit_ok - fastpath_ok - install_ok - container_ok - container_skip))
+skipped=$(( $(grep -cE "^Test Case '.*' skipped" "$log" || true) + container_skip ))
 leftover=$(ip netns list 2>/dev/null | grep -E '^it[0-9a-f]{5}' || true)
 if [ -n "$leftover" ]; then
   echo "test.sh: test namespaces left behind: $leftover" >&2

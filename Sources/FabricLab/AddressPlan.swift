@@ -16,6 +16,9 @@ import FabricPacket
 /// - MACs: host i is 02:5f:00:00:00:(F+i-1); port p (1-based) of switch s is 02:5f:(s-1):00:p:fe.
 ///   A switch's ports are its host ports in host order, then its switch-to-switch links.
 public struct AddressPlan: Sendable {
+    /// Every address the plan gives is in these: host subnets 10.B..., links 10.255...; fd77:...
+    public static let space4 = "10.0.0.0/8", space6 = "fd77::/16"
+
     public struct Host: Sendable, Equatable {
         public var name: String
         public var interface: String

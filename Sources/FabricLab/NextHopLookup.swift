@@ -10,10 +10,12 @@ public enum NextHopLookup {
         public var mac: String
     }
 
-    public static func resolve(namespace ns: String?, destination: String) throws -> Result {
+    /// `interface`: the route out of that interface (`ip route get ... oif`), the one the frames
+    /// will leave by; nil: the host's choice.
+    public static func resolve(namespace ns: String?, destination: String, interface: String? = nil) throws -> Result {
         let ip = ["ip"] + (ns.map { ["-n", $0] } ?? [])
         let here = ns ?? "this host"
-        let route = try Shell.run(ip + ["route", "get", destination])
+        let route = try Shell.run(ip + ["route", "get", destination] + (interface.map { ["oif", $0] } ?? []))
         let words = route.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
         func after(_ key: String) -> String? { words.firstIndex(of: key).flatMap { $0 + 1 < words.count ? words[$0 + 1] : nil } }
         guard let src = after("src") else { throw TestbedError("no route from \(here) to \(destination): \(route)") }

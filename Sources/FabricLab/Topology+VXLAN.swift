@@ -18,6 +18,7 @@
 // second half numbering its hosts after the first's (`swiftfabric.first_host`). A routed bed
 // refuses it: its AddressPlan numbers switch-to-switch links within one bed, and a link whose
 // far end is another bed's switch would need the two plans to agree on addresses and routes.
+import FabricPacket
 import Foundation
 
 extension Topology {
@@ -56,5 +57,56 @@ extension Topology {
             }
             return fits
         }
+    }
+}
+
+/// One machine's part of a lab written as one file: `fabric testbed up --topology WHOLE --nodes
+/// a,b,... --remote ADDR` builds only these nodes, and every link from one of them to a node on
+/// the other machine becomes a VXLAN link towards `remote` (VNI `vniBase` + the link's index in
+/// the whole file, so both machines agree). The addressing and routes stay the whole lab's
+/// (`AddressPlan` of the whole topology), which is what lets a routed lab span two machines: a
+/// crossing link keeps its addresses at both ends. A host stays on its switch's machine.
+extension Topology {
+    public struct Split: Sendable, Equatable, Codable {
+        public var nodes: [String]
+        public var remote: String
+        public var vniBase: Int
+        public var udpPort: Int
+        public init(nodes: [String], remote: String, vniBase: Int = Self.defaultVNIBase, udpPort: Int = VXLANLink.ianaPort) {
+            (self.nodes, self.remote, self.vniBase, self.udpPort) = (nodes, remote, vniBase, udpPort)
+        }
+        public static let defaultVNIBase = 10_000
+    }
+
+    /// The part of this topology `split` keeps: its nodes, the links among them, and the links
+    /// that cross to the other machine as VXLAN links at the link's MTU.
+    public func part(_ split: Split) throws -> Topology {
+        let local = Set(split.nodes)
+        for n in split.nodes where kind(n) == nil {
+            throw TestbedError("--nodes: the topology has no node '\(n)'; its nodes: \(nodes.map(\.name).joined(separator: ","))")
+        }
+        guard IPAddress(split.remote) != nil else { throw TestbedError("--remote: expected the other machine's IPv4 or IPv6 address, got '\(split.remote)'") }
+        guard vxlanLinks.isEmpty else { throw TestbedError("--nodes: this topology has vxlan links of its own; give the whole lab, without them") }
+        var t = self
+        t.nodes = nodes.filter { local.contains($0.name) }
+        t.links = []
+        t.vxlanLinks = []
+        for (i, l) in links.enumerated() {
+            switch (local.contains(l.a.node), local.contains(l.b.node)) {
+            case (true, true): t.links.append(l)
+            case (false, false): continue
+            case (let aHere, _):
+                let (mine, far) = aHere ? (l.a, l.b) : (l.b, l.a)
+                guard kind(mine.node) == .switch, kind(far.node) == .switch else {
+                    let host = kind(mine.node) == .host ? mine.node : far.node
+                    throw TestbedError("--nodes: host \(host)'s link \(l.a) -- \(l.b) would cross machines: "
+                                       + "a host goes on its switch's machine")
+                }
+                let vni = split.vniBase + i + 1
+                guard (1...16_777_215).contains(vni) else { throw TestbedError("--vni-base: VNI \(vni) of link \(i + 1) is out of range 1...16777215") }
+                t.vxlanLinks.append(VXLANLink(endpoint: mine, remote: split.remote, vni: vni, udpPort: split.udpPort, mtu: mtu(of: l)))
+            }
+        }
+        return t
     }
 }

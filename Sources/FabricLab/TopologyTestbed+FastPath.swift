@@ -5,7 +5,7 @@
 extension TopologyTestbed {
     /// Turns GRO on at every host's end of its link (idempotent; the bed must be up).
     public func prepareHostsForFastPath() throws {
-        for h in plan.hosts {
+        for h in plan.hosts where isLocal(h.name) {
             try Shell.inNamespace(namespace(h.name), ["ethtool", "-K", h.interface, "gro", "on"])
         }
     }

@@ -72,19 +72,36 @@ extension TopologyTestbed {
     /// The first switch's configuration.
     public func switchConfig() -> SwitchConfig { switchConfig(switchNode) }
 
+    /// "vxlan 192.0.2.2 vni 100 mtu 1450" (the MTU once `up` made the device).
+    func tunnelText(_ l: Topology.VXLANLink) -> String {
+        "vxlan \(l.remote) vni \(l.vni)" + (vxlanMTUs[l.endpoint.description].map { " mtu \($0)" } ?? "")
+    }
+
     /// Nodes, addresses, links, for a person.
     public var summary: String {
         let t = topology
         var s = "test bed '\(prefix)' (\(routed ? "routed" : "bridged")): \(t.switches.count) switch\(t.switches.count == 1 ? "" : "es"), "
             + "\(t.hosts.count) hosts, \(t.links.count) links" + (t.vxlanLinks.isEmpty ? "" : ", \(t.vxlanLinks.count) vxlan") + "\n"
         for sw in t.switches {
-            s += "  \(namespace(sw)): " + (plan.ports(of: sw).map { p in
-                ([p.name] + p.addresses.map(\.description) + (p.gbps.map { ["@\(Units.text(gbps: $0))"] } ?? [])).joined(separator: " ") + " -> \(p.peer)"
-            } + t.vxlanLinks.filter { $0.endpoint.node == sw }.map { l in
-                "\(l.endpoint.interface)" + (vxlanMTUs[l.endpoint.description].map { " mtu \($0)" } ?? "") + " -> vxlan \(l.remote) vni \(l.vni)"
-            }).joined(separator: ", ") + "\n"
+            let tunnels = t.vxlanLinks.filter { $0.endpoint.node == sw }
+            var ports: [String] = []
+            for p in plan.ports(of: sw) {
+                var text = ([p.name] + p.addresses.map(\.description)).joined(separator: " ")
+                if let g = p.gbps { text += " @\(Units.text(gbps: g))" }
+                text += " -> \(p.peer)"
+                // A part of a lab: a crossing link is a port of the plan, over a tunnel.
+                if let l = tunnels.first(where: { $0.endpoint.interface == p.name }) { text += " over " + tunnelText(l) }
+                ports.append(text)
+            }
+            // An L2 half's tunnels are ports of their own.
+            if split == nil {
+                ports += tunnels.map { l in
+                    l.endpoint.interface + (vxlanMTUs[l.endpoint.description].map { " mtu \($0)" } ?? "") + " -> vxlan \(l.remote) vni \(l.vni)"
+                }
+            }
+            s += "  \(namespace(sw)): " + ports.joined(separator: ", ") + "\n"
         }
-        for h in plan.hosts {
+        for h in plan.hosts where isLocal(h.name) {
             s += "  \(namespace(h.name)): \(h.interface) " + h.addresses.map(\.description).joined(separator: " ") + " \(h.mac)"
                 + (h.gateways.isEmpty ? "" : " via " + h.gateways.map(\.description).joined(separator: ", ")) + "\n"
         }

@@ -50,7 +50,9 @@ extension TopologyTestbed {
             }
             // A VXLAN link's far end is on another machine: its peer is the tunnel.
             let tunnels = t.vxlanLinks.filter { $0.endpoint.node == n.name }.map { l in
-                TestbedInventory.Interface(name: l.endpoint.interface, addresses: [], peer: "vxlan \(l.remote) vni \(l.vni)")
+                TestbedInventory.Interface(name: l.endpoint.interface,
+                                           addresses: (plan.ports(of: n.name).first { $0.name == l.endpoint.interface }?.addresses ?? []).map(\.description),
+                                           peer: "vxlan \(l.remote) vni \(l.vni)")
             }
             return .init(name: n.name, kind: n.labKind, role: n.role, namespace: namespace(n.name), interfaces: interfaces + tunnels)
         })

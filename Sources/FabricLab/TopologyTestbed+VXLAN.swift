@@ -46,8 +46,9 @@ extension TopologyTestbed {
             try Shell.inNamespace(ns, ["ethtool", "-K", l.endpoint.interface, "tx", "off"], check: false)
             try Shell.run(["ip", "-n", ns, "link", "set", l.endpoint.interface, "up"])
             vxlanMTUs[l.endpoint.description] = mtu
-            // A bridge forwards, it does not fragment: a frame larger than the tunnel's MTU is lost in it.
-            if let widest = topology.links.map(topology.mtu(of:)).max(), widest > mtu {
+            // A bridge forwards, it does not fragment: a frame larger than the tunnel's MTU is lost
+            // in it. (A router drops it and counts it: oversize.)
+            if topology.mode == .bridge, let widest = topology.links.map(topology.mtu(of:)).max(), widest > mtu {
                 notes.append("vxlan link \(l.endpoint): its MTU is \(mtu), the bed's links carry \(widest); "
                              + "frames over \(mtu) are lost in the tunnel (give the bed swiftfabric.mtu: \(mtu))")
             }

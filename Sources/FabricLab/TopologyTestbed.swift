@@ -26,6 +26,10 @@ public final class TopologyTestbed: @unchecked Sendable {
     public let topology: Topology
     public let prefix: String
     public let plan: AddressPlan
+    /// A bed that is one machine's part of a lab (`Topology.Split`): the whole lab, whose
+    /// addressing `plan` is, and the part's nodes; `topology` is that part.
+    public let whole: Topology?
+    public let split: Topology.Split?
     /// The switches `startSwitches` started and this object stops.
     public private(set) var switches: [String: RunningSwitch] = [:]
     /// The namespace of the machine this half of a lab runs on: where VXLAN links' devices are
@@ -40,7 +44,19 @@ public final class TopologyTestbed: @unchecked Sendable {
         self.topology = topology
         self.prefix = prefix
         plan = AddressPlan(topology)
+        (whole, split) = (nil, nil)
     }
+
+    /// This machine's part of the lab `whole` (`Topology.part`), addressed as the whole lab.
+    public init(whole: Topology, split: Topology.Split, prefix: String) throws {
+        topology = try whole.part(split)
+        self.prefix = prefix
+        plan = AddressPlan(whole)
+        (self.whole, self.split) = (whole, split)
+    }
+
+    /// Host `name` is on this machine (every host, but for a part of a lab).
+    func isLocal(_ name: String) -> Bool { topology.kind(name) != nil }
 
     /// The star of `fabric testbed up --hosts N [--routed]` (`Topology.star`).
     public static func star(prefix: String = "sf", hosts: Int = 4, routed: Bool = false, mtu: Int = 1500, queues: Int = 1) -> TopologyTestbed {
@@ -63,11 +79,14 @@ public final class TopologyTestbed: @unchecked Sendable {
     }
     public func statsPath(_ node: String) -> String { "\(runDirectory)/\(node).json" }
     var recordPath: String { "\(runDirectory)/topology.yaml" }
+    var splitPath: String { "\(runDirectory)/split.json" }
 
-    /// Switch `node`'s configuration (`AddressPlan.switchConfig`), in `mode` if given.
-    public func switchConfig(_ node: String, mode: LoadBalancingMode? = nil) -> SwitchConfig {
-        var c = plan.switchConfig(node, name: namespace(node), loadBalancing: mode)
-        addVXLANPorts(node, to: &c)
+    /// Switch `node`'s configuration (`AddressPlan.switchConfig`), in `mode` if given, named
+    /// `name` (default: its namespace).
+    public func switchConfig(_ node: String, mode: LoadBalancingMode? = nil, name: String? = nil) -> SwitchConfig {
+        var c = plan.switchConfig(node, name: name ?? namespace(node), loadBalancing: mode)
+        // A part of a lab has its crossing links in the whole lab's plan already.
+        if split == nil { addVXLANPorts(node, to: &c) }
         return c
     }
 
@@ -82,7 +101,10 @@ public final class TopologyTestbed: @unchecked Sendable {
         guard !prefix.isEmpty, prefix.count <= 8, prefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
             throw TestbedError("prefix '\(prefix)' must be 1-8 letters, digits or '-'")
         }
-        do { try topology.validate() } catch { throw TestbedError(error.description) }
+        do {
+            try whole?.validate()
+            try topology.validate()
+        } catch { throw TestbedError(error.description) }
     }
 
     // MARK: - Up and down
@@ -99,7 +121,8 @@ public final class TopologyTestbed: @unchecked Sendable {
         down()
         do {
             try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-            try topology.yaml.write(toFile: recordPath, atomically: true, encoding: .utf8)
+            try (whole ?? topology).yaml.write(toFile: recordPath, atomically: true, encoding: .utf8)
+            if let split { try JSONEncoder().encode(split).write(to: URL(fileURLWithPath: splitPath)) }
             for n in topology.nodes {
                 try Interrupt.check()
                 let ns = namespace(n.name)
@@ -128,7 +151,7 @@ public final class TopologyTestbed: @unchecked Sendable {
                     try Shell.run(["ip", "-n", namespace(s), "link", "set", p.name, "up"])
                 }
             }
-            for h in plan.hosts {
+            for h in plan.hosts where isLocal(h.name) {
                 let ns = namespace(h.name)
                 try Shell.run(["ip", "-n", ns, "link", "set", h.interface, "address", h.mac.description])
                 for a in h.addresses {
@@ -170,6 +193,10 @@ public final class TopologyTestbed: @unchecked Sendable {
     public static func recorded(prefix: String) -> TopologyTestbed? {
         // A containerlab file (older builds recorded the old format: read without a note).
         guard let t = try? Topology.load(file: "\(root)/\(prefix)/topology.yaml", note: { _ in }) else { return nil }
+        if let data = FileManager.default.contents(atPath: "\(root)/\(prefix)/split.json"),
+           let split = try? JSONDecoder().decode(Topology.Split.self, from: data) {
+            return try? TopologyTestbed(whole: t, split: split, prefix: prefix)
+        }
         return TopologyTestbed(topology: t, prefix: prefix)
     }
 

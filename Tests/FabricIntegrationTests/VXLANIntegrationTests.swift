@@ -27,6 +27,19 @@ final class VXLANIntegrationTests: LabTestCase {
         """
     }
 
+    /// The two machines and the underlay between them: 192.0.2.1/24 in m1, .2 in m2, MTU 1500.
+    static func machines(_ m1: String, _ m2: String) throws {
+        for m in [m1, m2] {
+            try Shell.run(["ip", "netns", "add", m])
+            try Shell.run(["ip", "-n", m, "link", "set", "lo", "up"])
+        }
+        try Shell.run(["ip", "-n", m1, "link", "add", "ul0", "mtu", "1500", "type", "veth", "peer", "name", "ul0", "netns", m2])
+        for (m, a) in [(m1, "192.0.2.1/24"), (m2, "192.0.2.2/24")] {
+            try Shell.run(["ip", "-n", m, "addr", "add", a, "dev", "ul0"])
+            try Shell.run(["ip", "-n", m, "link", "set", "ul0", "up"])
+        }
+    }
+
     func testTwoMachinesHalvesPingAcrossAVXLANLink() throws {
         let id = String(UUID().uuidString.prefix(4)).lowercased()
         let (m1, m2) = ("vx\(id)m1", "vx\(id)m2")
@@ -55,16 +68,7 @@ final class VXLANIntegrationTests: LabTestCase {
             XCTAssertFalse(links.contains("vx\(pa)") || links.contains("vx\(pb)"), "links left behind:\n\(links)")
         }
 
-        // The two machines and the underlay between them.
-        for m in [m1, m2] {
-            try Shell.run(["ip", "netns", "add", m])
-            try Shell.run(["ip", "-n", m, "link", "set", "lo", "up"])
-        }
-        try Shell.run(["ip", "-n", m1, "link", "add", "ul0", "mtu", "1500", "type", "veth", "peer", "name", "ul0", "netns", m2])
-        for (m, a) in [(m1, "192.0.2.1/24"), (m2, "192.0.2.2/24")] {
-            try Shell.run(["ip", "-n", m, "addr", "add", a, "dev", "ul0"])
-            try Shell.run(["ip", "-n", m, "link", "set", "ul0", "up"])
-        }
+        try Self.machines(m1, m2)
 
         // A vxlan link's MTU that does not fit the underlay: refused, and nothing is left of the bed.
         let tooBig = dir + "vc\(id).clab.yml"
@@ -103,5 +107,80 @@ final class VXLANIntegrationTests: LabTestCase {
         let over = try Shell.run(["ip", "netns", "exec", h1, "ping", "-M", "do", "-s", "1423", "-c", "1", "-W", "2", "10.1.0.2"], check: false)
         XCTAssertEqual(pingReplies(over), 0, over)
         XCTAssertTrue(over.contains("mtu=1450") || over.contains("message too long") || over.contains("Message too long"), over)
+    }
+
+    /// A routed lab written as one file, each machine building its part (`--nodes`, `--remote`):
+    /// the link between sw1 (machine 1) and sw2 (machine 2) becomes a VXLAN link with the whole
+    /// lab's addresses at both ends, so h1 (10.1.1.1) and h2 (10.2.1.1), in different subnets,
+    /// ping each other through both routers and the tunnel. The crossing link's MTU (1450, what
+    /// fits a 1500 underlay) holds: the largest frame the port takes passes with DF, a larger one
+    /// is dropped by sw1 and counted as oversize.
+    func testARoutedLabSpansTwoMachines() throws {
+        let id = String(UUID().uuidString.prefix(4)).lowercased()
+        let (m1, m2) = ("vr\(id)m1", "vr\(id)m2")
+        let (pa, pb) = ("ra\(id)", "rb\(id)")
+        let file = NSTemporaryDirectory() + "vr\(id).clab.yml"
+        try """
+        name: whole
+        topology:
+          nodes:
+            sw1: {kind: sonic-vs}
+            sw2: {kind: sonic-vs}
+            h1: {kind: linux}
+            h2: {kind: linux}
+          links:
+            - endpoints: ["h1:eth1", "sw1:eth1"]
+            - endpoints: ["sw1:eth2", "sw2:eth2"]
+              mtu: 1450
+            - endpoints: ["sw2:eth1", "h2:eth1"]
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        addTeardownBlock {
+            for prefix in [pa, pb] {
+                let tb = TopologyTestbed.recorded(prefix: prefix)
+                tb?.down()
+                XCTAssertEqual(tb?.existingNamespaces() ?? [], [], "\(prefix): namespaces left behind")
+            }
+            for m in [m1, m2] {
+                if Shell.namespaces().contains(m) {
+                    let left = (try? Shell.run(["ip", "-n", m, "-o", "link", "show", "type", "vxlan"], check: false)) ?? ""
+                    XCTAssertEqual(left, "", "\(m): VXLAN devices left behind")
+                }
+                _ = try? Shell.run(["ip", "netns", "del", m], check: false)
+            }
+            try? FileManager.default.removeItem(atPath: file)
+            XCTAssertTrue(Shell.namespaces().filter { $0.contains(id) }.isEmpty, "namespaces left behind")
+        }
+        try Self.machines(m1, m2)
+
+        // A host away from its switch cannot be split off.
+        let refused = try Shell.run([fabric, "testbed", "up", "--topology", file, "--prefix", "rc\(id)", "--nodes", "sw1,h2",
+                                     "--remote", "192.0.2.2", "--underlay-netns", m1], check: false)
+        XCTAssertTrue(refused.contains("host h1's link h1:eth1 -- sw1:eth1 would cross machines"), refused)
+
+        let upA = try Shell.run([fabric, "testbed", "up", "--topology", file, "--prefix", pa, "--nodes", "sw1,h1", "--remote", "192.0.2.2", "--underlay-netns", m1])
+        let upB = try Shell.run([fabric, "testbed", "up", "--topology", file, "--prefix", pb, "--nodes", "sw2,h2", "--remote", "192.0.2.1", "--underlay-netns", m2])
+        print(upA, upB)
+        XCTAssertTrue(upA.contains("\(pa)-sw1: eth1 10.1.1.254/24 -> h1, eth2 10.255.1.1/24 -> sw2 over vxlan 192.0.2.2 vni 10002 mtu 1450"), upA)
+        XCTAssertTrue(upB.contains("\(pb)-sw2: eth1 10.2.1.254/24 -> h2, eth2 10.255.1.2/24 -> sw1 over vxlan 192.0.2.1 vni 10002 mtu 1450"), upB)
+        XCTAssertFalse(upA.contains("\(pa)-h2") || upA.contains("\(pa)-sw2"), "machine 1 builds only its nodes:\n\(upA)")
+        XCTAssertEqual(Set(Shell.namespaces().filter { $0.hasPrefix(pa) }), ["\(pa)-sw1", "\(pa)-h1"])
+        let inv = try TestbedInventory.read("/run/swiftfabric/testbed-\(pa).json")
+        XCTAssertEqual(inv.nodes.map(\.name), ["sw1", "h1"])
+        XCTAssertEqual(inv.nodes[0].interfaces.last?.addresses, ["10.255.1.1/24"], "the crossing link keeps the whole lab's address")
+        let config = try String(contentsOfFile: "/run/swiftfabric/testbed-\(pa).yaml", encoding: .utf8)
+        XCTAssertTrue(config.contains("10.2.1.0/24"), "sw1 routes h2's subnet:\n\(config)")
+
+        let h1 = "\(pa)-h1"
+        let there = try Shell.run(["ip", "netns", "exec", h1, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.1.1"], check: false)
+        XCTAssertEqual(pingReplies(there), 3, there)
+        let back = try Shell.run(["ip", "netns", "exec", "\(pb)-h2", "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.1.1.1"], check: false)
+        XCTAssertEqual(pingReplies(back), 3, back)
+        // 1450 - 20 - 8 = 1422 bytes of echo data fit; 1427 (a frame past 1450 + 14 + a VLAN tag's 4) does not.
+        let fits = try Shell.run(["ip", "netns", "exec", h1, "ping", "-M", "do", "-s", "1422", "-c", "3", "-i", "0.2", "-W", "2", "10.2.1.1"], check: false)
+        XCTAssertEqual(pingReplies(fits), 3, fits)
+        let over = try Shell.run(["ip", "netns", "exec", h1, "ping", "-M", "do", "-s", "1427", "-c", "2", "-i", "0.2", "-W", "1", "10.2.1.1"], check: false)
+        XCTAssertEqual(pingReplies(over), 0, over)
+        let stats = try Shell.run([fabric, "stats", "--switch", "\(pa)-sw1"])
+        XCTAssertTrue(stats.contains("eth2:oversize=2"), stats)
     }
 }

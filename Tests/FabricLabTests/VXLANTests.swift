@@ -110,4 +110,51 @@ final class VXLANTests: XCTestCase {
         }
         try ContainerlabTests.assertSchemaValid(json)
     }
+
+    // MARK: - One machine's part of a lab written as one file
+
+    static let wholeLab = """
+        name: whole
+        topology:
+          nodes:
+            sw1: {kind: sonic-vs}
+            sw2: {kind: sonic-vs}
+            h1: {kind: linux}
+            h2: {kind: linux}
+          links:
+            - endpoints: ["h1:eth1", "sw1:eth1"]
+            - endpoints: ["sw1:eth2", "sw2:eth2"]
+              mtu: 1450
+            - endpoints: ["sw2:eth1", "h2:eth1"]
+        """
+
+    func testAPartKeepsItsNodesAndTunnelsTheCrossingLinksWithTheWholeLabsAddresses() throws {
+        let whole = try Topology.parse(Self.wholeLab, file: "w.clab.yml", note: { XCTFail("unexpected note: \($0)") })
+        let tb = try TopologyTestbed(whole: whole, split: .init(nodes: ["sw1", "h1"], remote: "192.0.2.2", vniBase: 500, udpPort: 8472), prefix: "p")
+        XCTAssertEqual(tb.topology.nodes.map(\.name), ["sw1", "h1"])
+        XCTAssertEqual(tb.topology.links.count, 1)
+        XCTAssertEqual(tb.topology.vxlanLinks, [Topology.VXLANLink(endpoint: .init(node: "sw1", interface: "eth2"), remote: "192.0.2.2",
+                                                                   vni: 502, udpPort: 8472, mtu: 1450)])
+        XCTAssertNoThrow(try tb.validate())
+        // sw1's configuration is the whole lab's: the crossing port once, addressed, h2's subnet routed over it.
+        let c = tb.switchConfig("sw1")
+        XCTAssertEqual(c.ports.map(\.name), ["eth1", "eth2"])
+        XCTAssertEqual(c.ports[1].addresses.map(\.description), ["10.255.1.1/24"])
+        XCTAssertEqual(c.routes.map(\.prefix.description), ["10.2.1.0/24"])
+        XCTAssertEqual(c.buffers.mtu, 1500)
+        XCTAssertEqual(c, TopologyTestbed(topology: whole, prefix: "p").switchConfig("sw1"), "the same as on one machine")
+        XCTAssertEqual(tb.inventory.nodes.map(\.name), ["sw1", "h1"])
+    }
+
+    func testAPartThatCannotBeIsRefused() throws {
+        let whole = try Topology.parse(Self.wholeLab, file: "w.clab.yml", note: { _ in })
+        func refusal(_ nodes: [String], remote: String = "192.0.2.2") -> String {
+            do { _ = try whole.part(.init(nodes: nodes, remote: remote)); return "accepted" } catch { return "\(error)" }
+        }
+        // The first crossing link in the file's order names its host.
+        XCTAssertEqual(refusal(["sw1", "h2"]), "--nodes: host h1's link h1:eth1 -- sw1:eth1 would cross machines: a host goes on its switch's machine")
+        XCTAssertEqual(refusal(["sw1", "h1", "h2"]), "--nodes: host h2's link sw2:eth1 -- h2:eth1 would cross machines: a host goes on its switch's machine")
+        XCTAssertEqual(refusal(["sw1", "h1", "spine"]), "--nodes: the topology has no node 'spine'; its nodes: sw1,sw2,h1,h2")
+        XCTAssertEqual(refusal(["sw1", "h1"], remote: "machine2"), "--remote: expected the other machine's IPv4 or IPv6 address, got 'machine2'")
+    }
 }

@@ -22,15 +22,15 @@ removes them by that label (their interfaces go with their namespaces).
     clab_deploy.py deploy FILE --prefix P      prints {"node": "container name", ...} as JSON
     clab_deploy.py destroy --prefix P
 """
-import argparse, json, os, shlex, subprocess, sys
+import argparse, json, os, re, shlex, signal, subprocess, sys
 import yaml
 
 CAPS = ["NET_ADMIN", "NET_RAW", "SYS_ADMIN", "IPC_LOCK"]
 DEFAULT_MTU = 9500
 
 
-def run(args, check=True, **kw):
-    r = subprocess.run(args, capture_output=True, text=True, **kw)
+def run(args, check=True):
+    r = subprocess.run(args, capture_output=True, text=True)
     if check and r.returncode != 0:
         raise SystemExit(f"clab_deploy: {' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
     return r.stdout
@@ -54,8 +54,8 @@ def setting(topo, node, key):
 
 
 def env_key(label):
-    out = "".join("_" if c in "-+./" else c for c in label if c.isalnum() or c in "-+./")
-    return out.upper()
+    """containerlab's utils.ToEnvKey: [-+./] become '_', anything else not [A-Za-z0-9_] goes."""
+    return re.sub(r"[^A-Za-z0-9_]+", "", re.sub(r"[-+./]", "_", label)).upper()
 
 
 def deploy(path, prefix):
@@ -89,16 +89,31 @@ def deploy(path, prefix):
         if cmd:
             args += shlex.split(cmd)
         run(args)
-    pid = {n: run(["docker", "inspect", "-f", "{{.State.Pid}}", c]).strip() for n, c in names.items()}
+    pid = {}
+    for n, c in names.items():
+        state = run(["docker", "inspect", "-f", "{{.State.Running}} {{.State.Pid}}", c]).split()
+        if state[0] != "true" or state[1] == "0":
+            logs = subprocess.run(["docker", "logs", c], capture_output=True, text=True)
+            logs = logs.stdout + logs.stderr
+            raise SystemExit(f"clab_deploy: node {n} ({c}) is not running; its output:\n{logs.strip()}")
+        pid[n] = state[1]
     for i, (a, b, mtu) in enumerate(links):
-        tmp = [f"sfc{os.getpid() % 10000}x{i}a", f"sfc{os.getpid() % 10000}x{i}b"]
+        # Temporary names in this namespace, unique to this process and link (<= 15 characters).
+        tmp = [f"sf{os.getpid():x}l{i}{side}" for side in "ab"]
+        assert all(len(t) <= 15 for t in tmp), tmp
         run(["ip", "link", "add", tmp[0], "mtu", str(mtu), "type", "veth", "peer", "name", tmp[1], "mtu", str(mtu)])
-        for t, (node, ifname) in zip(tmp, (a, b)):
-            run(["ethtool", "-K", t, "tx", "off"])
-            run(["ip", "link", "set", t, "netns", pid[node]])
-            ns = ["nsenter", "-t", pid[node], "-n", "ip", "link", "set", t]
-            run(ns + ["name", ifname])
-            run(["nsenter", "-t", pid[node], "-n", "ip", "link", "set", ifname, "mtu", str(mtu), "up"])
+        try:
+            for t, (node, ifname) in zip(tmp, (a, b)):
+                run(["ethtool", "-K", t, "tx", "off"])
+                run(["ip", "link", "set", t, "netns", pid[node]])
+                inside = ["nsenter", "-t", pid[node], "-n", "ip", "link", "set"]
+                run(inside + [t, "name", ifname])
+                run(inside + [ifname, "mtu", str(mtu), "up"])
+        except BaseException:
+            # An end still here (not yet moved) takes its peer with it.
+            run(["ip", "link", "del", tmp[0]], check=False)
+            run(["ip", "link", "del", tmp[1]], check=False)
+            raise
     for node, c in names.items():
         for e in setting(topo, node, "exec") or []:
             run(["docker", "exec", c] + shlex.split(e))
@@ -106,7 +121,7 @@ def deploy(path, prefix):
 
 
 def destroy(prefix):
-    ids = run(["docker", "ps", "-aq", "--filter", f"label=swiftfabric.clab-test={prefix}"]).split()
+    ids = run(["docker", "ps", "-aq", "--filter", f"label=swiftfabric.clab-test={prefix}"], check=False).split()
     if ids:
         run(["docker", "rm", "-f"] + ids, check=False)
 
@@ -117,11 +132,16 @@ if __name__ == "__main__":
     p.add_argument("file", nargs="?")
     p.add_argument("--prefix", required=True)
     o = p.parse_args()
+    # A SIGTERM becomes an exception, so a deploy cut short is destroyed too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if o.action == "deploy":
         try:
             deploy(o.file, o.prefix)
         except BaseException:
-            destroy(o.prefix)
+            try:
+                destroy(o.prefix)
+            except BaseException as e:
+                print(f"clab_deploy: destroy after a failed deploy: {e}", file=sys.stderr)
             raise
     else:
         destroy(o.prefix)

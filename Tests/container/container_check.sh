@@ -13,15 +13,18 @@
 #  4. The example lab, scripts/examples/ai-fabric.clab.yml, deployed the same way: every host
 #     pings every other; RoCEv2 from h1 to h4 crosses the spines, 0 lost.
 #  5. A switch whose interfaces never come gives up after SWIFTFABRIC_WAIT_TIMEOUT, exit 2,
-#     naming them.
+#     naming them; a node whose configuration is not among the bound ones exits 2 naming both.
 # Every container it starts is removed on the way out (also on failure). Prints "container check: OK".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/swiftfabric-container.XXXXXX)
 py=${PYTHON:-python3}
 labs=()
+clab() { "$py" "$root/Tests/container/clab_deploy.py" "$@"; }
+# fabric testbed configs, the image's: $1 a directory with the lab file $2, configurations into $1/$3.
+configs() { docker run --rm --network none -v "$1:/lab" swiftfabric:latest fabric testbed configs "/lab/$2" --out "/lab/$3" >/dev/null; }
 cleanup() {
-  for p in "${labs[@]}"; do "$py" "$root/Tests/container/clab_deploy.py" destroy --prefix "$p" || true; done
+  for p in "${labs[@]}"; do clab destroy --prefix "$p" || true; done
   docker rm -f "sfct$$-wait" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -41,21 +44,28 @@ docker run --rm --network none swiftfabric:latest fabric switch --help | grep --
 step "the example lab's files are current"
 cp -r "$root/scripts/examples" "$work/examples"
 rm -rf "$work/examples/ai-fabric"
-docker run --rm --network none -v "$work/examples:/lab" swiftfabric:latest \
-  fabric testbed configs /lab/ai-fabric.clab.yml --out /lab/ai-fabric >/dev/null || fail "fabric testbed configs in the image"
+configs "$work/examples" ai-fabric.clab.yml ai-fabric || fail "fabric testbed configs in the image"
 diff -r "$work/examples/ai-fabric" "$root/scripts/examples/ai-fabric" \
   || fail "scripts/examples/ai-fabric/ is stale: fabric testbed configs scripts/examples/ai-fabric.clab.yml --out scripts/examples/ai-fabric"
 
-# $1: prefix, $2 $3: containers; the receiver's JSON report of $4 RoCEv2 messages from $2 to $3's $5.
+# $1: prefix, $2 $3: nodes; $4 RoCEv2 messages from $2 to $3's address $5; checks the receiver's
+# JSON report. The sender starts once the receiver says it listens (on stdout, before the JSON).
+n_roce=0
 roce() {
-  local rx="$1-$3" tx="$1-$2" report
-  docker exec "$rx" fabric traffic recv --interface eth1 --seconds 30 --idle 2 --json >"$work/recv.json" 2>"$work/recv.err" &
-  local rpid=$!
-  for _ in $(seq 1 50); do grep -q "listening" "$work/recv.err" 2>/dev/null && break; sleep 0.1; done
+  n_roce=$((n_roce + 1))
+  local rx="$1-$3" tx="$1-$2" out="$work/recv$n_roce.out" err="$work/recv$n_roce.err"
+  docker exec "$rx" fabric traffic recv --interface eth1 --seconds 30 --idle 2 --json >"$out" 2>"$err" &
+  local rpid=$! ready=0
+  for _ in $(seq 1 100); do
+    grep "listening" "$out" >/dev/null 2>&1 && { ready=1; break; }
+    kill -0 "$rpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ "$ready" = 1 ] || { cat "$out" "$err" >&2; fail "the receiver on $3 is not listening"; }
   docker exec "$tx" fabric traffic send --interface eth1 --to "$5" --messages "$4" --message 4096 --mtu 4096 >"$work/send.out" 2>&1 \
     || { cat "$work/send.out" >&2; fail "fabric traffic send $2 -> $3"; }
-  wait "$rpid" || { cat "$work/recv.err" >&2; fail "fabric traffic recv on $3"; }
-  "$py" - "$work/recv.json" "$4" "$2 -> $3" <<'PY' || fail "RoCEv2 $2 -> $3"
+  wait "$rpid" || { cat "$err" >&2; fail "fabric traffic recv on $3"; }
+  "$py" - "$out" "$4" "$2 -> $3" <<'PY' || fail "RoCEv2 $2 -> $3"
 import json, sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 want = int(sys.argv[2])
@@ -73,6 +83,7 @@ switches_up() {
     for _ in $(seq 1 100); do docker logs "$p-$s" 2>&1 | grep "forwarding on" >/dev/null && break; sleep 0.1; done
     docker logs "$p-$s" >"$work/$s.log" 2>&1 || true
     grep "forwarding on" "$work/$s.log" >/dev/null || { cat "$work/$s.log" >&2; fail "switch $s is not forwarding"; }
+    grep "swiftfabric-node: switch '$s' with /etc/swiftfabric/$s.yaml" "$work/$s.log" >/dev/null || fail "switch $s did not start with its configuration"
     grep "waiting up to" "$work/$s.log" >/dev/null || fail "switch $s did not wait for its interfaces"
     grep "present and up after" "$work/$s.log" >/dev/null || fail "switch $s: no 'present and up' line"
   done
@@ -82,8 +93,8 @@ step "two switches, two hosts, deployed as containerlab does"
 p="sfct$$a"; labs+=("$p")
 mkdir -p "$work/two"
 cp "$root/Tests/container/two-switches.clab.yml" "$work/two/"
-docker run --rm --network none -v "$work/two:/lab" swiftfabric:latest fabric testbed configs /lab/two-switches.clab.yml --out /lab/configs >/dev/null
-"$py" "$root/Tests/container/clab_deploy.py" deploy "$work/two/two-switches.clab.yml" --prefix "$p" >/dev/null || fail "deploy two-switches"
+configs "$work/two" two-switches.clab.yml configs || fail "fabric testbed configs two-switches.clab.yml"
+clab deploy "$work/two/two-switches.clab.yml" --prefix "$p" >/dev/null || fail "deploy two-switches"
 switches_up "$p" sw1 sw2
 docker exec "$p-h1" ping -c 3 -W 2 10.2.1.1 >"$work/ping" 2>&1 || { cat "$work/ping" >&2; fail "ping h1 -> h2"; }
 docker exec "$p-h1" ping -c 3 -W 2 -s 8972 -M do 10.2.1.1 >"$work/ping" 2>&1 || { cat "$work/ping" >&2; fail "8972-byte DF ping h1 -> h2"; }
@@ -94,7 +105,7 @@ grep -E "eth1|eth2" "$work/stats" >/dev/null || fail "fabric stats shows no port
 
 step "the example lab (scripts/examples/ai-fabric.clab.yml)"
 q="sfct$$b"; labs+=("$q")
-"$py" "$root/Tests/container/clab_deploy.py" deploy "$root/scripts/examples/ai-fabric.clab.yml" --prefix "$q" >/dev/null || fail "deploy ai-fabric"
+clab deploy "$root/scripts/examples/ai-fabric.clab.yml" --prefix "$q" >/dev/null || fail "deploy ai-fabric"
 switches_up "$q" spine1 spine2 leaf1 leaf2
 declare -A addr=([h1]=10.1.1.1 [h2]=10.1.2.1 [h3]=10.2.1.1 [h4]=10.2.2.1)
 for a in h1 h2 h3 h4; do for b in h1 h2 h3 h4; do
@@ -103,7 +114,7 @@ for a in h1 h2 h3 h4; do for b in h1 h2 h3 h4; do
 done; done
 echo "ai-fabric: every host pings every other (12 pairs)"
 roce "$q" h1 h4 2000 10.2.2.1
-"$py" "$root/Tests/container/clab_deploy.py" destroy --prefix "$q"
+clab destroy --prefix "$q"
 
 step "a switch whose interfaces never come"
 set +e
@@ -114,4 +125,14 @@ set -e
 [ "$rc" -eq 2 ] || { cat "$work/wait.log" >&2; fail "exit $rc, not 2"; }
 grep "eth1,eth2 not present" "$work/wait.log" >/dev/null || { cat "$work/wait.log" >&2; fail "the error does not name eth1,eth2"; }
 echo "no interfaces: $(grep 'not present' "$work/wait.log" | sed 's/^.*fabric switch: //')"
+
+step "a node whose configuration is not among the lab's"
+set +e
+docker run --rm --network none --hostname sw9 -v "$work/two/configs:/etc/swiftfabric:ro" swiftfabric:latest >"$work/noconf.log" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 2 ] || { cat "$work/noconf.log" >&2; fail "exit $rc, not 2"; }
+grep "no /etc/swiftfabric/sw9.yaml for node 'sw9' (there: sw1.yaml sw2.yaml )" "$work/noconf.log" >/dev/null \
+  || { cat "$work/noconf.log" >&2; fail "the error does not name the missing file and those there"; }
+echo "no configuration: $(cat "$work/noconf.log")"
 echo "container check: OK"

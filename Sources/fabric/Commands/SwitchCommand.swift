@@ -33,7 +33,12 @@ struct SwitchCommand: ParsableCommand {
             throw ValidationError("--netns \(ns) names this switch, but \(problem); give --name")
         }
         guard (0.1...86400).contains(waitTimeout) else { throw ValidationError("--wait-timeout must be 0.1...86400 seconds (got \(waitTimeout))") }
-        if let w = waitForInterfaces, w.split(separator: ",").isEmpty { throw ValidationError("--wait-for-interfaces: give interface names, comma-separated, or 'ports'") }
+        if let w = waitForInterfaces, w != "ports" {
+            let names = Self.interfaceList(w)
+            guard !names.isEmpty, names.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 15 }) else {
+                throw ValidationError("--wait-for-interfaces: give interface names (1-15 characters each), comma-separated, or 'ports' (got '\(w)')")
+            }
+        }
     }
 
     func run() throws {
@@ -51,10 +56,18 @@ struct SwitchCommand: ParsableCommand {
         flags.apply(to: &opts)
         installStopHandlers()
         if let w = waitForInterfaces {
-            let names = w == "ports" ? opts.ports : w.split(separator: ",").map { String($0) }
+            let names = w == "ports" ? opts.ports : Self.interfaceList(w)
             logEvent("fabric switch: waiting up to \(Units.text(nanoseconds: UInt64(waitTimeout * 1e9))) for \(names.joined(separator: ",")) (--wait-for-interfaces)")
-            let waited = try orExit { try FabricSystem.waitForInterfaces(names, timeout: waitTimeout) { stopRequested.load(ordering: .relaxed) } }
-            logEvent("fabric switch: \(names.joined(separator: ",")) present and up after " + String(format: "%.1f s", waited))
+            let stop = { stopRequested.load(ordering: .relaxed) }
+            do {
+                let waited = try FabricSystem.waitForInterfaces(names, timeout: waitTimeout, stop: stop)
+                logEvent("fabric switch: \(names.joined(separator: ",")) present and up after " + String(format: "%.1f s", waited))
+            } catch {
+                // Asked to stop while waiting (docker stop): a stop, not a failure.
+                if stop() { logEvent("fabric switch: stopped while waiting for \(names.joined(separator: ","))"); return }
+                logError("fabric switch: \(error)")
+                throw ExitCode(2)
+            }
         }
         if flags.workers != 1 {
             try orExit { try Self.checkWorkers(flags, opts) }
@@ -83,6 +96,11 @@ struct SwitchCommand: ParsableCommand {
         }
         var sw = try orExit { try AFPacketSwitch(options: opts) }
         try serve(&sw, opts)
+    }
+
+    /// "eth1, eth2" -> ["eth1", "eth2"].
+    static func interfaceList(_ text: String) -> [String] {
+        text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// What `--workers N` (N > 1) cannot do yet, refused before anything starts.

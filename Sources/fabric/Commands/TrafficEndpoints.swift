@@ -105,7 +105,7 @@ extension TrafficCommand {
         @Flag(help: "Print the result as one JSON line.") var json = false
 
         func run() throws {
-            var c = try senderAddresses(netns: netns, to: to, mac: mac, source: source)
+            var c = try senderAddresses(netns: netns, interface: interface, to: to, mac: mac, source: source)
             c.interface = interface
             guard let b = SendBackend(rawValue: backend) else { throw ValidationError("--backend is afxdp or afpacket") }
             c.backend = b
@@ -177,12 +177,13 @@ extension TrafficCommand {
 }
 
 /// A sender's addresses: `to`, and the next-hop MAC and source address the host's own routing
-/// and ARP give (in `netns`, else where fabric runs: a container) unless `mac`/`source` say;
-/// enters `netns` afterwards.
-func senderAddresses(netns: String?, to: String, mac: String?, source: String?) throws -> SenderConfig {
+/// and ARP give out of `interface` (in `netns`, else where fabric runs: a container, whose
+/// default route may leave by its management interface) unless `mac`/`source` say; enters
+/// `netns` afterwards.
+func senderAddresses(netns: String?, interface: String, to: String, mac: String?, source: String?) throws -> SenderConfig {
     var resolved: NextHopLookup.Result?
     if mac == nil || source == nil {
-        resolved = try NextHopLookup.resolve(namespace: netns, destination: to)
+        resolved = try NextHopLookup.resolve(namespace: netns, destination: to, interface: interface)
     }
     if let ns = netns { try enterNetworkNamespace(ns) }
     guard let m = MACAddress(mac ?? resolved?.mac ?? "") else {

@@ -38,7 +38,7 @@ struct Rank: ParsableCommand {
     }
 
     func run() throws {
-        var c = try senderAddresses(netns: netns, to: to, mac: nil, source: nil)
+        var c = try senderAddresses(netns: netns, interface: interface, to: to, mac: nil, source: nil)
         c.interface = interface
         c.messages = steps * qps
         c.queuePairs = qps
