@@ -344,9 +344,13 @@ static __always_inline int fp_bridge(void *data, void *data_end, __u32 ingress, 
 		return FP_PUNT(FP_PUNT_UNKNOWN_DEST);
 	if (d->port == ingress)
 		return FP_PUNT(FP_PUNT_SAME_PORT);
-	/* The Swift table learns on every frame; XDP refreshes its copy of `seen` once a second
-	 * (the control plane folds it back before aging), not per frame from every CPU. */
-	if (now - s->seen_ns > FP_SEEN_REFRESH_NS)
+	/* The Swift table learns on every frame; XDP refreshes its copy of `seen` every
+	 * min(1 s, aging / 8) (the control plane folds it back as often, before aging), not per
+	 * frame from every CPU. */
+	__u64 refresh = cfg->mac_aging_ns >> 3;
+	if (refresh > FP_SEEN_REFRESH_NS)
+		refresh = FP_SEEN_REFRESH_NS;
+	if (now - s->seen_ns > refresh)
 		s->seen_ns = now;
 	return FP_FORWARD(d->port);
 }

@@ -13,6 +13,9 @@
 #define FP_MAX_HOPS 4096
 #define FP_PUNT_SLOTS 32        /* fabric_punts entries */
 #define FP_TARGET_LOCAL 0xFFFFFFFFu     /* fp_fib4/6 value: an address of the switch */
+/* XDP refreshes a source's seen_ns at most this often, and every 1/8 of the aging time if
+ * that is sooner (FastPathSync folds it back as often): a table aging at 2 s must never see
+ * seen_ns lag by a refresh plus a fold of a second each. */
 #define FP_SEEN_REFRESH_NS 1000000000ull
 
 /* fp_config.flags */

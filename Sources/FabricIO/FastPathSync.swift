@@ -129,7 +129,11 @@ final class FastPathSync {
         if router {
             syncNeighbours(&dp)
         } else {
-            if now &- lastFold >= 1_000_000_000 {
+            // As often as XDP refreshes (min(1 s, aging / 8), bpf FP_SEEN_REFRESH_NS): the table's
+            // last-seen then lags the traffic by at most aging / 4 and a housekeeping tick, so a
+            // source the fast path sees never ages (with a fold and a refresh of 1 s each, a 2 s
+            // aging time aged them out on a loaded machine).
+            if now &- lastFold >= min(1_000_000_000, macAging / 8) {
                 lastFold = now
                 for mac in macs.keys {
                     if let seen = maps.seen(mac: mac) { dp.refreshMAC(mac, seen: seen) }

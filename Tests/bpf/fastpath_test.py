@@ -530,6 +530,16 @@ def main():
     bridged("l2-refresh", H1, Ether(src=A, dst=B) / IP() / UDP(), H2)
     seen = sw.mac_entry(A)[2]
     c.check(seen >= now, f"XDP refreshed the source's seen time ({now - 5 * 10**9} -> {seen})")
+    # The refresh comes every min(1 s, aging / 8): half a second old is fresh enough at 300 s,
+    # and refreshed at 2 s (aging / 8 = 250 ms), so a short aging time never outruns it.
+    half = time.clock_gettime_ns(time.CLOCK_MONOTONIC) - 5 * 10**8
+    sw.learn(A, H1, half)
+    bridged("l2-refresh-300s", H1, Ether(src=A, dst=B) / IP() / UDP(), H2)
+    c.check(sw.mac_entry(A)[2] == half, "aging 300 s: a source seen 0.5 s ago is not rewritten")
+    sw.config(FP_ON, aging_ns=2 * 10**9)
+    bridged("l2-refresh-2s", H1, Ether(src=A, dst=B) / IP() / UDP(), H2)
+    c.check(sw.mac_entry(A)[2] > half + 5 * 10**8 - 10**6, "aging 2 s: a source seen 0.5 s ago is refreshed")
+    sw.config(FP_ON)
 
     # ---- fast path off: today's program ----
     sw.config(0)
