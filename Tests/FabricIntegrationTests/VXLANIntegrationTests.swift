@@ -119,21 +119,9 @@ final class VXLANIntegrationTests: LabTestCase {
         let id = String(UUID().uuidString.prefix(4)).lowercased()
         let (m1, m2) = ("vr\(id)m1", "vr\(id)m2")
         let (pa, pb) = ("ra\(id)", "rb\(id)")
-        let file = NSTemporaryDirectory() + "vr\(id).clab.yml"
-        try """
-        name: whole
-        topology:
-          nodes:
-            sw1: {kind: sonic-vs}
-            sw2: {kind: sonic-vs}
-            h1: {kind: linux}
-            h2: {kind: linux}
-          links:
-            - endpoints: ["h1:eth1", "sw1:eth1"]
-            - endpoints: ["sw1:eth2", "sw2:eth2"]
-              mtu: 1450
-            - endpoints: ["sw2:eth1", "h2:eth1"]
-        """.write(toFile: file, atomically: true, encoding: .utf8)
+        // h1 - sw1 | sw2 - h2, the middle link 1450 bytes.
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../scripts/examples/two-machines.clab.yml").standardized.path
         addTeardownBlock {
             for prefix in [pa, pb] {
                 let tb = TopologyTestbed.recorded(prefix: prefix)
@@ -147,7 +135,6 @@ final class VXLANIntegrationTests: LabTestCase {
                 }
                 _ = try? Shell.run(["ip", "netns", "del", m], check: false)
             }
-            try? FileManager.default.removeItem(atPath: file)
             XCTAssertTrue(Shell.namespaces().filter { $0.contains(id) }.isEmpty, "namespaces left behind")
         }
         try Self.machines(m1, m2)

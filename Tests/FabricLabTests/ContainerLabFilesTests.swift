@@ -21,7 +21,7 @@ final class ContainerLabFilesTests: XCTestCase {
         XCTAssertEqual(Set(t.links.map { t.mtu(of: $0) }), [9000])
         XCTAssertNoThrow(try t.validate())
         var docs: [String: Any] = [:]
-        for f in ["scripts/examples/ai-fabric.clab.yml", "Tests/container/two-switches.clab.yml"] {
+        for f in ["scripts/examples/ai-fabric.clab.yml", "scripts/examples/two-machines.clab.yml", "Tests/container/two-switches.clab.yml"] {
             docs[f] = try XCTUnwrap(try Yams.load(yaml: String(contentsOfFile: Self.path(f), encoding: .utf8)))
         }
         try ContainerlabTests.assertSchemaValid(docs)

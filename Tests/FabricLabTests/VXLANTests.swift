@@ -113,23 +113,12 @@ final class VXLANTests: XCTestCase {
 
     // MARK: - One machine's part of a lab written as one file
 
-    static let wholeLab = """
-        name: whole
-        topology:
-          nodes:
-            sw1: {kind: sonic-vs}
-            sw2: {kind: sonic-vs}
-            h1: {kind: linux}
-            h2: {kind: linux}
-          links:
-            - endpoints: ["h1:eth1", "sw1:eth1"]
-            - endpoints: ["sw1:eth2", "sw2:eth2"]
-              mtu: 1450
-            - endpoints: ["sw2:eth1", "h2:eth1"]
-        """
+    /// scripts/examples/two-machines.clab.yml: h1 - sw1 | sw2 - h2, the middle link 1450 bytes.
+    static let wholeLab = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../scripts/examples/two-machines.clab.yml").standardized.path
 
     func testAPartKeepsItsNodesAndTunnelsTheCrossingLinksWithTheWholeLabsAddresses() throws {
-        let whole = try Topology.parse(Self.wholeLab, file: "w.clab.yml", note: { XCTFail("unexpected note: \($0)") })
+        let whole = try Topology.load(file: Self.wholeLab, note: { XCTFail("unexpected note: \($0)") })
         let tb = try TopologyTestbed(whole: whole, split: .init(nodes: ["sw1", "h1"], remote: "192.0.2.2", vniBase: 500, udpPort: 8472), prefix: "p")
         XCTAssertEqual(tb.topology.nodes.map(\.name), ["sw1", "h1"])
         XCTAssertEqual(tb.topology.links.count, 1)
@@ -147,7 +136,7 @@ final class VXLANTests: XCTestCase {
     }
 
     func testAPartThatCannotBeIsRefused() throws {
-        let whole = try Topology.parse(Self.wholeLab, file: "w.clab.yml", note: { _ in })
+        let whole = try Topology.load(file: Self.wholeLab, note: { _ in })
         func refusal(_ nodes: [String], remote: String = "192.0.2.2") -> String {
             do { _ = try whole.part(.init(nodes: nodes, remote: remote)); return "accepted" } catch { return "\(error)" }
         }
