@@ -131,7 +131,7 @@ public struct FIB: ~Copyable {
 
     /// Members of a target.
     @inlinable public func memberCount(target: UInt32) -> Int { Int(targetCount[Int(target)]) }
-    @inlinable public func member(target: UInt32, _ i: Int) -> Int { Int(members[Int(targetFirst[Int(target)]) + i]) }
+    @inlinable public func member(target: UInt32, _ i: Int) -> Int { Int(members[Int(targetFirst[Int(target)]) &+ i]) }
     @inlinable public func port(hop: Int) -> Int { Int(hopPort[hop]) }
     @inlinable public func isConnected(hop: Int) -> Bool { hopConnected[hop] }
     @inlinable public func gateway4(hop: Int) -> UInt32 { hopGateway4[hop] }

@@ -51,8 +51,8 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         // Stage 1: parse every frame, a later frame's header prefetched, keep each IPv4
         // destination and start loading its LPM direct entry.
         for i in 0..<count {
-            if i &+ Self.prefetchDistance < count { sf_prefetch(frames + Int(batch.addr[i &+ Self.prefetchDistance])) }
-            let frame = frames + Int(batch.addr[i])
+            if i &+ Self.prefetchDistance < count { sf_prefetch(frames + Int(truncatingIfNeeded: batch.addr[i &+ Self.prefetchDistance])) }
+            let frame = frames + Int(truncatingIfNeeded: batch.addr[i])
             FrameParser.parse(frame, length: Int(batch.len[i]), into: &batch.packet[i])
             if batch.packet[i].etherType == EtherType.ipv4 && batch.packet[i].l3Length != 0 {   // an IPv4 header that parsed
                 let ip = frame + Int(batch.packet[i].l3Offset)
@@ -89,30 +89,35 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         // of frames at one offset in equal-sized frames shares a few cache sets, so the lines
         // stage 1 read may be gone).
         for i in 0..<count {
-            if i &+ Self.prefetchDistance < count { sf_prefetch_write(frames + Int(batch.addr[i &+ Self.prefetchDistance])) }
-            let frame = frames + Int(batch.addr[i])
+            if i &+ Self.prefetchDistance < count { sf_prefetch_write(frames + Int(truncatingIfNeeded: batch.addr[i &+ Self.prefetchDistance])) }
+            let frame = frames + Int(truncatingIfNeeded: batch.addr[i])
             let len = Int(batch.len[i])
             let info = batch.packet[i]
-            switchOwn(&batch, i)     // until classified below: what the switch consumes or answers
+            // Until classified below, a frame is the switch's (`switchOwn`): what it consumes or
+            // answers. Set on each way out before that, not first for every frame.
             if let e = info.error {
                 counters[ingress].parseErrors[raw: Int(e.rawValue)] &+= 1
                 // UDP 4791 with a BTH opcode we do not know (XRC, vendor extensions) is still a
                 // well-formed IP packet: counted, and routed as plain UDP.
                 if e != .unknownRoCEOpcode {
+                    switchOwn(&batch, i)
                     batch.verdict[i] = .drop(.malformed)
                     continue
                 }
             }
             switch info.kind {
             case .pfc, .pause, .macControl:
+                switchOwn(&batch, i)
                 batch.verdict[i] = .consume
                 continue
             case .arp:
+                switchOwn(&batch, i)
                 neighbourEpoch &+= 1    // it may learn a neighbour
                 batch.verdict[i] = host.arp(frame, length: len, l3Offset: Int(info.l3Offset), ingress: ingress, now: now,
                                             neighbours: &neighbours, counters: &counters[ingress])
                 continue
             case .other:
+                switchOwn(&batch, i)
                 batch.verdict[i] = .drop(.notRoutable)
                 continue
             default:
@@ -122,6 +127,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
             // neighbour discovery to us.
             let dstMAC = EthernetView.loadMAC(UnsafeRawPointer(frame))
             guard dstMAC == myMAC || (dstMAC >> 32 == 0x3333 && info.etherType == EtherType.ipv6) else {
+                switchOwn(&batch, i)
                 batch.verdict[i] = .drop(.notRoutable)
                 continue
             }
