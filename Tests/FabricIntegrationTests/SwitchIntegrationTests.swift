@@ -55,6 +55,11 @@ final class SwitchIntegrationTests: LabTestCase {
                 let r = try ping(tb, a, b)
                 XCTAssertEqual(r.received, r.transmitted, "ping h\(a) -> h\(b)")
                 XCTAssertEqual(r.transmitted, 3)
+                if r.received != r.transmitted {
+                    // Seen once in CI (2026-12-02, 1 of 3 lost h1 -> h4): what the switch counted then.
+                    usleep(300_000)
+                    print((try? StatsFile.read(statsFile).table) ?? "no stats file")
+                }
             }
         }
 
