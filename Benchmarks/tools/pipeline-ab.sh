@@ -1,5 +1,8 @@
 #!/bin/bash
-# usage: ab.sh ROUNDS OUTDIR binA binB   (A/B alternating order per round)
+# usage: Benchmarks/tools/pipeline-ab.sh ROUNDS OUTDIR binA binB
+# Two release builds of fabric-pipeline-bench timed interleaved: per round both run the bridge
+# and router cases (4M frames), alternating which goes first, under flock /tmp/fabric-cpu.lock;
+# then medians and the medians of per-round ratios (binA / binB: above 1 means binB is faster).
 R=$1; OUT=$2; A=$3; B=$4
 rm -rf $OUT; mkdir -p $OUT
 for r in $(seq 1 $R); do
