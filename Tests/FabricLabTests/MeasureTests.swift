@@ -25,6 +25,18 @@ final class MeasureTests: XCTestCase {
         XCTAssertEqual(none.loss, 1, "nothing sent counts as all lost")
     }
 
+    /// The deadline ping gets (`-w`) covers sending every request and the reply wait after the
+    /// last one, so a late last reply is waited for, not counted lost (iputils without `-w`
+    /// gives it only max(2 x max RTT, interval)).
+    func testPingDeadlineCoversTheRequestsAndTheLastReplysWait() {
+        for (count, interval, wait) in [(3, 0.02, 1), (60, 0.02, 2), (200, 0.005, 1), (1, 0.01, 0), (20, 0.2, 2)] {
+            let d = Ping.deadline(count: count, interval: interval, waitSeconds: wait)
+            XCTAssertGreaterThanOrEqual(Double(d), Double(count - 1) * interval + Double(max(wait, 1)) + 0.5,
+                                        "count \(count) interval \(interval) wait \(wait): \(d) s")
+        }
+        XCTAssertEqual(Ping.deadline(count: 3, interval: 0.02, waitSeconds: 1), 3, "3 quick pings: at most 3 s")
+    }
+
     func testPatternPairs() {
         XCTAssertTrue(Pattern.incast(to: 1, from: [2, 3]).pairs.elementsEqual([(2, 1), (3, 1)], by: ==))
         XCTAssertTrue(Pattern.allToAll(hosts: [1, 2, 3]).pairs.elementsEqual([(1, 2), (1, 3), (2, 1), (2, 3), (3, 1), (3, 2)], by: ==))
