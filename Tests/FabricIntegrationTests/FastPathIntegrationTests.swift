@@ -47,13 +47,7 @@ final class FastPathIntegrationTests: LabTestCase {
                                  address: tb.hostAddress(3), count: 2000, pps: 50_000)
         XCTAssertEqual(udp.receive.unique, 2000, "UDP across subnets")
 
-        let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(2), "iperf3", "-s", "-1", "-p", "5202"])
-        defer { server.stop(grace: 2) }
-        usleep(300_000)
-        let out = try Shell.inNamespace(tb.hostNamespace(1), ["iperf3", "-c", tb.hostAddress(2), "-p", "5202", "-t", "1", "-J"], check: false)
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], out)
-        let bps = (((json["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? NSNumber)?.doubleValue ?? 0
-        XCTAssertGreaterThan(bps, 1e7, "TCP across subnets: \(out.prefix(400))")
+        XCTAssertGreaterThan(try iperf3(tb, from: 1, to: 2), 1e7, "TCP across subnets")
 
         let before = try rxPackets(tb, 2)
         try sendRoCEPort(from: 1, to: 2, count: 50, tb)
@@ -149,8 +143,7 @@ final class FastPathIntegrationTests: LabTestCase {
         let on = try lab.run(pfc: true, cc: "none", alongside: ["sh", "-c", tcp], switchArguments: ["--fastpath", "on"])
         print(LosslessIncast.table([on]))
         let out = (try? String(contentsOfFile: iperf, encoding: .utf8)) ?? ""
-        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "iperf3: \(out.prefix(400))")
-        let bps = (((json["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? NSNumber)?.doubleValue ?? 0
+        let bps = try XCTUnwrap(iperf3ReceivedBitsPerSecond(out), "iperf3: \(out.prefix(400))")
         let r = on.report, w = on.workload
         print("mixed: RoCEv2 \(w.sentPackets) sent by h1 and h2, \(w.receivedPackets) received by h3, lost \(w.lost) "
               + "(h3's own socket dropped \(w.hostDrops)), \(on.pausesAtSenders) PFC pauses at the senders; TCP h4 -> h5 "

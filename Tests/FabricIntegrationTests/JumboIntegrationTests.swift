@@ -78,13 +78,7 @@ final class JumboIntegrationTests: LabTestCase {
         for mtu in [1500, 9000] {
             let tb = try makeTestbed(hosts: 2, routed: true, mtu: mtu)
             let sw = try startSwitch(tb)
-            let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(2), "iperf3", "-s", "-1"])
-            defer { server.stop(grace: 1) }
-            usleep(300_000)
-            let out = try Shell.run(["ip", "netns", "exec", tb.hostNamespace(1), "iperf3", "-c", tb.hostAddress(2), "-t", "3", "-J"])
-            let json = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]
-            let received = ((json?["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? Double
-            rates[mtu] = try XCTUnwrap(received, "iperf3's JSON: \(out.prefix(300))") / 1e9
+            rates[mtu] = try iperf3(tb, from: 1, to: 2, seconds: 3, port: 5201) / 1e9
             XCTAssertEqual(sw.stop(), 0)
         }
         let ratio = rates[9000]! / rates[1500]!

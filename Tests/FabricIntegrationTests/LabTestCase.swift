@@ -35,6 +35,23 @@ class LabTestCase: XCTestCase {
         return line.split(separator: ",").first { $0.contains("received") }?.split(separator: " ").first.flatMap { Int($0) } ?? 0
     }
 
+    /// iperf3 TCP from host `from` to host `to` (1-based) for `seconds`, a one-shot server on
+    /// `port`: the receiver's bits per second (fails the test when iperf3 gives none).
+    func iperf3(_ tb: TopologyTestbed, from: Int, to: Int, seconds: Int = 1, port: Int = 5202) throws -> Double {
+        let server = try ChildProcess(["ip", "netns", "exec", tb.hostNamespace(to), "iperf3", "-s", "-1", "-p", "\(port)"])
+        defer { server.stop(grace: 2) }
+        usleep(300_000)
+        let out = try Shell.inNamespace(tb.hostNamespace(from), ["iperf3", "-c", tb.hostAddress(to), "-p", "\(port)", "-t", "\(seconds)", "-J"],
+                                        check: false)
+        return try XCTUnwrap(iperf3ReceivedBitsPerSecond(out), "iperf3 h\(from) -> h\(to): \(out.prefix(400))")
+    }
+
+    /// `end.sum_received.bits_per_second` of iperf3's `-J` output; nil when it is not there.
+    func iperf3ReceivedBitsPerSecond(_ json: String) -> Double? {
+        let root = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        return (((root?["end"] as? [String: Any])?["sum_received"] as? [String: Any])?["bits_per_second"] as? NSNumber)?.doubleValue
+    }
+
     /// A star test bed with a prefix no other run uses, removed after the test.
     func makeTestbed(hosts: Int, routed: Bool = false, mtu: Int = 1500, queues: Int = 1) throws -> TopologyTestbed {
         let tb = TopologyTestbed.star(prefix: "it" + String(UUID().uuidString.prefix(5)).lowercased(), hosts: hosts, routed: routed, mtu: mtu,
