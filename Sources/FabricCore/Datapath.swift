@@ -197,12 +197,16 @@ public struct Datapath: ~Copyable {
     /// counted as marked). `ip` says where its IP header is (version 0: not IP, never marked).
     @inline(__always) @discardableResult
     mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32 = 0, ip: IPLocation) -> Bool {
-        let mark = ip.version != 0 && ecn.marks(queue: queue) && ecn.shouldMark(depthBytes: egress[port].depth(queue: queue).bytes)
-        guard enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait) else { return false }
-        if mark && ECNMarker.mark(ip: frames + Int(addr) + Int(ip.offset), version: ip.version) {
+        let queued = enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait)
+        guard ip.version != 0 && ecn.marks(queue: queue) else { return queued }
+        // Decided after the enqueue on the depth the frame found (a queued frame added exactly
+        // its length; a refused one changed nothing), and drawn for a refused frame too: the
+        // same draws, in the same order, as deciding first.
+        let found = egress[port].depth(queue: queue).bytes &- (queued ? Int(len) : 0)
+        if ecn.shouldMark(depthBytes: found) && queued && ECNMarker.mark(ip: frames + Int(addr) + Int(ip.offset), version: ip.version) {
             counters[port].ecnMarked[queue] &+= 1
         }
-        return true
+        return queued
     }
 
     /// Queues a frame on `port`; false (frame released, drop counted) when it cannot. A frame
