@@ -23,6 +23,9 @@ public struct RouterWorkload: ~Copyable {
     let templateLength: Int
     let destinations: UnsafeMutablePointer<UInt32>
     let scan: Bool
+    /// Where the TX pass takes frames to (the switch's `txAddr`/`txLen`).
+    let txAddr: UnsafeMutablePointer<UInt64>
+    let txLen: UnsafeMutablePointer<UInt32>
     public var routed = 0
 
     public init(prefixes: Int, scan: Bool = false) {
@@ -39,6 +42,8 @@ public struct RouterWorkload: ~Copyable {
                                frameCount: Self.frameCount, queueCapacity: 1024, batchSize: Self.batchSize)
         // 4096 destinations (cycled when there are fewer prefixes), indexed with a mask.
         destinations = .allocate(capacity: 4096)
+        txAddr = .allocate(capacity: Self.batchSize)
+        txLen = .allocate(capacity: Self.batchSize)
         for i in 0..<4096 { destinations[i] = dsts[i % dsts.count] }
         let f = Self.roceFrame(destination: 0, sourcePort: 0xC000, ipv6: scan)
         templateLength = f.count
@@ -89,6 +94,8 @@ public struct RouterWorkload: ~Copyable {
     deinit {
         template.deallocate()
         destinations.deallocate()
+        txAddr.deallocate()
+        txLen.deallocate()
     }
 
     /// Writes a fresh RoCEv2 frame (routing rewrote the last one in place) for destination
@@ -136,10 +143,13 @@ public struct RouterWorkload: ~Copyable {
             }
             bed.dp.forward(&bed.batch)
             let txNow = bed.batch.timestamp &+ 5_000
+            // As the switch's TX pass takes them: a batch at a time.
             for p in 0..<4 {
-                while let f = bed.dp.dequeueForTransmit(port: p, now: txNow) {
-                    bed.dp.pool.release(f.addr)
-                    if p >= 2 { routed &+= 1 }
+                while true {
+                    let k = bed.dp.dequeueForTransmit(port: p, now: txNow, into: txAddr, len: txLen, most: batchSize)
+                    for j in 0..<k { bed.dp.pool.release(txAddr[j]) }
+                    if p >= 2 { routed &+= k }
+                    if k < batchSize { break }
                 }
             }
             done += batchSize

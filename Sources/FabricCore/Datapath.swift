@@ -197,12 +197,16 @@ public struct Datapath: ~Copyable {
     /// counted as marked). `ip` says where its IP header is (version 0: not IP, never marked).
     @inline(__always) @discardableResult
     mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32 = 0, ip: IPLocation) -> Bool {
-        let mark = ip.version != 0 && ecn.marks(queue: queue) && ecn.shouldMark(depthBytes: egress[port].depth(queue: queue).bytes)
-        guard enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait) else { return false }
-        if mark && ECNMarker.mark(ip: frames + Int(addr) + Int(ip.offset), version: ip.version) {
+        let queued = enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait)
+        guard ip.version != 0 && ecn.marks(queue: queue) else { return queued }
+        // Decided after the enqueue on the depth the frame found (a queued frame added exactly
+        // its length; a refused one changed nothing), and drawn for a refused frame too: the
+        // same draws, in the same order, as deciding first.
+        let found = egress[port].depth(queue: queue).bytes &- (queued ? Int(len) : 0)
+        if ecn.shouldMark(depthBytes: found) && queued && ECNMarker.mark(ip: frames + Int(addr) + Int(ip.offset), version: ip.version) {
             counters[port].ecnMarked[queue] &+= 1
         }
-        return true
+        return queued
     }
 
     /// Queues a frame on `port`; false (frame released, drop counted) when it cannot. A frame
@@ -264,6 +268,100 @@ public struct Datapath: ~Copyable {
             egress[port].line.push(addr: f.addr, len: f.len, departure: now)
         }
         return egress[port].line.popDue(now: now)
+    }
+
+    /// Up to `most` frames `port` hands to the kernel at `now`, into `addr` and `len`: the frames,
+    /// order and accounting of `most` calls of `dequeueForTransmit(port:now:)`, stopping at the
+    /// first nil (fewer than `most` returned: that call was made, and found nothing more).
+    /// A run of frames of one queue, where the scheduler would pick that queue for each of
+    /// them (`EgressPort.soleRunQueue`) and the wire neither delays nor loses frames, is taken
+    /// in one loop: the scheduler's decisions and the queue's counters once per run, not per frame.
+    @inlinable
+    public mutating func dequeueForTransmit(port: Int, now: UInt64, into addr: UnsafeMutablePointer<UInt64>,
+                                            len: UnsafeMutablePointer<UInt32>, most: Int) -> Int {
+        var n = 0
+        while n < most {
+            if !egress[port].line.isEnabled && !egress[port].loss.isEnabled {
+                let q = egress[port].soleRunQueue(now: now)
+                if q >= 0 {
+                    n = departRun(port: port, queue: q, now: now, addr: addr, len: len, from: n, most: most)
+                    continue
+                }
+            }
+            guard let f = dequeueForTransmit(port: port, now: now) else { break }
+            addr[n] = f.addr
+            len[n] = f.len
+            n &+= 1
+        }
+        return n
+    }
+
+    /// `depart` for frames of queue `q` (non-empty, the one `soleRunQueue` chose) into
+    /// `addr`/`len` from index `from` while fewer than `most`: per frame its residence bucket,
+    /// credit and PFC reaction as `take` and `depart` make them; the queue's counters, its
+    /// non-empty bit and the histogram's sums once. While no PG is in XOFF no credit can send
+    /// an XON, and a run of frames of one tag is credited at once (`creditRun`); otherwise each
+    /// frame is, and the run stops after a frame whose credit sends an XON (the control queue
+    /// it fills goes first). Returns the index after the last frame taken (at least one).
+    @inlinable @inline(__always)
+    mutating func departRun(port: Int, queue q: Int, now: UInt64, addr: UnsafeMutablePointer<UInt64>, len: UnsafeMutablePointer<UInt32>,
+                            from start: Int, most: Int) -> Int {
+        let e = egress + port
+        let fq = e.pointee.queues + q
+        let entries = fq.pointee.entries, mask = fq.pointee.mask
+        var head = fq.pointee.head
+        let end = min(most, start &+ (fq.pointee.tail &- head))
+        let record = e.pointee.recordResidence
+        let perFrameCredit = admission.anyInXoff
+        var n = start
+        var bytes = 0
+        var xon: UInt8 = 0, xonPort = 0
+        var runTag = ChargeTag.uncharged, runCost = 0
+        var recorded: UInt64 = 0, recordedSum: UInt64 = 0, ringSum: UInt64 = 0, largest: UInt64 = 0
+        while n < end {
+            let f = entries[head & mask]
+            head &+= 1
+            bytes &+= Int(f.len)
+            if record && f.stamp != 0 && now > f.stamp {
+                let ns = now &- f.stamp &+ UInt64(f.wait)
+                let us = ns / 1000
+                e.pointee.residence.countBucket(q, us: us)
+                recorded &+= 1
+                recordedSum &+= ns
+                ringSum &+= UInt64(f.wait)
+                if us > largest { largest = us }
+            }
+            addr[n] = f.addr
+            len[n] = f.len
+            n &+= 1
+            if f.tag == .pfc {
+                pfcSent(port: port, addr: f.addr)
+            } else if !perFrameCredit {
+                if f.tag != runTag {
+                    admission.creditRun(runTag, bytes: runCost)
+                    runTag = f.tag
+                    runCost = 0
+                }
+                runCost &+= admission.cost(f.len)
+            } else {
+                xon = admission.credit(f.tag, bytes: admission.cost(f.len))
+                if xon != 0 {
+                    xonPort = f.tag.ingress
+                    break
+                }
+            }
+        }
+        admission.creditRun(runTag, bytes: runCost)
+        if recorded != 0 {
+            e.pointee.residence.addRun(q, values: recorded, nanoseconds: recordedSum, ring: ringSum, largestMicroseconds: largest)
+        }
+        fq.pointee.head = head
+        fq.pointee.byteDepth &-= bytes
+        e.pointee.dequeued[q] &+= UInt64(n &- start)
+        e.pointee.dequeuedBytes[q] &+= UInt64(bytes)
+        if fq.pointee.isEmpty { e.pointee.nonEmpty &= ~(1 &<< UInt8(truncatingIfNeeded: q & 7)) }
+        if xon != 0 { sendPFC(port: xonPort, priorities: xon, quanta: 0, now: now) }
+        return n
     }
 
     /// The next frame onto `port`'s emulated wire at `now`, its buffer charge released (it has

@@ -49,6 +49,19 @@ public struct ResidenceHistograms: ~Copyable {
         return UInt64(subBuckets + (bucket - linear) % subBuckets) << UInt64(e)
     }
 
+    /// `record` of several values of histogram `h` split in two, for a loop over them: the
+    /// bucket of each value (`countBucket`, microseconds), then their number, sums and largest
+    /// (microseconds) at once (`addRun`). The same counts as `record` of each.
+    @inlinable @inline(__always) public mutating func countBucket(_ h: Int, us: UInt64) {
+        counts[h &* Self.buckets &+ Self.bucket(us)] &+= 1
+    }
+    @inlinable @inline(__always) public mutating func addRun(_ h: Int, values: UInt64, nanoseconds: UInt64, ring: UInt64, largestMicroseconds us: UInt64) {
+        totals[h] &+= values
+        sums[h] &+= nanoseconds
+        ringSums[h] &+= ring
+        if us > maxima[h] { maxima[h] = us }
+    }
+
     /// Records a value of `nanoseconds`, of which `ring` were spent in an rx ring.
     @inlinable @inline(__always) public mutating func record(_ h: Int, nanoseconds: UInt64, ring: UInt64 = 0) {
         let us = nanoseconds / 1000

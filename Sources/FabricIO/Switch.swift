@@ -179,12 +179,19 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
         // A fresh clock for the shaper and the residence times: `now` was read before this
         // iteration received, so frames received just now would look older than it.
         let txNow = monotonicNanoseconds()
-        while n < batch.capacity, used &+ most <= room, let frame = dp.dequeueForTransmit(port: p, now: txNow) {
-            txAddr[n] = frame.addr
-            txLen[n] = frame.len
-            bytes &+= UInt64(frame.len)
-            used &+= io.transmitCost(frame.addr, pool: dp.pool)
-            n += 1
+        // Frames are taken in runs that fit whatever their cost (at most `most` each): the same
+        // frames as taking one at a time while `used + most <= room`. A short run means the
+        // port had nothing more to send now.
+        while n < batch.capacity {
+            let fit = min((room &- used) / most, batch.capacity &- n)
+            guard fit > 0 else { break }
+            let k = dp.dequeueForTransmit(port: p, now: txNow, into: txAddr + n, len: txLen + n, most: fit)
+            for j in n..<(n &+ k) {
+                bytes &+= UInt64(txLen[j])
+                used &+= io.transmitCost(txAddr[j], pool: dp.pool)
+            }
+            n &+= k
+            if k < fit { break }
         }
         guard n > 0 else { return 0 }
         captures.record(port: p, frames: dp.frames, pool: dp.pool, addr: txAddr, len: txLen, count: n, monotonic: txNow, outbound: true)

@@ -68,11 +68,20 @@ public final class EmbeddedDatapath {
 
     /// What `port` transmits at `now` through the real transmit path (control frames first,
     /// scheduler, pauses, line rate, buffer credit), as bytes; the frames go back to the pool.
+    /// Up to `limit` frames `port` sends at `now` (freed), taken a batch at a time as the
+    /// switch's TX pass takes them (`Datapath.dequeueForTransmit(port:now:into:len:most:)`).
     public func transmit(port: Int, now: UInt64, limit: Int = .max) -> [[UInt8]] {
         var out: [[UInt8]] = []
-        while out.count < limit, let f = dp.dequeueForTransmit(port: port, now: now) {
-            out.append(bytes(at: f.addr, length: f.len))
-            dp.pool.release(f.addr)
+        let addr = UnsafeMutablePointer<UInt64>.allocate(capacity: 64), len = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        defer { addr.deallocate(); len.deallocate() }
+        while out.count < limit {
+            let most = min(64, limit - out.count)
+            let k = dp.dequeueForTransmit(port: port, now: now, into: addr, len: len, most: most)
+            for j in 0..<k {
+                out.append(bytes(at: addr[j], length: len[j]))
+                dp.pool.release(addr[j])
+            }
+            if k < most { break }
         }
         return out
     }

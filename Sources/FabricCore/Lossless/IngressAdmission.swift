@@ -136,6 +136,14 @@ public struct IngressAdmission: ~Copyable {
         return pgPriorities[pg]
     }
 
+    /// `credit` of frames charged to one tag that left together (`bytes`: their costs summed),
+    /// while no PG is in XOFF (`!anyInXoff`): then no credit sends an XON, and one release of
+    /// the sum is the releases of each (headroom first, then shared, then reserved).
+    @inlinable @inline(__always) public mutating func creditRun(_ tag: ChargeTag, bytes: Int) {
+        guard tag.isCharged else { return }
+        buffer.release(port: tag.ingress, pg: tag.pg, bytes: bytes)
+    }
+
     /// `frames` wait in `port`'s receive ring, unclassified. Returns the priorities to pause
     /// (XOFF: a lossless PG not in XOFF that these frames, at their least charge, would push
     /// into headroom) and to resume (XON: a PG in XOFF that may resume with them on the way,
