@@ -1,19 +1,36 @@
 #!/bin/bash
-# usage: Benchmarks/tools/pipeline-ab.sh ROUNDS OUTDIR binA binB
-# Two release builds of fabric-pipeline-bench timed interleaved: per round both run the bridge
-# and router cases (4M frames), alternating which goes first, under flock /tmp/fabric-cpu.lock;
-# then medians and the medians of per-round ratios (binA / binB: above 1 means binB is faster).
-R=$1; OUT=$2; A=$3; B=$4
+# usage: [IDLE_WAIT=S] Benchmarks/tools/pipeline-ab.sh ROUNDS OUTDIR BASE BUILD [BUILD...]
+# Release builds of fabric-pipeline-bench timed interleaved: per round every binary runs the
+# bridge and router cases (4M frames), the order rotated each round (with two: alternating
+# which goes first), each under flock /tmp/fabric-cpu.lock; then medians and the medians of
+# per-round ratios BASE / BUILD (above 1 means BUILD is faster). Names are the binaries'
+# basenames, so copy them to distinct names first. IDLE_WAIT=S: before each binary, wait up to
+# S seconds for the machine to be >= 90% idle over one second (logged in OUTDIR/idle.txt).
+R=$1; OUT=$2; shift 2; BINS=("$@")
+[ ${#BINS[@]} -ge 2 ] || { echo "usage: pipeline-ab.sh ROUNDS OUTDIR BASE BUILD [BUILD...]" >&2; exit 2; }
+idle_pct() { # waits up to $1 s for a second >= 90% idle; prints the idle % of the last second
+  local lim=$1 t=0 a b c d e f g h t1 t2 i1 i2 idle
+  while :; do
+    read -r _ a b c d e f g h _ < /proc/stat; t1=$((a+b+c+d+e+f+g+h)); i1=$((d+e))
+    sleep 1
+    read -r _ a b c d e f g h _ < /proc/stat; t2=$((a+b+c+d+e+f+g+h)); i2=$((d+e))
+    idle=$(( 100 * (i2 - i1) / (t2 - t1) )); t=$((t+1))
+    if [ $idle -ge 90 ] || [ $t -ge $lim ]; then echo $idle; return 0; fi
+  done
+}
 rm -rf $OUT; mkdir -p $OUT
 for r in $(seq 1 $R); do
-  if [ $((r % 2)) = 1 ]; then order="$A $B"; else order="$B $A"; fi
-  for b in $order; do
+  k=$(( (r - 1) % ${#BINS[@]} ))
+  order=("${BINS[@]:$k}" "${BINS[@]:0:$k}")
+  for b in "${order[@]}"; do
     n=$(basename $b)
+    [ -n "${IDLE_WAIT:-}" ] && echo "round $r $n idle-before $(idle_pct "$IDLE_WAIT")% $(date -u +%T)" >> $OUT/idle.txt
     flock /tmp/fabric-cpu.lock $b bridge 4000000 > $OUT/$r-$n-bridge.txt
     flock /tmp/fabric-cpu.lock $b router 4000000 > $OUT/$r-$n-router.txt
   done
+  echo "round $r: ${order[*]}" >> $OUT/order.txt
 done
-python3 - "$OUT" "$A" "$B" <<'PY'
+python3 - "$OUT" "${BINS[@]}" <<'PY'
 import sys,re,glob,statistics as st,os
 out=sys.argv[1]; bins=[os.path.basename(b) for b in sys.argv[2:]]
 def get(f,pat):
