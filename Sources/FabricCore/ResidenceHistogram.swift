@@ -65,11 +65,8 @@ public struct ResidenceHistograms: ~Copyable {
     /// Records a value of `nanoseconds`, of which `ring` were spent in an rx ring.
     @inlinable @inline(__always) public mutating func record(_ h: Int, nanoseconds: UInt64, ring: UInt64 = 0) {
         let us = nanoseconds / 1000
-        counts[h &* Self.buckets &+ Self.bucket(us)] &+= 1
-        totals[h] &+= 1
-        sums[h] &+= nanoseconds
-        ringSums[h] &+= ring
-        if us > maxima[h] { maxima[h] = us }
+        countBucket(h, us: us)
+        addRun(h, values: 1, nanoseconds: nanoseconds, ring: ring, largestMicroseconds: us)
     }
 
     public func count(_ h: Int) -> UInt64 { totals[h] }
