@@ -193,17 +193,25 @@ public struct EgressPort: ~Copyable {
 
     /// The queue the scheduler would pick for each of the next frames at `now`, or -1: no
     /// control frame waits, the shaper is unlimited, no strict queue holds frames and exactly
-    /// one DWRR queue does, not paused. `pick`'s effect on the round for such a queue (the
-    /// same for every frame of the run) is made here once. `Datapath.departRun` takes the run.
+    /// one DWRR queue does, not paused. `pick`'s effect on the round for such a queue
+    /// (`serveLone`, the same for every frame of the run) is made here once.
+    /// `Datapath.departRun` takes the run.
     @inlinable @inline(__always) mutating func soleRunQueue(now: UInt64) -> Int {
         let active = nonEmpty
         guard control.isEmpty, !shaper.isLimited, active & strictMask == 0, active != 0, active & (active &- 1) == 0 else { return -1 }
         let q = active.trailingZeroBitCount
-        guard !pause.isPaused(queue: q, now: now) else { return -1 }
+        return serveLone(q, now: now) ? q : -1
+    }
+
+    /// The one backlogged DWRR queue `q`: DRR would serve it whatever its deficit, so it is
+    /// served without the round, and its next round starts afresh (a full quantum) when
+    /// another queue joins it: at most one quantum of difference. False while it is paused.
+    @inlinable @inline(__always) mutating func serveLone(_ q: Int, now: UInt64) -> Bool {
         deficit[q] = 0
         freshVisit = true
+        guard !pause.isPaused(queue: q, now: now) else { return false }
         rr = q
-        return q
+        return true
     }
 
     /// The histogram update: a division by a constant, a count of leading zeros and three
@@ -234,15 +242,9 @@ public struct EgressPort: ~Copyable {
         let active = nonEmpty & ~strictMask
         guard active != 0 else { return nil }
         if active & (active &- 1) == 0 {
-            // One DWRR queue holds frames (the common case): DRR would serve it whatever its
-            // deficit, so it is served without the round. Its next round starts afresh
-            // (a full quantum) when another queue joins it: at most one quantum of difference.
+            // One DWRR queue holds frames (the common case).
             let q = active.trailingZeroBitCount
-            deficit[q] = 0
-            freshVisit = true
-            guard !pause.isPaused(queue: q, now: now) else { return nil }
-            rr = q
-            return q
+            return serveLone(q, now: now) ? q : nil
         }
         var visits = 0
         while visits < Self.mostVisits {
