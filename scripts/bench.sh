@@ -10,6 +10,11 @@
 #   swiftfabric-l2        fabric switch --ports h1,h2 (learning bridge), AF_XDP
 #   swiftfabric-l3        fabric switch --config: the RoCE router (DSCP 26 -> lossless TC3, PFC
 #                         on, ECN, shared-buffer accounting, 8 queues), AF_XDP
+#   swiftfabric-l2-rt, swiftfabric-l3-rt
+#                         the same with --worker-realtime 10: the worker at SCHED_FIFO 10 sleeps
+#                         as soon as a pass moves nothing, and the veths' NAPI threads on its core
+#                         run only then (README "A real-time worker"): how SwiftFabric is meant to
+#                         run on a forwarding core it shares with the kernel's NAPI threads
 #   swiftfabric-l2-fast, swiftfabric-l3-fast
 #                         the same with --fastpath on (issue 16: what needs no userspace is
 #                         forwarded in XDP; RoCEv2 and lossless classes still go to userspace, so
@@ -27,6 +32,7 @@
 # Named only (not in the default list): the worker priority comparison
 #   swiftfabric-l2-nice10, swiftfabric-l3-nice10   the same with --worker-nice=-10
 #   c-xskfwd-nice10       the C forwarder under `nice -n -10`
+#   c-xskfwd-rt           the C forwarder under `chrt -f 10` (SCHED_FIFO 10, as the -rt peers)
 #   ovs-afxdp             Open vSwitch's userspace datapath with two afxdp ports (a NORMAL bridge)
 #
 # Workload: RoCEv2 frames (Eth/IPv4 DSCP 26 ECT(0)/UDP 4791/BTH, PSN = sequence number) from h1
@@ -173,7 +179,7 @@ if [ "$OPTIONAL" = 1 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpdk-dev librte-net-af-xdp23 openvswitch-switch-dpdk >/dev/null
 fi
 if [ -z "$PEERS" ]; then
-  PEERS=swiftfabric-l2,swiftfabric-l3,swiftfabric-afpacket,c-xskfwd
+  PEERS=swiftfabric-l2,swiftfabric-l3,swiftfabric-l2-rt,swiftfabric-l3-rt,swiftfabric-afpacket,c-xskfwd
   # Plain UDP is what the fast path forwards: its peers join the default list then.
   [ "$TRAFFIC" = udp ] && PEERS=swiftfabric-l2,swiftfabric-l2-fast,swiftfabric-l3,swiftfabric-l3-fast,swiftfabric-afpacket,c-xskfwd
   command -v dpdk-testpmd >/dev/null && PEERS+=,dpdk-testpmd
@@ -182,7 +188,7 @@ if [ -z "$PEERS" ]; then
 fi
 if [ "$PROFILE" = 1 ] && ! command -v perf >/dev/null; then apt-get install -y -qq linux-perf >/dev/null; fi
 for p in ${PEERS//,/ }; do
-  case ${p%-w[0-9]*} in swiftfabric-l2-nice10|swiftfabric-l3-nice10|c-xskfwd-nice10|swiftfabric-l2|swiftfabric-l3|swiftfabric-l2-fast|swiftfabric-l3-fast|swiftfabric-afpacket|c-xskfwd|dpdk-testpmd|ovs-afxdp|linux-bridge|linux-ipfwd|xdp-redirect) ;;
+  case ${p%-w[0-9]*} in swiftfabric-l2-rt|swiftfabric-l3-rt|c-xskfwd-rt|swiftfabric-l2-nice10|swiftfabric-l3-nice10|c-xskfwd-nice10|swiftfabric-l2|swiftfabric-l3|swiftfabric-l2-fast|swiftfabric-l3-fast|swiftfabric-afpacket|c-xskfwd|dpdk-testpmd|ovs-afxdp|linux-bridge|linux-ipfwd|xdp-redirect) ;;
     *) echo "bench: unknown peer $p" >&2; exit 2 ;; esac
 done
 
@@ -324,6 +330,17 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
       taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
       DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
+    swiftfabric-l2-rt)
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --worker-realtime 10 "${workers[@]}" >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
+    swiftfabric-l3-rt)
+      l3_config > "$work/l3.yaml"
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" --worker-realtime 10 "${workers[@]}" >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
+      DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
+    c-xskfwd-rt)
+      ip netns exec $SW chrt -f 10 taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
+      peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
     c-xskfwd-nice10)
       ip netns exec $SW nice -n -10 taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;

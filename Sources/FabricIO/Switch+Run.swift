@@ -12,6 +12,14 @@ extension FabricSwitch where IO: ~Copyable {
         if options.workerNice != 0 {
             do { try Affinity.setThreadNice(options.workerNice) } catch { logLine("fabric: worker: \(error)") }
         }
+        // A real-time worker that could not become one runs as any other (said once).
+        var realtime = false
+        if options.workerRealtimePriority > 0 {
+            do {
+                try Affinity.setThreadRealtime(priority: options.workerRealtimePriority)
+                realtime = true
+            } catch { logLine("fabric: worker: \(error); it runs at normal priority") }
+        }
         let spin = UInt64(options.spinMicroseconds) * 1000
         let tick: UInt64 = 100_000_000
         let statsEvery = UInt64(options.statsIntervalSeconds * 1e9)
@@ -46,6 +54,17 @@ extension FabricSwitch where IO: ~Copyable {
             let wireDue = onWire == 0 ? nil : dp.nextWireArrival
             if moved > 0 {
                 lastWork = now
+            } else if realtime {
+                // Never spin at real-time priority: the kernel threads on this CPU (the veths'
+                // NAPI that copies frames in, the softirq that completes transmits) run only
+                // while we sleep. Sleep until frames arrive, a frame on an emulated wire is due
+                // (a real-time thread's timers have no slack), or, with frames queued that could
+                // not leave (paused, shaped, a full tx ring), a short while.
+                let wake = wireDue.map { $0 > now ? max($0 &- now, Self.realtimeRetry / 8) : Self.realtimeRetry / 8 }
+                    ?? (idle ? nil : Self.realtimeRetry)
+                io.sleepUntilWork(inService: dp.inService, wakeAfter: wake, loop: &loop)
+                now = monotonicNanoseconds()
+                lastPass = now
             } else if let due = wireDue, due <= now &+ Self.wireWakeEarly {
                 // About to arrive: spin for it.
             } else if options.poll == .adaptive && now &- lastWork > spin && idle {

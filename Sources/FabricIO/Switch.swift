@@ -64,6 +64,10 @@ public struct FabricSwitch<IO: PortBackend & ~Copyable>: ~Copyable {
     /// How long before a frame on an emulated wire is due the idle loop wakes to spin for it:
     /// more than a wakeup takes on a loaded machine (0.2-0.4 ms at a load of 16 on 2 cores).
     static var wireWakeEarly: UInt64 { 500_000 }
+    /// A real-time worker with frames queued that could not leave (paused, held by the line
+    /// rate, a full tx ring) sleeps this long before it tries again: the kernel threads it would
+    /// otherwise starve complete its transmits and bring in the pause frames that release it.
+    static var realtimeRetry: UInt64 { 20_000 }
 
     /// Starts capturing port `name` into a pcapng file.
     public mutating func capture(port name: String, path: String, limitBytes: Int) throws {

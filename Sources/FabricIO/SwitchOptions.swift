@@ -51,6 +51,14 @@ public struct SwitchOptions: Sendable {
     /// the switch has no time to send, so the excess is dropped earlier and cheaper, at the
     /// sender's veth. Idle, the worker yields and sleeps as before.
     public var workerNice = 0
+    /// SCHED_FIFO priority of the forwarding thread (`--worker-realtime N`, 1...99; 0: off).
+    /// Then the kernel threads sharing its CPU (a veth's NAPI thread that copies frames in, the
+    /// softirq that completes its transmits) run only while it sleeps, and it sleeps in poll()
+    /// as soon as a pass moves nothing (never spins or yields: `spinMicroseconds` is unused).
+    /// So the NAPI thread copies in a ring's worth and the worker forwards it, in turn: no
+    /// frame is copied in that the worker has no time for (receive livelock), the excess waits
+    /// at, and is refused by, the sender's veth. README "Performance", "A real-time worker".
+    public var workerRealtimePriority = 0
     /// `--fastpath on`: the XDP program forwards itself what needs no userspace (bpf/README.md,
     /// "The fast path"); AF_XDP only.
     public var fastPath = false
@@ -136,6 +144,12 @@ public struct SwitchOptions: Sendable {
         guard (1...ringSize).contains(batchSize) else { throw SystemError("batch size must be 1...\(ringSize)") }
         guard (0...1_000_000).contains(busyPollMicroseconds) else { throw SystemError("busy poll must be 0...1000000 microseconds") }
         guard (-20...19).contains(workerNice) else { throw SystemError("worker nice value must be -20...19 (got \(workerNice))") }
+        guard (0...99).contains(workerRealtimePriority) else {
+            throw SystemError("worker real-time priority must be 1...99, or 0 for none (got \(workerRealtimePriority))")
+        }
+        if workerRealtimePriority > 0 && poll == .busy {
+            throw SystemError("a real-time worker cannot poll busy: spinning at real-time priority starves the kernel threads on its CPU that bring its frames in (use the adaptive poll)")
+        }
         if let t = stallBudgetNanoseconds, t > 10_000_000_000 { throw SystemError("stall budget must be at most 10s") }
         if let r = stallRateGbps, !(r >= 0.001 && r <= 800) { throw SystemError("stall rate must be 1M...800G") }
         // The UMEM's frames are counted in 32 bits by the kernel; well below that, memory runs out.

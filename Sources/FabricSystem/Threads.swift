@@ -34,6 +34,14 @@ public enum Affinity {
         return sf_thread_setaffinity(UInt(one.count), one) == 0
     }
 
+    /// Runs the calling thread only (not the process) under SCHED_FIFO at `priority` (1...99).
+    public static func setThreadRealtime(priority: Int) throws {
+        var param = sched_param()
+        param.sched_priority = Int32(priority)
+        let rc = pthread_setschedparam(pthread_self(), Int32(SCHED_FIFO), &param)
+        if rc != 0 { throw SystemError("cannot run the thread at SCHED_FIFO priority \(priority) (needs CAP_SYS_NICE, and a real-time budget where cgroups ration it)", errno: rc) }
+    }
+
     /// Sets the nice value of the calling thread only (not the process).
     public static func setThreadNice(_ nice: Int) throws {
         let rc = sf_thread_setnice(Int32(nice))

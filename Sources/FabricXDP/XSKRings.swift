@@ -68,6 +68,16 @@ public struct XSKRings {
         }
     }
 
+    /// The NAPI instance a busy poll on this socket drives (SO_INCOMING_NAPI_ID; 0: none).
+    /// Linux 6.13+ sets it at bind, for zero-copy sockets only ("xsk: Bring back busy polling
+    /// support"); before, at the first frame received.
+    public func napiID() -> UInt32 {
+        var id: UInt32 = 0
+        var len = socklen_t(MemoryLayout<UInt32>.size)
+        guard fd >= 0, getsockopt(fd, SOL_SOCKET, 56, &id, &len) == 0 else { return 0 }
+        return id
+    }
+
     /// Whether the socket runs zero-copy (false when closed or unknown).
     func readZeroCopy() -> Bool {
         var flags: UInt32 = 0

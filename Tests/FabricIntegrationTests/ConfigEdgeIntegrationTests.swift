@@ -216,6 +216,8 @@ final class ConfigEdgeIntegrationTests: LabTestCase {
             (["--queue-capacity", "\(1 << 40)"], "--queue-capacity must be a power of two in 64...65536"),
             (["--capture-limit=-1"], "--capture-limit must be 1...1048576 MB, got -1"),
             (["--name", "leaf/1"], "--name: switch name 'leaf/1' must be 1-64 letters"),
+            (["--worker-realtime", "100"], "--worker-realtime must be 1...99 (0: off), got 100"),
+            (["--worker-realtime", "10", "--poll", "busy"], "--worker-realtime cannot go with --poll busy"),
         ]
         for (flags, expected) in cases {
             do {

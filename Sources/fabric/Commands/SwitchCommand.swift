@@ -188,6 +188,7 @@ struct SwitchCommand: ParsableCommand {
         let modes = zip(opts.ports, sw.attachModes).map { "\($0):\($1)" }.joined(separator: " ")
         let kind = opts.config.map { "\($0.mode.rawValue) '\($0.name)'" } ?? "bridge"
         logEvent("fabric switch: \(kind) forwarding on \(opts.ports.count) ports (\(modes)), poll \(opts.poll.rawValue)"
+              + (opts.workerRealtimePriority > 0 ? " (real-time worker, SCHED_FIFO \(opts.workerRealtimePriority))" : "")
               + (workers > 1 ? ", \(workers) workers (rx queues 0...\(workers - 1))" : "") + (netns.map { " in netns \($0)" } ?? ""))
         print(Self.budgetText(opts, afPacket: sw.attachModes.contains("af_packet")), terminator: "")
         if workers > 1 { print("fabric switch: rings, buffers and frame memory above are each worker's") }

@@ -62,6 +62,8 @@ struct SwitchFlags: ParsableArguments {
     var macAging: Int = 300
     @Option(help: "Nice value of the forwarding thread (-20...19, e.g. --worker-nice=-10; 0 leaves it). Negative: it outweighs the kernel threads sharing its CPU, which then copy in fewer frames it cannot send (README \"Performance\").")
     var workerNice: Int = 0
+    @Option(help: "SCHED_FIFO priority of the forwarding thread (1...99; 0: normal scheduling). The kernel threads sharing its CPU (a veth's NAPI thread) then run only while it sleeps, and it sleeps as soon as a pass moves nothing (no spinning): frames are copied in only as fast as it forwards them (README \"A real-time worker\"). Needs CAP_SYS_NICE.")
+    var workerRealtime: Int = 0
     @Option(help: "Name of this switch: its control socket is /run/swiftfabric/switch-NAME/control.sock (default: the config's switch name, else the --netns name, else 'bridge').")
     var name: String?
     @Flag(help: "Do not open the control socket (`fabric stats` will not see this switch).")
@@ -100,6 +102,8 @@ struct SwitchFlags: ParsableArguments {
         try check((1...ringSize).contains(batch), "--batch must be 1...\(ringSize) (the ring size), got \(batch)")
         try check((0...1_000_000).contains(spinUs), "--spin-us must be 0...1000000, got \(spinUs)")
         try check((-20...19).contains(workerNice), "--worker-nice must be -20...19, got \(workerNice)")
+        try check((0...99).contains(workerRealtime), "--worker-realtime must be 1...99 (0: off), got \(workerRealtime)")
+        try check(workerRealtime == 0 || poll != .busy, "--worker-realtime cannot go with --poll busy: spinning at real-time priority starves the kernel threads that bring the frames in")
         try check(SwitchOptions.macAgingSeconds.contains(macAging), "--mac-aging must be \(SwitchOptions.macAgingSeconds) seconds, got \(macAging)")
         try check(SwitchOptions.statsIntervals.contains(statsInterval),
                   "--stats-interval must be \(SwitchOptions.statsIntervals.lowerBound)...\(Int(SwitchOptions.statsIntervals.upperBound)) seconds, got \(statsInterval)")
@@ -156,6 +160,7 @@ struct SwitchFlags: ParsableArguments {
         o.stallRateGbps = stallRate.flatMap { try? Units.gbps($0) }
         o.macAgingSeconds = macAging
         o.workerNice = workerNice
+        o.workerRealtimePriority = workerRealtime
         o.fastPath = fastpath == .on
         o.ringStamps = ringWait == .on
         o.verbose = verbose
