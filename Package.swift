@@ -78,7 +78,7 @@ let package = Package(
         // Fixtures/containerlab: containerlab's schema and lab examples (BSD-3-Clause, its LICENSE there).
         .testTarget(name: "FabricLabTests", dependencies: ["FabricLab", "FabricConfig", "FabricCore", "FabricPacket", .product(name: "Yams", package: "Yams")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricCore", "FabricPacket", "FabricTelemetry", "FabricTraffic", "FabricConfig"],
+        .testTarget(name: "FabricIntegrationTests", dependencies: ["FabricLab", "FabricCore", "FabricPacket", "FabricSystem", "FabricTelemetry", "FabricTraffic", "FabricConfig"],
                     exclude: ["check_pcap_icrc.py", "fastpath_identity.py"]),
     ]
 )
