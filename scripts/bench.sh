@@ -307,14 +307,20 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
   : > "$log"
   DST_MAC=$H2_MAC PING_TARGET=10.77.0.2 peer_pid=""
   if [ "$(peer_workers "$1")" -gt 1 ]; then workers=(--workers "$(peer_workers "$1")"); cpus=$WORKER_CPUS; fi
-  case ${1%-w[0-9]*} in
+  # The worker-priority variants: the same peer, its forwarder at another priority.
+  local peer=${1%-w[0-9]*} prio=() cprio=()
+  case $peer in
+    *-nice10) prio=(--worker-nice=-10) cprio=(nice -n -10); peer=${peer%-nice10} ;;
+    *-rt) prio=(--worker-realtime 10) cprio=(chrt -f 10); peer=${peer%-rt} ;;
+  esac
+  case $peer in
     swiftfabric-l2)
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" "${workers[@]}" >"$log" 2>&1 &
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" "${prio[@]}" "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
     swiftfabric-l2-fast|swiftfabric-l3-fast)
       # Frames XDP redirects into a veth are received only if its peer end runs XDP.
       host_xdp_pass
-      if [ "${1%-w[0-9]*}" = swiftfabric-l3-fast ]; then
+      if [ "$peer" = swiftfabric-l3-fast ]; then
         l3_config > "$work/l3.yaml"
         taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" --fastpath on "${workers[@]}" >"$log" 2>&1 &
         DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1
@@ -322,38 +328,16 @@ start_peer() { # peer -> sets peer_pid, DST_MAC, PING_TARGET
         taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --fastpath on "${workers[@]}" >"$log" 2>&1 &
       fi
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
-    swiftfabric-l2-nice10)
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
-      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
-    swiftfabric-l3-nice10)
-      l3_config > "$work/l3.yaml"
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" --worker-nice=-10 "${workers[@]}" >"$log" 2>&1 &
-      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
-      DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
-    swiftfabric-l2-rt)
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --worker-realtime 10 "${workers[@]}" >"$log" 2>&1 &
-      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi ;;
-    swiftfabric-l3-rt)
-      l3_config > "$work/l3.yaml"
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" --worker-realtime 10 "${workers[@]}" >"$log" 2>&1 &
-      peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
-      DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
-    c-xskfwd-rt)
-      ip netns exec $SW chrt -f 10 taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
-      peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
-    c-xskfwd-nice10)
-      ip netns exec $SW nice -n -10 taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
-      peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
     swiftfabric-afpacket)
       taskset -c "$cpus" "$FABRIC" switch --netns $SW --ports h1,h2 --name "$CTL" --backend afpacket "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; steer_rps ;;
     swiftfabric-l3)
       l3_config > "$work/l3.yaml"
-      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" "${workers[@]}" >"$log" 2>&1 &
+      taskset -c "$cpus" "$FABRIC" switch --netns $SW --config "$work/l3.yaml" --name "$CTL" "${prio[@]}" "${workers[@]}" >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding on"; pin_napi
       DST_MAC=$ROUTER_MAC PING_TARGET=10.77.2.1 ;;
     c-xskfwd)
-      ip netns exec $SW taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
+      ip netns exec $SW "${cprio[@]}" taskset -c "$FWD_CPU" "$work/xskfwd" .build-bpf/fabric_xsk.o h1 h2 >"$log" 2>&1 &
       peer_pid=$!; wait_for "$log" "forwarding"; pin_napi ;;
     dpdk-testpmd)
       # Its forwarding lcore on the forwarding CPU; the main lcore (CPU $GEN_CPU) only sleeps

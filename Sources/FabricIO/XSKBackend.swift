@@ -90,7 +90,7 @@ public struct XSKBackend: PortBackend, ~Copyable {
                 try rings[p].setBusyPoll(microseconds: options.busyPollMicroseconds, budget: options.batchSize, interface: name)
                 // Linux 6.13+ gives an AF_XDP socket the NAPI a busy poll drives at bind, and
                 // only in zero-copy mode; without one the option does nothing (README).
-                if rings[p].napiID() == 0, let k = KernelRelease.running, k >= KernelRelease(major: 6, minor: 13) {
+                if rings[p].napiID() == 0, let k = KernelRelease.running, k >= .busyPollNeedsZeroCopy {
                     logLine("fabric: port \(name): --busy-poll has no effect: its AF_XDP socket has no NAPI to poll (SO_INCOMING_NAPI_ID 0; "
                         + "since Linux 6.13 only zero-copy sockets get one, and \(rings[p].zeroCopy ? "this one is zero-copy" : "this one copies"))")
                 }

@@ -25,5 +25,9 @@ public struct KernelRelease: Sendable, Comparable {
         return KernelRelease(release)
     }
 
+    /// From this release an AF_XDP socket gets the NAPI a busy poll drives at bind, and only
+    /// in zero-copy mode ("xsk: Bring back busy polling support").
+    public static let busyPollNeedsZeroCopy = KernelRelease(major: 6, minor: 13)
+
     public static func < (a: KernelRelease, b: KernelRelease) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
 }

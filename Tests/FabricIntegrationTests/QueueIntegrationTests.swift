@@ -63,7 +63,7 @@ final class QueueIntegrationTests: LabTestCase {
         let sw = try startSwitch(tb, extra: ["--busy-poll", "50"])
         XCTAssertEqual(try ping(tb, onQueue: 0), 3)
         XCTAssertEqual(sw.stop(), 0)
-        if let k = KernelRelease.running, k >= KernelRelease(major: 6, minor: 13) {
+        if let k = KernelRelease.running, k >= .busyPollNeedsZeroCopy {
             for port in ["h1", "h2"] {
                 XCTAssertTrue(sw.child.output.contains("port \(port): --busy-poll has no effect: its AF_XDP socket has no NAPI to poll"),
                               "\(port): \(sw.child.output.suffix(2000))")
