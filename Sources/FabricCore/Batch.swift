@@ -28,6 +28,9 @@ public struct Batch: ~Copyable {
     /// more than one member, the frame's flow hash: computed for the whole batch before the
     /// stage that acts on each frame. Scratch, as `packet`.
     public let ipv4Target: UnsafeMutablePointer<UInt32>
+    /// The target's packed word (`FIB.Target`), read by the same stage, so the stage that acts
+    /// on the frame starts from it and not from the end of the lookup's chain of loads.
+    public let ipv4TargetInfo: UnsafeMutablePointer<UInt64>
     public let flowHash: UnsafeMutablePointer<UInt32>
     @inlinable public static var noTarget: UInt32 { .max }
     /// Frames in the batch.
@@ -55,6 +58,7 @@ public struct Batch: ~Copyable {
         ipv4Destination = .filled(with: 0, count: capacity)
         ipv4Source = .filled(with: 0, count: capacity)
         ipv4Target = .filled(with: Self.noTarget, count: capacity)
+        ipv4TargetInfo = .filled(with: 0, count: capacity)
         flowHash = .filled(with: 0, count: capacity)
         ringWait = .filled(with: 0, count: capacity)
     }
@@ -73,6 +77,7 @@ public struct Batch: ~Copyable {
         ipv4Destination.deallocate()
         ipv4Source.deallocate()
         ipv4Target.deallocate()
+        ipv4TargetInfo.deallocate()
         flowHash.deallocate()
         ringWait.deallocate()
     }

@@ -31,7 +31,13 @@ public struct Classifier: ~Copyable {
     /// The traffic class of an IP packet that arrived on `port` (an untagged packet on a port
     /// that trusts PCP is class 0).
     @inlinable public func trafficClass(port: Int, info: PacketInfo) -> UInt8 {
-        trustPCP[port] ? (info.hasVLAN ? pcpToTC[Int(info.pcp & 7)] : 0) : dscpToTC[Int(info.dscp & 63)]
+        trafficClass(trustsPCP: trustPCP[port], info: info)
+    }
+
+    /// `trafficClass(port:info:)` on a port whose trust mode the caller read once (a batch
+    /// comes from one port).
+    @inlinable @inline(__always) public func trafficClass(trustsPCP: Bool, info: PacketInfo) -> UInt8 {
+        trustsPCP ? (info.hasVLAN ? pcpToTC[Int(info.pcp & 7)] : 0) : dscpToTC[Int(info.dscp & 63)]
     }
 
     /// Whether `port` classifies by VLAN PCP (else by DSCP).

@@ -156,16 +156,41 @@ public struct Datapath: ~Copyable {
     /// line, so the per-frame enqueue keeps its values in registers.
     @usableFromInline mutating func dispatch(_ batch: inout Batch) {
         let ingress = batch.ingress, now = batch.timestamp
+        // Frames of one PG are admitted as a run while their charges fit what the PG takes
+        // with none of it in headroom (`IngressAdmission.runBudget`), and charged once for all
+        // (`chargeRun`): the same admissions and the same buffer state as one by one (see
+        // `BufferAccounting.runBudget`), without a loop-carried admit-and-charge per frame. The
+        // run is charged before anything else may read or charge the buffers (another PG, a
+        // frame past the budget, any verdict but one port) and at the end.
+        var runTag = ChargeTag.uncharged, runBudget = 0, runCost = 0
         for i in 0..<batch.count {
             guard let port = batch.verdict[i].portIndex else {
+                admission.chargeRun(runTag, bytes: runCost)
+                (runTag, runCost) = (.uncharged, 0)
                 dispatchOther(&batch, i)
                 continue
             }
             let tc = batch.tc[i]
-            enqueue(addr: batch.addr[i], len: batch.len[i], port: port, queue: classifier.queue(trafficClass: tc),
-                    tag: ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: tc)), stamp: now, wait: batch.ringWait[i],
-                    ip: IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i]))
+            let tag = ChargeTag(ingress: ingress, pg: classifier.priorityGroup(trafficClass: tc))
+            let len = batch.len[i]
+            let cost = admission.cost(len)
+            if tag != runTag || cost > runBudget &- runCost {
+                admission.chargeRun(runTag, bytes: runCost)
+                (runTag, runCost) = (tag, 0)
+                runBudget = admission.runBudget(tag)
+            }
+            let addr = batch.addr[i], queue = classifier.queue(trafficClass: tc)
+            let ip = IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i])
+            if cost <= runBudget &- runCost {
+                let queued = enqueueAdmitted(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: now, wait: batch.ringWait[i])
+                mark(addr: addr, len: len, port: port, queue: queue, queued: queued, ip: ip)
+                if queued { runCost &+= cost }
+            } else {
+                enqueueAlone(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: now, wait: batch.ringWait[i], ip: ip)
+                runTag = .uncharged      // charged on its own: the next frame asks for a new budget
+            }
         }
+        admission.chargeRun(runTag, bytes: runCost)
     }
 
     /// `dispatch` of frame `i`, whose verdict is not one port.
@@ -198,7 +223,20 @@ public struct Datapath: ~Copyable {
     @inline(__always) @discardableResult
     mutating func enqueue(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32 = 0, ip: IPLocation) -> Bool {
         let queued = enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait)
-        guard ip.version != 0 && ecn.marks(queue: queue) else { return queued }
+        mark(addr: addr, len: len, port: port, queue: queue, queued: queued, ip: ip)
+        return queued
+    }
+
+    /// `dispatch`'s frame that does not fit its PG's run: admitted and charged on its own.
+    @usableFromInline @inline(never)
+    mutating func enqueueAlone(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32, ip: IPLocation) {
+        enqueue(addr: addr, len: len, port: port, queue: queue, tag: tag, stamp: stamp, wait: wait, ip: ip)
+    }
+
+    /// The ECN mark of a frame `enqueue` was asked to queue (`queued`: it did).
+    @inline(__always)
+    mutating func mark(addr: UInt64, len: UInt32, port: Int, queue: Int, queued: Bool, ip: IPLocation) {
+        guard ip.version != 0 && ecn.marks(queue: queue) else { return }
         // Decided after the enqueue on the depth the frame found (a queued frame added exactly
         // its length; a refused one changed nothing), and drawn for a refused frame too: the
         // same draws, in the same order, as deciding first.
@@ -206,7 +244,6 @@ public struct Datapath: ~Copyable {
         if ecn.shouldMark(depthBytes: found) && queued && ECNMarker.mark(ip: frames + Int(addr) + Int(ip.offset), version: ip.version) {
             counters[port].ecnMarked[queue] &+= 1
         }
-        return queued
     }
 
     /// Queues a frame on `port`; false (frame released, drop counted) when it cannot. A frame
@@ -230,6 +267,17 @@ public struct Datapath: ~Copyable {
         if tag.isCharged {
             let xoff = admission.charge(port: tag.ingress, pg: tag.pg, bytes: cost, part: part, now: stamp)
             if xoff != 0 { sendPFC(port: tag.ingress, priorities: xoff, quanta: 0xFFFF, now: stamp) }
+        }
+        return true
+    }
+
+    /// `enqueue` of a frame its PG has admitted (in a run charged by the caller): the port's
+    /// refusals and a full queue, no admission or charge.
+    @inline(__always)
+    mutating func enqueueAdmitted(addr: UInt64, len: UInt32, port: Int, queue: Int, tag: ChargeTag, stamp: UInt64, wait: UInt32) -> Bool {
+        if UInt64(len) >= acceptBound[port], let refused = refuse(addr, len: len, port: port, queue: queue) { return refused }
+        guard egress[port].enqueue(addr: addr, len: len, queue: queue, tag: tag, stamp: stamp, wait: wait) else {
+            return drop(addr, .queueFull, countedOn: port)
         }
         return true
     }

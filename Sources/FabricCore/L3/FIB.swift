@@ -19,9 +19,10 @@ public struct FIB: ~Copyable {
 
     public var v4: IPv4LPM
     public var v6: IPv6LPM
-    /// Targets as ranges of `members`.
-    @usableFromInline let targetFirst: UnsafeMutablePointer<Int32>
-    @usableFromInline let targetCount: UnsafeMutablePointer<Int32>
+    /// Per target, packed in one word so that a routed frame reads one line for it (its
+    /// members' first index in `members` in bits 0-31, their count in 32-47, the load-balancing
+    /// mode in 48-55): the LPM's answer leads to the members in two dependent loads, not four.
+    @usableFromInline let targetInfo: UnsafeMutablePointer<UInt64>
     /// Next-hop ids of every target, back to back.
     @usableFromInline let members: UnsafeMutablePointer<Int32>
     public let nextHops: [NextHop]
@@ -33,7 +34,6 @@ public struct FIB: ~Copyable {
     /// The egress port of every entry of `members` (what a load-aware selector looks at), and
     /// each target's load-balancing mode.
     @usableFromInline let memberPorts: UnsafeMutablePointer<Int32>
-    @usableFromInline let targetMode: UnsafeMutablePointer<LoadBalancingMode>
     public let targetCountTotal: Int
     /// Per next hop with a gateway: the gateway's MAC as the router last looked it up (0: not
     /// resolved) and the batch it looked in (`Router`'s batch number). Scratch for the router,
@@ -100,8 +100,7 @@ public struct FIB: ~Copyable {
             p.initialize(from: a, count: a.count)
             return p
         }
-        targetFirst = copy(firsts)
-        targetCount = copy(counts)
+        targetInfo = copy(firsts.indices.map { UInt64(UInt32(firsts[$0])) | UInt64(counts[$0]) << 32 | UInt64(modes[$0].rawValue) << 48 })
         members = copy(mem)
         nextHops = hops
         hopPort = copy(hops.map { Int32($0.port) })
@@ -109,36 +108,48 @@ public struct FIB: ~Copyable {
         hopGateway6 = copy(hops.map { if case .v6(let g)? = $0.gateway { g } else { IPv6Address(high: 0, low: 0) } })
         hopConnected = copy(hops.map { $0.gateway == nil })
         memberPorts = copy(mem.map { Int32(hops[Int($0)].port) })
-        targetMode = copy(modes)
         targetCountTotal = firsts.count
         gatewayMAC = .filled(with: 0, count: max(1, hops.count))
         gatewayMACBatch = .filled(with: 0, count: max(1, hops.count))
     }
 
     deinit {
-        targetFirst.deallocate()
-        targetCount.deallocate()
+        targetInfo.deallocate()
         members.deallocate()
         hopPort.deallocate()
         hopGateway4.deallocate()
         hopGateway6.deallocate()
         hopConnected.deallocate()
         memberPorts.deallocate()
-        targetMode.deallocate()
         gatewayMAC.deallocate()
         gatewayMACBatch.deallocate()
     }
 
+    /// A target's packed word (`targetInfo`): where its members start, how many, its mode.
+    @frozen public struct Target {
+        public let bits: UInt64
+        @inlinable public init(bits: UInt64) { self.bits = bits }
+        @inlinable public var first: Int { Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: bits)) }
+        @inlinable public var memberCount: Int { Int(truncatingIfNeeded: bits >> 32 & 0xFFFF) }
+        @inlinable public var mode: LoadBalancingMode { LoadBalancingMode(rawValue: UInt8(truncatingIfNeeded: bits >> 48)) ?? .ecmp }
+    }
+
+    @inlinable public func target(_ t: UInt32) -> Target { Target(bits: targetInfo[Int(t)]) }
     /// Members of a target.
-    @inlinable public func memberCount(target: UInt32) -> Int { Int(targetCount[Int(target)]) }
-    @inlinable public func member(target: UInt32, _ i: Int) -> Int { Int(members[Int(targetFirst[Int(target)]) &+ i]) }
+    @inlinable public func memberCount(target: UInt32) -> Int { self.target(target).memberCount }
+    @inlinable public func member(target: UInt32, _ i: Int) -> Int { Int(members[self.target(target).first &+ i]) }
+    @inlinable public func member(_ t: Target, _ i: Int) -> Int { Int(members[t.first &+ i]) }
+    /// The egress port of a target's member `i` (`port(hop: member(t, i))`, one load fewer
+    /// on the way).
+    @inlinable public func memberPort(_ t: Target, _ i: Int) -> Int { Int(memberPorts[t.first &+ i]) }
     @inlinable public func port(hop: Int) -> Int { Int(hopPort[hop]) }
     @inlinable public func isConnected(hop: Int) -> Bool { hopConnected[hop] }
     @inlinable public func gateway4(hop: Int) -> UInt32 { hopGateway4[hop] }
     @inlinable public func gateway6(hop: Int) -> IPv6Address { hopGateway6[hop] }
     /// The egress ports of a target's members, in member order.
-    @inlinable public func memberPorts(target: UInt32) -> UnsafePointer<Int32> { UnsafePointer(memberPorts + Int(targetFirst[Int(target)])) }
-    @inlinable public func mode(target: UInt32) -> LoadBalancingMode { targetMode[Int(target)] }
+    @inlinable public func memberPorts(target: UInt32) -> UnsafePointer<Int32> { UnsafePointer(memberPorts + self.target(target).first) }
+    @inlinable public func memberPorts(_ t: Target) -> UnsafePointer<Int32> { UnsafePointer(memberPorts + t.first) }
+    @inlinable public func mode(target: UInt32) -> LoadBalancingMode { self.target(target).mode }
 }
 
 /// How an ECMP group picks its member (per group; `load_balancing.mode` is the default).

@@ -79,7 +79,9 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
                 continue
             }
             batch.ipv4Target[i] = target
-            if fib.memberCount(target: target) > 1 {
+            let t = fib.target(target)
+            batch.ipv4TargetInfo[i] = t.bits
+            if t.memberCount > 1 {
                 let info = batch.packet[i]
                 batch.flowHash[i] = FlowHash.v4(source: batch.ipv4Source[i], destination: dst, protocolNumber: info.ipProtocol,
                                                 sourcePort: info.sourcePort, destinationPort: info.destinationPort)
@@ -88,6 +90,8 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         // Stage 4: act on each frame, a later frame's header prefetched for the rewrite (a batch
         // of frames at one offset in equal-sized frames shares a few cache sets, so the lines
         // stage 1 read may be gone).
+        let trustsPCP = classifier.trustsPCP(port: ingress)
+        var roce: UInt64 = 0, cnp: UInt64 = 0, skipped: UInt64 = 0   // counted here, added once
         for i in 0..<count {
             if i &+ Self.prefetchDistance < count { sf_prefetch_write(frames + Int(truncatingIfNeeded: batch.addr[i &+ Self.prefetchDistance])) }
             let frame = frames + Int(truncatingIfNeeded: batch.addr[i])
@@ -131,15 +135,19 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
                 batch.verdict[i] = .drop(.notRoutable)
                 continue
             }
-            batch.tc[i] = classifier.trafficClass(port: ingress, info: info)
+            batch.tc[i] = classifier.trafficClass(trustsPCP: trustsPCP, info: info)
             batch.l3Offset[i] = info.l3Offset
             batch.ipVersion[i] = info.etherType == EtherType.ipv4 ? 4 : 6
-            if info.kind == .rocev2 { counters[ingress].roceFrames &+= 1 } else if info.kind == .cnp { counters[ingress].cnpFrames &+= 1 }
-            if info.l4Skipped { counters[ingress].l4Skipped &+= 1 }
+            roce &+= info.kind == .rocev2 ? 1 : 0
+            cnp &+= info.kind == .cnp ? 1 : 0
+            skipped &+= info.l4Skipped ? 1 : 0
             batch.verdict[i] = info.etherType == EtherType.ipv4
                 ? ipv4(frame, info: info, batch: &batch, index: i, ingress: ingress, now: now, counters: counters)
                 : ipv6(frame, info: info, batch: &batch, index: i, ingress: ingress, now: now, counters: counters)
         }
+        counters[ingress].roceFrames &+= roce
+        counters[ingress].cnpFrames &+= cnp
+        counters[ingress].l4Skipped &+= skipped
     }
 
     @inlinable @inline(__always)
@@ -153,7 +161,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         }
         let t = batch.ipv4Target[i]
         return route(IPv4Family.self, frame, info: info, destination: dst, target: t == Batch.noTarget ? nil : t,
-                     flowHash: batch.flowHash[i], batch: &batch, index: i, now: now)
+                     info: FIB.Target(bits: batch.ipv4TargetInfo[i]), flowHash: batch.flowHash[i], batch: &batch, index: i, now: now)
     }
 
     @inlinable @inline(__always)
@@ -172,8 +180,9 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
             return dst.high >> 48 & 0x0F == 0x02 ? .consume : .drop(.notRoutable)
         }
         let target = fib.v6.lookup(dst)
-        let hash = target.map { fib.memberCount(target: $0) > 1 } == true ? IPv6Family.flowHash(frame + Int(info.l3Offset), destination: dst, info: info) : 0
-        return route(IPv6Family.self, frame, info: info, destination: dst, target: target, flowHash: hash, batch: &batch, index: i, now: now)
+        let t = FIB.Target(bits: target.map { fib.target($0).bits } ?? 0)
+        let hash = t.memberCount > 1 ? IPv6Family.flowHash(frame + Int(info.l3Offset), destination: dst, info: info) : 0
+        return route(IPv6Family.self, frame, info: info, destination: dst, target: target, info: t, flowHash: hash, batch: &batch, index: i, now: now)
     }
 
     /// Frame `i` is the switch's own (an answer from the host stack, or used up by it): class
@@ -184,22 +193,23 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     }
 
     /// Routes one IP packet: hop limit, ECMP member, rewrite, next-hop MAC or hold. `target` is
-    /// the LPM's answer for `dst` (nil: no route), `flowHash` the packet's flow hash if the
-    /// target has more than one member.
+    /// the LPM's answer for `dst` (nil: no route) and `t` its packed word, `flowHash` the
+    /// packet's flow hash if the target has more than one member.
     @inlinable @inline(__always)
     mutating func route<F: IPFamily>(_: F.Type, _ frame: UnsafeMutableRawPointer, info: PacketInfo, destination dst: F.Address,
-                                     target: UInt32?, flowHash: UInt32, batch: inout Batch, index i: Int, now: UInt64) -> Verdict {
+                                     target: UInt32?, info t: FIB.Target, flowHash: UInt32, batch: inout Batch, index i: Int,
+                                     now: UInt64) -> Verdict {
         guard info.ttl > 1 else { return .drop(.ttlExpired) }
         guard let target else { return .drop(.noRoute) }
         let ip = frame + Int(info.l3Offset)
-        let n = fib.memberCount(target: target)
+        let n = t.memberCount
         var m = 0
         if n > 1 {
-            m = selector.select(target: target, mode: fib.mode(target: target), ports: fib.memberPorts(target: target), memberCount: n,
+            m = selector.select(target: target, mode: t.mode, ports: fib.memberPorts(t), memberCount: n,
                                 flowHash: flowHash, length: UInt32(info.l3Length), now: now)
         }
-        let hop = fib.member(target: target, m)
-        let egress = fib.port(hop: hop)
+        let hop = fib.member(t, m)
+        let egress = fib.memberPort(t, m)
         let connected = fib.isConnected(hop: hop)
         F.decrementHopLimit(ip)
         storeMAC(MACAddress(rawValue: host.macBits(port: egress)), at: frame + 6)

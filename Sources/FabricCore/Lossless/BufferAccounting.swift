@@ -97,6 +97,41 @@ public struct BufferAccounting: ~Copyable {
         return (0, rest)
     }
 
+    /// The charge (frame costs summed) that (port, pg) takes now with none of it in headroom:
+    /// frames whose costs sum to at most this would each be admitted by `admit`, one after the
+    /// other, from the reserved space and then the shared pool, and `chargeRun` of the sum
+    /// leaves what their charges one by one would. (The shared parts of such frames sum to the
+    /// sum less the reserved space free; the last frame's check is the tightest, as the shared
+    /// use only grows and the dynamic threshold only shrinks; this asks it of the whole sum.)
+    @inlinable @inline(__always) public func runBudget(port: Int, pg: Int) -> Int {
+        let i = port &* 8 &+ pg
+        let h = inHeadroom[i], s = shared[i]
+        let reservedFree = max(0, reserved[pg] &- (held[i] &- s &- h))
+        // Headroom in use: only the reserved space is taken without more of it.
+        guard h == 0 else { return reservedFree }
+        let room = poolBytes &- poolUsed
+        let sh = dynamicShift[pg]
+        var most: Int
+        if sh == Int.min {
+            most = fixedLimit[pg] &- s                               // s + S <= fixed
+        } else if sh >= 0 {
+            let k = min(sh, 20)                                      // a smaller alpha: fewer bytes
+            most = ((room &<< k) &- s) / (1 &+ (1 &<< k))            // s + S <= (room - S) << k
+        } else {
+            let k = min(0 &- sh, 20)
+            most = (room &- (s &<< k)) / (1 &+ (1 &<< k))            // s + S <= (room - S) >> k
+        }
+        return reservedFree &+ max(0, min(most, room))
+    }
+
+    /// Charges frames admitted together within `runBudget` (`bytes`: their costs summed): as
+    /// `charge` of each, none of it in headroom.
+    @inlinable @inline(__always) public mutating func chargeRun(port: Int, pg: Int, bytes: Int) {
+        let i = port &* 8 &+ pg
+        let reservedFree = max(0, reserved[pg] &- (held[i] &- shared[i] &- inHeadroom[i]))
+        _ = charge(port: port, pg: pg, bytes: bytes, part: (max(0, bytes &- reservedFree), 0))
+    }
+
     /// Charges an admitted frame. Returns true when it went (partly) to headroom: the PG must
     /// be in XOFF.
     @inlinable @inline(__always) public mutating func charge(port: Int, pg: Int, bytes: Int, part: (shared: Int, headroom: Int)) -> Bool {

@@ -105,6 +105,19 @@ public struct IngressAdmission: ~Copyable {
         buffer.admit(port: port, pg: pg, bytes: bytes)
     }
 
+    /// The charge `tag`'s PG takes now with none of it in headroom (`BufferAccounting.runBudget`):
+    /// frames within it are admitted, and charged with `chargeRun`, together.
+    @inlinable @inline(__always) public func runBudget(_ tag: ChargeTag) -> Int {
+        buffer.runBudget(port: tag.ingress, pg: tag.pg)
+    }
+
+    /// Charges frames admitted together within `runBudget(tag)`: no XOFF can follow, as none of
+    /// it is in headroom.
+    @inlinable @inline(__always) public mutating func chargeRun(_ tag: ChargeTag, bytes: Int) {
+        guard bytes > 0 else { return }
+        buffer.chargeRun(port: tag.ingress, pg: tag.pg, bytes: bytes)
+    }
+
     /// Why `pg` refused a frame: `.headroomOverflow` for a lossless PG (PFC did not stop the
     /// sender in time), `.bufferFull` for a lossy one (tail drop).
     @inlinable public func refusal(pg: Int) -> DropReason {
