@@ -33,10 +33,15 @@ public enum Rewrite {
     }
 
     /// Decrements the TTL of the IPv4 header at `ip` (caller checked TTL > 1).
-    @inlinable
+    ///
+    /// `replaceIPv4Word` of the TTL|protocol word m with m' = m - 0x0100, unrolled: in RFC 1624's
+    /// HC' = ~(~HC + ~m + m'), ~m + m' is 0xFFFF - 0x0100 = 0xFEFF whatever m is, so the
+    /// word need not be read for the checksum, and one fold suffices (~HC + 0xFEFF <= 0x1FEFE).
+    @inlinable @inline(__always)
     public static func decrementIPv4TTL(_ ip: UnsafeMutableRawPointer) {
-        let word = load16(ip, 8)  // TTL | protocol
-        replaceIPv4Word(ip, 8, word &- 0x0100)
+        ip.storeBytes(of: ip.load(fromByteOffset: 8, as: UInt8.self) &- 1, toByteOffset: 8, as: UInt8.self)
+        let sum = UInt32(~load16(ip, 10)) &+ 0xFEFF
+        store16(ip, 10, ~UInt16(truncatingIfNeeded: (sum & 0xFFFF) &+ (sum >> 16)))
     }
 
     /// Sets the whole TOS byte (DSCP << 2 | ECN) of an IPv4 header.

@@ -218,4 +218,27 @@ final class GoldenFrameTests: XCTestCase {
             XCTAssertEqual(h.withUnsafeBytes { internetChecksum($0.baseAddress!, count: 20) }, 0, "\(h)")
         }
     }
+
+    /// The TTL decrement's unrolled checksum update equals RFC 1624's general one
+    /// (`adjustChecksum` of the TTL|protocol word) for every checksum and every TTL above 1.
+    func testTheTTLDecrementIsRFC1624ForEveryChecksum() {
+        var h = [UInt8](repeating: 0, count: 20)
+        var checked = 0
+        for ttl in [2, 3, 64, 128, 255] {
+            for proto in [1, 6, 17] {
+                for hc in 0...0xFFFF {
+                    h[8] = UInt8(ttl); h[9] = UInt8(proto); h[10] = UInt8(hc >> 8); h[11] = UInt8(hc & 0xFF)
+                    h.withUnsafeMutableBytes { Rewrite.decrementIPv4TTL($0.baseAddress!) }
+                    let word = UInt16(ttl) << 8 | UInt16(proto)
+                    let expected = Rewrite.adjustChecksum(UInt16(hc), old: word, new: word - 0x0100)
+                    guard h[8] == UInt8(ttl - 1), h[9] == UInt8(proto), UInt16(h[10]) << 8 | UInt16(h[11]) == expected else {
+                        XCTFail("ttl \(ttl) proto \(proto) checksum \(hc): got \(h[8...11]), expected checksum \(expected)")
+                        return
+                    }
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertEqual(checked, 5 * 3 * 65536)
+    }
 }

@@ -25,7 +25,7 @@ public struct IPv4LPM: ~Copyable {
     @usableFromInline let entries: UnsafeMutablePointer<UInt32>
     @usableFromInline let rangeCount: Int
     /// A /16 with at most this many ranges is searched by a linear count, not a binary search.
-    @usableFromInline static var scanned: Int { 8 }
+    @usableFromInline static var scanned: Int { 4 }
     let memory: HugePageTable
     public let count: Int
 
