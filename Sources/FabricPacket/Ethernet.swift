@@ -30,3 +30,10 @@ public struct EthernetView {
     p.storeBytes(of: UInt32(truncatingIfNeeded: mac.rawValue >> 16).bigEndian, as: UInt32.self)
     (p + 4).storeBytes(of: UInt16(truncatingIfNeeded: mac.rawValue).bigEndian, as: UInt16.self)
 }
+
+/// Both MACs of an Ethernet header at `p` (destination, then source) in two stores: bytes 0-7
+/// and 8-11.
+@inlinable @inline(__always) public func storeMACs(destination: MACAddress, source: MACAddress, at p: UnsafeMutableRawPointer) {
+    p.storeBytes(of: (destination.rawValue << 16 | source.rawValue >> 32 & 0xFFFF).bigEndian, as: UInt64.self)
+    (p + 8).storeBytes(of: UInt32(truncatingIfNeeded: source.rawValue).bigEndian, as: UInt32.self)
+}

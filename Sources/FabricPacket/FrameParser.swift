@@ -159,14 +159,21 @@ public enum FrameParser {
             info.error = .truncatedIPv4
             return
         }
-        guard ip.version == 4 else {
-            info.error = .badIPv4Version
-            return
-        }
-        let ihl = ip.headerLength
-        guard ihl >= 20 && ihl <= available else {
-            info.error = .badIPv4HeaderLength
-            return
+        // Version 4 with a 20-byte header (0x45, nearly every packet) needs no more checks:
+        // the view holds 20 bytes.
+        let ihl: Int
+        if ip.versionAndHeaderLength == 0x45 {
+            ihl = IPv4View.minimumLength
+        } else {
+            guard ip.version == 4 else {
+                info.error = .badIPv4Version
+                return
+            }
+            ihl = ip.headerLength
+            guard ihl >= 20 && ihl <= available else {
+                info.error = .badIPv4HeaderLength
+                return
+            }
         }
         let total = ip.totalLength
         guard total >= ihl && total <= available else {
@@ -262,7 +269,6 @@ public enum FrameParser {
         info.kind = opcode == RoCEOpcode.cnp ? .cnp : .rocev2
         info.bthOffset = UInt16(truncatingIfNeeded: bthOff)
         info.roceOpcode = opcode
-        info.destinationQP = bth.destinationQP
-        info.psn = bth.psn
+        (info.destinationQP, info.psn) = bth.destinationQPAndPSN
     }
 }

@@ -53,6 +53,7 @@ public struct IPv4View {
     }
     @inlinable public var version: UInt8 { base.load(as: UInt8.self) >> 4 }
     @inlinable public var headerLength: Int { Int(base.load(as: UInt8.self) & 0x0F) * 4 }
+    @inlinable public var versionAndHeaderLength: UInt8 { base.load(as: UInt8.self) }
     @inlinable public var tos: UInt8 { base.load(fromByteOffset: 1, as: UInt8.self) }
     @inlinable public var dscp: UInt8 { tos >> 2 }
     @inlinable public var ecn: UInt8 { tos & 0x03 }
@@ -125,6 +126,12 @@ public struct BTHView {
     @inlinable public var destinationQP: UInt32 { be24(base, 5) }
     @inlinable public var ackRequest: Bool { base.load(fromByteOffset: 8, as: UInt8.self) & 0x80 != 0 }
     @inlinable public var psn: UInt32 { be24(base, 9) }
+    /// `destinationQP` and `psn` from one 8-byte read of bytes 4-11 (the parser's per-frame
+    /// path: two 3-byte fields cost a load, a swap and two masks).
+    @inlinable public var destinationQPAndPSN: (destinationQP: UInt32, psn: UInt32) {
+        let w = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: 4, as: UInt64.self))
+        return (UInt32(truncatingIfNeeded: w >> 32) & 0xFF_FFFF, UInt32(truncatingIfNeeded: w) & 0xFF_FFFF)
+    }
 }
 
 /// The RoCE opcodes this switch cares about, and which extended headers follow the BTH.

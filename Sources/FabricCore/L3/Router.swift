@@ -212,7 +212,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         let egress = fib.memberPort(t, m)
         let connected = fib.isConnected(hop: hop)
         F.decrementHopLimit(ip)
-        storeMAC(MACAddress(rawValue: host.macBits(port: egress)), at: frame + 6)
+        let source = host.macBits(port: egress)
         let mac: MACAddress?
         if connected {
             mac = F.neighbour(neighbours, dst, now: now)
@@ -226,11 +226,12 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
             fib.gatewayMACBatch[hop] = neighbourEpoch
         }
         guard let mac else {
+            storeMAC(MACAddress(rawValue: source), at: frame + 6)
             batch.holdPort[i] = UInt16(truncatingIfNeeded: egress)
             batch.holdNextHop[i] = F.address(connected ? dst : F.gateway(fib, hop: hop))
             return .hold
         }
-        storeMAC(mac, at: frame)
+        storeMACs(destination: mac, source: MACAddress(rawValue: source), at: frame)
         return .port(egress)
     }
 }
