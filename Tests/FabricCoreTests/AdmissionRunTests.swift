@@ -17,7 +17,9 @@ final class AdmissionRunTests: XCTestCase {
     }
 
     static func randomProfile(_ rng: inout Rng) -> BufferConfig.Profile {
-        let threshold: BufferConfig.Threshold = rng.next(0...3) == 0 ? .fixed(rng.next(0...400_000)) : .dynamic(rng.next(-7...7))
+        // Shifts past the config's -7...7 too: the budget must hold for any the API takes.
+        let shift = rng.next(0...9) == 0 ? rng.next(-40...30) : rng.next(-7...7)
+        let threshold: BufferConfig.Threshold = rng.next(0...3) == 0 ? .fixed(rng.next(0...400_000)) : .dynamic(shift)
         return BufferConfig.Profile(reservedBytes: rng.next(0...3) == 0 ? 0 : rng.next(0...40_000), threshold: threshold)
     }
 
@@ -94,8 +96,11 @@ final class AdmissionRunTests: XCTestCase {
     /// it holds is within a frame and a fraction of the first frame `admit` would refuse or
     /// put in headroom.
     func testTheRunBudgetIsNearWhatThePGTakes() {
-        for shift in [-3, -2, 0, 2] {
+        // The last two: alphas no config gives (2^-25, 2^-30) over a pool large enough that a
+        // budget computed with a larger alpha would let frames into headroom.
+        for (shift, pool) in [(-3, 8 << 20), (-2, 8 << 20), (0, 8 << 20), (2, 8 << 20), (-25, 1 << 40), (-30, 1 << 40)] {
             var config = BufferConfig()
+            config.poolBytes = pool
             config.lossless = .init(reservedBytes: 16_384, threshold: .dynamic(shift))
             var b = BufferAccounting(config: config, losslessPGs: 0x08, portSpeedsGbps: [100, 100])
             let budget = b.runBudget(port: 0, pg: 3)

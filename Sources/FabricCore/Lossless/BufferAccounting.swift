@@ -118,8 +118,9 @@ public struct BufferAccounting: ~Copyable {
             let k = min(sh, 20)                                      // a smaller alpha: fewer bytes
             most = ((room &<< k) &- s) / (1 &+ (1 &<< k))            // s + S <= (room - S) << k
         } else {
-            let k = min(0 &- sh, 20)
-            most = (room &- (s &<< k)) / (1 &+ (1 &<< k))            // s + S <= (room - S) >> k
+            let k = 0 &- sh
+            // s + S <= (room - S) >> k; where s * 2^k would not fit an Int it exceeds any room.
+            most = k >= 62 || s > Int.max >> k ? 0 : (room &- (s &<< k)) / (1 &+ (1 &<< k))
         }
         return reservedFree &+ max(0, min(most, room))
     }
