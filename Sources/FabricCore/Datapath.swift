@@ -177,7 +177,7 @@ public struct Datapath: ~Copyable {
             if tag != runTag || cost > runBudget &- runCost {
                 admission.chargeRun(runTag, bytes: runCost)
                 (runTag, runCost) = (tag, 0)
-                runBudget = admission.runBudget(tag)
+                runBudget = budget(tag)
             }
             let addr = batch.addr[i], queue = classifier.queue(trafficClass: tc)
             let ip = IPLocation(offset: batch.l3Offset[i], version: batch.ipVersion[i])
@@ -226,6 +226,11 @@ public struct Datapath: ~Copyable {
         mark(addr: addr, len: len, port: port, queue: queue, queued: queued, ip: ip)
         return queued
     }
+
+    /// `dispatch`'s run budget for `tag` (about once per batch), out of line: inlined, its
+    /// code cost the per-frame loop ~10 instructions a frame (valgrind).
+    @usableFromInline @inline(never)
+    func budget(_ tag: ChargeTag) -> Int { admission.runBudget(tag) }
 
     /// `dispatch`'s frame that does not fit its PG's run: admitted and charged on its own.
     @usableFromInline @inline(never)

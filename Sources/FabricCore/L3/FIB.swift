@@ -31,8 +31,7 @@ public struct FIB: ~Copyable {
     @usableFromInline let hopGateway4: UnsafeMutablePointer<UInt32>   // 0 = connected
     @usableFromInline let hopGateway6: UnsafeMutablePointer<IPv6Address>
     @usableFromInline let hopConnected: UnsafeMutablePointer<Bool>
-    /// The egress port of every entry of `members` (what a load-aware selector looks at), and
-    /// each target's load-balancing mode.
+    /// The egress port of every entry of `members` (what a load-aware selector looks at).
     @usableFromInline let memberPorts: UnsafeMutablePointer<Int32>
     public let targetCountTotal: Int
     /// Per next hop with a gateway: the gateway's MAC as the router last looked it up (0: not
@@ -137,7 +136,7 @@ public struct FIB: ~Copyable {
     @inlinable public func target(_ t: UInt32) -> Target { Target(bits: targetInfo[Int(t)]) }
     /// Members of a target.
     @inlinable public func memberCount(target: UInt32) -> Int { self.target(target).memberCount }
-    @inlinable public func member(target: UInt32, _ i: Int) -> Int { Int(members[self.target(target).first &+ i]) }
+    @inlinable public func member(target: UInt32, _ i: Int) -> Int { member(self.target(target), i) }
     @inlinable public func member(_ t: Target, _ i: Int) -> Int { Int(members[t.first &+ i]) }
     /// The egress port of a target's member `i` (`port(hop: member(t, i))`, one load fewer
     /// on the way).
@@ -147,7 +146,7 @@ public struct FIB: ~Copyable {
     @inlinable public func gateway4(hop: Int) -> UInt32 { hopGateway4[hop] }
     @inlinable public func gateway6(hop: Int) -> IPv6Address { hopGateway6[hop] }
     /// The egress ports of a target's members, in member order.
-    @inlinable public func memberPorts(target: UInt32) -> UnsafePointer<Int32> { UnsafePointer(memberPorts + self.target(target).first) }
+    @inlinable public func memberPorts(target: UInt32) -> UnsafePointer<Int32> { memberPorts(self.target(target)) }
     @inlinable public func memberPorts(_ t: Target) -> UnsafePointer<Int32> { UnsafePointer(memberPorts + t.first) }
     @inlinable public func mode(target: UInt32) -> LoadBalancingMode { self.target(target).mode }
 }

@@ -161,7 +161,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         }
         let t = batch.ipv4Target[i]
         return route(IPv4Family.self, frame, info: info, destination: dst, target: t == Batch.noTarget ? nil : t,
-                     info: FIB.Target(bits: batch.ipv4TargetInfo[i]), flowHash: batch.flowHash[i], batch: &batch, index: i, now: now)
+                     members: FIB.Target(bits: batch.ipv4TargetInfo[i]), flowHash: batch.flowHash[i], batch: &batch, index: i, now: now)
     }
 
     @inlinable @inline(__always)
@@ -182,7 +182,7 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
         let target = fib.v6.lookup(dst)
         let t = FIB.Target(bits: target.map { fib.target($0).bits } ?? 0)
         let hash = t.memberCount > 1 ? IPv6Family.flowHash(frame + Int(info.l3Offset), destination: dst, info: info) : 0
-        return route(IPv6Family.self, frame, info: info, destination: dst, target: target, info: t, flowHash: hash, batch: &batch, index: i, now: now)
+        return route(IPv6Family.self, frame, info: info, destination: dst, target: target, members: t, flowHash: hash, batch: &batch, index: i, now: now)
     }
 
     /// Frame `i` is the switch's own (an answer from the host stack, or used up by it): class
@@ -193,11 +193,11 @@ public struct Router<Selector: PathSelector & ~Copyable>: ~Copyable {
     }
 
     /// Routes one IP packet: hop limit, ECMP member, rewrite, next-hop MAC or hold. `target` is
-    /// the LPM's answer for `dst` (nil: no route) and `t` its packed word, `flowHash` the
+    /// the LPM's answer for `dst` (nil: no route) and `t` its packed word (its members), `flowHash` the
     /// packet's flow hash if the target has more than one member.
     @inlinable @inline(__always)
     mutating func route<F: IPFamily>(_: F.Type, _ frame: UnsafeMutableRawPointer, info: PacketInfo, destination dst: F.Address,
-                                     target: UInt32?, info t: FIB.Target, flowHash: UInt32, batch: inout Batch, index i: Int,
+                                     target: UInt32?, members t: FIB.Target, flowHash: UInt32, batch: inout Batch, index i: Int,
                                      now: UInt64) -> Verdict {
         guard info.ttl > 1 else { return .drop(.ttlExpired) }
         guard let target else { return .drop(.noRoute) }

@@ -120,7 +120,7 @@ public struct BufferAccounting: ~Copyable {
         } else {
             let k = 0 &- sh
             // s + S <= (room - S) >> k; where s * 2^k would not fit an Int it exceeds any room.
-            most = k >= 62 || s > Int.max >> k ? 0 : (room &- (s &<< k)) / (1 &+ (1 &<< k))
+            most = k >= 62 || s > Int.max &>> k ? 0 : (room &- (s &<< k)) / (1 &+ (1 &<< k))
         }
         return reservedFree &+ max(0, min(most, room))
     }
